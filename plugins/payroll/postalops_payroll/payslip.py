@@ -1,0 +1,263 @@
+"""Payslips: pricing one courier's month of work against the rate card in force.
+
+Own staff (自有揽投员) earn base pay + delivery piece pay x quota multiplier + progressive
+volume uplift x quota multiplier + collection commission - pickup-point agent fees +/- manual
+adjustments. Outsourced couriers (外包) are paid nothing directly: each item is charged at their
+contractor's unit price for the contract term the item was delivered in.
+
+Every line is rounded half-up to the fen on its own, and a slip's total is the exact sum of its
+rounded lines, so what a courier reads on the slip always adds up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from postalops.errors import ValidationError
+
+from .dimensions import Category, Mode, Tier
+from .money import ZERO, to_fen
+from .rate_card import Cell, RateCard
+
+OWN = "own"
+OUTSOURCED = "outsourced"
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A manual line (补扣款): signed amount in yuan, with the reason and who entered it."""
+
+    amount: Decimal
+    reason: str
+    author: str
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.reason.strip():
+            problems.append({"field": "reason", "message": "an adjustment needs a reason"})
+        if not self.author.strip():
+            problems.append({"field": "author", "message": "an adjustment needs an author"})
+        if to_fen(self.amount) != self.amount:
+            problems.append({"field": "amount", "message": "whole fen only (two decimals)"})
+        if problems:
+            raise ValidationError("invalid adjustment", code="invalid_adjustment", details=problems)
+
+
+@dataclass(frozen=True)
+class CourierMonth:
+    """Everything about one own-staff courier's month that pay depends on."""
+
+    courier_code: str
+    grade: str
+    base_pay: Decimal
+    deliveries: Mapping[Cell, int]
+    postage: Mapping[Category, Decimal] = field(default_factory=dict)
+    adjustments: Sequence[Adjustment] = ()
+
+
+@dataclass(frozen=True)
+class PayLine:
+    """One line of a slip. ``unit_rate`` keeps full precision; ``amount`` is rounded to the fen."""
+
+    kind: str  # base | delivery | volume_tier | commission | agent_fee | adjustment | outsourced
+    quantity: Decimal
+    unit_rate: Decimal
+    amount: Decimal
+    rate_card_version: int | None = None
+    category: str | None = None
+    mode: str | None = None
+    tier: str | None = None
+    volume_tier: int | None = None
+    contract_term: str | None = None
+    reason: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class Payslip:
+    courier_code: str
+    kind: str  # own | outsourced
+    lines: tuple[PayLine, ...]
+    delivered_items: int
+    pickup_point_items: int
+    quota: Decimal | None = None
+    collected_postage: Decimal | None = None
+    quota_completion: Decimal | None = None
+    quota_band: str | None = None
+    quota_multiplier: Decimal | None = None
+    rate_card_version: int | None = None
+
+    @property
+    def total(self) -> Decimal:
+        """What the courier (or, for outsourced work, the contractor) is owed: sum of lines."""
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def agent_fees(self) -> Decimal:
+        """Agent fees the company pays pickup points on this courier's behalf (positive)."""
+        return -sum((line.amount for line in self.lines if line.kind == "agent_fee"), ZERO)
+
+    @property
+    def company_cost(self) -> Decimal:
+        """Total + agent fees: what the company spends to deliver this courier's items."""
+        return self.total + self.agent_fees
+
+
+def quota_completion(collected: Decimal, quota: Decimal) -> Decimal:
+    """Collected postage / monthly quota, exact (no rounding before the band is chosen)."""
+    return collected / quota
+
+
+def price_own_courier(work: CourierMonth, card: RateCard) -> Payslip:
+    """Price one own-staff courier's month against ``card``. Deterministic in its inputs."""
+    lines: list[PayLine] = []
+    version = card.version
+    lines.append(PayLine("base", Decimal(1), work.base_pay, to_fen(work.base_pay), version))
+
+    quota = card.quota_for(work.grade)
+    collected = sum(work.postage.values(), ZERO)
+    completion = quota_completion(collected, quota)
+    band = card.band_for(completion)
+    multiplier = band.multiplier
+
+    delivered = 0
+    pickup_items: dict[Category, int] = {}
+    for cell in sorted(work.deliveries):
+        count = work.deliveries[cell]
+        if count <= 0:
+            continue
+        category, mode, tier = cell
+        unit_rate = card.rate(category, mode, tier) * multiplier
+        lines.append(
+            PayLine(
+                "delivery",
+                Decimal(count),
+                unit_rate,
+                to_fen(count * unit_rate),
+                version,
+                category=str(category),
+                mode=str(mode),
+                tier=str(tier),
+                volume_tier=0,
+            )
+        )
+        delivered += count
+        if mode is Mode.PICKUP_POINT:
+            pickup_items[category] = pickup_items.get(category, 0) + count
+
+    for index, (count, volume_tier) in enumerate(card.volume_split(delivered), start=1):
+        unit_rate = volume_tier.uplift * multiplier
+        lines.append(
+            PayLine(
+                "volume_tier",
+                Decimal(count),
+                unit_rate,
+                to_fen(count * unit_rate),
+                version,
+                volume_tier=index,
+            )
+        )
+
+    for category in sorted(work.postage):
+        postage = work.postage[category]
+        if postage == ZERO:
+            continue
+        share = card.commission_rates[category]
+        lines.append(
+            PayLine(
+                "commission",
+                postage,
+                share,
+                to_fen(postage * share),
+                version,
+                category=str(category),
+            )
+        )
+
+    for category in sorted(pickup_items):
+        fee = card.agent_fees[category]
+        count = pickup_items[category]
+        lines.append(
+            PayLine(
+                "agent_fee",
+                Decimal(count),
+                -fee,
+                -to_fen(count * fee),
+                version,
+                category=str(category),
+                mode=str(Mode.PICKUP_POINT),
+            )
+        )
+
+    for adjustment in work.adjustments:
+        lines.append(
+            PayLine(
+                "adjustment",
+                Decimal(1),
+                adjustment.amount,
+                to_fen(adjustment.amount),
+                reason=adjustment.reason,
+                author=adjustment.author,
+            )
+        )
+
+    return Payslip(
+        courier_code=work.courier_code,
+        kind=OWN,
+        lines=tuple(lines),
+        delivered_items=delivered,
+        pickup_point_items=sum(pickup_items.values()),
+        quota=quota,
+        collected_postage=collected,
+        quota_completion=completion,
+        quota_band=band.label,
+        quota_multiplier=multiplier,
+        rate_card_version=version,
+    )
+
+
+@dataclass(frozen=True)
+class TermCount:
+    """Items an outsourced courier delivered under one contract term (and how many to pickup points)."""
+
+    term_code: str
+    unit_price: Decimal
+    items: int
+    pickup_point_items: int = 0
+
+
+def price_outsourced_courier(
+    courier_code: str, counts: Sequence[TermCount], adjustments: Sequence[Adjustment] = ()
+) -> Payslip:
+    """Charge an outsourced courier's items at their contractor's all-in unit price per term."""
+    lines = [
+        PayLine(
+            "outsourced",
+            Decimal(tc.items),
+            tc.unit_price,
+            to_fen(tc.items * tc.unit_price),
+            contract_term=tc.term_code,
+        )
+        for tc in sorted(counts, key=lambda tc: tc.term_code)
+        if tc.items > 0
+    ]
+    lines.extend(
+        PayLine(
+            "adjustment", Decimal(1), a.amount, to_fen(a.amount), reason=a.reason, author=a.author
+        )
+        for a in adjustments
+    )
+    return Payslip(
+        courier_code=courier_code,
+        kind=OUTSOURCED,
+        lines=tuple(lines),
+        delivered_items=sum(tc.items for tc in counts),
+        pickup_point_items=sum(tc.pickup_point_items for tc in counts),
+    )
+
+
+def cell_of(category: str, mode: str, tier: str) -> Cell:
+    """Rebuild a rate-card cell from stored strings."""
+    return (Category(category), Mode(mode), Tier(tier))
