@@ -1,0 +1,153 @@
+"""Alert rules and the alert life cycle (raised → acknowledged → resolved).
+
+The rules look at a device's recent minute rollups and last sign of life:
+
+- ``low_throughput``: for the last N whole minutes the device was running in every minute and
+  each minute's rate (inducted per running hour) stayed under the device's threshold;
+- ``silent``: no event of any kind for M minutes;
+- ``jam_spike``: at least K jams within the last W minutes.
+
+:func:`evaluate` says which conditions hold now; :func:`reconcile` turns that into actions on the
+open alerts: raise what newly holds, resolve what no longer holds. People acknowledge and may
+resolve by hand; :func:`transition` guards those moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from postalops.errors import Conflict, ValidationError
+
+from .timeline import HOUR_MS, MINUTE_MS
+
+
+class AlertKind(StrEnum):
+    LOW_THROUGHPUT = "low_throughput"
+    SILENT = "silent"
+    JAM_SPIKE = "jam_spike"
+
+
+class AlertStatus(StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+OPEN = frozenset({AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED})
+
+_ALLOWED = {
+    AlertStatus.RAISED: {AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED},
+    AlertStatus.ACKNOWLEDGED: {AlertStatus.RESOLVED},
+    AlertStatus.RESOLVED: set(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    """Per-device thresholds. Defaults suit a 3,000-3,500 items/h disc sorter."""
+
+    min_items_per_hour: int = 2000
+    low_minutes: int = 10
+    silent_minutes: int = 5
+    jam_window_minutes: int = 15
+    jam_max: int = 3
+
+    def check(self) -> AlertRules:
+        details = [
+            {"field": name, "message": "must be a positive integer"}
+            for name in (
+                "min_items_per_hour",
+                "low_minutes",
+                "silent_minutes",
+                "jam_window_minutes",
+                "jam_max",
+            )
+            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0
+        ]
+        if details:
+            raise ValidationError(
+                "invalid alert rules", code="invalid_alert_rules", details=details
+            )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteSample:
+    """One minute of a device: start (epoch ms), running ms, inducted items, jams entered."""
+
+    minute: int
+    running_ms: int
+    inducted: int
+    jams: int = 0
+
+
+def evaluate(
+    rules: AlertRules,
+    minutes: Sequence[MinuteSample],
+    *,
+    now: int,
+    last_seen: int | None,
+) -> dict[AlertKind, str]:
+    """Conditions that hold at ``now``, each with a human message.
+
+    ``minutes`` are the device's minute rollups; only whole minutes before ``now`` count.
+    """
+    held: dict[AlertKind, str] = {}
+    current_minute = now - now % MINUTE_MS
+    by_minute = {m.minute: m for m in minutes}
+
+    if last_seen is None or now - last_seen >= rules.silent_minutes * MINUTE_MS:
+        held[AlertKind.SILENT] = f"no telemetry for {rules.silent_minutes}+ minutes"
+
+    window = [current_minute - (i + 1) * MINUTE_MS for i in range(rules.low_minutes)]
+    samples = [by_minute.get(m) for m in window]
+    if all(
+        s is not None
+        and s.running_ms > 0
+        and s.inducted * HOUR_MS < rules.min_items_per_hour * s.running_ms
+        for s in samples
+    ):
+        held[AlertKind.LOW_THROUGHPUT] = (
+            f"under {rules.min_items_per_hour} items/h for {rules.low_minutes} running minutes"
+        )
+
+    jam_from = now - rules.jam_window_minutes * MINUTE_MS
+    jams = sum(m.jams for m in minutes if jam_from <= m.minute < now)
+    if jams >= rules.jam_max:
+        held[AlertKind.JAM_SPIKE] = f"{jams} jams in {rules.jam_window_minutes} minutes"
+    return held
+
+
+@dataclass(frozen=True, slots=True)
+class Actions:
+    raise_: dict[AlertKind, str]
+    resolve: list[AlertKind]
+
+
+def reconcile(held: Mapping[AlertKind, str], open_kinds: Iterable[AlertKind]) -> Actions:
+    """Raise conditions with no open alert; auto-resolve open alerts whose condition cleared."""
+    open_set = set(open_kinds)
+    return Actions(
+        raise_={k: msg for k, msg in held.items() if k not in open_set},
+        resolve=sorted(k for k in open_set if k not in held),
+    )
+
+
+def transition(current: AlertStatus, target: AlertStatus) -> AlertStatus:
+    """Check a manual move; a resolved alert is closed for good (Conflict)."""
+    if target not in _ALLOWED[current]:
+        raise Conflict(
+            f"an alert that is {current} cannot become {target}",
+            code="invalid_alert_transition",
+            details=[{"field": "status", "message": f"{current} -> {target} not allowed"}],
+        )
+    return target
+
+
+def webhook_backoff_seconds(attempt: int, *, base: int = 10, cap: int = 3600) -> int:
+    """Delay before retry ``attempt`` (1-based) of a webhook delivery: 10 s, 20 s, 40 s, … ≤ 1 h."""
+    if attempt < 1:
+        raise ValueError("attempt is 1-based")
+    return min(cap, base * 2 ** (attempt - 1))
