@@ -1,0 +1,332 @@
+"""Reading service areas and pickup points from CSV, XLSX, GeoJSON or JSON, row by row.
+
+Each row is validated on its own and reported as ``{"row": n, "ok": bool, "errors": {field:
+message}}`` (row 1 is the first data row; for GeoJSON, the first feature). Nothing here writes:
+the service layer stores the rows only when every row is valid, so a rejected file changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
+from postalops.errors import BadRequest, ValidationError
+from shapely import wkt as shapely_wkt
+from shapely.errors import GEOSException
+
+from .points import AreaCategory, PointStatus, PointType
+
+_CODE_PATH = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+MAX_ROWS = 200_000
+
+
+@dataclass
+class RowReport:
+    row: int
+    ok: bool
+    errors: dict[str, str] = field(default_factory=dict)
+    value: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "ok": self.ok, "errors": self.errors}
+
+
+@dataclass
+class ImportReport:
+    rows: list[RowReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+    @property
+    def values(self) -> list[dict[str, Any]]:
+        return [r.value for r in self.rows if r.ok and r.value is not None]
+
+    def to_dict(self) -> dict[str, Any]:
+        bad = [r for r in self.rows if not r.ok]
+        return {
+            "total": len(self.rows),
+            "valid": len(self.rows) - len(bad),
+            "invalid": len(bad),
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+
+def read_rows(data: bytes | str | list | dict, fmt: str) -> list[dict[str, Any]]:
+    """Raw rows (dicts of column → value) from ``fmt`` in {"csv", "xlsx", "geojson", "json"}."""
+    fmt = fmt.lower().lstrip(".")
+    try:
+        if fmt == "csv":
+            text = data.decode("utf-8-sig") if isinstance(data, bytes) else str(data)
+            rows = list(csv.DictReader(io.StringIO(text)))
+        elif fmt == "xlsx":
+            rows = _xlsx_rows(data if isinstance(data, bytes) else str(data).encode())
+        elif fmt in ("geojson", "json"):
+            doc = json.loads(data) if isinstance(data, str | bytes) else data
+            rows = _geojson_rows(doc) if _is_geojson(doc) else _json_rows(doc)
+        else:
+            raise BadRequest(
+                f"unsupported format {fmt!r}",
+                code="unsupported_format",
+                details=[{"field": "format", "message": "use csv, xlsx, geojson or json"}],
+            )
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error, ValueError, KeyError) as exc:
+        if isinstance(exc, BadRequest):
+            raise
+        raise BadRequest(
+            f"cannot read the {fmt} file: {exc}",
+            code="unreadable_file",
+            details=[{"field": "file", "message": str(exc)}],
+        ) from exc
+    if len(rows) > MAX_ROWS:
+        raise BadRequest(
+            "too many rows",
+            code="too_many_rows",
+            details=[{"field": "file", "message": f"at most {MAX_ROWS} rows per import"}],
+        )
+    return rows
+
+
+def _xlsx_rows(data: bytes) -> list[dict[str, Any]]:
+    from openpyxl import load_workbook  # loaded only for XLSX imports
+
+    try:
+        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+    except Exception as exc:  # openpyxl raises many kinds for a non-workbook
+        raise ValueError(f"not an XLSX workbook ({type(exc).__name__})") from exc
+    it = sheet.iter_rows(values_only=True)
+    header = [str(h).strip() if h is not None else "" for h in next(it, [])]
+    rows = []
+    for values in it:
+        if values is None or all(v is None for v in values):
+            continue
+        rows.append({h: v for h, v in zip(header, values, strict=False) if h})
+    return rows
+
+
+def _is_geojson(doc: Any) -> bool:
+    return isinstance(doc, Mapping) and doc.get("type") in ("FeatureCollection", "Feature")
+
+
+def _geojson_rows(doc: Mapping) -> list[dict[str, Any]]:
+    features = doc["features"] if doc.get("type") == "FeatureCollection" else [doc]
+    rows = []
+    for feature in features:
+        row = dict(feature.get("properties") or {})
+        geometry = feature.get("geometry")
+        if geometry is not None:
+            row["__geometry__"] = geometry
+        rows.append(row)
+    return rows
+
+
+def _json_rows(doc: Any) -> list[dict[str, Any]]:
+    items = doc.get("rows") if isinstance(doc, Mapping) else doc
+    if not isinstance(items, list) or not all(isinstance(r, Mapping) for r in items):
+        raise ValueError('expected a list of objects or {"rows": [...]}')
+    return [dict(r) for r in items]
+
+
+def _text(row, key, errors, required=True, max_len=200):
+    value = row.get(key)
+    value = "" if value is None else str(value).strip()
+    if not value:
+        if required:
+            errors[key] = "required"
+        return None
+    if len(value) > max_len:
+        errors[key] = f"longer than {max_len} characters"
+        return None
+    return value
+
+
+def _number(row, key, errors, lo, hi, required=True, integer=False):
+    raw = row.get(key)
+    if raw is None or str(raw).strip() == "":
+        if required:
+            errors[key] = "required"
+        return None
+    try:
+        value = float(raw)
+        if integer:
+            if value != int(value):
+                raise ValueError
+            value = int(value)
+    except (TypeError, ValueError):
+        errors[key] = f"{raw!r} is not {'a whole number' if integer else 'a number'}"
+        return None
+    if not (lo <= value <= hi):
+        errors[key] = f"must be between {lo} and {hi}"
+        return None
+    return value
+
+
+def _choice(row, key, enum_cls, errors, default=None):
+    raw = row.get(key)
+    if raw is None or str(raw).strip() == "":
+        if default is not None:
+            return default
+        errors[key] = "required"
+        return None
+    try:
+        return enum_cls(str(raw).strip())
+    except ValueError:
+        errors[key] = f"{raw!r} is not one of {', '.join(m.value for m in enum_cls)}"
+        return None
+
+
+def _unit(row, errors):
+    unit = _text(row, "unit_path", errors)
+    if unit and not _CODE_PATH.match(unit):
+        errors["unit_path"] = "expected a code path like cn.henan.zhengzhou.jinshui"
+        return None
+    return unit
+
+
+def _location(row, errors) -> tuple[float | None, float | None, str | None]:
+    """(lon, lat, polygon WKT) from lon/lat columns, a ``polygon`` WKT column or GeoJSON."""
+    polygon = None
+    geometry = row.get("__geometry__")
+    if geometry is not None:
+        try:
+            shape = shapely.from_geojson(json.dumps(geometry))
+        except (GEOSException, ValueError, TypeError):
+            errors["geometry"] = "not a valid GeoJSON geometry"
+            return None, None, None
+        if shape.geom_type == "Point":
+            row.setdefault("lon", shape.x)
+            row.setdefault("lat", shape.y)
+        elif shape.geom_type in ("Polygon", "MultiPolygon"):
+            if not shape.is_valid:
+                errors["geometry"] = "polygon is not valid (self-intersecting?)"
+                return None, None, None
+            polygon = shape.wkt
+            inner = shape.representative_point()
+            row.setdefault("lon", inner.x)
+            row.setdefault("lat", inner.y)
+        else:
+            errors["geometry"] = f"{shape.geom_type} is not a Point or Polygon"
+            return None, None, None
+    elif row.get("polygon"):
+        try:
+            shape = shapely_wkt.loads(str(row["polygon"]))
+        except (GEOSException, ValueError, TypeError):
+            errors["polygon"] = "not valid WKT"
+            return None, None, None
+        if shape.geom_type not in ("Polygon", "MultiPolygon") or not shape.is_valid:
+            errors["polygon"] = "expected a valid POLYGON"
+            return None, None, None
+        polygon = shape.wkt
+        if row.get("lon") in (None, "") and row.get("lat") in (None, ""):
+            inner = shape.representative_point()
+            row["lon"], row["lat"] = inner.x, inner.y
+    lon = _number(row, "lon", errors, -180, 180)
+    lat = _number(row, "lat", errors, -90, 90)
+    return lon, lat, polygon
+
+
+def validate_area_row(row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """One service-area row → (clean value, errors by field)."""
+    row = dict(row)
+    errors: dict[str, str] = {}
+    code = _text(row, "code", errors, max_len=64)
+    name = _text(row, "name", errors)
+    category = _choice(row, "category", AreaCategory, errors)
+    lon, lat, polygon = _location(row, errors)
+    households = _number(row, "households", errors, 0, 10_000_000, integer=True)
+    population = _number(row, "population", errors, 0, 100_000_000, required=False, integer=True)
+    unit = _unit(row, errors)
+    if errors:
+        return None, errors
+    return {
+        "code": code,
+        "name": name,
+        "category": category,
+        "lon": lon,
+        "lat": lat,
+        "polygon_wkt": polygon,
+        "households": households,
+        "population": population,
+        "unit_path": unit,
+    }, errors
+
+
+def validate_point_row(row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """One pickup-point row → (clean value, errors by field)."""
+    from .agent_fee import money
+    from .opening_hours import parse_opening_hours
+
+    row = dict(row)
+    errors: dict[str, str] = {}
+    code = _text(row, "code", errors, max_len=64)
+    name = _text(row, "name", errors)
+    point_type = _choice(row, "point_type", PointType, errors)
+    status = _choice(row, "status", PointStatus, errors, default=PointStatus.ACTIVE)
+    lon, lat, _ = _location(row, errors)
+    operator = _text(row, "operator", errors, required=False)
+    capacity = _number(row, "capacity", errors, 0, 1_000_000, required=False, integer=True)
+    unit = _unit(row, errors)
+    hours = None
+    raw_hours = row.get("opening_hours")
+    if isinstance(raw_hours, str) and raw_hours.strip():
+        try:
+            raw_hours = json.loads(raw_hours)
+        except json.JSONDecodeError:
+            errors["opening_hours"] = "expected a JSON object"
+            raw_hours = None
+    if raw_hours not in (None, ""):
+        try:
+            hours = parse_opening_hours(raw_hours).to_json()
+        except ValidationError as exc:
+            details = exc.details or [{"field": "opening_hours"}]
+            errors[details[0]["field"]] = details[0].get("message", str(exc))
+    fee = None
+    if row.get("agent_fee") not in (None, ""):
+        try:
+            fee = money(row["agent_fee"], "agent_fee")
+        except ValidationError as exc:
+            errors["agent_fee"] = exc.message
+    if errors:
+        return None, errors
+    return {
+        "code": code,
+        "name": name,
+        "point_type": point_type,
+        "status": status,
+        "lon": lon,
+        "lat": lat,
+        "operator": operator,
+        "capacity": capacity,
+        "unit_path": unit,
+        "opening_hours": hours,
+        "agent_fee": fee,
+    }, errors
+
+
+def validate_rows(
+    rows: Iterable[Mapping[str, Any]],
+    validate: Callable[[Mapping[str, Any]], tuple[dict[str, Any] | None, dict[str, str]]],
+    unique_key: str = "code",
+) -> ImportReport:
+    """Validate every row and flag duplicate codes within the file."""
+    reports = []
+    seen: dict[Any, int] = {}
+    for n, row in enumerate(rows, start=1):
+        value, errors = validate(row)
+        if value is not None:
+            key = value.get(unique_key)
+            if key in seen:
+                errors = {unique_key: f"duplicate of row {seen[key]}"}
+                value = None
+            else:
+                seen[key] = n
+        reports.append(RowReport(n, not errors, errors, value))
+    return ImportReport(reports)
