@@ -1,0 +1,316 @@
+"""Case intake from the government platform (API batches) or the portal (CSV/XLSX).
+
+Every row is parsed and validated before anything is written: a batch is accepted whole or
+refused whole, and the refusal names every bad row and field. Intake is idempotent on the
+platform's case number; a re-sent case may change its mutable fields (phone, issuing method,
+ready / collected times) but never its immutable ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from postalops.errors import Conflict, PostalOpsError, ValidationError
+
+from .eligibility import (
+    ApplicantType,
+    ApprovalLevel,
+    CaseFacts,
+    Catalogue,
+    IssuingMethod,
+    require_known,
+)
+from .identity import validate_id_number, validate_phone
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+# Fields the platform may never change once a case is known.
+IMMUTABLE_FIELDS = (
+    "department",
+    "service_item",
+    "applicant_type",
+    "approval_level",
+    "applicant_name",
+    "id_number",
+    "approved_at",
+)
+MUTABLE_FIELDS = ("phone", "issuing_method", "old_certificate_return", "ready_at", "collected_at")
+
+# Column headers as exported by the 政务服务一体化平台, mapped to our field names.
+HEADER_ALIASES = {
+    "办件编号": "case_no",
+    "部门": "department",
+    "事项": "service_item",
+    "申请人类型": "applicant_type",
+    "审批层级": "approval_level",
+    "申请人": "applicant_name",
+    "电话": "phone",
+    "身份证号": "id_number",
+    "审批时间": "approved_at",
+    "出件方式": "issuing_method",
+    "交回旧证": "old_certificate_return",
+    "可领取时间": "ready_at",
+    "窗口领取时间": "collected_at",
+}
+_ENUM_ALIASES = {
+    "个人": "personal",
+    "企业": "enterprise",
+    "市级": "municipal",
+    "区级": "district",
+    "窗口领取": "window",
+    "窗口": "window",
+    "邮寄": "mail",
+    "邮寄送达": "mail",
+}
+_TRUE = {"true", "1", "yes", "y", "是", "需要"}
+_FALSE = {"false", "0", "no", "n", "否", "无需", "不需要", ""}
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """One validated, normalised case as the platform sent it. Times are UTC."""
+
+    case_no: str
+    department: str
+    service_item: str
+    applicant_type: ApplicantType
+    approval_level: ApprovalLevel
+    applicant_name: str
+    phone: str
+    id_number: str
+    approved_at: dt.datetime
+    issuing_method: IssuingMethod
+    old_certificate_return: bool
+    ready_at: dt.datetime | None = None
+    collected_at: dt.datetime | None = None
+
+    def facts(self) -> CaseFacts:
+        return CaseFacts(
+            department=self.department,
+            item=self.service_item,
+            applicant_type=self.applicant_type,
+            approval_level=self.approval_level,
+            issuing_method=self.issuing_method,
+            old_certificate_return=self.old_certificate_return,
+        )
+
+    @property
+    def callable_from(self) -> dt.datetime:
+        """When calling may start: once the document is ready, else at approval."""
+        return self.ready_at or self.approved_at
+
+
+CASE_FIELDS = tuple(f.name for f in fields(CaseRecord))
+
+
+def normalise_headers(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Map Chinese platform headers to field names; unknown columns are kept and ignored."""
+    return {HEADER_ALIASES.get(str(k).strip(), str(k).strip()): v for k, v in row.items()}
+
+
+def parse_time(value: Any, *, field: str) -> dt.datetime | None:
+    """ISO-8601 text or a datetime; naive values are Asia/Shanghai wall-clock time."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValidationError(
+                "时间格式错误 / malformed time",
+                code="invalid_time",
+                details=[{"field": field, "message": "expected ISO 8601, e.g. 2022-08-17 10:30"}],
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=LOCAL_TZ)
+    return parsed.astimezone(dt.UTC)
+
+
+def _enum(enum: type[StrEnum], value: Any, field: str) -> Any:
+    text = str(value or "").strip()
+    text = _ENUM_ALIASES.get(text, text.lower())
+    try:
+        return enum(text)
+    except ValueError:
+        allowed = "/".join(m.value for m in enum)
+        raise ValidationError(
+            f"{field} 取值无效 / invalid value",
+            code="invalid_choice",
+            details=[{"field": field, "message": allowed}],
+        ) from None
+
+
+def _flag(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value if value is not None else "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValidationError(
+        "布尔值无效 / not a yes/no value", code="invalid_flag", details=[{"field": field}]
+    )
+
+
+def _text(value: Any, field: str, max_len: int = 200) -> str:
+    text = str(value if value is not None else "").strip()
+    if not text:
+        raise ValidationError(
+            "必填 / required", code="required", details=[{"field": field, "message": "required"}]
+        )
+    if len(text) > max_len:
+        raise ValidationError(
+            "过长 / too long", code="too_long", details=[{"field": field, "message": f"≤{max_len}"}]
+        )
+    return text
+
+
+def parse_case(
+    row: Mapping[str, Any], *, catalogue: Catalogue, row_number: int | None = None
+) -> CaseRecord:
+    """Validate one row and return it normalised, or raise one error listing all its bad fields."""
+    row = normalise_headers(row)
+    details: list[dict[str, Any]] = []
+    values: dict[str, Any] = {}
+
+    def take(name: str, parse: Any) -> None:
+        try:
+            values[name] = parse()
+        except PostalOpsError as exc:
+            details.extend(exc.details)
+
+    take("case_no", lambda: _text(row.get("case_no"), "case_no", 64))
+    take("department", lambda: _text(row.get("department"), "department"))
+    take("service_item", lambda: _text(row.get("service_item"), "service_item"))
+    take(
+        "applicant_type", lambda: _enum(ApplicantType, row.get("applicant_type"), "applicant_type")
+    )
+    take(
+        "approval_level", lambda: _enum(ApprovalLevel, row.get("approval_level"), "approval_level")
+    )
+    take("applicant_name", lambda: _text(row.get("applicant_name"), "applicant_name", 100))
+    take("phone", lambda: validate_phone(row.get("phone")))
+    take("id_number", lambda: validate_id_number(row.get("id_number")))
+    take("approved_at", lambda: parse_time(row.get("approved_at"), field="approved_at"))
+    take(
+        "issuing_method", lambda: _enum(IssuingMethod, row.get("issuing_method"), "issuing_method")
+    )
+    take(
+        "old_certificate_return",
+        lambda: _flag(row.get("old_certificate_return"), "old_certificate_return"),
+    )
+    take("ready_at", lambda: parse_time(row.get("ready_at"), field="ready_at"))
+    take("collected_at", lambda: parse_time(row.get("collected_at"), field="collected_at"))
+    if values.get("approved_at") is None and not any(
+        d.get("field") == "approved_at" for d in details
+    ):
+        details.append({"field": "approved_at", "message": "required"})
+    if "department" in values and "service_item" in values:
+        try:
+            require_known(values["department"], values["service_item"], catalogue)
+        except PostalOpsError as exc:
+            details.extend(exc.details)
+    if details:
+        if row_number is not None:
+            details = [{"row": row_number, **d} for d in details]
+        raise ValidationError(
+            f"办件数据有误 / invalid case{'' if row_number is None else f' in row {row_number}'}",
+            code="invalid_case",
+            details=details,
+        )
+    return CaseRecord(**values)
+
+
+def contradictions(existing: CaseRecord, incoming: CaseRecord) -> list[str]:
+    """Names of immutable fields on which a re-sent case disagrees with the stored one."""
+    return [f for f in IMMUTABLE_FIELDS if getattr(existing, f) != getattr(incoming, f)]
+
+
+def merge(existing: CaseRecord, incoming: CaseRecord) -> CaseRecord:
+    """The stored case after a re-send: mutable fields follow the platform.
+
+    A ``collected_at`` once known is kept even if a later message omits it.
+    """
+    changes = {f: getattr(incoming, f) for f in MUTABLE_FIELDS}
+    if changes["collected_at"] is None:
+        changes["collected_at"] = existing.collected_at
+    if changes["ready_at"] is None:
+        changes["ready_at"] = existing.ready_at
+    return replace(existing, **changes)
+
+
+class IntakeAction(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    CLOSED = "closed"  # the update said the applicant collected at the window
+
+
+def classify(existing: CaseRecord | None, incoming: CaseRecord) -> tuple[IntakeAction, CaseRecord]:
+    """What a re-send does to a stored case; raises ``Conflict`` on contradicting immutable fields."""
+    if existing is None:
+        return IntakeAction.CREATED, incoming
+    clash = contradictions(existing, incoming)
+    if clash:
+        raise Conflict(
+            f"办件 {incoming.case_no} 的不可变字段与已存记录矛盾 / case re-sent with contradicting fields",
+            code="case_conflict",
+            details=[{"field": f, "message": "immutable"} for f in clash],
+        )
+    merged = merge(existing, incoming)
+    if merged == existing:
+        return IntakeAction.UNCHANGED, merged
+    if merged.collected_at is not None and existing.collected_at is None:
+        return IntakeAction.CLOSED, merged
+    return IntakeAction.UPDATED, merged
+
+
+def parse_batch(
+    rows: Iterable[Mapping[str, Any]], *, catalogue: Catalogue, first_row: int = 1
+) -> list[CaseRecord]:
+    """Validate every row; raise one error with every bad row's details, or return all records.
+
+    Rows are numbered from ``first_row`` (2 for a CSV whose line 1 is the header). The same case
+    number twice in one batch must agree on immutable fields; the later row wins otherwise.
+    """
+    records: list[CaseRecord] = []
+    details: list[dict[str, Any]] = []
+    seen: dict[str, tuple[int, CaseRecord]] = {}
+    only_conflicts = True
+    for n, row in enumerate(rows, start=first_row):
+        try:
+            record = parse_case(row, catalogue=catalogue, row_number=n)
+        except PostalOpsError as exc:
+            details.extend(exc.details)
+            only_conflicts = False
+            continue
+        if record.case_no in seen:
+            clash = contradictions(seen[record.case_no][1], record)
+            if clash:
+                details.extend(
+                    {"row": n, "field": f, "message": f"contradicts row {seen[record.case_no][0]}"}
+                    for f in clash
+                )
+                continue
+        seen[record.case_no] = (n, record)
+        records.append(record)
+    if details:
+        error = Conflict if only_conflicts else ValidationError
+        raise error(
+            f"批量导入被拒绝，共 {len({d['row'] for d in details})} 行有误 / batch refused: rows with errors",
+            code="invalid_batch",
+            details=details,
+        )
+    if not records:
+        raise ValidationError(
+            "没有数据行 / the batch has no rows", code="empty_batch", details=[{"field": "cases"}]
+        )
+    return records
