@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from postalops.errors import ValidationError
 
 DEFAULT_DAYS = 90
-TABLE = "sorter_events"
+TABLE = "sorter_event"
 
 
 def cutoff(now: datetime, days: int) -> datetime:

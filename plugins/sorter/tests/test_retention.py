@@ -16,7 +16,7 @@ def test_cutoff_is_n_days_back():
 def test_december_partition_ends_in_january():
     p = month_partition(datetime(2020, 12, 15, tzinfo=UTC))
     assert (p.name, p.start, p.end) == (
-        "sorter_events_p2020_12",
+        "sorter_event_p2020_12",
         datetime(2020, 12, 1, tzinfo=UTC),
         datetime(2021, 1, 1, tzinfo=UTC),
     )

@@ -1,0 +1,200 @@
+"""Store a device's telemetry batch: validate, skip what is already stored, insert the rest in
+one go, and mark the device-days whose rollups must be recomputed.
+
+Idempotent on (device, seq): a replayed batch inserts nothing. On PostgreSQL the batch is COPYed
+into a temporary table and moved with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (row
+level security forbids ``COPY`` into the scoped table itself), under a per-device advisory lock
+so two concurrent posts of one machine cannot both insert the same sequence number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from .events import Event, Kind, ParsedBatch, parse_batch
+from .models import DirtyDay
+from .models import Event as EventRow
+from .retention import DEFAULT_DAYS, cutoff
+from .timeline import LOCAL_TZ
+
+COLUMNS = ("tenant_code", "device_id", "seq", "at", "kind", "barcode", "chute", "result", "state")
+
+
+def retention_days() -> int:
+    """Raw-event retention from ``POSTALOPS_SORTER_RETENTION_DAYS`` (default 90)."""
+    return int(os.environ.get("POSTALOPS_SORTER_RETENTION_DAYS") or DEFAULT_DAYS)
+
+
+@dataclass
+class IngestReport:
+    received: int
+    accepted: int
+    duplicates: int
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+def ingest(
+    session: Session,
+    *,
+    device_id: int,
+    tenant_code: str,
+    chutes: int,
+    raw_events: list[Any],
+    now: dt.datetime,
+    backfill: bool = False,
+) -> IngestReport:
+    """Validate and store one batch for one device; the session's transaction is not committed.
+
+    ``backfill`` (demo, imports of history) accepts events older than the retention period.
+    """
+    oldest = None if backfill else cutoff(now, retention_days())
+    batch: ParsedBatch = parse_batch(raw_events, now=now, chutes=chutes, oldest=oldest)
+    accepted = store(session, device_id=device_id, tenant_code=tenant_code, events=batch.events)
+    return IngestReport(
+        received=len(raw_events),
+        accepted=accepted,
+        duplicates=batch.duplicates + len(batch.events) - accepted,
+        rejected=batch.rejected,
+    )
+
+
+def store(session: Session, *, device_id: int, tenant_code: str, events: list[Event]) -> int:
+    """Insert events not stored yet; returns how many were new."""
+    if not events:
+        return 0
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x50A7 << 32 | device_id})
+    seqs = [e.seq for e in events]
+    table = EventRow.__table__
+    existing = set(
+        conn.execute(
+            sa.select(table.c.seq).where(
+                table.c.device_id == device_id, table.c.seq.between(min(seqs), max(seqs))
+            )
+        ).scalars()
+    )
+    fresh = [e for e in events if e.seq not in existing]
+    if not fresh:
+        return 0
+    last_seen = conn.execute(
+        sa.select(sa.func.max(table.c.at)).where(table.c.device_id == device_id)
+    ).scalar()
+    if last_seen is not None and last_seen.tzinfo is None:
+        last_seen = last_seen.replace(tzinfo=dt.UTC)
+    if postgres:
+        inserted = _store_pg(conn, device_id, tenant_code, fresh)
+    else:
+        inserted = _store_generic(conn, device_id, tenant_code, fresh)
+    mark_dirty(session, device_id, tenant_code, dirty_days(fresh, last_seen))
+    return inserted
+
+
+def dirty_days(fresh: list[Event], last_seen: dt.datetime | None) -> set[dt.date]:
+    """Local days whose rollups the new events change.
+
+    Their own days; the day of the previous last sign of life when they extend it (the state in
+    force then now lasts longer); and for a late state change, every day up to the previous last
+    sign of life, since the state it sets is carried into the following days.
+    """
+    days = local_days(e.at for e in fresh)
+    if last_seen is None:
+        return days
+    newest = max(e.at for e in fresh)
+    if newest > last_seen:
+        days.add(last_seen.astimezone(LOCAL_TZ).date())
+    late_states = [e.at for e in fresh if e.kind is Kind.STATE and e.at < last_seen]
+    if late_states:
+        day = min(late_states).astimezone(LOCAL_TZ).date()
+        end = last_seen.astimezone(LOCAL_TZ).date()
+        while day <= end:
+            days.add(day)
+            day += dt.timedelta(days=1)
+    return days
+
+
+def _row(tenant_code: str, device_id: int, e: Event) -> tuple:
+    return (
+        tenant_code,
+        device_id,
+        e.seq,
+        e.at,
+        e.kind.value,
+        e.barcode,
+        e.chute,
+        e.result.value if e.result else None,
+        e.state.value if e.state else None,
+    )
+
+
+def _store_generic(
+    conn: sa.Connection, device_id: int, tenant_code: str, events: list[Event]
+) -> int:
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    table = EventRow.__table__
+    rows = [dict(zip(COLUMNS, _row(tenant_code, device_id, e), strict=True)) for e in events]
+    stmt = sqlite_insert(table).on_conflict_do_nothing()
+    return conn.execute(stmt, rows).rowcount
+
+
+def _store_pg(conn: sa.Connection, device_id: int, tenant_code: str, events: list[Event]) -> int:
+    raw = conn.connection.driver_connection  # psycopg connection in this transaction
+    cols = ", ".join(COLUMNS)
+    with raw.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS sorter_ingest_tmp "
+            "(LIKE sorter_event INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        cur.execute("TRUNCATE sorter_ingest_tmp")
+        with cur.copy(f"COPY sorter_ingest_tmp ({cols}) FROM STDIN") as copy:
+            for e in events:
+                copy.write_row(_row(tenant_code, device_id, e))
+        cur.execute(
+            f"INSERT INTO sorter_event ({cols}) SELECT {cols} FROM sorter_ingest_tmp "
+            "ON CONFLICT DO NOTHING"
+        )
+        return cur.rowcount
+
+
+def local_days(times: Iterable[dt.datetime]) -> set[dt.date]:
+    return {t.astimezone(LOCAL_TZ).date() for t in times}
+
+
+def mark_dirty(session: Session, device_id: int, tenant_code: str, days: Iterable[dt.date]) -> None:
+    """Flag device-days for the rollup job (upsert: a re-marked day gets a newer mark)."""
+    days = set(days)
+    if not days:
+        return
+    conn = session.connection()
+    table = DirtyDay.__table__
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {"tenant_code": tenant_code, "device_id": device_id, "day": d, "marked_at": now}
+        for d in days
+    ]
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["device_id", "day"], set_={"marked_at": stmt.excluded.marked_at}
+    )
+    conn.execute(stmt, rows)

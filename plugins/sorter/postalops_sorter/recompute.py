@@ -1,0 +1,256 @@
+"""Recompute rollups (minute, hour, wave, day) for device-days flagged dirty by ingest, and the
+stations' wave departures that follow from them.
+
+Item counts are aggregated in SQL per minute; state durations are cut in Python from the day's
+few state changes (:mod:`postalops_sorter.rollup`). Hours, waves and the day are sums of the
+minute totals: wave windows are whole minutes and the zone offset whole hours, so every coarser
+bucket is an exact union of minutes. A recompute replaces the device-day's rollups, so running it
+twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from .events import State
+from .models import Departure, Device, DirtyDay, Rollup, WaveWindow
+from .models import Event as EventRow
+from .oee import Totals
+from .retention import cutoff
+from .rollup import state_totals
+from .timeline import HOUR_MS, LOCAL_TZ, MINUTE_MS, Grain, from_ms, local_day_start_ms, to_ms
+from .waves import Wave, advance_minutes, baseline_minute
+
+RESULT_FIELDS = {
+    "sorted": "sorted",
+    "rejected": "rejected",
+    "no_read": "no_read",
+    "recirculated": "recirculated",
+}
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def minute_expr(conn: sa.Connection, column: sa.ColumnElement) -> sa.ColumnElement:
+    """Epoch minute of a timestamp column, in SQL, per dialect."""
+    if conn.dialect.name == "postgresql":
+        return sa.cast(sa.func.floor(sa.extract("epoch", column) / 60), sa.BigInteger)
+    return sa.cast(sa.func.strftime("%s", column), sa.Integer) // 60
+
+
+def minute_counts(
+    conn: sa.Connection, device_id: int, start: dt.datetime, end: dt.datetime
+) -> dict[int, dict[str, int]]:
+    """``{minute start ms: {"sorted": n, ...}}`` for a device's item events in ``[start, end)``."""
+    t = EventRow.__table__
+    minute = minute_expr(conn, t.c.at).label("minute")
+    stmt = (
+        sa.select(minute, t.c.result, sa.func.count())
+        .where(t.c.device_id == device_id, t.c.kind == "item", t.c.at >= start, t.c.at < end)
+        .group_by(minute, t.c.result)
+    )
+    out: dict[int, dict[str, int]] = defaultdict(dict)
+    for m, result, n in conn.execute(stmt):
+        bucket = out[int(m) * MINUTE_MS]
+        bucket[RESULT_FIELDS[result]] = bucket.get(RESULT_FIELDS[result], 0) + int(n)
+    return out
+
+
+def state_changes(
+    conn: sa.Connection, device_id: int, start: dt.datetime, end: dt.datetime
+) -> tuple[State | None, list[tuple[int, State]]]:
+    """The state in force at ``start`` and the changes in ``[start, end)``, in time order."""
+    t = EventRow.__table__
+    prior = conn.execute(
+        sa.select(t.c.state)
+        .where(t.c.device_id == device_id, t.c.kind == "state", t.c.at < start)
+        .order_by(t.c.at.desc(), t.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    rows = conn.execute(
+        sa.select(t.c.at, t.c.state)
+        .where(t.c.device_id == device_id, t.c.kind == "state", t.c.at >= start, t.c.at < end)
+        .order_by(t.c.at, t.c.seq)
+    )
+    return (State(prior) if prior else None), [(to_ms(_aware(at)), State(s)) for at, s in rows]
+
+
+def last_seen(conn: sa.Connection, device_id: int) -> dt.datetime | None:
+    t = EventRow.__table__
+    return _aware(
+        conn.execute(sa.select(sa.func.max(t.c.at)).where(t.c.device_id == device_id)).scalar()
+    )
+
+
+def station_waves(session: Session, tenant_code: str) -> list[Wave]:
+    rows = session.exec(select(WaveWindow).where(WaveWindow.tenant_code == tenant_code)).all()
+    return sorted((Wave(w.number, w.start, w.end) for w in rows), key=lambda w: w.start)
+
+
+def device_day_totals(conn: sa.Connection, device: Device, day: dt.date) -> dict[int, Totals]:
+    """Minute totals of one device over one local day."""
+    ds, de = local_day_start_ms(day), local_day_start_ms(day + dt.timedelta(days=1))
+    seen = last_seen(conn, device.id)
+    if seen is None:
+        return {}
+    horizon = min(de, to_ms(seen) + 1)  # the last event's own instant is inside the horizon
+    prior, changes = state_changes(conn, device.id, from_ms(ds), from_ms(de))
+    minutes = state_totals(
+        changes, prior, ds, max(ds, horizon), Grain.MINUTE, device.rated_per_hour
+    )
+    for m, counts in minute_counts(conn, device.id, from_ms(ds), from_ms(de)).items():
+        minutes[m] = minutes.get(m, Totals()) + Totals(**counts)
+    return minutes
+
+
+def _bucket_rows(
+    device: Device, day: dt.date, minutes: dict[int, Totals], waves: list[Wave]
+) -> list[dict]:
+    def row(grain: str, start: int, t: Totals, wave: int = 0) -> dict:
+        return {
+            "tenant_code": device.tenant_code,
+            "device_id": device.id,
+            "grain": grain,
+            "bucket_start": from_ms(start),
+            "day": day,
+            "wave": wave,
+            "computed_at": dt.datetime.now(dt.UTC),
+            **{f: getattr(t, f) for f in Totals.__dataclass_fields__},
+        }
+
+    rows = [row("minute", m, t) for m, t in sorted(minutes.items()) if t != Totals()]
+    hours: dict[int, Totals] = defaultdict(Totals)
+    for m, t in minutes.items():
+        hours[m - m % HOUR_MS] += t
+    rows += [row("hour", h, t) for h, t in sorted(hours.items()) if t != Totals()]
+    for w in waves:
+        ws, we = w.window(day)
+        t = sum((v for m, v in minutes.items() if ws <= m < we), Totals())
+        if t != Totals():
+            rows.append(row("wave", ws, t, w.number))
+    day_total = sum(minutes.values(), Totals())
+    if day_total != Totals():
+        rows.append(row("day", local_day_start_ms(day), day_total))
+    return rows
+
+
+def recompute_device_day(session: Session, device: Device, day: dt.date, waves: list[Wave]) -> int:
+    """Replace one device-day's rollups; returns how many rollup rows were written."""
+    conn = session.connection()
+    rows = _bucket_rows(device, day, device_day_totals(conn, device, day), waves)
+    t = Rollup.__table__
+    conn.execute(sa.delete(t).where(t.c.device_id == device.id, t.c.day == day))
+    if rows:
+        conn.execute(sa.insert(t), rows)
+    return len(rows)
+
+
+def recompute_departures(session: Session, station: str, day: dt.date) -> int:
+    """Telemetry departures of one station-day: each wave's last sorted item, with its advance
+    over the station's pre-commissioning departure log. Returns how many were written."""
+    devices = session.exec(select(Device).where(Device.tenant_code == station)).all()
+    if not devices:
+        return 0
+    commissioned = min(d.commissioned_on for d in devices)
+    conn = session.connection()
+    t = EventRow.__table__
+    written = 0
+    for w in station_waves(session, station):
+        existing = session.exec(
+            select(Departure).where(
+                Departure.tenant_code == station,
+                Departure.day == day,
+                Departure.wave == w.number,
+                Departure.source == "telemetry",
+            )
+        ).first()
+        ws, we = w.window(day)
+        last = None
+        if day >= commissioned:
+            last = _aware(
+                conn.execute(
+                    sa.select(sa.func.max(t.c.at)).where(
+                        t.c.device_id.in_([d.id for d in devices]),
+                        t.c.kind == "item",
+                        t.c.result == "sorted",
+                        t.c.at >= from_ms(ws),
+                        t.c.at < from_ms(we),
+                    )
+                ).scalar()
+            )
+        if last is None:
+            if existing is not None:
+                session.delete(existing)
+            continue
+        log = session.exec(
+            select(Departure.departed_at).where(
+                Departure.tenant_code == station,
+                Departure.wave == w.number,
+                Departure.source == "log",
+                Departure.day < commissioned,
+            )
+        ).all()
+        base = baseline_minute([to_ms(_aware(d)) for d in log])
+        advance = advance_minutes(base, to_ms(last)) if base is not None else None
+        row = existing or Departure(
+            tenant_code=station, day=day, wave=w.number, source="telemetry", departed_at=last
+        )
+        row.departed_at, row.advance_minutes = last, advance
+        session.add(row)
+        written += 1
+    session.flush()
+    return written
+
+
+def recompute_dirty(
+    session: Session,
+    *,
+    now: dt.datetime,
+    retention_days: int,
+    progress: Callable[[int, int, str], None] | None = None,
+    limit: int | None = None,
+) -> dict[str, int]:
+    """Recompute every dirty device-day in the session's scope, then its station's departures.
+
+    A mark is cleared only if it was not renewed while we worked (ingest upserts ``marked_at``),
+    so events arriving mid-recompute are picked up next time. Days past raw-event retention are
+    never recomputed (their raw events may be gone; their rollups stay as they were).
+    """
+    started = dt.datetime.now(dt.UTC)
+    stmt = select(DirtyDay).order_by(DirtyDay.day, DirtyDay.device_id)
+    if limit:
+        stmt = stmt.limit(limit)
+    dirty = session.exec(stmt).all()
+    keep_from = cutoff(now, retention_days).astimezone(LOCAL_TZ).date()
+    devices = {d.id: d for d in session.exec(select(Device)).all()}
+    waves_of: dict[str, list[Wave]] = {}
+    stations: set[tuple[str, dt.date]] = set()
+    rows = 0
+    for i, mark in enumerate(dirty, 1):
+        device = devices.get(mark.device_id)
+        if device is not None and mark.day >= keep_from:
+            if device.tenant_code not in waves_of:
+                waves_of[device.tenant_code] = station_waves(session, device.tenant_code)
+            rows += recompute_device_day(session, device, mark.day, waves_of[device.tenant_code])
+            stations.add((device.tenant_code, mark.day))
+        if progress and (i % 50 == 0 or i == len(dirty)):
+            progress(i, len(dirty), f"device {mark.device_id} {mark.day}")
+    departures = sum(recompute_departures(session, s, d) for s, d in sorted(stations))
+    t = DirtyDay.__table__
+    conn = session.connection()
+    for mark in dirty:
+        conn.execute(
+            sa.delete(t).where(
+                t.c.device_id == mark.device_id, t.c.day == mark.day, t.c.marked_at <= started
+            )
+        )
+    return {"device_days": len(dirty), "rollup_rows": rows, "departures": departures}
