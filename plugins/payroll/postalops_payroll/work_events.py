@@ -172,16 +172,16 @@ class BatchReport:
 
 
 def screen_batch(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
     event_type: str,
     *,
     courier_known: Callable[[str], bool],
-    month_locked: Callable[[Month], bool],
-    first_row: int = 1,
+    month_locked: Callable[[str, Month], bool],
 ) -> BatchReport:
-    """Parse and check every row; duplicates inside the batch keep only the first.
+    """Parse and check every ``(row number, row)``; duplicates inside the batch keep the first.
 
-    ``first_row`` numbers the rows as the sender sees them (2 for a CSV with a header line).
+    Rows are numbered as the sender sees them (spreadsheet row, or list index for JSON).
+    ``month_locked(courier_code, month)`` says whether that courier's month is approved.
     Whether a key is already stored is for the storage layer to tell (``mark_duplicate``).
     """
     parse = PARSERS[event_type]
@@ -189,7 +189,7 @@ def screen_batch(
     events: list[Any] = []
     event_rows: list[int] = []
     seen: set[tuple[str, str, str]] = set()
-    for number, raw in enumerate(rows, start=first_row):
+    for number, raw in rows:
         event, errors = parse(raw)
         if event is not None:
             if not courier_known(event.courier_code):
@@ -201,7 +201,7 @@ def screen_batch(
                         "value": event.courier_code,
                     }
                 )
-            elif month_locked(event.month):
+            elif month_locked(event.courier_code, event.month):
                 errors.append(
                     {
                         "field": "time",

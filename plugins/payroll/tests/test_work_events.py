@@ -25,10 +25,10 @@ def _scan(waybill="W1", courier="ZZ-0001", time="2022-09-10T09:00:00+08:00", **e
 
 def _screen(rows, locked=(), kind=DELIVERY):
     return screen_batch(
-        rows,
+        enumerate(rows, start=1),
         kind,
         courier_known=lambda code: code.startswith("ZZ-"),
-        month_locked=lambda month: month in locked,
+        month_locked=lambda courier, month: month in locked,
     )
 
 
@@ -108,7 +108,7 @@ def test_every_row_gets_a_verdict():
 
 def test_csv_rows_are_numbered_as_the_sender_sees_them():
     report = screen_batch(
-        [_scan(courier="")], DELIVERY, courier_known=bool, month_locked=lambda m: False, first_row=2
+        [(2, _scan(courier=""))], DELIVERY, courier_known=bool, month_locked=lambda c, m: False
     )
     assert report.results[0].row == 2
     assert report.results[0].errors == [{"field": "courier", "message": "required"}]

@@ -1,0 +1,269 @@
+"""Payroll tables. Every row is tenant-scoped (``TenantScoped``), so the core's session filters
+reads to the caller's subtree and refuses writes outside it; table names start with ``payroll_``.
+
+Where a row's ``tenant_code`` points:
+
+* couriers, events, payslips, pay lines, adjustments: the courier's station, so a station head
+  sees exactly their couriers and a city sees all of its stations;
+* rate cards, months, runs, budgets, contractors, contract terms: the unit that owns them
+  (normally a city, 市分公司).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from postalops.db import Money, UTCDateTime, utcnow
+from postalops.models import TenantScoped, ts_field
+from sqlmodel import JSON, Column, Field
+
+
+class Rate(sa.types.TypeDecorator):
+    """A per-item rate or fraction kept at full precision (0.585), exact text on SQLite."""
+
+    impl = sa.Numeric(14, 6, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("rates must be Decimal, not float")
+        value = Decimal(value)
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).normalize()
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(40))
+        return dialect.type_descriptor(sa.Numeric(14, 6, asdecimal=True))
+
+
+def money_field(**kw: Any) -> Any:
+    nullable = kw.pop("nullable", False)
+    return Field(sa_column=Column(Money(), nullable=nullable), **kw)
+
+
+def rate_field(**kw: Any) -> Any:
+    nullable = kw.pop("nullable", True)
+    return Field(sa_column=Column(Rate(), nullable=nullable), **kw)
+
+
+class PayrollContractor(TenantScoped, table=True):
+    """An outsourcing company (外包商) working for a city."""
+
+    __tablename__ = "payroll_contractor"
+    __table_args__ = (sa.UniqueConstraint("code", name="uq_payroll_contractor_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=100)
+
+
+class PayrollContractTerm(TenantScoped, table=True):
+    """A contractor's all-in unit price for whole months, ``start`` .. ``end`` inclusive."""
+
+    __tablename__ = "payroll_contract_term"
+    __table_args__ = (sa.UniqueConstraint("code", name="uq_payroll_contract_term_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=60)
+    contractor_id: int = Field(foreign_key="payroll_contractor.id", index=True)
+    start: dt.date
+    end: dt.date
+    unit_price: Decimal = money_field()
+
+
+class PayrollCourier(TenantScoped, table=True):
+    """A collect-and-deliver courier (揽投员): own staff or outsourced.
+
+    ``code`` is the employee/work number printed on scans; it is unique across the network so a
+    scan names its courier without a unit. ``username`` links a portal login to the courier so
+    they see their own payslips.
+    """
+
+    __tablename__ = "payroll_courier"
+    __table_args__ = (sa.UniqueConstraint("code", name="uq_payroll_courier_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=100)
+    kind: str = Field(default="own", max_length=12)  # own | outsourced
+    grade: str | None = Field(default=None, max_length=20)
+    base_pay: Decimal | None = money_field(nullable=True, default=None)
+    contractor_id: int | None = Field(default=None, foreign_key="payroll_contractor.id")
+    username: str | None = Field(default=None, max_length=80, index=True)
+    active: bool = True
+
+
+class PayrollRateCard(TenantScoped, table=True):
+    """One version of a unit's rate card; ``body`` is the JSON shape of ``rate_card.py``."""
+
+    __tablename__ = "payroll_rate_card"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_code", "version", name="uq_payroll_rate_card_version"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    version: int
+    effective_from: dt.date
+    body: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(default="", max_length=120)
+    created_at: dt.datetime = ts_field()
+
+
+class PayrollDelivery(TenantScoped, table=True):
+    """A delivery scan (投递). Idempotent on waybill + courier (the table is the event type)."""
+
+    __tablename__ = "payroll_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("waybill", "courier_id", name="uq_payroll_delivery_key"),
+        sa.Index("ix_payroll_delivery_month_courier", "month", "courier_id"),
+    )
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    )
+    waybill: str = Field(max_length=40)
+    courier_id: int
+    scanned_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    month: int  # 202209: the Shanghai-clock month, so a run's filter is one indexed equality
+    category: str = Field(max_length=12)
+    mode: str = Field(max_length=12)
+    tier: str = Field(max_length=12)
+    pickup_point: str | None = Field(default=None, max_length=60)
+
+
+class PayrollCollection(TenantScoped, table=True):
+    """A collection record (揽收) with the postage the sender paid."""
+
+    __tablename__ = "payroll_collection"
+    __table_args__ = (
+        sa.UniqueConstraint("waybill", "courier_id", name="uq_payroll_collection_key"),
+        sa.Index("ix_payroll_collection_month_courier", "month", "courier_id"),
+    )
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    )
+    waybill: str = Field(max_length=40)
+    courier_id: int
+    collected_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    month: int
+    category: str = Field(max_length=12)
+    postage: Decimal = money_field()
+
+
+class PayrollMonth(TenantScoped, table=True):
+    """Approval state of one unit's month; ``locked`` refuses events, runs and adjustments."""
+
+    __tablename__ = "payroll_month"
+    __table_args__ = (sa.UniqueConstraint("tenant_code", "month", name="uq_payroll_month"),)
+    id: int | None = Field(default=None, primary_key=True)
+    month: int
+    locked: bool = False
+    approved_by: str | None = Field(default=None, max_length=120)
+    approved_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+    reopened_by: str | None = Field(default=None, max_length=120)
+    reopen_reason: str | None = Field(default=None, max_length=500)
+
+
+class PayrollRun(TenantScoped, table=True):
+    """A payroll run of one unit and month; re-running a draft replaces its slips."""
+
+    __tablename__ = "payroll_run"
+    __table_args__ = (sa.UniqueConstraint("tenant_code", "month", name="uq_payroll_run"),)
+    id: int | None = Field(default=None, primary_key=True)
+    month: int
+    status: str = Field(default="draft", max_length=12)  # draft | approved
+    job_id: str | None = Field(default=None, max_length=36)
+    started_by: str = Field(default="", max_length=120)
+    computed_at: dt.datetime = ts_field()
+    couriers: int = 0
+    own_items: int = 0
+    outsourced_items: int = 0
+    pickup_point_items: int = 0
+    own_total: Decimal = money_field(default=Decimal("0"))
+    agent_fees: Decimal = money_field(default=Decimal("0"))
+    outsourced_total: Decimal = money_field(default=Decimal("0"))
+    payroll_total: Decimal = money_field(default=Decimal("0"))
+    rate_card_versions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class PayrollPayslip(TenantScoped, table=True):
+    __tablename__ = "payroll_payslip"
+    __table_args__ = (sa.UniqueConstraint("run_id", "courier_id", name="uq_payroll_payslip"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="payroll_run.id", index=True)
+    month: int = Field(index=True)
+    courier_id: int = Field(index=True)
+    courier_code: str = Field(max_length=40)
+    kind: str = Field(max_length=12)
+    delivered_items: int = 0
+    pickup_point_items: int = 0
+    quota: Decimal | None = money_field(nullable=True, default=None)
+    collected_postage: Decimal | None = money_field(nullable=True, default=None)
+    quota_completion: Decimal | None = rate_field(default=None)
+    quota_band: str | None = Field(default=None, max_length=40)
+    quota_multiplier: Decimal | None = rate_field(default=None)
+    rate_card_version: int | None = None
+    agent_fees: Decimal = money_field(default=Decimal("0"))
+    total: Decimal = money_field()
+
+
+class PayrollPayLine(TenantScoped, table=True):
+    """A payslip line; keyed by run + courier so a run writes slips and lines in one batch each."""
+
+    __tablename__ = "payroll_pay_line"
+    __table_args__ = (sa.Index("ix_payroll_pay_line_slip", "run_id", "courier_id"),)
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    )
+    run_id: int = Field(foreign_key="payroll_run.id")
+    courier_id: int
+    position: int
+    kind: str = Field(max_length=16)
+    category: str | None = Field(default=None, max_length=12)
+    mode: str | None = Field(default=None, max_length=12)
+    tier: str | None = Field(default=None, max_length=12)
+    volume_tier: int | None = None
+    quantity: Decimal = rate_field(nullable=False)
+    unit_rate: Decimal = rate_field(nullable=False)
+    amount: Decimal = money_field()
+    rate_card_version: int | None = None
+    contract_term: str | None = Field(default=None, max_length=60)
+    reason: str | None = Field(default=None, max_length=300)
+    author: str | None = Field(default=None, max_length=120)
+
+
+class PayrollAdjustment(TenantScoped, table=True):
+    """A manual amount for a courier's month (补扣款), picked up by the next run of that month."""
+
+    __tablename__ = "payroll_adjustment"
+    id: int | None = Field(default=None, primary_key=True)
+    courier_id: int = Field(index=True)
+    month: int
+    amount: Decimal = money_field()
+    reason: str = Field(max_length=300)
+    author: str = Field(max_length=120)
+    created_at: dt.datetime = ts_field()
+
+
+class PayrollBudget(TenantScoped, table=True):
+    """A city's monthly outsourced-volume budget (items) and unit-price cap."""
+
+    __tablename__ = "payroll_budget"
+    __table_args__ = (sa.UniqueConstraint("tenant_code", "month", name="uq_payroll_budget"),)
+    id: int | None = Field(default=None, primary_key=True)
+    month: int
+    volume_budget: int
+    unit_price_cap: Decimal = money_field()
+
+
+def month_key(year: int, month: int) -> int:
+    return year * 100 + month
+
+
+__all__ = [name for name in dir() if name.startswith("Payroll")] + ["Rate", "month_key", "utcnow"]
