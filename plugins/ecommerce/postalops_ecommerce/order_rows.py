@@ -275,18 +275,38 @@ def parse_batch(raws: Iterable[object], parse=parse_order, *, first_row: int = 1
     return valid, errors
 
 
-def orders_from_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
-    """Group CSV rows (one row per order line, ``CSV_COLUMNS``) into order objects.
+def parse_numbered(rows: Iterable[tuple[int, object]], parse=parse_order):
+    """Like :func:`parse_batch` for rows that already carry their own numbers (CSV rows)."""
+    valid: list[tuple[int, Any]] = []
+    errors: list[dict] = []
+    for row, raw in rows:
+        try:
+            valid.append((row, parse(raw, row)))
+        except RowErrors as exc:
+            errors.append({"row": row, "errors": exc.details})
+    return valid, errors
 
-    Returns (objects with the CSV row number of their first line, errors). Row numbers count the
-    header as row 1, as a spreadsheet shows them. The order-level columns must agree on every line
-    of the same order.
-    """
+
+def orders_from_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """Group CSV text (one row per order line, ``CSV_COLUMNS``) into order objects; see
+    :func:`group_line_rows`. Row numbers count the header as row 1, as a spreadsheet shows them."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    return group_line_rows(list(enumerate(reader, start=2)), reader.fieldnames or [])
+
+
+def group_line_rows(
+    rows: list[tuple[int, Mapping[str, Any]]], columns: Iterable[str] | None = None
+) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """Group line rows (``(row number, {column: value})``) into order objects.
+
+    Returns (objects with the row number of their first line, errors). The order-level columns
+    must agree on every line of the same order.
+    """
+    columns = set(columns) if columns is not None else set().union(*(r.keys() for _, r in rows))
     missing = [
         c
         for c in ("order_no", "paid_at", "channel", "sku", "quantity", "unit_price")
-        if c not in (reader.fieldnames or [])
+        if c not in columns
     ]
     if missing:
         raise RowErrors(
@@ -297,19 +317,27 @@ def orders_from_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
     orders: dict[str, tuple[int, dict]] = {}
     errors: list[dict] = []
     head_fields = ("paid_at", "channel", "branch", "leader", "session", "pickup_point", "campaign")
-    for row, rec in enumerate(reader, start=2):
-        order_no = (rec.get("order_no") or "").strip()
+
+    def text(value: object) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return str(value).strip() or None
+
+    for row, rec in rows:
+        order_no = text(rec.get("order_no"))
         line = {
-            "sku": rec.get("sku"),
-            "quantity": rec.get("quantity"),
-            "unit_price": rec.get("unit_price"),
+            "sku": text(rec.get("sku")),
+            "quantity": text(rec.get("quantity")),
+            "unit_price": text(rec.get("unit_price")),
         }
         if not order_no:
             errors.append(
                 {"row": row, "errors": [{"row": row, "field": "order_no", "message": "required"}]}
             )
             continue
-        head = {f: (rec.get(f) or "").strip() or None for f in head_fields}
+        head = {f: text(rec.get(f)) for f in head_fields}
         if order_no not in orders:
             orders[order_no] = (row, {"order_no": order_no, **head, "lines": [line]})
             continue

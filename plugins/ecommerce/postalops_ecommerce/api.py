@@ -1,0 +1,414 @@
+"""The e-commerce API under ``/api/v1/ecommerce`` (listed in the OpenAPI document).
+
+Bulk endpoints (orders, events, leaders, sessions) validate every row and either write all of
+them, answering per row, or nothing, answering 422 with every bad row named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from flask import current_app, request
+from postalops import context
+from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
+from postalops.errors import ValidationError
+from postalops.imports import read_upload
+from postalops.jobs import submit
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from . import campaigns, community, figures
+from .catalogue import readiness
+from .ingest import ingest_events, ingest_orders
+from .models import Campaign, Leader, Product
+from .order_rows import group_line_rows, parse_event, parse_moment, parse_numbered, parse_order
+from .pickup import PointDirectory
+
+api = ApiBlueprint("ecommerce_api", __name__)
+
+SYNC_LIMIT = 5_000
+
+
+# --- request models (documented in OpenAPI; rows are also checked by order_rows) -------------
+
+
+class OrderLineIn(BaseModel):
+    sku: str
+    quantity: int = Field(ge=1)
+    unit_price: str = Field(description='decimal string, e.g. "19.90"')
+
+
+class OrderIn(BaseModel):
+    order_no: str = Field(max_length=64)
+    channel: Literal["retail", "groupbuy"]
+    paid_at: str = Field(description="ISO 8601; without offset read as Asia/Shanghai")
+    branch: str | None = Field(None, description="unit code; required for retail orders")
+    leader: str | None = None
+    session: str | None = None
+    pickup_point: str | None = None
+    campaign: str | None = None
+    amount: str | None = Field(None, description="optional check: must equal the lines' sum")
+    lines: list[OrderLineIn]
+
+
+class EventIn(BaseModel):
+    type: Literal["refund", "cancel"]
+    order_no: str
+    refund_no: str | None = Field(None, description="required for refunds; idempotency key")
+    amount: str | None = Field(None, description="refund amount, decimal string")
+    at: str
+
+
+class CampaignIn(BaseModel):
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=100)
+    owner: str | None = Field(None, description="unit code; defaults to the active unit")
+    starts_on: dt.date
+    ends_on: dt.date
+    min_session_orders: int = 10
+    ten_thousand_threshold: int = 10_000
+
+
+class TargetIn(BaseModel):
+    unit: str
+    kind: Literal[
+        "retail_turnover", "groupbuy_turnover", "valid_sessions", "active_leaders", "orders"
+    ]
+    value: str | int
+    effective_from: dt.datetime | None = None
+
+
+class DistributionIn(BaseModel):
+    parent: str
+    kind: Literal[
+        "retail_turnover", "groupbuy_turnover", "valid_sessions", "active_leaders", "orders"
+    ]
+    shares: dict[str, str | int]
+    effective_from: dt.datetime | None = None
+
+
+class LeaderIn(BaseModel):
+    branch: str
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=100)
+    pickup_point: str = Field(max_length=64)
+
+
+class SessionIn(BaseModel):
+    code: str = Field(max_length=40)
+    leader: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    skus: list[str] = []
+
+
+class LeaderboardQuery(BaseModel):
+    level: Literal["province", "city", "branch"] = "city"
+    tenant: str | None = None
+    from_: str | None = Field(None, alias="from")
+    to: str | None = None
+
+
+def _registry():
+    return current_app.extensions["postalops.plugins"]
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else parse_moment(moment)
+
+
+# --- orders and events -----------------------------------------------------------------------
+
+
+@api.operation(
+    "/orders",
+    methods=["POST"],
+    body=list[OrderIn],
+    files=True,
+    permission="ecommerce.ingest",
+    summary="Push a batch of orders (JSON, CSV, XLSX)",
+)
+def push_orders():
+    """JSON: up to 5,000 orders, answered per row (``created``/``duplicate``). CSV/XLSX (one row
+    per order line): imported by a tracked job; 202 with the job id."""
+    rows = read_upload()
+    if request.files or (request.mimetype or "").endswith(("csv", "spreadsheetml.sheet")):
+        objects, errors = group_line_rows(rows)
+        if errors:
+            raise ValidationError(
+                f"{len(errors)} row(s) invalid; nothing was imported",
+                code="invalid_rows",
+                details=errors,
+            )
+        valid, errors = parse_numbered(objects, parse_order)
+        if errors:
+            raise ValidationError(
+                f"{len(errors)} row(s) invalid; nothing was imported",
+                code="invalid_rows",
+                details=errors,
+            )
+        job = submit(
+            "ecommerce.import_orders",
+            {"orders": [o for _, o in objects], "first_row": objects[0][0] if objects else 2},
+        )
+        return {"job": job.id, "orders": len(objects)}, 202
+    if len(rows) > SYNC_LIMIT:
+        raise ValidationError(
+            f"at most {SYNC_LIMIT} orders per JSON batch",
+            details=[{"field": "body", "message": "too many orders"}],
+        )
+    valid, errors = parse_numbered(rows, parse_order)
+    if errors:
+        raise ValidationError(
+            f"{len(errors)} row(s) invalid; nothing was written",
+            code="invalid_rows",
+            details=errors,
+        )
+    session = context.session()
+    points = PointDirectory(session, _registry())
+    report = ingest_orders(session, valid, point_check=points.known)
+    session.commit()
+    created = sum(1 for r in report if r["status"] == "created")
+    return {"created": created, "duplicate": len(report) - created, "rows": report}
+
+
+@api.operation(
+    "/events",
+    methods=["POST"],
+    body=list[EventIn],
+    permission="ecommerce.ingest",
+    summary="Push refunds and cancellations",
+    files=True,
+)
+def push_events():
+    """Refunds (idempotent on ``refund_no``) and cancellations, answered per row."""
+    rows = read_upload()
+    valid, errors = parse_numbered(rows, parse_event)
+    if errors:
+        raise ValidationError(
+            f"{len(errors)} row(s) invalid; nothing was written",
+            code="invalid_rows",
+            details=errors,
+        )
+    session = context.session()
+    report = ingest_events(session, valid)
+    session.commit()
+    return {"rows": report}
+
+
+# --- campaigns and targets -------------------------------------------------------------------
+
+
+def _campaign_json(c: Campaign) -> dict:
+    return c.model_dump(mode="json")
+
+
+@api.operation("/campaigns", permission="ecommerce.view", summary="Campaigns visible here")
+def list_campaigns():
+    tenant = query_tenant()
+    frm, to = dt.date(1900, 1, 1), dt.date(9999, 12, 31)
+    return {
+        "items": [
+            _campaign_json(c) for c in figures.campaigns_for(context.session(), tenant, frm, to)
+        ]
+    }
+
+
+@api.operation(
+    "/campaigns",
+    methods=["POST"],
+    body=CampaignIn,
+    permission="ecommerce.plan",
+    summary="Create a campaign",
+    status=201,
+)
+def create_campaign(body: CampaignIn):
+    session = context.session()
+    c = campaigns.create_campaign(
+        session,
+        owner_code=body.owner or context.tenant(),
+        code=body.code,
+        name=body.name,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        min_session_orders=body.min_session_orders,
+        ten_thousand_threshold=body.ten_thousand_threshold,
+    )
+    session.commit()
+    return _campaign_json(c)
+
+
+@api.operation(
+    "/campaigns/<int:campaign_id>/targets",
+    permission="ecommerce.view",
+    summary="Target history of a campaign (every version)",
+)
+def target_history(campaign_id: int):
+    session = context.session()
+    campaigns.get_campaign(session, campaign_id)
+    unit = request.args.get("unit")
+    return {
+        "items": [t.model_dump(mode="json") for t in campaigns.history(session, campaign_id, unit)]
+    }
+
+
+@api.operation(
+    "/campaigns/<int:campaign_id>/targets",
+    methods=["POST"],
+    body=TargetIn,
+    permission="ecommerce.plan",
+    summary="Set a unit's target (a new version)",
+    status=201,
+)
+def set_target(campaign_id: int, body: TargetIn):
+    session = context.session()
+    c = campaigns.get_campaign(session, campaign_id)
+    t = campaigns.set_target(
+        session,
+        c,
+        unit_code=body.unit,
+        kind=body.kind,
+        value=body.value,
+        effective_from=_aware(body.effective_from),
+    )
+    session.commit()
+    return t.model_dump(mode="json")
+
+
+@api.operation(
+    "/campaigns/<int:campaign_id>/distribute",
+    methods=["POST"],
+    body=DistributionIn,
+    permission="ecommerce.plan",
+    summary="Distribute a parent's target to its children (must add up exactly)",
+    status=201,
+)
+def distribute(campaign_id: int, body: DistributionIn):
+    session = context.session()
+    c = campaigns.get_campaign(session, campaign_id)
+    rows = campaigns.distribute(
+        session,
+        c,
+        parent_code=body.parent,
+        kind=body.kind,
+        shares=body.shares,
+        effective_from=_aware(body.effective_from),
+    )
+    session.commit()
+    return {"items": [t.model_dump(mode="json") for t in rows]}
+
+
+# --- group-buy setup -------------------------------------------------------------------------
+
+
+@api.operation(
+    "/leaders",
+    methods=["POST"],
+    body=list[LeaderIn],
+    permission="ecommerce.groupbuy",
+    summary="Register leaders (团长) in bulk",
+)
+def push_leaders(body: list[LeaderIn]):
+    session = context.session()
+    new = community.import_leaders(
+        session, [b.model_dump() for b in body], PointDirectory(session, _registry())
+    )
+    session.commit()
+    return {"created": new, "unchanged": len(body) - new}
+
+
+@api.operation("/leaders", permission="ecommerce.view", summary="Leaders in scope")
+def list_leaders():
+    return paginate(context.session(), select(Leader).order_by(Leader.code))
+
+
+@api.operation(
+    "/campaigns/<int:campaign_id>/sessions",
+    methods=["POST"],
+    body=list[SessionIn],
+    permission="ecommerce.groupbuy",
+    summary="Register group-buy sessions in bulk",
+)
+def push_sessions(campaign_id: int, body: list[SessionIn]):
+    session = context.session()
+    c = campaigns.get_campaign(session, campaign_id)
+    rows = [
+        {
+            **b.model_dump(),
+            "starts_at": parse_moment(b.starts_at),
+            "ends_at": parse_moment(b.ends_at),
+        }
+        for b in body
+    ]
+    new = community.import_sessions(session, c, rows)
+    session.commit()
+    return {"created": new, "unchanged": len(body) - new}
+
+
+@api.operation("/products", permission="ecommerce.view", summary="Catalogue (featured filter)")
+def list_products():
+    stmt = select(Product).order_by(Product.sku)
+    if request.args.get("featured") in ("1", "true"):
+        stmt = stmt.where(Product.featured.is_(True))
+    return paginate(context.session(), stmt)
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+@api.operation(
+    "/leaderboard",
+    permission="ecommerce.view",
+    query=LeaderboardQuery,
+    summary="Live attainment ranking by province, city or branch",
+)
+def get_leaderboard(query: LeaderboardQuery):
+    tenant = query_tenant()
+    frm, to = query_period()
+    return {
+        "tenant": tenant,
+        "level": query.level,
+        "from": frm,
+        "to": to,
+        "items": figures.leaderboard(context.session(), tenant, query.level, frm, to),
+    }
+
+
+@api.operation(
+    "/campaigns/<int:campaign_id>/curve",
+    permission="ecommerce.view",
+    summary="Daily cumulative turnover against the plan line",
+)
+def get_curve(campaign_id: int):
+    session = context.session()
+    c = campaigns.get_campaign(session, campaign_id)
+    return figures.daily_curve(session, query_tenant(), c)
+
+
+@api.operation("/readiness", permission="ecommerce.view", summary="三有 readiness of each city")
+def get_readiness():
+    frm, to = query_period()
+    return {"items": readiness(context.session(), query_tenant(), frm, to)}
+
+
+@api.operation(
+    "/refresh",
+    methods=["POST"],
+    permission="ecommerce.refresh",
+    summary="Fold new orders into the figures (tracked job)",
+    status=202,
+)
+def start_refresh():
+    return {"job": submit("ecommerce.refresh", {}).id}
+
+
+@api.operation(
+    "/recompute",
+    methods=["POST"],
+    permission="ecommerce.refresh",
+    summary="Rebuild the figures from the orders (tracked job)",
+    status=202,
+)
+def start_recompute():
+    return {"job": submit("ecommerce.recompute", {}).id}

@@ -1,0 +1,134 @@
+"""Merchants, products, pavilions and the 三有 readiness of each city."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from postalops.db import check_in_scope, in_scope_clause
+from postalops.errors import Conflict, ValidationError
+from sqlmodel import Session, select
+
+from .models import Listing, Merchant, Pavilion, Product, Rollup
+from .money import to_money
+from .readiness import Readiness, three_has
+
+CATEGORIES = ("meat_egg_dairy", "dried_fruit", "fresh_produce", "seasonings", "grain_oil", "other")
+
+
+def add_merchant(session: Session, *, unit_code: str, code: str, name: str) -> Merchant:
+    check_in_scope(session, unit_code)
+    if session.exec(select(Merchant.id).where(Merchant.code == code)).first():
+        raise Conflict(f"merchant {code} exists", details=[{"field": "code"}])
+    m = Merchant(tenant_code=unit_code, code=code, name=name)
+    session.add(m)
+    session.flush()
+    return m
+
+
+def add_product(
+    session: Session,
+    *,
+    merchant: Merchant,
+    sku: str,
+    name: str,
+    category: str,
+    agreed_price: object,
+    featured: bool = False,
+) -> Product:
+    if category not in CATEGORIES:
+        raise ValidationError(
+            "unknown category",
+            details=[{"field": "category", "message": f"one of {', '.join(CATEGORIES)}"}],
+        )
+    price = to_money(agreed_price, field="agreed_price")
+    if price <= 0:
+        raise ValidationError("price must be positive", details=[{"field": "agreed_price"}])
+    if session.exec(select(Product.id).where(Product.sku == sku)).first():
+        raise Conflict(f"product {sku} exists", details=[{"field": "sku"}])
+    p = Product(
+        tenant_code=merchant.tenant_code,
+        sku=sku,
+        merchant_id=merchant.id,
+        name=name,
+        category=category,
+        agreed_price=price,
+        featured=featured,
+    )
+    session.add(p)
+    session.flush()
+    return p
+
+
+def add_pavilion(
+    session: Session, *, unit_code: str, code: str, name: str, level: str, operators: list[str]
+) -> Pavilion:
+    check_in_scope(session, unit_code)
+    if level not in ("province", "city"):
+        raise ValidationError("level is province or city", details=[{"field": "level"}])
+    pav = Pavilion(
+        tenant_code=unit_code, code=code, name=name, level=level, operators=list(operators)
+    )
+    session.add(pav)
+    session.flush()
+    return pav
+
+
+def list_products(session: Session, pavilion: Pavilion, product_ids: list[int]) -> int:
+    """List products in a pavilion (idempotent); returns how many were new."""
+    have = set(
+        session.exec(select(Listing.product_id).where(Listing.pavilion_id == pavilion.id)).all()
+    )
+    new = [pid for pid in product_ids if pid not in have]
+    if new:
+        session.execute(
+            sa.insert(Listing),
+            [
+                {"tenant_code": pavilion.tenant_code, "pavilion_id": pavilion.id, "product_id": pid}
+                for pid in new
+            ],
+        )
+    return len(new)
+
+
+def readiness(session: Session, tenant: str, date_from: dt.date, date_to: dt.date) -> list[dict]:
+    """三有 for every city pavilion in scope: products listed, operations staff, net sales."""
+    pavilions = session.exec(
+        select(Pavilion).where(Pavilion.level == "city").order_by(Pavilion.tenant_code)
+    ).all()
+    counts = dict(
+        session.execute(
+            sa.select(Listing.__table__.c.pavilion_id, sa.func.count())
+            .where(in_scope_clause(Listing.__table__.c.tenant_code, tenant))
+            .group_by(Listing.__table__.c.pavilion_id)
+        ).all()
+    )
+    r = Rollup.__table__
+    sales = dict(
+        session.execute(
+            sa.select(r.c.city_code, sa.func.sum(r.c.amount_fen))
+            .where(
+                in_scope_clause(r.c.tenant_code, tenant), r.c.day >= date_from, r.c.day <= date_to
+            )
+            .group_by(r.c.city_code)
+        ).all()
+    )
+    out = []
+    for pav in pavilions:
+        if not (pav.tenant_code == tenant or pav.tenant_code.startswith(tenant + ".")):
+            continue
+        net = Decimal(sales.get(pav.tenant_code) or 0) / 100
+        check: Readiness = three_has(counts.get(pav.id, 0), len(pav.operators), net)
+        out.append(
+            {
+                "unit": pav.tenant_code,
+                "pavilion": pav.name,
+                "products": counts.get(pav.id, 0),
+                "operators": len(pav.operators),
+                "net_turnover": net.quantize(Decimal("0.01")),
+                "ready": check.ready,
+                "missing": check.missing,
+            }
+        )
+    return out

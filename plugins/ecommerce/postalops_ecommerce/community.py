@@ -1,0 +1,156 @@
+"""Community group-buy setup: leaders (团长) and sessions (团购场次)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from postalops.db import check_in_scope
+from postalops.errors import Conflict, NotFound, ValidationError
+from postalops.models import OrgUnit
+from sqlmodel import Session, select
+
+from .models import Campaign, GroupSession, Leader
+from .pickup import PointDirectory
+
+
+def add_leader(
+    session: Session,
+    *,
+    branch: str,
+    code: str,
+    name: str,
+    pickup_point: str,
+    points: PointDirectory | None = None,
+) -> Leader:
+    """A leader of ``branch`` collecting at ``pickup_point``; the point is checked against the
+    pickup_points plugin when it is enabled for the branch, else kept as a plain reference."""
+    check_in_scope(session, branch)
+    if session.exec(select(OrgUnit.id).where(OrgUnit.code == branch)).first() is None:
+        raise ValidationError("unknown branch", details=[{"field": "branch"}])
+    if not pickup_point:
+        raise ValidationError("pickup_point is required", details=[{"field": "pickup_point"}])
+    if points is not None and not points.known(branch, pickup_point):
+        raise ValidationError(
+            f"pickup point {pickup_point} is not active at {branch}",
+            code="unknown_pickup_point",
+            details=[{"field": "pickup_point", "message": "unknown point"}],
+        )
+    if session.exec(select(Leader.id).where(Leader.code == code)).first():
+        raise Conflict(f"leader {code} exists", details=[{"field": "code"}])
+    leader = Leader(tenant_code=branch, code=code, name=name, pickup_point=pickup_point)
+    session.add(leader)
+    session.flush()
+    return leader
+
+
+def add_session(
+    session: Session,
+    *,
+    campaign: Campaign,
+    leader_code: str,
+    code: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    skus: list[str],
+) -> GroupSession:
+    leader = session.exec(select(Leader).where(Leader.code == leader_code)).first()
+    if leader is None:
+        raise NotFound("unknown leader", details=[{"field": "leader"}])
+    if ends_at <= starts_at:
+        raise ValidationError("a session ends after it starts", details=[{"field": "ends_at"}])
+    if session.exec(select(GroupSession.id).where(GroupSession.code == code)).first():
+        raise Conflict(f"session {code} exists", details=[{"field": "code"}])
+    gs = GroupSession(
+        tenant_code=leader.tenant_code,
+        code=code,
+        campaign_id=campaign.id,
+        leader_id=leader.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        skus=list(skus),
+    )
+    session.add(gs)
+    session.flush()
+    return gs
+
+
+def import_leaders(session: Session, rows: list[dict], points: PointDirectory | None = None) -> int:
+    """Batch version of :func:`add_leader` (``branch``, ``code``, ``name``, ``pickup_point``);
+    all-or-nothing, every bad row named. Existing codes are skipped. Returns how many were new."""
+    import sqlalchemy as sa
+
+    branches = {r["branch"] for r in rows}
+    known = set(session.exec(select(OrgUnit.code).where(OrgUnit.code.in_(branches))).all())
+    have = set(
+        session.exec(select(Leader.code).where(Leader.code.in_([r["code"] for r in rows]))).all()
+    )
+    scope = session.info["scope"]
+    errors = []
+    for i, r in enumerate(rows):
+        if r["branch"] not in known or not scope.allows(r["branch"]):
+            errors.append({"row": i, "field": "branch", "message": "unknown or outside scope"})
+        elif not r.get("pickup_point") or (
+            points and not points.known(r["branch"], r["pickup_point"])
+        ):
+            errors.append({"row": i, "field": "pickup_point", "message": "unknown point"})
+    if errors:
+        raise ValidationError(
+            "invalid leaders; nothing was written", code="invalid_rows", details=errors
+        )
+    new = [
+        {
+            "tenant_code": r["branch"],
+            "code": r["code"],
+            "name": r["name"],
+            "pickup_point": r["pickup_point"],
+        }
+        for r in rows
+        if r["code"] not in have
+    ]
+    if new:
+        session.execute(sa.insert(Leader), new)
+    return len(new)
+
+
+def import_sessions(session: Session, campaign: Campaign, rows: list[dict]) -> int:
+    """Batch version of :func:`add_session` (``code``, ``leader``, ``starts_at``, ``ends_at``,
+    ``skus``); all-or-nothing. Existing codes are skipped. Returns how many were new."""
+    import sqlalchemy as sa
+
+    leaders = {
+        ld.code: ld
+        for ld in session.exec(
+            select(Leader).where(Leader.code.in_({r["leader"] for r in rows}))
+        ).all()
+    }
+    have = set(
+        session.exec(
+            select(GroupSession.code).where(GroupSession.code.in_([r["code"] for r in rows]))
+        ).all()
+    )
+    errors = []
+    for i, r in enumerate(rows):
+        if r["leader"] not in leaders:
+            errors.append({"row": i, "field": "leader", "message": "unknown leader"})
+        elif r["ends_at"] <= r["starts_at"]:
+            errors.append({"row": i, "field": "ends_at", "message": "not after starts_at"})
+    if errors:
+        raise ValidationError(
+            "invalid sessions; nothing was written", code="invalid_rows", details=errors
+        )
+    new = [
+        {
+            "tenant_code": leaders[r["leader"]].tenant_code,
+            "code": r["code"],
+            "campaign_id": campaign.id,
+            "leader_id": leaders[r["leader"]].id,
+            "starts_at": r["starts_at"],
+            "ends_at": r["ends_at"],
+            "skus": list(r["skus"]),
+        }
+        for r in rows
+        if r["code"] not in have
+    ]
+    if new:
+        session.execute(sa.insert(GroupSession), new)
+    return len(new)

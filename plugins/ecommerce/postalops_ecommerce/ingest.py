@@ -1,0 +1,381 @@
+"""Order and event ingest: validated rows in, orders + pending figure deltas out, idempotently.
+
+A batch is all-or-nothing: any invalid row (bad field, unknown leader/session/branch, a pickup
+point the pickup_points plugin does not know) fails the whole batch with every bad row named and
+nothing written. A valid batch answers per row: ``created`` or ``duplicate`` (the order number,
+or refund number, was already received — a retried push changes nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+import sqlalchemy as sa
+from postalops.errors import PostalOpsError, ValidationError
+from postalops.models import OrgUnit
+from sqlmodel import Session, select
+
+from .models import Campaign, GroupSession, Leader, Order, OrderLine, PendingDelta, Refund
+from .money import FEN
+from .order_events import OrderState, apply_cancel, apply_refund, delta
+from .order_rows import EventIn, OrderIn
+from .units import city_of, province_of
+
+PointCheck = Callable[[str, str], bool]
+"""``check(branch_code, point_code) -> bool``: is the point known (pickup_points plugin)?"""
+
+
+def fen(amount: Decimal) -> int:
+    return int(amount / FEN)
+
+
+def _ancestors_or_self(code: str) -> list[str]:
+    parts = code.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def _fail(errors: list[dict]) -> None:
+    if errors:
+        errors.sort(key=lambda e: e["row"])
+        raise ValidationError(
+            f"{len(errors)} row(s) invalid; nothing was written",
+            code="invalid_rows",
+            details=errors,
+        )
+
+
+def applicable_campaigns(session: Session, unit_code: str) -> list[Campaign]:
+    """Campaigns owned by the unit or one of its ancestors (a province's campaign covers its
+    cities and branches)."""
+    return list(
+        session.exec(
+            select(Campaign).where(Campaign.owner_code.in_(_ancestors_or_self(unit_code)))
+        ).all()
+    )
+
+
+def ingest_orders(
+    session: Session,
+    items: Iterable[tuple[int, OrderIn]],
+    *,
+    point_check: PointCheck | None = None,
+) -> list[dict]:
+    """Store new orders and their figure deltas; report ``created``/``duplicate`` per row.
+
+    ``items`` are (row number, validated order). The session's scope limits which leaders,
+    sessions and branches can be named. The caller commits.
+    """
+    items = list(items)
+    errors: list[dict] = []
+    leader_codes = {o.leader for _, o in items if o.leader}
+    session_codes = {o.session for _, o in items if o.session}
+    leaders = (
+        {
+            ld.code: ld
+            for ld in session.exec(select(Leader).where(Leader.code.in_(leader_codes))).all()
+        }
+        if leader_codes
+        else {}
+    )
+    sessions = (
+        {
+            s.code: s
+            for s in session.exec(
+                select(GroupSession).where(GroupSession.code.in_(session_codes))
+            ).all()
+        }
+        if session_codes
+        else {}
+    )
+    campaigns = {c.id: c for c in session.exec(select(Campaign)).all()}
+    retail_branches = {o.branch for _, o in items if o.branch and o.channel == "retail"}
+    known_units = (
+        set(session.exec(select(OrgUnit.code).where(OrgUnit.code.in_(retail_branches))).all())
+        if retail_branches
+        else set()
+    )
+
+    prepared: list[tuple[int, OrderIn, dict]] = []
+    seen: set[str] = set()
+    report: dict[int, dict] = {}
+    for row, order in items:
+        row_errors: list[dict] = []
+        if order.order_no in seen:
+            report[row] = {"row": row, "order_no": order.order_no, "status": "duplicate"}
+            continue
+        seen.add(order.order_no)
+        leader_id = session_id = campaign_id = 0
+        point = order.pickup_point or ""
+        if order.channel == "groupbuy":
+            leader = leaders.get(order.leader or "")
+            gs = sessions.get(order.session or "")
+            if leader is None:
+                row_errors.append(
+                    {"field": "leader", "message": "unknown leader (or outside your scope)"}
+                )
+            if gs is None:
+                row_errors.append(
+                    {"field": "session", "message": "unknown session (or outside your scope)"}
+                )
+            if leader is not None and gs is not None and gs.leader_id != leader.id:
+                row_errors.append(
+                    {"field": "session", "message": "session belongs to another leader"}
+                )
+            if leader is not None:
+                branch = leader.tenant_code
+                if order.branch and order.branch != branch:
+                    row_errors.append(
+                        {"field": "branch", "message": f"leader's branch is {branch}"}
+                    )
+                leader_id = leader.id
+                point = point or leader.pickup_point
+            if gs is not None:
+                session_id, campaign_id = gs.id, gs.campaign_id
+                campaign = campaigns.get(gs.campaign_id)
+                if order.campaign and campaign and order.campaign != campaign.code:
+                    row_errors.append(
+                        {"field": "campaign", "message": "differs from the session's campaign"}
+                    )
+        else:
+            branch = order.branch or ""
+            if branch not in known_units:
+                row_errors.append(
+                    {"field": "branch", "message": "unknown unit (or outside your scope)"}
+                )
+            for c in campaigns.values():
+                if not (branch == c.owner_code or branch.startswith(c.owner_code + ".")):
+                    continue
+                if (
+                    (c.code == order.campaign)
+                    if order.campaign
+                    else (c.starts_on <= order.day <= c.ends_on)
+                ):
+                    campaign_id = c.id
+                    break
+            if order.campaign and not campaign_id:
+                row_errors.append(
+                    {"field": "campaign", "message": "unknown campaign for this branch"}
+                )
+        if point and point_check is not None and not row_errors and not point_check(branch, point):
+            row_errors.append(
+                {"field": "pickup_point", "message": "not an active pickup point of this unit"}
+            )
+        if row_errors:
+            errors.append({"row": row, "errors": [{"row": row, **e} for e in row_errors]})
+            continue
+        prepared.append(
+            (
+                row,
+                order,
+                {
+                    "tenant_code": branch,
+                    "leader_id": leader_id,
+                    "session_id": session_id,
+                    "campaign_id": campaign_id,
+                    "pickup_point": point,
+                },
+            )
+        )
+    _fail(errors)
+
+    numbers = [o.order_no for _, o, _ in prepared]
+    existing = set()
+    for start in range(0, len(numbers), 900):  # stay under SQLite's bound-parameter limit
+        chunk = numbers[start : start + 900]
+        existing |= set(
+            session.execute(
+                sa.select(Order.__table__.c.order_no).where(Order.__table__.c.order_no.in_(chunk))
+            ).scalars()
+        )
+    rows, line_rows, deltas = [], [], {}
+    fresh = []
+    for row, order, keys in prepared:
+        if order.order_no in existing:
+            report[row] = {"row": row, "order_no": order.order_no, "status": "duplicate"}
+            continue
+        report[row] = {"row": row, "order_no": order.order_no, "status": "created"}
+        amount = order.amount
+        rows.append(
+            {
+                **keys,
+                "order_no": order.order_no,
+                "channel": order.channel,
+                "paid_at": order.paid_at,
+                "day": order.day,
+                "amount": amount,
+                "refunded": Decimal("0.00"),
+                "cancelled": False,
+                "net_fen": fen(amount),
+                "province_code": province_of(keys["tenant_code"]),
+                "city_code": city_of(keys["tenant_code"]),
+            }
+        )
+        fresh.append((order, keys))
+        _add_delta(deltas, keys["tenant_code"], order.day, order.channel, keys, fen(amount), 1)
+    if rows:
+        ids = dict(
+            session.execute(sa.insert(Order).returning(Order.order_no, Order.id), rows).all()
+        )
+        for order, keys in fresh:
+            oid = ids[order.order_no]
+            for line in order.lines:
+                line_rows.append(
+                    {
+                        "tenant_code": keys["tenant_code"],
+                        "order_id": oid,
+                        "sku": line.sku,
+                        "quantity": line.quantity,
+                        "unit_price": line.unit_price,
+                        "amount": line.amount,
+                    }
+                )
+        session.execute(sa.insert(OrderLine), line_rows)
+        _write_deltas(session, deltas)
+    return [report[r] for r in sorted(report)]
+
+
+def _add_delta(
+    acc: dict, tenant: str, day: dt.date, channel: str, keys: dict, amount_fen: int, orders: int
+) -> None:
+    key = (
+        tenant,
+        day,
+        channel,
+        keys["campaign_id"],
+        keys["leader_id"],
+        keys["session_id"],
+        keys["pickup_point"],
+    )
+    a, o = acc.get(key, (0, 0))
+    acc[key] = (a + amount_fen, o + orders)
+
+
+def _write_deltas(session: Session, acc: dict) -> None:
+    rows = [
+        {
+            "tenant_code": t,
+            "day": d,
+            "channel": ch,
+            "campaign_id": c,
+            "leader_id": ld,
+            "session_id": s,
+            "pickup_point": p,
+            "province_code": province_of(t),
+            "city_code": city_of(t),
+            "amount_fen": a,
+            "orders": o,
+        }
+        for (t, d, ch, c, ld, s, p), (a, o) in acc.items()
+        if a or o
+    ]
+    if rows:
+        session.execute(sa.insert(PendingDelta), rows)
+
+
+def ingest_events(session: Session, items: Iterable[tuple[int, EventIn]]) -> list[dict]:
+    """Apply refunds and cancellations; report ``applied``/``duplicate``/``unchanged`` per row.
+
+    Refunds are idempotent on ``refund_no``; cancelling a cancelled order is ``unchanged``. A
+    refund larger than what is left, or of a cancelled order, fails the batch naming the row.
+    The caller commits.
+    """
+    items = list(items)
+    numbers = {e.order_no for _, e in items}
+    orders = (
+        {
+            o.order_no: o
+            for o in session.exec(select(Order).where(Order.order_no.in_(numbers))).all()
+        }
+        if numbers
+        else {}
+    )
+    refund_numbers = {e.refund_no for _, e in items if e.refund_no}
+    known_refunds = (
+        set(
+            session.exec(select(Refund.refund_no).where(Refund.refund_no.in_(refund_numbers))).all()
+        )
+        if refund_numbers
+        else set()
+    )
+    states = {no: OrderState(o.amount, o.refunded, o.cancelled) for no, o in orders.items()}
+    start = dict(states)
+    errors, report, refunds, deltas = [], [], [], {}
+    for row, ev in items:
+        if ev.order_no not in orders:
+            errors.append(
+                {
+                    "row": row,
+                    "errors": [
+                        {
+                            "row": row,
+                            "field": "order_no",
+                            "message": "unknown order (or outside your scope)",
+                        }
+                    ],
+                }
+            )
+            continue
+        if ev.kind == "refund" and ev.refund_no in known_refunds:
+            report.append({"row": row, "order_no": ev.order_no, "status": "duplicate"})
+            continue
+        before = states[ev.order_no]
+        try:
+            after = (
+                apply_refund(before, ev.amount, order_no=ev.order_no)
+                if ev.kind == "refund"
+                else apply_cancel(before)
+            )
+        except PostalOpsError as exc:  # refund too large, or of a cancelled order
+            errors.append(
+                {
+                    "row": row,
+                    "errors": [{"row": row, **d, "message": exc.message} for d in exc.details],
+                }
+            )
+            continue
+        states[ev.order_no] = after
+        if ev.kind == "refund":
+            known_refunds.add(ev.refund_no)
+            refunds.append((ev, orders[ev.order_no]))
+        report.append(
+            {
+                "row": row,
+                "order_no": ev.order_no,
+                "status": "applied" if after != before else "unchanged",
+            }
+        )
+    _fail(errors)
+
+    for no, after in states.items():
+        if after == start[no]:
+            continue
+        o = orders[no]
+        d = delta(start[no], after)
+        keys = {
+            "campaign_id": o.campaign_id,
+            "leader_id": o.leader_id,
+            "session_id": o.session_id,
+            "pickup_point": o.pickup_point,
+        }
+        _add_delta(deltas, o.tenant_code, o.day, o.channel, keys, fen(d.amount), d.orders)
+        o.refunded, o.cancelled, o.net_fen = after.refunded, after.cancelled, fen(after.net)
+        session.add(o)
+    if refunds:
+        session.execute(
+            sa.insert(Refund),
+            [
+                {
+                    "tenant_code": o.tenant_code,
+                    "refund_no": ev.refund_no,
+                    "order_id": o.id,
+                    "amount": ev.amount,
+                    "at": ev.at,
+                }
+                for ev, o in refunds
+            ],
+        )
+    session.flush()
+    _write_deltas(session, deltas)
+    return sorted(report, key=lambda r: r["row"])

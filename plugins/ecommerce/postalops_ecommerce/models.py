@@ -1,0 +1,206 @@
+"""Tables of the e-commerce plugin (all prefixed ``ecommerce_``).
+
+Business rows are :class:`postalops.models.TenantScoped`: ``tenant_code`` is the unit they belong
+to (an order, leader or session: its branch; a target: the unit it is set for). Campaigns are the
+exception: a campaign set by a province applies to its whole subtree, so city staff must see it
+though it sits above them; it carries ``owner_code`` and is filtered explicitly by the services.
+
+Aggregates are kept in integer fen (``*_fen``): exact on SQLite and PostgreSQL alike, where a SUM
+over NUMERIC-as-text would go through floating point on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from postalops.db import Money, UTCDateTime
+from postalops.models import TenantScoped, ts_field
+from sqlmodel import JSON, Column, Field, SQLModel
+
+
+class Campaign(SQLModel, table=True):
+    """A festival campaign ("919 电商节") with its period and group-buy thresholds."""
+
+    __tablename__ = "ecommerce_campaign"
+    __table_args__ = (sa.UniqueConstraint("owner_code", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner_code: str = Field(max_length=200, index=True)
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=100)
+    starts_on: dt.date
+    ends_on: dt.date
+    min_session_orders: int = 10
+    ten_thousand_threshold: int = 10_000
+    created_at: dt.datetime = ts_field()
+
+
+class Target(TenantScoped, table=True):
+    """One version of a plan target; never updated, a change is a new row."""
+
+    __tablename__ = "ecommerce_target"
+    __table_args__ = (sa.Index("ix_ecommerce_target_lookup", "campaign_id", "kind", "tenant_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="ecommerce_campaign.id")
+    kind: str = Field(max_length=30)
+    value: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    effective_from: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    set_by: str = Field(default="", max_length=120)
+    recorded_at: dt.datetime = ts_field()
+
+
+class Merchant(TenantScoped, table=True):
+    __tablename__ = "ecommerce_merchant"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=100)
+
+
+class Product(TenantScoped, table=True):
+    """A product with the price agreed at the pricing meeting and the featured (特色) flag."""
+
+    __tablename__ = "ecommerce_product"
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(max_length=40, unique=True)
+    merchant_id: int = Field(foreign_key="ecommerce_merchant.id", index=True)
+    name: str = Field(max_length=100)
+    category: str = Field(max_length=30)
+    agreed_price: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    featured: bool = False
+
+
+class Pavilion(TenantScoped, table=True):
+    """The provincial pavilion or a city's 乡村振兴馆 on the 邮乐 platform."""
+
+    __tablename__ = "ecommerce_pavilion"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=100)
+    level: str = Field(max_length=20)  # province | city
+    operators: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Listing(TenantScoped, table=True):
+    __tablename__ = "ecommerce_listing"
+    __table_args__ = (sa.UniqueConstraint("pavilion_id", "product_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    pavilion_id: int = Field(foreign_key="ecommerce_pavilion.id", index=True)
+    product_id: int = Field(foreign_key="ecommerce_product.id")
+
+
+class Leader(TenantScoped, table=True):
+    """A group-buy leader (团长) of a branch, collecting at one pickup point (a code)."""
+
+    __tablename__ = "ecommerce_leader"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=100)
+    pickup_point: str = Field(max_length=64)
+
+
+class GroupSession(TenantScoped, table=True):
+    """A group-buy session (团购场次): a leader, a campaign, products and a time window."""
+
+    __tablename__ = "ecommerce_session"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    campaign_id: int = Field(foreign_key="ecommerce_campaign.id", index=True)
+    leader_id: int = Field(foreign_key="ecommerce_leader.id", index=True)
+    starts_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ends_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    skus: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Order(TenantScoped, table=True):
+    """An order from the e-shop; ``net_fen`` is what it contributes now (0 once cancelled)."""
+
+    __tablename__ = "ecommerce_order"
+    id: int | None = Field(default=None, primary_key=True)
+    order_no: str = Field(max_length=64, unique=True)
+    channel: str = Field(max_length=10)
+    paid_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    day: dt.date = Field(index=True)
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    refunded: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    cancelled: bool = False
+    net_fen: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
+    campaign_id: int = Field(default=0)  # 0: none; a sentinel keeps rollup keys non-null
+    leader_id: int = Field(default=0)
+    session_id: int = Field(default=0)
+    pickup_point: str = Field(default="", max_length=64)
+    province_code: str = Field(default="", max_length=200)
+    city_code: str = Field(default="", max_length=200)
+
+
+class OrderLine(TenantScoped, table=True):
+    __tablename__ = "ecommerce_order_line"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="ecommerce_order.id", index=True)
+    sku: str = Field(max_length=40)
+    quantity: int
+    unit_price: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+
+
+class Refund(TenantScoped, table=True):
+    """A refund received from the e-shop; ``refund_no`` makes a retried push harmless."""
+
+    __tablename__ = "ecommerce_refund"
+    id: int | None = Field(default=None, primary_key=True)
+    refund_no: str = Field(max_length=64, unique=True)
+    order_id: int = Field(foreign_key="ecommerce_order.id", index=True)
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+ROLLUP_KEY = (
+    "tenant_code",
+    "day",
+    "channel",
+    "campaign_id",
+    "leader_id",
+    "session_id",
+    "pickup_point",
+)
+
+
+class PendingDelta(TenantScoped, table=True):
+    """A change to the figures not yet folded into the rollup (written by ingest and events,
+    consumed and deleted by the refresh job)."""
+
+    __tablename__ = "ecommerce_pending_delta"
+    id: int | None = Field(default=None, primary_key=True)
+    day: dt.date
+    channel: str = Field(max_length=10)
+    campaign_id: int = 0
+    leader_id: int = 0
+    session_id: int = 0
+    pickup_point: str = Field(default="", max_length=64)
+    province_code: str = Field(default="", max_length=200)
+    city_code: str = Field(default="", max_length=200)
+    amount_fen: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
+    orders: int
+    claim: str | None = Field(default=None, max_length=36, index=True)
+
+
+class Rollup(TenantScoped, table=True):
+    """Running sums per branch, day, channel, campaign, leader, session and pickup point."""
+
+    __tablename__ = "ecommerce_rollup"
+    __table_args__ = (
+        sa.UniqueConstraint(*ROLLUP_KEY, name="uq_ecommerce_rollup_key"),
+        sa.Index("ix_ecommerce_rollup_city_day", "city_code", "day"),
+        sa.Index("ix_ecommerce_rollup_province_day", "province_code", "day"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    day: dt.date = Field(index=True)
+    channel: str = Field(max_length=10)
+    campaign_id: int = 0
+    leader_id: int = 0
+    session_id: int = 0
+    pickup_point: str = Field(default="", max_length=64)
+    province_code: str = Field(default="", max_length=200)
+    city_code: str = Field(default="", max_length=200)
+    amount_fen: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
+    orders: int
