@@ -23,7 +23,7 @@ A ratio whose denominator is zero is ``None`` (no data), never 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -54,7 +54,22 @@ class Totals:
     faults: int = 0
 
     def __add__(self, other: Totals) -> Totals:
-        return Totals(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        # Spelled out: this runs for every minute of every device-day.
+        return Totals(
+            self.running_ms + other.running_ms,
+            self.idle_ms + other.idle_ms,
+            self.jammed_ms + other.jammed_ms,
+            self.fault_ms + other.fault_ms,
+            self.estop_ms + other.estop_ms,
+            self.planned_stop_ms + other.planned_stop_ms,
+            self.capacity_item_ms + other.capacity_item_ms,
+            self.sorted + other.sorted,
+            self.rejected + other.rejected,
+            self.no_read + other.no_read,
+            self.recirculated + other.recirculated,
+            self.jams + other.jams,
+            self.faults + other.faults,
+        )
 
     @property
     def planned_ms(self) -> int:

@@ -127,7 +127,14 @@ def _bucket_rows(
             **{f: getattr(t, f) for f in Totals.__dataclass_fields__},
         }
 
-    rows = [row("minute", m, t) for m, t in sorted(minutes.items()) if t != Totals()]
+    # Minute rows only where the machine was on (any state but a planned stop) or saw items: a
+    # switched-off machine would otherwise write 1,440 empty-looking rows a day. Hours, waves and
+    # days carry the planned-stop time in full.
+    rows = [
+        row("minute", m, t)
+        for m, t in sorted(minutes.items())
+        if t.planned_ms or t.inducted or t.recirculated or t.failures
+    ]
     hours: dict[int, Totals] = defaultdict(Totals)
     for m, t in minutes.items():
         hours[m - m % HOUR_MS] += t

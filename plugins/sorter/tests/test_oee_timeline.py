@@ -140,3 +140,9 @@ def test_a_wave_window_gets_its_own_totals():
 def test_repeating_the_jammed_state_is_still_one_jam():
     ev = timeline() + [Event(999_999, at(10, 21), Kind.STATE, state=State.JAMMED)]
     assert total(list(roll(Grain.HOUR, ev).values())).jams == 1
+
+
+def test_totals_add_field_by_field():
+    # every field must take part in +, or sums would silently drop a count
+    one = Totals(*range(1, 14))
+    assert one + one == Totals(*(2 * i for i in range(1, 14)))
