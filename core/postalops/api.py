@@ -1,0 +1,423 @@
+"""HTTP API conventions: ``ApiBlueprint`` routes validated from pydantic/SQLModel models,
+listed in the generated OpenAPI 3 document, with the one JSON error format.
+
+Example (a plugin's api.py)::
+
+    api = ApiBlueprint("outcall_api", __name__)
+
+    class CaseIn(BaseModel):
+        case_no: str
+
+    @api.operation("/cases", methods=["POST"], body=list[CaseIn], permission="outcall.intake",
+                   summary="Intake a batch of approved cases")
+    def intake(body):
+        return {"created": len(body)}, 201
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from pydantic import BaseModel, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from . import context
+from .auth import check_permission
+from .errors import BadRequest, Forbidden, NotFound, ValidationError
+from .tenancy import in_subtree, valid_code
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Decimals as strings (money is never float), datetimes as ISO 8601."""
+
+    @staticmethod
+    def default(o: Any) -> Any:  # type: ignore[override]
+        if isinstance(o, Decimal):
+            return str(o)
+        if isinstance(o, dt.datetime | dt.date | dt.time):
+            return o.isoformat()
+        if isinstance(o, BaseModel):
+            return o.model_dump(mode="json")
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return dataclasses.asdict(o)
+        return DefaultJSONProvider.default(o)
+
+    ensure_ascii = False
+
+
+@dataclasses.dataclass
+class Operation:
+    rule: str
+    methods: list[str]
+    endpoint: str
+    summary: str
+    body: Any = None
+    query: Any = None
+    response: Any = None
+    permission: str | None = None
+    tags: list[str] = dataclasses.field(default_factory=list)
+    files: bool = False
+    status: int = 200
+
+
+def pydantic_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        out.append(
+            {
+                "field": f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body",
+                "message": err["msg"],
+                "type": err["type"],
+            }
+        )
+    return out
+
+
+def parse_json_body(schema: Any) -> Any:
+    """Parse and validate the request body against ``schema`` (a model or ``list[Model]``)."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise BadRequest(
+            "request body is empty; JSON expected",
+            code="empty_body",
+            details=[{"field": "body", "message": "required"}],
+        )
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            f"malformed JSON: {exc}",
+            code="malformed_json",
+            details=[{"field": "body", "message": str(exc)}],
+        ) from exc
+    try:
+        return TypeAdapter(schema).validate_python(data)
+    except PydanticValidationError as exc:
+        raise ValidationError("request body is invalid", details=pydantic_errors(exc)) from exc
+
+
+def parse_query(schema: type[BaseModel]) -> BaseModel:
+    try:
+        return schema.model_validate(request.args.to_dict())
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            "query parameters are invalid", details=pydantic_errors(exc, "query.")
+        ) from exc
+
+
+class ApiBlueprint(Blueprint):
+    """A blueprint whose routes are documented in ``/api/v1/openapi.json``.
+
+    The core mounts a plugin's ApiBlueprint at ``/api/v1/<plugin key>``.
+    """
+
+    def __init__(self, name: str, import_name: str, **kwargs: Any) -> None:
+        super().__init__(name, import_name, **kwargs)
+        self.operations: list[Operation] = []
+
+    def operation(
+        self,
+        rule: str,
+        *,
+        methods: list[str] | tuple[str, ...] = ("GET",),
+        summary: str = "",
+        body: Any = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        permission: str | None = None,
+        tags: list[str] | None = None,
+        files: bool = False,
+        status: int = 200,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register an API route. ``body``/``query`` models are validated before the view runs
+        and passed as ``body=``/``query=``; ``permission`` is checked first (401/403)."""
+
+        def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def view(**path_args: Any) -> Any:
+                context.current()  # 401 when unauthenticated
+                if permission:
+                    check_permission(permission)
+                kwargs = dict(path_args)
+                if body is not None and not files:
+                    kwargs["body"] = parse_json_body(body)
+                if query is not None:
+                    kwargs["query"] = parse_query(query)
+                return to_response(fn(**kwargs), status)
+
+            view.__name__ = fn.__name__
+            view.__doc__ = fn.__doc__
+            self.add_url_rule(rule, fn.__name__, view, methods=list(methods))
+            self.operations.append(
+                Operation(
+                    rule=rule,
+                    methods=[m.upper() for m in methods],
+                    endpoint=fn.__name__,
+                    summary=summary or (fn.__doc__ or "").strip().split("\n")[0],
+                    body=body,
+                    query=query,
+                    response=response,
+                    permission=permission,
+                    tags=tags or [],
+                    files=files,
+                    status=status,
+                )
+            )
+            return fn
+
+        return deco
+
+
+def to_response(result: Any, status: int = 200) -> Response:
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, tuple):
+        result, status = result
+    if isinstance(result, BaseModel):
+        result = result.model_dump(mode="json")
+    resp = jsonify(result)
+    resp.status_code = status
+    return resp
+
+
+# --- list conventions --------------------------------------------------------------------------
+
+
+def paginate(
+    session: Any,
+    stmt: Any,
+    serialize: Callable[[Any], Any] | None = None,
+    *,
+    default_per_page: int = 50,
+    max_per_page: int = 500,
+) -> dict[str, Any]:
+    """Run ``stmt`` one page at a time: ``?page=1&per_page=50`` -> ``{items, page, per_page,
+    total}``."""
+    page = _int_arg("page", 1, minimum=1)
+    per_page = _int_arg("per_page", default_per_page, minimum=1, maximum=max_per_page)
+    total = session.exec(
+        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+    ).one()
+    if isinstance(total, tuple | sa.Row):
+        total = total[0]
+    rows = session.exec(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    serialize = serialize or (
+        lambda r: r.model_dump(mode="json") if hasattr(r, "model_dump") else r
+    )
+    return {
+        "items": [serialize(r) for r in rows],
+        "page": page,
+        "per_page": per_page,
+        "total": int(total),
+    }
+
+
+def _int_arg(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationError(
+            f"{name} must be an integer",
+            details=[{"field": f"query.{name}", "message": "not an integer"}],
+        ) from exc
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValidationError(
+            f"{name} out of range",
+            details=[
+                {"field": f"query.{name}", "message": f"must be between {minimum} and {maximum}"}
+            ],
+        )
+    return value
+
+
+def query_tenant(required: bool = False) -> str:
+    """``?tenant=<code>``: must exist and lie in the caller's scope; defaults to the active unit."""
+    from sqlmodel import select
+
+    from .models import OrgUnit
+
+    code = request.args.get("tenant")
+    ctx = context.current()
+    if not code:
+        if required:
+            raise ValidationError(
+                "tenant is required", details=[{"field": "query.tenant", "message": "required"}]
+            )
+        return context.tenant()
+    if not valid_code(code):
+        raise ValidationError(
+            "malformed tenant code",
+            details=[{"field": "query.tenant", "message": "not a unit code"}],
+        )
+    if ctx.scope.code and not in_subtree(code, ctx.scope.code):
+        raise Forbidden(
+            f"unit {code!r} is outside your scope",
+            details=[{"field": "query.tenant", "message": "outside scope"}],
+        )
+    if ctx.session.exec(select(OrgUnit.id).where(OrgUnit.code == code)).first() is None:
+        raise NotFound(
+            f"unknown unit {code!r}", details=[{"field": "query.tenant", "message": "unknown unit"}]
+        )
+    return code
+
+
+def parse_date(value: str | None, field: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(
+            f"{field} must be a date (YYYY-MM-DD)",
+            details=[{"field": f"query.{field}", "message": "not a date"}],
+        ) from exc
+
+
+def query_period(default_days: int = 30) -> tuple[dt.date, dt.date]:
+    """``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (inclusive); defaults to the last ``default_days``."""
+    to = parse_date(request.args.get("to"), "to") or dt.date.today()
+    frm = parse_date(request.args.get("from"), "from") or to - dt.timedelta(days=default_days - 1)
+    if frm > to:
+        raise ValidationError(
+            "from is after to", details=[{"field": "query.from", "message": "after 'to'"}]
+        )
+    return frm, to
+
+
+# --- OpenAPI -----------------------------------------------------------------------------------
+
+_PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def _schema_ref(schema: Any, components: dict[str, Any]) -> dict[str, Any]:
+    js = TypeAdapter(schema).json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in js.pop("$defs", {}).items():
+        components[name] = sub
+    title = js.get("title")
+    if js.get("type") == "object" and title:
+        components[title] = js
+        return {"$ref": f"#/components/schemas/{title}"}
+    return js
+
+
+def build_openapi(app: Any) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for every ApiBlueprint registered on ``app``."""
+    paths: dict[str, Any] = {}
+    components: dict[str, Any] = {}
+    error_schema = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        },
+    }
+    components["Error"] = error_schema
+    for bp_name, bp in app.blueprints.items():
+        if not isinstance(bp, ApiBlueprint):
+            continue
+        prefix = app.extensions["postalops.api_prefixes"].get(bp_name, "")
+        for op in bp.operations:
+            path = prefix + _PATH_PARAM.sub(r"{\2}", op.rule)
+            params = [
+                {
+                    "name": m.group(2),
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer" if m.group(1) == "int" else "string"},
+                }
+                for m in _PATH_PARAM.finditer(op.rule)
+            ]
+            if op.query is not None:
+                qs = op.query.model_json_schema()
+                for name, prop in qs.get("properties", {}).items():
+                    params.append(
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": name in qs.get("required", []),
+                            "schema": prop,
+                        }
+                    )
+            for method in op.methods:
+                entry: dict[str, Any] = {
+                    "summary": op.summary,
+                    "operationId": f"{bp_name}.{op.endpoint}.{method.lower()}",
+                    "tags": op.tags or [bp_name.removesuffix("_api")],
+                    "parameters": params,
+                    "responses": {str(op.status): {"description": "OK"}},
+                    "security": [{"bearer": []}, {"session": []}],
+                }
+                if op.response is not None:
+                    entry["responses"][str(op.status)]["content"] = {
+                        "application/json": {"schema": _schema_ref(op.response, components)}
+                    }
+                for code in ("400", "401", "403", "404", "409", "422"):
+                    entry["responses"][code] = {
+                        "description": "error",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    }
+                if op.permission:
+                    entry["x-permission"] = op.permission
+                if op.files:
+                    content = {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {
+                                        "type": "string",
+                                        "format": "binary",
+                                        "description": "CSV (UTF-8) or XLSX",
+                                    }
+                                },
+                            }
+                        }
+                    }
+                    if op.body is not None:
+                        content["application/json"] = {"schema": _schema_ref(op.body, components)}
+                    entry["requestBody"] = {"required": True, "content": content}
+                elif op.body is not None:
+                    entry["requestBody"] = {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": _schema_ref(op.body, components)}
+                        },
+                    }
+                paths.setdefault(path, {})[method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "PostalOps API",
+            "version": current_app.extensions["postalops.version"],
+            "description": 'Errors use {"error": {"code", "message", "details"}}.',
+        },
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+    }

@@ -1,0 +1,277 @@
+"""The application factory: ``gunicorn 'postalops.app:create_app()'``.
+
+Nothing happens at import; ``create_app`` wires settings, database, plugins, broker and web.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, redirect, render_template, request, session, url_for
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from . import __version__, context
+from .api import ApiBlueprint, JSONProvider
+from .auth import authenticate_token, token_principal, user_principal, visible_unit
+from .config import Settings
+from .context import CallContext
+from .db import Database
+from .errors import PostalOpsError, Unauthorized
+from .jobs import JobService, make_broker
+from .models import User
+from .plugins import PluginRegistry
+from .tenancy import Scope
+
+log = logging.getLogger(__name__)
+
+LOCALES = ("zh_CN", "en")
+ANONYMOUS_ENDPOINTS = {
+    "static",
+    "portal.login",
+    "portal.set_language",
+    "portal.healthz",
+    "core_api.healthz",
+    "core_api.openapi",
+    "core_api.docs",
+    "core_api.docs_asset",
+}
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extra_plugins: tuple[Any, ...] = (),
+    entry_points: bool = True,
+) -> Flask:
+    """Build a PostalOps app. ``extra_plugins`` registers plugin modules directly (tests)."""
+    from .builtin import core as core_plugin
+
+    settings = settings or Settings.from_env()
+    app = Flask(
+        "postalops", instance_path=str(settings.instance_path), root_path=str(Path(__file__).parent)
+    )
+    app.json = JSONProvider(app)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_NAME="postalops_session",
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in _before_request, skipped for Bearer tokens
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_DEFAULT_TIMEZONE=settings.timezone,
+        TESTING=settings.testing,
+    )
+    db = Database(settings.database_url, runtime_role=settings.db_runtime_role)
+    registry = PluginRegistry(
+        builtins=[core_plugin],
+        entry_points=entry_points,
+        extra=extra_plugins,
+        skip=settings.disabled_plugins,
+    )
+    broker = make_broker(settings.redis_url, heartbeat_ms=settings.redis_heartbeat_ms)
+    jobs = JobService(db, registry, broker, registry_is_enabled=registry.is_enabled)
+    app.extensions.update(
+        {
+            "postalops.settings": settings,
+            "postalops.db": db,
+            "postalops.plugins": registry,
+            "postalops.jobs": jobs,
+            "postalops.version": __version__,
+            "postalops.api_prefixes": {},
+        }
+    )
+
+    translation_dirs = [str(Path(__file__).parent / "translations")]
+    for p in registry.loaded():
+        mod_file = getattr(p.module, "__file__", None)
+        if mod_file and (Path(mod_file).parent / "translations").is_dir() and p.key != "core":
+            translation_dirs.append(str(Path(mod_file).parent / "translations"))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_dirs)
+    Babel(app, locale_selector=_select_locale, timezone_selector=lambda: settings.timezone)
+    CSRFProtect(app)
+
+    app.before_request(_before_request)
+    app.teardown_request(_teardown_request)
+    _register_error_handlers(app)
+    _register_blueprints(app, registry)
+    registry.pm.hook.postalops_app_created(app=app)
+    return app
+
+
+def _select_locale() -> str:
+    lang = session.get("lang")
+    if lang in LOCALES:
+        return lang
+    ctx = context.current_or_none()
+    if ctx is not None and ctx.principal.user_id is not None:
+        user_locale = g.get("user_locale")
+        if user_locale in LOCALES:
+            return user_locale
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"]) if request else None
+    settings: Settings = _ext("postalops.settings")
+    if best == "en" and settings.default_locale != "zh_CN":
+        return "en"
+    return settings.default_locale
+
+
+def _ext(name: str) -> Any:
+    from flask import current_app
+
+    return current_app.extensions[name]
+
+
+def _before_request() -> Any:
+    db: Database = _ext("postalops.db")
+    registry: PluginRegistry = _ext("postalops.plugins")
+    auth_header = request.headers.get("Authorization", "")
+    ctx: CallContext | None = None
+    if auth_header.startswith("Bearer "):
+        with db.session(None) as s:
+            token = authenticate_token(s, auth_header[7:].strip())
+            s.expunge(token)
+        who = token_principal(token)
+        ctx = CallContext(
+            db=db, scope=Scope.unit(token.unit_code), principal=who, unit=token.unit_code
+        )
+    elif auth_header:
+        raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
+    else:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            from flask import current_app
+
+            if request.path not in current_app.extensions.get("postalops.csrf_exempt_paths", ()):
+                current_app.extensions["csrf"].protect()
+        uid = session.get("uid")
+        if uid is not None:
+            with db.session(None) as s:
+                user = s.get(User, uid)
+                if user is not None:
+                    s.expunge(user)
+            if user is None or not user.active:
+                session.clear()
+            else:
+                who = user_principal(user, registry)
+                unit = session.get("unit") or user.home_unit_code
+                if not visible_unit(who, unit):
+                    unit = user.home_unit_code
+                g.user = user
+                g.user_locale = user.locale
+                ctx = CallContext(db=db, scope=Scope.unit(unit), principal=who, unit=unit)
+    if ctx is not None:
+        g._postalops_ctx_token = context.push(ctx)
+        return None
+    if request.endpoint in ANONYMOUS_ENDPOINTS or request.endpoint is None:
+        return None
+    if request.path.startswith("/dashboards/_dash-component-suites/"):
+        return None  # the Dash JavaScript bundles: code, no data
+    if request.path.startswith(("/api/", "/dashboards/_")) or request.method != "GET":
+        raise Unauthorized("authentication required", code="unauthenticated")
+    return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
+
+
+def _teardown_request(exc: BaseException | None) -> None:
+    token = g.pop("_postalops_ctx_token", None)
+    if token is not None:
+        ctx = context.current_or_none()
+        if ctx is not None and ctx._session is not None and exc is not None:
+            ctx._session.rollback()
+        context.pop(token)
+
+
+def _wants_json() -> bool:
+    return (
+        request.path.startswith("/api/")
+        or request.path.startswith("/dashboards/_")
+        or request.is_json
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(PostalOpsError)
+    def domain_error(exc: PostalOpsError) -> Any:
+        _rollback()
+        if _wants_json():
+            return exc.to_dict(), exc.status
+        return render_template(
+            "postalops/error.html", status=exc.status, message=exc.message, details=exc.details
+        ), exc.status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Any:
+        body = {
+            "error": {
+                "code": "csrf",
+                "message": exc.description or "CSRF token missing",
+                "details": [{"field": "csrf_token", "message": "missing or invalid"}],
+            }
+        }
+        if _wants_json():
+            return body, 400
+        return render_template(
+            "postalops/error.html", status=400, message=exc.description, details=[]
+        ), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        _rollback()
+        code = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            429: "too_many_requests",
+        }.get(exc.code or 500, "http_error")
+        if _wants_json():
+            return {
+                "error": {"code": code, "message": exc.description or exc.name, "details": []}
+            }, exc.code
+        return render_template(
+            "postalops/error.html", status=exc.code, message=exc.description, details=[]
+        ), exc.code
+
+
+def _rollback() -> None:
+    ctx = context.current_or_none()
+    if ctx is not None and ctx._session is not None:
+        ctx._session.rollback()
+
+
+def _register_blueprints(app: Flask, registry: PluginRegistry) -> None:
+    prefixes = app.extensions["postalops.api_prefixes"]
+    for key, blueprints in registry.call_each("postalops_blueprints", boot=True, app=app):
+        builtin = registry.is_builtin(key)
+        for bp in blueprints:
+            if isinstance(bp, ApiBlueprint):
+                prefix = "/api/v1" if builtin else f"/api/v1/{key}"
+            else:
+                prefix = bp.url_prefix if builtin else f"/p/{key}"
+            prefixes[bp.name] = prefix
+            app.register_blueprint(bp, url_prefix=prefix)
+            if not builtin:
+                app.before_request_funcs.setdefault(bp.name, []).append(_enabled_guard(key))
+
+
+def _enabled_guard(key: str) -> Any:
+    """404 for a plugin's routes where the caller's active unit has it disabled."""
+
+    def guard() -> None:
+        from werkzeug.exceptions import NotFound as HTTPNotFound
+
+        ctx = context.current_or_none()
+        if ctx is None:
+            return  # the view's own auth check answers 401 / redirects
+        registry: PluginRegistry = _ext("postalops.plugins")
+        if not registry.is_enabled(ctx.session, ctx.unit or "", key):
+            raise HTTPNotFound()
+
+    return guard

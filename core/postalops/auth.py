@@ -1,0 +1,240 @@
+"""Passwords, API tokens, permissions and the one decorator that checks them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, func, select
+
+from .context import Principal, principal
+from .db import utcnow
+from .errors import Forbidden, PostalOpsError, Unauthorized, ValidationError
+from .models import ApiToken, LoginFailure, OrgUnit, User
+from .tenancy import in_subtree
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
+
+ADMIN_ROLE = "admin"
+
+
+class TooManyAttempts(PostalOpsError):
+    status = 429
+    code = "too_many_attempts"
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise ValidationError(
+            "password must have at least 8 characters",
+            details=[{"field": "password", "message": "too short"}],
+        )
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def role_permissions(registry: Any, roles: Iterable[str]) -> frozenset[str]:
+    """Permissions granted by ``roles`` from every plugin's defaults; ``admin`` holds all."""
+    roles = set(roles)
+    if ADMIN_ROLE in roles:
+        return frozenset({"*"})
+    granted = {p.name for p in registry.permissions() if roles & set(p.roles)}
+    for role in registry.roles():
+        if role.name in roles:
+            granted.update(role.grants)
+    return frozenset(granted)
+
+
+def known_roles(registry: Any) -> dict[str, Any]:
+    return {r.name: r for r in registry.roles()}
+
+
+def create_user(
+    session: Session,
+    registry: Any,
+    *,
+    username: str,
+    password: str,
+    unit_code: str,
+    roles: Iterable[str],
+    display_name: str = "",
+) -> User:
+    """Create a portal user (``postalops users create`` and the admin page use this)."""
+    roles = list(dict.fromkeys(roles))
+    errors = []
+    if not username or len(username) > 80:
+        errors.append({"field": "username", "message": "1-80 characters"})
+    elif session.exec(select(User).where(User.username == username)).first():
+        errors.append({"field": "username", "message": "already taken"})
+    if session.exec(select(OrgUnit).where(OrgUnit.code == unit_code)).first() is None:
+        errors.append({"field": "unit", "message": f"unknown unit {unit_code!r}"})
+    unknown = [r for r in roles if r not in known_roles(registry)]
+    if unknown:
+        errors.append({"field": "roles", "message": f"unknown roles {unknown}"})
+    if errors:
+        raise ValidationError("invalid user", details=errors)
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        home_unit_code=unit_code,
+        roles=roles,
+        display_name=display_name or username,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def check_login(
+    session: Session, username: str, password: str, address: str, max_failures: int = 5
+) -> User:
+    """Verify a login; throttle after ``max_failures`` failures per user+address per minute."""
+    since = utcnow() - dt.timedelta(minutes=1)
+    recent = session.exec(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(
+            LoginFailure.username == username,
+            LoginFailure.address == address,
+            LoginFailure.at >= since,
+        )
+    ).one()
+    if recent >= max_failures:
+        raise TooManyAttempts("too many failed logins; wait a minute and try again")
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        session.add(LoginFailure(username=username, address=address))
+        session.commit()
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+        session.add(user)
+    session.commit()
+    return user
+
+
+def _digest(secret: str) -> str:
+    # Tokens are 256-bit random strings, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(
+    session: Session,
+    registry: Any,
+    *,
+    name: str,
+    unit_code: str,
+    permissions: Iterable[str],
+    created_by: str | None,
+    expires_at: dt.datetime | None = None,
+    subject: str | None = None,
+) -> tuple[ApiToken, str]:
+    """Create an API token; returns the row and the secret, which is shown only once."""
+    permissions = sorted(set(permissions))
+    known = {p.name for p in registry.permissions()}
+    errors = []
+    unknown = [p for p in permissions if p not in known]
+    if unknown:
+        errors.append({"field": "permissions", "message": f"unknown permissions {unknown}"})
+    if not permissions:
+        errors.append({"field": "permissions", "message": "at least one permission"})
+    if session.exec(select(OrgUnit).where(OrgUnit.code == unit_code)).first() is None:
+        errors.append({"field": "unit", "message": f"unknown unit {unit_code!r}"})
+    if not name:
+        errors.append({"field": "name", "message": "required"})
+    if errors:
+        raise ValidationError("invalid token", details=errors)
+    secret = "po_" + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name,
+        prefix=secret[:10],
+        token_hash=_digest(secret),
+        unit_code=unit_code,
+        permissions=permissions,
+        created_by=created_by,
+        expires_at=expires_at,
+        subject=subject,
+    )
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def authenticate_token(session: Session, secret: str) -> ApiToken:
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(secret))).first()
+    if token is None:
+        raise Unauthorized("invalid API token", code="bad_token")
+    now = utcnow()
+    if token.revoked_at is not None:
+        raise Unauthorized("API token revoked", code="token_revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthorized("API token expired", code="token_expired")
+    return token
+
+
+def user_principal(user: User, registry: Any) -> Principal:
+    return Principal(
+        kind="user",
+        name=f"user:{user.username}",
+        home_unit=user.home_unit_code,
+        permissions=role_permissions(registry, user.roles),
+        user_id=user.id,
+        roles=tuple(user.roles),
+    )
+
+
+def token_principal(token: ApiToken) -> Principal:
+    return Principal(
+        kind="token",
+        name=f"token:{token.id}:{token.name}",
+        home_unit=token.unit_code,
+        permissions=frozenset(token.permissions),
+        token_id=token.id,
+        subject=token.subject,
+    )
+
+
+def require_permission(permission: str) -> Callable[[F], F]:
+    """Decorator for views and service functions: 403 unless the caller holds ``permission``."""
+
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            check_permission(permission)
+            return fn(*args, **kwargs)
+
+        wrapper.__postalops_permission__ = permission  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def check_permission(permission: str) -> Principal:
+    who = principal()
+    if not who.can(permission):
+        raise Forbidden(
+            f"missing permission {permission}",
+            code="missing_permission",
+            details=[{"permission": permission}],
+        )
+    return who
+
+
+def visible_unit(who: Principal, unit_code: str) -> bool:
+    return who.kind == "system" or (
+        who.home_unit is not None and in_subtree(unit_code, who.home_unit)
+    )

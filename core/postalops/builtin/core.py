@@ -1,0 +1,95 @@
+"""Built-in plugin ``core``: tenants, users, tokens, audit, jobs, metrics API and portal shell."""
+
+from __future__ import annotations
+
+from postalops import __version__, hookimpl
+from postalops.plugins import NavItem, Permission, PluginInfo, Role
+
+ROLES = [
+    Role("admin", "管理员", "Administrator"),
+    Role("ops", "运营人员", "Operations staff"),
+    Role("viewer", "只读用户", "Read-only viewer"),
+]
+
+PERMISSIONS = [
+    Permission("core.tree.read", "查看组织树", "View the org tree", ("ops", "viewer")),
+    Permission("core.metrics.read", "查看指标", "Read metrics", ("ops", "viewer")),
+    Permission("core.jobs.view", "查看作业", "View jobs", ("ops", "viewer")),
+    Permission("core.jobs.run", "提交诊断作业", "Run diagnostic jobs", ("ops",)),
+    Permission("core.jobs.cancel", "取消作业", "Cancel jobs", ("ops",)),
+    Permission("core.plugins.manage", "管理插件启用", "Enable or disable plugins", ()),
+    Permission("core.users.manage", "管理用户", "Manage users", ()),
+    Permission("core.tokens.manage", "管理接口令牌", "Manage API tokens", ()),
+    Permission("core.audit.read", "查看审计日志", "Read the audit log", ()),
+]
+
+
+@hookimpl
+def postalops_plugin_info():
+    return PluginInfo(
+        key="core", name_zh="平台内核", name_en="Platform core", version=__version__, builtin=True
+    )
+
+
+@hookimpl
+def postalops_roles():
+    return ROLES
+
+
+@hookimpl
+def postalops_permissions():
+    return PERMISSIONS
+
+
+@hookimpl
+def postalops_blueprints(app):
+    from . import core_api, portal
+
+    return [portal.bp, core_api.api]
+
+
+@hookimpl
+def postalops_nav_items():
+    return [
+        NavItem("作业", "Jobs", "/jobs", permission="core.jobs.view", order=900),
+        NavItem(
+            "插件启用",
+            "Plugins",
+            "/admin/plugins",
+            permission="core.plugins.manage",
+            order=910,
+            admin=True,
+        ),
+        NavItem(
+            "用户", "Users", "/admin/users", permission="core.users.manage", order=920, admin=True
+        ),
+        NavItem(
+            "接口令牌",
+            "API tokens",
+            "/admin/tokens",
+            permission="core.tokens.manage",
+            order=930,
+            admin=True,
+        ),
+        NavItem(
+            "审计日志",
+            "Audit log",
+            "/admin/audit",
+            permission="core.audit.read",
+            order=940,
+            admin=True,
+        ),
+        NavItem("接口文档", "API docs", "/api/v1/docs", order=950, admin=True),
+    ]
+
+
+@hookimpl
+def postalops_actors():
+    from .probe import probe
+
+    return [probe]
+
+
+@hookimpl
+def postalops_health():
+    return {}

@@ -1,0 +1,486 @@
+"""The core's HTTP API under /api/v1: tree, plugins, users, tokens, audit, jobs, metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, render_template, request, send_from_directory
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from postalops import audit, context
+from postalops.api import ApiBlueprint, build_openapi, paginate, query_period, query_tenant
+from postalops.auth import check_permission, create_token, create_user, visible_unit
+from postalops.db import utcnow
+from postalops.errors import Forbidden, NotFound
+from postalops.metrics import collect
+from postalops.models import ApiToken, AuditRecord, Job, OrgUnit, User
+from postalops.tenancy import in_subtree
+
+api = ApiBlueprint("core_api", __name__)
+
+
+def _registry() -> Any:
+    return current_app.extensions["postalops.plugins"]
+
+
+# --- health & docs -----------------------------------------------------------------------------
+
+
+@api.route("/healthz")
+def healthz() -> Any:
+    """Database and broker state; 503 when either is down (load balancers read this)."""
+    checks: dict[str, str] = {}
+    db = current_app.extensions["postalops.db"]
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - health reports any failure as text
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    broker = current_app.extensions["postalops.jobs"].broker
+    client = getattr(broker, "client", None)
+    if client is None:
+        checks["broker"] = "ok (in-process)"
+    else:
+        try:
+            client.ping()
+            checks["broker"] = "ok (redis)"
+        except Exception as exc:  # noqa: BLE001
+            checks["broker"] = f"error: {exc.__class__.__name__}"
+    for key, result in _registry().call_each("postalops_health"):
+        for name, value in result.items():
+            checks[f"{key}.{name}"] = value
+    ok = all(v.startswith("ok") for v in checks.values())
+    return {
+        "status": "ok" if ok else "degraded",
+        "version": current_app.extensions["postalops.version"],
+        "checks": checks,
+    }, (200 if ok else 503)
+
+
+@api.route("/openapi.json")
+def openapi() -> Any:
+    return build_openapi(current_app)
+
+
+@api.route("/docs")
+def docs() -> Any:
+    return render_template("postalops/swagger.html")
+
+
+@api.route("/docs/assets/<path:filename>")
+def docs_asset(filename: str) -> Any:
+    import swagger_ui_bundle
+
+    return send_from_directory(Path(swagger_ui_bundle.swagger_ui_path), filename)
+
+
+# --- tree & plugins ----------------------------------------------------------------------------
+
+
+def unit_dict(u: OrgUnit) -> dict[str, Any]:
+    return {
+        "code": u.code,
+        "parent": u.parent_code,
+        "name_zh": u.name_zh,
+        "name_en": u.name_en,
+        "level": u.level,
+    }
+
+
+@api.operation(
+    "/tree",
+    summary="Org units visible to the caller (their subtree)",
+    permission="core.tree.read",
+    tags=["tenancy"],
+)
+def tree() -> Any:
+    ctx = context.current()
+    root = ctx.principal.home_unit or "cn"
+    rows = ctx.session.exec(select(OrgUnit).order_by(OrgUnit.code)).all()
+    return {
+        "root": root,
+        "active": ctx.unit,
+        "items": [unit_dict(u) for u in rows if in_subtree(u.code, root)],
+    }
+
+
+class UnitSwitch(BaseModel):
+    unit: str = Field(min_length=1, max_length=200)
+
+
+@api.operation(
+    "/plugins", summary="Installed plugins and their state at the active unit", tags=["plugins"]
+)
+def plugins() -> Any:
+    ctx = context.current()
+    reg = _registry()
+    on = reg.effective(ctx.session, ctx.unit)
+    items = []
+    for p in sorted(reg.plugins.values(), key=lambda p: p.key):
+        items.append(
+            {
+                "key": p.key,
+                "name_zh": p.info.name_zh if p.info else p.key,
+                "name_en": p.info.name_en if p.info else p.key,
+                "version": p.version,
+                "requires": p.info.requires if p.info else {},
+                "status": p.status,
+                "error": p.error,
+                "builtin": bool(p.info and p.info.builtin),
+                "enabled": p.key in on or reg.is_builtin(p.key),
+            }
+        )
+    return {"unit": ctx.unit, "items": items}
+
+
+class Enablement(BaseModel):
+    enabled: bool
+
+
+@api.operation(
+    "/tenants/<unit>/plugins/<key>",
+    methods=["PUT"],
+    body=Enablement,
+    permission="core.plugins.manage",
+    tags=["plugins"],
+    summary="Enable or disable a plugin for a unit (and its subtree, unless overridden)",
+)
+def set_plugin(unit: str, key: str, body: Enablement) -> Any:
+    ctx = context.current()
+    if not visible_unit(ctx.principal, unit):
+        raise Forbidden(
+            f"unit {unit!r} is outside your scope",
+            details=[{"field": "unit", "message": "outside scope"}],
+        )
+    reg = _registry()
+    s = ctx.session
+    before, after = reg.set_enabled(s, unit, key, body.enabled, ctx.principal.name)
+    audit.record(
+        "core.plugin." + ("enable" if body.enabled else "disable"),
+        target_type="plugin",
+        target_id=key,
+        tenant=unit,
+        before={"enabled": before},
+        after={"enabled": after},
+    )
+    hook = "postalops_tenant_enabled" if body.enabled else "postalops_tenant_disabled"
+    getattr(reg.pm.hook, hook)(session=s, unit_code=unit, plugin_key=key)
+    s.commit()
+    return {"unit": unit, "plugin": key, "enabled": after}
+
+
+# --- users & tokens ----------------------------------------------------------------------------
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=8, max_length=200)
+    unit: str = Field(min_length=1, max_length=200)
+    roles: list[str] = Field(min_length=1)
+    display_name: str = ""
+
+
+def user_dict(u: User) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "unit": u.home_unit_code,
+        "roles": u.roles,
+        "active": u.active,
+    }
+
+
+def _scoped(stmt: Any, column: Any) -> Any:
+    root = context.current().principal.home_unit or "cn"
+    return stmt.where(sa.or_(column == root, column.like(root + ".%")))
+
+
+@api.operation(
+    "/users",
+    permission="core.users.manage",
+    tags=["users"],
+    summary="Users whose home unit is in the caller's subtree",
+)
+def list_users() -> Any:
+    stmt = _scoped(select(User), User.home_unit_code).order_by(User.username)
+    return paginate(context.session(), stmt, user_dict)
+
+
+@api.operation(
+    "/users",
+    methods=["POST"],
+    body=UserIn,
+    permission="core.users.manage",
+    tags=["users"],
+    status=201,
+    summary="Create a user",
+)
+def post_user(body: UserIn) -> Any:
+    ctx = context.current()
+    if not visible_unit(ctx.principal, body.unit):
+        raise Forbidden("unit outside your scope", details=[{"field": "unit"}])
+    user = create_user(
+        ctx.session,
+        _registry(),
+        username=body.username,
+        password=body.password,
+        unit_code=body.unit,
+        roles=body.roles,
+        display_name=body.display_name,
+    )
+    audit.record(
+        "core.user.create",
+        target_type="user",
+        target_id=user.username,
+        tenant=body.unit,
+        after=user_dict(user),
+    )
+    ctx.session.commit()
+    return user_dict(user), 201
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    unit: str = Field(min_length=1, max_length=200)
+    permissions: list[str] = Field(min_length=1)
+    expires_at: dt.datetime | None = None
+    subject: str | None = Field(default=None, max_length=120)
+
+
+def token_dict(t: ApiToken) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "unit": t.unit_code,
+        "permissions": t.permissions,
+        "subject": t.subject,
+        "created_by": t.created_by,
+        "created_at": t.created_at,
+        "expires_at": t.expires_at,
+        "revoked_at": t.revoked_at,
+    }
+
+
+@api.operation(
+    "/tokens",
+    permission="core.tokens.manage",
+    tags=["tokens"],
+    summary="API tokens of units in the caller's subtree (secrets are never shown)",
+)
+def list_tokens() -> Any:
+    stmt = _scoped(select(ApiToken), ApiToken.unit_code).order_by(ApiToken.id)
+    return paginate(context.session(), stmt, token_dict)
+
+
+@api.operation(
+    "/tokens",
+    methods=["POST"],
+    body=TokenIn,
+    permission="core.tokens.manage",
+    tags=["tokens"],
+    status=201,
+    summary="Create an API token; the secret is in this response only",
+)
+def post_token(body: TokenIn) -> Any:
+    ctx = context.current()
+    if not visible_unit(ctx.principal, body.unit):
+        raise Forbidden("unit outside your scope", details=[{"field": "unit"}])
+    if body.expires_at is not None and body.expires_at.tzinfo is None:
+        body.expires_at = body.expires_at.replace(tzinfo=dt.UTC)
+    token, secret = create_token(
+        ctx.session,
+        _registry(),
+        name=body.name,
+        unit_code=body.unit,
+        permissions=body.permissions,
+        created_by=ctx.principal.name,
+        expires_at=body.expires_at,
+        subject=body.subject,
+    )
+    audit.record(
+        "core.token.create",
+        target_type="token",
+        target_id=token.id,
+        tenant=body.unit,
+        after=token_dict(token),
+    )
+    ctx.session.commit()
+    return {**token_dict(token), "secret": secret}, 201
+
+
+@api.operation(
+    "/tokens/<int:token_id>",
+    methods=["DELETE"],
+    permission="core.tokens.manage",
+    tags=["tokens"],
+    summary="Revoke a token",
+)
+def revoke_token(token_id: int) -> Any:
+    ctx = context.current()
+    token = ctx.session.get(ApiToken, token_id)
+    if token is None or not visible_unit(ctx.principal, token.unit_code):
+        raise NotFound(f"no token {token_id}")
+    before = token_dict(token)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        ctx.session.add(token)
+        audit.record(
+            "core.token.revoke",
+            target_type="token",
+            target_id=token.id,
+            tenant=token.unit_code,
+            before=before,
+            after=token_dict(token),
+        )
+        ctx.session.commit()
+    return token_dict(token)
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+def audit_dict(a: AuditRecord) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "at": a.at,
+        "actor": a.actor,
+        "tenant": a.tenant_code,
+        "action": a.action,
+        "target_type": a.target_type,
+        "target_id": a.target_id,
+        "before": a.before,
+        "after": a.after,
+    }
+
+
+@api.operation(
+    "/audit",
+    permission="core.audit.read",
+    tags=["audit"],
+    summary="Audit records in scope, newest first (?action=&tenant=&from=&to=)",
+)
+def list_audit() -> Any:
+    stmt = select(AuditRecord).order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
+    if request.args.get("tenant"):
+        code = query_tenant()
+        stmt = stmt.where(
+            sa.or_(AuditRecord.tenant_code == code, AuditRecord.tenant_code.like(code + ".%"))
+        )
+    if request.args.get("action"):
+        stmt = stmt.where(AuditRecord.action == request.args["action"])
+    if request.args.get("from") or request.args.get("to"):
+        frm, to = query_period()
+        start = dt.datetime.combine(frm, dt.time(), tzinfo=dt.UTC)
+        end = dt.datetime.combine(to + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        stmt = stmt.where(AuditRecord.at >= start, AuditRecord.at < end)
+    return paginate(context.session(), stmt, audit_dict)
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+
+def job_dict(j: Job) -> dict[str, Any]:
+    return {
+        "id": j.id,
+        "kind": j.kind,
+        "tenant": j.tenant_code,
+        "started_by": j.started_by,
+        "status": j.status,
+        "done": j.done,
+        "total": j.total,
+        "message": j.message,
+        "result": j.result,
+        "error": j.error,
+        "attempts": j.attempts,
+        "created_at": j.created_at,
+        "started_at": j.started_at,
+        "finished_at": j.finished_at,
+    }
+
+
+@api.operation(
+    "/jobs",
+    permission="core.jobs.view",
+    tags=["jobs"],
+    summary="Jobs in scope, newest first (?status=&kind=)",
+)
+def list_jobs() -> Any:
+    stmt = select(Job).order_by(Job.created_at.desc())
+    if request.args.get("status"):
+        stmt = stmt.where(Job.status == request.args["status"])
+    if request.args.get("kind"):
+        stmt = stmt.where(Job.kind == request.args["kind"])
+    return paginate(context.session(), stmt, job_dict)
+
+
+@api.operation(
+    "/jobs/<job_id>",
+    permission="core.jobs.view",
+    tags=["jobs"],
+    summary="One job's status, progress and result",
+)
+def get_job(job_id: str) -> Any:
+    row = context.session().get(Job, job_id)
+    if row is None or not context.current().scope.allows(row.tenant_code):
+        raise NotFound(f"no job {job_id}")
+    return job_dict(row)
+
+
+@api.operation(
+    "/jobs/<job_id>/cancel",
+    methods=["POST"],
+    permission="core.jobs.cancel",
+    tags=["jobs"],
+    summary="Cancel a queued or running job",
+)
+def cancel_job(job_id: str) -> Any:
+    row = current_app.extensions["postalops.jobs"].cancel(job_id)
+    return job_dict(row)
+
+
+class ProbeIn(BaseModel):
+    steps: int = Field(default=10, ge=1, le=10_000)
+    delay_ms: int = Field(default=200, ge=0, le=10_000)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+
+
+@api.operation(
+    "/jobs/probe",
+    methods=["POST"],
+    body=ProbeIn,
+    permission="core.jobs.run",
+    tags=["jobs"],
+    status=202,
+    summary="Start the diagnostic job (checks broker, workers, progress)",
+)
+def post_probe(body: ProbeIn) -> Any:
+    row = current_app.extensions["postalops.jobs"].submit(
+        "core.probe",
+        {"steps": body.steps, "delay_ms": body.delay_ms},
+        idempotency_key=body.idempotency_key,
+    )
+    return job_dict(row), 202
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+@api.operation(
+    "/metrics",
+    permission="core.metrics.read",
+    tags=["metrics"],
+    summary="KPIs of every enabled plugin (?tenant=&from=&to=&plugin=)",
+)
+def metrics() -> Any:
+    tenant = query_tenant()
+    frm, to = query_period()
+    plugin = request.args.get("plugin") or None
+    check_permission("core.metrics.read")
+    return collect(_registry(), context.session(), tenant, frm, to, plugin)

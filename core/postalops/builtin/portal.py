@@ -1,0 +1,370 @@
+"""The portal shell: login, language and unit switching, home, jobs and admin pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlparse
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlmodel import select
+
+from postalops import audit, context
+from postalops.auth import (
+    TooManyAttempts,
+    check_login,
+    check_permission,
+    create_token,
+    create_user,
+    known_roles,
+    visible_unit,
+)
+from postalops.db import utcnow
+from postalops.errors import PostalOpsError, Unauthorized
+from postalops.models import ApiToken, AuditRecord, Job, OrgUnit, User
+from postalops.tenancy import in_subtree
+
+bp = Blueprint("portal", __name__, url_prefix="")
+
+
+def _registry() -> Any:
+    return current_app.extensions["postalops.plugins"]
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return url_for("portal.home")
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/"):
+        return url_for("portal.home")
+    return target
+
+
+def is_zh() -> bool:
+    return str(get_locale() or "zh_CN").startswith("zh")
+
+
+def label(obj: Any, field: str = "label") -> str:
+    return getattr(obj, f"{field}_zh") if is_zh() else getattr(obj, f"{field}_en")
+
+
+@bp.app_context_processor
+def shell_context() -> dict[str, Any]:
+    ctx = context.current_or_none()
+    data: dict[str, Any] = {
+        "is_zh": is_zh(),
+        "label": label,
+        "current_user": g.get("user"),
+        "active_unit": None,
+        "nav": [],
+        "admin_nav": [],
+        "units": [],
+        "can": lambda perm: bool(ctx and ctx.principal.can(perm)),
+    }
+    if ctx is None or ctx.unit is None:
+        return data
+    reg = _registry()
+    s = ctx.session
+    enabled = reg.effective(s, ctx.unit)
+    items = []
+    for key, navs in reg.call_each("postalops_nav_items", only=enabled):
+        for item in navs:
+            if item.permission and not ctx.principal.can(item.permission):
+                continue
+            items.append((item.order, key, item))
+    items.sort(key=lambda t: (t[0], t[1]))
+    data["nav"] = [(k, i) for _, k, i in items if not i.admin]
+    data["admin_nav"] = [(k, i) for _, k, i in items if i.admin]
+    root = ctx.principal.home_unit or "cn"
+    units = [
+        u for u in s.exec(select(OrgUnit).order_by(OrgUnit.code)).all() if in_subtree(u.code, root)
+    ]
+    data["units"] = units
+    data["active_unit"] = next((u for u in units if u.code == ctx.unit), None)
+    return data
+
+
+@bp.route("/healthz")
+def healthz() -> Any:
+    from .core_api import healthz as api_healthz
+
+    return api_healthz()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    status = 200
+    if request.method == "POST":
+        db = current_app.extensions["postalops.db"]
+        settings = current_app.extensions["postalops.settings"]
+        username = (request.form.get("username") or "").strip()
+        password = request.form.get("password") or ""
+        address = request.headers.get("X-Forwarded-For", request.remote_addr or "?").split(",")[0]
+        with db.session(None) as s:
+            try:
+                user = check_login(
+                    s, username, password, address.strip(), settings.login_max_failures
+                )
+            except TooManyAttempts:
+                error, status = _("Too many failed logins. Wait a minute and try again."), 429
+            except Unauthorized:
+                error, status = _("Wrong username or password."), 401
+            else:
+                session.clear()
+                session["uid"] = user.id
+                session["unit"] = user.home_unit_code
+                session.permanent = False
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("postalops/login.html", error=error), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("portal.login"))
+
+
+@bp.route("/lang", methods=["POST"])
+def set_language() -> Any:
+    lang = request.form.get("lang")
+    if lang in ("zh_CN", "en"):
+        session["lang"] = lang
+    return redirect(
+        _safe_next(request.form.get("next") or request.referrer and urlparse(request.referrer).path)
+    )
+
+
+@bp.route("/unit", methods=["POST"])
+def switch_unit() -> Any:
+    ctx = context.current()
+    code = request.form.get("unit") or ""
+    if not visible_unit(ctx.principal, code):
+        flash(_("That unit is outside your scope."), "error")
+    elif ctx.session.exec(select(OrgUnit).where(OrgUnit.code == code)).first() is None:
+        flash(_("Unknown unit."), "error")
+    else:
+        session["unit"] = code
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/")
+def home() -> Any:
+    ctx = context.current()
+    reg = _registry()
+    enabled = reg.effective(ctx.session, ctx.unit)
+    plugins = [reg.plugins[k] for k in sorted(enabled)]
+    return render_template("postalops/home.html", plugins=plugins)
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+
+@bp.route("/jobs")
+def jobs() -> Any:
+    check_permission("core.jobs.view")
+    rows = context.session().exec(select(Job).order_by(Job.created_at.desc()).limit(100)).all()
+    return render_template("postalops/jobs.html", jobs=rows)
+
+
+@bp.route("/jobs/probe", methods=["POST"])
+def run_probe() -> Any:
+    check_permission("core.jobs.run")
+    try:
+        steps = int(request.form.get("steps", 20))
+        delay = int(request.form.get("delay_ms", 300))
+        if not (1 <= steps <= 10_000 and 0 <= delay <= 10_000):
+            raise ValueError
+    except ValueError:
+        flash(_("Steps must be 1-10000 and delay 0-10000 ms."), "error")
+        return redirect(url_for("portal.jobs"))
+    current_app.extensions["postalops.jobs"].submit(
+        "core.probe", {"steps": steps, "delay_ms": delay}
+    )
+    flash(_("Diagnostic job queued."), "info")
+    return redirect(url_for("portal.jobs"))
+
+
+# --- admin -------------------------------------------------------------------------------------
+
+
+@bp.route("/admin/plugins", methods=["GET", "POST"])
+def admin_plugins() -> Any:
+    check_permission("core.plugins.manage")
+    ctx = context.current()
+    reg = _registry()
+    unit = request.values.get("unit") or ctx.unit
+    if not visible_unit(ctx.principal, unit):
+        unit = ctx.unit
+    if request.method == "POST":
+        key = request.form.get("plugin", "")
+        enabled = request.form.get("enabled") == "1"
+        try:
+            before, after = reg.set_enabled(ctx.session, unit, key, enabled, ctx.principal.name)
+            audit.record(
+                "core.plugin." + ("enable" if enabled else "disable"),
+                target_type="plugin",
+                target_id=key,
+                tenant=unit,
+                before={"enabled": before},
+                after={"enabled": after},
+            )
+            hook = "postalops_tenant_enabled" if enabled else "postalops_tenant_disabled"
+            getattr(reg.pm.hook, hook)(session=ctx.session, unit_code=unit, plugin_key=key)
+            ctx.session.commit()
+            flash(_("Saved."), "info")
+        except PostalOpsError as exc:
+            ctx.session.rollback()
+            flash(exc.message, "error")
+        return redirect(url_for("portal.admin_plugins", unit=unit))
+    on = reg.effective(ctx.session, unit)
+    explicit = {
+        r.split(" ")[0] for k in reg.business_keys() for r in reg.enabled_units(ctx.session, k)
+    }
+    rows = [
+        (p, p.key in on)
+        for p in sorted(reg.plugins.values(), key=lambda p: p.key)
+        if not reg.is_builtin(p.key)
+    ]
+    return render_template("postalops/admin_plugins.html", rows=rows, unit=unit, explicit=explicit)
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+def admin_users() -> Any:
+    check_permission("core.users.manage")
+    ctx = context.current()
+    reg = _registry()
+    if request.method == "POST":
+        unit = request.form.get("unit", "")
+        try:
+            if not visible_unit(ctx.principal, unit):
+                raise PostalOpsError(_("That unit is outside your scope."), status=403)
+            user = create_user(
+                ctx.session,
+                reg,
+                username=request.form.get("username", "").strip(),
+                password=request.form.get("password", ""),
+                unit_code=unit,
+                roles=request.form.getlist("roles"),
+                display_name=request.form.get("display_name", ""),
+            )
+            audit.record(
+                "core.user.create",
+                target_type="user",
+                target_id=user.username,
+                tenant=unit,
+                after={"username": user.username, "roles": user.roles},
+            )
+            ctx.session.commit()
+            flash(_("User created."), "info")
+        except PostalOpsError as exc:
+            ctx.session.rollback()
+            flash(
+                exc.message
+                + "".join(
+                    f" {d.get('field', '')}: {d.get('message', '')}"
+                    for d in exc.details
+                    if isinstance(d, dict)
+                ),
+                "error",
+            )
+        return redirect(url_for("portal.admin_users"))
+    root = ctx.principal.home_unit or "cn"
+    users = [
+        u
+        for u in ctx.session.exec(select(User).order_by(User.home_unit_code, User.username)).all()
+        if in_subtree(u.home_unit_code, root)
+    ]
+    return render_template(
+        "postalops/admin_users.html", users=users, roles=list(known_roles(reg).values())
+    )
+
+
+@bp.route("/admin/tokens", methods=["GET", "POST"])
+def admin_tokens() -> Any:
+    check_permission("core.tokens.manage")
+    ctx = context.current()
+    reg = _registry()
+    secret = None
+    if request.method == "POST":
+        unit = request.form.get("unit", "")
+        try:
+            if not visible_unit(ctx.principal, unit):
+                raise PostalOpsError(_("That unit is outside your scope."), status=403)
+            days = int(request.form.get("days") or 0)
+            expires = utcnow() + dt.timedelta(days=days) if days > 0 else None
+            token, secret = create_token(
+                ctx.session,
+                reg,
+                name=request.form.get("name", ""),
+                unit_code=unit,
+                permissions=request.form.getlist("permissions"),
+                created_by=ctx.principal.name,
+                expires_at=expires,
+            )
+            audit.record(
+                "core.token.create",
+                target_type="token",
+                target_id=token.id,
+                tenant=unit,
+                after={"name": token.name, "permissions": token.permissions},
+            )
+            ctx.session.commit()
+        except (PostalOpsError, ValueError) as exc:
+            ctx.session.rollback()
+            flash(getattr(exc, "message", str(exc)), "error")
+    root = ctx.principal.home_unit or "cn"
+    tokens = [
+        t
+        for t in ctx.session.exec(select(ApiToken).order_by(ApiToken.id.desc())).all()
+        if in_subtree(t.unit_code, root)
+    ]
+    return render_template(
+        "postalops/admin_tokens.html", tokens=tokens, secret=secret, permissions=reg.permissions()
+    )
+
+
+@bp.route("/admin/tokens/<int:token_id>/revoke", methods=["POST"])
+def revoke_token(token_id: int) -> Any:
+    check_permission("core.tokens.manage")
+    ctx = context.current()
+    token = ctx.session.get(ApiToken, token_id)
+    if token is not None and visible_unit(ctx.principal, token.unit_code) and not token.revoked_at:
+        token.revoked_at = utcnow()
+        ctx.session.add(token)
+        audit.record(
+            "core.token.revoke",
+            target_type="token",
+            target_id=token.id,
+            tenant=token.unit_code,
+            after={"revoked": True},
+        )
+        ctx.session.commit()
+        flash(_("Token revoked."), "info")
+    return redirect(url_for("portal.admin_tokens"))
+
+
+@bp.route("/admin/audit")
+def admin_audit() -> Any:
+    check_permission("core.audit.read")
+    rows = (
+        context.session()
+        .exec(select(AuditRecord).order_by(AuditRecord.at.desc(), AuditRecord.id.desc()).limit(200))
+        .all()
+    )
+    return render_template("postalops/admin_audit.html", rows=rows)

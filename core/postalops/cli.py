@@ -1,0 +1,420 @@
+"""The ``postalops`` command: serve, worker, scheduler, db, demo, plugins, users, tokens, metrics.
+
+Bad input exits with status 2 and prints the JSON error format on stderr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .errors import PostalOpsError, ValidationError
+
+
+def _app() -> Any:
+    from .app import create_app
+
+    return create_app()
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PostalOpsError as exc:
+            click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _system(app: Any, unit: str | None = None) -> Any:
+    from .context import CallContext, Principal
+    from .tenancy import Scope
+
+    return CallContext(
+        db=app.extensions["postalops.db"],
+        scope=Scope.system_scope() if unit is None else Scope.unit(unit),
+        principal=Principal.system("cli"),
+        unit=unit,
+    )
+
+
+@click.group()
+@click.version_option(package_name="postalops")
+def main() -> None:
+    """PostalOps operations platform."""
+
+
+# --- run modes ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-upgrade", is_flag=True, help="do not apply migrations first")
+def serve(host: str, port: int, no_upgrade: bool) -> None:
+    """Web portal + in-process jobs and schedules on the embedded defaults (no services needed)."""
+    from werkzeug.serving import run_simple
+
+    from . import migrate
+    from .scheduler import start_background
+
+    app = _app()
+    if not no_upgrade:
+        migrate.upgrade(app.extensions["postalops.db"], app.extensions["postalops.plugins"])
+    jobs = app.extensions["postalops.jobs"]
+    settings = app.extensions["postalops.settings"]
+    if settings.redis_url is None:
+        jobs.start_workers(settings.worker_threads)
+        start_background(app)
+    click.echo(f"PostalOps serving on http://{host}:{port}/")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--threads", default=None, type=int, help="worker threads (POSTALOPS_WORKER_THREADS)")
+def worker(threads: int | None) -> None:
+    """Dramatiq worker for every installed plugin's jobs (production: on Redis)."""
+    app = _app()
+    jobs = app.extensions["postalops.jobs"]
+    settings = app.extensions["postalops.settings"]
+    if settings.redis_url is None:
+        click.echo(
+            "warning: no POSTALOPS_REDIS_URL; this worker only sees its own process", err=True
+        )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    jobs.start_workers(threads or settings.worker_threads)
+    click.echo(f"worker running: {sorted(jobs.specs)}")
+    stop.wait()
+    jobs.stop_workers()
+
+
+@main.command()
+def scheduler() -> None:
+    """Fire plugins' periodic jobs; run one (or more: each period fires once anyway)."""
+    from .scheduler import run_blocking
+
+    run_blocking(_app())
+
+
+# --- database ----------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (Alembic: a core branch and one branch per plugin)."""
+
+
+@db.command("upgrade")
+@click.argument("target", default="heads")
+def db_upgrade(target: str) -> None:
+    """Apply every installed branch's migrations (and PostgreSQL row-level security)."""
+    from . import migrate
+
+    app = _app()
+    migrate.upgrade(app.extensions["postalops.db"], app.extensions["postalops.plugins"], target)
+    click.echo(
+        "database at: "
+        + ", ".join(
+            migrate.current(app.extensions["postalops.db"], app.extensions["postalops.plugins"])
+        )
+    )
+
+
+@db.command("current")
+def db_current() -> None:
+    from . import migrate
+
+    app = _app()
+    click.echo(
+        "\n".join(
+            migrate.current(app.extensions["postalops.db"], app.extensions["postalops.plugins"])
+        )
+        or "(empty)"
+    )
+
+
+@db.command("revision")
+@click.option("--owner", required=True, help="core or a plugin key")
+@click.option("-m", "--message", required=True)
+def db_revision(owner: str, message: str) -> None:
+    """Autogenerate a revision on one owner's branch (developers)."""
+    from . import migrate
+
+    app = _app()
+    migrate.revision(
+        app.extensions["postalops.db"], app.extensions["postalops.plugins"], owner, message
+    )
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--seed", default=20221017, show_default=True, type=int)
+@click.option("--if-empty", is_flag=True, help="only when the database has no org units yet")
+@handle_errors
+def demo(seed: int, if_empty: bool) -> None:
+    """Build the demo network (idempotent): tree, users, then every plugin's demo data."""
+    import sqlalchemy as sa
+
+    from . import migrate
+    from .demo import build
+    from .models import OrgUnit
+
+    app = _app()
+    db_ = app.extensions["postalops.db"]
+    migrate.upgrade(db_, app.extensions["postalops.plugins"])
+    if if_empty:
+        with db_.session(None) as s:
+            if s.exec(sa.select(sa.func.count()).select_from(OrgUnit)).one()[0]:
+                click.echo(
+                    "demo network already present; skipping (run `postalops demo` to complete it)"
+                )
+                return
+    state = {"label": ""}
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {message[:50]:<50}"
+        click.echo(line, nl=False, err=True)
+        state["label"] = message
+
+    summary = build(app, seed=seed, progress=progress)
+    click.echo("", err=True)
+    click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+# --- plugins -----------------------------------------------------------------------------------
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List installed plugins: version, requirements, status and where each is enabled."""
+    if ctx.invoked_subcommand:
+        return
+    app = _app()
+    reg = app.extensions["postalops.plugins"]
+    db_ = app.extensions["postalops.db"]
+    rows = []
+    with db_.session(None) as s:
+        for p in sorted(reg.plugins.values(), key=lambda p: p.key):
+            try:
+                units = reg.enabled_units(s, p.key) if p.status == "loaded" else []
+            except Exception:  # noqa: BLE001 - database not created yet
+                units = ["(database not initialised)"]
+            rows.append(
+                {
+                    "key": p.key,
+                    "version": p.version,
+                    "distribution": p.distribution,
+                    "requires": p.info.requires if p.info else {},
+                    "status": p.status,
+                    "error": p.error,
+                    "builtin": bool(p.info and p.info.builtin),
+                    "enabled_at": "always" if p.info and p.info.builtin else units,
+                }
+            )
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        req = ", ".join(f"{k} {v}".strip() for k, v in r["requires"].items()) or "-"
+        where = (
+            r["enabled_at"]
+            if isinstance(r["enabled_at"], str)
+            else (", ".join(r["enabled_at"]) or "nowhere")
+        )
+        click.echo(
+            f"{r['key']:<16} {r['version']:<8} {r['status']:<8} requires: {req:<24} "
+            f"enabled: {where}" + (f"\n{'':<16} error: {r['error']}" if r["error"] else "")
+        )
+
+
+def _toggle(key: str, unit: str, enabled: bool) -> None:
+    from . import audit, context
+
+    app = _app()
+    reg = app.extensions["postalops.plugins"]
+    with context.activate(_system(app)) as ctx:
+        before, after = reg.set_enabled(ctx.session, unit, key, enabled, "cli")
+        audit.record(
+            "core.plugin." + ("enable" if enabled else "disable"),
+            target_type="plugin",
+            target_id=key,
+            tenant=unit,
+            before={"enabled": before},
+            after={"enabled": after},
+        )
+        hook = "postalops_tenant_enabled" if enabled else "postalops_tenant_disabled"
+        getattr(reg.pm.hook, hook)(session=ctx.session, unit_code=unit, plugin_key=key)
+        ctx.session.commit()
+    click.echo(f"{key} {'enabled' if enabled else 'disabled'} at {unit}")
+
+
+@plugins.command("enable")
+@click.argument("key")
+@click.option("--unit", required=True)
+@handle_errors
+def plugins_enable(key: str, unit: str) -> None:
+    _toggle(key, unit, True)
+
+
+@plugins.command("disable")
+@click.argument("key")
+@click.option("--unit", required=True)
+@handle_errors
+def plugins_disable(key: str, unit: str) -> None:
+    _toggle(key, unit, False)
+
+
+# --- users & tokens ----------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Portal users."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--unit", required=True, help="home unit code, e.g. cn.henan")
+@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default="")
+@handle_errors
+def users_create(
+    username: str, unit: str, roles: tuple[str, ...], password: str, display_name: str
+) -> None:
+    from . import audit, context
+    from .auth import create_user
+
+    app = _app()
+    with context.activate(_system(app)) as ctx:
+        user = create_user(
+            ctx.session,
+            app.extensions["postalops.plugins"],
+            username=username,
+            password=password,
+            unit_code=unit,
+            roles=roles,
+            display_name=display_name,
+        )
+        audit.record(
+            "core.user.create",
+            target_type="user",
+            target_id=username,
+            tenant=unit,
+            after={"username": username, "roles": list(roles)},
+        )
+        ctx.session.commit()
+        click.echo(f"user {user.username} created at {unit} with roles {', '.join(roles)}")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens for machine clients."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True)
+@click.option("--unit", required=True)
+@click.option("--permission", "permissions", multiple=True, required=True)
+@click.option("--days", default=365, show_default=True, type=int, help="0 = never expires")
+@click.option("--subject", default=None, help="bind to one subject, e.g. sorter:17")
+@handle_errors
+def tokens_create(
+    name: str, unit: str, permissions: tuple[str, ...], days: int, subject: str | None
+) -> None:
+    """Create a token; the secret is printed once and never stored."""
+    from . import audit, context
+    from .auth import create_token
+    from .db import utcnow
+
+    if days < 0:
+        raise ValidationError("days must be >= 0", details=[{"field": "days"}])
+    app = _app()
+    with context.activate(_system(app)) as ctx:
+        token, secret = create_token(
+            ctx.session,
+            app.extensions["postalops.plugins"],
+            name=name,
+            unit_code=unit,
+            permissions=permissions,
+            created_by="cli",
+            subject=subject,
+            expires_at=utcnow() + dt.timedelta(days=days) if days else None,
+        )
+        audit.record(
+            "core.token.create",
+            target_type="token",
+            target_id=token.id,
+            tenant=unit,
+            after={"name": name, "permissions": sorted(permissions)},
+        )
+        ctx.session.commit()
+    click.echo(secret)
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def _date(value: str, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            f"--{field} must be YYYY-MM-DD", details=[{"field": field, "message": "not a date"}]
+        ) from None
+
+
+@main.command()
+@click.option("--tenant", required=True)
+@click.option("--from", "date_from", required=True)
+@click.option("--to", "date_to", required=True)
+@click.option("--plugin", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def metrics(tenant: str, date_from: str, date_to: str, plugin: str | None, as_json: bool) -> None:
+    """Print the metrics contract for a unit and an inclusive date range."""
+    from sqlmodel import select
+
+    from . import context
+    from .errors import NotFound
+    from .metrics import collect
+    from .models import OrgUnit
+
+    frm, to = _date(date_from, "from"), _date(date_to, "to")
+    app = _app()
+    with context.activate(_system(app)) as ctx:
+        if ctx.session.exec(select(OrgUnit).where(OrgUnit.code == tenant)).first() is None:
+            raise NotFound(f"unknown unit {tenant!r}", details=[{"field": "tenant"}])
+    with context.activate(_system(app, tenant)) as ctx:
+        out = collect(app.extensions["postalops.plugins"], ctx.session, tenant, frm, to, plugin)
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+        return
+    click.echo(f"{out['tenant']}  {out['from']} .. {out['to']}")
+    for key, kpis in out["metrics"].items():
+        click.echo(f"[{key}]")
+        for name, k in kpis.items():
+            click.echo(f"  {k['label_zh']} ({name}): {k['value']} {k['unit']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

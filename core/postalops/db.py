@@ -1,0 +1,358 @@
+"""Persistence: engine, sessions, column types and central tenant-scope enforcement.
+
+Every session carries a :class:`~postalops.tenancy.Scope` in ``session.info["scope"]``.
+An ORM event adds the scope criteria to every SELECT, UPDATE and DELETE touching a
+:class:`~postalops.models.TenantScoped` model, and a flush hook refuses writes outside it, so a
+plugin author cannot forget the filter. On PostgreSQL each transaction also runs
+``SET LOCAL ROLE <runtime role>`` and ``set_config('postalops.scope', ..., true)`` so row-level
+security is a second wall for Core statements and raw SQL; ``SET LOCAL`` dies with the
+transaction, so pooled connections never leak a scope.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, or_
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import ORMExecuteState, sessionmaker, with_loader_criteria
+from sqlmodel import Session, SQLModel
+
+from .errors import ScopeError, ValidationError
+from .tenancy import Scope, in_subtree
+
+__all__ = [
+    "Database",
+    "Money",
+    "UTCDateTime",
+    "Session",
+    "scope_of",
+    "utcnow",
+    "MONEY_QUANT",
+]
+
+MONEY_QUANT = Decimal("0.01")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware datetime stored in UTC on every backend (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: PostalOps stores timezone-aware times only")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Money(sa.types.TypeDecorator):
+    """NUMERIC(18, 2) returned as a quantised ``Decimal`` (never float) on every backend."""
+
+    impl = sa.Numeric(18, 2, asdecimal=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money must be Decimal, not float")
+        value = Decimal(value).quantize(MONEY_QUANT)
+        # SQLite has no decimal type: store the exact text, read it back as Decimal.
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(MONEY_QUANT)
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(40))
+        return dialect.type_descriptor(sa.Numeric(18, 2, asdecimal=True))
+
+
+def scope_of(session: Session) -> Scope:
+    """The scope a session runs with; fails closed when none was set."""
+    scope = session.info.get("scope")
+    if scope is None:
+        raise ScopeError("no tenant scope on this session", code="no_scope")
+    return scope
+
+
+def _tenant_base() -> type:
+    from .models import TenantScoped
+
+    return TenantScoped
+
+
+def _tenant_classes() -> list[type]:
+    """Every mapped TenantScoped class (cached per number of mappers, which only grows)."""
+    base = _tenant_base()
+    mappers = SQLModel._sa_registry.mappers  # type: ignore[attr-defined]
+    cached = _TENANT_CLASSES.get(len(mappers))
+    if cached is None:
+        cached = [m.class_ for m in mappers if issubclass(m.class_, base)]
+        _TENANT_CLASSES.clear()
+        _TENANT_CLASSES[len(mappers)] = cached
+    return cached
+
+
+_TENANT_CLASSES: dict[int, list[type]] = {}
+
+
+def _scope_options(state: ORMExecuteState, scope: Scope) -> list[Any]:
+    """One loader criterion per tenant class the statement may touch (SQLModel mixins have no
+    class-level column, so a single criterion on the mixin cannot be built)."""
+    code = scope.code or ""
+    prefix = code + ".%"
+    return [
+        with_loader_criteria(
+            cls,
+            lambda c: or_(c.tenant_code == code, c.tenant_code.like(prefix)),
+            include_aliases=True,
+        )
+        for cls in _tenant_classes()
+    ]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _apply_scope(state: ORMExecuteState) -> None:
+    if state.is_column_load or state.is_relationship_load:
+        return  # the parent query already carried the criteria
+    scope: Scope | None = state.session.info.get("scope")
+    touches_tenant = _statement_touches_tenant(state)
+    if not touches_tenant:
+        return
+    if scope is None:
+        raise ScopeError("tenant-scoped query without a scope", code="no_scope")
+    if scope.system:
+        return
+    if state.is_insert:
+        _check_insert_params(state, scope)
+        return
+    state.statement = state.statement.options(*_scope_options(state, scope))
+
+
+def _statement_touches_tenant(state: ORMExecuteState) -> bool:
+    base = _tenant_base()
+    for mapper in state.all_mappers:
+        if issubclass(mapper.class_, base):
+            return True
+    if state.is_insert or state.is_update or state.is_delete:
+        mapper = state.bind_mapper
+        return mapper is not None and issubclass(mapper.class_, base)
+    return False
+
+
+def _check_insert_params(state: ORMExecuteState, scope: Scope) -> None:
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params or {}]
+    for index, row in enumerate(rows):
+        code = row.get("tenant_code")
+        if not scope.allows(code):
+            raise ScopeError(
+                f"row {index} targets unit {code!r} outside your scope {scope.code!r}",
+                details=[{"row": index, "field": "tenant_code", "message": "outside scope"}],
+            )
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_writes(session: Session, flush_context: Any, instances: Any) -> None:
+    base = _tenant_base()
+    scope: Scope | None = session.info.get("scope")
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, base):
+            continue
+        if scope is None:
+            raise ScopeError("write to a tenant-scoped row without a scope", code="no_scope")
+        if obj.tenant_code is None and obj in session.new and scope.code:
+            obj.tenant_code = scope.code
+        if not obj.tenant_code:
+            raise ValidationError(
+                "tenant_code is required", details=[{"field": "tenant_code", "message": "required"}]
+            )
+        if not scope.allows(obj.tenant_code):
+            raise ScopeError(
+                f"{type(obj).__name__} of unit {obj.tenant_code!r} is outside your scope "
+                f"{scope.code!r}",
+                details=[{"field": "tenant_code", "message": "outside scope"}],
+            )
+        # A scoped row may not be moved out of scope by changing its tenant either.
+        hist = sa.inspect(obj).attrs.tenant_code.history
+        for old in hist.deleted or ():
+            if old and not scope.allows(old):
+                raise ScopeError("row belongs to a unit outside your scope")
+
+
+class Database:
+    """Engine plus session factory for one app (``app.extensions['postalops.db']``)."""
+
+    def __init__(self, url: str, *, runtime_role: str | None = None, echo: bool = False) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+        self.engine: Engine = sa.create_engine(url, **kwargs)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self.runtime_role = runtime_role if self.is_postgres else None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._factory = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
+        if self.is_postgres:
+            event.listen(self._factory, "after_begin", self._pg_scope)
+
+    def _pg_scope(self, session: Session, transaction: Any, connection: sa.Connection) -> None:
+        scope: Scope | None = session.info.get("scope")
+        if self.runtime_role and not session.info.get("owner"):
+            connection.exec_driver_sql(f'SET LOCAL ROLE "{self.runtime_role}"')
+        connection.execute(
+            sa.text("SELECT set_config('postalops.scope', :s, true)"),
+            {"s": scope.pg_setting if scope else ""},
+        )
+
+    def session(self, scope: Scope | None, *, owner: bool = False) -> Session:
+        """A new session bound to ``scope``. ``owner=True`` skips the runtime role (migrations)."""
+        s = self._factory()
+        s.info["scope"] = scope
+        s.info["owner"] = owner
+        return s
+
+    @contextlib.contextmanager
+    def transaction(self, scope: Scope | None) -> Iterator[Session]:
+        """``with db.transaction(scope) as s:`` commits on success, rolls back on error."""
+        s = self.session(scope)
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def check_in_scope(session: Session, tenant_code: str) -> None:
+    """Raise :class:`ScopeError` unless ``tenant_code`` is inside the session's scope."""
+    scope = scope_of(session)
+    if not scope.allows(tenant_code):
+        raise ScopeError(f"unit {tenant_code!r} is outside your scope {scope.code!r}")
+
+
+# --- PostgreSQL row-level security -------------------------------------------------------------
+
+_RLS_FUNCTION = """
+CREATE OR REPLACE FUNCTION postalops_in_scope(code text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(current_setting('postalops.scope', true), '') <> ''
+     AND (current_setting('postalops.scope', true) = '*'
+          OR code = current_setting('postalops.scope', true)
+          OR code LIKE current_setting('postalops.scope', true) || '.%%')
+$$
+"""
+
+
+def tenant_tables(metadata: sa.MetaData | None = None) -> list[str]:
+    """Names of every table holding tenant rows (those with a ``tenant_code`` column)."""
+    metadata = metadata or SQLModel.metadata
+    return sorted(t.name for t in metadata.tables.values() if "tenant_code" in t.c)
+
+
+def ensure_row_level_security(conn: sa.Connection, runtime_role: str | None) -> None:
+    """Create the runtime role, grant it the tables and put a scope policy on tenant tables.
+
+    Idempotent; run by ``postalops db upgrade`` after migrations (and by the test fixtures), so a
+    plugin's new table is covered without the author writing any policy.
+    """
+    if conn.dialect.name != "postgresql" or not runtime_role:
+        return
+    role = runtime_role.replace('"', "")
+    conn.exec_driver_sql(
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') "
+        f'THEN CREATE ROLE "{role}" NOLOGIN; END IF; END $$'
+    )
+    conn.exec_driver_sql(f'GRANT "{role}" TO CURRENT_USER')
+    conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+    conn.exec_driver_sql(
+        f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'
+    )
+    conn.exec_driver_sql(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    conn.exec_driver_sql(_RLS_FUNCTION)
+    existing = set(
+        conn.execute(
+            sa.text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_attribute a ON a.attrelid = c.oid "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
+                "AND a.attname = 'tenant_code' AND NOT a.attisdropped"
+            )
+        ).scalars()
+    )
+    for table in sorted(existing):
+        has_policy = conn.execute(
+            sa.text(
+                "SELECT 1 FROM pg_policies WHERE tablename = :t AND policyname = 'tenant_scope'"
+            ),
+            {"t": table},
+        ).first()
+        conn.exec_driver_sql(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
+        conn.exec_driver_sql(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
+        if not has_policy:
+            conn.exec_driver_sql(
+                f'CREATE POLICY tenant_scope ON "{table}" USING (postalops_in_scope(tenant_code)) '
+                f"WITH CHECK (postalops_in_scope(tenant_code))"
+            )
+
+
+def money(value: Any) -> Decimal:
+    """Parse a money value (str/int/Decimal) exactly; floats are refused."""
+    if isinstance(value, float):
+        raise TypeError("money must not be float")
+    return Decimal(str(value)).quantize(MONEY_QUANT)
+
+
+def in_scope_clause(column: Any, root: str) -> Any:
+    """SQL for ``column`` in the subtree of ``root`` (for Core/aggregate queries)."""
+    return or_(column == root, column.like(root + ".%"))
+
+
+__all__ += [
+    "check_in_scope",
+    "ensure_row_level_security",
+    "tenant_tables",
+    "money",
+    "in_scope_clause",
+    "in_subtree",
+]

@@ -1,0 +1,151 @@
+"""The whole plugin contract: every hook a PostalOps plugin may implement.
+
+Implement a hook by defining a function of the same name in your plugin module, decorated with
+``postalops.hookimpl``; you may accept any subset of the listed arguments. docs/plugins.md is the
+long reference (a test fails when a hook here is missing there or documented with another
+signature). Do not depend on call order across plugins; pluggy calls newest-registered first.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("postalops")
+
+
+@hookspec
+def postalops_plugin_info():
+    """Called once at boot. Return this plugin's :class:`postalops.plugins.PluginInfo`.
+
+    Example: ``return PluginInfo(key="payroll", name_zh="计件工资", name_en="Piece-rate pay",
+    version="0.1.0", requires={"pickup_points": ">=0.1"})``
+    """
+
+
+@hookspec
+def postalops_blueprints(app):
+    """Called once at boot, before the first request. Return a list of Flask blueprints.
+
+    A :class:`postalops.api.ApiBlueprint` is mounted at ``/api/v1/<key>`` and listed in the
+    OpenAPI document; any other blueprint is the plugin's UI under ``/p/<key>``. The core answers
+    404 on both for tenants where the plugin is disabled.
+    """
+
+
+@hookspec
+def postalops_roles():
+    """Called at boot. Return extra :class:`postalops.plugins.Role` objects this plugin needs.
+
+    Example: ``return [Role("courier", "揽投员", "Courier")]``
+    """
+
+
+@hookspec
+def postalops_permissions():
+    """Called at boot. Return the :class:`postalops.plugins.Permission` strings this plugin defines,
+    each with the roles granted it by default.
+
+    Example: ``return [Permission("payroll.run", "运行工资核算", "Run payroll", roles=("hr",))]``
+    """
+
+
+@hookspec
+def postalops_nav_items():
+    """Called per portal page render. Return :class:`postalops.plugins.NavItem` entries; the core
+    shows them only where the plugin is enabled and the user holds ``permission``.
+
+    Example: ``return [NavItem("出件外呼", "Outcall", "/p/outcall/", permission="outcall.view")]``
+    """
+
+
+@hookspec
+def postalops_actors():
+    """Called once when the broker is configured. Return functions decorated with
+    :func:`postalops.jobs.job`; the core turns them into Dramatiq actors on the configured broker.
+
+    Example: ``return [run_payroll]``
+    """
+
+
+@hookspec
+def postalops_schedules():
+    """Called by ``postalops scheduler`` at start. Return :class:`postalops.plugins.Schedule`
+    entries (a cron expression and the job kind to send) for periodic work.
+
+    Example: ``return [Schedule("sorter.rollup", "sorter.rollup", cron="*/5 * * * *")]``
+    """
+
+
+@hookspec
+def postalops_migrations():
+    """Called by ``postalops db`` commands. Return the path of this plugin's Alembic versions
+    folder (its own branch labelled with the plugin key), or None.
+
+    Example: ``return str(Path(__file__).parent / "migrations" / "versions")``
+    """
+
+
+@hookspec
+def postalops_metrics(session, tenant, date_from, date_to):
+    """Called for ``GET /api/v1/metrics``, ``postalops metrics`` and dashboards, only when the
+    plugin is enabled for ``tenant`` (a unit code). ``session`` is scoped to the caller;
+    ``date_from``/``date_to`` are inclusive ``datetime.date``. Return
+    ``{"<kpi>": {"value": <number or decimal string>, "unit": str, "label_zh": str,
+    "label_en": str}}``; rates are fractions (0.54).
+    """
+
+
+@hookspec
+def postalops_dashboard_pages(dash_app):
+    """Called once after the Dash app is created. Return
+    :class:`postalops.plugins.DashboardPage` entries; register their callbacks on ``dash_app``
+    (never the global ``dash.callback``). Pages of plugins disabled for the viewer are hidden.
+    """
+
+
+@hookspec
+def postalops_demo(session, units, rng, progress):
+    """Called by ``postalops demo`` after the org tree and users exist (system scope).
+    ``units`` maps unit code -> :class:`postalops.models.OrgUnit`; ``rng`` is a seeded
+    ``random.Random``; call ``progress(done, total, message)`` as you go. Must be idempotent
+    (a re-run adds nothing) and write in batches through the plugin's own services.
+    """
+
+
+@hookspec
+def postalops_tenant_enabled(session, unit_code, plugin_key):
+    """Called after any plugin is switched on for a unit (including this one). Return nothing."""
+
+
+@hookspec
+def postalops_tenant_disabled(session, unit_code, plugin_key):
+    """Called after any plugin is switched off for a unit. Return nothing."""
+
+
+@hookspec
+def postalops_health():
+    """Called by ``/healthz``. Return ``{"<check>": "ok" | "<problem>"}`` for this plugin."""
+
+
+@hookspec
+def postalops_active_pickup_points(session, tenant):
+    """Cross-plugin: return the active pickup points of ``tenant``'s subtree as dicts with at
+    least ``code``, ``name``, ``kind``, ``tenant_code``, ``lat``, ``lon``. Implemented by
+    ``pickup_points``; read by ``ecommerce`` and ``payroll`` without importing it.
+    """
+
+
+@hookspec(firstresult=True)
+def postalops_create_delivery_order(session, tenant, order):
+    """Cross-plugin: create a delivery order (government mail to a door) and return its
+    reference string, or None when no delivery plugin is installed. ``order`` is a dict with
+    ``source``, ``source_ref``, ``recipient_name``, ``phone``, ``address``, ``category``.
+    First non-None result wins.
+    """
+
+
+@hookspec
+def postalops_app_created(app):
+    """Called once at the end of ``create_app``, after every blueprint is registered. For
+    extensions that mount on the Flask server itself (the dashboard host). Return nothing.
+    """

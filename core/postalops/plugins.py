@@ -1,0 +1,378 @@
+"""Plugin discovery, metadata, requirements and per-unit enablement.
+
+One :class:`PluginRegistry` per app (``app.extensions["postalops.plugins"]``): no module-level
+mutable state, so tests can build many apps side by side.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+from sqlmodel import Session, select
+
+from . import hookspecs
+from .errors import Conflict, NotFound
+from .models import OrgUnit, PluginEnablement
+from .tenancy import ancestors, in_subtree
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "postalops.plugins"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What a plugin says about itself (``postalops_plugin_info``).
+
+    ``requires`` maps other plugin keys to a version specifier (``{"pickup_points": ">=0.1"}``).
+    ``builtin`` marks the core's own features, which are always on.
+    """
+
+    key: str
+    name_zh: str
+    name_en: str
+    version: str
+    requires: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    builtin: bool = False
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role users can hold. ``grants`` adds permissions declared elsewhere (e.g. the core's
+    ``core.metrics.read``) to this role, on top of each Permission's own ``roles``."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    grants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A permission string and the roles that hold it by default."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label_zh: str
+    label_en: str
+    url: str
+    permission: str | None = None
+    order: int = 100
+    admin: bool = False  # shown in the admin section of the nav
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A periodic job: ``kind`` is a job kind from ``postalops_actors``; ``cron`` has 5 fields."""
+
+    name: str
+    kind: str
+    cron: str
+    params: dict[str, Any] = field(default_factory=dict)
+    tenant: str = "cn"
+
+
+@dataclass(frozen=True)
+class DashboardPage:
+    """A dashboard page at ``/dashboards/<path>``; ``layout(ctx)`` builds it for the viewer.
+
+    ``ctx`` is a :class:`postalops_dashboards.ViewContext` (tenant, period, locale, session).
+    """
+
+    path: str
+    title_zh: str
+    title_en: str
+    layout: Callable[[Any], Any]
+    order: int = 100
+
+
+@dataclass
+class LoadedPlugin:
+    key: str
+    info: PluginInfo | None
+    module: Any
+    distribution: str | None = None
+    status: str = "loaded"  # loaded | failed | disabled
+    error: str | None = None
+
+    @property
+    def version(self) -> str:
+        return self.info.version if self.info else "?"
+
+
+class PluginRegistry:
+    """Loads plugins through pluggy and answers which are enabled where."""
+
+    def __init__(
+        self,
+        *,
+        builtins: Iterable[Any] = (),
+        entry_points: bool = True,
+        extra: Iterable[Any] = (),
+        skip: Iterable[str] = (),
+    ) -> None:
+        self.pm = pluggy.PluginManager("postalops")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, LoadedPlugin] = {}
+        skip = set(skip)
+        for module in builtins:
+            self._register(module, None)
+        if entry_points:
+            self._load_entry_points(skip)
+        for module in extra:
+            self._register(module, None)
+        self._check_requirements()
+
+    # -- loading ---------------------------------------------------------------------------
+    def _load_entry_points(self, skip: set[str]) -> None:
+        for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist else None
+            if ep.name in skip:
+                self.plugins[ep.name] = LoadedPlugin(
+                    ep.name, None, None, dist, "disabled", "listed in POSTALOPS_DISABLED_PLUGINS"
+                )
+                continue
+            if ep.name in self.plugins:
+                continue  # an editable and a regular install of the same plugin
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the app
+                log.exception("plugin %s failed to import", ep.name)
+                self.plugins[ep.name] = LoadedPlugin(
+                    ep.name, None, None, dist, "failed", f"import failed: {exc!r}"
+                )
+                continue
+            self._register(module, dist, expected_key=ep.name)
+
+    def _register(self, module: Any, dist: str | None, expected_key: str | None = None) -> None:
+        info_fn = getattr(module, "postalops_plugin_info", None)
+        info = info_fn() if info_fn else None
+        key = info.key if info else (expected_key or getattr(module, "__name__", "?"))
+        if info is None:
+            self.plugins[key] = LoadedPlugin(
+                key, None, module, dist, "failed", "no postalops_plugin_info hook"
+            )
+            return
+        if expected_key and expected_key != info.key:
+            self.plugins[expected_key] = LoadedPlugin(
+                expected_key,
+                info,
+                module,
+                dist,
+                "failed",
+                f"entry point name {expected_key!r} differs from plugin key {info.key!r}",
+            )
+            return
+        self.pm.register(module, name=key)
+        self.plugins[key] = LoadedPlugin(key, info, module, dist)
+
+    def _check_requirements(self) -> None:
+        """Fail plugins whose requirements are missing, wrong-versioned or cyclic (to a fixpoint)."""
+        changed = True
+        while changed:
+            changed = False
+            for p in self.loaded():
+                problem = self._requirement_problem(p)
+                if problem:
+                    self._fail(p, problem)
+                    changed = True
+        for cycle in self._cycles():
+            for key in cycle:
+                p = self.plugins[key]
+                if p.status == "loaded":
+                    self._fail(p, "cyclic requirement: " + " -> ".join(cycle + [cycle[0]]))
+
+    def _requirement_problem(self, p: LoadedPlugin) -> str | None:
+        assert p.info is not None
+        for req, spec in p.info.requires.items():
+            other = self.plugins.get(req)
+            if other is None:
+                return f"requires plugin {req!r}, which is not installed"
+            if other.status != "loaded" or other.info is None:
+                return f"requires plugin {req!r}, which failed to load"
+            try:
+                if spec and Version(other.info.version) not in SpecifierSet(spec):
+                    return f"requires {req} {spec}, installed is {other.info.version}"
+            except InvalidSpecifier:
+                return f"bad version specifier {spec!r} for {req}"
+        return None
+
+    def _cycles(self) -> list[list[str]]:
+        graph = {p.key: list(p.info.requires) for p in self.loaded() if p.info}
+        cycles, state = [], {}
+
+        def visit(node: str, path: list[str]) -> None:
+            state[node] = "active"
+            for nxt in graph.get(node, []):
+                if state.get(nxt) == "active":
+                    cycles.append(path[path.index(nxt) :] if nxt in path else [nxt])
+                elif nxt not in state:
+                    visit(nxt, path + [nxt])
+            state[node] = "done"
+
+        for node in sorted(graph):
+            if node not in state:
+                visit(node, [node])
+        return cycles
+
+    def _fail(self, p: LoadedPlugin, reason: str) -> None:
+        log.error("plugin %s not loaded: %s", p.key, reason)
+        p.status, p.error = "failed", reason
+        if self.pm.is_registered(p.module):
+            self.pm.unregister(p.module)
+
+    # -- queries ---------------------------------------------------------------------------
+    def loaded(self) -> list[LoadedPlugin]:
+        return [p for p in self.plugins.values() if p.status == "loaded"]
+
+    def get(self, key: str) -> LoadedPlugin:
+        p = self.plugins.get(key)
+        if p is None or p.status != "loaded":
+            raise NotFound(
+                f"plugin {key!r} is not installed",
+                details=[{"field": "plugin", "message": "unknown plugin"}],
+            )
+        return p
+
+    def business_keys(self) -> list[str]:
+        """Keys of loaded non-builtin plugins (the ones enablement applies to)."""
+        return sorted(p.key for p in self.loaded() if p.info and not p.info.builtin)
+
+    def call_each(
+        self, hook: str, only: set[str] | None = None, boot: bool = False, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        """Call ``hook`` on each plugin separately, returning ``(plugin_key, result)`` pairs in
+        plugin-key order (so output never depends on registration order).
+
+        Used where the core must know which plugin answered (blueprints, metrics, nav);
+        ``only`` restricts the call to those plugin keys (builtins always answer). With
+        ``boot=True`` a plugin whose hook raises is marked failed and skipped, so one broken
+        plugin cannot stop the app from starting.
+        """
+        caller = getattr(self.pm.hook, hook)
+        out = []
+        impls = sorted(caller.get_hookimpls(), key=lambda i: self.pm.get_name(i.plugin))
+        for impl in impls:
+            key = self.pm.get_name(impl.plugin)
+            if only is not None and key not in only and not self.is_builtin(key):
+                continue
+            args = {a: kwargs[a] for a in impl.argnames}
+            if boot and not self.is_builtin(key):
+                try:
+                    result = impl.function(**args)
+                except Exception as exc:  # noqa: BLE001 - isolate a broken plugin at boot
+                    log.exception("plugin %s failed in %s", key, hook)
+                    self._fail(self.plugins[key], f"{hook} failed: {exc!r}")
+                    continue
+            else:
+                result = impl.function(**args)
+            if result is not None:
+                out.append((key, result))
+        return out
+
+    def permissions(self) -> list[Permission]:
+        return [perm for _, perms in self.call_each("postalops_permissions") for perm in perms]
+
+    def roles(self) -> list[Role]:
+        return [r for _, roles in self.call_each("postalops_roles") for r in roles]
+
+    # -- enablement --------------------------------------------------------------------------
+    def is_builtin(self, key: str) -> bool:
+        p = self.plugins.get(key)
+        return bool(p and p.info and p.info.builtin)
+
+    def effective(self, session: Session, unit_code: str) -> set[str]:
+        """Business plugins enabled at ``unit_code``: the nearest explicit row up the tree wins."""
+        chain = ancestors(unit_code)
+        rows = session.exec(
+            select(PluginEnablement).where(PluginEnablement.unit_code.in_(chain))  # type: ignore[union-attr]
+        ).all()
+        depth = {code: i for i, code in enumerate(chain)}
+        best: dict[str, tuple[int, bool]] = {}
+        for row in rows:
+            d = depth[row.unit_code]
+            if row.plugin_key not in best or d < best[row.plugin_key][0]:
+                best[row.plugin_key] = (d, row.enabled)
+        installed = set(self.business_keys())
+        return {k for k, (_, on) in best.items() if on and k in installed}
+
+    def is_enabled(self, session: Session, unit_code: str, key: str) -> bool:
+        return self.is_builtin(key) or key in self.effective(session, unit_code)
+
+    def set_enabled(
+        self, session: Session, unit_code: str, key: str, enabled: bool, actor: str
+    ) -> tuple[bool | None, bool]:
+        """Switch ``key`` on/off at ``unit_code``; refuse (409) if requirements would break
+        anywhere in the subtree. Returns (before, after) effective state at the unit. The
+        caller commits."""
+        self.get(key)
+        if self.is_builtin(key):
+            raise Conflict(f"{key} is part of the core and cannot be switched off")
+        if session.exec(select(OrgUnit).where(OrgUnit.code == unit_code)).first() is None:
+            raise NotFound(
+                f"unknown unit {unit_code!r}",
+                details=[{"field": "unit", "message": "unknown unit"}],
+            )
+        before = key in self.effective(session, unit_code)
+        row = session.exec(
+            select(PluginEnablement).where(
+                PluginEnablement.unit_code == unit_code, PluginEnablement.plugin_key == key
+            )
+        ).first()
+        if row is None:
+            row = PluginEnablement(
+                unit_code=unit_code, plugin_key=key, enabled=enabled, changed_by=actor
+            )
+        else:
+            row.enabled, row.changed_by = enabled, actor
+        session.add(row)
+        session.flush()
+        self._check_subtree(session, unit_code, key)
+        return before, enabled
+
+    def _check_subtree(self, session: Session, root: str, changed: str) -> None:
+        codes = [u for u in session.exec(select(OrgUnit.code)).all() if in_subtree(u, root)]
+        for code in codes:
+            on = self.effective(session, code)
+            for key in sorted(on):
+                info = self.plugins[key].info
+                assert info is not None
+                for req in info.requires:
+                    if req not in on:
+                        other = req if key == changed else key
+                        if key == changed:
+                            msg = (
+                                f"cannot enable {key} at {code}: it requires {req}, "
+                                f"which is disabled there"
+                            )
+                        else:
+                            msg = (
+                                f"cannot disable {req} at {code}: {key} is enabled there "
+                                f"and requires it"
+                            )
+                        raise Conflict(
+                            msg,
+                            code="plugin_requirement",
+                            details=[{"plugin": other, "unit": code}],
+                        )
+
+    def enabled_units(self, session: Session, key: str) -> list[str]:
+        """Units where ``key`` has an explicit 'on' (what ``postalops plugins`` prints)."""
+        rows = session.exec(
+            select(PluginEnablement).where(PluginEnablement.plugin_key == key)
+        ).all()
+        return sorted(f"{r.unit_code}{'' if r.enabled else ' (off)'}" for r in rows)

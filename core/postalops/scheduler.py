@@ -1,0 +1,102 @@
+"""``postalops scheduler``: fires plugins' periodic jobs (APScheduler cron triggers).
+
+Any number of scheduler processes may run: each firing first inserts a ``core_scheduled_run`` row
+keyed by (schedule, minute); the unique constraint lets exactly one process win, so a period
+fires once even with two schedulers (or a restart) racing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import IntegrityError
+
+from . import context
+from .context import CallContext, Principal
+from .db import utcnow
+from .errors import PostalOpsError
+from .models import ScheduledRun
+from .plugins import Schedule
+from .tenancy import Scope
+
+log = logging.getLogger(__name__)
+
+
+def schedules(app: Any) -> list[Schedule]:
+    reg = app.extensions["postalops.plugins"]
+    return [s for _, items in reg.call_each("postalops_schedules") for s in items]
+
+
+def fire(app: Any, schedule: Schedule, period: str | None = None) -> str | None:
+    """Fire ``schedule`` for ``period`` (default: the current UTC minute) unless another
+    process already did. Returns the job id, or None when this process lost the race."""
+    db = app.extensions["postalops.db"]
+    jobs = app.extensions["postalops.jobs"]
+    period = period or utcnow().strftime("%Y-%m-%dT%H:%M")
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    with db.session(None) as s:
+        s.add(ScheduledRun(schedule=schedule.name, period=period, fired_by=me))
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            return None
+    who = Principal.system(f"scheduler:{schedule.name}")
+    call = CallContext(
+        db=db, scope=Scope.unit(schedule.tenant), principal=who, unit=schedule.tenant
+    )
+    with context.activate(call):
+        try:
+            row = jobs.submit(
+                schedule.kind,
+                dict(schedule.params),
+                idempotency_key=f"schedule:{schedule.name}:{period}",
+            )
+        except PostalOpsError as exc:
+            log.warning("schedule %s not fired: %s", schedule.name, exc.message)
+            return None
+    with db.session(None) as s:
+        run = s.query(ScheduledRun).filter_by(schedule=schedule.name, period=period).one()
+        run.job_id = row.id
+        s.commit()
+    return row.id
+
+
+def _install(app: Any, sched: Any) -> None:
+    for item in schedules(app):
+        sched.add_job(
+            fire,
+            CronTrigger.from_crontab(item.cron, timezone="UTC"),
+            args=(app, item),
+            id=item.name,
+            name=item.name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=30,
+        )
+
+
+def start_background(app: Any) -> BackgroundScheduler:
+    """In-process scheduler for ``postalops serve`` (embedded mode)."""
+    sched = BackgroundScheduler(timezone="UTC")
+    _install(app, sched)
+    sched.start()
+    return sched
+
+
+def run_blocking(app: Any) -> None:
+    sched = BlockingScheduler(timezone="UTC")
+    _install(app, sched)
+    log.info("scheduler started with %d schedules", len(sched.get_jobs()))
+    print(f"scheduler running: {[j.id for j in sched.get_jobs()]}", flush=True)
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        time.sleep(0)

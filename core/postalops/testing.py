@@ -1,0 +1,307 @@
+"""pytest fixtures for PostalOps and plugin authors (loaded automatically via ``pytest11``).
+
+Backend follows the environment: ``POSTALOPS_DATABASE_URL`` (PostgreSQL) and
+``POSTALOPS_REDIS_URL`` (Redis) when set, otherwise a SQLite file and the in-process broker.
+
+Fixtures:
+- ``po_app``: the app with every installed plugin (session-wide); the schema is created once.
+- ``po_db``: the app's :class:`~postalops.db.Database`, emptied before each test.
+- ``tenants``: a small tree (``cn``, ``cn.henan``, ``cn.henan.zhengzhou``, ``cn.henan.kaifeng``,
+  ``cn.hebei``, ``cn.hebei.shijiazhuang``) with every plugin enabled at ``cn``.
+- ``make_user(username, unit, *roles)``: a user; ``login(user)``: a :class:`PortalClient`.
+- ``make_token(unit, *permissions)``: an :class:`ApiClient` with a bearer token.
+- ``as_unit(unit)``: a context manager running code as a caller scoped to ``unit``.
+- ``workers``: in-process (or Redis) worker threads for the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+PASSWORD = "test-password-1"
+
+TREE = [
+    ("cn", None, "集团", "Group", "group"),
+    ("cn.henan", "cn", "河南", "Henan", "province"),
+    ("cn.henan.zhengzhou", "cn.henan", "郑州", "Zhengzhou", "city"),
+    ("cn.henan.zhengzhou.jinshui", "cn.henan.zhengzhou", "金水", "Jinshui", "station"),
+    ("cn.henan.kaifeng", "cn.henan", "开封", "Kaifeng", "city"),
+    ("cn.hebei", "cn", "河北", "Hebei", "province"),
+    ("cn.hebei.shijiazhuang", "cn.hebei", "石家庄", "Shijiazhuang", "city"),
+]
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Any:
+    from postalops.config import Settings
+
+    os.environ.setdefault("POSTALOPS_INSTANCE_PATH", str(tmp))
+    values: dict[str, Any] = dict(
+        testing=True,
+        redis_heartbeat_ms=int(os.environ.get("POSTALOPS_REDIS_HEARTBEAT_MS", "60000")),
+    )
+    if not os.environ.get("POSTALOPS_DATABASE_URL"):
+        values["database_url"] = f"sqlite:///{tmp / 'test.sqlite'}"
+    values.update(overrides)
+    return Settings.from_env(**values)
+
+
+def create_schema(db: Any) -> None:
+    """Drop and create every table of the installed models (tests only: no create_all
+    elsewhere), then the row-level-security policies."""
+    from postalops.db import ensure_row_level_security
+
+    with db.engine.begin() as conn:
+        SQLModel.metadata.drop_all(conn)
+        SQLModel.metadata.create_all(conn)
+        ensure_row_level_security(conn, db.runtime_role)
+
+
+def empty_tables(db: Any) -> None:
+    tables = list(reversed(SQLModel.metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        if db.is_postgres:
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            for t in tables:
+                conn.execute(t.delete())
+
+
+def import_all_models(app: Any) -> None:
+    from postalops.migrate import _import_models
+
+    _import_models(app.extensions["postalops.plugins"])
+
+
+@pytest.fixture(scope="session")
+def po_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from postalops.app import create_app
+
+    tmp = tmp_path_factory.mktemp("postalops")
+    app = create_app(make_settings(tmp))
+    import_all_models(app)
+    create_schema(app.extensions["postalops.db"])
+    yield app
+    app.extensions["postalops.jobs"].stop_workers()
+    app.extensions["postalops.db"].dispose()
+
+
+@pytest.fixture
+def po_db(po_app: Any) -> Any:
+    db = po_app.extensions["postalops.db"]
+    empty_tables(db)
+    return db
+
+
+class PortalClient:
+    """A Flask test client logged in through the real login form; adds the CSRF header."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.csrf = ""
+
+    def refresh_csrf(self) -> str:
+        page = self.client.get("/login" if not self.csrf else "/").get_data(as_text=True)
+        m = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        self.csrf = m.group(1) if m else ""
+        return self.csrf
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        self.refresh_csrf()
+        resp = self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": self.csrf}
+        )
+        self.refresh_csrf()
+        return resp
+
+    def _headers(self, kw: dict[str, Any]) -> dict[str, Any]:
+        headers = dict(kw.pop("headers", {}) or {})
+        headers.setdefault("X-CSRFToken", self.csrf)
+        kw["headers"] = headers
+        return kw
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.client.get(url, **kw)
+
+    def post(self, url: str, **kw: Any) -> Any:
+        return self.client.post(url, **self._headers(kw))
+
+    def put(self, url: str, **kw: Any) -> Any:
+        return self.client.put(url, **self._headers(kw))
+
+    def patch(self, url: str, **kw: Any) -> Any:
+        return self.client.patch(url, **self._headers(kw))
+
+    def delete(self, url: str, **kw: Any) -> Any:
+        return self.client.delete(url, **self._headers(kw))
+
+    def switch_unit(self, unit: str) -> Any:
+        return self.post("/unit", data={"unit": unit, "csrf_token": self.csrf, "next": "/"})
+
+
+class ApiClient:
+    """A test client that sends ``Authorization: Bearer <secret>`` on every request."""
+
+    def __init__(self, client: Any, secret: str, token_id: int) -> None:
+        self.client, self.secret, self.token_id = client, secret, token_id
+
+    def _kw(self, kw: dict[str, Any]) -> dict[str, Any]:
+        headers = dict(kw.pop("headers", {}) or {})
+        headers["Authorization"] = f"Bearer {self.secret}"
+        kw["headers"] = headers
+        return kw
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.client.get(url, **self._kw(kw))
+
+    def post(self, url: str, **kw: Any) -> Any:
+        return self.client.post(url, **self._kw(kw))
+
+    def put(self, url: str, **kw: Any) -> Any:
+        return self.client.put(url, **self._kw(kw))
+
+    def patch(self, url: str, **kw: Any) -> Any:
+        return self.client.patch(url, **self._kw(kw))
+
+    def delete(self, url: str, **kw: Any) -> Any:
+        return self.client.delete(url, **self._kw(kw))
+
+
+def system_context(app: Any, unit: str | None = None) -> Any:
+    from postalops.context import CallContext, Principal
+    from postalops.tenancy import Scope
+
+    return CallContext(
+        db=app.extensions["postalops.db"],
+        scope=Scope.system_scope() if unit is None else Scope.unit(unit),
+        principal=Principal.system("test"),
+        unit=unit,
+    )
+
+
+def build_tree(
+    app: Any, tree: list[tuple[str, str | None, str, str, str]] = TREE, enable_all: bool = True
+) -> None:
+    from postalops.models import OrgUnit, PluginEnablement
+
+    db = app.extensions["postalops.db"]
+    with db.transaction(None) as s:
+        for code, parent, zh, en, level in tree:
+            s.add(
+                OrgUnit(
+                    code=code,
+                    parent_code=parent,
+                    name_zh=zh,
+                    name_en=en,
+                    level=level,
+                    depth=code.count("."),
+                )
+            )
+        if enable_all:
+            for key in app.extensions["postalops.plugins"].business_keys():
+                s.add(PluginEnablement(unit_code="cn", plugin_key=key, enabled=True))
+
+
+@pytest.fixture
+def tenants(po_app: Any, po_db: Any) -> list[str]:
+    build_tree(po_app)
+    return [t[0] for t in TREE]
+
+
+@pytest.fixture
+def make_user(po_app: Any, tenants: list[str]) -> Any:
+    from postalops.auth import create_user
+
+    def make(username: str, unit: str, *roles: str, password: str = PASSWORD) -> Any:
+        with po_app.extensions["postalops.db"].transaction(None) as s:
+            user = create_user(
+                s,
+                po_app.extensions["postalops.plugins"],
+                username=username,
+                password=password,
+                unit_code=unit,
+                roles=roles or ("ops",),
+            )
+            s.expunge(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(po_app: Any) -> Any:
+    def do(user: Any, password: str = PASSWORD) -> PortalClient:
+        client = PortalClient(po_app.test_client())
+        resp = client.login(user.username if hasattr(user, "username") else user, password)
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+        return client
+
+    return do
+
+
+@pytest.fixture
+def make_token(po_app: Any, tenants: list[str]) -> Any:
+    from postalops.auth import create_token
+
+    def make(
+        unit: str, *permissions: str, subject: str | None = None, expires_at: Any = None
+    ) -> ApiClient:
+        with po_app.extensions["postalops.db"].transaction(None) as s:
+            token, secret = create_token(
+                s,
+                po_app.extensions["postalops.plugins"],
+                name="test",
+                unit_code=unit,
+                permissions=permissions,
+                created_by="test",
+                subject=subject,
+                expires_at=expires_at,
+            )
+            token_id = token.id
+        return ApiClient(po_app.test_client(), secret, token_id)
+
+    return make
+
+
+@pytest.fixture
+def as_unit(po_app: Any) -> Any:
+    """``with as_unit("cn.henan.zhengzhou") as s:`` runs as a caller scoped to that unit."""
+    from postalops import context
+
+    @contextlib.contextmanager
+    def run(unit: str | None) -> Iterator[Any]:
+        with context.activate(system_context(po_app, unit)) as ctx:
+            yield ctx.session
+
+    return run
+
+
+@pytest.fixture
+def workers(po_app: Any) -> Iterator[Any]:
+    jobs = po_app.extensions["postalops.jobs"]
+    jobs.start_workers(2)
+    yield jobs
+    jobs.stop_workers()
+
+
+def count_rows(app: Any, model: Any) -> int:
+    """Rows of ``model`` across all tenants (for 'nothing was written' assertions)."""
+    db = app.extensions["postalops.db"]
+    with db.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(model.__table__)).scalar_one()
+
+
+@pytest.fixture(scope="session")
+def po_tmp() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as d:
+        yield Path(d)

@@ -1,0 +1,1 @@
+"""Core tests use the fixtures of postalops.testing (registered as a pytest plugin)."""
