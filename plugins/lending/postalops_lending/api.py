@@ -1,0 +1,672 @@
+"""The lending API under ``/api/v1/lending`` (listed in ``/api/v1/openapi.json``).
+
+Money travels as decimal strings; a float amount is refused. Each request is one transaction:
+a refused request (4xx) rolls back and leaves nothing written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from postalops import context
+from postalops.api import ApiBlueprint, paginate, query_period
+from postalops.errors import ValidationError
+from postalops.imports import read_upload, row_report, validate_rows
+from pydantic import BaseModel, BeforeValidator, Field
+from sqlmodel import select
+
+from postalops_lending import permissions as perm
+from postalops_lending.models import Application, Borrower, Instalment, Loan, Product, Relief
+from postalops_lending.money import parse_amount
+from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
+from postalops_lending.services import (
+    applications,
+    borrowers,
+    loans,
+    outreach,
+    products,
+    relief,
+)
+from postalops_lending.services.common import get_or_404
+
+api = ApiBlueprint("lending_api", __name__)
+
+
+def _amount(value: Any) -> Decimal:
+    return parse_amount(value, "amount")
+
+
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+
+
+def _ctx():
+    ctx = context.current()
+    return ctx.session, ctx.principal
+
+
+# --- products ----------------------------------------------------------------------------------
+
+
+class ProductIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40)
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(min_length=1, max_length=100)
+    annual_rate: Decimal = Field(ge=0, lt=1, description='fraction, e.g. "0.0435"')
+    term_months: int = Field(ge=1, le=60)
+    day_count: DayCount = DayCount.ACT_360
+    method: RepaymentMethod = RepaymentMethod.EQUAL_INSTALMENTS
+    allow_prepayment: bool = False
+
+
+@api.operation("/products", summary="List loan products", permission=perm.VIEW, tags=["lending"])
+def list_products():
+    s, _ = _ctx()
+    return {"items": [products.product_json(p) for p in s.exec(select(Product)).all()]}
+
+
+@api.operation(
+    "/products",
+    methods=["POST"],
+    body=ProductIn,
+    permission=perm.CONFIGURE,
+    status=201,
+    summary="Add a loan product (audited)",
+    tags=["lending"],
+)
+def create_product(body: ProductIn):
+    s, who = _ctx()
+    terms = ProductTerms(
+        body.code,
+        body.annual_rate,
+        body.term_months,
+        body.day_count,
+        body.method,
+        body.allow_prepayment,
+    )
+    row = products.create_product(
+        s, who, code=body.code, name_zh=body.name_zh, name_en=body.name_en, terms=terms
+    )
+    s.commit()
+    return products.product_json(row), 201
+
+
+# --- borrowers and tax data ----------------------------------------------------------------------
+
+
+class BorrowerIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    credit_code: str = Field(description="unified social credit code, 18 characters (GB 32100)")
+    legal_rep_name: str = Field(min_length=1, max_length=60)
+    legal_rep_id_number: str = Field(description="resident ID number (GB 11643)")
+    industry: str = Field(min_length=1, max_length=60)
+    established_on: dt.date
+    customer_manager: str = Field(min_length=1, max_length=80)
+    phone: str = ""
+
+
+def _borrower_data(b: BorrowerIn) -> borrowers.BorrowerData:
+    return borrowers.BorrowerData(**b.model_dump())
+
+
+@api.operation(
+    "/borrowers",
+    summary="List borrowers (ID numbers masked)",
+    permission=perm.VIEW,
+    tags=["lending"],
+)
+def list_borrowers():
+    s, _ = _ctx()
+    return paginate(s, select(Borrower).order_by(Borrower.id), borrowers.public_borrower)
+
+
+@api.operation(
+    "/borrowers",
+    methods=["POST"],
+    body=BorrowerIn,
+    permission=perm.APPLY,
+    status=201,
+    summary="Register a borrower",
+    tags=["lending"],
+)
+def create_borrower(body: BorrowerIn):
+    s, who = _ctx()
+    row = borrowers.register_borrower(s, who, _borrower_data(body))
+    s.commit()
+    return borrowers.public_borrower(row), 201
+
+
+@api.operation(
+    "/borrowers/import",
+    methods=["POST"],
+    body=list[BorrowerIn],
+    files=True,
+    permission=perm.APPLY,
+    summary="Import borrowers (CSV, XLSX or JSON); all or nothing, reported per row",
+    tags=["lending"],
+)
+def import_borrowers():
+    s, who = _ctx()
+    valid = validate_rows(read_upload(), BorrowerIn)
+    errors, cleaned = [], []
+    seen: dict[str, int] = {}
+    for row_no, item in valid:
+        try:
+            clean = borrowers.check_borrower(_borrower_data(item), dt.date.today())
+        except ValidationError as exc:
+            errors.append({"row": row_no, "errors": exc.details})
+            continue
+        if clean.credit_code in seen:
+            errors.append(
+                {
+                    "row": row_no,
+                    "errors": [
+                        {
+                            "field": "credit_code",
+                            "message": f"same as row {seen[clean.credit_code]}",
+                        }
+                    ],
+                }
+            )
+        seen[clean.credit_code] = row_no
+        cleaned.append((row_no, clean))
+    if errors:
+        raise ValidationError(
+            f"{len(errors)} row(s) invalid; nothing was imported",
+            code="invalid_rows",
+            details=errors,
+        )
+    existing = {b.credit_code: b for b in s.exec(select(Borrower)).all()}
+    results = []
+    for row_no, clean in cleaned:
+        if clean.credit_code in existing:
+            results.append((row_no, "unchanged", existing[clean.credit_code].id))
+            continue
+        row = borrowers.register_borrower(s, who, clean)
+        results.append((row_no, "created", row.id))
+    s.commit()
+    return row_report(results)
+
+
+class TaxMonthIn(BaseModel):
+    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
+    tax_paid: Amount
+    sales: Amount
+    grade: Literal["A", "B", "M", "C", "D"]
+
+
+def _tax_data(item: TaxMonthIn) -> borrowers.TaxMonthData:
+    try:
+        period = dt.date.fromisoformat(item.period + "-01")
+    except ValueError as exc:
+        raise ValidationError(
+            "bad period", details=[{"field": "period", "message": str(exc)}]
+        ) from exc
+    return borrowers.TaxMonthData(period, item.tax_paid, item.sales, item.grade)
+
+
+@api.operation(
+    "/borrowers/<int:borrower_id>/tax-months",
+    methods=["PUT"],
+    body=list[TaxMonthIn],
+    permission=perm.TAX_DATA,
+    summary="Push a borrower's monthly tax record (idempotent)",
+    tags=["lending"],
+)
+def push_tax_months(borrower_id: int, body: list[TaxMonthIn]):
+    s, _ = _ctx()
+    b = get_or_404(s, Borrower, borrower_id, "borrower_id")
+    counts = borrowers.store_tax_months(s, b, [_tax_data(x) for x in body], "push")
+    s.commit()
+    return counts
+
+
+class TaxRowIn(TaxMonthIn):
+    credit_code: str
+
+
+@api.operation(
+    "/tax-months/import",
+    methods=["POST"],
+    body=list[TaxRowIn],
+    files=True,
+    permission=perm.TAX_DATA,
+    summary="Import tax months for many borrowers (CSV, "
+    "XLSX or JSON); all or nothing, reported per row",
+    tags=["lending"],
+)
+def import_tax_months():
+    s, _ = _ctx()
+    valid = validate_rows(read_upload(), TaxRowIn)
+    by_code = {b.credit_code: b for b in s.exec(select(Borrower)).all()}
+    errors, grouped = [], {}
+    for row_no, item in valid:
+        b = by_code.get(item.credit_code.strip().upper())
+        if b is None:
+            errors.append(
+                {
+                    "row": row_no,
+                    "errors": [
+                        {"field": "credit_code", "message": "no such borrower in your units"}
+                    ],
+                }
+            )
+            continue
+        grouped.setdefault(b.id, []).append((row_no, _tax_data(item)))
+    if errors:
+        raise ValidationError(
+            f"{len(errors)} row(s) invalid; nothing was imported",
+            code="invalid_rows",
+            details=errors,
+        )
+    results = []
+    for borrower_id, rows in grouped.items():
+        b = next(x for x in by_code.values() if x.id == borrower_id)
+        try:
+            counts = borrowers.store_tax_months(s, b, [d for _, d in rows], "import")
+        except ValidationError as exc:
+            raise ValidationError(
+                exc.message,
+                code="invalid_rows",
+                details=[{"row": rows[d["row"]][0], "errors": [d]} for d in exc.details],
+            ) from exc
+        status = "created" if counts["created"] else "updated" if counts["updated"] else "unchanged"
+        results += [(row_no, status, b.credit_code) for row_no, _ in rows]
+    s.commit()
+    return row_report(sorted(results))
+
+
+# --- applications ------------------------------------------------------------------------------
+
+
+class ApplicationIn(BaseModel):
+    borrower_id: int
+    product_id: int
+    requested_amount: Amount
+    term_months: int | None = Field(default=None, ge=1, le=60)
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+    note: str = Field(default="", max_length=500)
+
+
+class ReviewIn(BaseModel):
+    accept: bool
+    note: str = Field(default="", max_length=500)
+
+
+def application_json(a: Application) -> dict[str, Any]:
+    out = a.model_dump(mode="json")
+    out["hours_to_disbursement"] = applications.hours_to_disbursement(a)
+    return out
+
+
+@api.operation("/applications", summary="List applications", permission=perm.VIEW, tags=["lending"])
+def list_applications():
+    s, _ = _ctx()
+    return paginate(s, select(Application).order_by(Application.id.desc()), application_json)
+
+
+@api.operation(
+    "/applications",
+    methods=["POST"],
+    body=ApplicationIn,
+    permission=perm.APPLY,
+    status=201,
+    summary="Apply online; the tax pre-check runs at once",
+    tags=["lending"],
+)
+def create_application(body: ApplicationIn):
+    s, who = _ctx()
+    app = applications.submit(
+        s,
+        who,
+        borrower_id=body.borrower_id,
+        product_id=body.product_id,
+        requested_amount=body.requested_amount,
+        term_months=body.term_months,
+        channel="api",
+    )
+    s.commit()
+    return application_json(app), 201
+
+
+@api.operation(
+    "/applications/<int:application_id>",
+    summary="One application with its pre-check outcomes and timestamps",
+    permission=perm.VIEW,
+    tags=["lending"],
+)
+def get_application(application_id: int):
+    s, _ = _ctx()
+    return application_json(get_or_404(s, Application, application_id, "application_id"))
+
+
+@api.operation(
+    "/applications/<int:application_id>/review",
+    methods=["POST"],
+    body=ReviewIn,
+    permission=perm.REVIEW,
+    summary="Customer manager's review",
+    tags=["lending"],
+)
+def review_application(application_id: int, body: ReviewIn):
+    s, who = _ctx()
+    app = applications.review(s, who, application_id, accept=body.accept, note=body.note)
+    s.commit()
+    return application_json(app)
+
+
+@api.operation(
+    "/applications/<int:application_id>/decision",
+    methods=["POST"],
+    body=DecisionIn,
+    permission=perm.APPROVE,
+    summary="Approve or reject (maker-checker: not by whoever prepared the case)",
+    tags=["lending"],
+)
+def decide_application(application_id: int, body: DecisionIn):
+    s, who = _ctx()
+    app = applications.decide(s, who, application_id, approve=body.approve, note=body.note)
+    s.commit()
+    return application_json(app)
+
+
+@api.operation(
+    "/applications/<int:application_id>/contract",
+    methods=["POST"],
+    permission=perm.APPLY,
+    summary="Sign the contract",
+    tags=["lending"],
+)
+def contract_application(application_id: int):
+    s, who = _ctx()
+    app = applications.sign_contract(s, who, application_id)
+    s.commit()
+    return application_json(app)
+
+
+@api.operation(
+    "/applications/<int:application_id>/disbursement",
+    methods=["POST"],
+    permission=perm.SERVICE,
+    status=201,
+    summary="Disburse: creates the loan and its schedule",
+    tags=["lending"],
+)
+def disburse_application(application_id: int):
+    s, who = _ctx()
+    loan = applications.disburse(s, who, application_id)
+    s.commit()
+    return loan_json(loan), 201
+
+
+# --- loans, repayments -------------------------------------------------------------------------
+
+
+def loan_json(loan: Loan) -> dict[str, Any]:
+    return loan.model_dump(mode="json")
+
+
+def line_json(x: Instalment) -> dict[str, Any]:
+    return {
+        k: getattr(x, k)
+        for k in (
+            "version",
+            "active",
+            "number",
+            "period_start",
+            "due_date",
+            "days",
+            "opening_principal",
+            "principal",
+            "interest",
+            "principal_paid",
+            "interest_paid",
+            "paid_off",
+        )
+    }
+
+
+@api.operation(
+    "/loans", summary="List loans (?status=active)", permission=perm.VIEW, tags=["lending"]
+)
+def list_loans():
+    from flask import request
+
+    s, _ = _ctx()
+    stmt = select(Loan).order_by(Loan.id)
+    if request.args.get("status"):
+        stmt = stmt.where(Loan.status == request.args["status"])
+    return paginate(s, stmt, loan_json)
+
+
+@api.operation(
+    "/loans/<int:loan_id>",
+    summary="A loan with every schedule version",
+    permission=perm.VIEW,
+    tags=["lending"],
+)
+def get_loan(loan_id: int):
+    s, _ = _ctx()
+    loan = get_or_404(s, Loan, loan_id, "loan_id")
+    lines = s.exec(
+        select(Instalment)
+        .where(Instalment.loan_id == loan.id)
+        .order_by(Instalment.version, Instalment.number)
+    ).all()
+    out = loan_json(loan)
+    out["schedule"] = [line_json(x) for x in lines]
+    return out
+
+
+@api.operation(
+    "/loans/<int:loan_id>/quote",
+    summary="Amount due and payoff on ?on=YYYY-MM-DD",
+    permission=perm.VIEW,
+    tags=["lending"],
+)
+def quote_loan(loan_id: int):
+    from flask import request
+
+    s, _ = _ctx()
+    loan = get_or_404(s, Loan, loan_id, "loan_id")
+    on = _date_arg(request.args.get("on"), "on") or dt.date.today()
+    return loans.quote(s, loan, on)
+
+
+class RepaymentIn(BaseModel):
+    amount: Amount
+    paid_on: dt.date
+    reference: str = Field(
+        min_length=1,
+        max_length=60,
+        description="payer's reference; a retry with the same reference is recognised",
+    )
+
+
+@api.operation(
+    "/loans/<int:loan_id>/repayments",
+    methods=["POST"],
+    body=RepaymentIn,
+    permission=perm.SERVICE,
+    status=201,
+    summary="Record a repayment (interest first, then principal)",
+    tags=["lending"],
+)
+def record_repayment(loan_id: int, body: RepaymentIn):
+    s, who = _ctx()
+    rep = loans.record_repayment(s, who, loan_id, body.amount, body.paid_on, body.reference)
+    s.commit()
+    return rep.model_dump(mode="json"), 201
+
+
+# --- relief ------------------------------------------------------------------------------------
+
+
+class ReliefIn(BaseModel):
+    """One relief operation, either flat or as ``{"operations": [<one>]}``."""
+
+    kind: str | None = None
+    relief_date: str | None = None
+    term_months: int | None = None
+    extension_months: int | None = None
+    annual_rate: str | None = None
+    reason: str = ""
+    operations: list[dict[str, Any]] | None = None
+
+
+@api.operation(
+    "/loans/<int:loan_id>/reliefs",
+    methods=["POST"],
+    body=ReliefIn,
+    permission=perm.RELIEF,
+    status=201,
+    summary="Request one relief operation (refinancing, extension or renewal); eligibility checked",
+    tags=["lending"],
+)
+def request_relief(loan_id: int, body: ReliefIn):
+    s, who = _ctx()
+    payload = body.model_dump(exclude_none=True)
+    row = relief.request_relief(s, who, loan_id, payload)
+    s.commit()
+    return row.model_dump(mode="json"), 201
+
+
+@api.operation("/reliefs", summary="List relief requests", permission=perm.VIEW, tags=["lending"])
+def list_reliefs():
+    s, _ = _ctx()
+    return paginate(
+        s, select(Relief).order_by(Relief.id.desc()), lambda r: r.model_dump(mode="json")
+    )
+
+
+@api.operation(
+    "/reliefs/<int:relief_id>/decision",
+    methods=["POST"],
+    body=DecisionIn,
+    permission=perm.APPROVE,
+    summary="Approve (apply) or reject a relief (maker-checker)",
+    tags=["lending"],
+)
+def decide_relief(relief_id: int, body: DecisionIn):
+    s, who = _ctx()
+    row = relief.decide_relief(s, who, relief_id, approve=body.approve, note=body.note)
+    s.commit()
+    return row.model_dump(mode="json")
+
+
+# --- close of business, outreach, reports ------------------------------------------------------
+
+
+class CloseIn(BaseModel):
+    as_of: dt.date
+
+
+@api.operation(
+    "/close-of-business",
+    methods=["POST"],
+    body=CloseIn,
+    permission=perm.SERVICE,
+    status=202,
+    summary="Run the close of business for your unit as a tracked job",
+    tags=["lending"],
+)
+def run_close(body: CloseIn):
+    from postalops import jobs
+
+    job = jobs.submit("lending.close_of_business", {"as_of": body.as_of.isoformat()})
+    return {"job_id": job.id, "status": job.status}, 202
+
+
+@api.operation(
+    "/outreach", summary="Phone-back list on ?on=YYYY-MM-DD", permission=perm.VIEW, tags=["lending"]
+)
+def phone_back():
+    from flask import request
+
+    s, _ = _ctx()
+    on = _date_arg(request.args.get("on"), "on") or dt.date.today()
+    return {"on": on, "items": outreach.phone_back_list(s, on, manager=request.args.get("manager"))}
+
+
+class CallIn(BaseModel):
+    borrower_id: int
+    outcome: str
+    note: str = Field(default="", max_length=500)
+    loan_id: int | None = None
+    reasons: list[str] = []
+
+
+@api.operation(
+    "/outreach/calls",
+    methods=["POST"],
+    body=CallIn,
+    permission=perm.RELIEF,
+    status=201,
+    summary="Record a phone-back call's outcome",
+    tags=["lending"],
+)
+def record_call(body: CallIn):
+    s, who = _ctx()
+    row = outreach.record_call(
+        s,
+        who,
+        borrower_id=body.borrower_id,
+        outcome=body.outcome,
+        note=body.note,
+        loan_id=body.loan_id,
+        reasons=body.reasons,
+    )
+    s.commit()
+    return row.model_dump(mode="json"), 201
+
+
+@api.operation(
+    "/reports/time-to-disbursement",
+    summary="Hours from application to disbursement per loan disbursed in ?from=&to=",
+    permission=perm.VIEW,
+    tags=["lending"],
+)
+def time_to_disbursement():
+    from postalops_lending.metrics import day_bounds
+    from postalops_lending.portfolio import median
+
+    s, _ = _ctx()
+    frm, to = query_period(365)
+    start, end = day_bounds(frm, to)
+    rows = s.exec(
+        select(Application)
+        .where(Application.disbursed_at >= start, Application.disbursed_at < end)
+        .order_by(Application.disbursed_at)
+    ).all()
+    items = [
+        {
+            "application_id": a.id,
+            "loan_id": a.loan_id,
+            "submitted_at": a.submitted_at,
+            "disbursed_at": a.disbursed_at,
+            "hours": applications.hours_to_disbursement(a),
+        }
+        for a in rows
+    ]
+    return {
+        "from": frm,
+        "to": to,
+        "items": items,
+        "median_hours": median(x["hours"] for x in items),
+    }
+
+
+def _date_arg(value: str | None, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(
+            f"{field} must be YYYY-MM-DD",
+            details=[{"field": f"query.{field}", "message": "not a date"}],
+        ) from exc

@@ -1,0 +1,32 @@
+"""Tracked jobs of the lending plugin."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from postalops.jobs import JobContext, job
+
+from postalops_lending.services import close_of_business as cob
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+@job(
+    "lending.close_of_business",
+    max_retries=3,
+    label_zh="小微贷款日终处理",
+    label_en="Lending close of business",
+)
+def close_of_business(ctx: JobContext, as_of: str | None = None) -> dict[str, Any]:
+    """Days past due, classification and the portfolio snapshot for the starter's subtree.
+
+    Set-based and idempotent: a retry or a second run for the same date changes nothing.
+    ``as_of`` defaults to today in Asia/Shanghai.
+    """
+    day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(SHANGHAI).date()
+    ctx.progress(0, 1, f"close of business {day}")
+    result = cob.run(ctx.session, ctx.tenant, day)
+    ctx.session.commit()
+    ctx.progress(1, 1, f"{result['loans']} loans classified")
+    return result

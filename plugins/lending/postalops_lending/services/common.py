@@ -1,0 +1,36 @@
+"""Small shared pieces of the lending services: loading rows in scope, actor names."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from postalops.context import Principal
+from postalops.errors import NotFound
+from sqlmodel import Session, select
+
+T = TypeVar("T")
+
+
+def get_or_404(
+    session: Session, model: type[T], row_id: int, field: str, *, for_update: bool = False
+) -> T:
+    """Load ``model`` by id through the scoped session: a row outside scope is simply absent."""
+    stmt = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = session.exec(stmt).first()
+    if row is None:
+        raise NotFound(
+            f"no {model.__name__.lower()} {row_id}",
+            details=[{"field": field, "message": f"{row_id} not found"}],
+        )
+    return row
+
+
+def actor_name(actor: Principal) -> str:
+    return actor.name
+
+
+def snapshot(row: Any, *fields: str) -> dict[str, Any]:
+    """The named fields of ``row`` for an audit before/after."""
+    return {f: getattr(row, f) for f in fields}

@@ -1,0 +1,122 @@
+"""Loan products: stored rows <-> the rules' ``ProductTerms`` and ``TaxModePolicy``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from postalops import audit
+from postalops.context import Principal
+from postalops.errors import Conflict, ValidationError
+from sqlmodel import Session, select
+
+from postalops_lending.credit_line import TaxModePolicy
+from postalops_lending.models import Product
+from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
+
+
+def policy_to_json(policy: TaxModePolicy) -> dict[str, Any]:
+    return {
+        "cap": str(policy.cap),
+        "factor": str(policy.factor),
+        "grade_multipliers": {k: str(v) for k, v in policy.grade_multipliers.items()},
+        "tenure_bands": [[m, str(x)] for m, x in policy.tenure_bands],
+        "min_tax_paid": str(policy.min_tax_paid),
+        "min_line": str(policy.min_line),
+        "line_unit": str(policy.line_unit),
+    }
+
+
+def policy_of(product: Product) -> TaxModePolicy:
+    p = product.policy or {}
+    default = TaxModePolicy()
+    return TaxModePolicy(
+        cap=Decimal(p.get("cap", default.cap)),
+        factor=Decimal(p.get("factor", default.factor)),
+        grade_multipliers={
+            k: Decimal(v) for k, v in p.get("grade_multipliers", default.grade_multipliers).items()
+        },
+        tenure_bands=tuple(
+            (int(m), Decimal(x)) for m, x in p.get("tenure_bands", default.tenure_bands)
+        ),
+        min_tax_paid=Decimal(p.get("min_tax_paid", default.min_tax_paid)),
+        min_line=Decimal(p.get("min_line", default.min_line)),
+        line_unit=Decimal(p.get("line_unit", default.line_unit)),
+    )
+
+
+def terms_of(product: Product) -> ProductTerms:
+    return ProductTerms(
+        code=product.code,
+        annual_rate=product.annual_rate,
+        term_months=product.term_months,
+        day_count=DayCount(product.day_count),
+        method=RepaymentMethod(product.method),
+        allow_prepayment=product.allow_prepayment,
+    )
+
+
+def create_product(
+    session: Session,
+    actor: Principal,
+    *,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    terms: ProductTerms,
+    policy: TaxModePolicy | None = None,
+    tenant_code: str | None = None,
+) -> Product:
+    """Add a product at the caller's unit (or ``tenant_code`` in scope); audited."""
+    if not code or len(code) > 40:
+        raise ValidationError(
+            "product code is required", details=[{"field": "code", "message": "1-40 characters"}]
+        )
+    if session.exec(select(Product).where(Product.code == code)).first() is not None:
+        raise Conflict(
+            f"product {code} exists",
+            code="duplicate_product",
+            details=[{"field": "code", "message": "already used"}],
+        )
+    row = Product(
+        tenant_code=tenant_code,
+        code=code,
+        name_zh=name_zh,
+        name_en=name_en,
+        annual_rate=terms.annual_rate,
+        term_months=terms.term_months,
+        day_count=terms.day_count.value,
+        method=terms.method.value,
+        allow_prepayment=terms.allow_prepayment,
+        policy=policy_to_json(policy or TaxModePolicy()),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        "lending.product.create",
+        target_type="lending_product",
+        target_id=row.id,
+        tenant=row.tenant_code,
+        after=product_json(row),
+        session=session,
+        actor=actor.name,
+    )
+    return row
+
+
+def product_json(row: Product) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "code": row.code,
+        "name_zh": row.name_zh,
+        "name_en": row.name_en,
+        "tenant_code": row.tenant_code,
+        "mode": row.mode,
+        "annual_rate": str(row.annual_rate),
+        "term_months": row.term_months,
+        "day_count": row.day_count,
+        "method": row.method,
+        "allow_prepayment": row.allow_prepayment,
+        "policy": row.policy,
+        "active": row.active,
+    }

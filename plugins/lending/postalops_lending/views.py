@@ -1,0 +1,355 @@
+"""Portal pages under ``/p/lending``: borrowers, applications, loans, relief, phone-back.
+
+Forms post to the same services the API uses; a refused action is shown with its reason and
+nothing is written (the transaction is rolled back).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from postalops import context
+from postalops.auth import check_permission
+from postalops.errors import PostalOpsError, ValidationError
+from sqlmodel import select
+
+from postalops_lending import permissions as perm
+from postalops_lending.classification import CATEGORY_ZH, Category
+from postalops_lending.identity import mask_id_number
+from postalops_lending.metrics import compute
+from postalops_lending.models import (
+    Application,
+    Borrower,
+    Instalment,
+    Loan,
+    OutreachCall,
+    Product,
+    Relief,
+    Repayment,
+)
+from postalops_lending.money import parse_amount
+from postalops_lending.services import applications, borrowers, loans, outreach, relief
+from postalops_lending.services.common import get_or_404
+
+bp = Blueprint("lending", __name__, url_prefix="/p/lending", template_folder="templates")
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(SHANGHAI).date()
+
+
+@bp.app_template_filter("lending_category")
+def category_label(value: str) -> str:
+    from postalops.builtin.portal import is_zh
+
+    return CATEGORY_ZH[Category(value)] if is_zh() else value.replace("_", " ")
+
+
+@bp.app_template_filter("local_time")
+def local_time(value: dt.datetime | None) -> str:
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _act(action: Callable[[], Any], ok: str, back: str) -> Any:
+    """Run a form action in the request's transaction; show a refusal instead of a 500."""
+    s = context.session()
+    try:
+        action()
+        s.commit()
+        flash(ok, "success")
+    except PostalOpsError as exc:
+        s.rollback()
+        reasons = "; ".join(
+            f"{d.get('field', d.get('row', ''))}: {d.get('message', d.get('errors', ''))}"
+            for d in exc.details
+            if isinstance(d, dict)
+        )
+        flash(f"{exc.message}" + (f" ({reasons})" if reasons else ""), "error")
+    return redirect(back)
+
+
+@bp.route("/")
+def home() -> Any:
+    check_permission(perm.VIEW)
+    s = context.session()
+    unit = context.tenant()
+    year = request.args.get("year", type=int) or _today().year
+    kpis = compute(s, unit, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    return render_template("lending/home.html", kpis=kpis, year=year, unit=unit)
+
+
+@bp.route("/borrowers", methods=["GET", "POST"])
+def borrower_list() -> Any:
+    check_permission(perm.VIEW)
+    s = context.session()
+    if request.method == "POST":
+        who = check_permission(perm.APPLY)
+        f = request.form
+
+        def create() -> None:
+            try:
+                established = dt.date.fromisoformat(f.get("established_on", ""))
+            except ValueError:
+                raise ValidationError(
+                    "established_on must be a date",
+                    details=[{"field": "established_on", "message": "YYYY-MM-DD"}],
+                ) from None
+            borrowers.register_borrower(
+                s,
+                who,
+                borrowers.BorrowerData(
+                    name=f.get("name", ""),
+                    credit_code=f.get("credit_code", ""),
+                    legal_rep_name=f.get("legal_rep_name", ""),
+                    legal_rep_id_number=f.get("legal_rep_id_number", ""),
+                    industry=f.get("industry", ""),
+                    established_on=established,
+                    customer_manager=f.get("customer_manager", ""),
+                    phone=f.get("phone", ""),
+                ),
+            )
+
+        return _act(create, _("Borrower registered"), url_for("lending.borrower_list"))
+    rows = s.exec(select(Borrower).order_by(Borrower.id.desc()).limit(500)).all()
+    return render_template("lending/borrowers.html", rows=rows, mask=mask_id_number)
+
+
+@bp.route("/applications", methods=["GET", "POST"])
+def application_list() -> Any:
+    check_permission(perm.VIEW)
+    s = context.session()
+    if request.method == "POST":
+        who = check_permission(perm.APPLY)
+        f = request.form
+
+        def submit() -> None:
+            app = applications.submit(
+                s,
+                who,
+                borrower_id=int(f.get("borrower_id") or 0),
+                product_id=int(f.get("product_id") or 0),
+                requested_amount=parse_amount(f.get("requested_amount", ""), "requested_amount"),
+                channel="portal",
+            )
+            flash(_("Pre-check: %(status)s", status=app.status), "info")
+
+        return _act(submit, _("Application submitted"), url_for("lending.application_list"))
+    rows = s.exec(
+        select(Application, Borrower)
+        .join(Borrower, Borrower.id == Application.borrower_id)
+        .order_by(Application.id.desc())
+        .limit(500)
+    ).all()
+    return render_template(
+        "lending/applications.html",
+        rows=rows,
+        borrowers=s.exec(select(Borrower).order_by(Borrower.name)).all(),
+        products=s.exec(select(Product).where(Product.active)).all(),
+    )
+
+
+@bp.route("/applications/<int:app_id>", methods=["GET", "POST"])
+def application_detail(app_id: int) -> Any:
+    check_permission(perm.VIEW)
+    s = context.session()
+    app = get_or_404(s, Application, app_id, "application_id")
+    if request.method == "POST":
+        step = request.form.get("step")
+        back = url_for("lending.application_detail", app_id=app_id)
+        note = request.form.get("note", "")
+        steps: dict[str, tuple[str, Callable[[Any], Any]]] = {
+            "review": (
+                perm.REVIEW,
+                lambda w: applications.review(s, w, app_id, accept=True, note=note),
+            ),
+            "review_reject": (
+                perm.REVIEW,
+                lambda w: applications.review(s, w, app_id, accept=False, note=note),
+            ),
+            "approve": (
+                perm.APPROVE,
+                lambda w: applications.decide(s, w, app_id, approve=True, note=note),
+            ),
+            "reject": (
+                perm.APPROVE,
+                lambda w: applications.decide(s, w, app_id, approve=False, note=note),
+            ),
+            "contract": (perm.APPLY, lambda w: applications.sign_contract(s, w, app_id)),
+            "disburse": (perm.SERVICE, lambda w: applications.disburse(s, w, app_id)),
+        }
+        if step not in steps:
+            flash(_("Unknown step"), "error")
+            return redirect(back)
+        permission, fn = steps[step]
+        who = check_permission(permission)
+        return _act(lambda: fn(who), _("Done"), back)
+    borrower = s.get(Borrower, app.borrower_id)
+    return render_template(
+        "lending/application.html",
+        app=app,
+        borrower=borrower,
+        hours=applications.hours_to_disbursement(app),
+    )
+
+
+@bp.route("/loans")
+def loan_list() -> Any:
+    check_permission(perm.VIEW)
+    s = context.session()
+    status = request.args.get("status") or "active"
+    rows = s.exec(
+        select(Loan, Borrower)
+        .join(Borrower, Borrower.id == Loan.borrower_id)
+        .where(Loan.status == status)
+        .order_by(Loan.id.desc())
+        .limit(500)
+    ).all()
+    return render_template("lending/loans.html", rows=rows, status=status)
+
+
+@bp.route("/loans/<int:loan_id>", methods=["GET", "POST"])
+def loan_detail(loan_id: int) -> Any:
+    check_permission(perm.VIEW)
+    s = context.session()
+    loan = get_or_404(s, Loan, loan_id, "loan_id")
+    back = url_for("lending.loan_detail", loan_id=loan_id)
+    if request.method == "POST":
+        f = request.form
+        if f.get("form") == "repayment":
+            who = check_permission(perm.SERVICE)
+            return _act(
+                lambda: loans.record_repayment(
+                    s,
+                    who,
+                    loan_id,
+                    parse_amount(f.get("amount", ""), "amount"),
+                    _form_date(f.get("paid_on"), "paid_on"),
+                    f.get("reference", ""),
+                ),
+                _("Repayment recorded"),
+                back,
+            )
+        if f.get("form") == "relief":
+            who = check_permission(perm.RELIEF)
+            payload = {
+                k: v
+                for k, v in {
+                    "kind": f.get("kind"),
+                    "relief_date": f.get("relief_date"),
+                    "term_months": _int_or_none(f.get("term_months")),
+                    "extension_months": _int_or_none(f.get("extension_months")),
+                    "annual_rate": f.get("annual_rate") or None,
+                    "reason": f.get("reason", ""),
+                }.items()
+                if v is not None
+            }
+            return _act(
+                lambda: relief.request_relief(s, who, loan_id, payload),
+                _("Relief requested; it awaits approval"),
+                back,
+            )
+    lines = s.exec(
+        select(Instalment)
+        .where(Instalment.loan_id == loan.id)
+        .order_by(Instalment.version.desc(), Instalment.number)
+    ).all()
+    versions: dict[int, list[Instalment]] = {}
+    for x in lines:
+        versions.setdefault(x.version, []).append(x)
+    return render_template(
+        "lending/loan.html",
+        loan=loan,
+        borrower=s.get(Borrower, loan.borrower_id),
+        versions=versions,
+        quote=loans.quote(s, loan, _today()) if loan.status == "active" else {},
+        repayments=s.exec(
+            select(Repayment).where(Repayment.loan_id == loan.id).order_by(Repayment.paid_on)
+        ).all(),
+        reliefs=s.exec(select(Relief).where(Relief.loan_id == loan.id)).all(),
+        today=_today(),
+    )
+
+
+@bp.route("/reliefs", methods=["GET", "POST"])
+def relief_list() -> Any:
+    check_permission(perm.VIEW)
+    s = context.session()
+    if request.method == "POST":
+        who = check_permission(perm.APPROVE)
+        rid = int(request.form.get("relief_id") or 0)
+        approve = request.form.get("decision") == "approve"
+        return _act(
+            lambda: relief.decide_relief(
+                s, who, rid, approve=approve, note=request.form.get("note", "")
+            ),
+            _("Decision recorded"),
+            url_for("lending.relief_list"),
+        )
+    rows = s.exec(
+        select(Relief, Loan)
+        .join(Loan, Loan.id == Relief.loan_id)
+        .order_by(Relief.id.desc())
+        .limit(500)
+    ).all()
+    return render_template("lending/reliefs.html", rows=rows)
+
+
+@bp.route("/outreach", methods=["GET", "POST"])
+def outreach_list() -> Any:
+    check_permission(perm.VIEW)
+    s = context.session()
+    on = _form_date(request.args.get("on"), "on") if request.args.get("on") else _today()
+    if request.method == "POST":
+        who = check_permission(perm.RELIEF)
+        f = request.form
+        return _act(
+            lambda: outreach.record_call(
+                s,
+                who,
+                borrower_id=int(f.get("borrower_id") or 0),
+                outcome=f.get("outcome", ""),
+                note=f.get("note", ""),
+                loan_id=_int_or_none(f.get("loan_id")),
+                reasons=[r for r in f.get("reasons", "").split(",") if r],
+            ),
+            _("Call recorded"),
+            url_for("lending.outreach_list", on=on.isoformat()),
+        )
+    calls = s.exec(select(OutreachCall).order_by(OutreachCall.called_at.desc()).limit(50)).all()
+    return render_template(
+        "lending/outreach.html", rows=outreach.phone_back_list(s, on), on=on, calls=calls
+    )
+
+
+def _form_date(value: str | None, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value or "")
+    except ValueError:
+        raise ValidationError(
+            f"{field} must be a date", details=[{"field": field, "message": "YYYY-MM-DD"}]
+        ) from None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(
+            "not a whole number", details=[{"field": "months", "message": value}]
+        ) from None
+
+
+def money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+bp.add_app_template_filter(money, "lending_money")
