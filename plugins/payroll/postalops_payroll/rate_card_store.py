@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from postalops import audit, context
-from postalops.db import check_in_scope, in_scope_clause
+from postalops.db import check_in_scope, in_scope_clause, scope_of
 from postalops.errors import Conflict
 from postalops.tenancy import Scope, ancestors
 from sqlmodel import Session, func, select
@@ -42,6 +42,18 @@ def reading_above(session: Session):  # noqa: ANN201 - a context manager of Sess
         reader.close()
 
 
+def split_by_scope(session: Session, codes: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Codes the caller's session can read, and codes above its scope (read via the reader).
+
+    Rows inside the scope are read through the caller's own session so that its uncommitted
+    changes (a reopen earlier in the same transaction) are seen.
+    """
+    scope = scope_of(session)
+    inside = sorted(c for c in set(codes) if scope.allows(c))
+    above = sorted(c for c in set(codes) if not scope.allows(c))
+    return inside, above
+
+
 def locked_months(
     session: Session, units: Iterable[str], months: Iterable[int]
 ) -> set[tuple[str, int]]:
@@ -49,16 +61,25 @@ def locked_months(
     units, months = set(units), set(months)
     if not units or not months:
         return set()
-    chain = sorted({a for unit in units for a in ancestors(unit)})
-    with reading_above(session) as reader:
-        locks = reader.exec(
-            select(PayrollMonth.tenant_code, PayrollMonth.month).where(
-                PayrollMonth.locked.is_(True),  # type: ignore[attr-defined]
-                PayrollMonth.month.in_(sorted(months)),  # type: ignore[attr-defined]
-                PayrollMonth.tenant_code.in_(chain),  # type: ignore[union-attr]
-            )
-        ).all()
-    locked_at = {(code, month) for code, month in locks}
+    inside, above = split_by_scope(session, {a for unit in units for a in ancestors(unit)})
+
+    def locks(reader: Session, codes: list[str]) -> set[tuple[str, int]]:
+        if not codes:
+            return set()
+        return set(
+            reader.exec(
+                select(PayrollMonth.tenant_code, PayrollMonth.month).where(
+                    PayrollMonth.locked.is_(True),  # type: ignore[attr-defined]
+                    PayrollMonth.month.in_(sorted(months)),  # type: ignore[attr-defined]
+                    PayrollMonth.tenant_code.in_(codes),  # type: ignore[union-attr]
+                )
+            ).all()
+        )
+
+    locked_at = locks(session, inside)
+    if above:
+        with reading_above(session) as reader:
+            locked_at |= locks(reader, above)
     return {
         (unit, month)
         for unit in units
@@ -71,17 +92,13 @@ def locked_in_subtree(session: Session, unit: str, month: int) -> bool:
     """True when ``unit``'s month is locked at the unit, above it or anywhere below it."""
     if locked_months(session, [unit], [month]):
         return True
-    with reading_above(session) as reader:
-        return (
-            reader.exec(
-                select(PayrollMonth.id).where(
-                    PayrollMonth.locked.is_(True),  # type: ignore[attr-defined]
-                    PayrollMonth.month == month,
-                    in_scope_clause(PayrollMonth.tenant_code, unit),
-                )
-            ).first()
-            is not None
-        )
+    # The unit is inside the caller's scope (callers check), so its subtree is too.
+    statement = select(PayrollMonth.id).where(
+        PayrollMonth.locked.is_(True),  # type: ignore[attr-defined]
+        PayrollMonth.month == month,
+        in_scope_clause(PayrollMonth.tenant_code, unit),
+    )
+    return session.exec(statement).first() is not None
 
 
 def publish_rate_card(
@@ -95,15 +112,23 @@ def publish_rate_card(
     version = (latest or 0) + 1
     card = rate_card_from_dict(body, version=version, unit_code=unit)
     first = Month.parse(card.effective_from)
-    with reading_above(session) as reader:
-        closed = reader.exec(
-            select(PayrollMonth.tenant_code, PayrollMonth.month).where(
-                PayrollMonth.locked.is_(True),  # type: ignore[attr-defined]
-                PayrollMonth.month >= first.year * 100 + first.month,
-                in_scope_clause(PayrollMonth.tenant_code, unit)
-                | PayrollMonth.tenant_code.in_(ancestors(unit)),  # type: ignore[union-attr]
-            )
-        ).all()
+
+    def closed_months(reader: Session, where: Any) -> list[tuple[str, int]]:
+        return list(
+            reader.exec(
+                select(PayrollMonth.tenant_code, PayrollMonth.month).where(
+                    PayrollMonth.locked.is_(True),  # type: ignore[attr-defined]
+                    PayrollMonth.month >= first.year * 100 + first.month,
+                    where,
+                )
+            ).all()
+        )
+
+    closed = closed_months(session, in_scope_clause(PayrollMonth.tenant_code, unit))
+    _, above = split_by_scope(session, ancestors(unit))
+    if above:
+        with reading_above(session) as reader:
+            closed += closed_months(reader, PayrollMonth.tenant_code.in_(above))  # type: ignore[union-attr]
     if closed:
         months = sorted({str(m) for _, m in closed})
         raise Conflict(
@@ -145,17 +170,20 @@ class CardResolver:
 
     def __init__(self, session: Session, unit: str, month: Month) -> None:
         self.month = month
-        with reading_above(session) as reader:
-            rows = reader.exec(
-                select(PayrollRateCard).where(
-                    in_scope_clause(PayrollRateCard.tenant_code, unit)
-                    | PayrollRateCard.tenant_code.in_(ancestors(unit)),  # type: ignore[union-attr]
-                    PayrollRateCard.effective_from <= month.first_day,
-                )
-            ).all()
         self._by_unit: dict[str, list[RateCard]] = {}
-        for row in rows:
-            self._by_unit.setdefault(row.tenant_code or "", []).append(to_card(row))
+
+        def load(reader: Session, where: Any) -> None:
+            statement = select(PayrollRateCard).where(
+                where, PayrollRateCard.effective_from <= month.first_day
+            )
+            for row in reader.exec(statement):
+                self._by_unit.setdefault(row.tenant_code or "", []).append(to_card(row))
+
+        load(session, in_scope_clause(PayrollRateCard.tenant_code, unit))
+        _, above = split_by_scope(session, ancestors(unit))
+        if above:
+            with reading_above(session) as reader:
+                load(reader, PayrollRateCard.tenant_code.in_(above))  # type: ignore[union-attr]
         self._cache: dict[str, RateCard | None] = {}
 
     def card_for(self, unit: str) -> RateCard | None:

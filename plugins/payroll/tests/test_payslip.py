@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
-from conftest import card_dict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from postalops.errors import ValidationError
@@ -29,6 +30,14 @@ DELIVERIES = {
     cell_of("gov_mail", "counter", "suburban"): 10,
     cell_of("registered", "door", "mountain"): 11,
 }
+
+CARD_JSON = Path(__file__).parent / "fixture_card.json"  # the table in conftest.py
+
+
+def card_dict(**overrides):
+    data = json.loads(CARD_JSON.read_text(encoding="utf-8"))
+    data.update(overrides)
+    return data
 
 
 def _month(postage: str, deliveries=None, adjustments=()) -> CourierMonth:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
-from conftest import card_dict
 from hypothesis import given
 from hypothesis import strategies as st
 from postalops.errors import ValidationError
@@ -16,6 +17,14 @@ from postalops_payroll.rate_card import (
     rate_card_to_dict,
     select_version,
 )
+
+CARD_JSON = Path(__file__).parent / "fixture_card.json"  # the table in conftest.py
+
+
+def card_dict(**overrides):
+    data = json.loads(CARD_JSON.read_text(encoding="utf-8"))
+    data.update(overrides)
+    return data
 
 
 def _fields(error: ValidationError) -> set[str]:
