@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from postalops.db import in_scope_clause
+from postalops.metrics import kpi
 from sqlmodel import Session, select
 
 from .models import Departure, Device, Rollup
@@ -22,10 +23,10 @@ LABELS: dict[str, tuple[str, str, str]] = {
     "stations_with_sorters": ("stations", "配备分拣机的揽投部", "Stations with sorters"),
     "items_sorted": ("items", "分拣件数", "Items sorted"),
     "items_per_running_hour": ("items/h", "运行小时处理量", "Items per running hour"),
-    "availability": ("fraction", "时间开动率", "Availability"),
-    "performance": ("fraction", "性能开动率", "Performance"),
-    "quality": ("fraction", "合格品率", "Quality"),
-    "oee": ("fraction", "设备综合效率", "OEE"),
+    "availability": ("ratio", "时间开动率", "Availability"),
+    "performance": ("ratio", "性能开动率", "Performance"),
+    "quality": ("ratio", "合格品率", "Quality"),
+    "oee": ("ratio", "设备综合效率", "OEE"),
     "jams": ("count", "卡件次数", "Jams"),
     "mtbf_minutes": ("minutes", "平均故障间隔", "Mean time between failures"),
     "mttr_minutes": ("minutes", "平均修复时间", "Mean time to repair"),
@@ -88,7 +89,4 @@ def sorter_metrics(
         **{key: k[key] for key in LABELS if key in k},
         "departure_advance_minutes": departure_advance(session, tenant, date_from, date_to),
     }
-    return {
-        key: {"value": values[key], "unit": unit, "label_zh": zh, "label_en": en}
-        for key, (unit, zh, en) in LABELS.items()
-    }
+    return {key: kpi(values[key], unit, zh, en) for key, (unit, zh, en) in LABELS.items()}

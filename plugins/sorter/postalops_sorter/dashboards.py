@@ -1,0 +1,100 @@
+"""Dashboard page: the rollout overview (provincial ops) and the unit comparison (city ops)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import sqlalchemy as sa
+from dash import html
+from postalops.db import in_scope_clause
+from postalops_dashboards import chart, metric_cards
+from sqlmodel import select
+
+from .live import unit_table
+from .models import Rollup
+from .oee import Totals, kpis
+
+
+def register_callbacks(dash_app: Any) -> None:
+    """The page is drawn from the shell's unit and period inputs; it needs no callbacks."""
+
+
+def daily(ctx: Any) -> pd.DataFrame:
+    """One row per local day: summed day rollups of the subtree and their KPIs."""
+    cols = [sa.func.sum(getattr(Rollup, f)) for f in Totals.__dataclass_fields__]
+    rows = ctx.session.exec(
+        select(Rollup.day, *cols)
+        .where(
+            Rollup.grain == "day",
+            Rollup.day >= ctx.date_from,
+            Rollup.day <= ctx.date_to,
+            in_scope_clause(Rollup.tenant_code, ctx.tenant),
+        )
+        .group_by(Rollup.day)
+        .order_by(Rollup.day)
+    ).all()
+    out = []
+    for day, *values in rows:
+        k = kpis(Totals(*(int(v or 0) for v in values)))
+        out.append(
+            {
+                "day": day.isoformat(),
+                "items_sorted": k["items_sorted"],
+                "items_per_running_hour": float(k["items_per_running_hour"] or 0),
+                "oee": float(k["oee"] or 0),
+            }
+        )
+    return pd.DataFrame(out, columns=["day", "items_sorted", "items_per_running_hour", "oee"])
+
+
+def overview(ctx: Any) -> html.Div:
+    """Headline KPIs, units below the viewer compared, and the daily trend."""
+    t = ctx.t
+    metrics = ctx.metrics(plugin="sorter").get("sorter", {})
+    table = unit_table(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to)
+    units = pd.DataFrame(
+        [
+            {
+                "unit": r["unit"],
+                "stations": r["stations"],
+                "items_sorted": r["items_sorted"],
+                "items_per_running_hour": float(r["items_per_running_hour"] or 0),
+                "oee": float(r["oee"] or 0),
+                "jams": r["jams"],
+                "open_alerts": r["open_alerts"],
+            }
+            for r in table
+        ],
+        columns=[
+            "unit",
+            "stations",
+            "items_sorted",
+            "items_per_running_hour",
+            "oee",
+            "jams",
+            "open_alerts",
+        ],
+    )
+    days = daily(ctx)
+    rate_fig = px.bar(
+        units,
+        x="unit",
+        y="items_per_running_hour",
+        title=t("各单位运行小时处理量（件/小时）", "Items per running hour by unit"),
+    )
+    rate_fig.add_hline(y=3000, line_dash="dot")
+    rate_fig.add_hline(y=3500, line_dash="dot")
+    trend_fig = px.line(
+        days, x="day", y="items_sorted", title=t("每日分拣件数", "Items sorted per day")
+    )
+    return html.Div(
+        [
+            html.H2(t("圆盘分拣机", "Disc sorters")),
+            metric_cards(metrics, ctx.zh, "sorter"),
+            chart(rate_fig, units, "sorter-units", zh=ctx.zh),
+            chart(trend_fig, days, "sorter-daily", zh=ctx.zh),
+        ],
+        id="sorter-dashboard",
+    )

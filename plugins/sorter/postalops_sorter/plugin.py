@@ -1,0 +1,105 @@
+"""Hook implementations of the sorter plugin (圆盘分拣机). Thin: each hook hands off to a module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from postalops import hookimpl
+from postalops.plugins import DashboardPage, NavItem, Permission, PluginInfo, Role, Schedule
+
+from . import __version__
+
+KEY = "sorter"
+
+PERMISSIONS = [
+    Permission("sorter.view", "查看分拣机", "View sorters", ("ops", "viewer", "station_head")),
+    Permission("sorter.operate", "处理分拣机告警", "Handle sorter alerts", ("ops", "station_head")),
+    Permission("sorter.manage", "管理分拣机", "Manage sorters, waves and webhooks", ("ops",)),
+    # held by device tokens only: each machine posts its own telemetry
+    Permission("sorter.ingest", "上传分拣机数据", "Post sorter telemetry", ()),
+]
+
+
+@hookimpl
+def postalops_plugin_info():
+    return PluginInfo(
+        key=KEY,
+        name_zh="圆盘分拣机",
+        name_en="Disc sorters",
+        version=__version__,
+        description="Telemetry, throughput, OEE and alerts for station sorting machines",
+    )
+
+
+@hookimpl
+def postalops_roles():
+    return [Role("station_head", "揽投部主任", "Station head", grants=("core.metrics.read",))]
+
+
+@hookimpl
+def postalops_permissions():
+    return PERMISSIONS
+
+
+@hookimpl
+def postalops_blueprints(app):
+    from .api import api
+    from .views import bp
+
+    return [api, bp]
+
+
+@hookimpl
+def postalops_nav_items():
+    return [NavItem("分拣机", "Sorters", "/p/sorter/", permission="sorter.view", order=40)]
+
+
+@hookimpl
+def postalops_actors():
+    from .jobs import ACTORS
+
+    return ACTORS
+
+
+@hookimpl
+def postalops_schedules():
+    return [
+        Schedule("sorter.rollup", "sorter.rollup", cron="* * * * *"),
+        Schedule("sorter.alerts", "sorter.alerts", cron="* * * * *"),
+        Schedule("sorter.retention", "sorter.retention", cron="30 3 * * *"),
+    ]
+
+
+@hookimpl
+def postalops_migrations():
+    return str(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def postalops_metrics(session, tenant, date_from, date_to):
+    from .metrics import sorter_metrics
+
+    return sorter_metrics(session, tenant, date_from, date_to)
+
+
+@hookimpl
+def postalops_dashboard_pages(dash_app):
+    from . import dashboards
+
+    dashboards.register_callbacks(dash_app)
+    return [
+        DashboardPage("sorter", "圆盘分拣机", "Disc sorters", dashboards.overview, order=40),
+    ]
+
+
+@hookimpl
+def postalops_demo(session, units, rng, progress):
+    from .demo import build
+
+    # the demo is seeded from station codes and dates, not from rng, so it is stable on its own
+    return build(session, units, progress)
+
+
+@hookimpl
+def postalops_health():
+    return {"tables": "ok"}
