@@ -18,7 +18,8 @@ from postalops.jobs import submit
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from . import campaigns, community, figures
+from . import campaigns, community
+from . import metrics as figures
 from .catalogue import readiness
 from .ingest import ingest_events, ingest_orders
 from .models import Campaign, Leader, Product

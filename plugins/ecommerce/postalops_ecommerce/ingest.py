@@ -61,6 +61,7 @@ def ingest_orders(
     items: Iterable[tuple[int, OrderIn]],
     *,
     point_check: PointCheck | None = None,
+    write: bool = True,
 ) -> list[dict]:
     """Store new orders and their figure deltas; report ``created``/``duplicate`` per row.
 
@@ -179,6 +180,8 @@ def ingest_orders(
             )
         )
     _fail(errors)
+    if not write:
+        return []
 
     numbers = [o.order_no for _, o, _ in prepared]
     existing = set()

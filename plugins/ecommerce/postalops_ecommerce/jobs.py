@@ -37,11 +37,18 @@ def import_orders(ctx: JobContext, orders: list[dict], first_row: int = 2) -> di
     if errors:
         return {"status": "rejected", "errors": errors}
     total = len(valid)
-    report = []
     step = 2_000
+    # First every chunk is checked (nothing written: a bad row anywhere rejects the file), then
+    # written chunk by chunk, committing each so progress can be recorded (SQLite has a single
+    # writer). A re-run after a crash skips what was written: ingest is idempotent on order_no.
+    for start in range(0, total, step):
+        ingest_orders(ctx.session, valid[start : start + step], write=False)
+        ctx.progress(min(start + step, total), 2 * total, "checking")
+    report = []
     for start in range(0, total, step):
         report += ingest_orders(ctx.session, valid[start : start + step])
-        ctx.progress(min(start + step, total), total, "orders")
+        ctx.session.commit()
+        ctx.progress(total + min(start + step, total), 2 * total, "writing")
     rollup.refresh(ctx.session, ctx.tenant)
     ctx.session.commit()
     created = sum(1 for r in report if r["status"] == "created")

@@ -91,7 +91,7 @@ def postalops_migrations():
 
 @hookimpl
 def postalops_metrics(session, tenant, date_from, date_to):
-    from .figures import metrics
+    from .metrics import metrics
 
     return metrics(session, tenant, date_from, date_to)
 

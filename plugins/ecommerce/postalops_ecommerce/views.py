@@ -14,7 +14,8 @@ from postalops.errors import PostalOpsError
 from postalops.imports import parse_csv, parse_xlsx
 from sqlmodel import select
 
-from . import campaigns, community, figures
+from . import campaigns, community
+from . import metrics as figures
 from .catalogue import readiness
 from .models import Leader, Product
 from .order_rows import group_line_rows, parse_numbered, parse_order

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from postalops.db import in_scope_clause
+from postalops.metrics import kpi
 from sqlmodel import Session, select
 
 from .attainment import attainment, rank
@@ -193,8 +194,7 @@ def metrics(session: Session, tenant: str, date_from: dt.date, date_to: dt.date)
     ids = [c.id for c in campaigns_for(session, tenant, date_from, date_to)]
     plan = plans(session, [tenant], ids, end_of_day(date_to))[tenant]
 
-    def k(value, unit, zh, en):
-        return {"value": value, "unit": unit, "label_zh": zh, "label_en": en}
+    k = kpi
 
     return {
         "retail_turnover": k(str(actual["turnover"]), "CNY", "零售额", "Retail turnover"),

@@ -1,0 +1,135 @@
+"""Dashboard page: headline KPIs, the ranking by city (or branch), and the daily cumulative
+turnover curve against the plan line — all read through ``metrics.py``."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import dcc, html
+from postalops.plugins import DashboardPage
+from postalops_dashboards import chart, metric_cards
+
+from . import metrics as figures
+
+
+def pages(dash_app) -> list[DashboardPage]:
+    return [DashboardPage("ecommerce", "电商节", "E-commerce festival", layout, order=50)]
+
+
+def layout(ctx) -> html.Div:
+    """Built per view for the viewer's unit and period; no callbacks needed."""
+    session, tenant = ctx.session, ctx.tenant
+    kpis = figures.metrics(session, tenant, ctx.date_from, ctx.date_to)
+    level = "city" if tenant.count(".") <= 1 else "branch"
+    if tenant == "cn":
+        level = "province"
+    board = figures.leaderboard(session, tenant, level, ctx.date_from, ctx.date_to)
+    t = ctx.t
+    parts = [html.H2(t("电商节", "E-commerce festival")), metric_cards(kpis, ctx.zh, "ecommerce")]
+
+    df = pd.DataFrame(
+        [
+            {
+                "rank": r["rank"],
+                "unit": r["unit"],
+                "turnover": float(r["turnover"]),
+                "turnover_attainment": r["turnover_attainment"],
+                "groupbuy_turnover": float(r["groupbuy_turnover"]),
+                "groupbuy_attainment": r["groupbuy_attainment"],
+                "valid_sessions": r["valid_sessions"],
+                "active_leaders": r["active_leaders"],
+                "active_pickup_points": r["active_pickup_points"],
+                "orders": r["orders"],
+                "ten_thousand_order_groups": r["ten_thousand_order_groups"],
+            }
+            for r in board
+        ]
+    )
+    if not df.empty:
+        fig = go.Figure(
+            go.Bar(
+                x=df["unit"],
+                y=[(v or 0) * 100 for v in df["turnover_attainment"]],
+                name=t("零售额完成率 %", "Turnover vs plan %"),
+            )
+        )
+        fig.add_bar(
+            x=df["unit"],
+            y=[(v or 0) * 100 for v in df["groupbuy_attainment"]],
+            name=t("团购完成率 %", "Group-buy vs plan %"),
+        )
+        fig.update_layout(
+            title=t("完成率排名", "Attainment ranking"),
+            barmode="group",
+            yaxis_title="%",
+            height=380,
+        )
+        parts.append(chart(fig, df, "ecommerce-ranking", zh=ctx.zh))
+        parts.append(
+            html.Table(
+                [
+                    html.Tr(
+                        [
+                            html.Th(c)
+                            for c in (
+                                "#",
+                                t("单位", "Unit"),
+                                t("零售额", "Turnover"),
+                                t("完成率", "vs plan"),
+                                t("订单", "Orders"),
+                                t("万单团", "10k groups"),
+                            )
+                        ]
+                    )
+                ]
+                + [
+                    html.Tr(
+                        [
+                            html.Td(r["rank"]),
+                            html.Td(r["unit"]),
+                            html.Td(f"{r['turnover']:,}"),
+                            html.Td(
+                                "—"
+                                if r["turnover_attainment"] is None
+                                else f"{r['turnover_attainment'] * 100:.1f}%"
+                            ),
+                            html.Td(f"{r['orders']:,}"),
+                            html.Td(r["ten_thousand_order_groups"]),
+                        ]
+                    )
+                    for r in board
+                ],
+                className="grid",
+                id="ecommerce-ranking-table",
+            )
+        )
+
+    for campaign in figures.campaigns_for(session, tenant, ctx.date_from, ctx.date_to):
+        curve = figures.daily_curve(session, tenant, campaign, ctx.date_to)
+        actual = pd.DataFrame(curve["actual"], columns=["day", "cumulative_turnover"])
+        fig = go.Figure(
+            go.Scatter(
+                x=actual["day"],
+                y=actual["cumulative_turnover"].astype(float),
+                mode="lines",
+                name=t("累计零售额", "Cumulative turnover"),
+            )
+        )
+        if curve["plan"]:
+            plan = pd.DataFrame(curve["plan"], columns=["day", "plan"])
+            fig.add_scatter(
+                x=plan["day"],
+                y=plan["plan"].astype(float),
+                mode="lines",
+                line={"dash": "dash"},
+                name=t("计划线", "Plan line"),
+            )
+            actual = actual.merge(plan, on="day", how="outer")
+        fig.update_layout(
+            title=f"{campaign.name} · " + t("每日累计 vs 计划", "daily cumulative vs plan"),
+            height=380,
+        )
+        parts.append(chart(fig, actual, f"ecommerce-curve-{campaign.id}", zh=ctx.zh))
+    if len(parts) == 2:
+        parts.append(dcc.Markdown(t("本期间暂无订单。", "No orders in this period.")))
+    return html.Div(parts, className="ecommerce-dashboard")
