@@ -9,7 +9,7 @@ ready / collected times) but never its immutable ones.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
@@ -274,18 +274,27 @@ def classify(existing: CaseRecord | None, incoming: CaseRecord) -> tuple[IntakeA
 
 
 def parse_batch(
-    rows: Iterable[Mapping[str, Any]], *, catalogue: Catalogue, first_row: int = 1
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    catalogue: Catalogue,
+    first_row: int = 1,
+    row_numbers: Sequence[int] | None = None,
 ) -> list[CaseRecord]:
     """Validate every row; raise one error with every bad row's details, or return all records.
 
-    Rows are numbered from ``first_row`` (2 for a CSV whose line 1 is the header). The same case
+    Rows are numbered from ``first_row`` (2 for a CSV whose line 1 is the header), or by
+    ``row_numbers`` when the caller already knows them. The same case
     number twice in one batch must agree on immutable fields; the later row wins otherwise.
     """
     records: list[CaseRecord] = []
     details: list[dict[str, Any]] = []
     seen: dict[str, tuple[int, CaseRecord]] = {}
     only_conflicts = True
-    for n, row in enumerate(rows, start=first_row):
+    rows = list(rows)
+    numbers = (
+        list(row_numbers) if row_numbers is not None else range(first_row, first_row + len(rows))
+    )
+    for n, row in zip(numbers, rows, strict=True):
         try:
             record = parse_case(row, catalogue=catalogue, row_number=n)
         except PostalOpsError as exc:

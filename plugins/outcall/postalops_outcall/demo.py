@@ -1,0 +1,155 @@
+"""The demo hook: Guangzhou's first fortnight of outcall and Linfen's certificate mailing.
+
+Everything is produced through the plugin's services: the platform's daily batches go through
+``intake_cases``; simulated agents (``simulation.Simulator``) claim, call and record outcomes
+through ``claim_next`` / ``record_outcome`` on a simulated clock; Linfen's orders go through
+``create_orders``. No total is written. Re-running adds nothing: intake and orders are
+idempotent, and the simulation is skipped when the unit already has calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from postalops.db import in_scope_clause
+from sqlmodel import Session, select
+
+from . import demo_plan as plan
+from . import service as services
+from .call_policy import CaseStatus, Outcome
+from .models import OutcallAttempt, OutcallCase
+from .simulation import Simulator
+
+SCRIPT = (
+    "您好，请问是{name}吗？这里是广州市政务服务中心96185出件外呼。您办理的「{item}」已审批完成。"
+    "如您不便到窗口领取，我们可免费改为邮寄送达，请问需要吗？"
+)
+
+
+class DatabaseQueue:
+    """The simulator's ``QueuePort`` backed by the plugin's real services and tables."""
+
+    def __init__(self, session: Session, tenant: str) -> None:
+        self.session = session
+        self.tenant = tenant
+
+    def claim_next(self, agent: str, now: dt.datetime) -> str | None:
+        case = services.claim_next(self.session, self.tenant, agent, now=now)
+        return None if case is None else str(case.id)
+
+    def record(self, case_no, agent, outcome, now, *, callback_at=None, address=None) -> None:
+        services.record_outcome(
+            self.session,
+            self.tenant,
+            int(case_no),
+            agent,
+            Outcome(outcome),
+            now=now,
+            callback_at=callback_at,
+            address=address,
+        )
+
+    def contact(self, case_no: str, agent: str) -> tuple[str, str]:
+        case = services.get_case(self.session, self.tenant, int(case_no))
+        return case.applicant_name, case.phone
+
+    def next_due(self) -> dt.datetime | None:
+        return self.session.execute(
+            sa.select(sa.func.min(OutcallCase.next_call_at)).where(
+                in_scope_clause(OutcallCase.tenant_code, self.tenant),
+                OutcallCase.status == CaseStatus.QUEUED.value,
+            )
+        ).scalar()
+
+
+def _unit(units: dict[str, Any], code: str) -> str | None:
+    return code if code in units else None
+
+
+def build_demo(
+    session: Session, units: dict[str, Any], progress: Callable[[int, int, str], None]
+) -> dict[str, int]:
+    """Build the outcall demo (idempotent); returns what it did."""
+    done: dict[str, int] = {}
+    gz = _unit(units, plan.GUANGZHOU)
+    if gz:
+        done.update(_guangzhou(session, gz, progress))
+    lf = _unit(units, plan.LINFEN)
+    if lf:
+        done.update(_linfen(session, lf, progress))
+    return done
+
+
+def _guangzhou(
+    session: Session, tenant: str, progress: Callable[[int, int, str], None]
+) -> dict[str, int]:
+    services.get_settings(session, tenant)
+    services.save_catalogue_entries(
+        session,
+        tenant,
+        [
+            {
+                "department": e.department,
+                "item": e.item,
+                "participating": e.participating,
+                "script": SCRIPT.replace("{item}", e.item),
+            }
+            for e in plan.GUANGZHOU_CATALOGUE
+        ],
+        actor="demo",
+    )
+    session.commit()
+    days = plan.guangzhou_days()
+    already = session.exec(
+        select(sa.func.count(OutcallAttempt.id)).where(
+            in_scope_clause(OutcallAttempt.tenant_code, tenant)
+        )
+    ).one()
+    queue = DatabaseQueue(session, tenant)
+    sim = Simulator(tuple(f"user:{a}" for a in plan.AGENTS))
+    calls = 0
+    tail = list(plan.working_days(dt.date(2022, 9, 1), dt.date(2022, 9, 9)))
+    total = len(days) + len(tail)
+    for i, day in enumerate(days, 1):
+        services.intake_cases(session, tenant, list(enumerate(day.cases, 1)))
+        if not already:
+            calls += sim.run_day(queue, day.day)
+        session.commit()
+        progress(i, total, f"outcall: Guangzhou {day.day}")
+    if not already:
+        for i, day in enumerate(tail, len(days) + 1):
+            calls += sim.run_day(queue, day)
+            session.commit()
+            progress(i, total, f"outcall: Guangzhou {day}")
+    return {"guangzhou_cases": sum(len(d.cases) for d in days), "guangzhou_calls": calls}
+
+
+def _linfen(
+    session: Session, tenant: str, progress: Callable[[int, int, str], None]
+) -> dict[str, int]:
+    services.get_settings(session, tenant)
+    rows = plan.linfen_certificates()
+    for start in range(0, len(rows), 500):
+        batch = rows[start : start + 500]
+        services.create_orders(
+            session,
+            tenant,
+            [
+                {
+                    "source": "hall",
+                    "source_ref": r["reference"],
+                    "item": r["item"],
+                    "sender": r["sender"],
+                    "address": r["address"],
+                    "created_at": r["created_at"].astimezone(dt.UTC),
+                }
+                for r in batch
+            ],
+            actor="demo",
+        )
+        session.commit()
+        progress(start + len(batch), len(rows), "outcall: Linfen teacher certificates")
+    return {"linfen_orders": len(rows)}

@@ -1,0 +1,146 @@
+"""Outcall's tracked jobs: platform notifications, portal imports and the periodic sweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from postalops.db import utcnow
+from postalops.jobs import JobContext, job
+from postalops.models import Job
+from sqlmodel import select
+
+from . import service as services
+from .models import OutcallNotification, OutcallNotificationAttempt
+
+NOTIFY = "outcall.notify"
+IMPORT = "outcall.import_cases"
+SWEEP = "outcall.sweep"
+
+
+class WebhookFailed(Exception):
+    """The platform did not confirm the notification; Dramatiq retries with backoff."""
+
+
+def notify_key(notification: OutcallNotification) -> str:
+    """Job idempotency key: one job per notification per round of retries."""
+    return f"{NOTIFY}:{notification.tenant_code}:{notification.id}:{notification.attempts}"
+
+
+@job(
+    NOTIFY,
+    max_retries=6,
+    min_backoff_ms=500,
+    label_zh="通知政务平台改邮寄",
+    label_en="Notify the government platform",
+)
+def notify_platform(ctx: JobContext, notification_id: int) -> dict[str, Any]:
+    """POST the issuing-method change to the unit's webhook.
+
+    Each try is recorded in its own transaction before the job succeeds or raises, so failures
+    stay visible even while Dramatiq retries. A delivered notification is never sent again.
+    """
+    db, scope = ctx.call.db, ctx.call.scope
+    with db.transaction(scope) as s:
+        n = s.exec(
+            select(OutcallNotification).where(OutcallNotification.id == notification_id)
+        ).first()
+        if n is None:
+            return {"status": "missing"}
+        if n.status == "delivered":
+            return {"status": "delivered", "already": True}
+        url = services.get_settings(s, n.tenant_code).webhook_url
+        payload, key, tenant = dict(n.payload), n.payload.get("idempotency_key", ""), n.tenant_code
+    if not url:
+        with db.transaction(scope) as s:
+            n = s.exec(
+                select(OutcallNotification).where(OutcallNotification.id == notification_id)
+            ).one()
+            n.status, n.last_error = "waiting", "no webhook URL configured for the unit"
+            s.add(n)
+        return {"status": "waiting", "reason": "no webhook URL"}
+    status_code, error = None, None
+    try:
+        resp = requests.post(url, json=payload, timeout=10, headers={"Idempotency-Key": key})
+        status_code = resp.status_code
+        if not 200 <= resp.status_code < 300:
+            error = f"HTTP {resp.status_code}: {resp.text[:200]}"
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+    with db.transaction(scope) as s:
+        n = s.exec(
+            select(OutcallNotification).where(OutcallNotification.id == notification_id)
+        ).one()
+        s.add(
+            OutcallNotificationAttempt(
+                tenant_code=tenant,
+                notification_id=n.id,
+                url=url,
+                status_code=status_code,
+                ok=error is None,
+                error=error,
+            )
+        )
+        n.attempts += 1
+        n.job_id = ctx.id
+        if error is None:
+            n.status, n.delivered_at, n.last_error = "delivered", utcnow(), None
+        else:
+            n.status, n.last_error = "failing", error
+        s.add(n)
+    if error is not None:
+        raise WebhookFailed(error)
+    return {"status": "delivered", "http": status_code}
+
+
+def submit_notification(submit: Any, notification: OutcallNotification) -> str:
+    """Send the job for a notification (``submit`` is ``postalops.jobs.submit`` or a service's)."""
+    row = submit(
+        NOTIFY,
+        {"notification_id": notification.id},
+        idempotency_key=notify_key(notification),
+        tenant=notification.tenant_code,
+    )
+    return row.id
+
+
+@job(IMPORT, max_retries=0, label_zh="导入办件", label_en="Import cases")
+def import_cases(ctx: JobContext, rows: list[list[Any]]) -> dict[str, Any]:
+    """A portal upload: ``rows`` are ``[row_number, {column: value}]`` pairs.
+
+    All or nothing like the API: a bad row fails the job with every bad row in its error and
+    nothing written. Re-running it changes nothing (intake is idempotent on the case number).
+    """
+    ctx.progress(0, len(rows), "validating")
+    report = services.intake_cases(ctx.session, ctx.tenant, [(int(n), r) for n, r in rows])
+    ctx.progress(len(rows), len(rows), "imported")
+    return {"summary": report["summary"], "rows": report["rows"][:1000]}
+
+
+@job(SWEEP, max_retries=1, label_zh="外呼队列整理", label_en="Outcall sweep")
+def sweep(ctx: JobContext) -> dict[str, Any]:
+    """Periodic: expire overdue cases, and resend every notification not yet delivered whose
+    last job has finished (so a notification is never lost, even after its retries ran out)."""
+    expired = services.expire_due(ctx.session, ctx.tenant)
+    ctx.session.commit()
+    pending = ctx.session.exec(
+        select(OutcallNotification).where(OutcallNotification.status != "delivered")
+    ).all()
+    resent = 0
+    from postalops.jobs import FINAL
+
+    for n in pending:
+        if n.job_id:
+            last = ctx.session.exec(select(Job.status).where(Job.id == n.job_id)).first()
+            if last is not None and last not in FINAL:
+                continue
+        ctx.call.extras.setdefault("outcall_resend", []).append(n.id)
+        resent += 1
+    return {
+        "expired": expired,
+        "resend": ctx.call.extras.get("outcall_resend", []),
+        "resent": resent,
+    }
+
+
+ACTORS = [notify_platform, import_cases, sweep]

@@ -1,0 +1,160 @@
+"""Hook implementations of the ``outcall`` plugin (出件外呼): its whole contract with the core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from postalops import hookimpl
+from postalops.plugins import NavItem, Permission, PluginInfo, Role, Schedule
+
+from . import __version__
+
+KEY = "outcall"
+
+ROLES = [
+    Role("outcall_agent", "外呼坐席", "Outcall agent"),
+    Role(
+        "outcall_supervisor",
+        "外呼主管",
+        "Outcall supervisor",
+        grants=("core.metrics.read", "core.jobs.view"),
+    ),
+]
+
+PERMISSIONS = [
+    Permission(
+        "outcall.view",
+        "查看外呼办件与订单（脱敏）",
+        "View outcall cases and orders (masked)",
+        ("ops", "viewer", "outcall_agent", "outcall_supervisor"),
+    ),
+    Permission(
+        "outcall.call",
+        "领取办件并外呼",
+        "Claim cases and record calls",
+        ("outcall_agent", "outcall_supervisor"),
+    ),
+    Permission(
+        "outcall.intake",
+        "导入办件",
+        "Intake cases (platform API, uploads)",
+        ("outcall_supervisor",),
+    ),
+    Permission(
+        "outcall.reveal",
+        "查看完整号码（留痕）",
+        "Reveal full numbers (audited)",
+        ("outcall_supervisor",),
+    ),
+    Permission(
+        "outcall.manage",
+        "维护目录、策略与回调",
+        "Edit catalogue, queue policy and webhook",
+        ("outcall_supervisor",),
+    ),
+    Permission(
+        "outcall.export", "导出办件（脱敏）", "Export cases (masked)", ("outcall_supervisor", "ops")
+    ),
+]
+
+
+@hookimpl
+def postalops_plugin_info():
+    return PluginInfo(
+        key=KEY,
+        name_zh="出件外呼",
+        name_en="Outcall for issued documents",
+        version=__version__,
+        description="Call applicants whose documents wait at the window; convert to government mail.",
+    )
+
+
+@hookimpl
+def postalops_roles():
+    return ROLES
+
+
+@hookimpl
+def postalops_permissions():
+    return PERMISSIONS
+
+
+@hookimpl
+def postalops_blueprints(app):
+    from .api import api
+    from .views import bp
+
+    return [api, bp]
+
+
+@hookimpl
+def postalops_nav_items():
+    return [NavItem("出件外呼", "Outcall", "/p/outcall/", permission="outcall.view", order=10)]
+
+
+@hookimpl
+def postalops_actors():
+    from .jobs import ACTORS
+
+    return ACTORS
+
+
+@hookimpl
+def postalops_schedules():
+    return [Schedule("outcall.sweep", "outcall.sweep", cron="*/10 * * * *")]
+
+
+@hookimpl
+def postalops_migrations():
+    return str(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def postalops_metrics(session, tenant, date_from, date_to):
+    from .metrics import outcall_metrics
+
+    return outcall_metrics(session, tenant, date_from, date_to)
+
+
+@hookimpl
+def postalops_dashboard_pages(dash_app):
+    from .dashboard import pages
+
+    return pages(dash_app)
+
+
+@hookimpl
+def postalops_demo(session, units, rng, progress):
+    from .demo import build_demo
+
+    build_demo(session, units, progress)
+
+
+@hookimpl
+def postalops_create_delivery_order(session, tenant, order):
+    """Outcall holds the network's government-mail orders: other plugins create one here."""
+    from .service import create_orders
+
+    created = create_orders(
+        session,
+        tenant,
+        [
+            {
+                "source": str(order.get("source") or "plugin"),
+                "source_ref": str(order["source_ref"]),
+                "item": str(order.get("category") or "政务邮件"),
+                "sender": str(order.get("source") or ""),
+                "address": {
+                    **dict(order["address"]),
+                    "recipient": order["recipient_name"],
+                    "phone": order["phone"],
+                },
+            }
+        ],
+    )
+    return created[0].waybill_no
+
+
+@hookimpl
+def postalops_health():
+    return {"outcall": "ok"}

@@ -1,0 +1,833 @@
+"""Outcall's services: the only code that reads and writes outcall tables.
+
+Every function takes the scoped ``session`` and the caller's ``tenant`` (unit code) explicitly,
+plus ``now`` where time matters, so the API, the jobs, the demo and the tests (with a controlled
+clock) all go through the same path. Functions flush but never commit: the caller owns the
+transaction, so a refused request writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from postalops import audit
+from postalops.db import in_scope_clause, utcnow
+from postalops.errors import Conflict, NotFound, ValidationError
+from sqlmodel import Session, select
+
+from . import call_policy as cp
+from .address import DeliveryAddress, validate_address
+from .eligibility import Catalogue, CatalogueEntry, evaluate
+from .intake import CaseRecord, IntakeAction, classify, parse_batch
+from .masking import mask_id_number, mask_name, mask_phone
+from .models import (
+    OutcallAttempt,
+    OutcallCase,
+    OutcallCatalogueItem,
+    OutcallNotification,
+    OutcallOrder,
+    OutcallSettings,
+    OutcallWaybillCounter,
+)
+from .waybill import make_waybill
+
+# --- settings and catalogue -------------------------------------------------------------------
+
+SETTINGS_FIELDS = (
+    "retry_delay_minutes",
+    "max_attempts",
+    "claim_minutes",
+    "calling_start",
+    "calling_end",
+    "timezone",
+    "queue_days",
+    "callback_hold_minutes",
+    "webhook_url",
+    "waybill_prefix",
+)
+
+
+def get_settings(session: Session, tenant: str) -> OutcallSettings:
+    """The unit's settings row, created with defaults on first use."""
+    row = session.exec(select(OutcallSettings).where(OutcallSettings.tenant_code == tenant)).first()
+    if row is None:
+        row = OutcallSettings(tenant_code=tenant)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _hhmm(value: str, field: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            "时间须为 HH:MM / time must be HH:MM",
+            code="invalid_time",
+            details=[{"field": field, "message": str(value)}],
+        ) from None
+
+
+def policy_of(settings: OutcallSettings) -> cp.CallPolicy:
+    """The pure queue policy for a settings row (validates it too)."""
+    return cp.CallPolicy(
+        retry_delay=dt.timedelta(minutes=settings.retry_delay_minutes),
+        max_attempts=settings.max_attempts,
+        claim_ttl=dt.timedelta(minutes=settings.claim_minutes),
+        calling_hours=cp.CallingHours(
+            _hhmm(settings.calling_start, "calling_start"),
+            _hhmm(settings.calling_end, "calling_end"),
+            settings.timezone,
+        ),
+        queue_days=settings.queue_days,
+        callback_hold=dt.timedelta(minutes=settings.callback_hold_minutes),
+    )
+
+
+def update_settings(
+    session: Session, tenant: str, changes: Mapping[str, Any], *, actor: str | None = None
+) -> OutcallSettings:
+    """Apply the supervisor's changes (validated through ``policy_of``), audited."""
+    row = get_settings(session, tenant)
+    unknown = sorted(set(changes) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise ValidationError(
+            "未知设置项 / unknown settings",
+            code="unknown_setting",
+            details=[{"field": f, "message": "unknown"} for f in unknown],
+        )
+    before = {f: getattr(row, f) for f in SETTINGS_FIELDS}
+    for key, value in changes.items():
+        setattr(row, key, value)
+    url = row.webhook_url
+    if url and not (url.startswith("http://") or url.startswith("https://")):
+        raise ValidationError(
+            "回调地址须为 http(s) / webhook URL must be http(s)",
+            code="invalid_url",
+            details=[{"field": "webhook_url", "message": url}],
+        )
+    prefix = row.waybill_prefix or ""
+    if not (len(prefix) == 2 and prefix.isalpha() and prefix.isupper()):
+        raise ValidationError(
+            "运单前缀须为两位大写字母 / waybill prefix is two capital letters",
+            code="invalid_prefix",
+            details=[{"field": "waybill_prefix", "message": prefix}],
+        )
+    policy_of(row)
+    row.updated_at = utcnow()
+    session.add(row)
+    after = {f: getattr(row, f) for f in SETTINGS_FIELDS}
+    audit.record(
+        "outcall.settings.update",
+        target_type="outcall_settings",
+        target_id=tenant,
+        tenant=tenant,
+        before=before,
+        after=after,
+        session=session,
+        actor=actor,
+    )
+    session.flush()
+    return row
+
+
+def load_catalogue(session: Session, tenant: str) -> Catalogue:
+    rows = session.exec(
+        select(OutcallCatalogueItem)
+        .where(OutcallCatalogueItem.tenant_code == tenant)
+        .order_by(OutcallCatalogueItem.department, OutcallCatalogueItem.item)
+    ).all()
+    return Catalogue(tuple(CatalogueEntry(r.department, r.item, r.participating) for r in rows))
+
+
+def save_catalogue_entries(
+    session: Session,
+    tenant: str,
+    entries: Iterable[CatalogueEntry | Mapping[str, Any]],
+    *,
+    actor: str | None = None,
+    audit_change: bool = True,
+) -> dict[str, int]:
+    """Add or update catalogue entries (department, item, participating[, script]); audited."""
+    existing = {
+        (r.department, r.item): r
+        for r in session.exec(
+            select(OutcallCatalogueItem).where(OutcallCatalogueItem.tenant_code == tenant)
+        ).all()
+    }
+    created = updated = 0
+    details = []
+    changes = []
+    for n, e in enumerate(entries):
+        if isinstance(e, CatalogueEntry):
+            dept, item, on, script = e.department, e.item, e.participating, None
+        else:
+            dept = str(e.get("department") or "").strip()
+            item = str(e.get("item") or "").strip()
+            on = bool(e.get("participating", True))
+            script = e.get("script")
+        if not dept or not item:
+            details.append(
+                {"row": n, "field": "department" if not dept else "item", "message": "required"}
+            )
+            continue
+        row = existing.get((dept, item))
+        if row is None:
+            row = OutcallCatalogueItem(
+                tenant_code=tenant, department=dept, item=item, participating=on
+            )
+            existing[(dept, item)] = row
+            created += 1
+            changes.append({"department": dept, "item": item, "participating": on, "was": None})
+        elif row.participating != on or (script is not None and script != row.script):
+            changes.append(
+                {"department": dept, "item": item, "participating": on, "was": row.participating}
+            )
+            row.participating = on
+            updated += 1
+        if script is not None:
+            row.script = str(script)[:2000]
+        session.add(row)
+    if details:
+        raise ValidationError(
+            "目录数据有误 / invalid catalogue rows", code="invalid_catalogue", details=details
+        )
+    if audit_change and changes:
+        audit.record(
+            "outcall.catalogue.update",
+            target_type="outcall_catalogue",
+            target_id=tenant,
+            tenant=tenant,
+            before=None,
+            after={"changes": changes},
+            session=session,
+            actor=actor,
+        )
+    session.flush()
+    return {"created": created, "updated": updated}
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+def _record_of(case: OutcallCase) -> CaseRecord:
+    from .eligibility import ApplicantType, ApprovalLevel, IssuingMethod
+
+    return CaseRecord(
+        case_no=case.case_no,
+        department=case.department,
+        service_item=case.service_item,
+        applicant_type=ApplicantType(case.applicant_type),
+        approval_level=ApprovalLevel(case.approval_level),
+        applicant_name=case.applicant_name,
+        phone=case.phone,
+        id_number=case.id_number,
+        approved_at=case.approved_at,
+        issuing_method=IssuingMethod(case.issuing_method),
+        old_certificate_return=case.old_certificate_return,
+        ready_at=case.ready_at,
+        collected_at=case.collected_at,
+    )
+
+
+def _apply_record(case: OutcallCase, record: CaseRecord) -> None:
+    for f in (
+        "case_no",
+        "department",
+        "service_item",
+        "applicant_name",
+        "phone",
+        "id_number",
+        "approved_at",
+        "old_certificate_return",
+        "ready_at",
+        "collected_at",
+    ):
+        setattr(case, f, getattr(record, f))
+    case.applicant_type = record.applicant_type.value
+    case.approval_level = record.approval_level.value
+    case.issuing_method = record.issuing_method.value
+
+
+def _queue_state(case: OutcallCase) -> cp.QueueState:
+    return cp.QueueState(
+        status=cp.CaseStatus(case.status),
+        attempts=case.attempts,
+        next_call_at=case.next_call_at,
+        reserved_agent=case.reserved_agent,
+        reserved_until=case.reserved_until,
+        deadline=case.deadline,
+    )
+
+
+def _store_state(case: OutcallCase, state: cp.QueueState) -> None:
+    case.status = state.status.value
+    case.attempts = state.attempts
+    case.next_call_at = state.next_call_at
+    case.reserved_agent = state.reserved_agent
+    case.reserved_until = state.reserved_until
+    case.deadline = state.deadline
+
+
+# Cases not yet called may be re-evaluated when the platform changes them.
+_REEVALUABLE = {cp.CaseStatus.QUEUED.value, cp.CaseStatus.INELIGIBLE.value}
+
+
+def intake_cases(
+    session: Session,
+    tenant: str,
+    rows: list[tuple[int, Mapping[str, Any]]],
+    *,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Take a batch of platform rows ``[(row_number, row)]``: all or nothing, report per row.
+
+    Refuses (422) when any row is malformed or names an unknown department/item, and (409) when
+    a known case comes back with contradicting immutable fields; otherwise creates, updates or
+    closes each case and reports ``{"summary": {...}, "rows": [{row, status, key, eligible,
+    failed_rules}]}``.
+    """
+    now = now or utcnow()
+    catalogue = load_catalogue(session, tenant)
+    policy = policy_of(get_settings(session, tenant))
+    if not rows:
+        raise ValidationError(
+            "没有数据行 / the batch has no rows", code="empty_batch", details=[{"field": "body"}]
+        )
+    numbers = [n for n, _ in rows]
+    records = parse_batch([r for _, r in rows], catalogue=catalogue, row_numbers=numbers)
+    by_no = {r.case_no: r for r in records}
+    existing = {
+        c.case_no: c
+        for c in _chunked_in(session, OutcallCase, OutcallCase.case_no, list(by_no), tenant)
+    }
+    conflicts = []
+    plans: list[tuple[int, CaseRecord, IntakeAction, CaseRecord, OutcallCase | None]] = []
+    for n, rec in zip(numbers, records, strict=True):
+        stored = existing.get(rec.case_no)
+        try:
+            action, merged = classify(_record_of(stored) if stored else None, rec)
+        except Conflict as exc:
+            conflicts.extend({"row": n, **d} for d in exc.details)
+            continue
+        plans.append((n, rec, action, merged, stored))
+    if conflicts:
+        raise Conflict(
+            "办件编号重复提交且不可变字段矛盾 / case re-sent with contradicting immutable fields",
+            code="case_conflict",
+            details=conflicts,
+        )
+    report = []
+    for n, _rec, action, merged, stored in plans:
+        case = stored or OutcallCase(tenant_code=tenant, case_no=merged.case_no)
+        if stored is None:
+            session.add(case)
+            existing[merged.case_no] = case  # the same case twice in one batch
+        _apply_record(case, merged)
+        if action in (IntakeAction.CREATED, IntakeAction.UPDATED) and (
+            stored is None or case.status in _REEVALUABLE
+        ):
+            result = evaluate(merged.facts(), catalogue)
+            case.eligible = result.eligible
+            case.rules = result.as_dict()
+            if not result.eligible:
+                _store_state(case, cp.QueueState(cp.CaseStatus.INELIGIBLE, attempts=case.attempts))
+            elif stored is None or case.status == cp.CaseStatus.INELIGIBLE.value:
+                state = cp.enqueue(merged.callable_from, policy)
+                _store_state(case, cp.QueueState(**{**state.__dict__, "attempts": case.attempts}))
+        if merged.collected_at is not None:
+            _store_state(case, cp.leave_on_collection(_queue_state(case)))
+            case.claimed_by = None
+            case.claim_expires_at = None
+        case.updated_at = now
+        report.append(
+            {
+                "row": n,
+                "status": action.value,
+                "key": merged.case_no,
+                "eligible": case.eligible,
+                "case_status": case.status,
+                "failed_rules": [k for k, ok in case.rules.items() if not ok],
+            }
+        )
+    session.flush()
+    summary: dict[str, int] = {}
+    for r in report:
+        summary[r["status"]] = summary.get(r["status"], 0) + 1
+    return {"summary": summary, "rows": report}
+
+
+def _chunked_in(
+    session: Session, model: Any, column: Any, values: list[Any], tenant: str
+) -> list[Any]:
+    out = []
+    for i in range(0, len(values), 500):
+        out.extend(
+            session.exec(
+                select(model).where(column.in_(values[i : i + 500]), model.tenant_code == tenant)
+            ).all()
+        )
+    return out
+
+
+# --- the queue --------------------------------------------------------------------------------
+
+
+def expire_due(session: Session, tenant: str, now: dt.datetime | None = None) -> int:
+    """Expire queued cases past their deadline (one UPDATE); returns how many."""
+    now = now or utcnow()
+    result = session.execute(
+        sa.update(OutcallCase)
+        .where(
+            in_scope_clause(OutcallCase.tenant_code, tenant),
+            OutcallCase.status == cp.CaseStatus.QUEUED.value,
+            OutcallCase.deadline <= now,
+            sa.or_(OutcallCase.claim_expires_at.is_(None), OutcallCase.claim_expires_at <= now),
+        )
+        .values(status=cp.CaseStatus.EXPIRED.value, next_call_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def active_claim(session: Session, tenant: str, agent: str, now: dt.datetime) -> OutcallCase | None:
+    return session.exec(
+        select(OutcallCase).where(
+            in_scope_clause(OutcallCase.tenant_code, tenant),
+            OutcallCase.claimed_by == agent,
+            OutcallCase.claim_expires_at > now,
+            OutcallCase.status == cp.CaseStatus.QUEUED.value,
+        )
+    ).first()
+
+
+def claim_next(
+    session: Session, tenant: str, agent: str, *, now: dt.datetime | None = None
+) -> OutcallCase | None:
+    """Claim the next callable case for ``agent`` (or return the one they already hold).
+
+    Two agents never get the same case: the claim is a compare-and-set UPDATE that only succeeds
+    while nobody else holds a live claim, so a racing agent falls through to the next candidate.
+    Returns None outside calling hours or when nothing is due. The caller commits.
+    """
+    now = now or utcnow()
+    policy = policy_of(get_settings(session, tenant))
+    held = active_claim(session, tenant, agent, now)
+    if held is not None:
+        return held
+    if not policy.calling_hours.contains(now):
+        return None
+    free = sa.or_(OutcallCase.claimed_by.is_(None), OutcallCase.claim_expires_at <= now)
+    not_held_for_other = sa.or_(
+        OutcallCase.reserved_agent.is_(None),
+        OutcallCase.reserved_agent == agent,
+        OutcallCase.reserved_until <= now,
+    )
+    own_first = sa.case((OutcallCase.reserved_agent == agent, 0), else_=1)
+    for _ in range(5):
+        candidates = session.exec(
+            select(OutcallCase.id)
+            .where(
+                in_scope_clause(OutcallCase.tenant_code, tenant),
+                OutcallCase.status == cp.CaseStatus.QUEUED.value,
+                OutcallCase.next_call_at <= now,
+                OutcallCase.deadline > now,
+                free,
+                not_held_for_other,
+            )
+            .order_by(own_first, OutcallCase.next_call_at, OutcallCase.id)
+            .limit(8)
+        ).all()
+        if not candidates:
+            return None
+        for case_id in candidates:
+            won = session.execute(
+                sa.update(OutcallCase)
+                .where(
+                    OutcallCase.id == case_id,
+                    OutcallCase.status == cp.CaseStatus.QUEUED.value,
+                    free,
+                )
+                .values(claimed_by=agent, claim_expires_at=now + policy.claim_ttl)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if won == 1:
+                case = session.get(OutcallCase, case_id)
+                session.refresh(case)
+                return case
+    return None
+
+
+def release_claim(session: Session, tenant: str, case_id: int, agent: str) -> None:
+    """Give a claimed case back without calling (the agent was interrupted)."""
+    case = _claimed_case(session, tenant, case_id, agent, utcnow())
+    case.claimed_by = None
+    case.claim_expires_at = None
+    session.add(case)
+    session.flush()
+
+
+def get_case(session: Session, tenant: str, case_id: int) -> OutcallCase:
+    case = session.exec(
+        select(OutcallCase).where(
+            OutcallCase.id == case_id, in_scope_clause(OutcallCase.tenant_code, tenant)
+        )
+    ).first()
+    if case is None:
+        raise NotFound(
+            f"办件不存在 / no case {case_id}",
+            details=[{"field": "case_id", "message": str(case_id)}],
+        )
+    return case
+
+
+def _claimed_case(
+    session: Session, tenant: str, case_id: int, agent: str, now: dt.datetime
+) -> OutcallCase:
+    case = get_case(session, tenant, case_id)
+    if case.claimed_by != agent:
+        raise Conflict(
+            "该办件未由你领取 / you have not claimed this case",
+            code="not_claimed",
+            details=[{"field": "case_id", "message": "claim it first"}],
+        )
+    if case.claim_expires_at is None or case.claim_expires_at <= now:
+        raise Conflict(
+            "领取已过期 / your claim on this case has expired",
+            code="claim_expired",
+            details=[{"field": "case_id", "message": "claim again"}],
+        )
+    return case
+
+
+def record_outcome(
+    session: Session,
+    tenant: str,
+    case_id: int,
+    agent: str,
+    outcome: str,
+    *,
+    now: dt.datetime | None = None,
+    callback_at: dt.datetime | None = None,
+    address: Mapping[str, Any] | None = None,
+    note: str = "",
+) -> tuple[OutcallCase, OutcallOrder | None]:
+    """Record the agent's call on a case they hold; on ``accepted`` create the delivery order.
+
+    Refuses (409) an unclaimed case or an expired claim, (422) a bad outcome, a callback
+    without a future time, or an accepted call without a complete address. Nothing is written
+    on refusal.
+    """
+    now = now or utcnow()
+    try:
+        outcome = cp.Outcome(outcome)
+    except ValueError:
+        raise ValidationError(
+            "未知外呼结果 / unknown outcome",
+            code="invalid_outcome",
+            details=[{"field": "outcome", "message": "/".join(o.value for o in cp.Outcome)}],
+        ) from None
+    case = _claimed_case(session, tenant, case_id, agent, now)
+    policy = policy_of(get_settings(session, case.tenant_code))
+    checked_address: DeliveryAddress | None = None
+    if outcome == cp.Outcome.ACCEPTED:
+        if address is None:
+            raise ValidationError(
+                "同意改邮寄须填写收件地址 / an accepted call needs the delivery address",
+                code="invalid_address",
+                details=[{"field": "address", "message": "required"}],
+            )
+        checked_address = validate_address(address)
+    state = cp.after_outcome(
+        _queue_state(case), outcome, at=now, agent=agent, policy=policy, callback_at=callback_at
+    )
+    session.add(
+        OutcallAttempt(
+            tenant_code=case.tenant_code,
+            case_id=case.id,
+            agent=agent,
+            outcome=outcome.value,
+            at=now,
+            callback_at=callback_at if outcome == cp.Outcome.CALLBACK else None,
+            note=note[:500],
+        )
+    )
+    _store_state(case, state)
+    case.claimed_by = None
+    case.claim_expires_at = None
+    if case.first_called_at is None:
+        case.first_called_at = now
+    case.updated_at = now
+    session.add(case)
+    order = None
+    if checked_address is not None:
+        case.issuing_method = "mail"
+        order = create_orders(
+            session,
+            case.tenant_code,
+            [
+                {
+                    "source": "outcall",
+                    "source_ref": case.case_no,
+                    "case_id": case.id,
+                    "item": case.service_item,
+                    "sender": case.department,
+                    "address": checked_address,
+                    "created_at": now,
+                }
+            ],
+            actor=agent,
+        )[0]
+        session.add(
+            OutcallNotification(
+                tenant_code=case.tenant_code,
+                order_id=order.id,
+                case_no=case.case_no,
+                payload=notification_payload(case, order),
+                created_at=now,
+            )
+        )
+    session.flush()
+    return case, order
+
+
+def notification_payload(case: OutcallCase, order: OutcallOrder) -> dict[str, Any]:
+    """What the government platform receives: the issuing method changed to mail."""
+    return {
+        "event": "issuing_method_changed",
+        "case_no": case.case_no,
+        "issuing_method": "mail",
+        "waybill_no": order.waybill_no,
+        "address": {
+            "province": order.province,
+            "city": order.city,
+            "district": order.district,
+            "detail": order.detail,
+            "recipient": order.recipient,
+            "phone": order.phone,
+        },
+        "changed_at": order.created_at.isoformat(),
+        # The platform de-duplicates on this key, so a retried delivery is harmless.
+        "idempotency_key": f"outcall:{case.tenant_code}:{case.case_no}",
+    }
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+def next_waybills(session: Session, prefix: str, count: int) -> list[str]:
+    """Reserve ``count`` consecutive S10 numbers under ``prefix``.
+
+    The counter row is bumped first and read second inside the caller's transaction, so the
+    write lock is held while reading: concurrent callers can never read the same block.
+    """
+    if count <= 0:
+        return []
+    bumped = session.execute(
+        sa.update(OutcallWaybillCounter)
+        .where(OutcallWaybillCounter.prefix == prefix)
+        .values(next_serial=OutcallWaybillCounter.next_serial + count)
+    ).rowcount
+    if not bumped:
+        session.add(OutcallWaybillCounter(prefix=prefix, next_serial=1 + count))
+        session.flush()
+        first = 1
+    else:
+        top = session.execute(
+            sa.select(OutcallWaybillCounter.next_serial).where(
+                OutcallWaybillCounter.prefix == prefix
+            )
+        ).scalar_one()
+        first = top - count
+    if first + count - 1 > 99_999_999:
+        raise Conflict(
+            f"运单号段 {prefix} 已用尽 / S10 serials under {prefix} are used up",
+            code="waybills_exhausted",
+        )
+    return [make_waybill(prefix, s) for s in range(first, first + count)]
+
+
+def create_orders(
+    session: Session, tenant: str, orders: list[Mapping[str, Any]], *, actor: str | None = None
+) -> list[OutcallOrder]:
+    """Create government-mail orders in one batch. Each mapping has ``source``, ``source_ref``,
+    ``item``, ``address`` (mapping or ``DeliveryAddress``) and optionally ``case_id``,
+    ``sender``, ``created_at``. Idempotent on (source, source_ref): existing orders are returned.
+    """
+    settings = get_settings(session, tenant)
+    refs = [(o["source"], str(o["source_ref"])) for o in orders]
+    have = {
+        (o.source, o.source_ref): o
+        for o in _chunked_in(
+            session, OutcallOrder, OutcallOrder.source_ref, [r for _, r in refs], tenant
+        )
+    }
+    details = []
+    addresses = []
+    for n, o in enumerate(orders):
+        a = o["address"]
+        try:
+            addresses.append(a if isinstance(a, DeliveryAddress) else validate_address(a))
+        except ValidationError as exc:
+            details.extend({"row": n, **d} for d in exc.details)
+    if details:
+        raise ValidationError(
+            "收件地址有误 / invalid addresses", code="invalid_address", details=details
+        )
+    new = [i for i, r in enumerate(refs) if r not in have]
+    numbers = iter(next_waybills(session, settings.waybill_prefix, len(new)))
+    out = []
+    for i, (o, a) in enumerate(zip(orders, addresses, strict=True)):
+        if refs[i] in have:
+            out.append(have[refs[i]])
+            continue
+        row = OutcallOrder(
+            tenant_code=tenant,
+            waybill_no=next(numbers),
+            source=o["source"],
+            source_ref=str(o["source_ref"]),
+            case_id=o.get("case_id"),
+            item=o["item"],
+            sender=o.get("sender", ""),
+            recipient=a.recipient,
+            phone=a.phone,
+            province=a.province,
+            city=a.city,
+            district=a.district,
+            detail=a.detail,
+            created_by=actor or "",
+            created_at=o.get("created_at") or utcnow(),
+        )
+        session.add(row)
+        have[refs[i]] = row
+        out.append(row)
+    session.flush()
+    return out
+
+
+def mail_volume(
+    session: Session, tenant: str, date_from: dt.date, date_to: dt.date
+) -> dict[str, Any]:
+    """Government-mail orders created in the subtree of ``tenant`` in the period (for other
+    plugins, through the ``postalops_government_mail`` hook): counts by source and unit."""
+    start, end = _period_bounds(date_from, date_to)
+    rows = session.execute(
+        sa.select(OutcallOrder.tenant_code, OutcallOrder.source, sa.func.count())
+        .where(
+            in_scope_clause(OutcallOrder.tenant_code, tenant),
+            OutcallOrder.created_at >= start,
+            OutcallOrder.created_at < end,
+        )
+        .group_by(OutcallOrder.tenant_code, OutcallOrder.source)
+    ).all()
+    by_unit: dict[str, dict[str, int]] = {}
+    for unit, source, n in rows:
+        by_unit.setdefault(unit, {})[source] = int(n)
+    return {"orders": sum(sum(v.values()) for v in by_unit.values()), "by_unit": by_unit}
+
+
+def _period_bounds(
+    date_from: dt.date, date_to: dt.date, tz: str = "Asia/Shanghai"
+) -> tuple[dt.datetime, dt.datetime]:
+    """UTC instants bounding local dates ``date_from``..``date_to`` inclusive."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    start = dt.datetime.combine(date_from, dt.time(0), zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), zone).astimezone(dt.UTC)
+    return start, end
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+def masked_case(case: OutcallCase, *, full: bool = False) -> dict[str, Any]:
+    """A case as lists, detail pages and exports show it: phone and ID masked unless ``full``."""
+    return {
+        "id": case.id,
+        "tenant": case.tenant_code,
+        "case_no": case.case_no,
+        "department": case.department,
+        "service_item": case.service_item,
+        "applicant_type": case.applicant_type,
+        "approval_level": case.approval_level,
+        "applicant_name": case.applicant_name,
+        "phone": case.phone if full else mask_phone(case.phone),
+        "id_number": case.id_number if full else mask_id_number(case.id_number),
+        "approved_at": case.approved_at,
+        "issuing_method": case.issuing_method,
+        "old_certificate_return": case.old_certificate_return,
+        "ready_at": case.ready_at,
+        "collected_at": case.collected_at,
+        "eligible": case.eligible,
+        "rules": case.rules,
+        "status": case.status,
+        "attempts": case.attempts,
+        "next_call_at": case.next_call_at,
+        "deadline": case.deadline,
+        "claimed_by": case.claimed_by,
+        "claim_expires_at": case.claim_expires_at,
+        "reserved_agent": case.reserved_agent,
+    }
+
+
+def reveal(
+    session: Session, tenant: str, case_id: int, *, actor: str, reason: str = ""
+) -> dict[str, str]:
+    """Show one case's full phone and ID number; writes an audit record every time."""
+    case = get_case(session, tenant, case_id)
+    audit.record(
+        "outcall.reveal",
+        target_type="outcall_case",
+        target_id=case.case_no,
+        tenant=case.tenant_code,
+        before=None,
+        after={"fields": ["phone", "id_number"], "reason": reason[:200]},
+        session=session,
+        actor=actor,
+    )
+    session.flush()
+    return {"case_no": case.case_no, "phone": case.phone, "id_number": case.id_number}
+
+
+EXPORT_COLUMNS = (
+    "case_no",
+    "department",
+    "service_item",
+    "applicant_name",
+    "phone",
+    "id_number",
+    "approved_at",
+    "eligible",
+    "status",
+    "attempts",
+)
+
+
+def export_cases_csv(cases: Iterable[OutcallCase]) -> str:
+    """CSV of cases with name, phone and ID masked (UTF-8 with BOM so Excel opens it)."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    writer = csv.writer(buf)
+    writer.writerow(EXPORT_COLUMNS)
+    for c in cases:
+        writer.writerow(
+            [
+                c.case_no,
+                c.department,
+                c.service_item,
+                mask_name(c.applicant_name),
+                mask_phone(c.phone),
+                mask_id_number(c.id_number),
+                c.approved_at.isoformat(),
+                "Y" if c.eligible else "N",
+                c.status,
+                c.attempts,
+            ]
+        )
+    return buf.getvalue()

@@ -1,0 +1,400 @@
+"""Portal pages under ``/p/outcall`` (Jinja, zh_CN first, English via Flask-Babel)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from postalops import context
+from postalops import jobs as core_jobs
+from postalops.auth import check_permission, require_permission
+from postalops.db import in_scope_clause, utcnow
+from postalops.errors import PostalOpsError
+from sqlmodel import select
+
+from . import service as services
+from .call_policy import Outcome
+from .eligibility import RULE_LABELS
+from .jobs import IMPORT, submit_notification
+from .metrics import outcall_metrics
+from .models import (
+    OutcallAttempt,
+    OutcallCase,
+    OutcallCatalogueItem,
+    OutcallNotification,
+    OutcallNotificationAttempt,
+    OutcallOrder,
+)
+
+bp = Blueprint("outcall", __name__, template_folder="templates")
+LOCAL = ZoneInfo("Asia/Shanghai")
+PAGE = 50
+
+STATUS_LABELS = {
+    "queued": ("待外呼", "Queued"),
+    "ineligible": ("不符合条件", "Ineligible"),
+    "converted": ("已改邮寄", "Converted to mail"),
+    "declined": ("拒绝", "Declined"),
+    "wrong_number": ("号码错误", "Wrong number"),
+    "exhausted": ("多次未接通", "Retries used up"),
+    "collected": ("已窗口领取", "Collected at window"),
+    "expired": ("超期出队", "Expired"),
+}
+OUTCOME_LABELS = {
+    "accepted": ("同意邮寄", "Accepted"),
+    "declined": ("拒绝", "Declined"),
+    "no_answer": ("无人接听", "No answer"),
+    "busy": ("占线", "Busy"),
+    "wrong_number": ("号码错误", "Wrong number"),
+    "callback": ("预约回拨", "Call back later"),
+}
+
+
+@bp.app_template_filter("outcall_local")
+def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.astimezone(LOCAL).strftime(fmt) if value else ""
+
+
+@bp.app_template_filter("outcall_mask_phone")
+def mask_phone_filter(value: str | None) -> str:
+    """Labels are privacy waybills (隐私面单): the courier sees 138****5678."""
+    from .masking import mask_phone
+
+    return mask_phone(value)
+
+
+def _labels() -> dict[str, Any]:
+    from postalops.builtin.portal import is_zh
+
+    zh = is_zh()
+    pick = (lambda pair: pair[0]) if zh else (lambda pair: pair[1])
+    return {
+        "status_label": lambda s: pick(STATUS_LABELS.get(s, (s, s))),
+        "outcome_label": lambda o: pick(OUTCOME_LABELS.get(o, (o, o))),
+        "rule_label": lambda r: pick(RULE_LABELS.get(r, (r, r))),
+        "outcomes": [o.value for o in Outcome],
+    }
+
+
+def _render(template: str, **kw: Any) -> str:
+    return render_template(f"outcall/{template}", **_labels(), **kw)
+
+
+def _fail(exc: PostalOpsError) -> None:
+    context.session().rollback()
+    fields = ", ".join(
+        str(d.get("field", d.get("row", ""))) for d in exc.details if isinstance(d, dict)
+    )
+    flash(f"{exc.message}" + (f" ({fields})" if fields else ""), "error")
+
+
+@bp.route("/")
+@require_permission("outcall.view")
+def index() -> Any:
+    s, tenant = context.session(), context.tenant()
+    today = utcnow().astimezone(LOCAL).date()
+    frm = dt.date.fromisoformat(
+        request.args.get("from") or (today - dt.timedelta(days=29)).isoformat()
+    )
+    to = dt.date.fromisoformat(request.args.get("to") or today.isoformat())
+    kpis = outcall_metrics(s, tenant, frm, to)
+    by_status = dict(
+        s.execute(
+            sa.select(OutcallCase.status, sa.func.count())
+            .where(in_scope_clause(OutcallCase.tenant_code, tenant))
+            .group_by(OutcallCase.status)
+        ).all()
+    )
+    return _render("index.html", kpis=kpis, by_status=by_status, frm=frm, to=to)
+
+
+@bp.route("/cases")
+@require_permission("outcall.view")
+def cases() -> Any:
+    s, tenant = context.session(), context.tenant()
+    page = max(int(request.args.get("page", 1) or 1), 1)
+    stmt = select(OutcallCase).where(in_scope_clause(OutcallCase.tenant_code, tenant))
+    status = request.args.get("status")
+    if status:
+        stmt = stmt.where(OutcallCase.status == status)
+    q = (request.args.get("q") or "").strip()
+    if q:
+        stmt = stmt.where(OutcallCase.case_no.contains(q))
+    total = s.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = s.exec(
+        stmt.order_by(OutcallCase.approved_at.desc(), OutcallCase.id.desc())
+        .limit(PAGE)
+        .offset((page - 1) * PAGE)
+    ).all()
+    return _render(
+        "cases.html",
+        rows=[services.masked_case(c) for c in rows],
+        total=total,
+        page=page,
+        pages=max((total + PAGE - 1) // PAGE, 1),
+        status=status or "",
+        q=q,
+        statuses=list(STATUS_LABELS),
+    )
+
+
+@bp.route("/cases/<int:case_id>")
+@require_permission("outcall.view")
+def case_detail(case_id: int) -> Any:
+    s, tenant = context.session(), context.tenant()
+    case = services.get_case(s, tenant, case_id)
+    attempts = s.exec(
+        select(OutcallAttempt).where(OutcallAttempt.case_id == case.id).order_by(OutcallAttempt.at)
+    ).all()
+    order = s.exec(select(OutcallOrder).where(OutcallOrder.case_id == case.id)).first()
+    return _render(
+        "case.html", case=services.masked_case(case), attempts=attempts, order=order, revealed=None
+    )
+
+
+@bp.route("/cases/<int:case_id>/reveal", methods=["POST"])
+@require_permission("outcall.reveal")
+def case_reveal(case_id: int) -> Any:
+    s, tenant = context.session(), context.tenant()
+    revealed = services.reveal(
+        s, tenant, case_id, actor=context.principal().name, reason=request.form.get("reason", "")
+    )
+    s.commit()
+    case = services.get_case(s, tenant, case_id)
+    attempts = s.exec(
+        select(OutcallAttempt).where(OutcallAttempt.case_id == case.id).order_by(OutcallAttempt.at)
+    ).all()
+    order = s.exec(select(OutcallOrder).where(OutcallOrder.case_id == case.id)).first()
+    return _render(
+        "case.html",
+        case=services.masked_case(case),
+        attempts=attempts,
+        order=order,
+        revealed=revealed,
+    )
+
+
+@bp.route("/work", methods=["GET", "POST"])
+@require_permission("outcall.call")
+def work() -> Any:
+    """The agent's workbench: claim the next case, see script and details, record the call."""
+    s, tenant, agent = context.session(), context.tenant(), context.principal().name
+    now = utcnow()
+    if request.method == "POST" and request.form.get("action") == "claim":
+        case = services.claim_next(s, tenant, agent, now=now)
+        s.commit()
+        if case is None:
+            flash(_("No case can be called now (queue empty or outside calling hours)."), "info")
+        return redirect(url_for("outcall.work"))
+    case = services.active_claim(s, tenant, agent, now)
+    script = None
+    if case is not None:
+        script = s.exec(
+            select(OutcallCatalogueItem.script).where(
+                OutcallCatalogueItem.tenant_code == case.tenant_code,
+                OutcallCatalogueItem.department == case.department,
+                OutcallCatalogueItem.item == case.service_item,
+            )
+        ).first()
+    policy = services.policy_of(services.get_settings(s, tenant))
+    return _render(
+        "work.html",
+        case=services.masked_case(case, full=True) if case else None,
+        script=script,
+        open_now=policy.calling_hours.contains(now),
+        policy=policy,
+    )
+
+
+@bp.route("/work/<int:case_id>/outcome", methods=["POST"])
+@require_permission("outcall.call")
+def work_outcome(case_id: int) -> Any:
+    s, tenant, agent = context.session(), context.tenant(), context.principal().name
+    f = request.form
+    callback_at = None
+    if f.get("callback_at"):
+        try:
+            callback_at = dt.datetime.fromisoformat(f["callback_at"]).replace(tzinfo=LOCAL)
+        except ValueError:
+            flash(_("Call-back time is not a valid date and time."), "error")
+            return redirect(url_for("outcall.work"))
+    address = None
+    if f.get("outcome") == Outcome.ACCEPTED.value:
+        address = {
+            k: f.get(k, "")
+            for k in ("province", "city", "district", "detail", "recipient", "phone")
+        }
+    try:
+        _case, order = services.record_outcome(
+            s,
+            tenant,
+            case_id,
+            agent,
+            f.get("outcome", ""),
+            callback_at=callback_at,
+            address=address,
+            note=f.get("note", ""),
+        )
+        s.commit()
+    except PostalOpsError as exc:
+        _fail(exc)
+        return redirect(url_for("outcall.work"))
+    if order is not None:
+        n = s.exec(
+            select(OutcallNotification).where(OutcallNotification.order_id == order.id)
+        ).one()
+        n.job_id = submit_notification(core_jobs.submit, n)
+        s.add(n)
+        s.commit()
+        flash(_("Converted to mail: waybill %(no)s", no=order.waybill_no), "info")
+        return redirect(url_for("outcall.order_label", order_id=order.id))
+    flash(_("Call recorded."), "info")
+    return redirect(url_for("outcall.work"))
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@require_permission("outcall.intake")
+def upload() -> Any:
+    if request.method == "POST":
+        from postalops.imports import read_upload
+
+        try:
+            rows = read_upload()
+        except PostalOpsError as exc:
+            _fail(exc)
+            return redirect(url_for("outcall.upload"))
+        row = core_jobs.submit(IMPORT, {"rows": [[n, r] for n, r in rows]}, tenant=context.tenant())
+        flash(_("Import started as a job: %(id)s", id=row.id), "info")
+        return redirect("/jobs")
+    return _render("upload.html")
+
+
+@bp.route("/catalogue", methods=["GET", "POST"])
+@require_permission("outcall.view")
+def catalogue() -> Any:
+    s, tenant = context.session(), context.tenant()
+    if request.method == "POST":
+        check_permission("outcall.manage")
+        entries = []
+        rows = s.exec(
+            select(OutcallCatalogueItem).where(OutcallCatalogueItem.tenant_code == tenant)
+        ).all()
+        on = set(request.form.getlist("participating"))
+        for r in rows:
+            entries.append(
+                {"department": r.department, "item": r.item, "participating": str(r.id) in on}
+            )
+        if request.form.get("new_department") or request.form.get("new_item"):
+            entries.append(
+                {
+                    "department": request.form.get("new_department", ""),
+                    "item": request.form.get("new_item", ""),
+                    "participating": True,
+                    "script": request.form.get("new_script") or None,
+                }
+            )
+        try:
+            services.save_catalogue_entries(s, tenant, entries, actor=context.principal().name)
+            s.commit()
+            flash(_("Catalogue saved."), "info")
+        except PostalOpsError as exc:
+            _fail(exc)
+        return redirect(url_for("outcall.catalogue"))
+    rows = s.exec(
+        select(OutcallCatalogueItem)
+        .where(OutcallCatalogueItem.tenant_code == tenant)
+        .order_by(OutcallCatalogueItem.department, OutcallCatalogueItem.item)
+    ).all()
+    return _render("catalogue.html", rows=rows)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@require_permission("outcall.manage")
+def settings() -> Any:
+    s, tenant = context.session(), context.tenant()
+    if request.method == "POST":
+        changes: dict[str, Any] = {}
+        for key in services.SETTINGS_FIELDS:
+            if key in request.form:
+                value: Any = request.form[key].strip()
+                if key.endswith(("_minutes", "_attempts", "_days")):
+                    try:
+                        value = int(value)
+                    except ValueError:
+                        flash(_("%(field)s must be a whole number.", field=key), "error")
+                        return redirect(url_for("outcall.settings"))
+                changes[key] = value or None if key == "webhook_url" else value
+        try:
+            services.update_settings(s, tenant, changes, actor=context.principal().name)
+            s.commit()
+            flash(_("Settings saved."), "info")
+        except PostalOpsError as exc:
+            _fail(exc)
+        return redirect(url_for("outcall.settings"))
+    row = services.get_settings(s, tenant)
+    s.commit()
+    return _render("settings.html", row=row)
+
+
+@bp.route("/orders")
+@require_permission("outcall.view")
+def orders() -> Any:
+    s, tenant = context.session(), context.tenant()
+    page = max(int(request.args.get("page", 1) or 1), 1)
+    stmt = select(OutcallOrder).where(in_scope_clause(OutcallOrder.tenant_code, tenant))
+    total = s.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = s.exec(
+        stmt.order_by(OutcallOrder.created_at.desc(), OutcallOrder.id.desc())
+        .limit(PAGE)
+        .offset((page - 1) * PAGE)
+    ).all()
+    return _render(
+        "orders.html", rows=rows, total=total, page=page, pages=max((total + PAGE - 1) // PAGE, 1)
+    )
+
+
+@bp.route("/orders/<int:order_id>/label")
+@require_permission("outcall.view")
+def order_label(order_id: int) -> Any:
+    s, tenant = context.session(), context.tenant()
+    order = s.exec(
+        select(OutcallOrder).where(
+            OutcallOrder.id == order_id, in_scope_clause(OutcallOrder.tenant_code, tenant)
+        )
+    ).first()
+    if order is None:
+        abort(404)
+    return _render("label.html", order=order)
+
+
+@bp.route("/notifications", methods=["GET", "POST"])
+@require_permission("outcall.view")
+def notifications() -> Any:
+    s = context.session()
+    if request.method == "POST":
+        check_permission("outcall.manage")
+        n = s.exec(
+            select(OutcallNotification).where(OutcallNotification.id == int(request.form["id"]))
+        ).first()
+        if n is not None and n.status != "delivered":
+            n.job_id = submit_notification(core_jobs.submit, n)
+            s.add(n)
+            s.commit()
+            flash(_("Notification sent again."), "info")
+        return redirect(url_for("outcall.notifications"))
+    rows = s.exec(
+        select(OutcallNotification).order_by(OutcallNotification.id.desc()).limit(200)
+    ).all()
+    tries: dict[int, list[OutcallNotificationAttempt]] = {}
+    if rows:
+        for t in s.exec(
+            select(OutcallNotificationAttempt).where(
+                OutcallNotificationAttempt.notification_id.in_([n.id for n in rows])
+            )
+        ).all():
+            tries.setdefault(t.notification_id, []).append(t)
+    return _render("notifications.html", rows=rows, tries=tries)
