@@ -1,7 +1,10 @@
 """Reading service areas and pickup points from CSV, XLSX, GeoJSON or JSON, row by row.
 
-Each row is validated on its own and reported as ``{"row": n, "ok": bool, "errors": {field:
-message}}`` (row 1 is the first data row; for GeoJSON, the first feature). Nothing here writes:
+Rows belong to the caller's active unit (the tenant never comes from the file); ``county`` is
+the county/district code segment below it (``jinshui``) that coverage is grouped by. Each row is
+validated on its own and reported as ``{"row": n, "ok": bool, "errors": {field: message}}``,
+numbered as the core's imports number them: spreadsheet rows for CSV/XLSX (the header is row 1,
+so the first data row is 2), list positions from 0 for JSON and GeoJSON features. Nothing here writes:
 the service layer stores the rows only when every row is valid, so a rejected file changes
 nothing.
 """
@@ -23,7 +26,7 @@ from shapely.errors import GEOSException
 
 from .points import AreaCategory, PointStatus, PointType
 
-_CODE_PATH = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
+_COUNTY = re.compile(r"^[a-z][a-z0-9]*$")
 MAX_ROWS = 200_000
 
 
@@ -60,25 +63,40 @@ class ImportReport:
         }
 
 
-def read_rows(data: bytes | str | list | dict, fmt: str) -> list[dict[str, Any]]:
-    """Raw rows (dicts of column → value) from ``fmt`` in {"csv", "xlsx", "geojson", "json"}."""
+def _decode(data: bytes | str) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel in China saves CSV as GB18030 by default.
+        return data.decode("gb18030")
+
+
+def read_rows(data: bytes | str | list | dict, fmt: str) -> list[tuple[int, dict[str, Any]]]:
+    """``[(row number, {column: value})]`` from ``fmt`` in {"csv", "xlsx", "geojson", "json"}."""
     fmt = fmt.lower().lstrip(".")
     try:
         if fmt == "csv":
-            text = data.decode("utf-8-sig") if isinstance(data, bytes) else str(data)
-            rows = list(csv.DictReader(io.StringIO(text)))
+            reader = csv.DictReader(io.StringIO(_decode(data)))
+            rows = [
+                (n, {k.strip(): v for k, v in raw.items() if k})
+                for n, raw in enumerate(reader, start=2)
+                if any((v or "").strip() for v in raw.values() if isinstance(v, str))
+            ]
         elif fmt == "xlsx":
             rows = _xlsx_rows(data if isinstance(data, bytes) else str(data).encode())
         elif fmt in ("geojson", "json"):
             doc = json.loads(data) if isinstance(data, str | bytes) else data
-            rows = _geojson_rows(doc) if _is_geojson(doc) else _json_rows(doc)
+            found = _geojson_rows(doc) if _is_geojson(doc) else _json_rows(doc)
+            rows = list(enumerate(found))
         else:
             raise BadRequest(
                 f"unsupported format {fmt!r}",
                 code="unsupported_format",
                 details=[{"field": "format", "message": "use csv, xlsx, geojson or json"}],
             )
-    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error, ValueError, KeyError) as exc:
+    except (UnicodeError, csv.Error, ValueError, KeyError, TypeError) as exc:
         if isinstance(exc, BadRequest):
             raise
         raise BadRequest(
@@ -95,7 +113,7 @@ def read_rows(data: bytes | str | list | dict, fmt: str) -> list[dict[str, Any]]
     return rows
 
 
-def _xlsx_rows(data: bytes) -> list[dict[str, Any]]:
+def _xlsx_rows(data: bytes) -> list[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook  # loaded only for XLSX imports
 
     try:
@@ -105,10 +123,10 @@ def _xlsx_rows(data: bytes) -> list[dict[str, Any]]:
     it = sheet.iter_rows(values_only=True)
     header = [str(h).strip() if h is not None else "" for h in next(it, [])]
     rows = []
-    for values in it:
+    for n, values in enumerate(it, start=2):
         if values is None or all(v is None for v in values):
             continue
-        rows.append({h: v for h, v in zip(header, values, strict=False) if h})
+        rows.append((n, {h: v for h, v in zip(header, values, strict=False) if h}))
     return rows
 
 
@@ -129,9 +147,9 @@ def _geojson_rows(doc: Mapping) -> list[dict[str, Any]]:
 
 
 def _json_rows(doc: Any) -> list[dict[str, Any]]:
-    items = doc.get("rows") if isinstance(doc, Mapping) else doc
+    items = doc.get("items", doc.get("rows")) if isinstance(doc, Mapping) else doc
     if not isinstance(items, list) or not all(isinstance(r, Mapping) for r in items):
-        raise ValueError('expected a list of objects or {"rows": [...]}')
+        raise ValueError('expected a list of objects or {"items": [...]}')
     return [dict(r) for r in items]
 
 
@@ -183,12 +201,12 @@ def _choice(row, key, enum_cls, errors, default=None):
         return None
 
 
-def _unit(row, errors):
-    unit = _text(row, "unit_path", errors)
-    if unit and not _CODE_PATH.match(unit):
-        errors["unit_path"] = "expected a code path like cn.henan.zhengzhou.jinshui"
+def _county(row, errors):
+    county = _text(row, "county", errors, max_len=60)
+    if county and not _COUNTY.match(county):
+        errors["county"] = "expected a county code segment like jinshui"
         return None
-    return unit
+    return county
 
 
 def _location(row, errors) -> tuple[float | None, float | None, str | None]:
@@ -243,7 +261,7 @@ def validate_area_row(row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, di
     lon, lat, polygon = _location(row, errors)
     households = _number(row, "households", errors, 0, 10_000_000, integer=True)
     population = _number(row, "population", errors, 0, 100_000_000, required=False, integer=True)
-    unit = _unit(row, errors)
+    county = _county(row, errors)
     if errors:
         return None, errors
     return {
@@ -255,7 +273,7 @@ def validate_area_row(row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, di
         "polygon_wkt": polygon,
         "households": households,
         "population": population,
-        "unit_path": unit,
+        "county": county,
     }, errors
 
 
@@ -273,7 +291,7 @@ def validate_point_row(row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, d
     lon, lat, _ = _location(row, errors)
     operator = _text(row, "operator", errors, required=False)
     capacity = _number(row, "capacity", errors, 0, 1_000_000, required=False, integer=True)
-    unit = _unit(row, errors)
+    county = _county(row, errors)
     hours = None
     raw_hours = row.get("opening_hours")
     if isinstance(raw_hours, str) and raw_hours.strip():
@@ -305,21 +323,21 @@ def validate_point_row(row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, d
         "lat": lat,
         "operator": operator,
         "capacity": capacity,
-        "unit_path": unit,
+        "county": county,
         "opening_hours": hours,
         "agent_fee": fee,
     }, errors
 
 
 def validate_rows(
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
     validate: Callable[[Mapping[str, Any]], tuple[dict[str, Any] | None, dict[str, str]]],
     unique_key: str = "code",
 ) -> ImportReport:
     """Validate every row and flag duplicate codes within the file."""
     reports = []
     seen: dict[Any, int] = {}
-    for n, row in enumerate(rows, start=1):
+    for n, row in rows:
         value, errors = validate(row)
         if value is not None:
             key = value.get(unique_key)

@@ -16,11 +16,11 @@ from postalops_pickup_points.area_import import (
 )
 from postalops_pickup_points.points import AreaCategory, PointType
 
-CSV = """code,name,category,lon,lat,households,unit_path
-C001,金水花园,urban_community,113.6654,34.7579,820,cn.henan.zhengzhou.jinshui
-C002,坏行,town,200,34.7,many,cn.henan.zhengzhou.jinshui
-C001,重复,urban_community,113.6,34.7,10,cn.henan.zhengzhou.jinshui
-V001,李庄村,village,113.5,34.6,310,Henan/Zhengzhou
+CSV = """code,name,category,lon,lat,households,county
+C001,金水花园,urban_community,113.6654,34.7579,820,jinshui
+C002,坏行,town,200,34.7,many,jinshui
+C001,重复,urban_community,113.6,34.7,10,jinshui
+V001,李庄村,village,113.5,34.6,310,Zhengzhou Erqi
 """
 
 
@@ -28,19 +28,25 @@ def test_csv_reports_each_row_and_names_each_bad_field():
     report = validate_rows(read_rows(CSV.encode(), "csv"), validate_area_row)
     rows = report.to_dict()["rows"]
     assert report.ok is False
-    assert rows[0] == {"row": 1, "ok": True, "errors": {}}
+    # Spreadsheet numbering: the header is row 1, so the first data row is row 2.
+    assert rows[0] == {"row": 2, "ok": True, "errors": {}}
     assert set(rows[1]["errors"]) == {"category", "lon", "households"}
-    assert rows[2]["errors"] == {"code": "duplicate of row 1"}
-    assert set(rows[3]["errors"]) == {"unit_path"}
+    assert rows[2]["errors"] == {"code": "duplicate of row 2"}
+    assert set(rows[3]["errors"]) == {"county"}
     assert report.values[0]["category"] is AreaCategory.URBAN_COMMUNITY
     assert report.values[0]["households"] == 820
+
+
+def test_gb18030_csv_from_excel_is_read():
+    report = validate_rows(read_rows(CSV.encode("gb18030"), "csv"), validate_area_row)
+    assert report.values[0]["name"] == "金水花园"
 
 
 def test_xlsx_rows_read_like_csv_rows():
     wb = Workbook()
     ws = wb.active
-    ws.append(["code", "name", "category", "lon", "lat", "households", "unit_path"])
-    ws.append(["M01", "省政府收发室", "mailroom", 113.66, 34.76, 1, "cn.henan.zhengzhou.jinshui"])
+    ws.append(["code", "name", "category", "lon", "lat", "households", "county"])
+    ws.append(["M01", "省政府收发室", "mailroom", 113.66, 34.76, 1, "jinshui"])
     buf = io.BytesIO()
     wb.save(buf)
     report = validate_rows(read_rows(buf.getvalue(), "xlsx"), validate_area_row)
@@ -64,7 +70,7 @@ def test_geojson_polygon_gets_a_location_inside_it():
                     "name": "郑大",
                     "category": "mailroom",
                     "households": 5,
-                    "unit_path": "cn.henan.zhengzhou.gaoxin",
+                    "county": "gaoxin",
                 },
             },
             {
@@ -88,7 +94,7 @@ def test_point_rows_validate_type_hours_and_fee():
         "point_type": "own",
         "lon": 113.6,
         "lat": 34.7,
-        "unit_path": "cn.henan.zhengzhou.jinshui",
+        "county": "jinshui",
         "agent_fee": "0.35",
         "opening_hours": '{"mon": "08:00-20:00", "sun": null}',
     }

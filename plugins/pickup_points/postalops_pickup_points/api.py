@@ -1,0 +1,609 @@
+"""The pickup_points API, mounted at ``/api/v1/pickup_points`` and listed in the OpenAPI document.
+
+Rows always belong to the caller's active unit (never to a unit named in the body); list
+endpoints take ``?tenant=<code>`` within the caller's scope and ``?from=&to=`` periods.
+Imports validate every row and write nothing when any row is bad (422, rows named).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask import request
+from postalops import context
+from postalops import jobs as po_jobs
+from postalops.api import ApiBlueprint, paginate, parse_date, query_period, query_tenant
+from postalops.db import in_scope_clause
+from postalops.errors import BadRequest, NotFound, ValidationError
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from . import coverage_store, direct_delivery_store, item_flow, network, rules_store
+from .area_import import read_rows, validate_area_row, validate_point_row, validate_rows
+from .counter_handover import trend
+from .models import PickupArea, PickupPoint
+from .permissions import CONFIGURE, DIRECT, MANAGE, RECORD, VIEW
+from .points import AreaCategory, PointType
+from .service_quality import rollup_by_unit
+from .site_suggestion import Candidate
+
+api = ApiBlueprint("pickup_points_api", __name__)
+TAGS = ["pickup_points"]
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+def _day_arg(name: str = "day") -> dt.date:
+    return parse_date(request.args.get(name), name) or _today()
+
+
+def _upload_rows() -> list[tuple[int, dict[str, Any]]]:
+    """Rows from a multipart file (CSV, XLSX, GeoJSON) or a JSON / GeoJSON body."""
+    if request.files:
+        f = request.files.get("file")
+        if f is None:
+            raise BadRequest(
+                "multipart upload needs a 'file' part",
+                details=[{"field": "file", "message": "missing"}],
+            )
+        data = f.read()
+        name = (f.filename or "").lower()
+        if name.endswith((".geojson", ".json")):
+            fmt = "geojson"
+        elif name.endswith(".xlsx") or data[:2] == b"PK":
+            fmt = "xlsx"
+        else:
+            fmt = "csv"
+        return read_rows(data, fmt)
+    data = request.get_data()
+    if not data:
+        raise BadRequest(
+            "empty body", code="empty_body", details=[{"field": "body", "message": "required"}]
+        )
+    if (request.mimetype or "") in ("text/csv", "application/csv"):
+        return read_rows(data, "csv")
+    return read_rows(data, "geojson")
+
+
+def _dry_run() -> bool:
+    return request.args.get("dry_run") in ("1", "true", "yes")
+
+
+# --- areas and points ---------------------------------------------------------------------------
+
+
+class AreaOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    category: AreaCategory
+    county: str
+    tenant_code: str
+    lon: float
+    lat: float
+    households: int
+    covered: bool | None = None
+
+
+@api.operation("/areas", summary="List service areas (paginated)", permission=VIEW, tags=TAGS)
+def list_areas():
+    """Service areas under ``?tenant`` (default: your unit); ``?category=`` filters."""
+    tenant = query_tenant()
+    stmt = select(PickupArea).where(in_scope_clause(PickupArea.tenant_code, tenant))
+    category = request.args.get("category")
+    if category:
+        if category not in {c.value for c in AreaCategory}:
+            raise ValidationError(
+                "unknown category", details=[{"field": "query.category", "message": "unknown"}]
+            )
+        stmt = stmt.where(PickupArea.category == category)
+    stmt = stmt.order_by(PickupArea.tenant_code, PickupArea.code)
+    return paginate(
+        context.session(),
+        stmt,
+        lambda a: AreaOut.model_validate(a, from_attributes=True).model_dump(),
+    )
+
+
+@api.operation(
+    "/areas/import",
+    methods=["POST"],
+    summary="Import service areas (CSV, XLSX, GeoJSON or JSON), reporting per row",
+    permission=MANAGE,
+    files=True,
+    tags=TAGS,
+)
+def import_areas():
+    """All-or-nothing: any bad row → 422 naming each row and field; ``?dry_run=1`` only checks."""
+    report = validate_rows(_upload_rows(), validate_area_row)
+    if _dry_run():
+        return report.to_dict()
+    s = context.session()
+    result = network.import_areas(s, context.tenant(), report)
+    s.commit()
+    return {
+        "summary": {"created": result["created"], "updated": result["updated"]},
+        "rows": result["rows"],
+    }
+
+
+class PointOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    point_type: PointType
+    status: str
+    county: str
+    tenant_code: str
+    lon: float
+    lat: float
+    operator: str | None = None
+    capacity: int | None = None
+    opening_hours: dict | None = None
+    agent_fee: str | None = None
+    direct_since: dt.date | None = None
+
+
+def _point_out(p: PickupPoint) -> dict[str, Any]:
+    data = PointOut.model_validate(
+        {**p.model_dump(), "agent_fee": str(p.agent_fee) if p.agent_fee is not None else None}
+    )
+    return data.model_dump(mode="json")
+
+
+@api.operation("/points", summary="List pickup points (paginated)", permission=VIEW, tags=TAGS)
+def list_points():
+    """Points under ``?tenant``; ``?status=`` and ``?type=`` filter."""
+    tenant = query_tenant()
+    stmt = select(PickupPoint).where(in_scope_clause(PickupPoint.tenant_code, tenant))
+    if request.args.get("status"):
+        stmt = stmt.where(PickupPoint.status == request.args["status"])
+    if request.args.get("type"):
+        stmt = stmt.where(PickupPoint.point_type == request.args["type"])
+    stmt = stmt.order_by(PickupPoint.tenant_code, PickupPoint.code)
+    return paginate(context.session(), stmt, _point_out)
+
+
+@api.operation(
+    "/points/import",
+    methods=["POST"],
+    summary="Import pickup points (CSV, XLSX, GeoJSON or JSON), reporting per row",
+    permission=MANAGE,
+    files=True,
+    tags=TAGS,
+)
+def import_points():
+    """All-or-nothing; a changed status or type is written to the point's history."""
+    report = validate_rows(_upload_rows(), validate_point_row)
+    if _dry_run():
+        return report.to_dict()
+    s = context.session()
+    who = context.principal().name
+    result = network.import_points(s, context.tenant(), report, who, _today())
+    s.commit()
+    return {
+        "summary": {"created": result["created"], "updated": result["updated"]},
+        "rows": result["rows"],
+    }
+
+
+class StatusIn(BaseModel):
+    status: str = Field(description="active, suspended or closed")
+    effective: dt.date | None = None
+
+
+@api.operation(
+    "/points/<int:point_id>/status",
+    methods=["POST"],
+    body=StatusIn,
+    summary="Suspend, close or reactivate a point (audited)",
+    permission=MANAGE,
+    tags=TAGS,
+)
+def set_status(point_id: int, body: StatusIn):
+    s = context.session()
+    point = network.set_status(
+        s, point_id, body.status, body.effective or _today(), context.principal().name
+    )
+    s.commit()
+    return _point_out(point)
+
+
+@api.operation(
+    "/points/<code>/state",
+    summary="A point's type and status on a date (?day=YYYY-MM-DD)",
+    permission=VIEW,
+    tags=TAGS,
+)
+def point_state(code: str):
+    state = network.point_state(context.session(), query_tenant(), code, _day_arg())
+    if state is None:
+        raise NotFound(f"no pickup point {code!r} on that day", details=[{"field": "code"}])
+    return state
+
+
+@api.operation(
+    "/active-points", summary="Active points on a date (?day=)", permission=VIEW, tags=TAGS
+)
+def active_points():
+    return {"items": network.active_points(context.session(), query_tenant(), _day_arg())}
+
+
+class AssignmentIn(BaseModel):
+    area_id: int
+    point_id: int
+
+
+@api.operation(
+    "/assignments",
+    methods=["POST"],
+    body=AssignmentIn,
+    summary="Assign a point to serve an area",
+    permission=MANAGE,
+    status=201,
+    tags=TAGS,
+)
+def assign(body: AssignmentIn):
+    s = context.session()
+    row = network.assign(s, body.area_id, body.point_id)
+    s.commit()
+    return {"id": row.id, "area_id": row.area_id, "point_id": row.point_id}
+
+
+# --- coverage -----------------------------------------------------------------------------------
+
+
+@api.operation(
+    "/coverage", summary="Coverage table per unit and category (?day=)", permission=VIEW, tags=TAGS
+)
+def coverage():
+    tenant = query_tenant()
+    return {
+        "tenant": tenant,
+        "items": coverage_store.coverage_table(context.session(), tenant, _day_arg()),
+    }
+
+
+@api.operation(
+    "/coverage/uncovered",
+    summary="Uncovered areas with their nearest points (?day=&k=3)",
+    permission=VIEW,
+    tags=TAGS,
+)
+def uncovered():
+    k = request.args.get("k", "3")
+    if not k.isdigit() or not 1 <= int(k) <= 10:
+        raise ValidationError("k must be 1..10", details=[{"field": "query.k", "message": "1..10"}])
+    tenant = query_tenant()
+    return {"items": coverage_store.uncovered_list(context.session(), tenant, _day_arg(), int(k))}
+
+
+class CandidateIn(BaseModel):
+    id: str = Field(min_length=1, max_length=64)
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class SuggestIn(BaseModel):
+    candidates: list[CandidateIn] = Field(min_length=1, max_length=20000)
+    limit: int = Field(ge=1, le=1000)
+    day: dt.date | None = None
+
+
+@api.operation(
+    "/coverage/suggest",
+    methods=["POST"],
+    body=SuggestIn,
+    summary="New-site suggestions: greedy maximal covering of uncovered households",
+    permission=VIEW,
+    tags=TAGS,
+)
+def suggest(body: SuggestIn):
+    tenant = query_tenant()
+    candidates = [Candidate(c.id, c.lon, c.lat) for c in body.candidates]
+    picked = coverage_store.suggest(
+        context.session(), tenant, body.day or _today(), candidates, body.limit
+    )
+    return {"items": picked}
+
+
+class DayIn(BaseModel):
+    day: dt.date | None = None
+
+
+@api.operation(
+    "/coverage/recompute",
+    methods=["POST"],
+    body=DayIn,
+    summary="Recompute and store coverage for your unit (tracked job)",
+    permission=MANAGE,
+    status=202,
+    tags=TAGS,
+)
+def recompute(body: DayIn):
+    day = body.day or _today()
+    job = po_jobs.submit("pickup_points.recompute_coverage", {"day": day.isoformat()})
+    return {"job_id": job.id, "status": job.status}
+
+
+# --- item flow ----------------------------------------------------------------------------------
+
+
+@api.operation(
+    "/items",
+    methods=["POST"],
+    summary="Record item arrivals and events (CSV, XLSX or JSON rows; idempotent by waybill)",
+    permission=RECORD,
+    files=True,
+    tags=TAGS,
+)
+def record_items():
+    s = context.session()
+    result = item_flow.record_items(s, context.tenant(), _upload_rows())
+    s.commit()
+    return result
+
+
+@api.operation(
+    "/volumes",
+    methods=["POST"],
+    summary="Record daily inbound volumes per point (and counter handovers)",
+    permission=RECORD,
+    files=True,
+    tags=TAGS,
+)
+def record_volumes():
+    s = context.session()
+    result = item_flow.record_daily_volumes(s, context.tenant(), _upload_rows())
+    s.commit()
+    return result
+
+
+@api.operation(
+    "/city-volumes",
+    methods=["POST"],
+    summary="Record the city's daily urban delivery volume (denominator of the diverted share)",
+    permission=RECORD,
+    files=True,
+    tags=TAGS,
+)
+def record_city_volumes():
+    s = context.session()
+    result = item_flow.record_city_volumes(s, context.tenant(), _upload_rows())
+    s.commit()
+    return result
+
+
+class ComplaintIn(BaseModel):
+    point_id: int
+    day: dt.date
+    note: str = Field(default="", max_length=500)
+
+
+@api.operation(
+    "/complaints",
+    methods=["POST"],
+    body=ComplaintIn,
+    summary="Record a complaint against a point",
+    permission=RECORD,
+    status=201,
+    tags=TAGS,
+)
+def complaint(body: ComplaintIn):
+    s = context.session()
+    item_flow.record_complaint(s, network.get_point(s, body.point_id), body.day, body.note)
+    s.commit()
+    return {"ok": True}
+
+
+@api.operation(
+    "/quality",
+    summary="Service-quality figures per point and rolled up (?from=&to=)",
+    permission=VIEW,
+    tags=TAGS,
+)
+def quality():
+    tenant = query_tenant()
+    frm, to = query_period()
+    s = context.session()
+    per_point = item_flow.quality_by_point(s, tenant, frm, to)
+    units = dict(
+        s.exec(
+            select(PickupPoint.id, PickupPoint.tenant_code).where(
+                in_scope_clause(PickupPoint.tenant_code, tenant)
+            )
+        ).all()
+    )
+    codes = dict(
+        s.exec(
+            select(PickupPoint.id, PickupPoint.code).where(
+                in_scope_clause(PickupPoint.tenant_code, tenant)
+            )
+        ).all()
+    )
+
+    def out(f):
+        return {
+            **{k: getattr(f, k) for k in f.__dataclass_fields__},
+            "feedback_compliance": _s(f.feedback_compliance),
+            "uncollected_rate": _s(f.uncollected_rate),
+        }
+
+    rolled = rollup_by_unit({p: f for p, f in per_point.items() if p in units}, units)
+    return {
+        "from": frm.isoformat(),
+        "to": to.isoformat(),
+        "points": [
+            {"point_id": p, "code": codes.get(p), **out(f)} for p, f in sorted(per_point.items())
+        ],
+        "units": {
+            u: out(f)
+            for u, f in sorted(rolled.items())
+            if u == tenant or u.startswith(tenant + ".")
+        },
+    }
+
+
+def _s(v: Any) -> str | None:
+    return str(v) if v is not None else None
+
+
+@api.operation(
+    "/counter-handover",
+    summary="转窗投 share at township counters, month by month (?from=&to=)",
+    permission=VIEW,
+    tags=TAGS,
+)
+def counter_handover():
+    tenant = query_tenant()
+    frm, to = query_period()
+    months = item_flow.counter_handover_monthly(context.session(), tenant, frm, to)
+    return {
+        "items": [
+            {
+                "period": t.period,
+                "counter_items": t.counter_items,
+                "inbound_items": t.inbound_items,
+                "share": _s(t.share),
+                "change": _s(t.change),
+            }
+            for t in trend(months)
+        ]
+    }
+
+
+# --- direct delivery ----------------------------------------------------------------------------
+
+
+@api.operation(
+    "/direct-delivery/proposals",
+    summary="Points qualifying for direct delivery on the window ending ?window_end=",
+    permission=VIEW,
+    tags=TAGS,
+)
+def proposals():
+    tenant = query_tenant()
+    end = _day_arg("window_end")
+    found, rules = direct_delivery_store.proposals(context.session(), tenant, end)
+    start, stop = rules.window(end)
+    return {
+        "window": [start.isoformat(), stop.isoformat()],
+        "threshold_per_day": str(rules.threshold_per_day),
+        "items": [
+            {
+                "point_id": p.point_id,
+                "average_per_day": str(p.average_per_day),
+                "inbound_items": p.inbound_items,
+            }
+            for p in found
+        ],
+    }
+
+
+class SwitchIn(BaseModel):
+    point_id: int
+    effective: dt.date
+
+
+@api.operation(
+    "/direct-delivery/switches",
+    methods=["POST"],
+    body=SwitchIn,
+    summary="Record a point's switch to direct delivery (audited)",
+    permission=DIRECT,
+    status=201,
+    tags=TAGS,
+)
+def switch(body: SwitchIn):
+    s = context.session()
+    row = direct_delivery_store.record_switch(
+        s, body.point_id, body.effective, context.principal().name
+    )
+    s.commit()
+    return {"id": row.id, "point_id": row.point_id, "effective": row.effective.isoformat()}
+
+
+class ProposeRunIn(BaseModel):
+    window_end: dt.date
+    effective: dt.date
+    switch: bool = False
+
+
+@api.operation(
+    "/direct-delivery/run",
+    methods=["POST"],
+    body=ProposeRunIn,
+    summary="Compute proposals for your unit (and optionally switch them) as a tracked job",
+    permission=DIRECT,
+    status=202,
+    tags=TAGS,
+)
+def propose_run(body: ProposeRunIn):
+    job = po_jobs.submit(
+        "pickup_points.propose_direct_delivery",
+        {
+            "window_end": body.window_end.isoformat(),
+            "effective": body.effective.isoformat(),
+            "switch": body.switch,
+        },
+    )
+    return {"job_id": job.id, "status": job.status}
+
+
+@api.operation(
+    "/direct-delivery/share",
+    summary="Diverted items, city delivery volume and share (?from=&to=)",
+    permission=VIEW,
+    tags=TAGS,
+)
+def direct_share():
+    tenant = query_tenant()
+    frm, to = query_period()
+    s = context.session()
+    return {
+        "diverted_items": direct_delivery_store.diverted(s, tenant, frm, to),
+        "city_delivery_items": direct_delivery_store.city_delivery(s, tenant, frm, to),
+        "share": _s(direct_delivery_store.share(s, tenant, frm, to)),
+        "points_by_city": direct_delivery_store.direct_points_by_city(s, tenant, to),
+    }
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+@api.operation("/settings", summary="Rules in force at your unit", permission=VIEW, tags=TAGS)
+def get_settings():
+    rules = rules_store.rules_for(context.session(), context.tenant())
+    return {"unit": context.tenant(), "values": json.loads(json.dumps(rules.values, default=str))}
+
+
+class SettingsIn(BaseModel):
+    radius_urban_m: float | None = Field(default=None, ge=0, le=100000)
+    radius_village_m: float | None = Field(default=None, ge=0, le=100000)
+    radius_mailroom_m: float | None = Field(default=None, ge=0, le=100000)
+    feedback_hours: str | None = None
+    uncollected_days: int | None = None
+    return_days: int | None = None
+    day_basis: str | None = None
+    direct_threshold_per_day: str | None = None
+    direct_window_days: int | None = None
+
+
+@api.operation(
+    "/settings",
+    methods=["PUT"],
+    body=SettingsIn,
+    summary="Configure the rules at your unit (audited; units below inherit them)",
+    permission=CONFIGURE,
+    tags=TAGS,
+)
+def put_settings(body: SettingsIn):
+    s = context.session()
+    values = body.model_dump(exclude_none=True)
+    rules = rules_store.save_rules(s, context.tenant(), values, context.principal().name)
+    s.commit()
+    return {"unit": context.tenant(), "values": json.loads(json.dumps(rules.values, default=str))}

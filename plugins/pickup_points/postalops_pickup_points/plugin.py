@@ -1,0 +1,123 @@
+"""Hook implementations of the pickup_points plugin (自提点 "三覆盖、两确保"). Each hook is
+documented in ``postalops.hookspecs``; here each says what this plugin contributes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from postalops import hookimpl
+from postalops.plugins import NavItem, PluginInfo
+
+from . import __version__
+from .permissions import PERMISSIONS, ROLES, VIEW
+
+
+@hookimpl
+def postalops_plugin_info():
+    """No requirement on another plugin; ecommerce and payroll read points through a hook."""
+    return PluginInfo(
+        key="pickup_points",
+        name_zh="自提点",
+        name_en="Pickup points",
+        version=__version__,
+        description="Pickup-point coverage (三覆盖), feedback and service quality (两确保), "
+        "direct delivery and counter handover",
+    )
+
+
+@hookimpl
+def postalops_roles():
+    """The city network planner."""
+    return ROLES
+
+
+@hookimpl
+def postalops_permissions():
+    """View, manage the network, record items/volumes, decide direct delivery, configure rules."""
+    return PERMISSIONS
+
+
+@hookimpl
+def postalops_blueprints(app):
+    """The API under /api/v1/pickup_points and the portal pages under /p/pickup_points."""
+    from .api import api
+    from .views import bp
+
+    return [api, bp]
+
+
+@hookimpl
+def postalops_nav_items():
+    """One entry: the network overview, linking coverage, map, quality and direct delivery."""
+    return [NavItem("自提点", "Pickup points", "/p/pickup_points/", permission=VIEW, order=300)]
+
+
+@hookimpl
+def postalops_actors():
+    """Coverage recompute and direct-delivery proposal runs, as tracked jobs."""
+    from .jobs import propose_direct_delivery_job, recompute_coverage_job
+
+    return [recompute_coverage_job, propose_direct_delivery_job]
+
+
+@hookimpl
+def postalops_schedules():
+    """Recompute coverage nightly for the whole network."""
+    from postalops.plugins import Schedule
+
+    return [
+        Schedule("pickup_points.coverage", "pickup_points.recompute_coverage", cron="30 2 * * *")
+    ]
+
+
+@hookimpl
+def postalops_migrations():
+    """The plugin's own Alembic branch (label ``pickup_points``)."""
+    return str(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def postalops_metrics(session, tenant, date_from, date_to):
+    """Nine KPIs, each defined in the plugin README."""
+    from .metrics import kpis
+
+    return kpis(session, tenant, date_from, date_to)
+
+
+@hookimpl
+def postalops_dashboard_pages(dash_app):
+    """The pickup-point map and the coverage / direct-delivery overview."""
+    from .dashboards import pages
+
+    return pages(dash_app)
+
+
+@hookimpl
+def postalops_demo(session, units, rng, progress):
+    """Henan's areas, points, volumes and items for Aug–Sep 2022 (see README, "Demo")."""
+    from .demo import build_demo
+
+    build_demo(session, units, progress)
+
+
+@hookimpl
+def postalops_active_pickup_points(session, tenant):
+    """Active points of ``tenant``'s subtree today (code, name, kind, tenant_code, lat, lon)."""
+    from .network import active_points
+
+    return active_points(session, tenant, dt.date.today())
+
+
+@hookimpl
+def postalops_pickup_point_state(session, tenant, code, day):
+    """A point's type and status on ``day`` (requested as a core hookspec; see README)."""
+    from .network import point_state
+
+    return point_state(session, tenant, code, day)
+
+
+@hookimpl
+def postalops_health():
+    """Nothing external to check: the plugin only needs the database."""
+    return {}

@@ -1,0 +1,342 @@
+"""Portal pages under /p/pickup_points (Jinja, zh_CN first, English via Flask-Babel).
+
+One page per workflow: overview (KPIs), coverage (table, CSV export, uncovered list,
+recompute job), map, imports (per-row reports), service quality, direct delivery and 转窗投.
+Pages call the same services as the API.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import plotly
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from postalops import context
+from postalops.auth import check_permission
+from postalops.db import in_scope_clause
+from postalops.errors import PostalOpsError
+from postalops.jobs import submit
+from postalops.models import Job
+from sqlmodel import select
+
+from . import coverage_store, direct_delivery_store, item_flow, network
+from .area_import import read_rows, validate_area_row, validate_point_row, validate_rows
+from .counter_handover import trend
+from .figures import map_figure
+from .metrics import kpis
+from .models import PickupArea, PickupPoint
+from .permissions import DIRECT, MANAGE, VIEW
+from .points import AREA_CATEGORY_LABELS, POINT_TYPE_LABELS, AreaCategory
+
+bp = Blueprint("pickup_points", __name__, template_folder="templates")
+
+
+def _day(name: str = "day", default: dt.date | None = None) -> dt.date:
+    raw = request.args.get(name)
+    try:
+        return dt.date.fromisoformat(raw) if raw else (default or dt.date.today())
+    except ValueError:
+        abort(400)
+
+
+def _period() -> tuple[dt.date, dt.date]:
+    to = _day("to")
+    frm = _day("from", to.replace(day=1))
+    if frm > to:
+        abort(400)
+    return frm, to
+
+
+def is_zh() -> bool:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "zh_CN").startswith("zh")
+
+
+@bp.app_template_global()
+def pickup_label(pairs: dict, key: Any) -> str:
+    """The Chinese or English label of a point type or area category."""
+    zh, en = pairs.get(key, (str(key), str(key)))
+    return zh if is_zh() else en
+
+
+@bp.route("/")
+def index() -> Any:
+    check_permission(VIEW)
+    frm, to = _period()
+    unit = context.tenant()
+    figures = kpis(context.session(), unit, frm, to)
+    return render_template("pickup_points/index.html", unit=unit, frm=frm, to=to, kpis=figures)
+
+
+@bp.route("/coverage")
+def coverage() -> Any:
+    check_permission(VIEW)
+    day = _day()
+    unit = context.tenant()
+    s = context.session()
+    rows = coverage_store.coverage_table(s, unit, day)
+    uncovered = coverage_store.uncovered_list(s, unit, day, k=3)[:200]
+    return render_template(
+        "pickup_points/coverage.html",
+        unit=unit,
+        day=day,
+        rows=rows,
+        uncovered=uncovered,
+        categories=AREA_CATEGORY_LABELS,
+        can_manage=context.principal().can(MANAGE),
+    )
+
+
+@bp.route("/coverage.csv")
+def coverage_csv() -> Any:
+    check_permission(VIEW)
+    day = _day()
+    rows = coverage_store.coverage_table(context.session(), context.tenant(), day)
+    buf = io.StringIO()
+    writer = csv.DictWriter(
+        buf,
+        fieldnames=[
+            "unit",
+            "category",
+            "covered_households",
+            "total_households",
+            "covered_areas",
+            "total_areas",
+            "rate",
+        ],
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(
+        "\ufeff" + buf.getvalue(),  # BOM so Excel opens the Chinese unit names correctly
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=coverage-{day}.csv"},
+    )
+
+
+@bp.route("/coverage/recompute", methods=["POST"])
+def recompute() -> Any:
+    check_permission(MANAGE)
+    day = request.form.get("day") or dt.date.today().isoformat()
+    try:
+        job = submit("pickup_points.recompute_coverage", {"day": day})
+    except PostalOpsError as error:
+        flash(error.message, "error")
+        return redirect(url_for("pickup_points.coverage"))
+    return redirect(url_for("pickup_points.job_progress", job_id=job.id))
+
+
+@bp.route("/jobs/<job_id>")
+def job_progress(job_id: str) -> Any:
+    check_permission(VIEW)
+    job = context.session().get(Job, job_id)
+    if job is None or not context.current().scope.allows(job.tenant_code):
+        abort(404)
+    return render_template("pickup_points/job.html", job=job)
+
+
+@bp.route("/map")
+def map_page() -> Any:
+    check_permission(VIEW)
+    day = _day()
+    fig = map_figure(context.session(), context.tenant(), day, is_zh())
+    return render_template(
+        "pickup_points/map.html",
+        day=day,
+        figure=fig.to_html(full_html=False, include_plotlyjs=False, div_id="pickup-map"),
+    )
+
+
+@bp.route("/assets/plotly.min.js")
+def plotly_js() -> Any:
+    """plotly.js from the installed plotly package: served locally, no CDN."""
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return send_file(path, mimetype="application/javascript", max_age=86400)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_page() -> Any:
+    check_permission(VIEW)
+    report = result = None
+    kind = request.form.get("kind", "areas")
+    if request.method == "POST":
+        check_permission(MANAGE)
+        f = request.files.get("file")
+        if f is None or not f.filename:
+            flash(_("Choose a file."), "error")
+            return redirect(url_for("pickup_points.import_page"))
+        name = f.filename.lower()
+        fmt = (
+            "xlsx"
+            if name.endswith(".xlsx")
+            else "geojson"
+            if name.endswith((".geojson", ".json"))
+            else "csv"
+        )
+        s = context.session()
+        try:
+            rows = read_rows(f.read(), fmt)
+            validator = validate_point_row if kind == "points" else validate_area_row
+            report = validate_rows(rows, validator)
+            if report.ok:
+                if kind == "points":
+                    result = network.import_points(
+                        s, context.tenant(), report, context.principal().name, dt.date.today()
+                    )
+                else:
+                    result = network.import_areas(s, context.tenant(), report)
+                s.commit()
+                flash(_("Imported: %(created)s new, %(updated)s updated.", **result), "ok")
+            else:
+                flash(_("Nothing was imported: fix the rows below."), "error")
+        except PostalOpsError as error:
+            s.rollback()
+            flash(error.message, "error")
+    return render_template(
+        "pickup_points/import.html", report=report, result=result, kind=kind, unit=context.tenant()
+    )
+
+
+@bp.route("/quality")
+def quality() -> Any:
+    check_permission(VIEW)
+    frm, to = _period()
+    unit = context.tenant()
+    s = context.session()
+    per_point = item_flow.quality_by_point(s, unit, frm, to)
+    points = {
+        p.id: p
+        for p in s.exec(
+            select(PickupPoint).where(in_scope_clause(PickupPoint.tenant_code, unit))
+        ).all()
+    }
+    rows = sorted(
+        ((points[pid], f) for pid, f in per_point.items() if pid in points),
+        key=lambda pf: (-(pf[1].uncollected_rate or 0), pf[0].code),
+    )[:300]
+    return render_template("pickup_points/quality.html", frm=frm, to=to, rows=rows, unit=unit)
+
+
+@bp.route("/direct")
+def direct() -> Any:
+    check_permission(VIEW)
+    frm, to = _period()
+    window_end = _day("window_end", to)
+    unit = context.tenant()
+    s = context.session()
+    found, rules = direct_delivery_store.proposals(s, unit, window_end)
+    names = {
+        p.id: p
+        for p in s.exec(
+            select(PickupPoint).where(in_scope_clause(PickupPoint.tenant_code, unit))
+        ).all()
+    }
+    months = item_flow.counter_handover_monthly(
+        s, unit, frm.replace(day=1) - dt.timedelta(days=62), to
+    )
+    return render_template(
+        "pickup_points/direct.html",
+        frm=frm,
+        to=to,
+        window_end=window_end,
+        window=rules.window(window_end),
+        threshold=rules.threshold_per_day,
+        proposals=[(names.get(p.point_id), p) for p in found],
+        switched=direct_delivery_store.direct_on(s, unit, to),
+        names=names,
+        diverted=direct_delivery_store.diverted(s, unit, frm, to),
+        city=direct_delivery_store.city_delivery(s, unit, frm, to),
+        share=direct_delivery_store.share(s, unit, frm, to),
+        handover=trend(months),
+        can_switch=context.principal().can(DIRECT),
+    )
+
+
+@bp.route("/direct/switch", methods=["POST"])
+def direct_switch() -> Any:
+    check_permission(DIRECT)
+    s = context.session()
+    try:
+        point_id = int(request.form["point_id"])
+        effective = dt.date.fromisoformat(request.form["effective"])
+        direct_delivery_store.record_switch(s, point_id, effective, context.principal().name)
+        s.commit()
+        flash(_("Switch recorded."), "ok")
+    except (KeyError, ValueError):
+        flash(_("Point and effective date are required."), "error")
+    except PostalOpsError as error:
+        s.rollback()
+        flash(error.message, "error")
+    return redirect(url_for("pickup_points.direct"))
+
+
+@bp.route("/areas")
+def areas() -> Any:
+    check_permission(VIEW)
+    unit = context.tenant()
+    category = request.args.get("category")
+    stmt = select(PickupArea).where(in_scope_clause(PickupArea.tenant_code, unit))
+    if category in {c.value for c in AreaCategory}:
+        stmt = stmt.where(PickupArea.category == category)
+    rows = (
+        context.session()
+        .exec(stmt.order_by(PickupArea.tenant_code, PickupArea.code).limit(500))
+        .all()
+    )
+    return render_template(
+        "pickup_points/areas.html", rows=rows, categories=AREA_CATEGORY_LABELS, category=category
+    )
+
+
+@bp.route("/points")
+def points() -> Any:
+    check_permission(VIEW)
+    unit = context.tenant()
+    rows = (
+        context.session()
+        .exec(
+            select(PickupPoint)
+            .where(in_scope_clause(PickupPoint.tenant_code, unit))
+            .order_by(PickupPoint.tenant_code, PickupPoint.code)
+            .limit(500)
+        )
+        .all()
+    )
+    return render_template(
+        "pickup_points/points.html",
+        rows=rows,
+        types=POINT_TYPE_LABELS,
+        can_manage=context.principal().can(MANAGE),
+    )
+
+
+@bp.route("/points/<int:point_id>/status", methods=["POST"])
+def point_status(point_id: int) -> Any:
+    check_permission(MANAGE)
+    s = context.session()
+    try:
+        network.set_status(
+            s, point_id, request.form.get("status", ""), dt.date.today(), context.principal().name
+        )
+        s.commit()
+        flash(_("Status changed."), "ok")
+    except PostalOpsError as error:
+        s.rollback()
+        flash(error.message, "error")
+    return redirect(url_for("pickup_points.points"))
