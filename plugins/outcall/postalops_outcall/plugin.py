@@ -118,7 +118,7 @@ def postalops_metrics(session, tenant, date_from, date_to):
 
 @hookimpl
 def postalops_dashboard_pages(dash_app):
-    from .dashboard import pages
+    from .dashboards import pages
 
     return pages(dash_app)
 

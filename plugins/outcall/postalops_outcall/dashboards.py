@@ -1,0 +1,82 @@
+"""Outcall's dashboard page: KPI cards, the call funnel, the daily trend and breakdowns by
+department, service item and agent. KPIs come from the metrics contract; the breakdowns are
+this plugin's own queries, run with the viewer's scoped session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+from postalops.plugins import DashboardPage
+
+from .metrics import breakdown, daily
+
+
+def pages(dash_app: Any) -> list[DashboardPage]:
+    return [DashboardPage("outcall", "出件外呼", "Outcall", layout, order=10)]
+
+
+def layout(ctx: Any) -> Any:
+    from postalops_dashboards import chart, metric_cards
+
+    t = ctx.t
+    kpis = ctx.metrics("outcall").get("outcall", {})
+    if not kpis:
+        return html.Div(t("本单位未启用出件外呼。", "Outcall is not enabled for this unit."))
+    value = {k: float(v["value"]) for k, v in kpis.items()}  # display only
+    funnel_df = pd.DataFrame(
+        {
+            "stage": [
+                t("外呼次数", "Calls"),
+                t("接通次数", "Reached"),
+                t("同意邮寄次数", "Accepted"),
+            ],
+            "count": [
+                value["calls"],
+                value["reached"],
+                round(value["success_rate"] * value["calls"]),
+            ],
+        }
+    )
+    funnel = go.Figure(
+        go.Funnel(y=funnel_df["stage"], x=funnel_df["count"], textinfo="value+percent initial")
+    )
+    funnel.update_layout(
+        title=t("外呼漏斗", "Call funnel"), margin={"l": 120, "r": 20, "t": 40, "b": 20}
+    )
+
+    trend_df = pd.DataFrame(daily(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to))
+    trend = go.Figure()
+    if not trend_df.empty:
+        trend.add_bar(x=trend_df["date"], y=trend_df["calls"], name=t("外呼次数", "Calls"))
+        trend.add_bar(x=trend_df["date"], y=trend_df["accepted"], name=t("同意邮寄", "Accepted"))
+    trend.update_layout(
+        title=t("每日趋势", "Daily trend"), barmode="overlay", margin={"t": 40, "b": 20}
+    )
+
+    parts = [
+        html.H2(t("出件外呼", "Outcall for issued documents")),
+        metric_cards(kpis, ctx.zh, "outcall"),
+        chart(funnel, funnel_df, "outcall_funnel", zh=ctx.zh),
+        chart(trend, trend_df, "outcall_daily", zh=ctx.zh),
+    ]
+    for by, zh, en in (
+        ("department", "按部门", "By department"),
+        ("service_item", "按事项", "By service item"),
+        ("agent", "按坐席", "By agent"),
+    ):
+        df = pd.DataFrame(breakdown(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to, by))
+        fig = go.Figure()
+        if not df.empty:
+            fig.add_bar(y=df[by], x=df["calls"], orientation="h", name=t("外呼次数", "Calls"))
+            fig.add_bar(y=df[by], x=df["accepted"], orientation="h", name=t("同意邮寄", "Accepted"))
+        fig.update_layout(
+            title=t(zh, en),
+            barmode="overlay",
+            height=max(300, 28 * len(df) + 80),
+            margin={"l": 200, "t": 40},
+        )
+        parts.append(chart(fig, df, f"outcall_by_{by}", zh=ctx.zh))
+    return html.Div(parts, className="outcall-dashboard")
