@@ -163,26 +163,3 @@ def ecom(po_app: Any) -> Helpers:
 
 
 D = Decimal
-
-
-def _installed() -> bool:
-    import importlib.metadata as md
-
-    return any(ep.name == "ecommerce" for ep in md.entry_points(group="postalops.plugins"))
-
-
-if not _installed():  # before `pip install -e plugins/ecommerce`: register the module directly
-
-    @pytest.fixture(scope="session")
-    def po_app(tmp_path_factory: pytest.TempPathFactory):
-        import postalops_ecommerce.models  # noqa: F401
-        import postalops_ecommerce.plugin as plugin
-        from postalops.app import create_app
-        from postalops.testing import create_schema, import_all_models, make_settings
-
-        app = create_app(make_settings(tmp_path_factory.mktemp("po")), extra_plugins=(plugin,))
-        import_all_models(app)
-        create_schema(app.extensions["postalops.db"])
-        yield app
-        app.extensions["postalops.jobs"].stop_workers()
-        app.extensions["postalops.db"].dispose()
