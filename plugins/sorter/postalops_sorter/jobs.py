@@ -24,6 +24,17 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def committing(ctx: JobContext) -> Any:
+    """Progress that first commits the work so far: the progress record is written in its own
+    transaction, and on SQLite an open write transaction would block it."""
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        ctx.session.commit()
+        ctx.progress(done, total, message)
+
+    return progress
+
+
 @job("sorter.rollup", max_retries=3, label_zh="分拣机数据汇总", label_en="Sorter rollups")
 def rollup(ctx: JobContext) -> dict[str, Any]:
     """Recompute the rollups of every device-day flagged by ingest (new, late, out-of-order)."""
@@ -35,7 +46,7 @@ def rollup(ctx: JobContext) -> dict[str, Any]:
 @job("sorter.alerts", max_retries=1, label_zh="分拣机告警检查", label_en="Sorter alert check")
 def check_alerts(ctx: JobContext) -> dict[str, Any]:
     """Evaluate the alert rules for every device in scope, then queue webhook delivery."""
-    result = alerting.evaluate_all(ctx.session, now_utc(), progress=ctx.progress)
+    result = alerting.evaluate_all(ctx.session, now_utc(), progress=committing(ctx))
     ctx.session.commit()
     if alerting.pending_notifications(ctx.session):
         from postalops.jobs import submit
@@ -71,8 +82,7 @@ def notify(ctx: JobContext) -> dict[str, Any]:
     for i, alert in enumerate(pending, 1):
         if not alerting.deliver(ctx.session, alert, http_post, now_utc()):
             failed += 1
-        ctx.progress(i, len(pending), f"alert {alert.id}")
-    ctx.session.commit()
+        committing(ctx)(i, len(pending), f"alert {alert.id}")
     if failed:
         raise WebhookFailed(f"{failed} of {len(pending)} alerts not delivered")
     return {"delivered": len(pending)}

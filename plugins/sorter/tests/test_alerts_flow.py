@@ -1,0 +1,176 @@
+"""Alerts end to end: raised by the rules, acknowledged and resolved by people (API), auto-
+resolved when the condition clears, delivered to the unit's webhooks."""
+
+import datetime as dt
+import http.server
+import json
+import threading
+
+import pytest
+from postalops import context
+from postalops.testing import system_context
+from postalops_sorter import alerting
+from postalops_sorter.models import Alert, Device, UnitSetting
+from sqlmodel import select
+
+JINSHUI = "cn.henan.zhengzhou.jinshui"
+
+
+def parse(ts):
+    return dt.datetime.fromisoformat(ts).astimezone(dt.UTC)
+
+
+def slow_run(tel, minutes=5):
+    """Running from 08:00, 10 items a minute (600 items/h) until 08:05, then a heartbeat."""
+    events = [tel.state(0, tel.at(8, 0), "running")]
+    seq = 1
+    for m in range(minutes):
+        for k in range(10):
+            events.append(tel.item(seq, tel.at(8, m, 3 + 5 * k)))
+            seq += 1
+    events.append(tel.beat(seq, tel.at(8, minutes)))
+    return events
+
+
+def evaluate(po_app, device_id, now):
+    with context.activate(system_context(po_app)) as ctx:
+        device = ctx.session.get(Device, device_id)
+        out = alerting.evaluate_device(ctx.session, device, now)
+        ctx.session.commit()
+        return out
+
+
+def alerts(po_app):
+    with context.activate(system_context(po_app)) as ctx:
+        return [
+            (a.kind, a.status, a.resolved_by)
+            for a in ctx.session.exec(select(Alert).order_by(Alert.id)).all()
+        ]
+
+
+def test_slow_running_raises_low_throughput_once(po_app, make_device, tel):
+    device_id, client = make_device(min_items_per_hour=2000, low_minutes=3)
+    tel.post(client, device_id, slow_run(tel))
+    now = parse(tel.at(8, 5, 10))
+    assert evaluate(po_app, device_id, now)["raised"] == ["low_throughput"]
+    # evaluating again while it still holds raises nothing new
+    assert evaluate(po_app, device_id, now)["raised"] == []
+    assert alerts(po_app) == [("low_throughput", "raised", None)]
+
+
+def test_silence_raises_and_a_sign_of_life_resolves_it(po_app, make_device, tel):
+    device_id, client = make_device(silent_minutes=5, low_minutes=30)
+    tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "idle")])
+    assert evaluate(po_app, device_id, parse(tel.at(8, 6)))["raised"] == ["silent"]
+    tel.post(client, device_id, [tel.beat(1, tel.at(8, 7))])
+    assert evaluate(po_app, device_id, parse(tel.at(8, 7, 30)))["resolved"] == ["silent"]
+    assert alerts(po_app) == [("silent", "resolved", "auto")]
+
+
+def test_a_jam_spike_raises(po_app, make_device, tel):
+    device_id, client = make_device(jam_max=3, jam_window_minutes=15, low_minutes=30)
+    events = []
+    for i, m in enumerate((0, 2, 4)):
+        events += [
+            tel.state(2 * i, tel.at(8, m), "jammed"),
+            tel.state(2 * i + 1, tel.at(8, m, 30), "running"),
+        ]
+    tel.post(client, device_id, events + [tel.beat(9, tel.at(8, 6))])
+    assert "jam_spike" in evaluate(po_app, device_id, parse(tel.at(8, 6, 10)))["raised"]
+
+
+def test_people_acknowledge_then_resolve_through_the_api(po_app, make_device, make_token, tel):
+    device_id, client = make_device(min_items_per_hour=2000, low_minutes=3)
+    tel.post(client, device_id, slow_run(tel))
+    evaluate(po_app, device_id, parse(tel.at(8, 5, 10)))
+    head = make_token(JINSHUI, "sorter.view", "sorter.operate")
+    listed = head.get("/api/v1/sorter/alerts?status=open").get_json()
+    assert [a["kind"] for a in listed["items"]] == ["low_throughput"]
+    alert_id = listed["items"][0]["id"]
+    ack = head.post(f"/api/v1/sorter/alerts/{alert_id}/acknowledge")
+    assert ack.status_code == 200 and ack.get_json()["status"] == "acknowledged"
+    done = head.post(f"/api/v1/sorter/alerts/{alert_id}/resolve")
+    assert done.get_json()["status"] == "resolved" and done.get_json()["resolved_by"].startswith(
+        "token:"
+    )
+    again = head.post(f"/api/v1/sorter/alerts/{alert_id}/acknowledge")
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "invalid_alert_transition"
+
+
+def test_viewers_cannot_acknowledge(po_app, make_device, make_token, tel):
+    device_id, client = make_device(min_items_per_hour=2000, low_minutes=3)
+    tel.post(client, device_id, slow_run(tel))
+    evaluate(po_app, device_id, parse(tel.at(8, 5, 10)))
+    viewer = make_token(JINSHUI, "sorter.view")
+    alert_id = viewer.get("/api/v1/sorter/alerts").get_json()["items"][0]["id"]
+    assert viewer.post(f"/api/v1/sorter/alerts/{alert_id}/acknowledge").status_code == 403
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver that refuses the first ``fail`` posts."""
+
+    received: list = []
+    fail = 0
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if Hook.fail > 0:
+            Hook.fail -= 1
+            self.send_response(503)
+        else:
+            Hook.received.append(json.loads(body))
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hook_url():
+    Hook.received, Hook.fail = [], 0
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+
+
+def test_delivery_failure_is_recorded_then_retried_to_success(po_app, make_device, tel, hook_url):
+    from postalops_sorter.jobs import http_post
+
+    device_id, client = make_device(silent_minutes=5, low_minutes=30)
+    tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "idle")])
+    evaluate(po_app, device_id, parse(tel.at(8, 6)))
+    with context.activate(system_context(po_app)) as ctx:
+        ctx.session.add(UnitSetting(tenant_code="cn.henan.zhengzhou", webhook_url=hook_url))
+        ctx.session.commit()
+    Hook.fail = 1
+    with context.activate(system_context(po_app)) as ctx:
+        alert = alerting.pending_notifications(ctx.session)[0]
+        assert alerting.deliver(ctx.session, alert, http_post, dt.datetime.now(dt.UTC)) is False
+        assert alert.notify_attempts == 1 and "503" in alert.notify_error
+        assert alerting.deliver(ctx.session, alert, http_post, dt.datetime.now(dt.UTC)) is True
+        ctx.session.commit()
+        assert alerting.pending_notifications(ctx.session) == []
+    assert [(m["kind"], m["unit"], m["device"]) for m in Hook.received] == [
+        ("silent", JINSHUI, "DS01")
+    ]
+
+
+def test_the_notify_job_delivers_through_the_workers(po_app, make_device, tel, hook_url, workers):
+    from postalops.jobs import wait_for
+
+    device_id, client = make_device(silent_minutes=5, low_minutes=30)
+    tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "idle")])
+    evaluate(po_app, device_id, parse(tel.at(8, 6)))
+    with context.activate(system_context(po_app)) as ctx:
+        ctx.session.add(UnitSetting(tenant_code=JINSHUI, webhook_url=hook_url))
+        ctx.session.commit()
+    with po_app.test_request_context(), context.activate(system_context(po_app, "cn")):
+        job = po_app.extensions["postalops.jobs"].submit("sorter.notify", {})
+    done = wait_for(po_app.extensions["postalops.db"], job.id, timeout=20)
+    assert done.status == "succeeded", done.error
+    assert done.result == {"delivered": 1}
+    assert len(Hook.received) == 1
