@@ -99,15 +99,8 @@ def run_payroll(
     run = session.exec(
         select(PayrollRun).where(PayrollRun.tenant_code == unit, PayrollRun.month == key)
     ).first()
-    if run is None:
-        run = PayrollRun(tenant_code=unit, month=key)
-        session.add(run)
-        session.flush()
-    elif run.status != "draft":
+    if run is not None and run.status != "draft":
         raise Conflict(f"run {unit} {month} is {run.status}", code="run_not_draft")
-    else:
-        session.execute(delete(PayrollPayLine).where(PayrollPayLine.run_id == run.id))
-        session.execute(delete(PayrollPayslip).where(PayrollPayslip.run_id == run.id))
 
     couriers = {
         c.id: c
@@ -147,7 +140,7 @@ def run_payroll(
         seen.add(courier.id)
         if slip.rate_card_version is not None:
             versions.add(slip.rate_card_version)
-        _rows(run, courier, slip, key, slips, lines)
+        _rows(courier, slip, key, slips, lines)
         if slip.kind == OUTSOURCED:
             counts["outsourced_items"] += slip.delivered_items
             totals["outsourced_total"] += slip.total
@@ -156,9 +149,8 @@ def run_payroll(
             totals["own_total"] += slip.total
             totals["agent_fees"] += slip.agent_fees
         counts["pickup_point_items"] += slip.pickup_point_items
-        if len(slips) >= BATCH:
-            _flush(session, slips, lines)
-            report(len(seen), total, f"{len(seen)} payslips")
+        if len(seen) % BATCH == 0:
+            report(len(seen), total, f"{len(seen)} payslips priced")
 
     for courier_id, cells in _delivery_counts(session, unit, key):
         courier = couriers.get(courier_id)
@@ -173,7 +165,17 @@ def run_payroll(
             code="unpriceable_couriers",
             details=problems[:200],
         )
-    _flush(session, slips, lines)
+    # Only now write: reading and pricing hold no write lock, so the job's progress records
+    # (committed on their own connection) never wait on this transaction, even on SQLite.
+    report(len(seen), total, "writing payslips")
+    if run is None:
+        run = PayrollRun(tenant_code=unit, month=key)
+        session.add(run)
+        session.flush()
+    else:
+        session.execute(delete(PayrollPayLine).where(PayrollPayLine.run_id == run.id))
+        session.execute(delete(PayrollPayslip).where(PayrollPayslip.run_id == run.id))
+    _write(session, run.id, slips, lines)
     run.status = "draft"
     run.job_id = job_id
     run.started_by = actor
@@ -187,7 +189,6 @@ def run_payroll(
     run.rate_card_versions = sorted(versions)
     session.add(run)
     session.flush()
-    report(total, total, "done")
     return run
 
 
@@ -331,13 +332,10 @@ def _price(
         return None
 
 
-def _rows(
-    run: PayrollRun, courier: PayrollCourier, slip: Payslip, key: int, slips: list, lines: list
-) -> None:
+def _rows(courier: PayrollCourier, slip: Payslip, key: int, slips: list, lines: list) -> None:
     slips.append(
         {
             "tenant_code": courier.tenant_code,
-            "run_id": run.id,
             "month": key,
             "courier_id": courier.id,
             "courier_code": courier.code,
@@ -358,7 +356,6 @@ def _rows(
         lines.append(
             {
                 "tenant_code": courier.tenant_code,
-                "run_id": run.id,
                 "courier_id": courier.id,
                 "position": position,
                 "kind": line.kind,
@@ -377,13 +374,12 @@ def _rows(
         )
 
 
-def _flush(session: Session, slips: list, lines: list) -> None:
-    if slips:
-        session.execute(sa.insert(PayrollPayslip), slips)
-    if lines:
-        session.execute(sa.insert(PayrollPayLine), lines)
-    slips.clear()
-    lines.clear()
+def _write(session: Session, run_id: int | None, slips: list, lines: list) -> None:
+    """Insert the run's slips and lines in batches (executemany)."""
+    for rows, model in ((slips, PayrollPayslip), (lines, PayrollPayLine)):
+        for start in range(0, len(rows), 5000):
+            batch = [row | {"run_id": run_id} for row in rows[start : start + 5000]]
+            session.execute(sa.insert(model), batch)
 
 
 # --- approval -----------------------------------------------------------------------------------

@@ -13,8 +13,14 @@ REOPEN = "payroll.reopen"
 OWN_PAYSLIP = "payroll.payslip.own"
 
 ROLES = [
-    Role("payroll_hr", "人力/运营（计件工资）", "Payroll HR / ops"),
-    Role("station_head", "揽投部经理", "Station head"),
+    # HR sees the job list (payroll runs are jobs) and the metrics API like core ops do.
+    Role(
+        "payroll_hr",
+        "人力/运营（计件工资）",
+        "Payroll HR / ops",
+        grants=("core.jobs.view", "core.metrics.read"),
+    ),
+    Role("station_head", "揽投部经理", "Station head", grants=("core.metrics.read",)),
     Role("courier", "揽投员", "Courier"),
 ]
 
