@@ -65,7 +65,7 @@ class DeviceRow(BaseModel):
 
     unit: str = Field(description="station unit code, e.g. cn.henan.zhengzhou.jinshui")
     code: str = Field(min_length=1, max_length=60)
-    name: str = Field(default="", max_length=100)
+    name: str | None = Field(default=None, max_length=100, description="empty cell = no name")
     model: str = Field(min_length=1, max_length=60)
     chutes: int = Field(ge=1, le=500)
     commissioned_on: dt.date

@@ -39,7 +39,7 @@ def committing(ctx: JobContext) -> Any:
 def rollup(ctx: JobContext) -> dict[str, Any]:
     """Recompute the rollups of every device-day flagged by ingest (new, late, out-of-order)."""
     return recompute_dirty(
-        ctx.session, now=now_utc(), retention_days=retention_days(), progress=ctx.progress
+        ctx.session, now=now_utc(), retention_days=retention_days(), progress=committing(ctx)
     )
 
 

@@ -107,7 +107,9 @@ def wave_list(session: Session, station: str) -> list[dict[str, Any]]:
     rows = session.exec(
         select(WaveWindow).where(WaveWindow.tenant_code == station).order_by(WaveWindow.number)
     ).all()
-    return [{"number": w.number, "start": w.start, "end": w.end} for w in rows]
+    return [
+        {"number": w.number, "start": w.start.isoformat(), "end": w.end.isoformat()} for w in rows
+    ]
 
 
 def replace_waves(session: Session, station: str, waves: list[Wave]) -> list[dict[str, Any]]:
