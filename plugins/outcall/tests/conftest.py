@@ -55,3 +55,24 @@ def intake(hall):
             return service.intake_cases(s, unit, list(enumerate(rows, 1)), now=now)
 
     return run
+
+
+@pytest.fixture
+def live(hall):
+    """For tests on the real clock: Guangzhou calls all day, and ``live_row(n)`` is a case
+    approved an hour ago (so it is callable now and far from its deadline)."""
+    import datetime as dt
+
+    from postalops_outcall import service
+    from postalops_outcall.testing import case_row
+
+    with hall(GZ) as s:
+        service.update_settings(
+            s, GZ, {"calling_start": "00:00", "calling_end": "23:59"}, actor="test"
+        )
+    approved = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+
+    def live_row(n: int, **change):
+        return case_row(n, approved_at=approved, ready_at=approved, **change)
+
+    return live_row
