@@ -92,6 +92,8 @@ def postalops_metrics(session, tenant, date_from, date_to):
     ``date_from``/``date_to`` are inclusive ``datetime.date``. Return
     ``{"<kpi>": {"value": <number or decimal string>, "unit": str, "label_zh": str,
     "label_en": str}}``; rates are fractions (0.54).
+
+    Example: ``return {"calls": kpi(2500, "call", "外呼量", "Calls")}``
     """
 
 
@@ -100,6 +102,8 @@ def postalops_dashboard_pages(dash_app):
     """Called once after the Dash app is created. Return
     :class:`postalops.plugins.DashboardPage` entries; register their callbacks on ``dash_app``
     (never the global ``dash.callback``). Pages of plugins disabled for the viewer are hidden.
+
+    Example: ``return [DashboardPage("sorter", "分拣机", "Sorters", layout)]``
     """
 
 
@@ -109,22 +113,35 @@ def postalops_demo(session, units, rng, progress):
     ``units`` maps unit code -> :class:`postalops.models.OrgUnit`; ``rng`` is a seeded
     ``random.Random``; call ``progress(done, total, message)`` as you go. Must be idempotent
     (a re-run adds nothing) and write in batches through the plugin's own services.
+    Return nothing.
+
+    Example: ``for code in [c for c in units if c.startswith("cn.henan.")]:
+    service.add_demo_points(session, code, rng)``
     """
 
 
 @hookspec
 def postalops_tenant_enabled(session, unit_code, plugin_key):
-    """Called after any plugin is switched on for a unit (including this one). Return nothing."""
+    """Called after any plugin is switched on for a unit (including this one). Return nothing.
+
+    Example: ``if plugin_key == "outcall": service.seed_catalogue(session, unit_code)``
+    """
 
 
 @hookspec
 def postalops_tenant_disabled(session, unit_code, plugin_key):
-    """Called after any plugin is switched off for a unit. Return nothing."""
+    """Called after any plugin is switched off for a unit. Return nothing.
+
+    Example: ``if plugin_key == "sorter": service.pause_alerts(session, unit_code)``
+    """
 
 
 @hookspec
 def postalops_health():
-    """Called by ``/healthz``. Return ``{"<check>": "ok" | "<problem>"}`` for this plugin."""
+    """Called by ``/healthz``. Return ``{"<check>": "ok" | "<problem>"}`` for this plugin.
+
+    Example: ``return {"stale_devices": "ok" if not stale else f"{len(stale)} silent"}``
+    """
 
 
 @hookspec
@@ -132,6 +149,8 @@ def postalops_active_pickup_points(session, tenant):
     """Cross-plugin: return the active pickup points of ``tenant``'s subtree as dicts with at
     least ``code``, ``name``, ``kind``, ``tenant_code``, ``lat``, ``lon``. Implemented by
     ``pickup_points``; read by ``ecommerce`` and ``payroll`` without importing it.
+
+    Example: ``return [{"code": p.code, "name": p.name, ...} for p in active_points(session)]``
     """
 
 
@@ -141,6 +160,8 @@ def postalops_create_delivery_order(session, tenant, order):
     reference string, or None when no delivery plugin is installed. ``order`` is a dict with
     ``source``, ``source_ref``, ``recipient_name``, ``phone``, ``address``, ``category``.
     First non-None result wins.
+
+    Example: ``return service.create_order(session, tenant, order).waybill``
     """
 
 
@@ -148,4 +169,6 @@ def postalops_create_delivery_order(session, tenant, order):
 def postalops_app_created(app):
     """Called once at the end of ``create_app``, after every blueprint is registered. For
     extensions that mount on the Flask server itself (the dashboard host). Return nothing.
+
+    Example: ``create_dash(app)``
     """

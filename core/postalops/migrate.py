@@ -65,6 +65,15 @@ def heads(registry: Any) -> list[str]:
     return sorted(ScriptDirectory.from_config(alembic_config(registry)).get_heads())
 
 
+def pending(db: Database, registry: Any) -> list[str]:
+    """Heads not yet applied (a head reached through another branch's dependency counts)."""
+    script = ScriptDirectory.from_config(alembic_config(registry))
+    applied: set[str] = set()
+    for rev in current(db, registry):
+        applied.update(r.revision for r in script.iterate_revisions(rev, "base"))
+    return sorted(h for h in script.get_heads() if h not in applied)
+
+
 def _owned(script: ScriptDirectory, owner: str) -> list[Any]:
     return [rev for rev in script.walk_revisions() if rev.revision.startswith(f"{owner}_")]
 
