@@ -35,7 +35,11 @@ api = ApiBlueprint("lending_api", __name__)
 
 
 def _amount(value: Any) -> Decimal:
-    return parse_amount(value, "amount")
+    # ValueError lets pydantic name the field (e.g. "requested_amount") in the 422 details
+    try:
+        return parse_amount(value, "amount")
+    except ValidationError as exc:
+        raise ValueError(exc.details[0]["message"]) from None
 
 
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
@@ -58,6 +62,9 @@ class ProductIn(BaseModel):
     day_count: DayCount = DayCount.ACT_360
     method: RepaymentMethod = RepaymentMethod.EQUAL_INSTALMENTS
     allow_prepayment: bool = False
+    tenant_code: str | None = Field(
+        default=None, description="unit that offers it (in your scope); default: your unit"
+    )
 
 
 @api.operation("/products", summary="List loan products", permission=perm.VIEW, tags=["lending"])
@@ -86,7 +93,13 @@ def create_product(body: ProductIn):
         body.allow_prepayment,
     )
     row = products.create_product(
-        s, who, code=body.code, name_zh=body.name_zh, name_en=body.name_en, terms=terms
+        s,
+        who,
+        code=body.code,
+        name_zh=body.name_zh,
+        name_en=body.name_en,
+        terms=terms,
+        tenant_code=body.tenant_code,
     )
     s.commit()
     return products.product_json(row), 201

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from postalops.errors import ValidationError
 
-from postalops_lending.money import ZERO, floor_to
+from postalops_lending.money import FEN, ZERO, floor_to
 
 TAX_GRADES = ("A", "B", "M", "C", "D")
 
@@ -134,7 +134,7 @@ def pre_check(
 
     base = policy.factor * tax_paid
     adjusted = base * grade_multiplier * tenure_multiplier
-    line = floor_to(min(policy.cap, adjusted), policy.line_unit)
+    line = floor_to(min(policy.cap, adjusted), policy.line_unit).quantize(FEN)
 
     outcomes = (
         RuleOutcome("tax_data_12_months", months_covered >= 12, str(months_covered), ">= 12"),

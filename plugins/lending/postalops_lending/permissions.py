@@ -5,8 +5,18 @@ from __future__ import annotations
 from postalops.plugins import Permission, Role
 
 ROLES = [
-    Role("loan_officer", "客户经理", "Customer manager (loans)"),
-    Role("credit_approver", "信贷审批人", "Credit approver"),
+    Role(
+        "loan_officer",
+        "客户经理",
+        "Customer manager (loans)",
+        grants=("core.metrics.read", "core.jobs.view"),
+    ),
+    Role(
+        "credit_approver",
+        "信贷审批人",
+        "Credit approver",
+        grants=("core.metrics.read", "core.jobs.view"),
+    ),
 ]
 
 VIEW = "lending.view"

@@ -92,9 +92,9 @@ def postalops_metrics(session, tenant, date_from, date_to):
 @hookimpl
 def postalops_dashboard_pages(dash_app):
     """The portfolio dashboard."""
-    from postalops_lending import dashboard
+    from postalops_lending import dashboards
 
-    return dashboard.pages(dash_app)
+    return dashboards.pages(dash_app)
 
 
 @hookimpl

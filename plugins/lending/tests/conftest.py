@@ -3,41 +3,44 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal as D
 
-import postalops_lending.models  # noqa: F401  (registers the tables)
 import pytest
 from postalops.context import Principal
-from postalops.db import Database
 from postalops.tenancy import Scope
+from postalops.testing import build_tree
 from postalops_lending.credit_line import TaxModePolicy
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
 from postalops_lending.services import borrowers, products
-from sqlmodel import SQLModel
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 YINING = "cn.xinjiang.ili.yining"
 HUOCHENG = "cn.xinjiang.ili.huocheng"
 
 
-@pytest.fixture
-def database(tmp_path):
-    url = os.environ.get("POSTALOPS_DATABASE_URL") or f"sqlite:///{tmp_path}/lending.db"
-    db = Database(url)
-    SQLModel.metadata.drop_all(db.engine)
-    SQLModel.metadata.create_all(db.engine)
-    yield db
-    db.dispose()
+ILI_TREE = [
+    ("cn.xinjiang", "cn", "新疆", "Xinjiang", "province"),
+    ("cn.xinjiang.ili", "cn.xinjiang", "伊犁", "Ili", "city"),
+    (YINING, "cn.xinjiang.ili", "伊宁市支行", "Yining branch", "station"),
+    (HUOCHENG, "cn.xinjiang.ili", "霍城县支行", "Huocheng branch", "station"),
+]
 
 
 @pytest.fixture
-def scoped(database):
+def ili(po_app, tenants):
+    """The kernel's test tree plus Xinjiang > Ili > Yining and Huocheng branches."""
+    build_tree(po_app, ILI_TREE, enable_all=False)
+    return [code for code, *_ in ILI_TREE]
+
+
+@pytest.fixture
+def scoped(po_app, po_db):
     """``scoped(unit)`` -> a session that sees only ``unit``'s subtree (closed at teardown)."""
+    db = po_app.extensions["postalops.db"]
     sessions = []
 
     def make(unit: str = YINING):
-        s = database.session(Scope.unit(unit))
+        s = db.session(Scope.unit(unit))
         sessions.append(s)
         return s
 

@@ -1,0 +1,269 @@
+"""The lending API end to end: one-day flow, maker-checker, bad input writing nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from postalops.models import AuditRecord
+from postalops.testing import count_rows
+from postalops_lending.models import Application, Borrower, Loan, Relief, Repayment
+
+from .conftest import HUOCHENG, YINING
+
+BASE = "/api/v1/lending"
+GOOD_CODE = "91110000600037341L"
+GOOD_ID = "11010519491231002X"
+
+
+def months(monthly="14433.34", grade="A"):
+    """The 14 months before this one: the pre-check runs on today's date through the API."""
+    today = dt.date.today()
+    out = []
+    for i in range(14):
+        y, m = divmod(today.year * 12 + today.month - 15 + i, 12)
+        out.append(
+            {
+                "period": f"{y}-{m + 1:02d}",
+                "tax_paid": monthly,
+                "sales": "300000.00",
+                "grade": grade,
+            }
+        )
+    return out
+
+
+@pytest.fixture
+def people(ili, make_user, login):
+    cm = make_user("cm", YINING, "loan_officer")
+    approver = make_user("approver", YINING, "credit_approver")
+    boss = make_user("boss", "cn", "admin")
+    return {"cm": login(cm), "approver": login(approver), "boss": login(boss)}
+
+
+@pytest.fixture
+def product_id(people):
+    r = people["boss"].post(
+        f"{BASE}/products",
+        json={
+            "code": "XWED-TAX",
+            "name_zh": "小微E贷",
+            "name_en": "Micro E-loan",
+            "annual_rate": "0.0435",
+            "term_months": 12,
+            "day_count": "ACT/360",
+            "method": "interest_only_bullet",
+            "tenant_code": YINING,
+        },
+    )
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def borrower(client, code=GOOD_CODE, rep_id=GOOD_ID, name="伊犁某油料贸易有限公司"):
+    return client.post(
+        f"{BASE}/borrowers",
+        json={
+            "name": name,
+            "credit_code": code,
+            "legal_rep_name": "阿力木",
+            "legal_rep_id_number": rep_id,
+            "industry": "油料贸易",
+            "established_on": "2015-06-18",
+            "customer_manager": "cm",
+            "phone": "13999000000",
+        },
+    )
+
+
+def test_the_one_day_flow_through_the_api(po_app, people, product_id):
+    cm, approver = people["cm"], people["approver"]
+    b = borrower(cm)
+    assert b.status_code == 201, b.get_json()
+    assert b.get_json()["legal_rep_id_number"] == "110105********002X"  # masked
+    bid = b.get_json()["id"]
+    assert cm.put(f"{BASE}/borrowers/{bid}/tax-months", json=months()).get_json()["created"] == 14
+    a = cm.post(
+        f"{BASE}/applications",
+        json={"borrower_id": bid, "product_id": product_id, "requested_amount": "866000.00"},
+    )
+    assert a.status_code == 201, a.get_json()
+    app = a.get_json()
+    assert app["status"] == "prechecked" and app["credit_line"] == "866000.00"
+    assert (
+        cm.post(f"{BASE}/applications/{app['id']}/review", json={"accept": True}).status_code == 200
+    )
+
+    # maker-checker: the reviewer holds no lending.approve -> 403 before anything else
+    refused = cm.post(f"{BASE}/applications/{app['id']}/decision", json={"approve": True})
+    assert refused.status_code == 403
+    ok = approver.post(f"{BASE}/applications/{app['id']}/decision", json={"approve": True})
+    assert ok.status_code == 200 and ok.get_json()["status"] == "approved"
+    assert cm.post(f"{BASE}/applications/{app['id']}/contract").status_code == 200
+    loan = cm.post(f"{BASE}/applications/{app['id']}/disbursement")
+    assert loan.status_code == 201, loan.get_json()
+    body = cm.get(f"{BASE}/applications/{app['id']}").get_json()
+    assert body["status"] == "disbursed" and float(body["hours_to_disbursement"]) < 1
+    detail = cm.get(f"{BASE}/loans/{loan.get_json()['id']}").get_json()
+    assert len(detail["schedule"]) == 12 and detail["principal"] == "866000.00"
+
+
+def test_a_maker_holding_approve_still_cannot_approve_their_case(
+    po_app, ili, make_user, login, people, product_id
+):
+    both = login(make_user("both", YINING, "loan_officer", "credit_approver"))
+    bid = borrower(both).get_json()["id"]
+    both.put(f"{BASE}/borrowers/{bid}/tax-months", json=months())
+    app = both.post(
+        f"{BASE}/applications",
+        json={"borrower_id": bid, "product_id": product_id, "requested_amount": "100000.00"},
+    ).get_json()
+    both.post(f"{BASE}/applications/{app['id']}/review", json={"accept": True})
+    audits = count_rows(po_app, AuditRecord)
+    r = both.post(f"{BASE}/applications/{app['id']}/decision", json={"approve": True})
+    assert r.status_code == 403
+    assert r.get_json()["error"]["code"] == "maker_cannot_check"
+    assert count_rows(po_app, AuditRecord) == audits
+    assert both.get(f"{BASE}/applications/{app['id']}").get_json()["status"] == "reviewed"
+
+
+@pytest.mark.parametrize(
+    ("code", "rep_id", "field"),
+    [
+        ("91110000600037341M", GOOD_ID, "credit_code"),
+        (GOOD_CODE, "110105194912310021", "legal_rep_id_number"),
+    ],
+)
+def test_a_wrong_checksum_is_a_422_and_writes_nothing(po_app, people, code, rep_id, field):
+    r = borrower(people["cm"], code, rep_id)
+    assert r.status_code == 422
+    assert [d["field"] for d in r.get_json()["error"]["details"]] == [field]
+    assert count_rows(po_app, Borrower) == 0
+
+
+def test_float_amounts_are_refused(people, product_id):
+    bid = borrower(people["cm"]).get_json()["id"]
+    r = people["cm"].post(
+        f"{BASE}/applications",
+        json={"borrower_id": bid, "product_id": product_id, "requested_amount": 866000.5},
+    )
+    assert r.status_code == 422
+    assert "requested_amount" in r.get_json()["error"]["details"][0]["field"]
+
+
+def test_bulk_borrower_import_names_the_bad_row_and_writes_nothing(po_app, people):
+    csv = (
+        "name,credit_code,legal_rep_name,legal_rep_id_number,industry,established_on,"
+        "customer_manager\n"
+        f"甲公司,{GOOD_CODE},张三,{GOOD_ID},干果,2015-01-01,cm\n"
+        f"乙公司,91110000600037341M,李四,{GOOD_ID},农资,2016-01-01,cm\n"
+    )
+    r = people["cm"].post(
+        f"{BASE}/borrowers/import",
+        data={"file": (io.BytesIO(csv.encode()), "borrowers.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["error"]["details"][0]["row"] == 3  # header is row 1
+    assert count_rows(po_app, Borrower) == 0
+    good = csv.splitlines()[:2]
+    r = people["cm"].post(
+        f"{BASE}/borrowers/import",
+        data={"file": (io.BytesIO("\n".join(good).encode()), "b.csv")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["summary"] == {"created": 1}
+
+
+@pytest.fixture
+def disbursed(people, product_id):
+    cm, approver = people["cm"], people["approver"]
+    bid = borrower(cm).get_json()["id"]
+    cm.put(f"{BASE}/borrowers/{bid}/tax-months", json=months())
+    app = cm.post(
+        f"{BASE}/applications",
+        json={"borrower_id": bid, "product_id": product_id, "requested_amount": "100000.00"},
+    ).get_json()
+    cm.post(f"{BASE}/applications/{app['id']}/review", json={"accept": True})
+    approver.post(f"{BASE}/applications/{app['id']}/decision", json={"approve": True})
+    cm.post(f"{BASE}/applications/{app['id']}/contract")
+    return cm.post(f"{BASE}/applications/{app['id']}/disbursement").get_json()
+
+
+def test_overpayment_beyond_payoff_is_refused(po_app, people, disbursed):
+    cm = people["cm"]
+    quote = cm.get(f"{BASE}/loans/{disbursed['id']}/quote?on={disbursed['disbursed_on']}")
+    assert quote.status_code == 200
+    r = cm.post(
+        f"{BASE}/loans/{disbursed['id']}/repayments",
+        json={"amount": "200000.00", "paid_on": disbursed["disbursed_on"], "reference": "x1"},
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "overpayment"
+    assert count_rows(po_app, Repayment) == 0
+
+
+def test_a_closed_loan_takes_no_repayment(po_app, people, disbursed, as_unit):
+    with as_unit(None) as s:
+        loan = s.get(Loan, disbursed["id"])
+        loan.status = "closed"
+        s.add(loan)
+        s.commit()
+    r = people["cm"].post(
+        f"{BASE}/loans/{disbursed['id']}/repayments",
+        json={"amount": "10.00", "paid_on": disbursed["disbursed_on"], "reference": "x2"},
+    )
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "loan_not_active"
+
+
+def test_relief_one_operation_per_request_and_eligibility(po_app, people, disbursed):
+    cm = people["cm"]
+    op = {"kind": "extension", "relief_date": disbursed["disbursed_on"], "extension_months": 3}
+    r = cm.post(f"{BASE}/loans/{disbursed['id']}/reliefs", json={"operations": [op, op]})
+    assert r.status_code == 400
+    assert r.get_json()["error"]["code"] == "one_operation_per_request"
+    r = cm.post(
+        f"{BASE}/loans/{disbursed['id']}/reliefs",
+        json={"kind": "renewal", "relief_date": disbursed["disbursed_on"], "term_months": 12},
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "relief_ineligible"
+    assert [d["field"] for d in r.get_json()["error"]["details"]] == ["renewal_window"]
+    assert count_rows(po_app, Relief) == 0
+    r = cm.post(f"{BASE}/loans/{disbursed['id']}/reliefs", json={"operations": [op]})
+    assert r.status_code == 201
+    # the requester cannot approve it; the approver can
+    assert (
+        people["boss"]
+        .post(f"{BASE}/reliefs/{r.get_json()['id']}/decision", json={"approve": True})
+        .status_code
+        == 200
+    )
+
+
+def test_a_branch_sees_only_its_own_borrowers(po_app, ili, make_user, login, people):
+    other = login(make_user("cm_huocheng", HUOCHENG, "loan_officer"))
+    mine = borrower(people["cm"]).get_json()["id"]
+    theirs = borrower(other, "91654002123456783N", name="霍城某公司").get_json()["id"]
+    # (the list's "total" counts across units: a kernel paginate bug, reported to the core)
+    assert [b["id"] for b in other.get(f"{BASE}/borrowers").get_json()["items"]] == [theirs]
+    assert people["cm"].get(f"{BASE}/borrowers").get_json()["items"][0]["id"] == mine
+    assert other.put(f"{BASE}/borrowers/{mine}/tax-months", json=months()).status_code == 404
+    assert people["cm"].get(f"{BASE}/loans/999").status_code == 404
+    assert theirs != mine
+
+
+def test_the_api_is_in_the_openapi_document(people):
+    doc = people["cm"].get("/api/v1/openapi.json").get_json()
+    for path in (
+        "applications",
+        "loans/{loan_id}/repayments",
+        "loans/{loan_id}/reliefs",
+        "borrowers/import",
+        "close-of-business",
+    ):
+        assert f"{BASE}/{path}" in doc["paths"], path
+
+
+def test_application_to_disbursement_counts_only_applications(as_unit, po_app, disbursed):
+    assert count_rows(po_app, Application) == 1
