@@ -12,6 +12,7 @@ nothing.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -306,6 +307,17 @@ def validate_point_row(row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, d
         except ValidationError as exc:
             details = exc.details or [{"field": "opening_hours"}]
             errors[details[0]["field"]] = details[0].get("message", str(exc))
+    opened_on = None
+    raw_opened = row.get("opened_on")
+    if raw_opened not in (None, ""):
+        try:
+            opened_on = (
+                raw_opened
+                if isinstance(raw_opened, dt.date) and not isinstance(raw_opened, dt.datetime)
+                else dt.date.fromisoformat(str(raw_opened)[:10])
+            )
+        except ValueError:
+            errors["opened_on"] = "expected YYYY-MM-DD"
     fee = None
     if row.get("agent_fee") not in (None, ""):
         try:
@@ -326,6 +338,7 @@ def validate_point_row(row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, d
         "county": county,
         "opening_hours": hours,
         "agent_fee": fee,
+        "opened_on": opened_on,
     }, errors
 
 

@@ -113,7 +113,8 @@ def recompute_and_store(
 ) -> dict[str, Any]:
     """Recompute coverage under ``tenant`` and write it to the area rows in batches.
 
-    Idempotent: a re-run overwrites the same columns with the same values.
+    Idempotent: a re-run overwrites the same columns with the same values. With ``progress``,
+    each batch is committed before progress is reported.
     """
     net, results, figures = coverage_on(session, tenant, day)
     nearest = {
@@ -139,6 +140,9 @@ def recompute_and_store(
     for start in range(0, total, batch):
         session.execute(sa.update(PickupArea), updates[start : start + batch])
         if progress:
+            # Progress is written in its own transaction: release our write lock first (SQLite
+            # has one writer). Each batch is final on its own, so a retry just rewrites it.
+            session.commit()
             progress(min(start + batch, total), total, f"{min(start + batch, total)}/{total} areas")
     rates = category_rates(figures, tenant)
     return {

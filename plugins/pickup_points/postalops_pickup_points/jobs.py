@@ -46,6 +46,7 @@ def propose_direct_delivery_job(
                 rules.window(end),
             )
             if i % 50 == 0:
+                ctx.session.commit()  # release the write lock before the progress transaction
                 ctx.progress(i, len(found), f"{i} switched")
         ctx.session.commit()
     ctx.progress(1, 1, "done")

@@ -73,8 +73,9 @@ def import_areas(session: Session, tenant: str, report: ImportReport) -> dict[st
 def import_points(
     session: Session, tenant: str, report: ImportReport, actor: str, today: dt.date
 ) -> dict[str, Any]:
-    """Insert or update points under ``tenant``; a new point or a changed status/type writes a
-    status change effective ``today`` (the point's history)."""
+    """Insert or update points under ``tenant``. A new point's history starts on its
+    ``opened_on`` (default ``today``); a changed status or type writes a status change effective
+    ``today``."""
     check_in_scope(session, tenant)
     _refuse_invalid(report)
     existing = {
@@ -87,6 +88,7 @@ def import_points(
         v = dict(row.value or {})
         ptype, status = v.pop("point_type"), v.pop("status")
         fee = v.pop("agent_fee")
+        opened_on = v.pop("opened_on", None) or today
         point = existing.get(v["code"])
         if point is None:
             inserts.append(
@@ -96,7 +98,7 @@ def import_points(
                     "status": status.value,
                     "agent_fee": fee,
                     "agent_fee_from": today if fee is not None else None,
-                    "opened_on": today,
+                    "opened_on": opened_on,
                     "created_at": now,
                     **v,
                 }
@@ -117,7 +119,9 @@ def import_points(
     if inserts:
         codes = [r["code"] for r in inserts]
         new_ids = session.exec(
-            select(PickupPoint.id, PickupPoint.status, PickupPoint.point_type).where(
+            select(
+                PickupPoint.id, PickupPoint.status, PickupPoint.point_type, PickupPoint.opened_on
+            ).where(
                 PickupPoint.tenant_code == tenant,
                 PickupPoint.code.in_(codes),  # type: ignore[attr-defined]
             )
@@ -126,13 +130,13 @@ def import_points(
             {
                 "tenant_code": tenant,
                 "point_id": pid,
-                "effective": today,
+                "effective": opened,
                 "status": st,
                 "point_type": pt,
                 "changed_by": actor,
                 "at": now,
             }
-            for pid, st, pt in new_ids
+            for pid, st, pt, opened in new_ids
         ]
         for chunk in _batches(history):
             session.execute(sa.insert(PickupStatusChange), chunk)
