@@ -92,8 +92,15 @@ def ingest_orders(
     )
     campaigns = {c.id: c for c in session.exec(select(Campaign)).all()}
     retail_branches = {o.branch for _, o in items if o.branch and o.channel == "retail"}
+    scope = session.info["scope"]
     known_units = (
-        set(session.exec(select(OrgUnit.code).where(OrgUnit.code.in_(retail_branches))).all())
+        {
+            code
+            for code in session.exec(
+                select(OrgUnit.code).where(OrgUnit.code.in_(retail_branches))
+            ).all()
+            if scope.allows(code)
+        }
         if retail_branches
         else set()
     )

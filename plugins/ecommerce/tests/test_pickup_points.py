@@ -1,0 +1,85 @@
+"""Pickup points through the pickup_points hook when it is enabled, plain references otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from postalops.errors import ValidationError
+from postalops_ecommerce.community import add_leader
+from postalops_ecommerce.ingest import ingest_orders
+from postalops_ecommerce.order_rows import parse_order
+from postalops_ecommerce.pickup import PointDirectory
+
+
+class StubRegistry:
+    """Stands in for the plugin registry: pickup_points enabled at ``enabled_at`` with points."""
+
+    def __init__(self, enabled_at: str | None, codes: list[str]) -> None:
+        self.enabled_at, self.codes = enabled_at, codes
+        self.calls = 0
+
+    def is_enabled(self, session, unit, key):
+        return (
+            key == "pickup_points"
+            and self.enabled_at is not None
+            and (unit == self.enabled_at or unit.startswith(self.enabled_at + "."))
+        )
+
+    def call_each(self, hook, only=None, **kwargs):
+        assert hook == "postalops_active_pickup_points"
+        self.calls += 1
+        return [
+            ("pickup_points", [{"code": c, "tenant_code": kwargs["tenant"]} for c in self.codes])
+        ]
+
+
+def test_without_the_plugin_any_point_code_is_a_plain_reference(world, as_unit):
+    with as_unit("cn.hebei") as s:
+        points = PointDirectory(s, StubRegistry(None, []))
+        assert not points.uses_plugin("cn.hebei.shijiazhuang")
+        assert points.known("cn.hebei.shijiazhuang", "ANY-CODE")
+        add_leader(
+            s,
+            branch="cn.hebei.shijiazhuang",
+            code="HB-L9",
+            name="x",
+            pickup_point="ANY-CODE",
+            points=points,
+        )
+
+
+def test_with_the_plugin_only_its_active_points_are_accepted(world, ecom, as_unit):
+    registry = StubRegistry("cn.hebei", ["PP-1"])
+    with as_unit("cn.hebei") as s:
+        points = PointDirectory(s, registry)
+        with pytest.raises(ValidationError) as err:
+            add_leader(
+                s,
+                branch="cn.hebei.shijiazhuang",
+                code="HB-L9",
+                name="x",
+                pickup_point="PP-404",
+                points=points,
+            )
+        assert err.value.details[0]["field"] == "pickup_point"
+        good = parse_order(ecom.order("A1"), 0)  # HB-L1 collects at PP-1
+        bad = parse_order({**ecom.order("A2"), "pickup_point": "PP-404"}, 1)
+        with pytest.raises(ValidationError) as err:
+            ingest_orders(s, [(0, good), (1, bad)], point_check=points.known)
+        assert [d["row"] for d in err.value.details] == [1]
+        assert ingest_orders(s, [(0, good)], point_check=points.known)[0]["status"] == "created"
+    assert registry.calls == 1  # looked up once per unit, not once per order
+
+
+def test_the_real_hook_is_asked_when_pickup_points_is_installed(po_app, world, as_unit):
+    registry = po_app.extensions["postalops.plugins"]
+    if "pickup_points" not in registry.business_keys():
+        pytest.skip("pickup_points plugin not installed")
+    with as_unit("cn.hebei") as s:
+        points = PointDirectory(s, registry)
+        # The world fixture switched pickup_points off in Hebei: plain references.
+        assert not points.uses_plugin("cn.hebei.shijiazhuang")
+    with as_unit("cn") as s:
+        # Enabled at the group (tenants fixture) and no point exists: an unknown code is refused.
+        points = PointDirectory(s, registry)
+        assert points.uses_plugin("cn")
+        assert not points.known("cn", "PP-NOWHERE")

@@ -1,0 +1,81 @@
+"""Portal pages: reachable from the nav, Chinese first, English on request, forms with CSRF."""
+
+from __future__ import annotations
+
+from postalops.testing import count_rows
+from postalops_ecommerce.models import Target
+
+
+def test_the_pages_render_in_chinese_and_english(po_app, world, make_user, login):
+    client = login(make_user("hb_marketing", "cn.hebei", "marketing"))
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/p/ecommerce/"' in home  # the nav entry
+    page = client.get("/p/ecommerce/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "排行榜" in text and "919 电商节" in text
+    for url in (
+        "/p/ecommerce/catalogue",
+        "/p/ecommerce/groupbuy",
+        "/p/ecommerce/import",
+        f"/p/ecommerce/campaigns/{world['hebei']}",
+    ):
+        assert client.get(url).status_code == 200, url
+    client.post("/lang", data={"lang": "en", "csrf_token": client.csrf, "next": "/"})
+    assert "Leaderboard" in client.get("/p/ecommerce/?level=branch").get_data(as_text=True)
+
+
+def test_a_bad_distribution_from_the_form_is_shown_and_not_saved(po_app, world, make_user, login):
+    client = login(make_user("hb_marketing", "cn.hebei", "marketing"))
+    before = count_rows(po_app, Target)
+    resp = client.post(
+        f"/p/ecommerce/campaigns/{world['hebei']}",
+        data={
+            "csrf_token": client.csrf,
+            "action": "distribute",
+            "parent": "cn.hebei",
+            "kind": "valid_sessions",
+            "shares": "cn.hebei.shijiazhuang=1",
+        },
+    )
+    assert resp.status_code == 302
+    page = client.get(f"/p/ecommerce/campaigns/{world['hebei']}").get_data(as_text=True)
+    assert "sum to 1" in page
+    assert count_rows(po_app, Target) == before
+
+
+def test_a_viewer_cannot_change_targets_and_other_units_do_not_see_the_pages(
+    po_app, world, make_user, login, as_unit
+):
+    viewer = login(make_user("hb_viewer", "cn.hebei", "viewer"))
+    resp = viewer.post(
+        f"/p/ecommerce/campaigns/{world['hebei']}",
+        data={
+            "csrf_token": viewer.csrf,
+            "action": "set",
+            "unit": "cn.hebei",
+            "kind": "orders",
+            "value": "5",
+        },
+    )
+    assert resp.status_code == 403
+    from postalops.models import PluginEnablement
+
+    with as_unit(None) as s:
+        s.add(PluginEnablement(unit_code="cn.henan", plugin_key="ecommerce", enabled=False))
+        s.commit()
+    henan = login(make_user("hn_marketing", "cn.henan", "marketing"))
+    assert henan.get("/p/ecommerce/").status_code == 404
+    assert 'href="/p/ecommerce/"' not in henan.get("/").get_data(as_text=True)
+
+
+def test_the_api_is_in_the_openapi_document(po_app, world, make_token):
+    doc = make_token("cn.hebei", "ecommerce.view").get("/api/v1/openapi.json").get_json()
+    for path in (
+        "/api/v1/ecommerce/orders",
+        "/api/v1/ecommerce/events",
+        "/api/v1/ecommerce/leaderboard",
+        "/api/v1/ecommerce/campaigns/{campaign_id}/distribute",
+    ):
+        assert path in doc["paths"], path
+    assert doc["paths"]["/api/v1/ecommerce/orders"]["post"]["x-permission"] == "ecommerce.ingest"
