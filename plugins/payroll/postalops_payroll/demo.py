@@ -7,8 +7,9 @@ draft. No total is ever written directly, so the metrics reproduce DOMAIN.md bec
 does: the outsourced all-in unit price of ``cn.henan`` is 1.30 yuan/item in January (the
 contractors' start-of-year price) and falls city by city to 1.00-1.15 by September.
 
-Volumes are scaled down about 1:10 to keep the demo quick (a few hundred items per courier a
-month); base pay and collection quotas are scaled the same way so cost per item stays realistic.
+Volumes are scaled down about 1:20 to keep the demo quick (100-200 items per courier a month);
+base pay, collection quotas and volume tiers are scaled the same way so cost per item stays
+realistic.
 Deterministic (seeded ``rng``, fixed waybills) and idempotent: a city-month whose events exist
 is not generated again, and approved months are not re-run.
 """
@@ -93,7 +94,7 @@ def demo_card(effective_from: str, parcel_cut: Decimal = Decimal("0")) -> dict[s
     return {
         "effective_from": effective_from,
         "delivery_rates": grid,
-        "volume_tiers": [{"above": 300, "uplift": "0.05"}, {"above": 400, "uplift": "0.10"}],
+        "volume_tiers": [{"above": 150, "uplift": "0.05"}, {"above": 200, "uplift": "0.10"}],
         "commission_rates": {
             "letter": "0.05",
             "registered": "0.05",
@@ -107,7 +108,7 @@ def demo_card(effective_from: str, parcel_cut: Decimal = Decimal("0")) -> dict[s
             {"lower": "1.0", "upper": None, "multiplier": "1.1"},
         ],
         "agent_fees": dict(AGENT_FEES),
-        "quotas_by_grade": {"A": "600", "B": "450"},
+        "quotas_by_grade": {"A": "300", "B": "225"},
         "market_rates": {"parcel": "1.00", "express": "1.00", "registered": "0.70"},
     }
 
@@ -124,7 +125,12 @@ def month_price(index: int, month: Month) -> Decimal:
 
 
 def _pick(rng: Any, mix: list[tuple[str, int]]) -> str:
-    return rng.choices([k for k, _ in mix], weights=[w for _, w in mix])[0]
+    point = rng.random() * sum(weight for _, weight in mix)
+    for key, weight in mix:
+        point -= weight
+        if point < 0:
+            return key
+    return mix[-1][0]
 
 
 def _stations(units: dict[str, Any], city: str) -> list[str]:
@@ -195,6 +201,11 @@ def _roster(session: Session, units: dict[str, Any], cities: list[str]) -> None:
             )
             row += 1
         stations = _stations(units, city)
+        # The core's demo users courier_city / courier_city2 work in Zhengzhou and Kaifeng: each is
+        # linked to the first courier there, so signing in as them shows one courier's payslips.
+        login = {"cn.henan.zhengzhou": "courier_city", "cn.henan.kaifeng": "courier_city2"}.get(
+            city
+        )
         for n in range(OWN_PER_CITY):
             couriers.append(
                 (
@@ -205,7 +216,8 @@ def _roster(session: Session, units: dict[str, Any], cities: list[str]) -> None:
                         "kind": "own",
                         "station": stations[n % len(stations)],
                         "grade": "A" if n % 3 else "B",
-                        "base_pay": "150.00" if n % 3 else "120.00",
+                        "base_pay": "75.00" if n % 3 else "60.00",
+                        "username": login if n == 0 else None,
                     },
                 )
             )
@@ -229,7 +241,7 @@ def _roster(session: Session, units: dict[str, Any], cities: list[str]) -> None:
         for month in MONTHS:
             # The budget sits a little above the expected volume so some months cross 90%.
             set_budget(
-                session, city, month, 240 * OUTSOURCED_PER_CITY + 10 * (index % 4), START_PRICE
+                session, city, month, 120 * OUTSOURCED_PER_CITY + 5 * (index % 4), START_PRICE
             )
     import_contract_terms(session, terms)
     import_couriers(session, couriers)
@@ -260,7 +272,7 @@ def _events(
     days = (month.last_day - month.first_day).days + 1
     for courier in couriers:
         outsourced = courier.kind == "outsourced"
-        count = rng.randint(200, 250) if outsourced else rng.randint(260, 420)
+        count = rng.randint(100, 125) if outsourced else rng.randint(130, 210)
         for n in range(count):
             mode = _pick(rng, MODE_MIX)
             moment = dt.datetime.combine(
@@ -285,7 +297,7 @@ def _events(
                 )
             )
         if not outsourced:
-            for n in range(rng.randint(30, 65)):
+            for n in range(rng.randint(15, 33)):
                 moment = dt.datetime.combine(
                     month.first_day + dt.timedelta(days=rng.randrange(days)),
                     dt.time(9 + rng.randrange(8), rng.randrange(60)),

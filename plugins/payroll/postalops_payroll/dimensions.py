@@ -58,6 +58,9 @@ E = TypeVar("E", bound=StrEnum)
 
 def parse_enum(enum: type[E], value: object, field: str) -> E:
     """Parse ``value`` into ``enum`` or raise a ``ValidationError`` naming ``field``."""
+    member = enum._value2member_map_.get(value)  # the common case: already the exact value
+    if member is not None:
+        return member  # type: ignore[return-value]
     try:
         return enum(str(value).strip().lower())
     except ValueError:

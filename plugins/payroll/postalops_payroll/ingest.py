@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from postalops.db import check_in_scope
 from postalops.errors import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
@@ -142,13 +143,21 @@ def _row(
 
 
 def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """One multi-row insert; a row racing in from a concurrent batch is skipped, not an error."""
+    """Multi-row inserts (executemany); a row racing in from a concurrent batch is skipped.
+
+    A Core insert on the table skips the ORM's per-row bookkeeping, which costs more than the
+    database here; every row's unit came from a courier read through the caller's scoped
+    session, and ``check_in_scope`` re-checks each distinct unit before anything is written.
+    """
+    for unit in {row["tenant_code"] for row in rows}:
+        check_in_scope(session, unit)
+    table = model.__table__
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        statement = postgresql.insert(model).on_conflict_do_nothing()
+        statement = postgresql.insert(table).on_conflict_do_nothing()
     elif dialect == "sqlite":
-        statement = sqlite.insert(model).on_conflict_do_nothing()
+        statement = sqlite.insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - PostalOps runs on SQLite and PostgreSQL
-        statement = sa.insert(model)
+        statement = sa.insert(table)
     for start in range(0, len(rows), 5000):
         session.execute(statement, rows[start : start + 5000])

@@ -375,11 +375,17 @@ def _rows(courier: PayrollCourier, slip: Payslip, key: int, slips: list, lines: 
 
 
 def _write(session: Session, run_id: int | None, slips: list, lines: list) -> None:
-    """Insert the run's slips and lines in batches (executemany)."""
+    """Insert the run's slips and lines in batches (executemany on the tables).
+
+    Every row's unit is a courier's, read through the caller's scoped session; the distinct
+    units are re-checked against the scope before writing.
+    """
+    for unit in {row["tenant_code"] for row in slips}:
+        check_in_scope(session, unit)
     for rows, model in ((slips, PayrollPayslip), (lines, PayrollPayLine)):
         for start in range(0, len(rows), 5000):
             batch = [row | {"run_id": run_id} for row in rows[start : start + 5000]]
-            session.execute(sa.insert(model), batch)
+            session.execute(model.__table__.insert(), batch)
 
 
 # --- approval -----------------------------------------------------------------------------------
