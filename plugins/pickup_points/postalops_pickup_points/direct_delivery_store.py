@@ -91,7 +91,10 @@ def record_switch(
         tenant_code=point.tenant_code,
         point_id=point.id,
         effective=effective,
-        average_per_day=str(proposal.average_per_day) if proposal else "",
+        # Recorded to 4 places (the decision itself compared the exact value).
+        average_per_day=str(proposal.average_per_day.quantize(Decimal("0.0001")))
+        if proposal
+        else "",
         window_from=start,
         window_to=end,
         decided_by=actor,
