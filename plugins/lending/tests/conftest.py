@@ -11,7 +11,7 @@ from postalops.tenancy import Scope
 from postalops.testing import build_tree
 from postalops_lending.credit_line import TaxModePolicy
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
-from postalops_lending.services import borrowers, products
+from postalops_lending.services import applications, borrowers, products
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 YINING = "cn.xinjiang.ili.yining"
@@ -118,3 +118,94 @@ def oil_seed(scoped, staff):
     borrowers.store_tax_months(s, b, tax_months("14433.34"), "import")
     s.commit()
     return {"session": s, "product": product, "borrower": b}
+
+
+# --- API clients and a disbursed loan -----------------------------------------------------
+
+BASE = "/api/v1/lending"
+GOOD_CODE = "91110000600037341L"
+GOOD_ID = "11010519491231002X"
+
+
+def months(monthly="14433.34", grade="A"):
+    """The 14 months before this one: the pre-check runs on today's date through the API."""
+    today = dt.date.today()
+    out = []
+    for i in range(14):
+        y, m = divmod(today.year * 12 + today.month - 15 + i, 12)
+        out.append(
+            {
+                "period": f"{y}-{m + 1:02d}",
+                "tax_paid": monthly,
+                "sales": "300000.00",
+                "grade": grade,
+            }
+        )
+    return out
+
+
+@pytest.fixture
+def people(ili, make_user, login):
+    cm = make_user("cm", YINING, "loan_officer")
+    approver = make_user("approver", YINING, "credit_approver")
+    boss = make_user("boss", "cn", "admin")
+    return {"cm": login(cm), "approver": login(approver), "boss": login(boss)}
+
+
+@pytest.fixture
+def product_id(people):
+    r = people["boss"].post(
+        f"{BASE}/products",
+        json={
+            "code": "XWED-TAX",
+            "name_zh": "小微E贷",
+            "name_en": "Micro E-loan",
+            "annual_rate": "0.0435",
+            "term_months": 12,
+            "day_count": "ACT/360",
+            "method": "interest_only_bullet",
+            "tenant_code": YINING,
+        },
+    )
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def borrower(client, code=GOOD_CODE, rep_id=GOOD_ID, name="伊犁某油料贸易有限公司"):
+    return client.post(
+        f"{BASE}/borrowers",
+        json={
+            "name": name,
+            "credit_code": code,
+            "legal_rep_name": "阿力木",
+            "legal_rep_id_number": rep_id,
+            "industry": "油料贸易",
+            "established_on": "2015-06-18",
+            "customer_manager": "cm",
+            "phone": "13999000000",
+        },
+    )
+
+
+def at(y, m, d, h=10):
+    return dt.datetime(y, m, d, h, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def loan(oil_seed, staff):
+    """866,000 at 4.35 % ACT/360, interest monthly, principal at maturity, from 10 May 2022."""
+    s, product, b = oil_seed["session"], oil_seed["product"], oil_seed["borrower"]
+    app = applications.submit(
+        s,
+        staff["cm"],
+        borrower_id=b.id,
+        product_id=product.id,
+        requested_amount=D("866000.00"),
+        at=at(2022, 5, 9),
+    )
+    applications.review(s, staff["cm"], app.id, accept=True, at=at(2022, 5, 9, 11))
+    applications.decide(s, staff["approver"], app.id, approve=True, at=at(2022, 5, 9, 14))
+    applications.sign_contract(s, staff["cm"], app.id, at=at(2022, 5, 10, 9))
+    row = applications.disburse(s, staff["cm"], app.id, at=at(2022, 5, 10, 9))
+    s.commit()
+    return row

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 
 import pytest
@@ -10,71 +9,7 @@ from postalops.models import AuditRecord
 from postalops.testing import count_rows
 from postalops_lending.models import Application, Borrower, Loan, Relief, Repayment
 
-from .conftest import HUOCHENG, YINING
-
-BASE = "/api/v1/lending"
-GOOD_CODE = "91110000600037341L"
-GOOD_ID = "11010519491231002X"
-
-
-def months(monthly="14433.34", grade="A"):
-    """The 14 months before this one: the pre-check runs on today's date through the API."""
-    today = dt.date.today()
-    out = []
-    for i in range(14):
-        y, m = divmod(today.year * 12 + today.month - 15 + i, 12)
-        out.append(
-            {
-                "period": f"{y}-{m + 1:02d}",
-                "tax_paid": monthly,
-                "sales": "300000.00",
-                "grade": grade,
-            }
-        )
-    return out
-
-
-@pytest.fixture
-def people(ili, make_user, login):
-    cm = make_user("cm", YINING, "loan_officer")
-    approver = make_user("approver", YINING, "credit_approver")
-    boss = make_user("boss", "cn", "admin")
-    return {"cm": login(cm), "approver": login(approver), "boss": login(boss)}
-
-
-@pytest.fixture
-def product_id(people):
-    r = people["boss"].post(
-        f"{BASE}/products",
-        json={
-            "code": "XWED-TAX",
-            "name_zh": "小微E贷",
-            "name_en": "Micro E-loan",
-            "annual_rate": "0.0435",
-            "term_months": 12,
-            "day_count": "ACT/360",
-            "method": "interest_only_bullet",
-            "tenant_code": YINING,
-        },
-    )
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()["id"]
-
-
-def borrower(client, code=GOOD_CODE, rep_id=GOOD_ID, name="伊犁某油料贸易有限公司"):
-    return client.post(
-        f"{BASE}/borrowers",
-        json={
-            "name": name,
-            "credit_code": code,
-            "legal_rep_name": "阿力木",
-            "legal_rep_id_number": rep_id,
-            "industry": "油料贸易",
-            "established_on": "2015-06-18",
-            "customer_manager": "cm",
-            "phone": "13999000000",
-        },
-    )
+from .conftest import BASE, GOOD_CODE, GOOD_ID, HUOCHENG, YINING, borrower, months
 
 
 def test_the_one_day_flow_through_the_api(po_app, people, product_id):
