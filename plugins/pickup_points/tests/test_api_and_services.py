@@ -425,3 +425,29 @@ def test_services_refuse_writes_outside_the_callers_unit(as_unit, tenants):
     with as_unit(KF) as s, pytest.raises(ScopeError):
         item_flow.record_city_volumes(s, ZZ, [(0, {"day": "2022-09-01", "delivery_items": 1})])
     assert validate_point_row  # imported for symmetry with areas
+
+
+def test_dashboard_pages_draw_map_and_overview(po_app, make_token, as_unit):
+    from plotly.utils import PlotlyJSONEncoder
+    from postalops_dashboards import ViewContext
+
+    from postalops_pickup_points.dashboards import pages
+
+    import_network(make_token(ZZ, *ALL))
+    found = pages(None)
+    assert [p.path for p in found] == ["pickup-points", "pickup-points-map"]
+    with as_unit(ZZ) as s:
+        ctx = ViewContext(
+            ZZ,
+            dt.date(2022, 9, 1),
+            dt.date.today(),
+            s,
+            True,
+            po_app.extensions["postalops.plugins"],
+        )
+        overview, map_page = (p.layout(ctx) for p in found)
+    text = json.dumps(overview, cls=PlotlyJSONEncoder, ensure_ascii=False)
+    assert "城市小区覆盖率" in text  # the metric cards come from the metrics contract
+    map_text = json.dumps(map_page, cls=PlotlyJSONEncoder, ensure_ascii=False)
+    # U2 is uncovered: a red cross on the map and a row of the CSV; P1 is drawn as a point.
+    assert "未覆盖区域" in map_text and "远郊小区" in map_text and "P1 易邮驿站" in map_text
