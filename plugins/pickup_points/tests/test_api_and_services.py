@@ -430,7 +430,6 @@ def test_services_refuse_writes_outside_the_callers_unit(as_unit, tenants):
 def test_dashboard_pages_draw_map_and_overview(po_app, make_token, as_unit):
     from plotly.utils import PlotlyJSONEncoder
     from postalops_dashboards import ViewContext
-
     from postalops_pickup_points.dashboards import pages
 
     import_network(make_token(ZZ, *ALL))
