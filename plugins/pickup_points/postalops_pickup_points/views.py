@@ -42,6 +42,7 @@ from .metrics import kpis
 from .models import PickupArea, PickupPoint
 from .permissions import DIRECT, MANAGE, VIEW
 from .points import AREA_CATEGORY_LABELS, POINT_TYPE_LABELS, AreaCategory
+from .site_suggestion import Candidate
 
 bp = Blueprint("pickup_points", __name__, template_folder="templates")
 
@@ -101,6 +102,37 @@ def coverage() -> Any:
         categories=AREA_CATEGORY_LABELS,
         can_manage=context.principal().can(MANAGE),
     )
+
+
+@bp.route("/coverage/suggest", methods=["POST"])
+def suggest() -> Any:
+    """New-site suggestions: candidates from an uploaded CSV (id, lon, lat) or, without a file,
+    the uncovered areas' own locations."""
+    check_permission(VIEW)
+    day = _day()
+    unit = context.tenant()
+    s = context.session()
+    try:
+        limit = int(request.form.get("limit", "5"))
+        f = request.files.get("file")
+        if f is not None and f.filename:
+            rows = read_rows(f.read(), "xlsx" if f.filename.lower().endswith(".xlsx") else "csv")
+            candidates = [
+                Candidate(str(r.get("id") or n), float(r["lon"]), float(r["lat"])) for n, r in rows
+            ]
+        else:
+            candidates = [
+                Candidate(u["name"] or str(u["area_id"]), u["lon"], u["lat"])
+                for u in coverage_store.uncovered_list(s, unit, day, k=1)
+            ]
+        picked = coverage_store.suggest(s, unit, day, candidates, limit) if candidates else []
+    except (KeyError, ValueError):
+        flash(_("Candidates need id, lon and lat columns; limit must be a number."), "error")
+        return redirect(url_for("pickup_points.coverage", day=day))
+    except PostalOpsError as error:
+        flash(error.message, "error")
+        return redirect(url_for("pickup_points.coverage", day=day))
+    return render_template("pickup_points/suggest.html", day=day, picked=picked, limit=limit)
 
 
 @bp.route("/coverage.csv")

@@ -367,6 +367,12 @@ def test_portal_pages_render_in_chinese_and_english(make_user, login, make_token
     )
     csv_text = client.get("/p/pickup_points/coverage.csv").get_data(as_text=True)
     assert csv_text.lstrip("\ufeff").startswith("unit,category,covered_households")
+    # New-site suggestion from the uncovered areas' own locations: 远郊小区 (300 hh) is picked.
+    r = client.post(
+        "/p/pickup_points/coverage/suggest", data={"limit": "2", "csrf_token": client.csrf}
+    )
+    assert r.status_code == 200 and "远郊小区" in r.get_data(as_text=True)
+    assert "新增覆盖户数" in r.get_data(as_text=True)
     client.post("/lang", data={"lang": "en", "csrf_token": client.csrf, "next": "/"})
     assert "Coverage" in client.get("/p/pickup_points/coverage").get_data(as_text=True)
 
