@@ -46,8 +46,9 @@ def test_login_cookie_flags(po_app, make_user):
     make_user("erin", ZZ, "ops")
     c = PortalClient(po_app.test_client())
     c.refresh_csrf()
-    resp = c.client.post("/login", data={"username": "erin", "password": "test-password-1",
-                                         "csrf_token": c.csrf})
+    resp = c.client.post(
+        "/login", data={"username": "erin", "password": "test-password-1", "csrf_token": c.csrf}
+    )
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -63,8 +64,9 @@ def test_form_post_without_csrf_token_gives_400(po_app, make_user, login):
 
 def test_login_form_itself_requires_csrf(po_app, make_user):
     make_user("gina", ZZ, "ops")
-    resp = po_app.test_client().post("/login", data={"username": "gina",
-                                                      "password": "test-password-1"})
+    resp = po_app.test_client().post(
+        "/login", data={"username": "gina", "password": "test-password-1"}
+    )
     assert resp.status_code == 400
 
 
@@ -82,8 +84,9 @@ def test_token_needs_no_csrf(make_token):
 
 
 def test_expired_token_gives_401(make_token):
-    api = make_token(ZZ, "core.jobs.view",
-                     expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    api = make_token(
+        ZZ, "core.jobs.view", expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    )
     resp = api.get("/api/v1/jobs")
     assert resp.status_code == 401 and resp.json["error"]["code"] == "token_expired"
 
@@ -103,13 +106,13 @@ def test_unknown_token_and_bad_header_give_401(po_app, tenants):
 
 
 def test_tokens_are_stored_hashed_and_secret_shown_once(po_app, make_user, login):
+    from postalops.models import ApiToken
     from sqlmodel import select
 
-    from postalops.models import ApiToken
-
     admin = login(make_user("root", "cn", "admin"))
-    resp = admin.post("/api/v1/tokens", json={"name": "sorter-1", "unit": ZZ,
-                                              "permissions": ["core.jobs.view"]})
+    resp = admin.post(
+        "/api/v1/tokens", json={"name": "sorter-1", "unit": ZZ, "permissions": ["core.jobs.view"]}
+    )
     assert resp.status_code == 201
     secret = resp.json["secret"]
     with po_app.extensions["postalops.db"].session(None) as s:
@@ -128,11 +131,20 @@ def test_token_scope_is_its_unit(po_app, make_token):
 
 def test_user_creation_is_audited_and_scoped(po_app, make_user, login):
     admin = login(make_user("hn_admin", "cn.henan", "admin"))
-    ok = admin.post("/api/v1/users", json={"username": "new1", "password": "long-enough-1",
-                                           "unit": ZZ, "roles": ["ops"]})
+    ok = admin.post(
+        "/api/v1/users",
+        json={"username": "new1", "password": "long-enough-1", "unit": ZZ, "roles": ["ops"]},
+    )
     assert ok.status_code == 201
-    outside = admin.post("/api/v1/users", json={"username": "new2", "password": "long-enough-1",
-                                                "unit": "cn.hebei", "roles": ["ops"]})
+    outside = admin.post(
+        "/api/v1/users",
+        json={
+            "username": "new2",
+            "password": "long-enough-1",
+            "unit": "cn.hebei",
+            "roles": ["ops"],
+        },
+    )
     assert outside.status_code == 403
     audit = admin.get("/api/v1/audit?action=core.user.create").json["items"]
     assert [a["target_id"] for a in audit] == ["new1"]

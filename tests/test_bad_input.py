@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from postalops.models import ApiToken, User
 from postalops.testing import count_rows
 
@@ -31,22 +30,25 @@ def test_malformed_json_is_400_and_writes_nothing(po_app, admin):
 
 def test_wrong_types_are_422_naming_the_field(po_app, admin):
     before = count_rows(po_app, User)
-    resp = admin.post("/api/v1/users", json={"username": "x", "password": "long-enough-1",
-                                             "unit": "cn", "roles": "ops"})
+    resp = admin.post(
+        "/api/v1/users",
+        json={"username": "x", "password": "long-enough-1", "unit": "cn", "roles": "ops"},
+    )
     assert_error(resp, 422, "roles")
     assert count_rows(po_app, User) == before
 
 
 def test_unknown_tenant_code_is_4xx(po_app, admin):
     before = count_rows(po_app, User)
-    resp = admin.post("/api/v1/users", json={"username": "x", "password": "long-enough-1",
-                                             "unit": "cn.nowhere", "roles": ["ops"]})
+    resp = admin.post(
+        "/api/v1/users",
+        json={"username": "x", "password": "long-enough-1", "unit": "cn.nowhere", "roles": ["ops"]},
+    )
     assert_error(resp, 422, "unit")
     assert count_rows(po_app, User) == before
     assert_error(admin.get("/api/v1/metrics?tenant=cn.nowhere"), 404, "query.tenant")
     assert_error(admin.get("/api/v1/metrics?tenant=NOT A CODE"), 422, "query.tenant")
-    assert_error(admin.put("/api/v1/tenants/cn.nowhere/plugins/core",
-                           json={"enabled": True}), 409)
+    assert_error(admin.put("/api/v1/tenants/cn.nowhere/plugins/core", json={"enabled": True}), 409)
 
 
 def test_bad_dates_and_pagination_are_422(admin):
@@ -67,8 +69,10 @@ def test_oversized_body_is_413_in_error_format(po_app, admin):
 
 def test_unknown_permission_in_token_is_422_and_nothing_written(po_app, admin):
     before = count_rows(po_app, ApiToken)
-    resp = admin.post("/api/v1/tokens", json={"name": "t", "unit": "cn",
-                                              "permissions": ["core.jobs.view", "no.such"]})
+    resp = admin.post(
+        "/api/v1/tokens",
+        json={"name": "t", "unit": "cn", "permissions": ["core.jobs.view", "no.such"]},
+    )
     assert_error(resp, 422, "permissions")
     assert count_rows(po_app, ApiToken) == before
 
@@ -79,8 +83,9 @@ def test_unknown_route_and_method_are_json_errors(admin):
 
 
 def test_empty_body_is_400(admin):
-    assert_error(admin.post("/api/v1/jobs/probe", data="", content_type="application/json"),
-                 400, "body")
+    assert_error(
+        admin.post("/api/v1/jobs/probe", data="", content_type="application/json"), 400, "body"
+    )
 
 
 def test_job_probe_bounds_are_validated(admin):

@@ -29,8 +29,14 @@ def client_for(app, username, unit, *roles):
     from postalops.testing import PortalClient
 
     with app.extensions["postalops.db"].transaction(None) as s:
-        create_user(s, app.extensions["postalops.plugins"], username=username,
-                    password="test-password-1", unit_code=unit, roles=roles)
+        create_user(
+            s,
+            app.extensions["postalops.plugins"],
+            username=username,
+            password="test-password-1",
+            unit_code=unit,
+            roles=roles,
+        )
     c = PortalClient(app.test_client())
     assert c.login(username, "test-password-1").status_code == 302
     return c
@@ -64,15 +70,21 @@ def test_station_inherits_and_can_override(app2):
     admin.put(f"/api/v1/tenants/{ZZ}/plugins/beta", json={"enabled": False})
     station = client_for(app2, "st", ZZ + ".jinshui", "ops")
     assert station.get("/p/beta/").status_code == 404  # inherited from the city
-    assert admin.put(f"/api/v1/tenants/{ZZ}.jinshui/plugins/beta",
-                     json={"enabled": True}).status_code == 200
+    assert (
+        admin.put(f"/api/v1/tenants/{ZZ}.jinshui/plugins/beta", json={"enabled": True}).status_code
+        == 200
+    )
     assert station.get("/p/beta/").status_code == 200  # overridden below
 
 
 def test_enabling_plugin_whose_requirement_is_disabled_is_409(app2):
     admin = client_for(app2, "root", "cn", "admin")
-    assert admin.put(f"/api/v1/tenants/{KF}/plugins/beta", json={"enabled": False}).status_code == 200
-    assert admin.put(f"/api/v1/tenants/{KF}/plugins/alpha", json={"enabled": False}).status_code == 200
+    assert (
+        admin.put(f"/api/v1/tenants/{KF}/plugins/beta", json={"enabled": False}).status_code == 200
+    )
+    assert (
+        admin.put(f"/api/v1/tenants/{KF}/plugins/alpha", json={"enabled": False}).status_code == 200
+    )
     resp = admin.put(f"/api/v1/tenants/{KF}/plugins/beta", json={"enabled": True})
     assert resp.status_code == 409
     assert resp.json["error"]["details"][0]["plugin"] == "alpha"
@@ -101,8 +113,7 @@ def test_enablement_change_is_audited(app2):
 
 def test_non_admin_cannot_switch_plugins(app2):
     ops = client_for(app2, "zz", ZZ, "ops")
-    assert ops.put(f"/api/v1/tenants/{ZZ}/plugins/beta",
-                   json={"enabled": False}).status_code == 403
+    assert ops.put(f"/api/v1/tenants/{ZZ}/plugins/beta", json={"enabled": False}).status_code == 403
 
 
 def test_admin_cannot_switch_plugins_outside_subtree(app2):
@@ -112,9 +123,14 @@ def test_admin_cannot_switch_plugins_outside_subtree(app2):
 
 
 def test_missing_and_cyclic_requirements_fail_the_plugin_but_app_starts(po_app, tenants):
-    app = toy_app(po_app, Toy("gamma", {"nonexistent": ""}), Toy("c1", {"c2": ""}),
-                  Toy("c2", {"c1": ""}), Toy("old", {}, version="0.1.0"),
-                  Toy("needs_new", {"old": ">=2"}))
+    app = toy_app(
+        po_app,
+        Toy("gamma", {"nonexistent": ""}),
+        Toy("c1", {"c2": ""}),
+        Toy("c2", {"c1": ""}),
+        Toy("old", {}, version="0.1.0"),
+        Toy("needs_new", {"old": ">=2"}),
+    )
     reg = app.extensions["postalops.plugins"]
     assert reg.plugins["gamma"].status == "failed"
     assert "nonexistent" in reg.plugins["gamma"].error

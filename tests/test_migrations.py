@@ -9,10 +9,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel
-
 from postalops import migrate
 from postalops.db import Database
+from sqlmodel import SQLModel
 
 
 @pytest.fixture
@@ -39,16 +38,21 @@ def test_upgrade_builds_the_models_schema(po_app, empty_db):
     reg = po_app.extensions["postalops.plugins"]
     migrate.upgrade(empty_db, reg)
     with empty_db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
-                                SQLModel.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": False}), SQLModel.metadata
+        )
         partitions = set()
         if empty_db.is_postgres:  # monthly partitions of event tables are not models
-            partitions = set(conn.execute(sa.text(
-                "SELECT relname FROM pg_class WHERE relispartition")).scalars())
+            partitions = set(
+                conn.execute(sa.text("SELECT relname FROM pg_class WHERE relispartition")).scalars()
+            )
     # Index and type rendering differ harmlessly between backends; tables and columns must not.
-    real = [d for d in diff if d[0] in ("add_table", "remove_table", "add_column",
-                                        "remove_column")
-            and not (d[0] == "remove_table" and d[1].name in partitions)]
+    real = [
+        d
+        for d in diff
+        if d[0] in ("add_table", "remove_table", "add_column", "remove_column")
+        and not (d[0] == "remove_table" and d[1].name in partitions)
+    ]
     assert real == [], real
     assert migrate.pending(empty_db, reg) == []
 

@@ -25,8 +25,10 @@ def spec_signatures() -> dict[str, str]:
 
 def documented_signatures() -> dict[str, str]:
     text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
-    return {m.group(1): m.group(0)[4:].strip()
-            for m in re.finditer(r"^### (postalops_\w+)\(([^)]*)\)\s*$", text, re.M)}
+    return {
+        m.group(1): m.group(0)[4:].strip()
+        for m in re.finditer(r"^### (postalops_\w+)\(([^)]*)\)\s*$", text, re.M)
+    }
 
 
 def test_every_hookspec_is_documented_with_its_signature():
@@ -57,17 +59,39 @@ def test_builtin_features_use_the_same_manager(po_app):
 
 def test_pip_installed_plugin_is_discovered_without_core_change(tmp_path):
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(target),
-                    str(ROOT / "tests" / "fixtures" / "postalops-hello")], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT / "tests" / "fixtures" / "postalops-hello"),
+        ],
+        check=True,
+    )
     env = dict(os.environ, PYTHONPATH=str(target), POSTALOPS_INSTANCE_PATH=str(tmp_path / "i"))
     env.pop("POSTALOPS_DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-m", "postalops.cli", "plugins", "--json"], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "postalops.cli", "plugins", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     plugins = {p["key"]: p for p in json.loads(out.stdout)}
     assert plugins["hello"]["version"] == "0.3.0"
     assert plugins["hello"]["status"] == "loaded"
     assert plugins["hello"]["distribution"] == "postalops-hello"
-    text = subprocess.run([sys.executable, "-m", "postalops.cli", "plugins"], env=env,
-                          capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "postalops.cli", "plugins"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert re.search(r"^hello\s+0\.3\.0\s+loaded", text, re.M)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
-
 from postalops.builtin.probe import JobProbe
 from postalops.errors import ScopeError
 from postalops.testing import count_rows
+from sqlmodel import select
 
 ZZ, KF = "cn.henan.zhengzhou", "cn.henan.kaifeng"
 
@@ -18,16 +17,22 @@ ZZ, KF = "cn.henan.zhengzhou", "cn.henan.kaifeng"
 def rows(as_unit):
     """Two probe rows in Zhengzhou (one at its station) and one in Kaifeng."""
     with as_unit(None) as s:
-        s.add_all([JobProbe(job_id="a", step=1, tenant_code=ZZ),
-                   JobProbe(job_id="a", step=2, tenant_code=ZZ + ".jinshui"),
-                   JobProbe(job_id="b", step=1, tenant_code=KF)])
+        s.add_all(
+            [
+                JobProbe(job_id="a", step=1, tenant_code=ZZ),
+                JobProbe(job_id="a", step=2, tenant_code=ZZ + ".jinshui"),
+                JobProbe(job_id="b", step=1, tenant_code=KF),
+            ]
+        )
         s.commit()
 
 
 def test_city_user_lists_only_own_subtree(tenants, rows, as_unit):
     with as_unit(ZZ) as s:
         assert sorted(r.tenant_code for r in s.exec(select(JobProbe)).all()) == [
-            ZZ, ZZ + ".jinshui"]
+            ZZ,
+            ZZ + ".jinshui",
+        ]
 
 
 def test_province_user_sees_both_cities(tenants, rows, as_unit):
@@ -55,8 +60,9 @@ def test_bulk_update_and_delete_touch_only_scope(tenants, rows, as_unit, po_app)
     with as_unit(None) as s:
         kf = s.exec(select(JobProbe).where(JobProbe.tenant_code == KF)).one()
         assert kf.job_id == "b"  # neither updated nor deleted
-        assert [r.job_id for r in s.exec(select(JobProbe).where(
-            JobProbe.tenant_code != KF)).all()] == ["moved", "moved"]
+        assert [
+            r.job_id for r in s.exec(select(JobProbe).where(JobProbe.tenant_code != KF)).all()
+        ] == ["moved", "moved"]
 
 
 def test_writing_a_row_into_another_city_is_refused(tenants, as_unit, po_app):
@@ -81,8 +87,13 @@ def test_moving_a_row_out_of_scope_is_refused(tenants, rows, as_unit):
 def test_bulk_insert_outside_scope_is_refused(tenants, as_unit, po_app):
     with as_unit(ZZ) as s:
         with pytest.raises(ScopeError):
-            s.execute(sa.insert(JobProbe), [{"job_id": "y", "step": 1, "tenant_code": ZZ},
-                                            {"job_id": "y", "step": 2, "tenant_code": KF}])
+            s.execute(
+                sa.insert(JobProbe),
+                [
+                    {"job_id": "y", "step": 1, "tenant_code": ZZ},
+                    {"job_id": "y", "step": 2, "tenant_code": KF},
+                ],
+            )
     assert count_rows(po_app, JobProbe) == 0
 
 
@@ -100,8 +111,7 @@ def test_session_without_scope_fails_closed(po_app, tenants):
         s.exec(select(JobProbe)).all()
 
 
-def test_http_isolation_city_user_cannot_read_other_city_jobs(tenants, make_user, login,
-                                                               as_unit):
+def test_http_isolation_city_user_cannot_read_other_city_jobs(tenants, make_user, login, as_unit):
     from postalops.models import Job
 
     with as_unit(None) as s:
@@ -114,8 +124,7 @@ def test_http_isolation_city_user_cannot_read_other_city_jobs(tenants, make_user
     assert zz.get("/api/v1/jobs/job-kf").status_code == 404
     assert zz.post("/api/v1/jobs/job-kf/cancel").status_code == 404
     henan = login(make_user("hn_ops", "cn.henan", "ops"))
-    assert sorted(j["id"] for j in henan.get("/api/v1/jobs").json["items"]) == ["job-kf",
-                                                                                "job-zz"]
+    assert sorted(j["id"] for j in henan.get("/api/v1/jobs").json["items"]) == ["job-kf", "job-zz"]
 
 
 def test_query_tenant_outside_scope_is_forbidden(tenants, make_user, login):
@@ -151,8 +160,12 @@ def test_row_level_security_filters_raw_sql(po_app, tenants, rows):
         tenants_seen = s.execute(sa.text("SELECT tenant_code FROM core_job_probe")).scalars().all()
         assert sorted(tenants_seen) == [ZZ, ZZ + ".jinshui"]
         with pytest.raises(sa.exc.ProgrammingError):
-            s.execute(sa.text("INSERT INTO core_job_probe (job_id, step, tenant_code) "
-                              "VALUES ('raw', 1, :t)"), {"t": KF})
+            s.execute(
+                sa.text(
+                    "INSERT INTO core_job_probe (job_id, step, tenant_code) VALUES ('raw', 1, :t)"
+                ),
+                {"t": KF},
+            )
     with db.session(None) as s:  # no scope at all: RLS fails closed
         assert s.execute(sa.text("SELECT count(*) FROM core_job_probe")).scalar_one() == 0
     with db.session(Scope.unit(ZZ)) as s:  # the scope does not leak to the next transaction
@@ -160,3 +173,20 @@ def test_row_level_security_filters_raw_sql(po_app, tenants, rows):
         s.commit()
         setting = s.execute(sa.text("SELECT current_setting('postalops.scope', true)")).scalar()
         assert setting == ZZ  # re-applied for the new transaction, from this session's scope
+
+
+def test_count_through_select_from_is_scoped(tenants, rows, as_unit):
+    import sqlalchemy as sa
+
+    with as_unit(ZZ) as s:
+        assert s.exec(sa.select(sa.func.count()).select_from(JobProbe)).one()[0] == 2
+    with as_unit("cn.hebei") as s:
+        assert s.exec(sa.select(sa.func.count()).select_from(JobProbe)).one()[0] == 0
+
+
+def test_subquery_and_join_are_scoped(tenants, rows, as_unit):
+    import sqlalchemy as sa
+
+    sub = sa.select(JobProbe.job_id).subquery()
+    with as_unit(ZZ) as s:
+        assert sorted(s.exec(sa.select(sub.c.job_id)).all()) == [("a",), ("a",)]

@@ -41,6 +41,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "POSTALOPS_LOGIN_MAX_FAILURES": ("5", "failed logins per user+address per minute before 429"),
     "POSTALOPS_DISABLED_PLUGINS": ("", "comma list of installed plugin keys not to load"),
+    "POSTALOPS_HOUSEKEEPING_CRON": (
+        "17 3 * * *",
+        "when the core's housekeeping job runs (UTC cron)",
+    ),
 }
 
 

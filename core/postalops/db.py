@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, sessionmaker, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel
 
 from .errors import ScopeError, ValidationError
@@ -154,14 +155,20 @@ def _apply_scope(state: ORMExecuteState) -> None:
 
 
 def _statement_touches_tenant(state: ORMExecuteState) -> bool:
+    """True when any table the statement reads or writes holds tenant rows, including tables
+    reached only through ``select_from``, joins or subqueries (``count(*)`` queries)."""
     base = _tenant_base()
     for mapper in state.all_mappers:
         if issubclass(mapper.class_, base):
             return True
-    if state.is_insert or state.is_update or state.is_delete:
-        mapper = state.bind_mapper
-        return mapper is not None and issubclass(mapper.class_, base)
-    return False
+    tables = find_tables(
+        state.statement,
+        include_aliases=True,
+        include_joins=True,
+        include_selects=True,
+        include_crud=True,
+    )
+    return any(isinstance(t, sa.Table) and "tenant_code" in t.c for t in tables)
 
 
 def _check_insert_params(state: ORMExecuteState, scope: Scope) -> None:

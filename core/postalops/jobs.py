@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 from . import context
 from .context import CallContext, Principal
 from .db import Database, utcnow
-from .errors import Conflict, NotFound, ValidationError
+from .errors import Conflict, NotFound, PostalOpsError, ValidationError
 from .models import Job
 from .tenancy import Scope
 
@@ -174,9 +174,10 @@ def make_broker(redis_url: str | None, *, heartbeat_ms: int = 60000) -> dramatiq
             url=redis_url,
             namespace="postalops",
             heartbeat_timeout=heartbeat_ms,
-            # Check for dead workers' messages often when the heartbeat is short (tests, small
-            # installs); the default 1/1000 chance would leave a killed job waiting for minutes.
-            maintenance_chance=1 if heartbeat_ms < 60000 else 100,
+            # maintenance_chance is per million broker commands. With a short heartbeat (tests,
+            # small installs) check for dead workers' messages on every command, else a killed
+            # job could wait minutes; otherwise keep dramatiq's default of 1 in 1000.
+            maintenance_chance=1_000_000 if heartbeat_ms < 60000 else 1000,
             middleware=middleware,
         )
     else:
@@ -262,6 +263,8 @@ class JobService:
             raise NotFound(f"plugin {plugin} is not enabled for {tenant}")
         params = params or {}
         _check_json(params)
+        _bind_params(self.specs[kind], params)
+
         with self.db.transaction(Scope.system_scope()) as s:
             if idempotency_key:
                 existing = s.exec(select(Job).where(Job.idempotency_key == idempotency_key)).first()
@@ -343,6 +346,7 @@ class JobService:
         )
         call = CallContext(db=self.db, scope=Scope.unit(unit), principal=who, unit=unit)
         try:
+            _bind_params(spec, row.params)
             with context.activate(call) as active:
                 jctx = JobContext(self, row, active)
                 result = spec.fn(jctx, **row.params)
@@ -353,7 +357,8 @@ class JobService:
         except Exception as exc:
             msg = CurrentMessage.get_current_message()
             retries = msg.options.get("retries", 0) if msg is not None else spec.max_retries
-            final = retries >= spec.max_retries or isinstance(exc, ValidationError)
+            # Domain errors (bad input, out of scope) will not pass on a retry: fail at once.
+            final = retries >= spec.max_retries or isinstance(exc, PostalOpsError)
             self._finish(
                 job_id,
                 "failed" if final else "queued",
@@ -412,7 +417,21 @@ class JobService:
                 w.join()
 
 
+def _bind_params(spec: JobSpec, params: dict[str, Any]) -> None:
+    """Refuse params the job function does not take (a bad message is a 422, not a retry)."""
+    import inspect
+
+    try:
+        inspect.signature(spec.fn).bind(None, **params)
+    except TypeError as exc:
+        raise ValidationError(
+            f"bad parameters for {spec.kind}: {exc}",
+            details=[{"field": "params", "message": str(exc)}],
+        ) from exc
+
+
 def _check_json(value: Any) -> None:
+
     import json
 
     try:

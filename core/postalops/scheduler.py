@@ -7,6 +7,7 @@ fires once even with two schedulers (or a restart) racing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -17,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 
 from . import context
 from .context import CallContext, Principal
@@ -63,18 +65,53 @@ def fire(app: Any, schedule: Schedule, period: str | None = None) -> str | None:
             log.warning("schedule %s not fired: %s", schedule.name, exc.message)
             return None
     with db.session(None) as s:
-        run = s.query(ScheduledRun).filter_by(schedule=schedule.name, period=period).one()
+        run = s.exec(
+            select(ScheduledRun).where(
+                ScheduledRun.schedule == schedule.name, ScheduledRun.period == period
+            )
+        ).one()
         run.job_id = row.id
         s.commit()
     return row.id
 
 
+def trigger_for(cron: str) -> CronTrigger:
+    """Five fields (minute hour day month weekday) or six with leading seconds."""
+    fields = cron.split()
+    if len(fields) == 6:
+        second, minute, hour, day, month, dow = fields
+        return CronTrigger(
+            second=second,
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=dow,
+            timezone="UTC",
+        )
+    return CronTrigger.from_crontab(cron, timezone="UTC")
+
+
+def period_of(trigger: CronTrigger, now: dt.datetime) -> str:
+    """The latest scheduled time at or before ``now``: the same key in every process."""
+    t = trigger.get_next_fire_time(None, now - dt.timedelta(minutes=5))
+    last = t
+    while t is not None and t <= now:
+        last = t
+        t = trigger.get_next_fire_time(t, t + dt.timedelta(microseconds=1))
+    return (last or now).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def _install(app: Any, sched: Any) -> None:
     for item in schedules(app):
+        trigger = trigger_for(item.cron)
+
+        def run(item: Schedule = item, trigger: CronTrigger = trigger) -> None:
+            fire(app, item, period_of(trigger, utcnow()))
+
         sched.add_job(
-            fire,
-            CronTrigger.from_crontab(item.cron, timezone="UTC"),
-            args=(app, item),
+            run,
+            trigger,
             id=item.name,
             name=item.name,
             coalesce=True,

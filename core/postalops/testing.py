@@ -100,6 +100,11 @@ def po_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     _cheap_password_hashing()
     tmp = tmp_path_factory.mktemp("postalops")
     app = create_app(make_settings(tmp))
+    settings = app.extensions["postalops.settings"]
+    if settings.redis_url:  # a test Redis: start without messages left by an earlier run
+        import redis
+
+        redis.Redis.from_url(settings.redis_url).flushdb()
     import_all_models(app)
     create_schema(app.extensions["postalops.db"])
     yield app

@@ -85,9 +85,20 @@ def postalops_nav_items():
 
 @hookimpl
 def postalops_actors():
+    from .housekeeping import housekeeping
     from .probe import probe
 
-    return [probe]
+    return [probe, housekeeping]
+
+
+@hookimpl
+def postalops_schedules():
+    import os
+
+    from postalops.plugins import Schedule
+
+    cron = os.environ.get("POSTALOPS_HOUSEKEEPING_CRON") or "17 3 * * *"
+    return [Schedule("core.housekeeping", "core.housekeeping", cron=cron, tenant="cn")]
 
 
 @hookimpl
