@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from .ingest import ingest, retention_days
-from .models import Departure, Device, WaveWindow
+from .models import Departure, Device, Rollup, WaveWindow
 from .recompute import recompute_dirty
 from .simulation import (
     DEMO_MODEL,
@@ -118,8 +118,18 @@ def build(
     total = len(plans) * len(the_days)
     for i, p in enumerate(plans):
         device = devices[p.station]
+        # a re-run skips the days already rolled up: nothing to simulate, nothing to add
+        done = set(
+            session.exec(
+                select(Rollup.day).where(
+                    Rollup.device_id == device.id, Rollup.grain == "day", Rollup.day.in_(the_days)
+                )
+            ).all()
+        )
         pending: list[dict] = []
         for day in the_days:
+            if day in done:
+                continue
             for wave, run in enumerate(demo_runs(p, day), start=1):
                 pending += simulate_run(run, seed=p.station, first_seq=seq_base(day, wave))
             if len(pending) >= BATCH:

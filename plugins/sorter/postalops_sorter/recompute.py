@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -22,7 +23,7 @@ from .models import Departure, Device, DirtyDay, Rollup, WaveWindow
 from .models import Event as EventRow
 from .oee import Totals
 from .retention import cutoff
-from .rollup import state_totals
+from .rollup import state_totals, window_totals
 from .timeline import HOUR_MS, LOCAL_TZ, MINUTE_MS, Grain, from_ms, local_day_start_ms, to_ms
 from .waves import Wave, advance_minutes, baseline_minute
 
@@ -96,25 +97,56 @@ def station_waves(session: Session, tenant_code: str) -> list[Wave]:
     return sorted((Wave(w.number, w.start, w.end) for w in rows), key=lambda w: w.start)
 
 
-def device_day_totals(conn: sa.Connection, device: Device, day: dt.date) -> dict[int, Totals]:
-    """Minute totals of one device over one local day."""
+def _day_inputs(conn: sa.Connection, device: Device, day: dt.date) -> Any:
     ds, de = local_day_start_ms(day), local_day_start_ms(day + dt.timedelta(days=1))
     seen = last_seen(conn, device.id)
     if seen is None:
-        return {}
-    horizon = min(de, to_ms(seen) + 1)  # the last event's own instant is inside the horizon
+        return None
+    horizon = max(ds, min(de, to_ms(seen) + 1))  # the last event's own instant is inside
     prior, changes = state_changes(conn, device.id, from_ms(ds), from_ms(de))
+    counts = minute_counts(conn, device.id, from_ms(ds), from_ms(de))
+    return ds, de, horizon, prior, changes, counts
+
+
+def _with_counts(
+    buckets: dict[int, Totals], counts: dict[int, dict[str, int]], size: int
+) -> dict[int, Totals]:
+    for m, c in counts.items():
+        b = m - m % size
+        buckets[b] = buckets.get(b, Totals()) + Totals(**c)
+    return buckets
+
+
+def device_day_totals(conn: sa.Connection, device: Device, day: dt.date) -> dict[int, Totals]:
+    """Minute totals of one device over one local day, for minutes where the machine was on or
+    saw items (minutes spent wholly in a planned stop are left out)."""
+    inputs = _day_inputs(conn, device, day)
+    if inputs is None:
+        return {}
+    ds, _, horizon, prior, changes, counts = inputs
     minutes = state_totals(
-        changes, prior, ds, max(ds, horizon), Grain.MINUTE, device.rated_per_hour
+        changes, prior, ds, horizon, Grain.MINUTE, device.rated_per_hour, skip_full=SKIP_MINUTES
     )
-    for m, counts in minute_counts(conn, device.id, from_ms(ds), from_ms(de)).items():
-        minutes[m] = minutes.get(m, Totals()) + Totals(**counts)
-    return minutes
+    return _with_counts(minutes, counts, MINUTE_MS)
+
+
+SKIP_MINUTES = frozenset({State.PLANNED_STOP})
 
 
 def _bucket_rows(
-    device: Device, day: dt.date, minutes: dict[int, Totals], waves: list[Wave]
+    device: Device, day: dt.date, conn: sa.Connection, waves: list[Wave]
 ) -> list[dict]:
+    """Rollup rows of one device-day: minutes (where the machine was on), hours, waves, day.
+
+    Hours come from the state timeline cut at hour edges, not from summing minutes, so a
+    machine switched off all night costs 24 pieces, not 1,440.
+    """
+    inputs = _day_inputs(conn, device, day)
+    if inputs is None:
+        return []
+    ds, _, horizon, prior, changes, counts = inputs
+    rated = device.rated_per_hour
+
     def row(grain: str, start: int, t: Totals, wave: int = 0) -> dict:
         return {
             "tenant_code": device.tenant_code,
@@ -127,24 +159,31 @@ def _bucket_rows(
             **{f: getattr(t, f) for f in Totals.__dataclass_fields__},
         }
 
-    # Minute rows only where the machine was on (any state but a planned stop) or saw items: a
-    # switched-off machine would otherwise write 1,440 empty-looking rows a day. Hours, waves and
-    # days carry the planned-stop time in full.
-    rows = [
-        row("minute", m, t)
-        for m, t in sorted(minutes.items())
-        if t.planned_ms or t.inducted or t.recirculated or t.failures
-    ]
-    hours: dict[int, Totals] = defaultdict(Totals)
-    for m, t in minutes.items():
-        hours[m - m % HOUR_MS] += t
+    minutes = _with_counts(
+        state_totals(changes, prior, ds, horizon, Grain.MINUTE, rated, skip_full=SKIP_MINUTES),
+        counts,
+        MINUTE_MS,
+    )
+    hours = _with_counts(
+        state_totals(changes, prior, ds, horizon, Grain.HOUR, rated), counts, HOUR_MS
+    )
+    rows = [row("minute", m, t) for m, t in sorted(minutes.items()) if t != Totals()]
     rows += [row("hour", h, t) for h, t in sorted(hours.items()) if t != Totals()]
     for w in waves:
         ws, we = w.window(day)
-        t = sum((v for m, v in minutes.items() if ws <= m < we), Totals())
+        in_window = {}
+        for m, c in counts.items():
+            if ws <= m < we:
+                for k, v in c.items():
+                    in_window[k] = in_window.get(k, 0) + v
+        t = (
+            window_totals(changes, prior, ws, min(we, horizon), rated, in_window)
+            if ws < horizon
+            else Totals(**in_window)
+        )
         if t != Totals():
             rows.append(row("wave", ws, t, w.number))
-    day_total = sum(minutes.values(), Totals())
+    day_total = sum(hours.values(), Totals())
     if day_total != Totals():
         rows.append(row("day", local_day_start_ms(day), day_total))
     return rows
@@ -153,7 +192,7 @@ def _bucket_rows(
 def recompute_device_day(session: Session, device: Device, day: dt.date, waves: list[Wave]) -> int:
     """Replace one device-day's rollups; returns how many rollup rows were written."""
     conn = session.connection()
-    rows = _bucket_rows(device, day, device_day_totals(conn, device, day), waves)
+    rows = _bucket_rows(device, day, conn, waves)
     t = Rollup.__table__
     conn.execute(sa.delete(t).where(t.c.device_id == device.id, t.c.day == day))
     if rows:

@@ -31,11 +31,12 @@ def state_totals(
     grain: Grain,
     rated_per_hour: int,
     tz: ZoneInfo = LOCAL_TZ,
+    skip_full: frozenset[State] = frozenset(),
 ) -> dict[int, Totals]:
     """Per-bucket state times, failures and capacity over ``[start, end)``."""
     out: dict[int, Totals] = {}
     for bucket, per_state in split_by_bucket(
-        segments(changes, prior, start, end), grain, tz
+        segments(changes, prior, start, end), grain, tz, skip_full
     ).items():
         values = {STATE_FIELD[s]: ms for s, ms in per_state.items()}
         running = per_state.get(State.RUNNING, 0)

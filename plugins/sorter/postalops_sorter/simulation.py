@@ -47,7 +47,7 @@ def simulate_run(run: Run, *, seed: str, first_seq: int = 0) -> list[dict[str, A
     """Events of one run: running → items (with ``jams`` jams of 1–3 min) → ``end_state``.
 
     Items are evenly spaced at the nominal rate with a little jitter; heartbeats every minute.
-    The run ends (idle) 10 s after its last item.
+    The run ends 1 s after its last item.
     """
     rng = rng_for(seed, run.start.isoformat())
     gap = timedelta(hours=1) / run.rate_per_hour
@@ -99,7 +99,7 @@ def simulate_run(run: Run, *, seed: str, first_seq: int = 0) -> list[dict[str, A
             emit(at + timedelta(seconds=1), type="state", state="jammed")
             at += timedelta(seconds=1 + rng.randint(60, 180))
             emit(at, type="state", state="running")
-    emit(at + timedelta(seconds=10), type="state", state=run.end_state)
+    emit(at + timedelta(seconds=1), type="state", state=run.end_state)
     return events
 
 
@@ -119,7 +119,7 @@ class StationPlan:
     station: str
     device_code: str
     commissioned_on: date
-    rate_per_hour: int  # this machine's real pace while running, 3,050-3,450
+    rate_per_hour: int  # this machine's real pace while running, 3,150-3,450
 
 
 def demo_plan(stations: list[str]) -> list[StationPlan]:
@@ -131,7 +131,7 @@ def demo_plan(stations: list[str]) -> list[StationPlan]:
         commissioned = date(2019, 9, 2) + timedelta(
             days=int(i * 380 / max(len(stations), 1)) + rng.randint(0, 6)
         )
-        out.append(StationPlan(station, f"DS{i + 1:02d}", commissioned, rng.randint(3050, 3450)))
+        out.append(StationPlan(station, f"DS{i + 1:02d}", commissioned, rng.randint(3150, 3450)))
     return out
 
 
@@ -141,7 +141,8 @@ def demo_runs(plan: StationPlan, day: date) -> list[Run]:
     runs = []
     for number, _, _ in DEMO_WAVES:
         base = BASELINE_DEPARTURE[number]
-        items = rng.randint(380, 560) if number == 1 else rng.randint(140, 240)
+        # small county stations: a few hundred items a wave, minutes on the disc
+        items = rng.randint(200, 300) if number == 1 else rng.randint(70, 110)
         run_minutes = items * 60 / plan.rate_per_hour
         # start so that the run ends about an hour before the old departure time
         start_minute = base.hour * 60 + base.minute - 60 - run_minutes + rng.uniform(-6, 6)

@@ -112,15 +112,26 @@ def state_at(changes: Sequence[tuple[int, State]], prior: State | None, at: int)
 
 
 def split_by_bucket(
-    segs: Iterable[Segment], grain: Grain, tz: ZoneInfo = LOCAL_TZ
+    segs: Iterable[Segment],
+    grain: Grain,
+    tz: ZoneInfo = LOCAL_TZ,
+    skip_full: frozenset[State] = frozenset(),
 ) -> dict[int, dict[State, int]]:
-    """Milliseconds per state per bucket; a segment crossing an edge is cut there."""
+    """Milliseconds per state per bucket; a segment crossing an edge is cut there.
+
+    Buckets lying wholly inside a segment whose state is in ``skip_full`` are left out (a
+    switched-off machine's hours of planned stop need no minute rows).
+    """
     out: dict[int, dict[State, int]] = {}
     for seg in segs:
         cursor = seg.start
         while cursor < seg.end:
             b_start, b_end = bucket_of(cursor, grain, tz)
             piece_end = min(seg.end, b_end)
+            if seg.state in skip_full and cursor == b_start and piece_end == b_end:
+                # jump to the last bucket the segment touches; interior buckets are skipped
+                cursor = max(piece_end, seg.end - (seg.end - b_start) % (b_end - b_start))
+                continue
             per_state = out.setdefault(b_start, {})
             per_state[seg.state] = per_state.get(seg.state, 0) + piece_end - cursor
             cursor = piece_end

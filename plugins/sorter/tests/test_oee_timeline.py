@@ -146,3 +146,18 @@ def test_totals_add_field_by_field():
     # every field must take part in +, or sums would silently drop a count
     one = Totals(*range(1, 14))
     assert one + one == Totals(*(2 * i for i in range(1, 14)))
+
+
+def test_minute_split_skips_whole_minutes_of_a_planned_stop_but_keeps_its_edges():
+    from postalops_sorter.timeline import Segment, split_by_bucket
+
+    # planned stop 10:00:30-12:00:30: only the two partial minutes are kept (30 s each)
+    seg = Segment(State.PLANNED_STOP, to_ms(at(10, 0, 30)), to_ms(at(12, 0, 30)))
+    kept = split_by_bucket([seg], Grain.MINUTE, skip_full=frozenset({State.PLANNED_STOP}))
+    assert kept == {
+        to_ms(at(10, 0)): {State.PLANNED_STOP: 30_000},
+        to_ms(at(12, 0)): {State.PLANNED_STOP: 30_000},
+    }
+    # without skipping, every minute is there and the total is the whole 2 h
+    full = split_by_bucket([seg], Grain.MINUTE)
+    assert len(full) == 121 and sum(v[State.PLANNED_STOP] for v in full.values()) == 120 * MIN
