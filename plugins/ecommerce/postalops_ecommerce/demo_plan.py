@@ -347,20 +347,22 @@ def _lines_for(
     want: Decimal, products: Sequence[Product], rng: random.Random, min_qty: int = 1
 ) -> tuple[LineIn, ...]:
     """One or two lines from ``products`` whose amount comes closest to ``want``."""
-    candidates = rng.sample(list(products), min(3, len(products)))
+    n = len(products)
+    first = rng.randrange(n)
+    candidates = [products[(first + i) % n] for i in range(min(3, n))]
     lines: list[LineIn] = []
     extra = candidates[-1]
     if len(candidates) > 1 and rng.random() < 0.3 and want > 3 * extra.price:
         lines.append(LineIn(extra.sku, 1, extra.price))
         want -= extra.price
         candidates = candidates[:-1]
-
-    def fit(p: Product) -> tuple[Decimal, int]:
+    best_gap, best_qty, best = None, 0, candidates[0]
+    for p in candidates:
         qty = max(min_qty, min(99, int((want / p.price).to_integral_value())))
-        return abs(qty * p.price - want), qty
-
-    best = min(candidates, key=lambda p: fit(p)[0])
-    lines.insert(0, LineIn(best.sku, fit(best)[1], best.price))
+        gap = abs(qty * p.price - want)
+        if best_gap is None or gap < best_gap:
+            best_gap, best_qty, best = gap, qty, p
+    lines.insert(0, LineIn(best.sku, best_qty, best.price))
     return tuple(lines)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import sqlalchemy as sa
-from postalops.errors import PostalOpsError, ValidationError
+from postalops.errors import PostalOpsError, ScopeError, ValidationError
 from postalops.models import OrgUnit
 from sqlmodel import Session, select
 
@@ -29,6 +29,28 @@ PointCheck = Callable[[str, str], bool]
 
 def fen(amount: Decimal) -> int:
     return int(amount / FEN)
+
+
+def _insert_stmt(model):
+    return model.__table__.insert()
+
+
+def _insert(session: Session, model, rows: list[dict], *, returning: bool = False):
+    """Batch insert through the table (executemany), not the ORM unit of work: several times
+    faster for hundreds of thousands of rows. The core's ORM insert hook does not see a table
+    statement, so the scope is checked here, row by row, before anything is sent (PostgreSQL's
+    row-level security checks it again)."""
+    scope = session.info["scope"]
+    for index, row in enumerate(rows):
+        if not scope.allows(row["tenant_code"]):
+            raise ScopeError(
+                f"row {index} targets unit {row['tenant_code']!r} outside your scope",
+                details=[{"row": index, "field": "tenant_code", "message": "outside scope"}],
+            )
+    stmt = _insert_stmt(model)
+    if returning:
+        stmt = stmt.returning(model.__table__.c.order_no, model.__table__.c.id)
+    return session.execute(stmt, rows)
 
 
 def _ancestors_or_self(code: str) -> list[str]:
@@ -225,9 +247,7 @@ def ingest_orders(
         fresh.append((order, keys))
         _add_delta(deltas, keys["tenant_code"], order.day, order.channel, keys, fen(amount), 1)
     if rows:
-        ids = dict(
-            session.execute(sa.insert(Order).returning(Order.order_no, Order.id), rows).all()
-        )
+        ids = dict(_insert(session, Order, rows, returning=True).all())
         for order, keys in fresh:
             oid = ids[order.order_no]
             for line in order.lines:
@@ -241,7 +261,7 @@ def ingest_orders(
                         "amount": line.amount,
                     }
                 )
-        session.execute(sa.insert(OrderLine), line_rows)
+        _insert(session, OrderLine, line_rows)
         _write_deltas(session, deltas)
     return [report[r] for r in sorted(report)]
 
@@ -281,7 +301,7 @@ def _write_deltas(session: Session, acc: dict) -> None:
         if a or o
     ]
     if rows:
-        session.execute(sa.insert(PendingDelta), rows)
+        _insert(session, PendingDelta, rows)
 
 
 def ingest_events(session: Session, items: Iterable[tuple[int, EventIn]]) -> list[dict]:
@@ -373,8 +393,9 @@ def ingest_events(session: Session, items: Iterable[tuple[int, EventIn]]) -> lis
         o.refunded, o.cancelled, o.net_fen = after.refunded, after.cancelled, fen(after.net)
         session.add(o)
     if refunds:
-        session.execute(
-            sa.insert(Refund),
+        _insert(
+            session,
+            Refund,
             [
                 {
                     "tenant_code": o.tenant_code,

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -81,12 +82,12 @@ class OrderIn:
     pickup_point: str | None = None
     campaign: str | None = None
 
-    @property
+    @cached_property
     def amount(self) -> Decimal:
         """The order amount: sum of its rounded lines."""
         return sum_lines([line.amount for line in self.lines])
 
-    @property
+    @cached_property
     def day(self) -> date:
         return shanghai_day(self.paid_at)
 
