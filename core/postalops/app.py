@@ -9,8 +9,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from babel import support
 from flask import Flask, g, redirect, render_template, request, session, url_for
-from flask_babel import Babel
+from flask_babel import Babel, Domain, get_locale
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -94,7 +95,9 @@ def create_app(
         if mod_file and (Path(mod_file).parent / "translations").is_dir() and p.key != "core":
             translation_dirs.append(str(Path(mod_file).parent / "translations"))
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_dirs)
-    Babel(app, locale_selector=_select_locale, timezone_selector=lambda: settings.timezone)
+    app.extensions["postalops.babel_domain"] = _CatalogDomain(translation_dirs)
+    _Babel(app, locale_selector=_select_locale, timezone_selector=lambda: settings.timezone)
+
     CSRFProtect(app)
 
     app.before_request(_before_request)
@@ -105,10 +108,43 @@ def create_app(
     return app
 
 
+class _CatalogDomain(Domain):
+    """Finds ``zh_CN/`` catalogues: Babel parses ``zh_CN`` as ``zh_Hans_CN`` and gettext then
+    only tries ``zh_Hans_CN/`` and ``zh/``. Also caches per app, not per request."""
+
+    def get_translations(self) -> Any:
+        locale = get_locale()
+        if locale is None:
+            return support.NullTranslations()
+        key = str(locale)
+        if key not in self.cache:
+            names = [key]
+            if locale.territory:
+                names.append(f"{locale.language}_{locale.territory}")
+            translations = support.Translations()
+            for dirname in self.translation_directories:
+                catalog = support.Translations.load(dirname, names, self.domain[0])
+                translations.merge(catalog)
+                if hasattr(catalog, "plural"):
+                    translations.plural = catalog.plural
+            self.cache[key] = translations
+        return self.cache[key]
+
+
+class _Babel(Babel):
+    @property
+    def domain_instance(self) -> Domain:  # type: ignore[override]
+        from flask import current_app
+
+        return current_app.extensions["postalops.babel_domain"]
+
+
 def _select_locale() -> str:
+
     lang = session.get("lang")
     if lang in LOCALES:
         return lang
+
     ctx = context.current_or_none()
     if ctx is not None and ctx.principal.user_id is not None:
         user_locale = g.get("user_locale")

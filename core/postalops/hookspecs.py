@@ -172,3 +172,24 @@ def postalops_app_created(app):
 
     Example: ``create_dash(app)``
     """
+
+
+@hookspec
+def postalops_government_mail(session, tenant, date_from, date_to):
+    """Cross-plugin (implemented by ``outcall``): government-mail orders created in ``tenant``'s
+    subtree on the inclusive local dates. Return
+    ``{"orders": int, "by_unit": {unit_code: {source: int}}}``; sources are ``"outcall"``
+    (converted window pickups) and ``"hall"`` (mailed by a hall).
+
+    Example: ``return service.government_mail_volume(session, tenant, date_from, date_to)``
+    """
+
+
+@hookspec(firstresult=True)
+def postalops_pickup_point_state(session, tenant, code, day):
+    """Cross-plugin (implemented by ``pickup_points``): a pickup point's
+    ``{"code", "tenant_code", "day", "kind", "status"}`` on ``day`` (a ``datetime.date``).
+    Return None when no such point existed then in ``tenant``'s subtree.
+
+    Example: ``return history.state_on(session, code, day)``
+    """

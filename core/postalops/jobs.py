@@ -123,7 +123,12 @@ class JobContext:
         if cancel:
             raise JobCancelled(self.id)
 
+    def submit(self, kind: str, params: dict[str, Any] | None = None, **kwargs: Any) -> Job:
+        """Start another job from inside this one, in this job's tenant scope."""
+        return self._service.submit(kind, params, **kwargs)
+
     def check_cancelled(self) -> None:
+
         with self._service.db.transaction(Scope.system_scope()) as s:
             row = s.get(Job, self.id)
             if row is None or row.cancel_requested:
