@@ -122,7 +122,7 @@ class Application(TenantScoped, table=True):
 
 class Loan(TenantScoped, table=True):
     """A disbursed loan. ``outstanding_principal`` is kept by repayments; ``days_past_due`` and
-    ``category`` by the nightly close of business."""
+    ``category`` by the nightly close of business (dated in the portfolio snapshot)."""
 
     __tablename__ = "lending_loan"
     id: int | None = Field(default=None, primary_key=True)
@@ -149,7 +149,6 @@ class Loan(TenantScoped, table=True):
     outstanding_principal: Decimal = money_field()
     days_past_due: int = 0
     category: str = Field(default="normal", max_length=20)
-    last_cob_date: dt.date | None = None
 
 
 class Instalment(TenantScoped, table=True):

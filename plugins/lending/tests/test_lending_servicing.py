@@ -76,7 +76,7 @@ def test_close_of_business_of_one_branch_leaves_the_other_alone(oil_seed, staff,
     s = oil_seed["session"]
     close_of_business.run(scoped(HUOCHENG), HUOCHENG, dt.date(2022, 9, 10))
     s.refresh(loan)
-    assert loan.days_past_due == 0 and loan.last_cob_date is None
+    assert (loan.days_past_due, loan.category) == (0, "normal")
 
 
 def test_extension_regenerates_from_the_relief_date_and_keeps_the_old_schedule(

@@ -172,7 +172,6 @@ def upgrade() -> None:
     sa.Column('outstanding_principal', postalops.db.Money(precision=18, scale=2), nullable=False),
     sa.Column('days_past_due', sa.Integer(), nullable=False),
     sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('last_cob_date', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['application_id'], ['lending_application.id'], ),
     sa.ForeignKeyConstraint(['borrower_id'], ['lending_borrower.id'], ),
     sa.ForeignKeyConstraint(['product_id'], ['lending_product.id'], ),
