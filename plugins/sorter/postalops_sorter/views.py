@@ -80,7 +80,7 @@ def devices() -> Any:
         action = request.form.get("action")
         if action == "token":
             device = _device(int(request.form["device_id"]))
-            _, secret = registry.issue_token(
+            _token, secret = registry.issue_token(
                 s, current_app.extensions["postalops.plugins"], device, context.principal().name
             )
             s.commit()
