@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from postalops.db import in_scope_clause
+from postalops.db import UTCDateTime, in_scope_clause
 from sqlmodel import Session, select
 
 from . import demo_plan as plan
@@ -35,9 +35,12 @@ class DatabaseQueue:
     def __init__(self, session: Session, tenant: str) -> None:
         self.session = session
         self.tenant = tenant
+        self.policy = services.policy_of(services.get_settings(session, tenant))
 
     def claim_next(self, agent: str, now: dt.datetime) -> str | None:
-        case = services.claim_next(self.session, self.tenant, agent, now=now)
+        case = services.claim_next(
+            self.session, self.tenant, agent, now=now, policy=self.policy, resume=False
+        )
         return None if case is None else str(case.id)
 
     def record(self, case_no, agent, outcome, now, *, callback_at=None, address=None) -> None:
@@ -50,17 +53,28 @@ class DatabaseQueue:
             now=now,
             callback_at=callback_at,
             address=address,
+            policy=self.policy,
         )
 
     def contact(self, case_no: str, agent: str) -> tuple[str, str]:
-        case = services.get_case(self.session, self.tenant, int(case_no))
+        case = self.session.get(OutcallCase, int(case_no))  # just claimed: in the identity map
         return case.applicant_name, case.phone
 
-    def next_due(self) -> dt.datetime | None:
+    def next_due(self, agent: str, now: dt.datetime) -> dt.datetime | None:
+        """Earliest time ``agent`` could claim a case still in the queue: its call time, or the
+        end of the hold when it is another agent's callback."""
+        c = OutcallCase
+        held_for_other = sa.and_(
+            c.reserved_agent.is_not(None),
+            c.reserved_agent != agent,
+            c.reserved_until > c.next_call_at,
+        )
+        available = sa.case((held_for_other, c.reserved_until), else_=c.next_call_at)
         return self.session.execute(
-            sa.select(sa.func.min(OutcallCase.next_call_at)).where(
+            sa.select(sa.func.min(available, type_=UTCDateTime())).where(
                 in_scope_clause(OutcallCase.tenant_code, self.tenant),
                 OutcallCase.status == CaseStatus.QUEUED.value,
+                OutcallCase.deadline > now,
             )
         ).scalar()
 
@@ -116,15 +130,21 @@ def _guangzhou(
     for i, day in enumerate(days, 1):
         services.intake_cases(session, tenant, list(enumerate(day.cases, 1)))
         if not already:
+            services.expire_due(session, tenant, _morning(day.day))
             calls += sim.run_day(queue, day.day)
         session.commit()
         progress(i, total, f"outcall: Guangzhou {day.day}")
     if not already:
         for i, day in enumerate(tail, len(days) + 1):
+            services.expire_due(session, tenant, _morning(day))
             calls += sim.run_day(queue, day)
             session.commit()
             progress(i, total, f"outcall: Guangzhou {day}")
     return {"guangzhou_cases": sum(len(d.cases) for d in days), "guangzhou_calls": calls}
+
+
+def _morning(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(8, 0), plan.LOCAL_TZ).astimezone(dt.UTC)
 
 
 def _linfen(

@@ -158,3 +158,12 @@ def postalops_create_delivery_order(session, tenant, order):
 @hookimpl
 def postalops_health():
     return {"outcall": "ok"}
+
+
+@hookimpl
+def postalops_government_mail(session, tenant, date_from, date_to):
+    """Cross-plugin: government-mail orders of ``tenant``'s subtree in the period (spec requested
+    from the core; see README)."""
+    from .service import mail_volume
+
+    return mail_volume(session, tenant, date_from, date_to)

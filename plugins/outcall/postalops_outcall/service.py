@@ -53,12 +53,21 @@ SETTINGS_FIELDS = (
 
 
 def get_settings(session: Session, tenant: str) -> OutcallSettings:
-    """The unit's settings row, created with defaults on first use."""
+    """The unit's settings row, created with defaults on first use.
+
+    Kept in ``session.info`` for the session's life: the row is the same identity-map object
+    that ``update_settings`` changes, so the cache never disagrees with it.
+    """
+    cache = session.info.setdefault("outcall_settings", {})
+    row = cache.get(tenant)
+    if row is not None and row in session:
+        return row
     row = session.exec(select(OutcallSettings).where(OutcallSettings.tenant_code == tenant)).first()
     if row is None:
         row = OutcallSettings(tenant_code=tenant)
         session.add(row)
         session.flush()
+    cache[tenant] = row
     return row
 
 
@@ -407,19 +416,28 @@ def active_claim(session: Session, tenant: str, agent: str, now: dt.datetime) ->
 
 
 def claim_next(
-    session: Session, tenant: str, agent: str, *, now: dt.datetime | None = None
+    session: Session,
+    tenant: str,
+    agent: str,
+    *,
+    now: dt.datetime | None = None,
+    policy: cp.CallPolicy | None = None,
+    resume: bool = True,
 ) -> OutcallCase | None:
     """Claim the next callable case for ``agent`` (or return the one they already hold).
 
     Two agents never get the same case: the claim is a compare-and-set UPDATE that only succeeds
     while nobody else holds a live claim, so a racing agent falls through to the next candidate.
-    Returns None outside calling hours or when nothing is due. The caller commits.
+    Returns None outside calling hours or when nothing is due. The caller commits. ``policy``
+    may be passed by callers that already hold the unit's settings, and ``resume=False`` skips
+    looking for a claim the agent already holds (the demo's agents never hold one here).
     """
     now = now or utcnow()
-    policy = policy_of(get_settings(session, tenant))
-    held = active_claim(session, tenant, agent, now)
-    if held is not None:
-        return held
+    policy = policy or policy_of(get_settings(session, tenant))
+    if resume:
+        held = active_claim(session, tenant, agent, now)
+        if held is not None:
+            return held
     if not policy.calling_hours.contains(now):
         return None
     free = sa.or_(OutcallCase.claimed_by.is_(None), OutcallCase.claim_expires_at <= now)
@@ -457,9 +475,7 @@ def claim_next(
                 .execution_options(synchronize_session=False)
             ).rowcount
             if won == 1:
-                case = session.get(OutcallCase, case_id)
-                session.refresh(case)
-                return case
+                return session.get(OutcallCase, case_id, populate_existing=True)
     return None
 
 
@@ -516,6 +532,7 @@ def record_outcome(
     callback_at: dt.datetime | None = None,
     address: Mapping[str, Any] | None = None,
     note: str = "",
+    policy: cp.CallPolicy | None = None,
 ) -> tuple[OutcallCase, OutcallOrder | None]:
     """Record the agent's call on a case they hold; on ``accepted`` create the delivery order.
 
@@ -533,7 +550,7 @@ def record_outcome(
             details=[{"field": "outcome", "message": "/".join(o.value for o in cp.Outcome)}],
         ) from None
     case = _claimed_case(session, tenant, case_id, agent, now)
-    policy = policy_of(get_settings(session, case.tenant_code))
+    policy = policy or policy_of(get_settings(session, case.tenant_code))
     checked_address: DeliveryAddress | None = None
     if outcome == cp.Outcome.ACCEPTED:
         if address is None:

@@ -49,8 +49,9 @@ class QueuePort(Protocol):
     def contact(self, case_no: str, agent: str) -> tuple[str, str]:
         """Applicant name and full phone, as shown to the agent on the active call."""
 
-    def next_due(self) -> dt.datetime | None:
-        """Earliest time a queued case becomes callable, or None when the queue is empty."""
+    def next_due(self, agent: str, now: dt.datetime) -> dt.datetime | None:
+        """Earliest time ``agent`` could claim a case still in the queue at ``now`` (its call
+        time, or the end of another agent's callback hold), or None when there is none."""
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,14 @@ class Simulator:
                 continue
             case_no = port.claim_next(agent, now)
             if case_no is None:
-                due = port.next_due()
-                # Nothing callable now: wait for the next due case (or a few minutes, if the
-                # next one is held for another agent's callback).
-                free_at[agent] = (
-                    max(due, now + dt.timedelta(minutes=1))
-                    if due and due > now
-                    else now + dt.timedelta(minutes=5)
-                )
+                due = port.next_due(agent, now)
+                if due is None:
+                    free_at[agent] = end  # nothing queued at all: the agent's day is over
+                elif due > now:
+                    free_at[agent] = due  # wait for the next case to fall due
+                else:
+                    # Due but held for another agent's callback, or claimed: look again later.
+                    free_at[agent] = now + dt.timedelta(minutes=5)
                 continue
             handle = dt.timedelta(minutes=self.rng.randint(*self.shift.handle_minutes))
             at = now + handle / 2
@@ -160,10 +161,18 @@ class MemoryQueue:
         record = self.cases[case_no]
         return record.applicant_name, record.phone
 
-    def next_due(self) -> dt.datetime | None:
+    def next_due(self, agent: str, now: dt.datetime) -> dt.datetime | None:
         due = [
-            s.next_call_at
-            for s in self.states.values()
-            if s.status == CaseStatus.QUEUED and s.next_call_at
+            _available_to(s, agent)
+            for no in self.queued
+            if (s := self.states[no]).deadline is None or s.deadline > now
         ]
         return min(due) if due else None
+
+
+def _available_to(state: QueueState, agent: str) -> dt.datetime:
+    """When ``agent`` may take a queued case: its call time, or the end of another agent's hold."""
+    held_for_other = state.reserved_agent not in (None, agent) and state.reserved_until is not None
+    if held_for_other and state.reserved_until > state.next_call_at:
+        return state.reserved_until
+    return state.next_call_at
