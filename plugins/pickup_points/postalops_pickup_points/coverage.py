@@ -294,6 +294,30 @@ def _nearest_from_tree(lon, lat, active, site_lon, site_lat, tree, k, radius):
         radius *= 2
 
 
+def nearest_each(
+    lon: np.ndarray, lat: np.ndarray, sites: Sequence[Site]
+) -> tuple[list[Hashable | None], np.ndarray]:
+    """The nearest active site to every (lon, lat), by geodesic distance, all at once.
+
+    The index's planar nearest (in degrees) is only a first guess; every active site within the
+    geodesic distance of that guess is then measured, so the answer is exact.
+    """
+    active = [s for s in sites if s.active]
+    n = len(lon)
+    if not active or not n:
+        return [None] * n, np.full(n, np.inf)
+    site_lon = np.fromiter((s.lon for s in active), float, len(active))
+    site_lat = np.fromiter((s.lat for s in active), float, len(active))
+    tree = shapely.STRtree(shapely.points(site_lon, site_lat))
+    qi, si = tree.query_nearest(shapely.points(lon, lat), all_matches=False)
+    guess = np.full(n, np.inf)
+    guess[qi] = geodesic_m(lon[qi], lat[qi], site_lon[si], site_lat[si])
+    pa, ps = tree.query(shapely.box(*search_box(lon, lat, guess + 1.0)))
+    d = _mm(geodesic_m(lon[pa], lat[pa], site_lon[ps], site_lat[ps]))
+    best_site, best_dist = _nearest_within(n, pa, ps, d)
+    return [active[int(i)].id if i >= 0 else None for i in best_site], best_dist
+
+
 @dataclass(frozen=True)
 class UncoveredArea:
     area: Area
@@ -310,6 +334,16 @@ def uncovered_with_nearest(
     todo.sort(key=lambda a: (-a.households, str(a.id)))
     if not active:
         return [UncoveredArea(a, []) for a in todo]
+    if k == 1:
+        ids, dists = nearest_each(
+            np.array([a.lon for a in todo], dtype=float),
+            np.array([a.lat for a in todo], dtype=float),
+            active,
+        )
+        return [
+            UncoveredArea(a, [NearbySite(sid, float(d))] if sid is not None else [])
+            for a, sid, d in zip(todo, ids, dists, strict=True)
+        ]
     site_lon = np.fromiter((s.lon for s in active), float, len(active))
     site_lat = np.fromiter((s.lat for s in active), float, len(active))
     tree = shapely.STRtree(shapely.points(site_lon, site_lat))

@@ -137,8 +137,18 @@ def recompute_and_store(
         for r in results
     ]
     total = len(updates)
+    # One executemany per batch on the table (the ORM's bulk update by primary key is several
+    # times slower); the rows were read through the scoped session and the statement repeats
+    # the unit condition, so it cannot touch another unit's rows.
+    table = PickupArea.__table__
+    stmt = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"), in_scope_clause(table.c.tenant_code, tenant))
+        .values({k: sa.bindparam(f"b_{k}") for k in updates[0] if k != "id"} if updates else {})
+    )
+    updates = [{f"b_{k}": v for k, v in u.items()} for u in updates]
     for start in range(0, total, batch):
-        session.execute(sa.update(PickupArea), updates[start : start + batch])
+        session.execute(stmt, updates[start : start + batch])
         if progress:
             # Progress is written in its own transaction: release our write lock first (SQLite
             # has one writer). Each batch is final on its own, so a retry just rewrites it.

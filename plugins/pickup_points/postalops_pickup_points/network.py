@@ -211,12 +211,18 @@ def assign(session: Session, area_id: int, point_id: int) -> PickupAssignment:
 def status_history(session: Session, tenant: str) -> dict[int, list[StatusChange]]:
     """Every point's status/type history under ``tenant``, in one query."""
     rows = session.exec(
-        select(PickupStatusChange).where(in_scope_clause(PickupStatusChange.tenant_code, tenant))
+        select(
+            PickupStatusChange.point_id,
+            PickupStatusChange.effective,
+            PickupStatusChange.id,
+            PickupStatusChange.status,
+            PickupStatusChange.point_type,
+        ).where(in_scope_clause(PickupStatusChange.tenant_code, tenant))
     ).all()
     out: dict[int, list[StatusChange]] = {}
-    for r in sorted(rows, key=lambda r: (r.effective, r.id)):
-        out.setdefault(r.point_id, []).append(
-            StatusChange(r.effective, PointStatus(r.status), PointType(r.point_type))
+    for pid, effective, _, status, ptype in sorted(rows, key=lambda r: (r[1], r[2])):
+        out.setdefault(pid, []).append(
+            StatusChange(effective, PointStatus(status), PointType(ptype))
         )
     return out
 

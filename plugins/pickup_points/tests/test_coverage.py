@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import shapely
 from hypothesis import given, settings
@@ -176,3 +177,23 @@ def test_indexed_coverage_equals_brute_force(area_xy, site_xy, categories):
     areas = [area(i, categories[i], x, y) for i, (x, y) in enumerate(area_xy)]
     sites = [Site(f"s{j}", x, y, active) for j, ((x, y), active) in enumerate(site_xy)]
     assert compute_coverage(areas, sites) == compute_coverage_brute_force(areas, sites)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    area_xy=st.lists(coords, min_size=1, max_size=25),
+    site_xy=st.lists(st.tuples(coords, st.booleans()), min_size=1, max_size=25),
+)
+def test_vectorised_nearest_equals_the_one_by_one_search(area_xy, site_xy):
+    from postalops_pickup_points.coverage import nearest_each
+
+    sites = [Site(f"s{j}", x, y, active) for j, ((x, y), active) in enumerate(site_xy)]
+    lon = np.array([x for x, _ in area_xy])
+    lat = np.array([y for _, y in area_xy])
+    ids, dists = nearest_each(lon, lat, sites)
+    for (x, y), sid, d in zip(area_xy, ids, dists, strict=True):
+        expected = nearest_sites(x, y, sites, k=1)
+        if not expected:
+            assert sid is None
+        else:
+            assert d == pytest.approx(expected[0].distance_m, abs=0.001)
