@@ -209,3 +209,18 @@ def loan(oil_seed, staff):
     row = applications.disburse(s, staff["cm"], app.id, at=at(2022, 5, 10, 9))
     s.commit()
     return row
+
+
+@pytest.fixture
+def disbursed(people, product_id):
+    cm, approver = people["cm"], people["approver"]
+    bid = borrower(cm).get_json()["id"]
+    cm.put(f"{BASE}/borrowers/{bid}/tax-months", json=months())
+    app = cm.post(
+        f"{BASE}/applications",
+        json={"borrower_id": bid, "product_id": product_id, "requested_amount": "100000.00"},
+    ).get_json()
+    cm.post(f"{BASE}/applications/{app['id']}/review", json={"accept": True})
+    approver.post(f"{BASE}/applications/{app['id']}/decision", json={"approve": True})
+    cm.post(f"{BASE}/applications/{app['id']}/contract")
+    return cm.post(f"{BASE}/applications/{app['id']}/disbursement").get_json()

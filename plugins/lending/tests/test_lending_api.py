@@ -112,21 +112,6 @@ def test_bulk_borrower_import_names_the_bad_row_and_writes_nothing(po_app, peopl
     assert r.get_json()["summary"] == {"created": 1}
 
 
-@pytest.fixture
-def disbursed(people, product_id):
-    cm, approver = people["cm"], people["approver"]
-    bid = borrower(cm).get_json()["id"]
-    cm.put(f"{BASE}/borrowers/{bid}/tax-months", json=months())
-    app = cm.post(
-        f"{BASE}/applications",
-        json={"borrower_id": bid, "product_id": product_id, "requested_amount": "100000.00"},
-    ).get_json()
-    cm.post(f"{BASE}/applications/{app['id']}/review", json={"accept": True})
-    approver.post(f"{BASE}/applications/{app['id']}/decision", json={"approve": True})
-    cm.post(f"{BASE}/applications/{app['id']}/contract")
-    return cm.post(f"{BASE}/applications/{app['id']}/disbursement").get_json()
-
-
 def test_overpayment_beyond_payoff_is_refused(po_app, people, disbursed):
     cm = people["cm"]
     quote = cm.get(f"{BASE}/loans/{disbursed['id']}/quote?on={disbursed['disbursed_on']}")
