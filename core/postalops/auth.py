@@ -72,8 +72,11 @@ def create_user(
     unit_code: str,
     roles: Iterable[str],
     display_name: str = "",
+    password_hash: str | None = None,
 ) -> User:
-    """Create a portal user (``postalops users create`` and the admin page use this)."""
+    """Create a portal user (``postalops users create`` and the admin page use this).
+
+    ``password_hash`` (a hash of ``password`` made earlier) lets a bulk creator hash once."""
     roles = list(dict.fromkeys(roles))
     errors = []
     if not username or len(username) > 80:
@@ -89,7 +92,7 @@ def create_user(
         raise ValidationError("invalid user", details=errors)
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         home_unit_code=unit_code,
         roles=roles,
         display_name=display_name or username,

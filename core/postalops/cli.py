@@ -165,8 +165,9 @@ def db_revision(owner: str, message: str) -> None:
 @main.command()
 @click.option("--seed", default=20221017, show_default=True, type=int)
 @click.option("--if-empty", is_flag=True, help="only when the database has no org units yet")
+@click.option("--skip-plugins", is_flag=True, help="only the org tree and users")
 @handle_errors
-def demo(seed: int, if_empty: bool) -> None:
+def demo(seed: int, if_empty: bool, skip_plugins: bool) -> None:
     """Build the demo network (idempotent): tree, users, then every plugin's demo data."""
     import sqlalchemy as sa
 
@@ -193,7 +194,8 @@ def demo(seed: int, if_empty: bool) -> None:
         click.echo(line, nl=False, err=True)
         state["label"] = message
 
-    summary = build(app, seed=seed, progress=progress)
+    summary = build(app, seed=seed, progress=progress, plugins=not skip_plugins)
+
     click.echo("", err=True)
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
@@ -281,6 +283,98 @@ def plugins_enable(key: str, unit: str) -> None:
 @handle_errors
 def plugins_disable(key: str, unit: str) -> None:
     _toggle(key, unit, False)
+
+
+# --- org units ---------------------------------------------------------------------------------
+
+
+@main.group()
+def units() -> None:
+    """The org-unit tree."""
+
+
+@units.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@handle_errors
+def units_import(path: str) -> None:
+    """Add or rename units from CSV/XLSX (columns: code, parent, name_zh, name_en, level).
+
+    Parents must exist or come earlier in the file; all rows are checked before any is written.
+    """
+    from pydantic import BaseModel, Field
+    from sqlmodel import select
+
+    from . import audit, context
+    from .imports import parse_csv, parse_xlsx, validate_rows
+    from .models import OrgUnit
+    from .tenancy import parent_code, valid_code
+
+    class UnitRow(BaseModel):
+        code: str = Field(min_length=2, max_length=200)
+        parent: str | None = None
+        name_zh: str = Field(min_length=1, max_length=100)
+        name_en: str = Field(min_length=1, max_length=100)
+        level: str = Field(pattern="^(group|province|city|county|station|branch)$")
+
+    data = open(path, "rb").read()
+    rows = validate_rows(
+        parse_xlsx(data) if path.lower().endswith(".xlsx") else parse_csv(data), UnitRow
+    )
+    app = _app()
+    with context.activate(_system(app)) as ctx:
+        s = ctx.session
+        known = {u.code: u for u in s.exec(select(OrgUnit)).all()}
+        errors, seen = [], set(known)
+        for row_no, row in rows:
+            if not valid_code(row.code):
+                errors.append({"row": row_no, "field": "code", "message": "not a unit code"})
+            elif (row.parent or parent_code(row.code)) != parent_code(row.code):
+                errors.append(
+                    {
+                        "row": row_no,
+                        "field": "parent",
+                        "message": "parent must be the code's prefix",
+                    }
+                )
+            elif parent_code(row.code) and parent_code(row.code) not in seen:
+                errors.append({"row": row_no, "field": "parent", "message": "unknown parent"})
+            seen.add(row.code)
+        if errors:
+            raise ValidationError(
+                f"{len(errors)} row(s) invalid; nothing was imported",
+                code="invalid_rows",
+                details=errors,
+            )
+        added = renamed = 0
+        for _, row in rows:
+            unit = known.get(row.code)
+            if unit is None:
+                s.add(
+                    OrgUnit(
+                        code=row.code,
+                        parent_code=parent_code(row.code),
+                        name_zh=row.name_zh,
+                        name_en=row.name_en,
+                        level=row.level,
+                        depth=row.code.count("."),
+                    )
+                )
+                added += 1
+            elif (unit.name_zh, unit.name_en, unit.level) != (row.name_zh, row.name_en, row.level):
+                before = {"name_zh": unit.name_zh, "name_en": unit.name_en, "level": unit.level}
+                unit.name_zh, unit.name_en, unit.level = row.name_zh, row.name_en, row.level
+                s.add(unit)
+                audit.record(
+                    "core.unit.update",
+                    target_type="unit",
+                    target_id=row.code,
+                    tenant=row.code,
+                    before=before,
+                    after={"name_zh": row.name_zh, "name_en": row.name_en, "level": row.level},
+                )
+                renamed += 1
+        s.commit()
+    click.echo(json.dumps({"added": added, "updated": renamed}))
 
 
 # --- users & tokens ----------------------------------------------------------------------------

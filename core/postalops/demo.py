@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import select
 
 from . import context
-from .auth import create_user
+from .auth import create_user, hash_password
 from .context import CallContext, Principal
 from .models import OrgUnit, PluginEnablement, User
 from .tenancy import Scope
@@ -118,7 +118,7 @@ def org_units() -> list[tuple[str, str | None, str, str, str]]:
 def demo_users(registry: Any) -> list[tuple[str, str, str]]:
     """(username, unit, role): ``admin`` at the group, then ``<role>_<level>`` per role."""
     out = [("admin", "cn", "admin")]
-    for role in sorted(r.name for r in registry.roles()):
+    for role in sorted({r.name for r in registry.roles()}):
         for level, unit in USER_LEVELS:
             if role == "admin" and level == "group":
                 continue
@@ -127,7 +127,11 @@ def demo_users(registry: Any) -> list[tuple[str, str, str]]:
 
 
 def build(
-    app: Any, *, seed: int = 20221017, progress: Callable[[int, int, str], None] | None = None
+    app: Any,
+    *,
+    seed: int = 20221017,
+    progress: Callable[[int, int, str], None] | None = None,
+    plugins: bool = True,
 ) -> dict[str, Any]:
     """Build (or complete) the demo network; a second run adds nothing."""
     progress = progress or (lambda done, total, message="": None)
@@ -137,7 +141,8 @@ def build(
         db=db, scope=Scope.system_scope(), principal=Principal.system("demo"), unit=None
     )
     plugin_keys = reg.business_keys()
-    demo_plugins = list(plugin_keys)
+    demo_plugins = list(plugin_keys) if plugins else []
+
     total = 2 + len(demo_plugins)
     summary: dict[str, Any] = {}
     with context.activate(ctx):
@@ -170,12 +175,21 @@ def build(
         progress(1, total, "users")
         have = set(s.exec(select(User.username)).all())
         added = 0
+        # One argon2 hash for the shared demo password: hashing it per user costs minutes.
+        shared_hash = hash_password(DEMO_PASSWORD)
         for username, unit, role in demo_users(reg):
             if username not in have:
                 create_user(
-                    s, reg, username=username, password=DEMO_PASSWORD, unit_code=unit, roles=[role]
+                    s,
+                    reg,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    unit_code=unit,
+                    roles=[role],
+                    password_hash=shared_hash,
                 )
                 added += 1
+
         s.commit()
         summary["users_added"] = added
         units = {u.code: u for u in s.exec(select(OrgUnit)).all()}
