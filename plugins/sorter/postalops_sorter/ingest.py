@@ -162,6 +162,7 @@ def _store_pg(conn: sa.Connection, device_id: int, tenant_code: str, events: lis
             "CREATE TEMP TABLE IF NOT EXISTS sorter_ingest_tmp "
             "(LIKE sorter_event INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
+        # a transaction may store several batches (demo, imports): start from an empty table
         cur.execute("TRUNCATE sorter_ingest_tmp")
         with cur.copy(f"COPY sorter_ingest_tmp ({cols}) FROM STDIN") as copy:
             for e in events:
