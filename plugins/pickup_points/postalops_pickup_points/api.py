@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from . import coverage_store, direct_delivery_store, item_flow, network, rules_store
 from .area_import import read_rows, validate_area_row, validate_point_row, validate_rows
-from .counter_handover import trend
+from .counter_handover import handover_share, trend
 from .models import PickupArea, PickupPoint
 from .permissions import CONFIGURE, DIRECT, MANAGE, RECORD, VIEW
 from .points import AreaCategory, PointType
@@ -454,15 +454,28 @@ def _s(v: Any) -> str | None:
 
 @api.operation(
     "/counter-handover",
-    summary="转窗投 share at township counters, month by month (?from=&to=)",
+    summary="转窗投 share per township branch and month by month (?from=&to=)",
     permission=VIEW,
     tags=TAGS,
 )
 def counter_handover():
     tenant = query_tenant()
     frm, to = query_period()
-    months = item_flow.counter_handover_monthly(context.session(), tenant, frm, to)
+    s = context.session()
+    months = item_flow.counter_handover_monthly(s, tenant, frm, to)
+    branches = item_flow.counter_handover_by_point(s, tenant, frm, to)
     return {
+        "branches": [
+            {
+                "point_id": pid,
+                "code": code,
+                "unit": unit,
+                "counter_items": c,
+                "inbound_items": i,
+                "share": _s(handover_share(c, i)),
+            }
+            for pid, code, unit, c, i in branches
+        ],
         "items": [
             {
                 "period": t.period,
@@ -472,7 +485,7 @@ def counter_handover():
                 "change": _s(t.change),
             }
             for t in trend(months)
-        ]
+        ],
     }
 
 

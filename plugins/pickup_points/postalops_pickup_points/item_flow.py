@@ -395,3 +395,28 @@ def counter_handover_monthly(
         m[0] += int(counter or 0)
         m[1] += int(inbound or 0)
     return [(k, v[0], v[1]) for k, v in sorted(months.items())]
+
+
+def counter_handover_by_point(
+    session: Session, tenant: str, date_from: dt.date, date_to: dt.date
+) -> list[tuple[int, str, str, int, int]]:
+    """``[(point id, code, unit, counter, inbound)]`` per township branch counter in the period."""
+    rows = session.exec(
+        select(
+            PickupPoint.id,
+            PickupPoint.code,
+            PickupPoint.tenant_code,
+            sa.func.coalesce(sa.func.sum(PickupDailyVolume.counter_items), 0),
+            sa.func.coalesce(sa.func.sum(PickupDailyVolume.inbound_items), 0),
+        )
+        .join(PickupDailyVolume, PickupPoint.id == PickupDailyVolume.point_id)
+        .where(
+            in_scope_clause(PickupPoint.tenant_code, tenant),
+            PickupPoint.point_type == "township_counter",
+            PickupDailyVolume.day >= date_from,
+            PickupDailyVolume.day <= date_to,
+        )
+        .group_by(PickupPoint.id, PickupPoint.code, PickupPoint.tenant_code)
+        .order_by(PickupPoint.tenant_code, PickupPoint.code)
+    ).all()
+    return [(pid, code, unit, int(c), int(i)) for pid, code, unit, c, i in rows]

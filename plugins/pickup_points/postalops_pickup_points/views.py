@@ -36,7 +36,7 @@ from sqlmodel import select
 
 from . import coverage_store, direct_delivery_store, item_flow, network
 from .area_import import read_rows, validate_area_row, validate_point_row, validate_rows
-from .counter_handover import trend
+from .counter_handover import handover_share, trend
 from .figures import map_figure
 from .metrics import kpis
 from .models import PickupArea, PickupPoint
@@ -296,6 +296,10 @@ def direct() -> Any:
         city=direct_delivery_store.city_delivery(s, unit, frm, to),
         share=direct_delivery_store.share(s, unit, frm, to),
         handover=trend(months),
+        branches=[
+            (code, unit, c, i, handover_share(c, i))
+            for _, code, unit, c, i in item_flow.counter_handover_by_point(s, unit, frm, to)
+        ],
         can_switch=context.principal().can(DIRECT),
     )
 

@@ -456,3 +456,35 @@ def test_dashboard_pages_draw_map_and_overview(po_app, make_token, as_unit):
     map_text = json.dumps(map_page, cls=PlotlyJSONEncoder, ensure_ascii=False)
     # U2 is uncovered: a red cross on the map and a row of the CSV; P1 is drawn as a point.
     assert "未覆盖区域" in map_text and "远郊小区" in map_text and "P1 易邮驿站" in map_text
+
+
+def test_counter_handover_per_branch_and_trend_by_hand(make_token):
+    # A township counter: August 100 inbound, 30 over the counter (0.3000); September 120 and
+    # 45 (0.3750, +0.0750).
+    api = make_token(ZZ, *ALL)
+    tc = offset(*ZZ_SEAT, 270, 15_000)
+    row = {"code": "TC", "name": "乡镇支局", "point_type": "township_counter", "lon": tc[0],
+           "lat": tc[1], "county": "erqi", "opened_on": "2022-06-01"}  # fmt: skip
+    assert api.post("/api/v1/pickup_points/points/import", json=[row]).status_code == 200
+    volumes = [
+        {"point": "TC", "day": "2022-08-10", "inbound_items": 100, "counter_items": 30},
+        {"point": "TC", "day": "2022-09-10", "inbound_items": 120, "counter_items": 45},
+    ]
+    assert api.post("/api/v1/pickup_points/volumes", json=volumes).status_code == 200
+    body = api.get(
+        "/api/v1/pickup_points/counter-handover?from=2022-08-01&to=2022-09-30"
+    ).get_json()
+    assert [(t["period"], t["share"], t["change"]) for t in body["items"]] == [
+        ("2022-08", "0.3000", None),
+        ("2022-09", "0.3750", "0.0750"),
+    ]
+    assert [(b["code"], b["share"]) for b in body["branches"]] == [("TC", "0.3409")]  # 75/220
+    m = api.get(f"/api/v1/metrics?tenant={ZZ}&from=2022-09-01&to=2022-09-30&plugin=pickup_points")
+    assert m.get_json()["metrics"]["pickup_points"]["counter_handover_share"]["value"] == "0.3750"
+    bad = api.post(
+        "/api/v1/pickup_points/volumes",
+        json=[{"point": "TC", "day": "2022-09-11", "inbound_items": 5, "counter_items": 6}],
+    )
+    assert (
+        bad.status_code == 422 and bad.get_json()["error"]["details"][0]["field"] == "counter_items"
+    )
