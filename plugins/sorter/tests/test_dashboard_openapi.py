@@ -1,0 +1,78 @@
+"""The dashboard page draws from the metrics contract and the unit table; the API is documented."""
+
+import datetime as dt
+
+
+def test_dashboard_page_renders_kpis_and_charts(po_app, make_device, tel, as_unit):
+    from postalops_dashboards import ViewContext
+    from postalops_sorter.dashboards import overview
+
+    device_id, client = make_device()
+    tel.post(
+        client,
+        device_id,
+        [
+            tel.state(0, tel.at(8, 0), "running"),
+            tel.item(1, tel.at(8, 1)),
+            tel.state(2, tel.at(8, 2), "idle"),
+        ],
+    )
+    tel.rollup()
+    with po_app.test_request_context(), as_unit("cn.henan") as s:
+        ctx = ViewContext(
+            tenant="cn.henan",
+            date_from=tel.day,
+            date_to=tel.day,
+            session=s,
+            zh=True,
+            registry=po_app.extensions["postalops.plugins"],
+        )
+        page = overview(ctx)
+    text = str(page)
+    assert (
+        "sorter.items_per_running_hour" in text
+        and "sorter-units" in text
+        and "sorter-daily" in text
+    )
+
+
+def test_dashboard_page_is_registered(po_app):
+    pages = po_app.extensions.get("postalops.dash_pages", [])
+    assert ("sorter", "sorter") in [(key, p.path) for key, p in pages]
+
+
+def test_every_sorter_operation_is_in_the_openapi_document(po_app, tenants, make_token):
+    doc = make_token("cn", "sorter.view").get("/api/v1/openapi.json").get_json()
+    paths = {p for p in doc["paths"] if p.startswith("/api/v1/sorter/")}
+    assert {
+        "/api/v1/sorter/devices/{device_id}/events",
+        "/api/v1/sorter/devices",
+        "/api/v1/sorter/alerts",
+        "/api/v1/sorter/devices/{device_id}/live",
+        "/api/v1/sorter/waves",
+    } <= paths
+    ingest = doc["paths"]["/api/v1/sorter/devices/{device_id}/events"]["post"]
+    assert ingest["x-permission"] == "sorter.ingest" and "requestBody" in ingest
+
+
+def test_metrics_follow_the_contract(po_app, tenants, make_token):
+    day = dt.date(2020, 10, 1)
+    resp = make_token("cn", "core.metrics.read").get(
+        f"/api/v1/metrics?tenant=cn.henan&from={day}&to={day}&plugin=sorter"
+    )
+    kpis = resp.get_json()["metrics"]["sorter"]
+    assert set(kpis) == {
+        "stations_with_sorters",
+        "items_sorted",
+        "items_per_running_hour",
+        "availability",
+        "performance",
+        "quality",
+        "oee",
+        "jams",
+        "mtbf_minutes",
+        "mttr_minutes",
+        "departure_advance_minutes",
+    }
+    assert kpis["oee"]["unit"] == "ratio" and kpis["oee"]["value"] is None  # no data: no figure
+    assert all(k["label_zh"] and k["label_en"] for k in kpis.values())
