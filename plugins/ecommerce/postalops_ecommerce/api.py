@@ -12,17 +12,17 @@ from typing import Literal
 from flask import current_app, request
 from postalops import context
 from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
-from postalops.errors import ValidationError
+from postalops.errors import PostalOpsError, ValidationError
 from postalops.imports import read_upload
 from postalops.jobs import submit
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from . import campaigns, community
+from . import campaigns, catalogue, community
 from . import metrics as figures
 from .catalogue import readiness
 from .ingest import ingest_events, ingest_orders
-from .models import Campaign, Leader, Product
+from .models import Campaign, Leader, Merchant, Product
 from .order_rows import group_line_rows, parse_event, parse_moment, parse_numbered, parse_order
 from .pickup import PointDirectory
 
@@ -101,6 +101,30 @@ class SessionIn(BaseModel):
     leader: str
     starts_at: dt.datetime
     ends_at: dt.datetime
+    skus: list[str] = []
+
+
+class MerchantIn(BaseModel):
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=100)
+    unit: str | None = Field(None, description="unit code; defaults to the active unit")
+
+
+class ProductIn(BaseModel):
+    merchant: str = Field(description="merchant code")
+    sku: str = Field(max_length=40)
+    name: str = Field(max_length=100)
+    category: str
+    agreed_price: str = Field(description="price agreed at the pricing meeting, decimal string")
+    featured: bool = False
+
+
+class PavilionIn(BaseModel):
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=100)
+    unit: str
+    level: Literal["province", "city"]
+    operators: list[str] = []
     skus: list[str] = []
 
 
@@ -345,6 +369,101 @@ def push_sessions(campaign_id: int, body: list[SessionIn]):
     new = community.import_sessions(session, c, rows)
     session.commit()
     return {"created": new, "unchanged": len(body) - new}
+
+
+@api.operation(
+    "/merchants",
+    methods=["POST"],
+    body=list[MerchantIn],
+    permission="ecommerce.catalogue",
+    summary="Register merchants",
+    status=201,
+)
+def push_merchants(body: list[MerchantIn]):
+    session = context.session()
+    for m in body:
+        catalogue.add_merchant(
+            session, unit_code=m.unit or context.tenant(), code=m.code, name=m.name
+        )
+    session.commit()
+    return {"created": len(body)}
+
+
+@api.operation(
+    "/products",
+    methods=["POST"],
+    body=list[ProductIn],
+    permission="ecommerce.catalogue",
+    summary="Add products (category, agreed price, featured flag)",
+    status=201,
+)
+def push_products(body: list[ProductIn]):
+    session = context.session()
+    merchants = {
+        m.code: m
+        for m in session.exec(
+            select(Merchant).where(Merchant.code.in_({p.merchant for p in body}))
+        ).all()
+    }
+    errors = [
+        {"row": i, "field": "merchant", "message": "unknown merchant"}
+        for i, p in enumerate(body)
+        if p.merchant not in merchants
+    ]
+    if errors:
+        raise ValidationError(
+            "unknown merchants; nothing was written", code="invalid_rows", details=errors
+        )
+    for i, p in enumerate(body):
+        try:
+            catalogue.add_product(
+                session,
+                merchant=merchants[p.merchant],
+                sku=p.sku,
+                name=p.name,
+                category=p.category,
+                agreed_price=p.agreed_price,
+                featured=p.featured,
+            )
+        except PostalOpsError as exc:
+            exc.details = [{"row": i, **d} for d in exc.details]
+            raise
+    session.commit()
+    return {"created": len(body)}
+
+
+@api.operation(
+    "/pavilions",
+    methods=["POST"],
+    body=PavilionIn,
+    permission="ecommerce.catalogue",
+    summary="Create a pavilion (provincial or a city's 乡村振兴馆) and list products",
+    status=201,
+)
+def create_pavilion(body: PavilionIn):
+    session = context.session()
+    pav = catalogue.add_pavilion(
+        session,
+        unit_code=body.unit,
+        code=body.code,
+        name=body.name,
+        level=body.level,
+        operators=body.operators,
+    )
+    products = (
+        {p.sku: p.id for p in session.exec(select(Product).where(Product.sku.in_(body.skus))).all()}
+        if body.skus
+        else {}
+    )
+    missing = [sku for sku in body.skus if sku not in products]
+    if missing:
+        raise ValidationError(
+            "unknown products",
+            details=[{"field": "skus", "message": f"unknown sku {sku}"} for sku in missing],
+        )
+    listed = catalogue.list_products(session, pav, list(products.values()))
+    session.commit()
+    return {"id": pav.id, "listed": listed}
 
 
 @api.operation("/products", permission="ecommerce.view", summary="Catalogue (featured filter)")

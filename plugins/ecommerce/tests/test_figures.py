@@ -198,3 +198,67 @@ def test_refresh_runs_as_a_tracked_job(po_app, world, ecom, make_token, workers)
         po_app.extensions["postalops.db"], ops.post("/api/v1/ecommerce/refresh").get_json()["job"]
     )
     assert again.result == {"deltas": 0, "rows": 0}  # re-running adds nothing
+
+
+def test_the_catalogue_and_the_three_has_check(po_app, world, ecom, make_token):
+    admin = make_token("cn.hebei", "ecommerce.catalogue", "ecommerce.view", "ecommerce.ingest")
+    assert (
+        admin.post(
+            "/api/v1/ecommerce/merchants", json=[{"code": "M1", "name": "冀农优品"}]
+        ).status_code
+        == 201
+    )
+    resp = admin.post(
+        "/api/v1/ecommerce/products",
+        json=[
+            {
+                "merchant": "M1",
+                "sku": "P1",
+                "name": "赞皇大枣",
+                "category": "dried_fruit",
+                "agreed_price": "29.90",
+                "featured": True,
+            },
+            {
+                "merchant": "M404",
+                "sku": "P2",
+                "name": "x",
+                "category": "dried_fruit",
+                "agreed_price": "1.00",
+            },
+        ],
+    )
+    assert resp.status_code == 422 and resp.get_json()["error"]["details"][0]["row"] == 1
+    admin.post(
+        "/api/v1/ecommerce/products",
+        json=[
+            {
+                "merchant": "M1",
+                "sku": "P1",
+                "name": "赞皇大枣",
+                "category": "dried_fruit",
+                "agreed_price": "29.90",
+                "featured": True,
+            }
+        ],
+    )
+    resp = admin.post(
+        "/api/v1/ecommerce/pavilions",
+        json={
+            "code": "SJZ",
+            "name": "石家庄乡村振兴馆",
+            "unit": "cn.hebei.shijiazhuang",
+            "level": "city",
+            "operators": [],
+            "skus": ["P1"],
+        },
+    )
+    assert resp.status_code == 201 and resp.get_json()["listed"] == 1
+    ready = admin.get("/api/v1/ecommerce/readiness?from=2022-08-01&to=2022-09-06").get_json()
+    # Products yes; no operations staff; no sales yet.
+    assert ready["items"][0]["missing"] == ["operations", "sales"]
+    admin.post("/api/v1/ecommerce/orders", json=[ecom.order("A1", "29.90")])
+    ecom.refresh("cn.hebei")
+    ready = admin.get("/api/v1/ecommerce/readiness?from=2022-08-01&to=2022-09-06").get_json()
+    assert ready["items"][0]["missing"] == ["operations"]
+    assert ready["items"][0]["net_turnover"] == "29.90"
