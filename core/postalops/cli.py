@@ -317,14 +317,21 @@ def units_import(path: str) -> None:
         level: str = Field(pattern="^(group|province|city|county|station|branch)$")
 
     data = open(path, "rb").read()
-    rows = validate_rows(
-        parse_xlsx(data) if path.lower().endswith(".xlsx") else parse_csv(data), UnitRow
-    )
+    raw_rows = parse_xlsx(data) if path.lower().endswith(".xlsx") else parse_csv(data)
+    errors: list[dict[str, Any]] = []
+    rows = []
+    for row_no, raw in raw_rows:  # every row is checked, then all errors are reported at once
+        try:
+            rows.extend(validate_rows([(row_no, raw)], UnitRow))
+        except ValidationError as exc:
+            errors.extend(exc.details)
     app = _app()
     with context.activate(_system(app)) as ctx:
         s = ctx.session
         known = {u.code: u for u in s.exec(select(OrgUnit)).all()}
-        errors, seen = [], set(known)
+        seen = set(known) | {r.get("code") for _, r in raw_rows if r.get("code")}
+        seen -= {row.code for _, row in rows}
+
         for row_no, row in rows:
             if not valid_code(row.code):
                 errors.append({"row": row_no, "field": "code", "message": "not a unit code"})
@@ -340,6 +347,8 @@ def units_import(path: str) -> None:
                 errors.append({"row": row_no, "field": "parent", "message": "unknown parent"})
             seen.add(row.code)
         if errors:
+            errors.sort(key=lambda e: e.get("row", 0))
+
             raise ValidationError(
                 f"{len(errors)} row(s) invalid; nothing was imported",
                 code="invalid_rows",

@@ -6,6 +6,7 @@ SQLite in the instance folder and an in-process broker.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "POSTALOPS_LOGIN_MAX_FAILURES": ("5", "failed logins per user+address per minute before 429"),
     "POSTALOPS_DISABLED_PLUGINS": ("", "comma list of installed plugin keys not to load"),
+    "POSTALOPS_DASHBOARD_PERIOD": ("", "default dashboard period FROM/TO; empty = last 30 days"),
     "POSTALOPS_HOUSEKEEPING_CRON": (
         "17 3 * * *",
         "when the core's housekeeping job runs (UTC cron)",
@@ -70,6 +72,7 @@ class Settings:
     redis_heartbeat_ms: int = 60000
     login_max_failures: int = 5
     disabled_plugins: frozenset[str] = field(default_factory=frozenset)
+    dashboard_period: tuple[dt.date, dt.date] | None = None
     testing: bool = False
 
     @classmethod
@@ -91,6 +94,7 @@ class Settings:
             db_runtime_role=role,
             redis_heartbeat_ms=int(_env("POSTALOPS_REDIS_HEARTBEAT_MS") or 60000),
             login_max_failures=int(_env("POSTALOPS_LOGIN_MAX_FAILURES") or 5),
+            dashboard_period=_period(_env("POSTALOPS_DASHBOARD_PERIOD")),
             disabled_plugins=frozenset(
                 p.strip()
                 for p in (_env("POSTALOPS_DISABLED_PLUGINS") or "").split(",")
@@ -103,6 +107,18 @@ class Settings:
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+
+def _period(value: str | None) -> tuple[dt.date, dt.date] | None:
+    if not value:
+        return None
+    try:
+        start, end = (dt.date.fromisoformat(p.strip()) for p in value.split("/"))
+    except ValueError as exc:
+        raise SystemExit(
+            f"POSTALOPS_DASHBOARD_PERIOD must be YYYY-MM-DD/YYYY-MM-DD: {exc}"
+        ) from exc
+    return (start, end) if start <= end else (end, start)
 
 
 def _instance_secret(instance: Path) -> str:

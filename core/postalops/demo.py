@@ -116,9 +116,17 @@ def org_units() -> list[tuple[str, str | None, str, str, str]]:
 
 
 def demo_users(registry: Any) -> list[tuple[str, str, str]]:
-    """(username, unit, role): ``admin`` at the group, then ``<role>_<level>`` per role."""
+    """(username, unit, role): ``admin`` at the group, then per role either
+    ``<role>_<level>`` at the group, Henan, Zhengzhou and Kaifeng, or, for a role that names its
+    ``demo_units``, ``<role>_<last code segment>`` at each of them."""
     out = [("admin", "cn", "admin")]
-    for role in sorted({r.name for r in registry.roles()}):
+    roles: dict[str, tuple[str, ...]] = {}
+    for r in registry.roles():
+        roles[r.name] = tuple(dict.fromkeys(roles.get(r.name, ()) + r.demo_units))
+    for role in sorted(roles):
+        if roles[role]:
+            out.extend((f"{role}_{unit.rsplit('.', 1)[-1]}", unit, role) for unit in roles[role])
+            continue
         for level, unit in USER_LEVELS:
             if role == "admin" and level == "group":
                 continue
@@ -178,7 +186,7 @@ def build(
         # One argon2 hash for the shared demo password: hashing it per user costs minutes.
         shared_hash = hash_password(DEMO_PASSWORD)
         for username, unit, role in demo_users(reg):
-            if username not in have:
+            if username not in have and unit in {u.code for u in new_units} | existing:
                 create_user(
                     s,
                     reg,

@@ -53,6 +53,7 @@ class Role:
     label_zh: str
     label_en: str
     grants: tuple[str, ...] = ()
+    demo_units: tuple[str, ...] = ()  # where `postalops demo` puts this role's users
 
 
 @dataclass(frozen=True)

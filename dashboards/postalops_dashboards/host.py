@@ -79,6 +79,8 @@ def chart(figure: Any, df: pd.DataFrame, name: str, *, zh: bool = True) -> html.
 
 def format_value(entry: dict[str, Any]) -> str:
     value, unit = entry.get("value"), entry.get("unit", "")
+    if value is None:
+        return "—"  # no data in the period (e.g. a rate with a zero denominator)
     try:
         number = float(value)  # display only; the contract keeps exact strings
     except (TypeError, ValueError):
@@ -238,11 +240,11 @@ def _shell(app: Flask) -> html.Div:
 
 
 def _default_period(app: Flask, today: dt.date) -> tuple[dt.date, dt.date]:
-    """The demo's data sits on the article's dates (autumn 2022); open the 2022 season when the
-    database holds it, else the last 30 days."""
-    demo = app.extensions.get("postalops.dash_default_period")
-    if demo:
-        return demo
+    """``POSTALOPS_DASHBOARD_PERIOD`` (``2022-08-01/2022-09-30``; ``make run`` sets it to the
+    demo's season) or else the last 30 days."""
+    configured = app.extensions["postalops.settings"].dashboard_period
+    if configured:
+        return configured
     return today - dt.timedelta(days=29), today
 
 
