@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 from postalops.errors import ValidationError
 
@@ -56,17 +57,26 @@ class Catalogue:
             built.append(e if isinstance(e, CatalogueEntry) else CatalogueEntry(*e))
         return cls(tuple(built))
 
+    # Sets built once per catalogue (it is immutable): intake evaluates thousands of cases.
+    @cached_property
+    def _known(self) -> frozenset[tuple[str, str]]:
+        return frozenset((e.department, e.item) for e in self.entries)
+
+    @cached_property
+    def _participating(self) -> frozenset[tuple[str, str]]:
+        return frozenset((e.department, e.item) for e in self.entries if e.participating)
+
     def knows(self, department: str, item: str) -> bool:
-        return any(e.department == department and e.item == item for e in self.entries)
+        return (department, item) in self._known
 
     def knows_department(self, department: str) -> bool:
-        return any(e.department == department for e in self.entries)
+        return any(d == department for d, _ in self._known)
 
-    def participating_items(self) -> set[tuple[str, str]]:
-        return {(e.department, e.item) for e in self.entries if e.participating}
+    def participating_items(self) -> frozenset[tuple[str, str]]:
+        return self._participating
 
-    def participating_departments(self) -> set[str]:
-        return {d for d, _ in self.participating_items()}
+    def participating_departments(self) -> frozenset[str]:
+        return frozenset(d for d, _ in self._participating)
 
 
 @dataclass(frozen=True)

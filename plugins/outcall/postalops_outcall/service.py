@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -310,65 +311,127 @@ def intake_cases(
         )
     numbers = [n for n, _ in rows]
     records = parse_batch([r for _, r in rows], catalogue=catalogue, row_numbers=numbers)
-    by_no = {r.case_no: r for r in records}
-    existing = {
+    stored_cases = {
         c.case_no: c
-        for c in _chunked_in(session, OutcallCase, OutcallCase.case_no, list(by_no), tenant)
+        for c in _chunked_in(
+            session, OutcallCase, OutcallCase.case_no, list({r.case_no for r in records}), tenant
+        )
     }
+    # The case as it stands before each row: stored, or as an earlier row of this batch left it.
+    current: dict[str, CaseRecord] = {no: _record_of(c) for no, c in stored_cases.items()}
     conflicts = []
-    plans: list[tuple[int, CaseRecord, IntakeAction, CaseRecord, OutcallCase | None]] = []
+    plans: list[tuple[int, IntakeAction, CaseRecord]] = []
     for n, rec in zip(numbers, records, strict=True):
-        stored = existing.get(rec.case_no)
         try:
-            action, merged = classify(_record_of(stored) if stored else None, rec)
+            action, merged = classify(current.get(rec.case_no), rec)
         except Conflict as exc:
             conflicts.extend({"row": n, **d} for d in exc.details)
             continue
-        plans.append((n, rec, action, merged, stored))
+        current[rec.case_no] = merged
+        plans.append((n, action, merged))
     if conflicts:
         raise Conflict(
             "办件编号重复提交且不可变字段矛盾 / case re-sent with contradicting immutable fields",
             code="case_conflict",
             details=conflicts,
         )
-    report = []
-    for n, _rec, action, merged, stored in plans:
-        case = stored or OutcallCase(tenant_code=tenant, case_no=merged.case_no)
+    # New cases are inserted in one batched statement; known ones are updated as objects.
+    new_rows: dict[str, dict[str, Any]] = {}
+    outcome: dict[str, tuple[bool, dict[str, bool], str]] = {}
+    for _n, action, merged in plans:
+        stored = stored_cases.get(merged.case_no)
         if stored is None:
-            session.add(case)
-            existing[merged.case_no] = case  # the same case twice in one batch
+            result = evaluate(merged.facts(), catalogue)
+            state = (
+                cp.enqueue(merged.callable_from, policy)
+                if result.eligible
+                else cp.QueueState(cp.CaseStatus.INELIGIBLE)
+            )
+            if merged.collected_at is not None:
+                state = cp.leave_on_collection(state)
+            new_rows[merged.case_no] = {
+                **_columns_of(merged),
+                "tenant_code": tenant,
+                "eligible": result.eligible,
+                "rules": result.as_dict(),
+                **_state_columns(state),
+                "created_at": now,
+                "updated_at": now,
+            }
+            outcome[merged.case_no] = (result.eligible, result.as_dict(), state.status.value)
+            continue
+        case = stored
         _apply_record(case, merged)
-        if action in (IntakeAction.CREATED, IntakeAction.UPDATED) and (
-            stored is None or case.status in _REEVALUABLE
-        ):
+        if action == IntakeAction.UPDATED and case.status in _REEVALUABLE:
             result = evaluate(merged.facts(), catalogue)
             case.eligible = result.eligible
             case.rules = result.as_dict()
             if not result.eligible:
                 _store_state(case, cp.QueueState(cp.CaseStatus.INELIGIBLE, attempts=case.attempts))
-            elif stored is None or case.status == cp.CaseStatus.INELIGIBLE.value:
+            elif case.status == cp.CaseStatus.INELIGIBLE.value:
                 state = cp.enqueue(merged.callable_from, policy)
-                _store_state(case, cp.QueueState(**{**state.__dict__, "attempts": case.attempts}))
+                _store_state(case, replace(state, attempts=case.attempts))
         if merged.collected_at is not None:
             _store_state(case, cp.leave_on_collection(_queue_state(case)))
             case.claimed_by = None
             case.claim_expires_at = None
-        case.updated_at = now
+        if action != IntakeAction.UNCHANGED:
+            case.updated_at = now
+            session.add(case)
+        outcome[merged.case_no] = (case.eligible, dict(case.rules), case.status)
+    values = list(new_rows.values())
+    for i in range(0, len(values), 1000):
+        session.execute(sa.insert(OutcallCase), values[i : i + 1000])
+    session.flush()
+    report = []
+    for n, action, merged in plans:
+        eligible, rules, status = outcome[merged.case_no]
         report.append(
             {
                 "row": n,
                 "status": action.value,
                 "key": merged.case_no,
-                "eligible": case.eligible,
-                "case_status": case.status,
-                "failed_rules": [k for k, ok in case.rules.items() if not ok],
+                "eligible": eligible,
+                "case_status": status,
+                "failed_rules": [k for k, ok in rules.items() if not ok],
             }
         )
-    session.flush()
     summary: dict[str, int] = {}
     for r in report:
         summary[r["status"]] = summary.get(r["status"], 0) + 1
     return {"summary": summary, "rows": report}
+
+
+def _columns_of(record: CaseRecord) -> dict[str, Any]:
+    return {
+        "case_no": record.case_no,
+        "department": record.department,
+        "service_item": record.service_item,
+        "applicant_type": record.applicant_type.value,
+        "approval_level": record.approval_level.value,
+        "applicant_name": record.applicant_name,
+        "phone": record.phone,
+        "id_number": record.id_number,
+        "approved_at": record.approved_at,
+        "issuing_method": record.issuing_method.value,
+        "old_certificate_return": record.old_certificate_return,
+        "ready_at": record.ready_at,
+        "collected_at": record.collected_at,
+    }
+
+
+def _state_columns(state: cp.QueueState) -> dict[str, Any]:
+    return {
+        "status": state.status.value,
+        "attempts": state.attempts,
+        "next_call_at": state.next_call_at,
+        "reserved_agent": state.reserved_agent,
+        "reserved_until": state.reserved_until,
+        "deadline": state.deadline,
+        "claimed_by": None,
+        "claim_expires_at": None,
+        "first_called_at": None,
+    }
 
 
 def _chunked_in(

@@ -156,3 +156,9 @@ def test_two_agents_claiming_at_the_same_time_never_get_the_same_case(po_app, in
     assert len(claimed) == 40  # 8 agents × 5 rounds, each case once
     assert len(set(claimed)) == len(claimed)
     assert count_rows(po_app, OutcallAttempt) == 40
+
+
+def test_the_same_new_case_twice_in_one_batch_is_created_once_then_updated(po_app, intake):
+    report = intake([case_row(1), case_row(1, phone="13900001111")])
+    assert [r["status"] for r in report["rows"]] == ["created", "updated"]
+    assert count_rows(po_app, OutcallCase) == 1
