@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -225,6 +226,8 @@ def push(
             "/api/v1/ecommerce/orders", json=batch, headers={"Authorization": f"Bearer {secret}"}
         )
         spent += time.perf_counter() - t
+        if (start - first) % 100_000 == 0:
+            print(f"ingested {start - first + len(batch)} orders, {spent:.0f} s", file=sys.stderr)
         if resp.status_code != 200:
             raise SystemExit(
                 f"ingest failed: {resp.status_code} {resp.get_data(as_text=True)[:500]}"
