@@ -111,7 +111,7 @@ def postalops_active_pickup_points(session, tenant):
 
 @hookimpl
 def postalops_pickup_point_state(session, tenant, code, day):
-    """A point's type and status on ``day`` (requested as a core hookspec; see README)."""
+    """A point's type and status on ``day`` (None if it did not exist then in the subtree)."""
     from .network import point_state
 
     return point_state(session, tenant, code, day)

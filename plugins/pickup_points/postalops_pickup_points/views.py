@@ -187,10 +187,12 @@ def job_progress(job_id: str) -> Any:
 def map_page() -> Any:
     check_permission(VIEW)
     day = _day()
-    fig = map_figure(context.session(), context.tenant(), day, is_zh())
+    tiles = request.args.get("tiles") == "1"
+    fig = map_figure(context.session(), context.tenant(), day, is_zh(), tiles=tiles)
     return render_template(
         "pickup_points/map.html",
         day=day,
+        tiles=tiles,
         figure=fig.to_html(full_html=False, include_plotlyjs=False, div_id="pickup-map"),
     )
 

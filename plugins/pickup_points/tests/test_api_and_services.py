@@ -345,6 +345,28 @@ def test_active_points_hook_for_other_plugins(po_app, make_token, as_unit):
     assert all(p["tenant_code"] == ZZ for p in points)
 
 
+def test_point_state_hook_answers_type_and_status_on_a_date(po_app, make_token, as_unit):
+    api = make_token(ZZ, *ALL)
+    import_network(api)
+    p1 = next(
+        p for p in api.get("/api/v1/pickup_points/points").get_json()["items"] if p["code"] == "P1"
+    )
+    api.post(
+        f"/api/v1/pickup_points/points/{p1['id']}/status",
+        json={"status": "suspended", "effective": "2022-09-20"},
+    )
+    hook = po_app.extensions["postalops.plugins"].pm.hook.postalops_pickup_point_state
+    with as_unit(ZZ) as s:
+        before = hook(session=s, tenant=ZZ, code="P1", day=dt.date(2022, 9, 19))
+        after = hook(session=s, tenant=ZZ, code="P1", day=dt.date(2022, 9, 20))
+        unopened = hook(session=s, tenant=ZZ, code="P1", day=dt.date(2022, 5, 31))
+    with as_unit(KF) as s:
+        elsewhere = hook(session=s, tenant=KF, code="P1", day=dt.date(2022, 9, 19))
+    assert (before["kind"], before["status"]) == ("own", "active")
+    assert after["status"] == "suspended"
+    assert unopened is None and elsewhere is None
+
+
 def test_openapi_lists_the_plugin_api(make_token):
     doc = make_token(ZZ, *ALL).get("/api/v1/openapi.json").get_json()
     assert "/api/v1/pickup_points/areas/import" in doc["paths"]
@@ -362,9 +384,10 @@ def test_portal_pages_render_in_chinese_and_english(make_user, login, make_token
         assert r.status_code == 200, path
     page = client.get("/p/pickup_points/coverage").get_data(as_text=True)
     assert "覆盖" in page and "远郊小区" in page
-    assert "/p/pickup_points/assets/plotly.min.js" in client.get("/p/pickup_points/map").get_data(
-        as_text=True
-    )
+    map_page = client.get("/p/pickup_points/map").get_data(as_text=True)
+    assert "/p/pickup_points/assets/plotly.min.js" in map_page and "open-street-map" not in map_page
+    assert "open-street-map" in client.get("/p/pickup_points/map?tiles=1").get_data(as_text=True)
+    assert client.get("/p/pickup_points/assets/plotly.min.js").status_code == 200
     csv_text = client.get("/p/pickup_points/coverage.csv").get_data(as_text=True)
     assert csv_text.lstrip("\ufeff").startswith("unit,category,covered_households")
     # New-site suggestion from the uncovered areas' own locations: 远郊小区 (300 hh) is picked.
