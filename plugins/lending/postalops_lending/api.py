@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
+from postalops_lending.classification import Bands
 from postalops_lending.models import Application, Borrower, Instalment, Loan, Product, Relief
 from postalops_lending.money import parse_amount
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
@@ -576,6 +577,12 @@ def decide_relief(relief_id: int, body: DecisionIn):
 
 class CloseIn(BaseModel):
     as_of: dt.date
+    bands: list[int] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="lower DPD edges of 关注, 次级, 可疑, 损失; default [1, 91, 181, 361]",
+    )
 
 
 @api.operation(
@@ -590,7 +597,11 @@ class CloseIn(BaseModel):
 def run_close(body: CloseIn):
     from postalops import jobs
 
-    job = jobs.submit("lending.close_of_business", {"as_of": body.as_of.isoformat()})
+    params: dict[str, Any] = {"as_of": body.as_of.isoformat()}
+    if body.bands is not None:
+        Bands(*body.bands)  # 422 now, not a failed job later
+        params["bands"] = body.bands
+    job = jobs.submit("lending.close_of_business", params)
     return {"job_id": job.id, "status": job.status}, 202
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from postalops.jobs import JobContext, job
 
+from postalops_lending.classification import Bands
 from postalops_lending.services import close_of_business as cob
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -18,15 +19,18 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
     label_zh="小微贷款日终处理",
     label_en="Lending close of business",
 )
-def close_of_business(ctx: JobContext, as_of: str | None = None) -> dict[str, Any]:
+def close_of_business(
+    ctx: JobContext, as_of: str | None = None, bands: list[int] | None = None
+) -> dict[str, Any]:
     """Days past due, classification and the portfolio snapshot for the starter's subtree.
 
     Set-based and idempotent: a retry or a second run for the same date changes nothing.
-    ``as_of`` defaults to today in Asia/Shanghai.
+    ``as_of`` defaults to today in Asia/Shanghai; ``bands`` are the lower DPD edges of
+    关注, 次级, 可疑, 损失 (default 1, 91, 181, 361).
     """
     day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(SHANGHAI).date()
     ctx.progress(0, 1, f"close of business {day}")
-    result = cob.run(ctx.session, ctx.tenant, day)
+    result = cob.run(ctx.session, ctx.tenant, day, Bands(*bands) if bands else Bands())
     ctx.session.commit()
     ctx.progress(1, 1, f"{result['loans']} loans classified")
     return result

@@ -187,3 +187,45 @@ def test_the_api_is_in_the_openapi_document(people):
 
 def test_application_to_disbursement_counts_only_applications(as_unit, po_app, disbursed):
     assert count_rows(po_app, Application) == 1
+
+
+def test_tax_months_import_from_xlsx_reports_per_row(po_app, people):
+    from openpyxl import Workbook
+    from postalops_lending.models import TaxMonth
+
+    cm = people["cm"]
+    borrower(cm)
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["credit_code", "period", "tax_paid", "sales", "grade"])
+    ws.append([GOOD_CODE, "2022-01", "1000.00", "20000.00", "A"])
+    ws.append([GOOD_CODE, "2022-02", "1100.00", "21000.00", "A"])
+    ws.append(["91654002123456783N", "2022-02", "1100.00", "21000.00", "A"])  # not ours
+    buf = io.BytesIO()
+    wb.save(buf)
+
+    def upload():
+        return cm.post(
+            f"{BASE}/tax-months/import",
+            data={"file": (io.BytesIO(buf.getvalue()), "tax.xlsx")},
+            content_type="multipart/form-data",
+        )
+
+    r = upload()
+    assert r.status_code == 422
+    assert r.get_json()["error"]["details"] == [
+        {
+            "row": 4,
+            "errors": [{"field": "credit_code", "message": "no such borrower in your units"}],
+        }
+    ]
+    assert count_rows(po_app, TaxMonth) == 0
+    ws.delete_rows(4)
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = upload()
+    assert r.status_code == 200, r.get_json()
+    assert [x["row"] for x in r.get_json()["rows"]] == [2, 3]
+    assert count_rows(po_app, TaxMonth) == 2
+    again = upload().get_json()  # the same file twice: nothing new
+    assert again["summary"] == {"unchanged": 2} and count_rows(po_app, TaxMonth) == 2

@@ -29,3 +29,18 @@ def test_close_of_business_job_runs_tracked_and_twice_changes_nothing(
     with as_unit(None) as s:
         again = [(x.category, x.loans, x.outstanding) for x in s.exec(select(PortfolioSnapshot))]
     assert again == first == [("substandard", 1, D("866000.00"))]
+
+
+def test_bands_are_configurable_per_run_and_bad_bands_are_refused(po_app, people, loan, workers):
+    cm = people["cm"]
+    bad = cm.post(
+        f"{BASE}/close-of-business", json={"as_of": "2022-09-10", "bands": [1, 91, 91, 361]}
+    )
+    assert bad.status_code == 422
+    # stricter bands: 次级 from 61 days; 92 days is then 可疑 (from 91)
+    r = cm.post(
+        f"{BASE}/close-of-business", json={"as_of": "2022-09-10", "bands": [1, 61, 91, 181]}
+    )
+    job = wait_for(po_app.extensions["postalops.db"], r.get_json()["job_id"])
+    assert job.status == "succeeded", job.error
+    assert job.result["categories"] == {"doubtful": 1}
