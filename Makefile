@@ -36,7 +36,8 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/pytest bench -q -p no:randomly --benchmark-only $(PYTEST_ARGS)
+	set -e; for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

@@ -88,11 +88,12 @@ def test_procfile_web_worker_scheduler_run_a_job(tmp_path):
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 180
         while True:
-            try:
-                if requests.get(base + "/healthz", timeout=2).status_code == 200:
+            try:  # gunicorn binds the port before its worker has loaded the app
+                if requests.get(base + "/healthz", timeout=10).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
+
             assert time.monotonic() < deadline and proc.poll() is None, "web never came up"
             time.sleep(1)
         health = requests.get(base + "/healthz", timeout=5).json()
