@@ -82,7 +82,8 @@ def home() -> Any:
     unit = context.tenant()
     year = request.args.get("year", type=int) or _today().year
     kpis = compute(s, unit, dt.date(year, 1, 1), dt.date(year, 12, 31))
-    return render_template("lending/home.html", kpis=kpis, year=year, unit=unit)
+    offered = s.exec(select(Product).order_by(Product.code)).all()
+    return render_template("lending/home.html", kpis=kpis, year=year, unit=unit, products=offered)
 
 
 @bp.route("/borrowers", methods=["GET", "POST"])

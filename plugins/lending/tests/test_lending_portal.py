@@ -74,3 +74,31 @@ def test_the_lending_pages_are_hidden_where_the_plugin_is_off(po_app, people, as
         s.commit()
     assert people["cm"].get("/p/lending/").status_code == 404
     assert people["cm"].get(f"{BASE}/loans").status_code == 404
+
+
+def test_review_and_approval_through_the_portal_forms(people, product_id, login, make_user):
+    from .conftest import months
+
+    cm, approver = people["cm"], people["approver"]
+    bid = borrower(cm).get_json()["id"]
+    cm.put(f"{BASE}/borrowers/{bid}/tax-months", json=months())
+    cm.post(
+        "/p/lending/applications",
+        data={
+            "csrf_token": cm.csrf,
+            "borrower_id": bid,
+            "product_id": product_id,
+            "requested_amount": "200000.00",
+        },
+    )
+    app_id = cm.get(f"{BASE}/applications").get_json()["items"][0]["id"]
+    page = f"/p/lending/applications/{app_id}"
+    assert 'value="review"' in cm.get(page).get_data(as_text=True)
+    cm.post(page, data={"csrf_token": cm.csrf, "step": "review"})
+    # the reviewer sees no approve button, and posting the step anyway is refused
+    assert 'value="approve"' not in cm.get(page).get_data(as_text=True)
+    assert cm.post(page, data={"csrf_token": cm.csrf, "step": "approve"}).status_code == 403
+    assert 'value="approve"' in approver.get(page).get_data(as_text=True)
+    approver.post(page, data={"csrf_token": approver.csrf, "step": "approve"})
+    assert cm.get(f"{BASE}/applications/{app_id}").get_json()["status"] == "approved"
+    assert "XWED-TAX" in cm.get("/p/lending/").get_data(as_text=True)  # the products table
