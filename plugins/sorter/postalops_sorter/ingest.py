@@ -155,22 +155,33 @@ def _store_generic(
 
 
 def _store_pg(conn: sa.Connection, device_id: int, tenant_code: str, events: list[Event]) -> int:
-    raw = conn.connection.driver_connection  # psycopg connection in this transaction
-    cols = ", ".join(COLUMNS)
+    rows = [_row(tenant_code, device_id, e) for e in events]
+    return copy_insert(conn, "sorter_event", COLUMNS, rows, on_conflict="ON CONFLICT DO NOTHING")
+
+
+def copy_insert(
+    conn: sa.Connection,
+    table: str,
+    columns: tuple[str, ...] | list[str],
+    rows: list[tuple],
+    on_conflict: str = "",
+) -> int:
+    """Bulk insert on PostgreSQL under row-level security: ``COPY`` into a temporary twin of
+    ``table`` (RLS forbids ``COPY`` into the scoped table itself), then one ``INSERT ... SELECT``
+    that the policies check. Returns the rows inserted."""
+    raw = conn.connection.driver_connection  # the psycopg connection of this transaction
+    cols = ", ".join(f'"{c}"' for c in columns)
+    tmp = f"{table}_load_tmp"
     with raw.cursor() as cur:
         cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS sorter_ingest_tmp "
-            "(LIKE sorter_event INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        # a transaction may store several batches (demo, imports): start from an empty table
-        cur.execute("TRUNCATE sorter_ingest_tmp")
-        with cur.copy(f"COPY sorter_ingest_tmp ({cols}) FROM STDIN") as copy:
-            for e in events:
-                copy.write_row(_row(tenant_code, device_id, e))
-        cur.execute(
-            f"INSERT INTO sorter_event ({cols}) SELECT {cols} FROM sorter_ingest_tmp "
-            "ON CONFLICT DO NOTHING"
-        )
+        # a transaction may load several batches (demo, imports): start from an empty table
+        cur.execute(f"TRUNCATE {tmp}")
+        with cur.copy(f"COPY {tmp} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {tmp} {on_conflict}")
         return cur.rowcount
 
 
