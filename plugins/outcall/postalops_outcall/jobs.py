@@ -23,8 +23,13 @@ class WebhookFailed(Exception):
 
 
 def notify_key(notification: OutcallNotification) -> str:
-    """Job idempotency key: one job per notification per round of retries."""
-    return f"{NOTIFY}:{notification.tenant_code}:{notification.id}:{notification.attempts}"
+    """Job idempotency key: one job per notification and per previous job.
+
+    A re-send after the last job finished gets a new key (the previous job differs); two
+    sweeps racing to re-send the same notification share one key, so only one job is made.
+    """
+    previous = notification.job_id or "first"
+    return f"{NOTIFY}:{notification.tenant_code}:{notification.id}:{previous}"
 
 
 @job(

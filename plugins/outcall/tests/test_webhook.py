@@ -95,3 +95,29 @@ def test_a_platform_failing_twice_then_succeeding_gets_exactly_one_notification(
     assert boss.post(f"/api/v1/outcall/notifications/{n.id}/retry").status_code == 409
     listed = boss.get("/api/v1/outcall/notifications").get_json()["items"][0]
     assert [t["ok"] for t in listed["tries"]] == [False, False, True]
+
+
+def test_a_notification_that_could_not_be_sent_is_not_lost_the_sweep_sends_it(
+    po_app, hall, live, make_token, make_user, login, workers, platform_server, as_unit, monkeypatch
+):
+    monkeypatch.setattr(FlakyPlatform, "fail", 0)
+    make_token(GZ, "outcall.intake").post("/api/v1/outcall/cases", json=[live(1)])
+    agent = login(make_user("gz_agent", GZ, "outcall_agent"))
+    case = agent.post("/api/v1/outcall/queue/claim").get_json()["case"]
+    agent.post(
+        f"/api/v1/outcall/cases/{case['id']}/outcome",
+        json={"outcome": "accepted", "address": ADDRESS},
+    )
+
+    def status():
+        with hall(GZ) as s:
+            return s.exec(select(OutcallNotification)).one().status
+
+    # No webhook configured yet: the job finishes, the notification waits, visibly.
+    wait_until(lambda: status() == "waiting")
+    with hall(GZ) as s:
+        service.update_settings(s, GZ, {"webhook_url": platform_server}, actor="test")
+    with as_unit("cn"):
+        po_app.extensions["postalops.jobs"].submit("outcall.sweep", {}, tenant="cn")
+    wait_until(lambda: status() == "delivered")
+    assert len(FlakyPlatform.delivered) == 1
