@@ -457,6 +457,12 @@ def import_departures() -> Any:
         row.departed_at = at
         s.add(row)
         results.append((row_no, status, f"{unit}/{r.day}/{r.wave}"))
+    audit.record(
+        "sorter.departures.import",
+        target_type="sorter_departure",
+        target_id=default,
+        after={"rows": len(results), "units": sorted(units)},
+    )
     s.commit()
     return row_report(results)
 

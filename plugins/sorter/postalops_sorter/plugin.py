@@ -98,8 +98,3 @@ def postalops_demo(session, units, rng, progress):
 
     # the demo is seeded from station codes and dates, not from rng, so it is stable on its own
     return build(session, units, progress)
-
-
-@hookimpl
-def postalops_health():
-    return {"tables": "ok"}
