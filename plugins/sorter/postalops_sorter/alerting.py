@@ -27,6 +27,7 @@ from .alerts import (
     reconcile,
     transition,
 )
+from .live import current_state
 from .models import Alert, Device, Rollup, UnitSetting
 from .recompute import device_day_totals, last_seen
 from .timeline import LOCAL_TZ, MINUTE_MS, to_ms
@@ -75,12 +76,15 @@ def evaluate_device(session: Session, device: Device, now: dt.datetime) -> dict[
     """Run the rules for one device; raise new alerts, auto-resolve cleared ones."""
     rules = rules_of(device)
     span = max(rules.low_minutes, rules.jam_window_minutes) + 1
-    seen = last_seen(session.connection(), device.id)
+    conn = session.connection()
+    seen = last_seen(conn, device.id)
+    state, _ = current_state(conn, device.id)
     held = evaluate(
         rules,
         recent_minutes(session, device, now, span),
         now=to_ms(now),
         last_seen=to_ms(seen) if seen else None,
+        switched_off=state == "planned_stop",
     )
     open_alerts = {
         AlertKind(a.kind): a

@@ -4,7 +4,8 @@ The rules look at a device's recent minute rollups and last sign of life:
 
 - ``low_throughput``: for the last N whole minutes the device was running in every minute and
   each minute's rate (inducted per running hour) stayed under the device's threshold;
-- ``silent``: no event of any kind for M minutes;
+- ``silent``: no event of any kind for M minutes, unless the machine last reported a planned
+  stop (switched off on purpose);
 - ``jam_spike``: at least K jams within the last W minutes.
 
 :func:`evaluate` says which conditions hold now; :func:`reconcile` turns that into actions on the
@@ -89,16 +90,20 @@ def evaluate(
     *,
     now: int,
     last_seen: int | None,
+    switched_off: bool = False,
 ) -> dict[AlertKind, str]:
     """Conditions that hold at ``now``, each with a human message.
 
     ``minutes`` are the device's minute rollups; only whole minutes before ``now`` count.
+    ``switched_off``: the machine's last state was a planned stop, so its silence is expected
+    (overnight, between waves) and raises nothing.
     """
     held: dict[AlertKind, str] = {}
     current_minute = now - now % MINUTE_MS
     by_minute = {m.minute: m for m in minutes}
 
-    if last_seen is None or now - last_seen >= rules.silent_minutes * MINUTE_MS:
+    silent = last_seen is None or now - last_seen >= rules.silent_minutes * MINUTE_MS
+    if silent and not switched_off:
         held[AlertKind.SILENT] = f"no telemetry for {rules.silent_minutes}+ minutes"
 
     window = [current_minute - (i + 1) * MINUTE_MS for i in range(rules.low_minutes)]

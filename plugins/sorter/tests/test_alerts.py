@@ -90,3 +90,12 @@ def test_rules_must_be_positive():
     with pytest.raises(ValidationError) as err:
         AlertRules(low_minutes=0, jam_max=-1).check()
     assert {d["field"] for d in err.value.details} == {"low_minutes", "jam_max"}
+
+
+def test_a_machine_switched_off_by_plan_is_not_silent():
+    # last heard 10 minutes ago, but its last state was a planned stop: expected silence
+    held = evaluate(RULES, [], now=NOW, last_seen=NOW - 10 * MIN, switched_off=True)
+    assert AlertKind.SILENT not in held
+    assert AlertKind.SILENT in evaluate(
+        RULES, [], now=NOW, last_seen=NOW - 10 * MIN, switched_off=False
+    )

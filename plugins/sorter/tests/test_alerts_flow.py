@@ -174,3 +174,13 @@ def test_the_notify_job_delivers_through_the_workers(po_app, make_device, tel, h
     assert done.status == "succeeded", done.error
     assert done.result == {"delivered": 1}
     assert len(Hook.received) == 1
+
+
+def test_a_machine_left_in_planned_stop_raises_no_silence_alert(po_app, make_device, tel):
+    device_id, client = make_device(silent_minutes=5, low_minutes=30)
+    tel.post(
+        client,
+        device_id,
+        [tel.state(0, tel.at(8, 0), "running"), tel.state(1, tel.at(8, 30), "planned_stop")],
+    )
+    assert evaluate(po_app, device_id, parse(tel.at(12, 0)))["raised"] == []
