@@ -6,6 +6,7 @@ from typing import Any
 
 import requests
 from postalops.db import utcnow
+from postalops.errors import PostalOpsError, ValidationError
 from postalops.jobs import JobContext, job
 from postalops.models import Job
 from sqlmodel import select
@@ -117,7 +118,19 @@ def import_cases(ctx: JobContext, rows: list[list[Any]]) -> dict[str, Any]:
     nothing written. Re-running it changes nothing (intake is idempotent on the case number).
     """
     ctx.progress(0, len(rows), "validating")
-    report = service.intake_cases(ctx.session, ctx.tenant, [(int(n), r) for n, r in rows])
+    try:
+        report = service.intake_cases(ctx.session, ctx.tenant, [(int(n), r) for n, r in rows])
+    except PostalOpsError as exc:
+        # The job record keeps only the message: put every bad row and field into it.
+        where = "; ".join(
+            f"row {d.get('row', '?')}: {d.get('field', '')} {d.get('message', '')}".strip()
+            for d in exc.details
+            if isinstance(d, dict)
+        )
+        raise ValidationError(
+            f"{exc.message} — {where}", code=exc.code, details=exc.details
+        ) from exc
+    ctx.session.commit()  # before progress: SQLite allows one writer at a time
     ctx.progress(len(rows), len(rows), "imported")
     return {"summary": report["summary"], "rows": report["rows"][:1000]}
 
