@@ -7,8 +7,9 @@ Reports, each next to a reference measured in the same run:
 
 - ingest throughput through the API vs. a raw ``executemany`` of the same order and line rows
   into scratch tables (the floor: no validation, no idempotency, no figures);
-- the province leaderboard query's p50/p95 (function and HTTP) vs. the same totals computed by
-  a raw SQL ``GROUP BY`` over the order table (what it would cost without the rollup);
+- the province leaderboard query's p50/p95: computed from the rollup (function, uncached), and
+  through HTTP (the API caches a board until the figures change: cold first call, then warm),
+  vs. the same totals computed by a raw SQL ``GROUP BY`` over the order table;
 - after 10,000 new orders: the incremental refresh (the job's path) vs. a full recompute of the
   rollup from all orders. Targets: query p95 < 200 ms; incremental ≥ 10× faster than full.
 
@@ -372,6 +373,11 @@ def main() -> None:
             )
             raw_times.append(timed(lambda: c.session.execute(raw).all(), raw_cpu))
     url = f"/api/v1/ecommerce/leaderboard?level=province&tenant=cn&from={FROM}&to={TO}"
+    # The API serves boards from the app's cache until the figures version changes; the first
+    # call after a refresh computes it (cold), the rest are warm.
+    out["leaderboard_http_cold_ms"] = round(
+        1000 * timed(lambda: client.get(url, headers={"Authorization": f"Bearer {reader}"})), 1
+    )
     for _ in range(args.queries):
         http_times.append(
             timed(lambda: client.get(url, headers={"Authorization": f"Bearer {reader}"}))
@@ -404,6 +410,7 @@ def main() -> None:
         out["full_recompute_s"] / out["incremental_refresh_s"], 1
     )
     out["target_query_p95_under_200ms"] = out["leaderboard_http_p95_ms"] < 200
+    out["target_uncached_query_p95_under_200ms"] = out["leaderboard_fn_p95_ms"] < 200
     out["target_incremental_10x"] = out["speedup_incremental_vs_full"] >= 10
 
     out["cpu_s_whole_process"] = round(time.process_time(), 1)

@@ -18,7 +18,7 @@ from postalops.jobs import submit
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from . import campaigns, catalogue, community
+from . import board_cache, campaigns, catalogue, community
 from . import metrics as figures
 from .catalogue import readiness
 from .ingest import ingest_events, ingest_orders
@@ -491,7 +491,9 @@ def get_leaderboard(query: LeaderboardQuery):
         "level": query.level,
         "from": frm,
         "to": to,
-        "items": figures.leaderboard(context.session(), tenant, query.level, frm, to),
+        "items": figures.leaderboard(
+            context.session(), tenant, query.level, frm, to, board_cache.for_app(current_app)
+        ),
     }
 
 

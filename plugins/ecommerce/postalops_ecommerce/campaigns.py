@@ -11,6 +11,7 @@ from postalops.errors import Conflict, NotFound, ValidationError
 from postalops.models import OrgUnit
 from sqlmodel import Session, select
 
+from . import board_cache
 from .groupbuy import GroupBuyRules
 from .models import Campaign, Target
 from .targets import MONEY_KINDS, TargetVersion, check_distribution, parse_target_value
@@ -55,6 +56,7 @@ def create_campaign(
     )
     session.add(campaign)
     session.flush()
+    board_cache.bump(session, "campaign")
     audit.record(
         "ecommerce.campaign.create",
         target_type="campaign",
@@ -136,6 +138,7 @@ def set_target(
     )
     session.add(row)
     session.flush()
+    board_cache.bump(session, "target")
     audit.record(
         "ecommerce.target.set",
         target_type="target",

@@ -15,7 +15,9 @@ from postalops.db import in_scope_clause
 from postalops.metrics import kpi
 from sqlmodel import Session, select
 
+from . import board_cache
 from .attainment import attainment, rank
+from .board_cache import BoardCache
 from .models import Campaign, Rollup, Target
 from .money import FEN
 from .order_rows import SHANGHAI
@@ -234,9 +236,26 @@ def metrics(session: Session, tenant: str, date_from: dt.date, date_to: dt.date)
 
 
 def leaderboard(
-    session: Session, tenant: str, level: str, date_from: dt.date, date_to: dt.date
+    session: Session,
+    tenant: str,
+    level: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    cache: BoardCache | None = None,
 ) -> list[dict]:
-    """Units of ``level`` under ``tenant`` ranked by turnover attainment (then turnover)."""
+    """Units of ``level`` under ``tenant`` ranked by turnover attainment.
+
+    With ``cache`` (the app's :class:`BoardCache`) a board computed at the current figures
+    version is reused; any refresh, recompute or target change makes it stale.
+    """
+    if cache is not None:
+        key = (tenant, level, date_from, date_to)
+        version = board_cache.current(session)
+        board = cache.get(key, version)
+        if board is None:
+            board = leaderboard(session, tenant, level, date_from, date_to)
+            cache.put(key, version, board)
+        return [dict(row) for row in board]
     actual = _actuals(session, tenant, date_from, date_to, LEVELS[level])
     units = sorted(u for u in actual if u)
     ids = [c.id for c in campaigns_for(session, tenant, date_from, date_to)]

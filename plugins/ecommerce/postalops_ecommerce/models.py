@@ -204,3 +204,13 @@ class Rollup(TenantScoped, table=True):
     city_code: str = Field(default="", max_length=200)
     amount_fen: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
     orders: int
+
+
+class FiguresVersion(SQLModel, table=True):
+    """One row per change of the figures (a refresh that folded deltas, a recompute, a target or
+    campaign change). The newest id is the version a cached leaderboard was computed at."""
+
+    __tablename__ = "ecommerce_figures_version"
+    id: int | None = Field(default=None, primary_key=True)
+    reason: str = Field(max_length=40)
+    at: dt.datetime = ts_field()

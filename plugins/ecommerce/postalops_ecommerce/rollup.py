@@ -15,6 +15,7 @@ from postalops.db import in_scope_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from . import board_cache
 from .models import ROLLUP_KEY, Order, PendingDelta, Rollup
 
 _GROUP = (*ROLLUP_KEY, "province_code", "city_code")
@@ -66,6 +67,7 @@ def refresh(session: Session, scope_code: str) -> dict:
     if rows:
         session.execute(_upsert(session), rows)
     session.execute(sa.delete(pending).where(pending.c.claim == token))
+    board_cache.bump(session, "refresh")
     return {"deltas": claimed, "rows": len(rows)}
 
 
@@ -92,4 +94,5 @@ def recompute(session: Session, scope_code: str) -> dict:
     # tenant of every row it writes.
     for start in range(0, len(rows), 5_000):
         session.execute(rollup.insert(), rows[start : start + 5_000])
+    board_cache.bump(session, "recompute")
     return {"rows": len(rows)}

@@ -14,7 +14,7 @@ from postalops.errors import PostalOpsError
 from postalops.imports import parse_csv, parse_xlsx
 from sqlmodel import select
 
-from . import campaigns, community
+from . import board_cache, campaigns, community
 from . import metrics as figures
 from .catalogue import readiness
 from .models import Leader, Product
@@ -61,7 +61,7 @@ def index() -> Any:
     if level not in figures.LEVELS:
         level = "city"
     kpis = figures.metrics(session, tenant, frm, to)
-    board = figures.leaderboard(session, tenant, level, frm, to)
+    board = figures.leaderboard(session, tenant, level, frm, to, board_cache.for_app(current_app))
     return render_template(
         "ecommerce/index.html",
         campaigns=items,

@@ -149,6 +149,7 @@ class Helpers:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.order = _order
+        self.D = Decimal
 
     def kpis(self, tenant: str, frm: str = "2022-08-01", to: str = "2022-09-06") -> dict:
         return _kpis(self.app, tenant, frm, to)

@@ -262,3 +262,39 @@ def test_the_catalogue_and_the_three_has_check(po_app, world, ecom, make_token):
     ready = admin.get("/api/v1/ecommerce/readiness?from=2022-08-01&to=2022-09-06").get_json()
     assert ready["items"][0]["missing"] == ["operations"]
     assert ready["items"][0]["net_turnover"] == "29.90"
+
+
+def test_a_cached_leaderboard_is_replaced_when_figures_or_targets_change(
+    po_app, world, ecom, make_token, as_unit
+):
+    from postalops_ecommerce import campaigns, metrics
+    from postalops_ecommerce.board_cache import BoardCache
+
+    cache = BoardCache()
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    eshop.post(URL, json=[ecom.order("A1", "100.00")])
+    ecom.refresh("cn.hebei")
+    frm, to = dt.date(2022, 8, 1), dt.date(2022, 9, 6)
+
+    def board():
+        with as_unit("cn.hebei") as s:
+            row = metrics.leaderboard(s, "cn.hebei", "province", frm, to, cache)[0]
+            return row["turnover"], row["turnover_attainment"]
+
+    assert board() == (ecom.D("100.00"), 0.1)  # 100 / 1,000
+    eshop.post(URL, json=[ecom.order("A2", "100.00")])
+    assert board() == (ecom.D("100.00"), 0.1)  # not refreshed yet: same figures
+    ecom.refresh("cn.hebei")
+    assert board() == (ecom.D("200.00"), 0.2)
+    with as_unit(None) as s:
+        camp = campaigns.get_campaign(s, world["hebei"])
+        campaigns.set_target(
+            s,
+            camp,
+            unit_code="cn.hebei",
+            kind="retail_turnover",
+            value="400",
+            effective_from=dt.datetime(2022, 7, 26, tzinfo=dt.UTC),
+        )
+        s.commit()
+    assert board() == (ecom.D("200.00"), 0.5)  # 200 / 400
