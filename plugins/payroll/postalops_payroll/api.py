@@ -279,7 +279,7 @@ def _run_dict(run: PayrollRun) -> dict[str, Any]:
 )
 def start_run(body: RunIn) -> Any:
     month = Month.parse(body.month)
-    context.session()  # scope check happens in the job; reject out-of-scope units now too
+    # The job checks the scope again; refusing here answers 403 instead of a failed job.
     if not context.current().scope.allows(body.unit):
         raise Forbidden(
             f"unit {body.unit!r} is outside your scope",
