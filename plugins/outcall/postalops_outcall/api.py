@@ -94,6 +94,15 @@ class RevealIn(BaseModel):
     reason: str = ""
 
 
+def _aware(at: dt.datetime | None) -> dt.datetime | None:
+    """A time without offset from a client is Guangzhou wall-clock time."""
+    if at is not None and at.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        return at.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return at
+
+
 def _agent() -> str:
     return context.principal().name
 
@@ -250,7 +259,7 @@ def outcome(case_id: int, body: OutcomeIn) -> Any:
         case_id,
         _agent(),
         body.outcome,
-        callback_at=body.callback_at,
+        callback_at=_aware(body.callback_at),
         address=body.address.model_dump() if body.address else None,
         note=body.note,
     )

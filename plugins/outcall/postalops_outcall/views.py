@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from postalops import context
 from postalops import jobs as core_jobs
+from postalops.api import parse_date
 from postalops.auth import check_permission, require_permission
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import PostalOpsError
@@ -84,6 +85,13 @@ def _render(template: str, **kw: Any) -> str:
     return render_template(f"outcall/{template}", **_labels(), **kw)
 
 
+def _page() -> int:
+    try:
+        return max(int(request.args.get("page", 1) or 1), 1)
+    except ValueError:
+        return 1
+
+
 def _fail(exc: PostalOpsError) -> None:
     context.session().rollback()
     fields = ", ".join(
@@ -97,10 +105,8 @@ def _fail(exc: PostalOpsError) -> None:
 def index() -> Any:
     s, tenant = context.session(), context.tenant()
     today = utcnow().astimezone(LOCAL).date()
-    frm = dt.date.fromisoformat(
-        request.args.get("from") or (today - dt.timedelta(days=29)).isoformat()
-    )
-    to = dt.date.fromisoformat(request.args.get("to") or today.isoformat())
+    frm = parse_date(request.args.get("from"), "from") or today - dt.timedelta(days=29)
+    to = parse_date(request.args.get("to"), "to") or today
     kpis = outcall_metrics(s, tenant, frm, to)
     by_status = dict(
         s.execute(
@@ -116,7 +122,7 @@ def index() -> Any:
 @require_permission("outcall.view")
 def cases() -> Any:
     s, tenant = context.session(), context.tenant()
-    page = max(int(request.args.get("page", 1) or 1), 1)
+    page = _page()
     stmt = select(OutcallCase).where(in_scope_clause(OutcallCase.tenant_code, tenant))
     status = request.args.get("status")
     if status:
@@ -344,7 +350,7 @@ def settings() -> Any:
 @require_permission("outcall.view")
 def orders() -> Any:
     s, tenant = context.session(), context.tenant()
-    page = max(int(request.args.get("page", 1) or 1), 1)
+    page = _page()
     stmt = select(OutcallOrder).where(in_scope_clause(OutcallOrder.tenant_code, tenant))
     total = s.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
     rows = s.exec(

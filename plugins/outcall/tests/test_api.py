@@ -213,3 +213,29 @@ def test_portal_pages_render_in_both_languages(hall, platform, make_user, login,
     text = boss.get("/p/outcall/cases").get_data(as_text=True)
     assert ("办件编号" in text) == (lang == "zh_CN")
     assert "138****5678" in text and "13812345678" not in text
+
+
+def test_a_callback_time_without_offset_is_read_as_guangzhou_time(platform, make_user, login, live):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    platform.post("/api/v1/outcall/cases", json=[live(1)])
+    agent = login(make_user("gz_agent", GZ, "outcall_agent"))
+    case = agent.post("/api/v1/outcall/queue/claim").get_json()["case"]
+    local = dt.datetime.now(ZoneInfo("Asia/Shanghai")).replace(microsecond=0) + dt.timedelta(
+        hours=1
+    )
+    resp = agent.post(
+        f"/api/v1/outcall/cases/{case['id']}/outcome",
+        json={"outcome": "callback", "callback_at": local.replace(tzinfo=None).isoformat()},
+    )
+    assert resp.status_code == 200, resp.get_json()
+    back = dt.datetime.fromisoformat(resp.get_json()["case"]["next_call_at"])
+    assert back >= local  # same instant (or the next calling-hours opening), never 8 h early
+    assert back - local < dt.timedelta(hours=9)
+
+
+def test_a_malformed_period_on_the_overview_is_a_4xx_not_a_crash(hall, make_user, login):
+    boss = login(make_user("gz_boss", GZ, "outcall_supervisor"))
+    assert boss.get("/p/outcall/?from=2022-13-40").status_code == 422
+    assert boss.get("/p/outcall/cases?page=abc").status_code == 200
