@@ -31,7 +31,7 @@ from sqlmodel import Session
 from . import direct_delivery_store, item_flow, network
 from .area_import import validate_area_row, validate_point_row, validate_rows
 from .coverage import Area, CoverageRules, Site, compute_coverage
-from .distance import offset
+from .distance import bearing, offset
 from .points import AreaCategory
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -184,6 +184,33 @@ def plan_station(
     return {"areas": areas, "points": points}
 
 
+def keep_gaps_open(city: str, plans: dict[str, dict[str, list[dict]]]) -> None:
+    """Move each deliberate gap outwards until no point of the city covers it.
+
+    A gap area got no point of its own, but a neighbour's point may still reach it; the demo
+    promises visible gaps, so the area is pushed 800 m at a time away from the city seat.
+    """
+    seat = CITY_SEATS[city]
+    sites = [
+        Site(p["code"], p["lon"], p["lat"], p["status"] == "active")
+        for plan in plans.values()
+        for p in plan["points"]
+    ]
+    for station, plan in plans.items():
+        segment = station.rsplit(".", 1)[1]
+        for a in plan["areas"]:
+            category = AreaCategory(a["category"])
+            if (city, segment, category) not in GAPS or not a["code"].endswith("00"):
+                continue
+            azimuth = bearing(seat[0], seat[1], a["lon"], a["lat"])
+            for _ in range(50):
+                area = Area(a["code"], category, a["lon"], a["lat"], a["households"], station)
+                if not compute_coverage([area], sites, (), RULES)[0].covered:
+                    break
+                lon, lat = offset(a["lon"], a["lat"], azimuth, 800)
+                a["lon"], a["lat"] = round(lon, 6), round(lat, 6)
+
+
 def _area(code, name, category, lon, lat, households, county) -> dict:
     return {
         "code": code,
@@ -260,10 +287,13 @@ def build_demo(
     for ci, city in enumerate(cities, 1):
         stations = _stations(units, city) or [f"cn.henan.{city}"]
         codes_by_station: dict[str, list[tuple[str, str]]] = {}
+        plans = {}
         for si, station in enumerate(stations):
             unit = units.get(station)
             label = (getattr(unit, "name_zh", "") or "").removesuffix("揽投部")
-            plan = plan_station(station, CITY_SEATS[city], si, label)
+            plans[station] = plan_station(station, CITY_SEATS[city], si, label)
+        keep_gaps_open(city, plans)
+        for station, plan in plans.items():
             areas = validate_rows(list(enumerate(plan["areas"])), validate_area_row)
             points = validate_rows(list(enumerate(plan["points"])), validate_point_row)
             network.import_areas(session, station, areas)

@@ -67,3 +67,9 @@ def offset(lon: float, lat: float, azimuth_deg: float, distance_m: float) -> tup
     if not (math.isfinite(lon2) and math.isfinite(lat2)):
         raise ValueError("offset left the ellipsoid")
     return float(lon2), float(lat2)
+
+
+def bearing(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Initial geodesic azimuth in degrees from the first point to the second."""
+    azimuth, _, _ = _GEOD.inv(lon1, lat1, lon2, lat2)
+    return float(azimuth)
