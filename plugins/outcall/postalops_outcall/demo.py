@@ -133,13 +133,13 @@ def _guangzhou(
             services.expire_due(session, tenant, _morning(day.day))
             calls += sim.run_day(queue, day.day)
         session.commit()
-        progress(i, total, f"outcall: Guangzhou {day.day}")
+        progress(i, total, f"Guangzhou {day.day}")
     if not already:
         for i, day in enumerate(tail, len(days) + 1):
             services.expire_due(session, tenant, _morning(day))
             calls += sim.run_day(queue, day)
             session.commit()
-            progress(i, total, f"outcall: Guangzhou {day}")
+            progress(i, total, f"Guangzhou {day}")
     return {"guangzhou_cases": sum(len(d.cases) for d in days), "guangzhou_calls": calls}
 
 
@@ -171,5 +171,5 @@ def _linfen(
             actor="demo",
         )
         session.commit()
-        progress(start + len(batch), len(rows), "outcall: Linfen teacher certificates")
+        progress(start + len(batch), len(rows), "Linfen teacher certificates")
     return {"linfen_orders": len(rows)}

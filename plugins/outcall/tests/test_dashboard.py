@@ -1,0 +1,49 @@
+"""The dashboard page draws the funnel, the daily trend and the three breakdowns."""
+
+import datetime as dt
+
+from postalops_dashboards import ViewContext
+from postalops_outcall import service
+from postalops_outcall.dashboards import layout
+from postalops_outcall.testing import ADDRESS, GZ, case_row, sh
+
+
+def _ids(component, out=None):
+    out = [] if out is None else out
+    cid = getattr(component, "id", None)
+    if isinstance(cid, dict):
+        out.append(cid.get("name"))
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and hasattr(child, "to_plotly_json"):
+            _ids(child, out)
+    return out
+
+
+def test_the_page_has_funnel_trend_and_breakdowns(po_app, intake, hall, as_unit):
+    intake([case_row(1), case_row(2)])
+    for agent, what in (("a1", "accepted"), ("a2", "declined")):
+        with hall() as s:
+            case = service.claim_next(s, GZ, agent, now=sh(17, 10))
+            kw = {"address": ADDRESS} if what == "accepted" else {}
+            service.record_outcome(s, GZ, case.id, agent, what, now=sh(17, 10, 1), **kw)
+    with as_unit(GZ) as s:
+        ctx = ViewContext(
+            GZ,
+            dt.date(2022, 8, 17),
+            dt.date(2022, 8, 31),
+            s,
+            True,
+            po_app.extensions["postalops.plugins"],
+        )
+        page = layout(ctx)
+    names = _ids(page)
+    assert names == [
+        "outcall_funnel",
+        "outcall_daily",
+        "outcall_by_department",
+        "outcall_by_service_item",
+        "outcall_by_agent",
+    ]
+    text = str(page.to_plotly_json())
+    assert "外呼成功率" in text and "50.0%" in text  # 1 accepted ÷ 2 calls
