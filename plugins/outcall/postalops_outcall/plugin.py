@@ -132,9 +132,23 @@ def postalops_demo(session, units, rng, progress):
 
 @hookimpl
 def postalops_create_delivery_order(session, tenant, order):
-    """Outcall holds the network's government-mail orders: other plugins create one here."""
+    """Outcall holds the network's government-mail orders: other plugins create one here.
+
+    ``order["address"]`` is a mapping with ``province``, ``city``, ``district``, ``detail``.
+    Idempotent on (``source``, ``source_ref``); returns the S10 waybill number.
+    """
+    from collections.abc import Mapping
+
+    from postalops.errors import ValidationError
+
     from .service import create_orders
 
+    address = order.get("address")
+    if not isinstance(address, Mapping):
+        raise ValidationError(
+            "address must be an object with province, city, district and detail",
+            details=[{"field": "address", "message": "expected an object"}],
+        )
     created = create_orders(
         session,
         tenant,
@@ -145,9 +159,9 @@ def postalops_create_delivery_order(session, tenant, order):
                 "item": str(order.get("category") or "政务邮件"),
                 "sender": str(order.get("source") or ""),
                 "address": {
-                    **dict(order["address"]),
-                    "recipient": order["recipient_name"],
-                    "phone": order["phone"],
+                    **dict(address),
+                    "recipient": order.get("recipient_name", ""),
+                    "phone": order.get("phone", ""),
                 },
             }
         ],

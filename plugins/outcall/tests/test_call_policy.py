@@ -4,7 +4,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from postalops.errors import ValidationError
 from postalops_outcall.call_policy import (
@@ -228,6 +228,7 @@ outcomes = st.sampled_from(list(Outcome))
 minutes = st.integers(0, 3 * 24 * 60)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # shared, loaded CI box
 @given(st.lists(st.tuples(outcomes, minutes, st.integers(1, 600)), min_size=1, max_size=8))
 def test_a_queued_case_is_always_next_called_inside_calling_hours_and_never_earlier(steps):
     state = enqueue(sh(17, 8), POLICY)

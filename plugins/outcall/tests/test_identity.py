@@ -1,7 +1,7 @@
 """ID numbers (GB 11643) and phone numbers."""
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from postalops.errors import ValidationError
 from postalops_outcall.identity import id_check_char, validate_id_number, validate_phone
@@ -44,11 +44,13 @@ def test_bad_id_numbers_are_refused_naming_the_field(value, reason):
     assert err.value.details == [{"field": "id_number", "message": reason}]
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # shared, loaded CI box
 @given(st.text(alphabet="0123456789", min_size=17, max_size=17))
 def test_check_character_agrees_with_an_independent_implementation(body):
     assert id_check_char(body) == ric.calc_check_digit(body + "0")
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # shared, loaded CI box
 @given(st.integers(0, 16), st.integers(1, 9))
 def test_changing_any_one_body_digit_breaks_the_checksum(position, delta):
     good = "11010519491231002X"

@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from postalops_outcall.call_policy import Outcome
 from postalops_outcall.kpis import (
@@ -82,6 +82,7 @@ def test_median_of_an_odd_and_an_even_count():
     assert median_minutes([10, 20, 30, 45]) == Decimal("25.0")
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # shared, loaded CI box
 @given(st.integers(0, 10_000), st.integers(1, 10_000))
 def test_a_rate_is_a_fraction_within_rounding(num, extra):
     den = num + extra - 1 if num + extra - 1 > 0 else 1

@@ -1,4 +1,4 @@
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from postalops_outcall.masking import mask_id_number, mask_name, mask_phone
 
@@ -11,6 +11,7 @@ def test_masks_used_in_lists_and_exports():
     assert mask_phone("") == "" and mask_id_number(None) == ""
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # shared, loaded CI box
 @given(st.text(alphabet="0123456789", min_size=11, max_size=11))
 def test_a_masked_phone_hides_the_middle_four_and_keeps_its_length(phone):
     masked = mask_phone(phone)
@@ -18,6 +19,7 @@ def test_a_masked_phone_hides_the_middle_four_and_keeps_its_length(phone):
     assert masked[:3] == phone[:3] and masked[-4:] == phone[-4:]
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # shared, loaded CI box
 @given(st.text(alphabet="0123456789", min_size=18, max_size=18))
 def test_a_masked_id_number_never_shows_the_birth_date(id_number):
     masked = mask_id_number(id_number)

@@ -1,7 +1,7 @@
 """UPU S10 waybill numbers."""
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from postalops_outcall.waybill import is_valid_waybill, make_waybill, s10_check_digit
 
@@ -40,6 +40,7 @@ def test_make_waybill_pads_the_serial():
     assert make_waybill("EA", 60000) == "EA000600000CN"
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # shared, loaded CI box
 @given(st.integers(0, 99_999_999))
 def test_every_made_waybill_validates(serial):
     assert is_valid_waybill(make_waybill("RA", serial))
