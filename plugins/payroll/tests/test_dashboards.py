@@ -1,0 +1,58 @@
+"""The dashboard page draws cost per item by city/month, own vs outsourced, and rates vs market."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from postalops_payroll.dashboards import layout
+from postalops_payroll.payroll_run import run_payroll
+from postalops_payroll.period import Month
+
+ZZ = "cn.henan.zhengzhou"
+
+
+def _ids(component) -> list[str]:
+    found = []
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children] if children else []:
+        props = getattr(child, "id", None)
+        if isinstance(props, dict) and props.get("type") == "chart":
+            found.append(props["name"])
+        found += _ids(child)
+    return found
+
+
+def test_the_payroll_dashboard_has_its_three_charts(september_events, as_unit, po_app):
+    from postalops_dashboards.host import ViewContext
+
+    with as_unit(ZZ) as s:
+        run_payroll(s, ZZ, Month(2022, 9), "hr")
+        s.commit()
+    with po_app.test_request_context("/"), as_unit(ZZ) as s:
+        view = ViewContext(
+            tenant=ZZ,
+            date_from=dt.date(2022, 9, 1),
+            date_to=dt.date(2022, 9, 30),
+            session=s,
+            zh=True,
+            registry=po_app.extensions["postalops.plugins"],
+        )
+        page = layout(view)
+    assert page.id == "payroll-dashboard"
+    assert _ids(page) == ["payroll-cost-by-city", "payroll-own-vs-outsourced", "payroll-market-gap"]
+
+
+def test_an_empty_period_says_so(tenants, as_unit, po_app):
+    from postalops_dashboards.host import ViewContext
+
+    with po_app.test_request_context("/"), as_unit(ZZ) as s:
+        view = ViewContext(
+            tenant=ZZ,
+            date_from=dt.date(2022, 9, 1),
+            date_to=dt.date(2022, 9, 30),
+            session=s,
+            zh=False,
+            registry=po_app.extensions["postalops.plugins"],
+        )
+        page = layout(view)
+    assert "No payroll runs in this period." in str(page)
