@@ -280,15 +280,20 @@ def check_in_scope(session: Session, tenant_code: str) -> None:
 
 # --- PostgreSQL row-level security -------------------------------------------------------------
 
+# Inlinable (one SELECT, no FROM) and PARALLEL SAFE, so policies keep parallel plans for big
+# aggregates. An unset or empty scope matches nothing: '' never equals a code and no code
+# starts with '.'; NULL makes the whole expression NULL, which a policy treats as false.
 _RLS_FUNCTION = """
 CREATE OR REPLACE FUNCTION postalops_in_scope(code text) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-  SELECT coalesce(current_setting('postalops.scope', true), '') <> ''
-     AND (current_setting('postalops.scope', true) = '*'
-          OR code = current_setting('postalops.scope', true)
-          OR code LIKE current_setting('postalops.scope', true) || '.%%')
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT CASE current_setting('postalops.scope', true)
+           WHEN '*' THEN true
+           ELSE code = current_setting('postalops.scope', true)
+                OR starts_with(code, current_setting('postalops.scope', true) || '.')
+         END
 $$
 """
+
 
 
 def tenant_tables(metadata: sa.MetaData | None = None) -> list[str]:
