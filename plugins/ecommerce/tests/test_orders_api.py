@@ -186,3 +186,56 @@ def test_a_csv_with_a_bad_row_names_its_spreadsheet_row(po_app, world, ecom, mak
     detail = resp.get_json()["error"]["details"][0]
     assert detail["row"] == 3 and detail["errors"][0]["field"] == "lines[0].quantity"
     assert count_rows(po_app, Order) == 0
+
+
+def test_an_xlsx_upload_goes_through_the_same_import(po_app, world, ecom, make_token, workers):
+    import io
+
+    from openpyxl import Workbook
+    from postalops.jobs import wait_for
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(
+        [
+            "order_no",
+            "paid_at",
+            "channel",
+            "branch",
+            "leader",
+            "session",
+            "pickup_point",
+            "campaign",
+            "sku",
+            "quantity",
+            "unit_price",
+        ]
+    )
+    ws.append(
+        [
+            "X1",
+            "2022-09-01T08:00:00+08:00",
+            "groupbuy",
+            None,
+            "HB-L1",
+            "HB-S1",
+            None,
+            None,
+            "P1",
+            3,
+            "19.90",
+        ]
+    )
+    buf = io.BytesIO()
+    wb.save(buf)
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    resp = eshop.post(
+        URL,
+        data={"file": (io.BytesIO(buf.getvalue()), "orders.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 202, resp.get_json()
+    job = wait_for(po_app.extensions["postalops.db"], resp.get_json()["job"])
+    assert job.status == "succeeded", job.error
+    # 3 × 19.90 = 59.70
+    assert ecom.kpis("cn.hebei")["groupbuy_turnover"] == "59.70"
