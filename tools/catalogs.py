@@ -62,7 +62,14 @@ def update(package: Path) -> list[str]:
             write_po(f, cat, width=100, sort_output=True)
         with (out / "messages.mo").open("wb") as f:
             write_mo(f, cat)
+    legacy = folder / "zh"
+    if legacy.is_dir():  # a workaround copy from before the core found zh_CN catalogues
+        import shutil
+
+        shutil.rmtree(legacy)
+        print(f"{package}: removed translations/zh (zh_CN is the catalogue now)")
     return missing
+
 
 
 def main(argv: list[str]) -> int:
