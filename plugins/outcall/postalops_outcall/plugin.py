@@ -11,15 +11,18 @@ from . import __version__
 
 KEY = "outcall"
 
+# The demo's call team sits in Guangzhou, where the article places the service.
 ROLES = [
-    Role("outcall_agent", "外呼坐席", "Outcall agent"),
+    Role("outcall_agent", "外呼坐席", "Outcall agent", demo_units=("cn.guangdong.guangzhou",)),
     Role(
         "outcall_supervisor",
         "外呼主管",
         "Outcall supervisor",
         grants=("core.metrics.read", "core.jobs.view"),
+        demo_units=("cn.guangdong.guangzhou",),
     ),
 ]
+
 
 PERMISSIONS = [
     Permission(
