@@ -35,8 +35,20 @@ lint: install
 	$(BIN)/ruff format --check core dashboards tests
 	$(BIN)/mypy
 
+# Each benchmark prints its figure beside a reference measured in the same run on the same data;
+# docs/benchmarks.md records the results. PostgreSQL ones use a database of their own.
+BENCH_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432
 bench: install
-	set -e; for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+	for db in bench_outcall bench_payroll bench_lending bench_sorter bench_ecommerce; do \
+	  createdb -h 127.0.0.1 -U postgres $$db 2>/dev/null || true; done
+	$(BIN)/python bench/bench_core_scope.py
+	$(BIN)/python bench/bench_outcall.py --db $(BENCH_PG)/bench_outcall
+	$(BIN)/python bench/bench_pickup_points.py
+	$(BIN)/python bench/bench_sorter.py --db $(BENCH_PG)/bench_sorter
+	$(BIN)/python bench/bench_ecommerce.py --db $(BENCH_PG)/bench_ecommerce
+	$(BIN)/python bench/bench_lending.py --db $(BENCH_PG)/bench_lending
+	$(BIN)/python bench/bench_payroll.py --db $(BENCH_PG)/bench_payroll
+
 
 
 clean:

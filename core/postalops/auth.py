@@ -241,3 +241,27 @@ def visible_unit(who: Principal, unit_code: str) -> bool:
     return who.kind == "system" or (
         who.home_unit is not None and in_subtree(unit_code, who.home_unit)
     )
+
+
+def revoke_token(session: Session, who: Principal, token_id: int) -> ApiToken:
+    """Revoke a token of the caller's subtree (idempotent, audited); 404 outside it."""
+    from . import audit
+    from .errors import NotFound
+
+    token = session.get(ApiToken, token_id)
+    if token is None or not visible_unit(who, token.unit_code):
+        raise NotFound(f"no token {token_id}", details=[{"field": "token_id"}])
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.add(token)
+        audit.record(
+            "core.token.revoke",
+            target_type="token",
+            target_id=token.id,
+            tenant=token.unit_code,
+            before={"revoked": False},
+            after={"revoked": True},
+            session=session,
+            actor=who.name,
+        )
+    return token

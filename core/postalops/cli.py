@@ -249,23 +249,14 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 
 
 def _toggle(key: str, unit: str, enabled: bool) -> None:
-    from . import audit, context
+    from . import context
 
     app = _app()
     reg = app.extensions["postalops.plugins"]
     with context.activate(_system(app)) as ctx:
-        before, after = reg.set_enabled(ctx.session, unit, key, enabled, "cli")
-        audit.record(
-            "core.plugin." + ("enable" if enabled else "disable"),
-            target_type="plugin",
-            target_id=key,
-            tenant=unit,
-            before={"enabled": before},
-            after={"enabled": after},
-        )
-        hook = "postalops_tenant_enabled" if enabled else "postalops_tenant_disabled"
-        getattr(reg.pm.hook, hook)(session=ctx.session, unit_code=unit, plugin_key=key)
+        reg.set_enabled(ctx.session, unit, key, enabled, "cli")
         ctx.session.commit()
+
     click.echo(f"{key} {'enabled' if enabled else 'disabled'} at {unit}")
 
 

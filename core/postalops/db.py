@@ -295,7 +295,6 @@ $$
 """
 
 
-
 def tenant_tables(metadata: sa.MetaData | None = None) -> list[str]:
     """Names of every table holding tenant rows (those with a ``tenant_code`` column)."""
     metadata = metadata or SQLModel.metadata

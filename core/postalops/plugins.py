@@ -318,8 +318,9 @@ class PluginRegistry:
         self, session: Session, unit_code: str, key: str, enabled: bool, actor: str
     ) -> tuple[bool | None, bool]:
         """Switch ``key`` on/off at ``unit_code``; refuse (409) if requirements would break
-        anywhere in the subtree. Returns (before, after) effective state at the unit. The
-        caller commits."""
+        anywhere in the subtree. Records the change in the audit log and calls the
+        ``postalops_tenant_enabled``/``_disabled`` hooks. Returns (before, after) effective
+        state at the unit. The caller commits (the API, the admin page and the CLI)."""
         self.get(key)
         if self.is_builtin(key):
             raise Conflict(f"{key} is part of the core and cannot be switched off")
@@ -343,6 +344,20 @@ class PluginRegistry:
         session.add(row)
         session.flush()
         self._check_subtree(session, unit_code, key)
+        from . import audit
+
+        audit.record(
+            "core.plugin." + ("enable" if enabled else "disable"),
+            target_type="plugin",
+            target_id=key,
+            tenant=unit_code,
+            before={"enabled": before},
+            after={"enabled": enabled},
+            session=session,
+            actor=actor,
+        )
+        hook = "postalops_tenant_enabled" if enabled else "postalops_tenant_disabled"
+        getattr(self.pm.hook, hook)(session=session, unit_code=unit_code, plugin_key=key)
         return before, enabled
 
     def _check_subtree(self, session: Session, root: str, changed: str) -> None:

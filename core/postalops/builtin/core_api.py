@@ -11,10 +11,9 @@ from flask import current_app, render_template, request, send_from_directory
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from postalops import audit, context
+from postalops import audit, auth, context
 from postalops.api import ApiBlueprint, build_openapi, paginate, query_period, query_tenant
 from postalops.auth import check_permission, create_token, create_user, visible_unit
-from postalops.db import utcnow
 from postalops.errors import Forbidden, NotFound
 from postalops.metrics import collect
 from postalops.models import ApiToken, AuditRecord, Job, OrgUnit, User
@@ -159,18 +158,9 @@ def set_plugin(unit: str, key: str, body: Enablement) -> Any:
         )
     reg = _registry()
     s = ctx.session
-    before, after = reg.set_enabled(s, unit, key, body.enabled, ctx.principal.name)
-    audit.record(
-        "core.plugin." + ("enable" if body.enabled else "disable"),
-        target_type="plugin",
-        target_id=key,
-        tenant=unit,
-        before={"enabled": before},
-        after={"enabled": after},
-    )
-    hook = "postalops_tenant_enabled" if body.enabled else "postalops_tenant_disabled"
-    getattr(reg.pm.hook, hook)(session=s, unit_code=unit, plugin_key=key)
+    _, after = reg.set_enabled(s, unit, key, body.enabled, ctx.principal.name)
     s.commit()
+
     return {"unit": unit, "plugin": key, "enabled": after}
 
 
@@ -324,22 +314,8 @@ def post_token(body: TokenIn) -> Any:
 )
 def revoke_token(token_id: int) -> Any:
     ctx = context.current()
-    token = ctx.session.get(ApiToken, token_id)
-    if token is None or not visible_unit(ctx.principal, token.unit_code):
-        raise NotFound(f"no token {token_id}")
-    before = token_dict(token)
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        ctx.session.add(token)
-        audit.record(
-            "core.token.revoke",
-            target_type="token",
-            target_id=token.id,
-            tenant=token.unit_code,
-            before=before,
-            after=token_dict(token),
-        )
-        ctx.session.commit()
+    token = auth.revoke_token(ctx.session, ctx.principal, token_id)
+    ctx.session.commit()
     return token_dict(token)
 
 

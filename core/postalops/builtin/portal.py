@@ -21,7 +21,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlmodel import select
 
-from postalops import audit, context
+from postalops import audit, auth, context
 from postalops.auth import (
     TooManyAttempts,
     check_login,
@@ -215,18 +215,9 @@ def admin_plugins() -> Any:
         key = request.form.get("plugin", "")
         enabled = request.form.get("enabled") == "1"
         try:
-            before, after = reg.set_enabled(ctx.session, unit, key, enabled, ctx.principal.name)
-            audit.record(
-                "core.plugin." + ("enable" if enabled else "disable"),
-                target_type="plugin",
-                target_id=key,
-                tenant=unit,
-                before={"enabled": before},
-                after={"enabled": after},
-            )
-            hook = "postalops_tenant_enabled" if enabled else "postalops_tenant_disabled"
-            getattr(reg.pm.hook, hook)(session=ctx.session, unit_code=unit, plugin_key=key)
+            reg.set_enabled(ctx.session, unit, key, enabled, ctx.principal.name)
             ctx.session.commit()
+
             flash(_("Saved."), "info")
         except PostalOpsError as exc:
             ctx.session.rollback()
@@ -343,19 +334,9 @@ def admin_tokens() -> Any:
 def revoke_token(token_id: int) -> Any:
     check_permission("core.tokens.manage")
     ctx = context.current()
-    token = ctx.session.get(ApiToken, token_id)
-    if token is not None and visible_unit(ctx.principal, token.unit_code) and not token.revoked_at:
-        token.revoked_at = utcnow()
-        ctx.session.add(token)
-        audit.record(
-            "core.token.revoke",
-            target_type="token",
-            target_id=token.id,
-            tenant=token.unit_code,
-            after={"revoked": True},
-        )
-        ctx.session.commit()
-        flash(_("Token revoked."), "info")
+    auth.revoke_token(ctx.session, ctx.principal, token_id)
+    ctx.session.commit()
+    flash(_("Token revoked."), "info")
     return redirect(url_for("portal.admin_tokens"))
 
 
