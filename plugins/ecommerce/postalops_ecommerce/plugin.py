@@ -25,9 +25,20 @@ def postalops_plugin_info():
 
 @hookimpl
 def postalops_roles():
+    # The demo's 919 festival runs in Hebei.
     return [
-        Role("marketing", "市场营销人员", "Marketing staff"),
-        Role("branch_head", "支局长", "Branch head"),
+        Role(
+            "marketing",
+            "市场营销人员",
+            "Marketing staff",
+            demo_units=("cn.hebei", "cn.hebei.shijiazhuang"),
+        ),
+        Role(
+            "branch_head",
+            "支局长",
+            "Branch head",
+            demo_units=("cn.hebei.shijiazhuang.station1", "cn.hebei.baoding.station1"),
+        ),
     ]
 
 
