@@ -209,17 +209,18 @@ def test_two_scheduler_processes_fire_a_periodic_job_once_per_period(po_app, ten
             p.wait(10)
     with po_app.extensions["postalops.db"].session(None) as s:
         # plugins' own schedules may fire in the window too; look at the housekeeping one
-        runs = s.exec(select(ScheduledRun).where(
-            ScheduledRun.schedule == "core.housekeeping")).all()
+        runs = s.exec(
+            select(ScheduledRun).where(ScheduledRun.schedule == "core.housekeeping")
+        ).all()
         periods = [r.period for r in runs]
     with po_app.extensions["postalops.db"].session(Scope.system_scope()) as s:
-        jobs = s.exec(select(func.count()).select_from(Job).where(
-            Job.kind == "core.housekeeping")).one()
+        jobs = s.exec(
+            select(func.count()).select_from(Job).where(Job.kind == "core.housekeeping")
+        ).one()
 
     assert len(periods) >= 3
     assert len(periods) == len(set(periods))  # each period once, never twice
     assert jobs == len(periods)
-
 
 
 @pytest.mark.slow

@@ -29,5 +29,7 @@ def test_demo_users_are_listed(po_app):
     from postalops.demo import demo_users
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    for username, _, _ in demo_users(po_app.extensions["postalops.plugins"]):
+    users = demo_users(po_app.extensions["postalops.plugins"])
+    assert len({u for u, _, _ in users}) == len(users), "two demo users share a login"
+    for username, _, _ in users:
         assert f"`{username}`" in text, username

@@ -115,17 +115,25 @@ def org_units() -> list[tuple[str, str | None, str, str, str]]:
     return units
 
 
+def _short(code: str) -> str:
+    """``cn.hebei`` -> ``hebei``; below a province the province is dropped:
+    ``cn.hebei.shijiazhuang.station1`` -> ``shijiazhuang_station1``."""
+    tail = code.split(".")[1:] or ["group"]
+    return "_".join(tail[1:] if len(tail) > 1 else tail)
+
+
 def demo_users(registry: Any) -> list[tuple[str, str, str]]:
     """(username, unit, role): ``admin`` at the group, then per role either
     ``<role>_<level>`` at the group, Henan, Zhengzhou and Kaifeng, or, for a role that names its
-    ``demo_units``, ``<role>_<last code segment>`` at each of them."""
+    ``demo_units``, ``<role>_<short unit name>`` at each of them."""
     out = [("admin", "cn", "admin")]
     roles: dict[str, tuple[str, ...]] = {}
     for r in registry.roles():
         roles[r.name] = tuple(dict.fromkeys(roles.get(r.name, ()) + r.demo_units))
     for role in sorted(roles):
         if roles[role]:
-            out.extend((f"{role}_{unit.rsplit('.', 1)[-1]}", unit, role) for unit in roles[role])
+            out.extend((f"{role}_{_short(unit)}", unit, role) for unit in roles[role])
+
             continue
         for level, unit in USER_LEVELS:
             if role == "admin" and level == "group":
