@@ -402,8 +402,10 @@ def test_portal_pages_render_in_chinese_and_english(make_user, login, make_token
 
 def test_plugin_disabled_for_a_unit_answers_404(po_app, make_token, as_unit):
     api = make_token(KF, *ALL)
-    with po_app.extensions["postalops.db"].transaction(None) as s:
+    with as_unit(None) as s:  # switching a plugin is audited: it needs a scoped session
         po_app.extensions["postalops.plugins"].set_enabled(s, KF, "pickup_points", False, "test")
+        s.commit()
+
     assert api.get("/api/v1/pickup_points/points").status_code == 404
 
 
