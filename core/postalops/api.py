@@ -83,6 +83,18 @@ def pydantic_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict
     return out
 
 
+def load_json(raw: bytes) -> Any:
+    """Decode a JSON request body; 400 ``malformed_json`` naming the body when it is not JSON."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            f"malformed JSON: {exc}",
+            code="malformed_json",
+            details=[{"field": "body", "message": str(exc)}],
+        ) from exc
+
+
 def parse_json_body(schema: Any) -> Any:
     """Parse and validate the request body against ``schema`` (a model or ``list[Model]``)."""
     raw = request.get_data(cache=True)
@@ -92,16 +104,10 @@ def parse_json_body(schema: Any) -> Any:
             code="empty_body",
             details=[{"field": "body", "message": "required"}],
         )
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(
-            f"malformed JSON: {exc}",
-            code="malformed_json",
-            details=[{"field": "body", "message": str(exc)}],
-        ) from exc
+    data = load_json(raw)
     try:
         return TypeAdapter(schema).validate_python(data)
+
     except PydanticValidationError as exc:
         raise ValidationError("request body is invalid", details=pydantic_errors(exc)) from exc
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,7 +21,7 @@ from flask import request
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from .api import pydantic_errors
+from .api import load_json, pydantic_errors
 from .errors import BadRequest, ValidationError
 
 MAX_ROWS = 100_000
@@ -96,14 +95,7 @@ def parse_xlsx(data: bytes) -> list[tuple[int, dict[str, Any]]]:
 
 
 def parse_json_rows(data: bytes) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        payload = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(
-            f"malformed JSON: {exc}",
-            code="malformed_json",
-            details=[{"field": "body", "message": str(exc)}],
-        ) from exc
+    payload = load_json(data)
     if isinstance(payload, dict) and isinstance(payload.get("items"), list):
         payload = payload["items"]
     if not isinstance(payload, list):
