@@ -280,9 +280,19 @@ def check_in_scope(session: Session, tenant_code: str) -> None:
 
 # --- PostgreSQL row-level security -------------------------------------------------------------
 
-# Inlinable (one SELECT, no FROM) and PARALLEL SAFE, so policies keep parallel plans for big
-# aggregates. An unset or empty scope matches nothing: '' never equals a code and no code
-# starts with '.'; NULL makes the whole expression NULL, which a policy treats as false.
+# The tenant policy. The scope is read once per statement: each ``(SELECT current_setting(…))``
+# becomes an InitPlan whose value parallel workers receive, instead of a function call per row
+# (4.2x the unscoped scan on 25 M rows, against 1.5x for this form; see docs/benchmarks.md).
+# The subtree test is a byte-wise range: in the "C" collation the codes starting with
+# ``scope || '.'`` are exactly those in [scope || '.', scope || '/'), as '/' follows '.'.
+# An unset or empty scope matches nothing: NULL compares to nothing, and no code starts with
+# '.'. ``postalops_in_scope(code)`` states the same test as a function, for ad-hoc SQL.
+_SCOPE = "(SELECT current_setting('postalops.scope', true)"
+RLS_POLICY = (
+    f"{_SCOPE}) = '*' OR tenant_code = {_SCOPE}) "
+    f"OR (tenant_code COLLATE \"C\" >= {_SCOPE} || '.') "
+    f"AND tenant_code COLLATE \"C\" < {_SCOPE} || '/'))"
+)
 _RLS_FUNCTION = """
 CREATE OR REPLACE FUNCTION postalops_in_scope(code text) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -340,11 +350,12 @@ def ensure_row_level_security(conn: sa.Connection, runtime_role: str | None) -> 
         ).first()
         conn.exec_driver_sql(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
         conn.exec_driver_sql(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
-        if not has_policy:
-            conn.exec_driver_sql(
-                f'CREATE POLICY tenant_scope ON "{table}" USING (postalops_in_scope(tenant_code)) '
-                f"WITH CHECK (postalops_in_scope(tenant_code))"
-            )
+        # ALTER on an existing policy brings databases created by older versions up to date.
+        verb = "ALTER" if has_policy else "CREATE"
+        conn.exec_driver_sql(
+            f'{verb} POLICY tenant_scope ON "{table}" USING ({RLS_POLICY}) '
+            f"WITH CHECK ({RLS_POLICY})"
+        )
 
 
 def money(value: Any) -> Decimal:
