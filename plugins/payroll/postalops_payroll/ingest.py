@@ -17,7 +17,13 @@ from postalops.errors import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from .models import PayrollCollection, PayrollCourier, PayrollDelivery
+from .models import (
+    PayrollCollection,
+    PayrollCollectionTally,
+    PayrollCourier,
+    PayrollDelivery,
+    PayrollDeliveryTally,
+)
 from .period import Month
 from .rate_card_store import locked_months
 from .work_events import (
@@ -143,21 +149,110 @@ def _row(
 
 
 def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Multi-row inserts (executemany); a row racing in from a concurrent batch is skipped.
+    """Insert the rows, skipping any that races in from a concurrent batch, and add exactly the
+    rows inserted to the month's tallies, in the same transaction.
 
     A Core insert on the table skips the ORM's per-row bookkeeping, which costs more than the
     database here; every row's unit came from a courier read through the caller's scoped
     session, and ``check_in_scope`` re-checks each distinct unit before anything is written.
+    ``RETURNING`` tells which rows were new, so a replayed or racing scan is never counted twice.
     """
     for unit in {row["tenant_code"] for row in rows}:
         check_in_scope(session, unit)
     table = model.__table__
+    insert = _dialect_insert(session)
+    keys = TALLY_KEYS[model]
+    returned = [table.c[name] for name in keys]
+    if model is PayrollCollection:
+        returned.append(table.c.postage)
+    statement = insert(table).on_conflict_do_nothing().returning(*returned)
+    added: dict[tuple, list[int]] = {}
+    for start in range(0, len(rows), 5000):
+        for row in session.execute(statement, rows[start : start + 5000]):
+            key = tuple(row[: len(keys)])
+            sums = added.setdefault(key, [0, 0])
+            sums[0] += 1
+            if model is PayrollCollection:
+                sums[1] += int(row[-1] * 100)
+    add_to_tallies(session, model, added)
+
+
+# Tally key columns, in the order of the tally's primary key.
+TALLY_KEYS: dict[Any, tuple[str, ...]] = {
+    PayrollDelivery: ("courier_id", "month", "category", "mode", "tier", "tenant_code"),
+    PayrollCollection: ("courier_id", "month", "category", "tenant_code"),
+}
+TALLIES: dict[Any, Any] = {
+    PayrollDelivery: PayrollDeliveryTally,
+    PayrollCollection: PayrollCollectionTally,
+}
+
+
+def _dialect_insert(session: Session) -> Any:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - PostalOps runs on SQLite and PostgreSQL
-        statement = sa.insert(table)
-    for start in range(0, len(rows), 5000):
-        session.execute(statement, rows[start : start + 5000])
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(dialect)  # pragma: no cover - SQLite and PostgreSQL only
+
+
+def add_to_tallies(session: Session, model: Any, added: Mapping[tuple, list[int]]) -> None:
+    """Add ``{key: [items, postage in fen]}`` to the tallies of ``model``'s events (upsert).
+
+    Keys are sorted so two batches touching the same tally rows lock them in the same order.
+    """
+    if not added:
+        return
+    tally = TALLIES[model].__table__
+    keys = TALLY_KEYS[model]
+    rows = []
+    for key in sorted(added):
+        items, fen = added[key]
+        row = dict(zip(keys, key, strict=True)) | {"items": items}
+        if model is PayrollCollection:
+            row["postage_fen"] = fen
+        rows.append(row)
+    statement = _dialect_insert(session)(tally)
+    increments = {"items": tally.c["items"] + statement.excluded["items"]}
+    if model is PayrollCollection:
+        increments["postage_fen"] = tally.c.postage_fen + statement.excluded.postage_fen
+    session.execute(
+        statement.on_conflict_do_update(index_elements=list(keys), set_=increments), rows
+    )
+
+
+def rebuild_tallies(session: Session, unit: str, month: int) -> dict[str, int]:
+    """Recompute ``unit``'s tallies of ``month`` from the stored events (repair, migration).
+
+    Returns the rows written per tally. Runs as two SQL statements per tally: the unit was
+    checked against the caller's scope, the filter names it, and on PostgreSQL the tables'
+    row-level security applies to both the read and the write.
+    """
+    check_in_scope(session, unit)
+    connection = session.connection()
+    sqlite_money = connection.dialect.name == "sqlite"
+    fen = (
+        "CAST(ROUND(CAST(postage AS NUMERIC) * 100) AS INTEGER)"
+        if sqlite_money
+        else "CAST(ROUND(postage * 100) AS BIGINT)"
+    )
+    where = "month = :month AND (tenant_code = :unit OR tenant_code LIKE :below)"
+    params = {"month": month, "unit": unit, "below": unit + ".%"}
+    written = {}
+    for name, keys, sums in (
+        ("payroll_delivery", TALLY_KEYS[PayrollDelivery], "count(*)"),
+        ("payroll_collection", TALLY_KEYS[PayrollCollection], f"count(*), sum({fen})"),
+    ):
+        columns = ", ".join(keys)
+        extra = ", postage_fen" if name == "payroll_collection" else ""
+        connection.execute(sa.text(f"DELETE FROM {name}_tally WHERE {where}"), params)
+        result = connection.execute(
+            sa.text(
+                f"INSERT INTO {name}_tally ({columns}, items{extra}) "
+                f"SELECT {columns}, {sums} FROM {name} WHERE {where} GROUP BY {columns}"
+            ),
+            params,
+        )
+        written[name + "_tally"] = result.rowcount
+    return written

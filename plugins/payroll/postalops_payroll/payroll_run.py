@@ -1,9 +1,12 @@
 """Payroll runs (工资核算): one unit, one month, every courier below the unit priced.
 
-The run never loads events into Python. Two SQL ``GROUP BY`` queries reduce the month's events
-to per-courier counts (by category, mode and tier) and postage sums (by category); the pure
-pricing in ``payslip.py`` turns those into lines, and slips and lines are written in batches.
-Memory therefore grows with the number of couriers, not with the number of events.
+The run never reads events. Ingest keeps per-courier tallies of the month (items by category,
+mode and tier; postage by category) in the transaction that stores the events, so a run reads
+some twenty rows per courier whatever the event count. On PostgreSQL the whole pricing is a
+few set-based statements inside the database (``pricing_sql.py``); on SQLite the pure pricing
+of ``payslip.py`` prices courier by courier. ``payslip.py`` states the rules; the tests hold
+both paths to the same hand-computed slips. Memory grows with couriers, never with events.
+
 
 A draft is replaced by a re-run (same input, same totals). Approval (``payroll.approve``,
 audited) locks the month: events, adjustments, re-runs and new rate-card versions for it are
@@ -13,9 +16,9 @@ refused until someone holding ``payroll.reopen`` reopens it with a reason.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from postalops import audit
@@ -27,10 +30,10 @@ from sqlmodel import Session, delete, func, select
 from .dimensions import Category
 from .models import (
     PayrollAdjustment,
-    PayrollCollection,
+    PayrollCollectionTally,
     PayrollContractTerm,
     PayrollCourier,
-    PayrollDelivery,
+    PayrollDeliveryTally,
     PayrollMonth,
     PayrollPayLine,
     PayrollPayslip,
@@ -48,6 +51,8 @@ from .payslip import (
     price_own_courier,
 )
 from .period import Month, ensure_month_open
+from .pricing_sql import price_in_database
+from .rate_card import RateCard
 from .rate_card_store import CardResolver, locked_in_subtree
 
 Progress = Callable[[int, int, str], None]
@@ -76,6 +81,25 @@ def _overlapping_run(session: Session, unit: str, key: int) -> PayrollRun | None
     ).first()
 
 
+class CourierRow(NamedTuple):
+    id: int
+    code: str
+    tenant_code: str
+    kind: str
+    grade: str | None
+    base_pay: Decimal | None
+    contractor_id: int | None
+    active: bool
+
+
+class Slated(NamedTuple):
+    """A courier the run writes a slip for, with what prices them."""
+
+    courier: CourierRow
+    card: RateCard | None  # own staff
+    term: PayrollContractTerm | None  # outsourced
+
+
 def run_payroll(
     session: Session,
     unit: str,
@@ -85,7 +109,13 @@ def run_payroll(
     job_id: str | None = None,
     progress: Progress | None = None,
 ) -> PayrollRun:
-    """Compute (or recompute) the draft payroll of ``unit`` for ``month``; idempotent."""
+    """Compute (or recompute) the draft payroll of ``unit`` for ``month``; idempotent.
+
+    Every courier with delivered items in the month, and every active courier, gets a slip.
+    The month's work is read from the tallies ingest keeps. On PostgreSQL the slips and lines
+    are priced by SQL inside the database (``pricing_sql``); elsewhere by ``payslip.py``, row by
+    row. Both apply the same rules and give the same slips (tested on both backends).
+    """
     check_in_scope(session, unit)
     key = month_key(month)
     ensure_month_open(month, locked_in_subtree(session, unit, key), unit=unit)
@@ -102,72 +132,19 @@ def run_payroll(
     if run is not None and run.status != "draft":
         raise Conflict(f"run {unit} {month} is {run.status}", code="run_not_draft")
 
-    couriers = {
-        c.id: c
-        for c in session.exec(
-            select(PayrollCourier).where(in_scope_clause(PayrollCourier.tenant_code, unit))
-        )
-    }
-    resolver = CardResolver(session, unit, month)
-    terms = _terms_for(session, month)
-    postage = _postage(session, unit, key)
-    adjustments = _adjustments(session, unit, key)
-    total = len(couriers)
     report = progress or (lambda done, total, message: None)
-    report(0, total, "counting events")
-
-    totals: dict[str, Any] = defaultdict(lambda: ZERO)
-    counts: dict[str, int] = defaultdict(int)
-    versions: set[int] = set()
-    problems: list[dict[str, Any]] = []
-    slips: list[dict[str, Any]] = []
-    lines: list[dict[str, Any]] = []
-    seen: set[int] = set()
-
-    def price(courier: PayrollCourier, cells: dict) -> None:
-        slip = _price(
-            courier,
-            cells,
-            resolver,
-            terms,
-            postage.get(courier.id, {}),
-            adjustments.get(courier.id, []),
-            month,
-            problems,
-        )
-        if slip is None:
-            return
-        seen.add(courier.id)
-        if slip.rate_card_version is not None:
-            versions.add(slip.rate_card_version)
-        _rows(courier, slip, key, slips, lines)
-        if slip.kind == OUTSOURCED:
-            counts["outsourced_items"] += slip.delivered_items
-            totals["outsourced_total"] += slip.total
-        else:
-            counts["own_items"] += slip.delivered_items
-            totals["own_total"] += slip.total
-            totals["agent_fees"] += slip.agent_fees
-        counts["pickup_point_items"] += slip.pickup_point_items
-        if len(seen) % BATCH == 0:
-            report(len(seen), total, f"{len(seen)} payslips priced")
-
-    for courier_id, cells in _delivery_counts(session, unit, key):
-        courier = couriers.get(courier_id)
-        if courier is not None:
-            price(courier, cells)
-    for courier in sorted(couriers.values(), key=lambda c: c.id or 0):
-        if courier.id not in seen and courier.active:
-            price(courier, {})
-    if problems:
-        raise ValidationError(
-            f"{len(problems)} courier(s) cannot be priced; nothing was written",
-            code="unpriceable_couriers",
-            details=problems[:200],
-        )
-    # Only now write: reading and pricing hold no write lock, so the job's progress records
-    # (committed on their own connection) never wait on this transaction, even on SQLite.
-    report(len(seen), total, "writing payslips")
+    couriers = _couriers(session, unit)
+    report(0, len(couriers), "reading the month's tallies")
+    items = _items_per_courier(session, unit, key)
+    slated = _slate(session, unit, month, couriers, items)
+    in_database = session.get_bind().dialect.name == "postgresql"
+    priced: tuple[list, list] = ([], [])
+    if not in_database:
+        priced = _price_in_python(session, unit, key, slated, report)
+    # Only now write: reading holds no write lock, so the job's progress records (committed on
+    # their own connection) never wait on this transaction, even on SQLite. No progress is
+    # reported from here on.
+    report(0 if in_database else len(slated), len(slated), "writing payslips")
     if run is None:
         run = PayrollRun(tenant_code=unit, month=key)
         session.add(run)
@@ -175,82 +152,226 @@ def run_payroll(
     else:
         session.execute(delete(PayrollPayLine).where(PayrollPayLine.run_id == run.id))
         session.execute(delete(PayrollPayslip).where(PayrollPayslip.run_id == run.id))
-    _write(session, run.id, slips, lines)
+    assert run.id is not None
+    if in_database:
+        price_in_database(session, run_id=run.id, unit=unit, month=key, slated=slated)
+    else:
+        _write(session, run.id, *priced)
+    _summarise(session, run)
     run.status = "draft"
     run.job_id = job_id
     run.started_by = actor
     run.computed_at = utcnow()
-    run.couriers = len(seen)
-    run.own_items, run.outsourced_items = counts["own_items"], counts["outsourced_items"]
-    run.pickup_point_items = counts["pickup_point_items"]
-    run.own_total, run.agent_fees = totals["own_total"], totals["agent_fees"]
-    run.outsourced_total = totals["outsourced_total"]
-    run.payroll_total = totals["own_total"] + totals["outsourced_total"]
-    run.rate_card_versions = sorted(versions)
     session.add(run)
     session.flush()
     return run
 
 
-def _delivery_counts(session: Session, unit: str, key: int) -> Iterator[tuple[int, dict]]:
-    """Per courier: {(category, mode, tier): count}, from one GROUP BY.
+def _couriers(session: Session, unit: str) -> dict[int, CourierRow]:
+    """Every courier of the unit's subtree (columns only: a province has 20,000)."""
+    columns = [getattr(PayrollCourier, name) for name in CourierRow._fields]
+    statement = select(*columns).where(in_scope_clause(PayrollCourier.tenant_code, unit))
+    return {row[0]: CourierRow(*row) for row in session.exec(statement)}
 
-    Executed on the session's connection (a Core statement): the unit filter is explicit and
-    the unit was checked against the caller's scope, and on PostgreSQL row-level security
-    applies. It is not a server-side cursor, so PostgreSQL may aggregate with parallel
-    workers; the result holds one row per courier and cell, never one per event.
-    """
+
+def _items_per_courier(session: Session, unit: str, key: int) -> dict[int, int]:
+    """Delivered items per courier in the month, from the tallies (one row per courier)."""
+    tally = PayrollDeliveryTally
     statement = (
-        select(
-            PayrollDelivery.courier_id,
-            PayrollDelivery.category,
-            PayrollDelivery.mode,
-            PayrollDelivery.tier,
-            func.count(),
-        )
-        .where(PayrollDelivery.month == key, in_scope_clause(PayrollDelivery.tenant_code, unit))
-        .group_by(
-            PayrollDelivery.courier_id,
-            PayrollDelivery.category,
-            PayrollDelivery.mode,
-            PayrollDelivery.tier,
-        )
-        .order_by(PayrollDelivery.courier_id)
+        select(tally.courier_id, func.sum(tally.items))
+        .where(tally.month == key, in_scope_clause(tally.tenant_code, unit))
+        .group_by(tally.courier_id)
     )
-    current: int | None = None
-    cells: dict = {}
+    return {courier_id: int(n) for courier_id, n in session.exec(statement) if n}
+
+
+def _slate(
+    session: Session,
+    unit: str,
+    month: Month,
+    couriers: dict[int, CourierRow],
+    items: dict[int, int],
+) -> list[Slated]:
+    """Who gets a slip and what prices them; every courier that cannot be priced is named.
+
+    Raises one ``ValidationError`` listing them all, before anything is written.
+    """
+    resolver = CardResolver(session, unit, month)
+    terms = _terms_for(session, month)
+    slated: list[Slated] = []
+    problems: list[dict[str, Any]] = []
+    for courier_id in sorted(couriers):
+        courier = couriers[courier_id]
+        if courier_id not in items and not courier.active:
+            continue
+        if courier.kind == OUTSOURCED:
+            term = terms.get(courier.contractor_id or -1)
+            if term is None:
+                if courier_id in items:
+                    problems.append(
+                        {
+                            "courier": courier.code,
+                            "field": "contractor",
+                            "message": f"no contract term covers {month}",
+                        }
+                    )
+                continue
+            slated.append(Slated(courier, None, term))
+            continue
+        card = resolver.card_for(courier.tenant_code)
+        if card is None:
+            problems.append(
+                {
+                    "courier": courier.code,
+                    "field": "rate_card",
+                    "message": f"no rate card in force for {courier.tenant_code} in {month}",
+                }
+            )
+            continue
+        if courier.grade is None or courier.base_pay is None:
+            problems.append(
+                {
+                    "courier": courier.code,
+                    "field": "grade",
+                    "message": "own courier without grade or base pay",
+                }
+            )
+            continue
+        try:
+            card.quota_for(courier.grade)
+        except ValidationError as error:
+            problems.extend({"courier": courier.code, **detail} for detail in error.details)
+            continue
+        slated.append(Slated(courier, card, None))
+    if problems:
+        raise ValidationError(
+            f"{len(problems)} courier(s) cannot be priced; nothing was written",
+            code="unpriceable_couriers",
+            details=problems[:200],
+        )
+    return slated
+
+
+def _summarise(session: Session, run: PayrollRun) -> None:
+    """The run's totals, summed from the slips just written."""
+    slip = PayrollPayslip
+    rows = session.exec(
+        select(
+            slip.kind,
+            func.count(),
+            func.coalesce(func.sum(slip.delivered_items), 0),
+            func.coalesce(func.sum(slip.pickup_point_items), 0),
+        )
+        .where(slip.run_id == run.id)
+        .group_by(slip.kind)
+    ).all()
+    by_kind = {kind: (int(n), int(items), int(pickup)) for kind, n, items, pickup in rows}
+    own, outsourced = by_kind.get("own", (0, 0, 0)), by_kind.get(OUTSOURCED, (0, 0, 0))
+    run.couriers = own[0] + outsourced[0]
+    run.own_items, run.outsourced_items = own[1], outsourced[1]
+    run.pickup_point_items = own[2] + outsourced[2]
+    money = _money_sums(session, run.id)
+    run.own_total = money.get(("own", "total"), ZERO)
+    run.agent_fees = money.get(("own", "agent_fees"), ZERO)
+    run.outsourced_total = money.get((OUTSOURCED, "total"), ZERO)
+    run.payroll_total = run.own_total + run.outsourced_total
+    run.rate_card_versions = sorted(
+        v
+        for v in session.exec(
+            select(slip.rate_card_version)
+            .where(slip.run_id == run.id, slip.kind == "own")
+            .distinct()
+        )
+        if v is not None
+    )
+
+
+def _money_sums(session: Session, run_id: int | None) -> dict[tuple[str, str], Decimal]:
+    """Exact sums of slip totals and agent fees per kind (fen integers on SQLite)."""
+    slip = PayrollPayslip
+    sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def total(column: Any) -> Any:
+        if sqlite:  # money is exact text there: sum whole fen
+            return func.sum(sa.cast(sa.func.round(sa.cast(column, sa.Numeric) * 100), sa.Integer))
+        return func.sum(column)
+
+    out: dict[tuple[str, str], Decimal] = {}
+    statement = (
+        select(slip.kind, total(slip.total), total(slip.agent_fees))
+        .where(slip.run_id == run_id)
+        .group_by(slip.kind)
+    )
+    for kind, totals, fees in session.connection().execute(statement):
+        for name, value in (("total", totals), ("agent_fees", fees)):
+            amount = Decimal(int(value)) / 100 if sqlite else Decimal(str(value))
+            out[(kind, name)] = amount.quantize(FEN)
+    return out
+
+
+def _price_in_python(
+    session: Session, unit: str, key: int, slated: list[Slated], report: Progress
+) -> tuple[list, list]:
+    """Price each slated courier with ``payslip.py``: the rows of its slip and lines."""
+    cells = _cell_counts(session, unit, key)
+    postage = _postage(session, unit, key)
+    adjustments = _adjustments(session, unit, key)
+    slips: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    for done, (courier, card, term) in enumerate(slated, start=1):
+        mine = cells.get(courier.id, {})
+        if term is not None:
+            count = sum(mine.values())
+            pickup = sum(n for (_, mode, _), n in mine.items() if mode == "pickup_point")
+            slip = price_outsourced_courier(
+                courier.code,
+                [TermCount(term.code, term.unit_price, count, pickup)],
+                adjustments.get(courier.id, []),
+            )
+        else:
+            assert card is not None and courier.grade is not None
+            assert courier.base_pay is not None
+            work = CourierMonth(
+                courier_code=courier.code,
+                grade=courier.grade,
+                base_pay=courier.base_pay,
+                deliveries={cell_of(*cell): n for cell, n in mine.items()},
+                postage=postage.get(courier.id, {}),
+                adjustments=adjustments.get(courier.id, []),
+            )
+            slip = price_own_courier(work, card)
+        _rows(courier, slip, key, slips, lines)
+        if done % BATCH == 0:
+            report(done, len(slated), f"{done} payslips priced")
+    return slips, lines
+
+
+def _cell_counts(session: Session, unit: str, key: int) -> dict[int, dict]:
+    """Per courier: {(category, mode, tier): items}, from the delivery tallies."""
+    tally = PayrollDeliveryTally
+    statement = (
+        select(tally.courier_id, tally.category, tally.mode, tally.tier, func.sum(tally.items))
+        .where(tally.month == key, in_scope_clause(tally.tenant_code, unit))
+        .group_by(tally.courier_id, tally.category, tally.mode, tally.tier)
+    )
+    out: dict[int, dict] = defaultdict(dict)
     for courier_id, category, mode, tier, count in session.connection().execute(statement):
-        if courier_id != current:
-            if current is not None:
-                yield current, cells
-            current, cells = courier_id, {}
-        cells[(category, mode, tier)] = int(count)
-    if current is not None:
-        yield current, cells
+        if count:
+            out[courier_id][(category, mode, tier)] = int(count)
+    return out
 
 
 def _postage(session: Session, unit: str, key: int) -> dict[int, dict[Category, Decimal]]:
-    """Per courier and category: collected postage, from one GROUP BY.
-
-    SUM over NUMERIC is exact on PostgreSQL; on SQLite (text storage) the sum is taken over the
-    integer fen value so no float ever touches money.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        amount = func.sum(
-            sa.cast(sa.func.round(sa.cast(PayrollCollection.postage, sa.Numeric) * 100), sa.Integer)
-        )
-    else:
-        amount = func.sum(PayrollCollection.postage)
+    """Per courier and category: collected postage, from the collection tallies (whole fen)."""
+    tally = PayrollCollectionTally
     statement = (
-        select(PayrollCollection.courier_id, PayrollCollection.category, amount)
-        .where(PayrollCollection.month == key, in_scope_clause(PayrollCollection.tenant_code, unit))
-        .group_by(PayrollCollection.courier_id, PayrollCollection.category)
+        select(tally.courier_id, tally.category, func.sum(tally.postage_fen))
+        .where(tally.month == key, in_scope_clause(tally.tenant_code, unit))
+        .group_by(tally.courier_id, tally.category)
     )
     out: dict[int, dict[Category, Decimal]] = defaultdict(dict)
-    for courier_id, category, total in session.connection().execute(statement):
-        value = Decimal(int(total)) / 100 if dialect == "sqlite" else Decimal(str(total))
-        out[courier_id][Category(category)] = value.quantize(Decimal("0.01"))
+    for courier_id, category, fen in session.connection().execute(statement):
+        out[courier_id][Category(category)] = (Decimal(int(fen)) / 100).quantize(FEN)
     return out
 
 
@@ -275,68 +396,7 @@ def _terms_for(session: Session, month: Month) -> dict[int, PayrollContractTerm]
     return {row.contractor_id: row for row in rows}
 
 
-def _price(
-    courier: PayrollCourier,
-    cells: dict,
-    resolver: CardResolver,
-    terms: dict[int, PayrollContractTerm],
-    postage: dict[Category, Decimal],
-    adjustments: list[Adjustment],
-    month: Month,
-    problems: list[dict[str, Any]],
-) -> Payslip | None:
-    if courier.kind == OUTSOURCED:
-        term = terms.get(courier.contractor_id or -1)
-        items = sum(cells.values())
-        if term is None:
-            if items:
-                problems.append(
-                    {
-                        "courier": courier.code,
-                        "field": "contractor",
-                        "message": f"no contract term covers {month}",
-                    }
-                )
-            return None
-        pickup = sum(n for (_, mode, _), n in cells.items() if mode == "pickup_point")
-        return price_outsourced_courier(
-            courier.code, [TermCount(term.code, term.unit_price, items, pickup)], adjustments
-        )
-    card = resolver.card_for(courier.tenant_code or "")
-    if card is None:
-        problems.append(
-            {
-                "courier": courier.code,
-                "field": "rate_card",
-                "message": f"no rate card in force for {courier.tenant_code} in {month}",
-            }
-        )
-        return None
-    if courier.grade is None or courier.base_pay is None:
-        problems.append(
-            {
-                "courier": courier.code,
-                "field": "grade",
-                "message": "own courier without grade or base pay",
-            }
-        )
-        return None
-    work = CourierMonth(
-        courier_code=courier.code,
-        grade=courier.grade,
-        base_pay=courier.base_pay,
-        deliveries={cell_of(*cell): n for cell, n in cells.items()},
-        postage=postage,
-        adjustments=adjustments,
-    )
-    try:
-        return price_own_courier(work, card)
-    except ValidationError as error:
-        problems.extend({"courier": courier.code, **detail} for detail in error.details)
-        return None
-
-
-def _rows(courier: PayrollCourier, slip: Payslip, key: int, slips: list, lines: list) -> None:
+def _rows(courier: CourierRow, slip: Payslip, key: int, slips: list, lines: list) -> None:
     slips.append(
         {
             "tenant_code": courier.tenant_code,
@@ -379,39 +439,26 @@ def _rows(courier: PayrollCourier, slip: Payslip, key: int, slips: list, lines: 
 
 
 def _write(session: Session, run_id: int | None, slips: list, lines: list) -> None:
-    """Write the run's slips and lines in bulk: one ``INSERT … SELECT FROM unnest(arrays)`` per
-    50,000 rows on PostgreSQL (COPY is refused under row-level security), executemany on SQLite.
+    """Write the run's slips and lines with one ``executemany`` each (the SQLite path).
 
-    This is the hot path of a province run (hundreds of thousands of lines), so it talks to the
-    driver directly. Every row's unit is a courier's, read through the caller's scoped session,
-    and each distinct unit is re-checked against the scope first; on PostgreSQL the rows also
-    pass the tables' row-level-security policy.
+    Every row's unit is a courier's, read through the caller's scoped session, and each
+    distinct unit is re-checked against the scope before anything is written.
     """
     for unit in {row["tenant_code"] for row in slips}:
         check_in_scope(session, unit)
-    connection = session.connection()
+    driver = session.connection().connection.driver_connection
     for rows, model in ((slips, PayrollPayslip), (lines, PayrollPayLine)):
         if not rows:
             continue
         names = [*rows[0], "run_id"]
-        table = model.__tablename__
-        driver = connection.connection.driver_connection
-        if connection.dialect.name == "postgresql":
-            types = [model.__table__.c[name].type.compile(connection.dialect) for name in names]
-            arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in types)
-            statement = f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
-            cursor = driver.cursor()
-            for start in range(0, len(rows), 50_000):
-                chunk = rows[start : start + 50_000]
-                columns = [[row[name] for row in chunk] for name in names[:-1]]
-                cursor.execute(statement, [*columns, [run_id] * len(chunk)])
-        else:
-            money = {c.name for c in model.__table__.columns if isinstance(c.type, Money)}
-            values = [
-                [_sqlite_value(row[c], c in money) for c in names[:-1]] + [run_id] for row in rows
-            ]
-            marks = ", ".join("?" for _ in names)
-            driver.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", values)
+        money = {c.name for c in model.__table__.columns if isinstance(c.type, Money)}
+        values = [
+            [_sqlite_value(row[c], c in money) for c in names[:-1]] + [run_id] for row in rows
+        ]
+        marks = ", ".join("?" for _ in names)
+        driver.executemany(
+            f"INSERT INTO {model.__tablename__} ({', '.join(names)}) VALUES ({marks})", values
+        )
 
 
 def _sqlite_value(value: Any, money: bool) -> Any:
