@@ -17,7 +17,7 @@ milliseconds.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -133,57 +133,205 @@ def decode_payload(body: bytes | str, content_type: str = "application/json") ->
     return raw
 
 
-def parse_time(value: Any) -> datetime:
-    """ISO 8601 with an offset -> aware UTC datetime truncated to the millisecond."""
-    if type(value) is not str:
-        raise ValueError("must be an ISO 8601 string")
-    at = _fromisoformat(value)
-    tz = at.tzinfo
-    if tz is None:
-        raise ValueError("must carry a UTC offset")
-    if tz is not UTC:  # "+00:00" / "Z" already parse to the UTC singleton: skip the conversion
-        at = at.astimezone(UTC)
-    us = at.microsecond
-    if us % 1000:
-        at = at.replace(microsecond=us - us % 1000)
-    return at
-
-
 _fromisoformat = datetime.fromisoformat
 
 
-def parse_event(raw: Any, *, chutes: int | None = None) -> Event:
-    """Validate one raw event; raise ``ValueError((field, reason))`` naming what is wrong."""
-    if not isinstance(raw, dict):
-        raise ValueError(("event", "must be a JSON object"))
-    seq = raw.get("seq")
-    if type(seq) is not int or seq < 0:
-        raise ValueError(("seq", "must be a non-negative integer"))
-    try:
-        at = parse_time(raw.get("ts"))
-    except ValueError as exc:
-        raise ValueError(("ts", str(exc))) from None
-    kind = raw.get("type")
-    if kind == "item":
-        barcode = raw.get("barcode")
-        if not isinstance(barcode, str) or not barcode or len(barcode) > MAX_BARCODE:
-            raise ValueError(("barcode", f"must be a non-empty string of at most {MAX_BARCODE}"))
-        chute = raw.get("chute")
-        if type(chute) is not int or chute < 0 or (chutes is not None and chute > chutes):
-            limit = f"0..{chutes}" if chutes is not None else "a non-negative integer"
-            raise ValueError(("chute", f"must be {limit} (0 = reject chute)"))
-        result = _RESULTS.get(raw.get("result"))  # type: ignore[arg-type]
-        if result is None:
-            raise ValueError(("result", "must be one of " + ", ".join(_RESULTS)))
-        return Event(seq, at, Kind.ITEM, barcode=barcode, chute=chute, result=result)
-    if kind == "state":
-        state = _STATES.get(raw.get("state"))  # type: ignore[arg-type]
-        if state is None:
-            raise ValueError(("state", "must be one of " + ", ".join(_STATES)))
-        return Event(seq, at, Kind.STATE, state=state)
-    if kind == "heartbeat":
-        return Event(seq, at, Kind.HEARTBEAT)
-    raise ValueError(("type", "must be item, state or heartbeat"))
+@dataclass(slots=True)
+class Columns:
+    """A validated batch held column by column, as ingest stores it (no object per event).
+
+    Row ``i`` is ``seqs[i], ats[i], kinds[i], ...``; ``kinds``, ``results`` and ``states`` hold
+    the enum values as plain strings (``None`` where the kind has no such field).
+    """
+
+    seqs: list[int] = field(default_factory=list)
+    ats: list[datetime] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    barcodes: list[str | None] = field(default_factory=list)
+    chutes: list[int | None] = field(default_factory=list)
+    results: list[str | None] = field(default_factory=list)
+    states: list[str | None] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Events whose sequence number already appeared earlier in the same batch (kept: the first).
+    duplicates: int = 0
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    def rows(self) -> Any:
+        """``(seq, at, kind, barcode, chute, result, state)`` tuples."""
+        return zip(
+            self.seqs,
+            self.ats,
+            self.kinds,
+            self.barcodes,
+            self.chutes,
+            self.results,
+            self.states,
+            strict=True,
+        )
+
+    def select(self, keep: list[int]) -> Columns:
+        """The rows at the positions ``keep``, in that order."""
+        return Columns(
+            [self.seqs[i] for i in keep],
+            [self.ats[i] for i in keep],
+            [self.kinds[i] for i in keep],
+            [self.barcodes[i] for i in keep],
+            [self.chutes[i] for i in keep],
+            [self.results[i] for i in keep],
+            [self.states[i] for i in keep],
+            self.rejected,
+            self.duplicates,
+        )
+
+    def events(self) -> list[Event]:
+        return [
+            Event(
+                seq,
+                at,
+                Kind(kind),
+                barcode=barcode,
+                chute=chute,
+                result=_RESULTS[result] if result is not None else None,
+                state=_STATES[state] if state is not None else None,
+            )
+            for seq, at, kind, barcode, chute, result, state in self.rows()
+        ]
+
+    @classmethod
+    def from_events(cls, events: list[Event]) -> Columns:
+        out = cls()
+        for e in events:
+            out.seqs.append(e.seq)
+            out.ats.append(e.at)
+            out.kinds.append(e.kind.value)
+            out.barcodes.append(e.barcode)
+            out.chutes.append(e.chute)
+            out.results.append(e.result.value if e.result is not None else None)
+            out.states.append(e.state.value if e.state is not None else None)
+        return out
+
+
+_RESULT_REASON = "must be one of " + ", ".join(_RESULTS)
+_STATE_REASON = "must be one of " + ", ".join(_STATES)
+_BARCODE_REASON = f"must be a non-empty string of at most {MAX_BARCODE}"
+
+
+def parse_columns(
+    raw_events: list[Any],
+    *,
+    now: datetime,
+    chutes: int | None = None,
+    oldest: datetime | None = None,
+) -> Columns:
+    """Validate every event of a batch into :class:`Columns`; bad events are listed, never raised.
+
+    Checks, in this order, and the first failure names the field: the event is an object; ``seq``
+    a non-negative integer; ``ts`` ISO 8601 with an offset (normalised to UTC, truncated to the
+    millisecond); ``type``; for an item ``barcode``, ``chute`` (0..chutes, 0 = reject chute) and
+    ``result``; for a state change ``state``; then ``ts`` not in the future (beyond a clock drift
+    of :data:`MAX_FUTURE`) nor older than ``oldest`` (the retention horizon: such an event could
+    not be folded into anything, so it is rejected rather than silently dropped). A sequence
+    number repeated within the batch keeps the first and counts as a duplicate.
+
+    One loop over plain lists, no object per event: this is the hot path of telemetry ingest.
+    """
+    latest = now + MAX_FUTURE
+    out = Columns()
+    seqs, ats, kinds = out.seqs, out.ats, out.kinds
+    barcodes, chute_col, results, states = out.barcodes, out.chutes, out.results, out.states
+    rejected = out.rejected
+    seen: set[int] = set()
+    duplicates = 0
+    fromiso = _fromisoformat
+    utc = UTC
+    results_map, states_map = _RESULTS, _STATES
+    max_barcode = MAX_BARCODE
+    for index, raw in enumerate(raw_events):
+        if not isinstance(raw, dict):
+            rejected.append({"index": index, "field": "event", "reason": "must be a JSON object"})
+            continue
+        get = raw.get
+        seq = get("seq")
+        if type(seq) is not int or seq < 0:
+            rejected.append(
+                {"index": index, "field": "seq", "reason": "must be a non-negative integer"}
+            )
+            continue
+        ts = get("ts")
+        if type(ts) is not str:
+            rejected.append({"index": index, "field": "ts", "reason": "must be an ISO 8601 string"})
+            continue
+        try:
+            at = fromiso(ts)
+            tz = at.tzinfo
+            if tz is not utc:  # "+00:00" / "Z" parse to the UTC singleton: nothing to convert
+                if tz is None:
+                    raise ValueError("must carry a UTC offset")
+                at = at.astimezone(utc)
+        except (ValueError, OverflowError) as exc:
+            rejected.append({"index": index, "field": "ts", "reason": str(exc)})
+            continue
+        us = at.microsecond
+        if us % 1000:
+            at = at.replace(microsecond=us - us % 1000)
+        kind = get("type")
+        if kind == "item":
+            barcode = get("barcode")
+            if type(barcode) is not str or not barcode or len(barcode) > max_barcode:
+                rejected.append({"index": index, "field": "barcode", "reason": _BARCODE_REASON})
+                continue
+            chute = get("chute")
+            if type(chute) is not int or chute < 0 or (chutes is not None and chute > chutes):
+                limit = f"0..{chutes}" if chutes is not None else "a non-negative integer"
+                rejected.append(
+                    {
+                        "index": index,
+                        "field": "chute",
+                        "reason": f"must be {limit} (0 = reject chute)",
+                    }
+                )
+                continue
+            result = get("result")
+            if type(result) is not str or result not in results_map:
+                rejected.append({"index": index, "field": "result", "reason": _RESULT_REASON})
+                continue
+            state = None
+        elif kind == "state":
+            state = get("state")
+            if type(state) is not str or state not in states_map:
+                rejected.append({"index": index, "field": "state", "reason": _STATE_REASON})
+                continue
+            barcode = chute = result = None
+        elif kind == "heartbeat":
+            barcode = chute = result = state = None
+        else:
+            rejected.append(
+                {"index": index, "field": "type", "reason": "must be item, state or heartbeat"}
+            )
+            continue
+        if at > latest:
+            rejected.append({"index": index, "field": "ts", "reason": "is in the future"})
+            continue
+        if oldest is not None and at < oldest:
+            rejected.append(
+                {"index": index, "field": "ts", "reason": "is older than the retention period"}
+            )
+            continue
+        if seq in seen:
+            duplicates += 1
+            continue
+        seen.add(seq)
+        seqs.append(seq)
+        ats.append(at)
+        kinds.append(kind)
+        barcodes.append(barcode)
+        chute_col.append(chute)
+        results.append(result)
+        states.append(state)
+    out.duplicates = duplicates
+    return out
 
 
 def parse_batch(
@@ -193,34 +341,6 @@ def parse_batch(
     chutes: int | None = None,
     oldest: datetime | None = None,
 ) -> ParsedBatch:
-    """Validate every event of a batch; bad events are listed, never raised.
-
-    ``oldest`` is the retention horizon: an event older than the raw events we still keep could
-    not be folded into anything, so it is rejected rather than silently dropped.
-    """
-    latest = now + MAX_FUTURE
-    events: list[Event] = []
-    rejected: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    duplicates = 0
-    for index, raw in enumerate(raw_events):
-        try:
-            event = parse_event(raw, chutes=chutes)
-        except ValueError as exc:
-            field, reason = exc.args[0]
-            rejected.append({"index": index, "field": field, "reason": reason})
-            continue
-        if event.at > latest:
-            rejected.append({"index": index, "field": "ts", "reason": "is in the future"})
-            continue
-        if oldest is not None and event.at < oldest:
-            rejected.append(
-                {"index": index, "field": "ts", "reason": "is older than the retention period"}
-            )
-            continue
-        if event.seq in seen:
-            duplicates += 1
-            continue
-        seen.add(event.seq)
-        events.append(event)
-    return ParsedBatch(events, rejected, duplicates)
+    """Like :func:`parse_columns`, with one :class:`Event` per good event."""
+    cols = parse_columns(raw_events, now=now, chutes=chutes, oldest=oldest)
+    return ParsedBatch(cols.events(), cols.rejected, cols.duplicates)

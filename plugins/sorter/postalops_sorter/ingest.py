@@ -1,10 +1,15 @@
 """Store a device's telemetry batch: validate, skip what is already stored, insert the rest in
 one go, and mark the device-days whose rollups must be recomputed.
 
-Idempotent on (device, seq): a replayed batch inserts nothing. On PostgreSQL the batch is COPYed
-into a temporary table and moved with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (row
-level security forbids ``COPY`` into the scoped table itself), under a per-device advisory lock
-so two concurrent posts of one machine cannot both insert the same sequence number.
+Idempotent on (device, seq): a replayed batch inserts nothing. Every post of one machine takes a
+per-device transaction-level advisory lock first (PostgreSQL), so the check for sequence numbers
+already stored and the insert that follows cannot race with another post of the same machine;
+the primary key stays the last wall (a violation would fail the batch, never duplicate it).
+
+On PostgreSQL the batch is ``COPY``ed in binary into a narrow temporary table and moved with one
+``INSERT ... SELECT`` that the row-level security policies check (RLS forbids ``COPY`` into the
+scoped table itself). The batch is validated straight into column lists
+(:func:`~.events.parse_columns`): no Python object per event on the hot path.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from .events import Event, Kind, ParsedBatch, parse_batch
+from .events import Columns, Event, Kind, parse_columns
 from .models import DirtyDay
 from .models import Event as EventRow
 from .retention import DEFAULT_DAYS, cutoff
@@ -63,25 +68,32 @@ def ingest(
     ``backfill`` (demo, imports of history) accepts events older than the retention period.
     """
     oldest = None if backfill else cutoff(now, retention_days())
-    batch: ParsedBatch = parse_batch(raw_events, now=now, chutes=chutes, oldest=oldest)
-    accepted = store(session, device_id=device_id, tenant_code=tenant_code, events=batch.events)
+    batch = parse_columns(raw_events, now=now, chutes=chutes, oldest=oldest)
+    accepted = store_columns(session, device_id=device_id, tenant_code=tenant_code, batch=batch)
     return IngestReport(
         received=len(raw_events),
         accepted=accepted,
-        duplicates=batch.duplicates + len(batch.events) - accepted,
+        duplicates=batch.duplicates + len(batch) - accepted,
         rejected=batch.rejected,
     )
 
 
 def store(session: Session, *, device_id: int, tenant_code: str, events: list[Event]) -> int:
     """Insert events not stored yet; returns how many were new."""
-    if not events:
+    return store_columns(
+        session, device_id=device_id, tenant_code=tenant_code, batch=Columns.from_events(events)
+    )
+
+
+def store_columns(session: Session, *, device_id: int, tenant_code: str, batch: Columns) -> int:
+    """Insert the batch's events not stored yet (by (device, seq)); returns how many were new."""
+    if not batch.seqs:
         return 0
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x50A7 << 32 | device_id})
-    seqs = [e.seq for e in events]
+    seqs = batch.seqs
     table = EventRow.__table__
     existing = set(
         conn.execute(
@@ -90,9 +102,11 @@ def store(session: Session, *, device_id: int, tenant_code: str, events: list[Ev
             )
         ).scalars()
     )
-    fresh = [e for e in events if e.seq not in existing]
-    if not fresh:
-        return 0
+    fresh = batch
+    if existing:
+        fresh = batch.select([i for i, seq in enumerate(seqs) if seq not in existing])
+        if not fresh.seqs:
+            return 0
     last_seen = conn.execute(
         sa.select(sa.func.max(table.c.at)).where(table.c.device_id == device_id)
     ).scalar()
@@ -106,20 +120,25 @@ def store(session: Session, *, device_id: int, tenant_code: str, events: list[Ev
     return inserted
 
 
-def dirty_days(fresh: list[Event], last_seen: dt.datetime | None) -> set[dt.date]:
+def dirty_days(fresh: Columns, last_seen: dt.datetime | None) -> set[dt.date]:
     """Local days whose rollups the new events change.
 
     Their own days; the day of the previous last sign of life when they extend it (the state in
     force then now lasts longer); and for a late state change, every day up to the previous last
     sign of life, since the state it sets is carried into the following days.
     """
-    days = local_days(e.at for e in fresh)
+    days = local_days(fresh.ats)
     if last_seen is None:
         return days
-    newest = max(e.at for e in fresh)
+    newest = max(fresh.ats)
     if newest > last_seen:
         days.add(last_seen.astimezone(LOCAL_TZ).date())
-    late_states = [e.at for e in fresh if e.kind is Kind.STATE and e.at < last_seen]
+    state = Kind.STATE.value
+    late_states = [
+        at
+        for at, kind in zip(fresh.ats, fresh.kinds, strict=True)
+        if kind == state and at < last_seen
+    ]
     if late_states:
         day = min(late_states).astimezone(LOCAL_TZ).date()
         end = last_seen.astimezone(LOCAL_TZ).date()
@@ -130,6 +149,7 @@ def dirty_days(fresh: list[Event], last_seen: dt.datetime | None) -> set[dt.date
 
 
 def _row(tenant_code: str, device_id: int, e: Event) -> tuple:
+    """One ``sorter_event`` row in :data:`COLUMNS` order."""
     return (
         tenant_code,
         device_id,
@@ -143,20 +163,51 @@ def _row(tenant_code: str, device_id: int, e: Event) -> tuple:
     )
 
 
-def _store_generic(
-    conn: sa.Connection, device_id: int, tenant_code: str, events: list[Event]
-) -> int:
+def _store_generic(conn: sa.Connection, device_id: int, tenant_code: str, batch: Columns) -> int:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     table = EventRow.__table__
-    rows = [dict(zip(COLUMNS, _row(tenant_code, device_id, e), strict=True)) for e in events]
+    names = COLUMNS[2:]
+    rows = [
+        {"tenant_code": tenant_code, "device_id": device_id, **dict(zip(names, row, strict=True))}
+        for row in batch.rows()
+    ]
     stmt = sqlite_insert(table).on_conflict_do_nothing()
     return conn.execute(stmt, rows).rowcount
 
 
-def _store_pg(conn: sa.Connection, device_id: int, tenant_code: str, events: list[Event]) -> int:
-    rows = [_row(tenant_code, device_id, e) for e in events]
-    return copy_insert(conn, "sorter_event", COLUMNS, rows, on_conflict="ON CONFLICT DO NOTHING")
+# The staging table holds only what varies per event; tenant and device are statement parameters.
+_STAGE = "sorter_event_in"
+_STAGE_TYPES = ["int8", "timestamptz", "text", "text", "int4", "text", "text"]
+# One round trip. The table is empty at the start of every transaction (ON COMMIT DELETE ROWS; a
+# rollback discards what was staged), so the DELETE costs nothing but in a transaction that loads
+# several batches (demo, imports); TRUNCATE would rewrite the catalog for every batch.
+_STAGE_PREPARE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (seq bigint, at timestamptz, kind text,"
+    " barcode text, chute integer, result text, state text) ON COMMIT DELETE ROWS;"
+    f" DELETE FROM {_STAGE}"
+)
+_MOVE = (
+    f"INSERT INTO sorter_event ({', '.join(COLUMNS)})"
+    f" SELECT %s, %s, {', '.join(COLUMNS[2:])} FROM {_STAGE}"
+)
+
+
+def _store_pg(conn: sa.Connection, device_id: int, tenant_code: str, batch: Columns) -> int:
+    """Binary ``COPY`` into the session's staging table, then one policy-checked ``INSERT``.
+
+    No ``ON CONFLICT``: under the device's advisory lock the rows already stored were filtered
+    out above, and speculative insertion (the arbiter check) made this statement 1.7x slower."""
+    raw = conn.connection.driver_connection  # the psycopg connection of this transaction
+    with raw.cursor() as cur:
+        cur.execute(_STAGE_PREPARE)
+        with cur.copy(f"COPY {_STAGE} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_STAGE_TYPES)
+            write = copy.write_row
+            for row in batch.rows():
+                write(row)
+        cur.execute(_MOVE, (tenant_code, device_id))
+        return cur.rowcount
 
 
 def copy_insert(
@@ -186,7 +237,22 @@ def copy_insert(
 
 
 def local_days(times: Iterable[dt.datetime]) -> set[dt.date]:
-    return {t.astimezone(LOCAL_TZ).date() for t in times}
+    """The local (station) dates of ``times``.
+
+    Telemetry comes mostly in time order: a time inside the local day found last costs two
+    comparisons instead of a time-zone conversion."""
+    days: set[dt.date] = set()
+    start = end = None
+    for t in times:
+        if start is not None and start <= t < end:  # type: ignore[operator]
+            continue
+        day = t.astimezone(LOCAL_TZ).date()
+        days.add(day)
+        start = dt.datetime.combine(day, dt.time(), LOCAL_TZ).astimezone(dt.UTC)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), LOCAL_TZ).astimezone(
+            dt.UTC
+        )
+    return days
 
 
 def mark_dirty(session: Session, device_id: int, tenant_code: str, days: Iterable[dt.date]) -> None:

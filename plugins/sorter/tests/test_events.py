@@ -5,7 +5,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from postalops.errors import BadRequest
-from postalops_sorter.events import MAX_BATCH, Kind, Result, State, decode_payload, parse_batch
+from postalops_sorter.events import (
+    MAX_BATCH,
+    Columns,
+    Kind,
+    Result,
+    State,
+    decode_payload,
+    parse_batch,
+    parse_columns,
+)
 
 NOW = datetime(2020, 10, 5, 2, 0, tzinfo=UTC)
 
@@ -112,3 +121,57 @@ def test_a_batch_holds_at_most_ten_thousand_events():
     with pytest.raises(BadRequest) as err:
         decode_payload(json.dumps([{}] * 10_001))
     assert err.value.code == "batch_too_large"
+
+
+def test_odd_json_values_reject_their_event_instead_of_failing_the_batch():
+    raw = [
+        item(1, result=["sorted"]),  # unhashable: must not raise TypeError
+        {"seq": 2, "ts": "2020-10-05T09:00:01+08:00", "type": "state", "state": {"x": 1}},
+        item(3, ts="0001-01-01T00:00:00+01:00"),  # valid ISO, but before year 1 in UTC
+        item(4, barcode=123),
+        item(5, chute=2.0),
+        item(6),
+    ]
+    batch = parse_batch(raw, now=NOW, chutes=24)
+    assert [e.seq for e in batch.events] == [6]
+    assert [(r["index"], r["field"]) for r in batch.rejected] == [
+        (0, "result"),
+        (1, "state"),
+        (2, "ts"),
+        (3, "barcode"),
+        (4, "chute"),
+    ]
+
+
+def test_columns_and_events_describe_the_same_batch():
+    raw = [
+        item(1),
+        {"seq": 2, "ts": "2020-10-05T01:00:01Z", "type": "state", "state": "jammed"},
+        {"seq": 3, "ts": "2020-10-05T01:00:02.5+00:00", "type": "heartbeat"},
+    ]
+    cols = parse_columns(raw, now=NOW, chutes=24)
+    assert list(cols.rows()) == [
+        (
+            1,
+            datetime(2020, 10, 5, 1, 0, 0, 123000, tzinfo=UTC),
+            "item",
+            "1180000001",
+            3,
+            "sorted",
+            None,
+        ),
+        (2, datetime(2020, 10, 5, 1, 0, 1, tzinfo=UTC), "state", None, None, None, "jammed"),
+        (
+            3,
+            datetime(2020, 10, 5, 1, 0, 2, 500000, tzinfo=UTC),
+            "heartbeat",
+            None,
+            None,
+            None,
+            None,
+        ),
+    ]
+    events = cols.events()
+    assert events[1].state is State.JAMMED and events[2].kind is Kind.HEARTBEAT
+    assert Columns.from_events(events).select([2, 0]).seqs == [3, 1]
+    assert list(Columns.from_events(events).rows()) == list(cols.rows())
