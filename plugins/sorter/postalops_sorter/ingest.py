@@ -85,6 +85,14 @@ def store(session: Session, *, device_id: int, tenant_code: str, events: list[Ev
     )
 
 
+# Sequence numbers of the batch's range already stored (under any time), and the device's last
+# sign of life so far.
+_LOOKUP_PG = sa.text(
+    "SELECT ARRAY(SELECT seq FROM sorter_event WHERE device_id = :d AND seq BETWEEN :lo AND :hi),"
+    " (SELECT max(at) FROM sorter_event WHERE device_id = :d)"
+)
+
+
 def store_columns(session: Session, *, device_id: int, tenant_code: str, batch: Columns) -> int:
     """Insert the batch's events not stored yet (by (device, seq)); returns how many were new."""
     if not batch.seqs:
@@ -94,24 +102,31 @@ def store_columns(session: Session, *, device_id: int, tenant_code: str, batch: 
     if postgres:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x50A7 << 32 | device_id})
     seqs = batch.seqs
-    table = EventRow.__table__
-    existing = set(
-        conn.execute(
-            sa.select(table.c.seq).where(
-                table.c.device_id == device_id, table.c.seq.between(min(seqs), max(seqs))
-            )
-        ).scalars()
-    )
+    lo, hi = min(seqs), max(seqs)
+    if postgres:  # one round trip for both lookups
+        existing_list, last_seen = conn.execute(
+            _LOOKUP_PG, {"d": device_id, "lo": lo, "hi": hi}
+        ).one()
+        existing = set(existing_list)
+    else:
+        table = EventRow.__table__
+        existing = set(
+            conn.execute(
+                sa.select(table.c.seq).where(
+                    table.c.device_id == device_id, table.c.seq.between(lo, hi)
+                )
+            ).scalars()
+        )
+        last_seen = conn.execute(
+            sa.select(sa.func.max(table.c.at)).where(table.c.device_id == device_id)
+        ).scalar()
+        if last_seen is not None and last_seen.tzinfo is None:
+            last_seen = last_seen.replace(tzinfo=dt.UTC)
     fresh = batch
     if existing:
         fresh = batch.select([i for i, seq in enumerate(seqs) if seq not in existing])
         if not fresh.seqs:
             return 0
-    last_seen = conn.execute(
-        sa.select(sa.func.max(table.c.at)).where(table.c.device_id == device_id)
-    ).scalar()
-    if last_seen is not None and last_seen.tzinfo is None:
-        last_seen = last_seen.replace(tzinfo=dt.UTC)
     if postgres:
         inserted = _store_pg(conn, device_id, tenant_code, fresh)
     else:
@@ -261,18 +276,26 @@ def mark_dirty(session: Session, device_id: int, tenant_code: str, days: Iterabl
     if not days:
         return
     conn = session.connection()
-    table = DirtyDay.__table__
     now = dt.datetime.now(dt.UTC)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_MARK_PG, {"t": tenant_code, "d": device_id, "days": sorted(days), "now": now})
+        return
+    from sqlalchemy.dialects.sqlite import insert
+
+    table = DirtyDay.__table__
     rows = [
         {"tenant_code": tenant_code, "device_id": device_id, "day": d, "marked_at": now}
         for d in days
     ]
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     stmt = insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["device_id", "day"], set_={"marked_at": stmt.excluded.marked_at}
     )
     conn.execute(stmt, rows)
+
+
+_MARK_PG = sa.text(
+    "INSERT INTO sorter_dirty_day (tenant_code, device_id, day, marked_at)"
+    " SELECT :t, :d, day, :now FROM unnest(CAST(:days AS date[])) AS day"
+    " ON CONFLICT (device_id, day) DO UPDATE SET marked_at = excluded.marked_at"
+)
