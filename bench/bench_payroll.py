@@ -159,8 +159,10 @@ def build_roster(app: Any, couriers: int) -> None:
 def load_events(app: Any, deliveries: int, collections: int) -> float:
     """Generate the month's events inside the database (not timed as part of the run).
 
-    Events are spread evenly over couriers, days, categories and modes; the difficulty tier is
-    the courier's route (a courier delivers one tier), so a courier has about 20 cells.
+    Events are spread evenly over couriers and days; a courier's successive scans cycle through
+    the 5 categories and the modes (door 3 in 6, pickup point, locker, counter), and the
+    difficulty tier is the courier's route (one tier each): 20 rate cells per courier, so some
+    560,000 pay lines for the province.
     """
     db = app.extensions["postalops.db"]
     started = time.perf_counter()
@@ -180,31 +182,37 @@ def load_events(app: Any, deliveries: int, collections: int) -> float:
                 "ix_payroll_collection_tenant_code",
             ):
                 conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")
+            conn.exec_driver_sql("DROP TABLE IF EXISTS bench_c")
             conn.exec_driver_sql(
                 "CREATE TEMP TABLE bench_c AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, id, "
                 "tenant_code FROM payroll_courier"
             )
+            total = conn.exec_driver_sql("SELECT count(*) FROM bench_c").scalar_one()
             conn.exec_driver_sql(f"""
                 INSERT INTO payroll_delivery
                   (tenant_code, waybill, courier_id, scanned_at, month, category, mode, tier, pickup_point)
                 SELECT c.tenant_code, 'W' || g, c.id,
                        timestamptz '2022-09-01 00:00+08' + (g %% 2591999) * interval '1 second', {MONTH},
-                       (ARRAY['letter','registered','parcel','express','gov_mail'])[1 + (g * 7) %% 5],
+                       (ARRAY['letter','registered','parcel','express','gov_mail'])
+                           [1 + (g / {total} + c.n) %% 5],
                        m.mode, (ARRAY['urban','suburban','rural','mountain'])[1 + c.n %% 4],
                        CASE WHEN m.mode = 'pickup_point' THEN 'pp' || (g %% 97) END
                 FROM generate_series(1, {deliveries}) g
-                JOIN bench_c c ON c.n = g %% (SELECT count(*) FROM bench_c)
+                JOIN bench_c c ON c.n = g %% {total}
                 CROSS JOIN LATERAL (SELECT (ARRAY['door','door','door','pickup_point','locker',
-                                                  'counter'])[1 + (g * 11) %% 6] AS mode) m""")
+                                                  'counter'])[1 + (g / {total} / 5 * 7 + c.n) %% 6]
+                                    AS mode) m""")
             conn.exec_driver_sql(f"""
                 INSERT INTO payroll_collection
                   (tenant_code, waybill, courier_id, collected_at, month, category, postage)
                 SELECT c.tenant_code, 'C' || g, c.id,
                        timestamptz '2022-09-01 00:00+08' + (g %% 2591999) * interval '1 second', {MONTH},
-                       (ARRAY['parcel','express','registered'])[1 + (g * 7) %% 3], 6 + (g %% 900) / 100.0
+                       (ARRAY['parcel','express','registered'])[1 + (g / {total} + c.n) %% 3],
+                       6 + (g %% 900) / 100.0
                 FROM generate_series(1, {collections}) g
-                JOIN bench_c c ON c.n = g %% (SELECT count(*) FROM bench_c)""")
+                JOIN bench_c c ON c.n = g %% {total}""")
         else:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS bench_c")
             conn.exec_driver_sql(
                 "CREATE TEMP TABLE bench_c AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, id, "
                 "tenant_code FROM payroll_courier"
@@ -217,13 +225,13 @@ def load_events(app: Any, deliveries: int, collections: int) -> float:
                   (tenant_code, waybill, courier_id, scanned_at, month, category, mode, tier, pickup_point)
                 SELECT c.tenant_code, 'W' || x, c.id,
                        datetime('2022-08-31 16:00:00', '+' || (x % 2591999) || ' seconds'), {MONTH},
-                       CASE (x * 7) % 5 WHEN 0 THEN 'letter' WHEN 1 THEN 'registered'
+                       CASE (x / {total} + c.n) % 5 WHEN 0 THEN 'letter' WHEN 1 THEN 'registered'
                             WHEN 2 THEN 'parcel' WHEN 3 THEN 'express' ELSE 'gov_mail' END,
-                       CASE (x * 11) % 6 WHEN 3 THEN 'pickup_point' WHEN 4 THEN 'locker'
-                            WHEN 5 THEN 'counter' ELSE 'door' END,
+                       CASE (x / {total} / 5 * 7 + c.n) % 6 WHEN 3 THEN 'pickup_point'
+                            WHEN 4 THEN 'locker' WHEN 5 THEN 'counter' ELSE 'door' END,
                        CASE c.n % 4 WHEN 0 THEN 'urban' WHEN 1 THEN 'suburban'
                             WHEN 2 THEN 'rural' ELSE 'mountain' END,
-                       CASE WHEN (x * 11) % 6 = 3 THEN 'pp' || (x % 97) END
+                       CASE WHEN (x / {total} / 5 * 7 + c.n) % 6 = 3 THEN 'pp' || (x % 97) END
                 FROM g JOIN bench_c c ON c.n = x % {total}""")
             conn.exec_driver_sql(f"""
                 WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {collections})
@@ -231,7 +239,8 @@ def load_events(app: Any, deliveries: int, collections: int) -> float:
                   (tenant_code, waybill, courier_id, collected_at, month, category, postage)
                 SELECT c.tenant_code, 'C' || x, c.id,
                        datetime('2022-08-31 16:00:00', '+' || (x % 2591999) || ' seconds'), {MONTH},
-                       CASE (x * 7) % 3 WHEN 0 THEN 'parcel' WHEN 1 THEN 'express' ELSE 'registered' END,
+                       CASE (x / {total} + c.n) % 3 WHEN 0 THEN 'parcel' WHEN 1 THEN 'express'
+                            ELSE 'registered' END,
                        printf('%.2f', 6 + (x % 900) / 100.0)
                 FROM g JOIN bench_c c ON c.n = x % {total}""")
     settle(app)
@@ -316,6 +325,19 @@ def ingest_cost(app: Any, scans: int) -> dict[str, Any]:
     }
 
 
+def clear_runs(app: Any) -> None:
+    """Remove the month's run, slips and lines (not timed), then settle."""
+    db = app.extensions["postalops.db"]
+    with db.engine.begin() as conn:
+        for table in ("payroll_pay_line", "payroll_payslip"):
+            conn.exec_driver_sql(
+                f"DELETE FROM {table} WHERE run_id IN "
+                f"(SELECT id FROM payroll_run WHERE month = {MONTH})"
+            )
+        conn.exec_driver_sql(f"DELETE FROM payroll_run WHERE month = {MONTH}")
+    settle(app)
+
+
 def settle(app: Any) -> None:
     """VACUUM ANALYZE (PostgreSQL) / ANALYZE (SQLite), so neither contender pays for hint bits."""
     db = app.extensions["postalops.db"]
@@ -327,6 +349,8 @@ def settle(app: Any) -> None:
                 "payroll_collection",
                 "payroll_delivery_tally",
                 "payroll_collection_tally",
+                "payroll_pay_line",
+                "payroll_payslip",
             ):
                 auto.exec_driver_sql(f"VACUUM ANALYZE {table}")
         else:
@@ -401,10 +425,14 @@ def measure(
     tally = rebuild(app)  # ingest would have kept them; the events here were generated by SQL
     floor(app)  # warm the cache for both contenders alike
     floor_first, groups = floor(app)
+    clear_runs(app)  # the month's first run: no draft to replace
     run_time, summary, _ = run(app, memory=False)
     floor_second, _ = floor(app)
+    settle(app)  # what autovacuum does between two runs in production
+    rerun_time, _, _ = run(app, memory=False)
     owner_time = None
     if app.extensions["postalops.db"].is_postgres:
+        settle(app)
         owner_time, _, _ = run(app, memory=False, owner=True)
     out: dict[str, Any] = {
         "deliveries": deliveries,
@@ -415,12 +443,15 @@ def measure(
         "floor_runs": [round(floor_first, 2), round(floor_second, 2)],
         "floor_groups": groups,
         "run_seconds": round(run_time, 2),
+        "rerun_seconds": round(rerun_time, 2),
         "run": summary,
     }
     out["ratio"] = round(run_time / out["floor_seconds"], 2)
+    out["rerun_ratio"] = round(rerun_time / out["floor_seconds"], 2)
     if owner_time is not None:
         out["run_owner_no_rls_seconds"] = round(owner_time, 2)
         out["ratio_owner_no_rls"] = round(owner_time / out["floor_seconds"], 2)
+    settle(app)
     if memory:
         again, _, peak = run(app, memory=True)  # re-run of the draft, traced
         out["traced_run_seconds"] = round(again, 2)
@@ -442,7 +473,10 @@ def main() -> None:
         help="also trace memory, at full size and at a fifth of the events",
     )
     parser.add_argument(
-        "--ingest", type=int, default=0, help="also time this many scans through ingest"
+        "--ingest",
+        type=int,
+        default=0,
+        help="first time this many scans through ingest (not with --reuse)",
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
@@ -457,13 +491,15 @@ def main() -> None:
         build_roster(app, args.couriers)
     backend = app.extensions["postalops.db"].engine.dialect.name
     results = {"backend": backend, "couriers": args.couriers}
+    if args.ingest and not args.reuse:
+        # Before the generated events: the load drops the events' unique indexes to go faster,
+        # and ingest's duplicate check needs them.
+        results["ingest"] = ingest_cost(app, args.ingest)
     if args.memory_check:
         results["small"] = measure(app, args.deliveries // 5, args.collections // 5, memory=True)
     results["full"] = measure(
         app, args.deliveries, args.collections, memory=args.memory_check, reuse=args.reuse
     )
-    if args.ingest:
-        results["ingest"] = ingest_cost(app, args.ingest)
     if args.json:
         print(json.dumps(results, indent=1))
         return
@@ -484,12 +520,13 @@ def main() -> None:
             f"{r['floor_runs']}"
         )
         print(
-            f"  payroll run (scoped, priced, written): {r['run_seconds']} s  = {r['ratio']}x floor "
-            f"(target <= 2x)  {r['run']}"
+            f"  payroll run, first of the month (scoped, priced, written): {r['run_seconds']} s "
+            f"= {r['ratio']}x floor (target <= 2x)  {r['run']}"
         )
+        print(f"  re-run replacing the draft: {r['rerun_seconds']} s = {r['rerun_ratio']}x floor")
         if "run_owner_no_rls_seconds" in r:
             print(
-                f"  same run, system scope on the owner connection (no RLS): "
+                f"  re-run, system scope on the owner connection (no RLS): "
                 f"{r['run_owner_no_rls_seconds']} s = {r['ratio_owner_no_rls']}x floor"
             )
         if "run_peak_python_mib" in r:

@@ -47,6 +47,7 @@ from .payslip import (
     Payslip,
     TermCount,
     cell_of,
+    line_positions,
     price_outsourced_courier,
     price_own_courier,
 )
@@ -416,7 +417,7 @@ def _rows(courier: CourierRow, slip: Payslip, key: int, slips: list, lines: list
             "total": slip.total,
         }
     )
-    for position, line in enumerate(slip.lines):
+    for position, line in zip(line_positions(slip.lines), slip.lines, strict=True):
         lines.append(
             {
                 "tenant_code": courier.tenant_code,

@@ -273,3 +273,49 @@ def cell_of(category: str, mode: str, tier: str) -> Cell:
         return _CELLS[(category, mode, tier)]
     except KeyError:
         return (Category(category), Mode(mode), Tier(tier))
+
+
+# --- where a line sits on its slip ----------------------------------------------------------------
+#
+# A line's position is a function of what it is, not of which other lines the slip has: the same
+# cell has the same position every month and on every re-run, and the database can number the
+# lines of a province run without sorting them. Positions order lines as ``price_own_courier``
+# lists them (cells by category, mode and tier name; categories by name), with gaps.
+
+SORTED_CATEGORIES = sorted(c.value for c in Category)
+SORTED_MODES = sorted(m.value for m in Mode)
+SORTED_TIERS = sorted(t.value for t in Tier)
+BLOCK = 1000  # first position of each kind's block, in slip order
+FIRST = {
+    "base": 0,
+    "delivery": 1,
+    "outsourced": 1,
+    "volume_tier": BLOCK,
+    "commission": 2 * BLOCK,
+    "agent_fee": 3 * BLOCK,
+    "adjustment": 4 * BLOCK,
+}
+
+
+def line_positions(lines: Sequence[PayLine]) -> list[int]:
+    """The stored position of each line of a slip, in the order ``price_*`` produced them."""
+    positions = []
+    ordinal = {"outsourced": 0, "adjustment": 0}
+    for line in lines:
+        first = FIRST[line.kind]
+        if line.kind == "delivery":
+            cell = (
+                SORTED_CATEGORIES.index(line.category or "") * len(SORTED_MODES)
+                + SORTED_MODES.index(line.mode or "")
+            ) * len(SORTED_TIERS) + SORTED_TIERS.index(line.tier or "")
+            positions.append(first + cell)
+        elif line.kind == "volume_tier":
+            positions.append(first + (line.volume_tier or 0))
+        elif line.kind in ("commission", "agent_fee"):
+            positions.append(first + SORTED_CATEGORIES.index(line.category or ""))
+        elif line.kind in ordinal:
+            positions.append(first + ordinal[line.kind])
+            ordinal[line.kind] += 1
+        else:
+            positions.append(first)
+    return positions
