@@ -56,8 +56,8 @@ def main() -> None:
             "CREATE TABLE rls_bench (tenant_code varchar(200), courier_id int, month int)"
         )
         conn.exec_driver_sql(
-            "INSERT INTO rls_bench SELECT 'cn.henan.c' || (g % 18) || '.s' || (g % 10), "
-            f"g % 20000, 202209 FROM generate_series(1, {args.rows}) g"
+            "INSERT INTO rls_bench SELECT 'cn.henan.c' || (g %% 18) || '.s' || (g %% 10), "
+            f"g %% 20000, 202209 FROM generate_series(1, {args.rows}) g"
         )
         ensure_row_level_security(conn, "postalops_runtime")
     engine.dispose()
