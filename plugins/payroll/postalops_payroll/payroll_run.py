@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from postalops import audit
-from postalops.db import Money, check_in_scope, in_scope_clause, utcnow
+from postalops.db import check_in_scope, in_scope_clause, utcnow
 from postalops.errors import Conflict, NotFound, ValidationError
 from postalops.tenancy import ancestors
 from sqlmodel import Session, delete, func, select
@@ -151,8 +151,14 @@ def run_payroll(
         session.add(run)
         session.flush()
     else:
-        session.execute(delete(PayrollPayLine).where(PayrollPayLine.run_id == run.id))
-        session.execute(delete(PayrollPayslip).where(PayrollPayslip.run_id == run.id))
+        # No session synchronisation: it would fetch the keys of all 560,000 lines of a
+        # province run into Python (RETURNING) only to expire objects nobody loaded.
+        for model in (PayrollPayLine, PayrollPayslip):
+            session.execute(
+                delete(model).where(model.run_id == run.id),
+                execution_options={"synchronize_session": False},
+            )
+
     assert run.id is not None
     if in_database:
         price_in_database(session, run_id=run.id, unit=unit, month=key, slated=slated)
@@ -397,45 +403,83 @@ def _terms_for(session: Session, month: Month) -> dict[int, PayrollContractTerm]
     return {row.contractor_id: row for row in rows}
 
 
+SLIP_COLUMNS = (
+    "tenant_code",
+    "month",
+    "courier_id",
+    "courier_code",
+    "kind",
+    "delivered_items",
+    "pickup_point_items",
+    "quota",
+    "collected_postage",
+    "quota_completion",
+    "quota_band",
+    "quota_multiplier",
+    "rate_card_version",
+    "agent_fees",
+    "total",
+)
+LINE_COLUMNS = (
+    "tenant_code",
+    "courier_id",
+    "position",
+    "kind",
+    "category",
+    "mode",
+    "tier",
+    "volume_tier",
+    "quantity",
+    "unit_rate",
+    "amount",
+    "rate_card_version",
+    "contract_term",
+    "reason",
+    "author",
+)
+
+
 def _rows(courier: CourierRow, slip: Payslip, key: int, slips: list, lines: list) -> None:
+    """Append the slip's row and its lines' rows, as the tuples SQLite stores (exact text for
+    decimals: tuples, not dicts, since a province run holds 560,000 of them)."""
     slips.append(
-        {
-            "tenant_code": courier.tenant_code,
-            "month": key,
-            "courier_id": courier.id,
-            "courier_code": courier.code,
-            "kind": slip.kind,
-            "delivered_items": slip.delivered_items,
-            "pickup_point_items": slip.pickup_point_items,
-            "quota": slip.quota,
-            "collected_postage": slip.collected_postage,
-            "quota_completion": slip.quota_completion,
-            "quota_band": slip.quota_band,
-            "quota_multiplier": slip.quota_multiplier,
-            "rate_card_version": slip.rate_card_version,
-            "agent_fees": slip.agent_fees,
-            "total": slip.total,
-        }
+        (
+            courier.tenant_code,
+            key,
+            courier.id,
+            courier.code,
+            slip.kind,
+            slip.delivered_items,
+            slip.pickup_point_items,
+            _sqlite_value(slip.quota, True),
+            _sqlite_value(slip.collected_postage, True),
+            _sqlite_value(slip.quota_completion, False),
+            slip.quota_band,
+            _sqlite_value(slip.quota_multiplier, False),
+            slip.rate_card_version,
+            _sqlite_value(slip.agent_fees, True),
+            _sqlite_value(slip.total, True),
+        )
     )
     for position, line in zip(line_positions(slip.lines), slip.lines, strict=True):
         lines.append(
-            {
-                "tenant_code": courier.tenant_code,
-                "courier_id": courier.id,
-                "position": position,
-                "kind": line.kind,
-                "category": line.category,
-                "mode": line.mode,
-                "tier": line.tier,
-                "volume_tier": line.volume_tier,
-                "quantity": line.quantity,
-                "unit_rate": line.unit_rate,
-                "amount": line.amount,
-                "rate_card_version": line.rate_card_version,
-                "contract_term": line.contract_term,
-                "reason": line.reason,
-                "author": line.author,
-            }
+            (
+                courier.tenant_code,
+                courier.id,
+                position,
+                line.kind,
+                line.category,
+                line.mode,
+                line.tier,
+                line.volume_tier,
+                str(line.quantity),
+                str(line.unit_rate),
+                _sqlite_value(line.amount, True),
+                line.rate_card_version,
+                line.contract_term,
+                line.reason,
+                line.author,
+            )
         )
 
 
@@ -445,21 +489,20 @@ def _write(session: Session, run_id: int | None, slips: list, lines: list) -> No
     Every row's unit is a courier's, read through the caller's scoped session, and each
     distinct unit is re-checked against the scope before anything is written.
     """
-    for unit in {row["tenant_code"] for row in slips}:
+    for unit in {row[0] for row in slips}:
         check_in_scope(session, unit)
     driver = session.connection().connection.driver_connection
-    for rows, model in ((slips, PayrollPayslip), (lines, PayrollPayLine)):
-        if not rows:
-            continue
-        names = [*rows[0], "run_id"]
-        money = {c.name for c in model.__table__.columns if isinstance(c.type, Money)}
-        values = [
-            [_sqlite_value(row[c], c in money) for c in names[:-1]] + [run_id] for row in rows
-        ]
-        marks = ", ".join("?" for _ in names)
-        driver.executemany(
-            f"INSERT INTO {model.__tablename__} ({', '.join(names)}) VALUES ({marks})", values
-        )
+    for rows, model, columns in (
+        (slips, PayrollPayslip, SLIP_COLUMNS),
+        (lines, PayrollPayLine, LINE_COLUMNS),
+    ):
+        if rows:
+            names = ", ".join((*columns, "run_id"))
+            marks = ", ".join("?" for _ in range(len(columns) + 1))
+            driver.executemany(
+                f"INSERT INTO {model.__tablename__} ({names}) VALUES ({marks})",
+                (row + (run_id,) for row in rows),
+            )
 
 
 def _sqlite_value(value: Any, money: bool) -> Any:
