@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from sqlmodel import Session, select
 
 from .models import PayrollPayLine, PayrollPayslip, PayrollRun
+from .payroll_run import LINE_COLUMNS as STORED_LINE_COLUMNS
 
 SLIP_COLUMNS = [
     "courier",
@@ -25,22 +26,8 @@ SLIP_COLUMNS = [
     "agent_fees",
     "total",
 ]
-LINE_COLUMNS = [
-    "courier",
-    "position",
-    "kind",
-    "category",
-    "mode",
-    "tier",
-    "volume_tier",
-    "quantity",
-    "unit_rate",
-    "amount",
-    "rate_card_version",
-    "contract_term",
-    "reason",
-    "author",
-]
+# A line as stored, the courier's code in place of the tenant and courier id.
+LINE_COLUMNS = ["courier", *STORED_LINE_COLUMNS[2:]]
 COST_COLUMNS = [
     "city",
     "month",
@@ -106,19 +93,7 @@ def payslips_xlsx(session: Session, run: PayrollRun) -> bytes:
                 _cell(v)
                 for v in (
                     codes.get(line.courier_id),
-                    line.position,
-                    line.kind,
-                    line.category,
-                    line.mode,
-                    line.tier,
-                    line.volume_tier,
-                    line.quantity,
-                    line.unit_rate,
-                    line.amount,
-                    line.rate_card_version,
-                    line.contract_term,
-                    line.reason,
-                    line.author,
+                    *(getattr(line, name) for name in STORED_LINE_COLUMNS[2:]),
                 )
             ]
         )
