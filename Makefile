@@ -42,12 +42,13 @@ bench: install
 	for db in bench_outcall bench_payroll bench_lending bench_sorter bench_ecommerce; do \
 	  createdb -h 127.0.0.1 -U postgres $$db 2>/dev/null || true; done
 	$(BIN)/python bench/bench_core_scope.py
+	$(BIN)/python bench/bench_rls_policy.py
 	$(BIN)/python bench/bench_outcall.py --db $(BENCH_PG)/bench_outcall
 	$(BIN)/python bench/bench_pickup_points.py
-	$(BIN)/python bench/bench_sorter.py --db $(BENCH_PG)/bench_sorter
+	$(BIN)/python bench/bench_sorter.py --db $(BENCH_PG)/bench_sorter --days 7
 	$(BIN)/python bench/bench_ecommerce.py --db $(BENCH_PG)/bench_ecommerce
 	$(BIN)/python bench/bench_lending.py --db $(BENCH_PG)/bench_lending
-	$(BIN)/python bench/bench_payroll.py --db $(BENCH_PG)/bench_payroll
+	$(BIN)/python bench/bench_payroll.py --db $(BENCH_PG)/bench_payroll --memory-check --ingest 50000
 
 
 

@@ -137,22 +137,29 @@ def setup(env: dict[str, str]) -> tuple[Any, list[tuple[int, str]], str, dt.date
     return app, devices, viewer, day
 
 
-def make_events(day: dt.date, per_device: int) -> dict[int, list[dict]]:
-    """A busy simulated day per machine: runs through waves 1-3 until ``per_device`` events."""
+def make_events(last_day: dt.date, per_device: int, days: int = 1) -> dict[int, list[dict]]:
+    """Busy simulated days per machine, ``days`` days up to ``last_day``: runs through waves 1-3
+    until ``per_device`` events a day; each machine's events in time order."""
     from postalops_sorter.simulation import Run, simulate_run
 
-    out = {}
-    for i in range(DEVICES):
-        events: list[dict] = []
-        for hour in (7, 11, 15, 19):
-            if len(events) >= per_device:
-                break
-            start = dt.datetime.combine(day, dt.time(hour, 0), tzinfo=SH)
-            run = Run(
-                start=start, items=min(3_200, per_device - len(events)), rate_per_hour=3300, jams=1
-            )
-            events += simulate_run(run, seed=f"bench{i}", first_seq=len(events) + hour * 100_000)
-        out[i] = events[:per_device]
+    out: dict[int, list[dict]] = {i: [] for i in range(DEVICES)}
+    for back in range(days - 1, -1, -1):
+        day = last_day - dt.timedelta(days=back)
+        for i in range(DEVICES):
+            events: list[dict] = []
+            for hour in (7, 11, 15, 19):
+                if len(events) >= per_device:
+                    break
+                start = dt.datetime.combine(day, dt.time(hour, 0), tzinfo=SH)
+                run = Run(
+                    start=start,
+                    items=min(3_200, per_device - len(events)),
+                    rate_per_hour=3300,
+                    jams=1,
+                )
+                first = back * 10_000_000 + len(events) + hour * 100_000
+                events += simulate_run(run, seed=f"bench{i}-{back}", first_seq=first)
+            out[i] += events[:per_device]
     return out
 
 
@@ -284,7 +291,10 @@ def live_latency(
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--db", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench_sorter")
-    p.add_argument("--events-per-device", type=int, default=10_000)
+    p.add_argument("--events-per-device", type=int, default=10_000, help="per device and day")
+    p.add_argument(
+        "--days", type=int, default=1, help="days of telemetry to post (the rollup is of the last)"
+    )
     p.add_argument("--clients", type=int, default=4)
     p.add_argument(
         "--threads", type=int, default=1, help="gunicorn threads per worker (gthread when > 1)"
@@ -302,7 +312,7 @@ def main() -> int:
     recreate(args.db)
     sh([str(VENV / "postalops"), "db", "upgrade"], env)
     app, devices, viewer, day = setup(env)
-    events = make_events(day, args.events_per_device)
+    events = make_events(day, args.events_per_device, args.days)
     copied, copy_s = copy_reference(args.db, devices, events)
 
     server = subprocess.Popen(
@@ -324,6 +334,9 @@ def main() -> int:
     try:
         wait_up(PORT)
         accepted, ingest_s, errors = post_all(PORT, devices, events, args.clients)
+        if args.days > 1:  # the rollup is timed for the last day only, as with --days 1
+            with psycopg.connect(args.db.replace("postgresql+psycopg", "postgresql")) as c:
+                c.execute("DELETE FROM sorter_dirty_day WHERE day < %s", (day,))
         roll_s, roll = rollup_time(app)
         lat = live_latency(PORT, devices, viewer)
     finally:
@@ -334,6 +347,7 @@ def main() -> int:
     p95 = statistics.quantiles(lat, n=20)[18] * 1000
     result = {
         "events": copied,
+        "days": args.days,
         "accepted": accepted,
         "errors": errors[:5],
         "gunicorn": f"-w 2 --threads {args.threads}",
@@ -352,7 +366,7 @@ def main() -> int:
         print(json.dumps(result, indent=2))
     else:
         print(
-            f"events: {copied:,} ({DEVICES} devices, one day, batches of {BATCH:,}); accepted {accepted:,}"
+            f"events: {copied:,} ({DEVICES} devices, {args.days} day(s), batches of {BATCH:,}); accepted {accepted:,}"
         )
         print(
             f"ingest via HTTP (gunicorn -w 2 --threads {args.threads}): {ingest_rate:,.0f} events/s  ({ingest_s:.2f} s)"
@@ -361,7 +375,7 @@ def main() -> int:
         print(
             f"ingest / COPY: {ingest_rate / copy_rate:.1%}   (targets: >= 50% and >= 50,000 events/s)"
         )
-        print(f"rollup of one day of {DEVICES} devices: {roll_s:.2f} s  {roll}")
+        print(f"rollup of the last day of {DEVICES} devices: {roll_s:.2f} s  {roll}")
         print(
             f"live page data request: p50 {statistics.median(lat) * 1000:.1f} ms, p95 {p95:.1f} ms ({len(lat)} requests)"
         )
