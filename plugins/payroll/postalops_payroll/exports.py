@@ -10,22 +10,10 @@ from sqlmodel import Session, select
 
 from .models import PayrollPayLine, PayrollPayslip, PayrollRun
 from .payroll_run import LINE_COLUMNS as STORED_LINE_COLUMNS
+from .payroll_run import SLIP_COLUMNS as STORED_SLIP_COLUMNS
 
-SLIP_COLUMNS = [
-    "courier",
-    "station",
-    "kind",
-    "delivered_items",
-    "pickup_point_items",
-    "quota",
-    "collected_postage",
-    "quota_completion",
-    "quota_band",
-    "quota_multiplier",
-    "rate_card_version",
-    "agent_fees",
-    "total",
-]
+# A slip as stored after its courier's code and station (the month is the run's).
+SLIP_COLUMNS = ["courier", "station", *STORED_SLIP_COLUMNS[4:]]
 # A line as stored, the courier's code in place of the tenant and courier id.
 LINE_COLUMNS = ["courier", *STORED_LINE_COLUMNS[2:]]
 COST_COLUMNS = [
@@ -66,17 +54,7 @@ def payslips_xlsx(session: Session, run: PayrollRun) -> bytes:
                 for v in (
                     slip.courier_code,
                     slip.tenant_code,
-                    slip.kind,
-                    slip.delivered_items,
-                    slip.pickup_point_items,
-                    slip.quota,
-                    slip.collected_postage,
-                    slip.quota_completion,
-                    slip.quota_band,
-                    slip.quota_multiplier,
-                    slip.rate_card_version,
-                    slip.agent_fees,
-                    slip.total,
+                    *(getattr(slip, name) for name in STORED_SLIP_COLUMNS[4:]),
                 )
             ]
         )

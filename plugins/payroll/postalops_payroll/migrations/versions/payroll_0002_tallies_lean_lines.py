@@ -27,6 +27,29 @@ LINE_COLUMNS = (
 )
 
 
+def _line_columns() -> list[sa.Column]:
+    """The columns a pay line has in both layouts (new objects on each call)."""
+    rate = postalops_payroll.models.Rate(precision=14, scale=6)
+    text = sqlmodel.sql.sqltypes.AutoString
+    return [
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("courier_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("kind", text(length=16), nullable=False),
+        sa.Column("category", text(length=12), nullable=True),
+        sa.Column("mode", text(length=12), nullable=True),
+        sa.Column("tier", text(length=12), nullable=True),
+        sa.Column("volume_tier", sa.Integer(), nullable=True),
+        sa.Column("quantity", rate, nullable=False),
+        sa.Column("unit_rate", rate, nullable=False),
+        sa.Column("amount", postalops.db.Money(precision=18, scale=2), nullable=False),
+        sa.Column("rate_card_version", sa.Integer(), nullable=True),
+        sa.Column("contract_term", text(length=60), nullable=True),
+        sa.Column("reason", text(length=300), nullable=True),
+        sa.Column("author", text(length=120), nullable=True),
+    ]
+
+
 def _fen(column: str) -> str:
     if op.get_bind().dialect.name == "sqlite":  # money is exact text there
         return f"CAST(ROUND(CAST({column} AS NUMERIC) * 100) AS INTEGER)"
@@ -73,25 +96,7 @@ def upgrade() -> None:
     op.create_table(
         "payroll_pay_line_new",
         sa.Column("tenant_code", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-        sa.Column("run_id", sa.Integer(), nullable=False),
-        sa.Column("courier_id", sa.Integer(), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
-        sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
-        sa.Column("tier", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
-        sa.Column("volume_tier", sa.Integer(), nullable=True),
-        sa.Column(
-            "quantity", postalops_payroll.models.Rate(precision=14, scale=6), nullable=False
-        ),
-        sa.Column(
-            "unit_rate", postalops_payroll.models.Rate(precision=14, scale=6), nullable=False
-        ),
-        sa.Column("amount", postalops.db.Money(precision=18, scale=2), nullable=False),
-        sa.Column("rate_card_version", sa.Integer(), nullable=True),
-        sa.Column("contract_term", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-        sa.Column("author", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+        *_line_columns(),
         sa.PrimaryKeyConstraint("run_id", "courier_id", "position"),
     )
     op.execute(
@@ -112,25 +117,7 @@ def downgrade() -> None:
         "payroll_pay_line_old",
         sa.Column("tenant_code", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("run_id", sa.Integer(), nullable=False),
-        sa.Column("courier_id", sa.Integer(), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
-        sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
-        sa.Column("tier", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=True),
-        sa.Column("volume_tier", sa.Integer(), nullable=True),
-        sa.Column(
-            "quantity", postalops_payroll.models.Rate(precision=14, scale=6), nullable=False
-        ),
-        sa.Column(
-            "unit_rate", postalops_payroll.models.Rate(precision=14, scale=6), nullable=False
-        ),
-        sa.Column("amount", postalops.db.Money(precision=18, scale=2), nullable=False),
-        sa.Column("rate_card_version", sa.Integer(), nullable=True),
-        sa.Column("contract_term", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=True),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-        sa.Column("author", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
+        *_line_columns(),
         sa.ForeignKeyConstraint(["run_id"], ["payroll_run.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
