@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from postalops.db import check_in_scope
+from postalops.db import check_in_scope, in_scope_clause
 from postalops.errors import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
@@ -24,6 +24,7 @@ from .models import (
     PayrollDelivery,
     PayrollDeliveryTally,
 )
+from .money import fen_of
 from .period import Month
 from .rate_card_store import locked_months
 from .work_events import (
@@ -225,34 +226,31 @@ def add_to_tallies(session: Session, model: Any, added: Mapping[tuple, list[int]
 def rebuild_tallies(session: Session, unit: str, month: int) -> dict[str, int]:
     """Recompute ``unit``'s tallies of ``month`` from the stored events (repair, migration).
 
-    Returns the rows written per tally. Runs as two SQL statements per tally: the unit was
-    checked against the caller's scope, the filter names it, and on PostgreSQL the tables'
-    row-level security applies to both the read and the write.
+    Returns the rows written per tally. One ``DELETE`` and one ``INSERT … SELECT … GROUP BY``
+    per tally, on the session's connection: the unit was checked against the caller's scope,
+    the filters name it, and on PostgreSQL the tables' row-level security applies to both the
+    read and the write.
     """
     check_in_scope(session, unit)
     connection = session.connection()
-    sqlite_money = connection.dialect.name == "sqlite"
-    fen = (
-        "CAST(ROUND(CAST(postage AS NUMERIC) * 100) AS INTEGER)"
-        if sqlite_money
-        else "CAST(ROUND(postage * 100) AS BIGINT)"
-    )
-    where = "month = :month AND (tenant_code = :unit OR tenant_code LIKE :below)"
-    params = {"month": month, "unit": unit, "below": unit + ".%"}
     written = {}
-    for name, keys, sums in (
-        ("payroll_delivery", TALLY_KEYS[PayrollDelivery], "count(*)"),
-        ("payroll_collection", TALLY_KEYS[PayrollCollection], f"count(*), sum({fen})"),
-    ):
-        columns = ", ".join(keys)
-        extra = ", postage_fen" if name == "payroll_collection" else ""
-        connection.execute(sa.text(f"DELETE FROM {name}_tally WHERE {where}"), params)
-        result = connection.execute(
-            sa.text(
-                f"INSERT INTO {name}_tally ({columns}, items{extra}) "
-                f"SELECT {columns}, {sums} FROM {name} WHERE {where} GROUP BY {columns}"
-            ),
-            params,
+    for model, tally in TALLIES.items():
+        events, counts = model.__table__, tally.__table__
+        keys = [events.c[name] for name in TALLY_KEYS[model]]
+        sums = [sa.func.count()]
+        if model is PayrollCollection:
+            sums.append(sa.func.sum(fen_of(session, events.c.postage)))
+        names = [*TALLY_KEYS[model], *("items", "postage_fen")[: len(sums)]]
+        connection.execute(
+            sa.delete(counts).where(
+                counts.c.month == month, in_scope_clause(counts.c.tenant_code, unit)
+            )
         )
-        written[name + "_tally"] = result.rowcount
+        rows = (
+            sa.select(*keys, *sums)
+            .where(events.c.month == month, in_scope_clause(events.c.tenant_code, unit))
+            .group_by(*keys)
+        )
+        result = connection.execute(sa.insert(counts).from_select(names, rows))
+        written[counts.name] = result.rowcount
     return written

@@ -18,24 +18,9 @@ from sqlmodel import Session, func, select
 
 from .kpi import median, ratio
 from .models import PayrollDelivery, PayrollPayslip
-from .money import ZERO
+from .money import ZERO, money_value, sum_money
 from .payslip import OUTSOURCED, OWN
 from .period import SHANGHAI, months_between
-
-
-def sum_money(session: Session, column: Any) -> Any:
-    """SUM of a money column, exact on both backends (SQLite sums integer fen)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.coalesce(
-            func.sum(sa.cast(func.round(sa.cast(column, sa.Numeric) * 100), sa.Integer)), 0
-        )
-    return func.coalesce(func.sum(column), 0)
-
-
-def money_value(session: Session, value: Any) -> Decimal:
-    if session.get_bind().dialect.name == "sqlite":
-        return Decimal(int(value or 0)) / 100
-    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
 def period_bounds(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
+import sqlalchemy as sa
 from postalops.errors import ValidationError
+from sqlmodel import Session
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0")
@@ -60,3 +63,29 @@ def _not_a_number(field: str, value: object) -> ValidationError:
         code="not_a_number",
         details=[{"field": field, "message": "not a number", "value": str(value)}],
     )
+
+
+# --- money in SQL -------------------------------------------------------------------------------
+# SUM over NUMERIC is exact on PostgreSQL; SQLite keeps money as exact text (``Money``), so there
+# every sum is taken over whole fen, an integer, and no float ever touches money.
+
+
+def fen_of(session: Session, column: Any) -> Any:
+    """SQL for a money column in whole fen (an integer) on either backend."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sa.cast(sa.func.round(sa.cast(column, sa.Numeric) * 100), sa.Integer)
+    return sa.cast(sa.func.round(column * 100), sa.BigInteger)
+
+
+def sum_money(session: Session, column: Any) -> Any:
+    """SUM of a money column, exact on both backends (SQLite sums integer fen); 0 when empty."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sa.func.coalesce(sa.func.sum(fen_of(session, column)), 0)
+    return sa.func.coalesce(sa.func.sum(column), 0)
+
+
+def money_value(session: Session, value: Any) -> Decimal:
+    """The Decimal of a :func:`sum_money` result, to the fen."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (Decimal(int(value or 0)) / 100).quantize(FEN)
+    return Decimal(str(value or 0)).quantize(FEN)

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-import sqlalchemy as sa
 from postalops import audit
 from postalops.db import check_in_scope, in_scope_clause, utcnow
 from postalops.errors import Conflict, NotFound, ValidationError
@@ -39,7 +38,7 @@ from .models import (
     PayrollPayslip,
     PayrollRun,
 )
-from .money import FEN, ZERO
+from .money import FEN, ZERO, money_value, sum_money
 from .payslip import (
     OUTSOURCED,
     Adjustment,
@@ -294,25 +293,17 @@ def _summarise(session: Session, run: PayrollRun) -> None:
 
 
 def _money_sums(session: Session, run_id: int | None) -> dict[tuple[str, str], Decimal]:
-    """Exact sums of slip totals and agent fees per kind (fen integers on SQLite)."""
+    """Exact sums of slip totals and agent fees per kind."""
     slip = PayrollPayslip
-    sqlite = session.get_bind().dialect.name == "sqlite"
-
-    def total(column: Any) -> Any:
-        if sqlite:  # money is exact text there: sum whole fen
-            return func.sum(sa.cast(sa.func.round(sa.cast(column, sa.Numeric) * 100), sa.Integer))
-        return func.sum(column)
-
-    out: dict[tuple[str, str], Decimal] = {}
     statement = (
-        select(slip.kind, total(slip.total), total(slip.agent_fees))
+        select(slip.kind, sum_money(session, slip.total), sum_money(session, slip.agent_fees))
         .where(slip.run_id == run_id)
         .group_by(slip.kind)
     )
-    for kind, totals, fees in session.connection().execute(statement):
-        for name, value in (("total", totals), ("agent_fees", fees)):
-            amount = Decimal(int(value)) / 100 if sqlite else Decimal(str(value))
-            out[(kind, name)] = amount.quantize(FEN)
+    out: dict[tuple[str, str], Decimal] = {}
+    for kind, totals, fees in session.exec(statement):
+        out[(kind, "total")] = money_value(session, totals)
+        out[(kind, "agent_fees")] = money_value(session, fees)
     return out
 
 

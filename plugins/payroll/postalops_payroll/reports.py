@@ -10,9 +10,8 @@ from postalops.db import in_scope_clause
 from sqlmodel import Session, func, select
 
 from .kpi import ratio
-from .metrics import money_value, sum_money
 from .models import PayrollBudget, PayrollCourier, PayrollDelivery, PayrollPayslip
-from .money import ZERO
+from .money import ZERO, money_value, sum_money
 from .outsourcing import budget_status
 from .payslip import OUTSOURCED
 from .period import Month, months_between
