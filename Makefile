@@ -51,6 +51,5 @@ bench: install
 	$(BIN)/python bench/bench_payroll.py --db $(BENCH_PG)/bench_payroll --memory-check --ingest 50000
 
 
-
 clean:
 	rm -rf $(VENV) instance test-artifacts

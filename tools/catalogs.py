@@ -71,7 +71,6 @@ def update(package: Path) -> list[str]:
     return missing
 
 
-
 def main(argv: list[str]) -> int:
     status = 0
     for arg in argv:

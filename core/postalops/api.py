@@ -107,7 +107,6 @@ def parse_json_body(schema: Any) -> Any:
     data = load_json(raw)
     try:
         return TypeAdapter(schema).validate_python(data)
-
     except PydanticValidationError as exc:
         raise ValidationError("request body is invalid", details=pydantic_errors(exc)) from exc
 

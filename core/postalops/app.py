@@ -121,7 +121,6 @@ class _CatalogDomain(Domain):
             names = [key]
             if locale.territory:  # zh_CN before zh_Hans_CN (whose fallback is the bare zh)
                 names.insert(0, f"{locale.language}_{locale.territory}")
-
             translations = support.Translations()
             for dirname in self.translation_directories:
                 catalog = support.Translations.load(dirname, names, self.domain[0])

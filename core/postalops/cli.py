@@ -256,7 +256,6 @@ def _toggle(key: str, unit: str, enabled: bool) -> None:
     with context.activate(_system(app)) as ctx:
         reg.set_enabled(ctx.session, unit, key, enabled, "cli")
         ctx.session.commit()
-
     click.echo(f"{key} {'enabled' if enabled else 'disabled'} at {unit}")
 
 

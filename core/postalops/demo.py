@@ -133,7 +133,6 @@ def demo_users(registry: Any) -> list[tuple[str, str, str]]:
     for role in sorted(roles):
         if roles[role]:
             out.extend((f"{role}_{_short(unit)}", unit, role) for unit in roles[role])
-
             continue
         for level, unit in USER_LEVELS:
             if role == "admin" and level == "group":

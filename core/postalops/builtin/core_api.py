@@ -160,7 +160,6 @@ def set_plugin(unit: str, key: str, body: Enablement) -> Any:
     s = ctx.session
     _, after = reg.set_enabled(s, unit, key, body.enabled, ctx.principal.name)
     s.commit()
-
     return {"unit": unit, "plugin": key, "enabled": after}
 
 

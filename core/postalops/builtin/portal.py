@@ -217,7 +217,6 @@ def admin_plugins() -> Any:
         try:
             reg.set_enabled(ctx.session, unit, key, enabled, ctx.principal.name)
             ctx.session.commit()
-
             flash(_("Saved."), "info")
         except PostalOpsError as exc:
             ctx.session.rollback()
