@@ -167,14 +167,15 @@ def copy_reference(
     db_url: str, devices: list[tuple[int, str]], events: dict[int, list[dict]]
 ) -> tuple[int, float]:
     """Raw COPY of the same rows into the same table, as the owner (no API, no checks)."""
-    from postalops_sorter.events import parse_batch
-    from postalops_sorter.ingest import COLUMNS, _row
+    from postalops_sorter.events import parse_columns
+    from postalops_sorter.ingest import COLUMNS
 
     now = dt.datetime.now(dt.UTC)
     rows = []
     for i, (device_id, _) in enumerate(devices):
-        parsed = parse_batch(events[i], now=now, chutes=24).events
-        rows += [_row(f"cn.henan.zhengzhou.s{i + 1:02d}", device_id, e) for e in parsed]
+        station = f"cn.henan.zhengzhou.s{i + 1:02d}"
+        batch = parse_columns(events[i], now=now, chutes=24)
+        rows += [(station, device_id, *row) for row in batch.rows()]
     url = db_url.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(url) as c:
         started = time.perf_counter()

@@ -163,21 +163,6 @@ def dirty_days(fresh: Columns, last_seen: dt.datetime | None) -> set[dt.date]:
     return days
 
 
-def _row(tenant_code: str, device_id: int, e: Event) -> tuple:
-    """One ``sorter_event`` row in :data:`COLUMNS` order."""
-    return (
-        tenant_code,
-        device_id,
-        e.seq,
-        e.at,
-        e.kind.value,
-        e.barcode,
-        e.chute,
-        e.result.value if e.result else None,
-        e.state.value if e.state else None,
-    )
-
-
 def _store_generic(conn: sa.Connection, device_id: int, tenant_code: str, batch: Columns) -> int:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
