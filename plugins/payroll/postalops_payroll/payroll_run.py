@@ -7,7 +7,6 @@ few set-based statements inside the database (``pricing_sql.py``); on SQLite the
 of ``payslip.py`` prices courier by courier. ``payslip.py`` states the rules; the tests hold
 both paths to the same hand-computed slips. Memory grows with couriers, never with events.
 
-
 A draft is replaced by a re-run (same input, same totals). Approval (``payroll.approve``,
 audited) locks the month: events, adjustments, re-runs and new rate-card versions for it are
 refused until someone holding ``payroll.reopen`` reopens it with a reason.
@@ -314,8 +313,8 @@ def _price_in_python(
     cells = _cell_counts(session, unit, key)
     postage = _postage(session, unit, key)
     adjustments = _adjustments(session, unit, key)
-    slips: list[dict[str, Any]] = []
-    lines: list[dict[str, Any]] = []
+    slips: list[tuple] = []
+    lines: list[tuple] = []
     for done, (courier, card, term) in enumerate(slated, start=1):
         mine = cells.get(courier.id, {})
         if term is not None:

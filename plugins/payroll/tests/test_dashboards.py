@@ -22,37 +22,31 @@ def _ids(component) -> list[str]:
     return found
 
 
-def test_the_payroll_dashboard_has_its_three_charts(september_events, as_unit, po_app):
+def _september_page(po_app, as_unit, *, zh: bool):
+    """Zhengzhou's payroll dashboard page for September 2022."""
     from postalops_dashboards.host import ViewContext
 
-    with as_unit(ZZ) as s:
-        run_payroll(s, ZZ, Month(2022, 9), "hr")
-        s.commit()
     with po_app.test_request_context("/"), as_unit(ZZ) as s:
         view = ViewContext(
             tenant=ZZ,
             date_from=dt.date(2022, 9, 1),
             date_to=dt.date(2022, 9, 30),
             session=s,
-            zh=True,
+            zh=zh,
             registry=po_app.extensions["postalops.plugins"],
         )
-        page = layout(view)
+        return layout(view)
+
+
+def test_the_payroll_dashboard_has_its_three_charts(september_events, as_unit, po_app):
+    with as_unit(ZZ) as s:
+        run_payroll(s, ZZ, Month(2022, 9), "hr")
+        s.commit()
+    page = _september_page(po_app, as_unit, zh=True)
     assert page.id == "payroll-dashboard"
     assert _ids(page) == ["payroll-cost-by-city", "payroll-own-vs-outsourced", "payroll-market-gap"]
 
 
 def test_an_empty_period_says_so(tenants, as_unit, po_app):
-    from postalops_dashboards.host import ViewContext
-
-    with po_app.test_request_context("/"), as_unit(ZZ) as s:
-        view = ViewContext(
-            tenant=ZZ,
-            date_from=dt.date(2022, 9, 1),
-            date_to=dt.date(2022, 9, 30),
-            session=s,
-            zh=False,
-            registry=po_app.extensions["postalops.plugins"],
-        )
-        page = layout(view)
+    page = _september_page(po_app, as_unit, zh=False)
     assert "No payroll runs in this period." in str(page)
