@@ -329,11 +329,10 @@ def clear_runs(app: Any) -> None:
     """Remove the month's run, slips and lines (not timed), then settle."""
     db = app.extensions["postalops.db"]
     with db.engine.begin() as conn:
-        for table in ("payroll_pay_line", "payroll_payslip"):
-            conn.exec_driver_sql(
-                f"DELETE FROM {table} WHERE run_id IN "
-                f"(SELECT id FROM payroll_run WHERE month = {MONTH})"
-            )
+        conn.exec_driver_sql(
+            "DELETE FROM payroll_payslip WHERE run_id IN "
+            f"(SELECT id FROM payroll_run WHERE month = {MONTH})"
+        )
         conn.exec_driver_sql(f"DELETE FROM payroll_run WHERE month = {MONTH}")
     settle(app)
 
@@ -349,7 +348,6 @@ def settle(app: Any) -> None:
                 "payroll_collection",
                 "payroll_delivery_tally",
                 "payroll_collection_tally",
-                "payroll_pay_line",
                 "payroll_payslip",
             ):
                 auto.exec_driver_sql(f"VACUUM ANALYZE {table}")

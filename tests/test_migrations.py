@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from postalops import migrate
-from postalops.db import Database
 from sqlmodel import SQLModel
-
-
-@pytest.fixture
-def empty_db(tmp_path):
-    url = os.environ.get("POSTALOPS_DATABASE_URL")
-    if not url:
-        db = Database(f"sqlite:///{tmp_path / 'mig.sqlite'}")
-        yield db
-        db.dispose()
-        return
-    name = f"postalops_mig_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    db = Database(url.rsplit("/", 1)[0] + "/" + name, runtime_role="postalops_runtime")
-    yield db
-    db.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 def test_upgrade_builds_the_models_schema(po_app, empty_db):

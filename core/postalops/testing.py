@@ -12,6 +12,8 @@ Fixtures:
 - ``make_token(unit, *permissions)``: an :class:`ApiClient` with a bearer token.
 - ``as_unit(unit)``: a context manager running code as a caller scoped to ``unit``.
 - ``workers``: in-process (or Redis) worker threads for the test.
+- ``empty_db``: a :class:`~postalops.db.Database` on a new, empty database (a SQLite file, or
+  a PostgreSQL database created for the test and dropped after it), for migration tests.
 """
 
 from __future__ import annotations
@@ -308,6 +310,30 @@ def workers(po_app: Any) -> Iterator[Any]:
     jobs.start_workers(2)
     yield jobs
     jobs.stop_workers()
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path) -> Iterator[Any]:
+    import uuid
+
+    from postalops.db import Database
+
+    url = os.environ.get("POSTALOPS_DATABASE_URL")
+    if not url:
+        db = Database(f"sqlite:///{tmp_path / 'mig.sqlite'}")
+        yield db
+        db.dispose()
+        return
+    name = f"postalops_mig_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    db = Database(url.rsplit("/", 1)[0] + "/" + name, runtime_role="postalops_runtime")
+    yield db
+    db.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.dispose()
 
 
 def count_rows(app: Any, model: Any) -> int:

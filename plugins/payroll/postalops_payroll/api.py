@@ -419,7 +419,7 @@ def _slip_dict(slip: PayrollPayslip, with_lines: bool = False) -> dict[str, Any]
                 "reason": ln.reason,
                 "author": ln.author,
             }
-            for ln in payslip_lines(context.session(), slip)
+            for ln in payslip_lines(slip)
         ]
     return out
 

@@ -8,14 +8,14 @@ from typing import Any
 from openpyxl import Workbook
 from sqlmodel import Session, select
 
-from .models import PayrollPayLine, PayrollPayslip, PayrollRun
-from .payroll_run import LINE_COLUMNS as STORED_LINE_COLUMNS
+from .models import PayrollPayslip, PayrollRun
 from .payroll_run import SLIP_COLUMNS as STORED_SLIP_COLUMNS
+from .payroll_run import SlipLine, payslip_lines
 
 # A slip as stored after its courier's code and station (the month is the run's).
 SLIP_COLUMNS = ["courier", "station", *STORED_SLIP_COLUMNS[4:]]
-# A line as stored, the courier's code in place of the tenant and courier id.
-LINE_COLUMNS = ["courier", *STORED_LINE_COLUMNS[2:]]
+# A line as the slip shows it, after its courier's code.
+LINE_COLUMNS = ["courier", *SlipLine._fields]
 COST_COLUMNS = [
     "city",
     "month",
@@ -41,13 +41,14 @@ def payslips_xlsx(session: Session, run: PayrollRun) -> bytes:
     book = Workbook(write_only=True)
     slips = book.create_sheet("payslips")
     slips.append(SLIP_COLUMNS)
-    codes: dict[int, str] = {}
+    lines = book.create_sheet("lines")
+    lines.append(LINE_COLUMNS)
     for slip in session.exec(
         select(PayrollPayslip)
         .where(PayrollPayslip.run_id == run.id)
         .order_by(PayrollPayslip.courier_code)
+        .execution_options(yield_per=500)
     ):
-        codes[slip.courier_id] = slip.courier_code
         slips.append(
             [
                 _cell(v)
@@ -58,23 +59,8 @@ def payslips_xlsx(session: Session, run: PayrollRun) -> bytes:
                 )
             ]
         )
-    lines = book.create_sheet("lines")
-    lines.append(LINE_COLUMNS)
-    statement = (
-        select(PayrollPayLine)
-        .where(PayrollPayLine.run_id == run.id)
-        .order_by(PayrollPayLine.courier_id, PayrollPayLine.position)
-    )
-    for line in session.exec(statement):
-        lines.append(
-            [
-                _cell(v)
-                for v in (
-                    codes.get(line.courier_id),
-                    *(getattr(line, name) for name in STORED_LINE_COLUMNS[2:]),
-                )
-            ]
-        )
+        for line in payslip_lines(slip):
+            lines.append([_cell(v) for v in (slip.courier_code, *line)])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -180,8 +180,8 @@ def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
 
 # Tally key columns, in the order of the tally's primary key.
 TALLY_KEYS: dict[Any, tuple[str, ...]] = {
-    PayrollDelivery: ("courier_id", "month", "category", "mode", "tier", "tenant_code"),
-    PayrollCollection: ("courier_id", "month", "category", "tenant_code"),
+    PayrollDelivery: ("month", "courier_id", "category", "mode", "tier", "tenant_code"),
+    PayrollCollection: ("month", "courier_id", "category", "tenant_code"),
 }
 TALLIES: dict[Any, Any] = {
     PayrollDelivery: PayrollDeliveryTally,

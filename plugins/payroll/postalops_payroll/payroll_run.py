@@ -14,8 +14,9 @@ refused until someone holding ``payroll.reopen`` reopens it with a reason.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -33,7 +34,6 @@ from .models import (
     PayrollCourier,
     PayrollDeliveryTally,
     PayrollMonth,
-    PayrollPayLine,
     PayrollPayslip,
     PayrollRun,
 )
@@ -45,6 +45,7 @@ from .payslip import (
     Payslip,
     TermCount,
     cell_of,
+    line_identity,
     line_positions,
     price_outsourced_courier,
     price_own_courier,
@@ -134,10 +135,9 @@ def run_payroll(
     report = progress or (lambda done, total, message: None)
     couriers = _couriers(session, unit)
     report(0, len(couriers), "reading the month's tallies")
-    items = _items_per_courier(session, unit, key)
-    slated = _slate(session, unit, month, couriers, items)
+    slated = _slate(session, unit, key, month, couriers)
     in_database = session.get_bind().dialect.name == "postgresql"
-    priced: tuple[list, list] = ([], [])
+    priced: list[tuple] = []
     if not in_database:
         priced = _price_in_python(session, unit, key, slated, report)
     # Only now write: reading holds no write lock, so the job's progress records (committed on
@@ -149,19 +149,18 @@ def run_payroll(
         session.add(run)
         session.flush()
     else:
-        # No session synchronisation: it would fetch the keys of all 560,000 lines of a
-        # province run into Python (RETURNING) only to expire objects nobody loaded.
-        for model in (PayrollPayLine, PayrollPayslip):
-            session.execute(
-                delete(model).where(model.run_id == run.id),
-                execution_options={"synchronize_session": False},
-            )
+        # No session synchronisation: it would fetch the ids of all 20,000 slips of a province
+        # run into Python (RETURNING) only to expire objects nobody loaded.
+        session.execute(
+            delete(PayrollPayslip).where(PayrollPayslip.run_id == run.id),
+            execution_options={"synchronize_session": False},
+        )
 
     assert run.id is not None
     if in_database:
         price_in_database(session, run_id=run.id, unit=unit, month=key, slated=slated)
     else:
-        _write(session, run.id, *priced)
+        _write(session, run.id, priced)
     _summarise(session, run)
     run.status = "draft"
     run.job_id = job_id
@@ -179,30 +178,43 @@ def _couriers(session: Session, unit: str) -> dict[int, CourierRow]:
     return {row[0]: CourierRow(*row) for row in session.exec(statement)}
 
 
-def _items_per_courier(session: Session, unit: str, key: int) -> dict[int, int]:
-    """Delivered items per courier in the month, from the tallies (one row per courier)."""
+def _with_items(session: Session, unit: str, key: int, ids: Sequence[int]) -> set[int]:
+    """Which of ``ids`` delivered items in the month (key lookups in the tallies)."""
     tally = PayrollDeliveryTally
-    statement = (
-        select(tally.courier_id, func.sum(tally.items))
-        .where(tally.month == key, in_scope_clause(tally.tenant_code, unit))
-        .group_by(tally.courier_id)
-    )
-    return {courier_id: int(n) for courier_id, n in session.exec(statement) if n}
+    found: set[int] = set()
+    for start in range(0, len(ids), BATCH):
+        statement = (
+            select(tally.courier_id)
+            .where(
+                tally.courier_id.in_(ids[start : start + BATCH]),  # type: ignore[attr-defined]
+                tally.month == key,
+                tally.items > 0,
+                in_scope_clause(tally.tenant_code, unit),
+            )
+            .distinct()
+        )
+        found.update(session.exec(statement))
+    return found
 
 
 def _slate(
-    session: Session,
-    unit: str,
-    month: Month,
-    couriers: dict[int, CourierRow],
-    items: dict[int, int],
+    session: Session, unit: str, key: int, month: Month, couriers: dict[int, CourierRow]
 ) -> list[Slated]:
     """Who gets a slip and what prices them; every courier that cannot be priced is named.
 
+    Every active courier gets a slip. Whether a courier delivered anything this month is asked
+    only where it decides: for inactive couriers, and outsourced ones no contract term covers.
     Raises one ``ValidationError`` listing them all, before anything is written.
     """
     resolver = CardResolver(session, unit, month)
     terms = _terms_for(session, month)
+    undecided = [
+        courier.id
+        for courier in couriers.values()
+        if not courier.active
+        or (courier.kind == OUTSOURCED and terms.get(courier.contractor_id or -1) is None)
+    ]
+    items = _with_items(session, unit, key, sorted(undecided))
     slated: list[Slated] = []
     problems: list[dict[str, Any]] = []
     for courier_id in sorted(couriers):
@@ -308,13 +320,12 @@ def _money_sums(session: Session, run_id: int | None) -> dict[tuple[str, str], D
 
 def _price_in_python(
     session: Session, unit: str, key: int, slated: list[Slated], report: Progress
-) -> tuple[list, list]:
-    """Price each slated courier with ``payslip.py``: the rows of its slip and lines."""
+) -> list[tuple]:
+    """Price each slated courier with ``payslip.py``: the rows of their slips."""
     cells = _cell_counts(session, unit, key)
     postage = _postage(session, unit, key)
     adjustments = _adjustments(session, unit, key)
     slips: list[tuple] = []
-    lines: list[tuple] = []
     for done, (courier, card, term) in enumerate(slated, start=1):
         mine = cells.get(courier.id, {})
         if term is not None:
@@ -337,10 +348,10 @@ def _price_in_python(
                 adjustments=adjustments.get(courier.id, []),
             )
             slip = price_own_courier(work, card)
-        _rows(courier, slip, key, slips, lines)
+        _rows(courier, slip, key, slips)
         if done % BATCH == 0:
             report(done, len(slated), f"{done} payslips priced")
-    return slips, lines
+    return slips
 
 
 def _cell_counts(session: Session, unit: str, key: int) -> dict[int, dict]:
@@ -410,28 +421,26 @@ SLIP_COLUMNS = (
     "agent_fees",
     "total",
 )
-LINE_COLUMNS = (
-    "tenant_code",
-    "courier_id",
-    "position",
-    "kind",
-    "category",
-    "mode",
-    "tier",
-    "volume_tier",
-    "quantity",
-    "unit_rate",
-    "amount",
-    "rate_card_version",
-    "contract_term",
-    "reason",
-    "author",
-)
 
 
-def _rows(courier: CourierRow, slip: Payslip, key: int, slips: list, lines: list) -> None:
-    """Append the slip's row and its lines' rows, as the tuples SQLite stores (exact text for
-    decimals: tuples, not dicts, since a province run holds 560,000 of them)."""
+def _rows(courier: CourierRow, slip: Payslip, key: int, slips: list) -> None:
+    """Append the slip's row, its lines inside it, as the values SQLite stores (exact text for
+    decimals; tuples, not dicts, since a province run holds 20,000 of them)."""
+    lines = []
+    notes: dict[str, dict[str, str]] = {}
+    for position, line in zip(line_positions(slip.lines), slip.lines, strict=True):
+        lines.append(
+            (
+                position,
+                str(line.quantity),
+                str(line.unit_rate),
+                str(line.amount.quantize(FEN)),
+            )
+        )
+        if line.contract_term is not None:
+            notes[str(position)] = {"contract_term": line.contract_term}
+        if line.reason is not None:
+            notes[str(position)] = {"reason": line.reason, "author": line.author or ""}
     slips.append(
         (
             courier.tenant_code,
@@ -449,50 +458,28 @@ def _rows(courier: CourierRow, slip: Payslip, key: int, slips: list, lines: list
             slip.rate_card_version,
             _sqlite_value(slip.agent_fees, True),
             _sqlite_value(slip.total, True),
+            json.dumps(lines),
+            json.dumps(notes) if notes else None,
         )
     )
-    for position, line in zip(line_positions(slip.lines), slip.lines, strict=True):
-        lines.append(
-            (
-                courier.tenant_code,
-                courier.id,
-                position,
-                line.kind,
-                line.category,
-                line.mode,
-                line.tier,
-                line.volume_tier,
-                str(line.quantity),
-                str(line.unit_rate),
-                _sqlite_value(line.amount, True),
-                line.rate_card_version,
-                line.contract_term,
-                line.reason,
-                line.author,
-            )
-        )
 
 
-def _write(session: Session, run_id: int | None, slips: list, lines: list) -> None:
-    """Write the run's slips and lines with one ``executemany`` each (the SQLite path).
+def _write(session: Session, run_id: int | None, slips: list) -> None:
+    """Write the run's slips, lines inside them, with one ``executemany`` (the SQLite path).
 
     Every row's unit is a courier's, read through the caller's scoped session, and each
     distinct unit is re-checked against the scope before anything is written.
     """
     for unit in {row[0] for row in slips}:
         check_in_scope(session, unit)
-    driver = session.connection().connection.driver_connection
-    for rows, model, columns in (
-        (slips, PayrollPayslip, SLIP_COLUMNS),
-        (lines, PayrollPayLine, LINE_COLUMNS),
-    ):
-        if rows:
-            names = ", ".join((*columns, "run_id"))
-            marks = ", ".join("?" for _ in range(len(columns) + 1))
-            driver.executemany(
-                f"INSERT INTO {model.__tablename__} ({names}) VALUES ({marks})",
-                (row + (run_id,) for row in rows),
-            )
+    if not slips:
+        return
+    names = ", ".join((*SLIP_COLUMNS, "lines", "line_notes", "run_id"))
+    marks = ", ".join("?" for _ in range(len(SLIP_COLUMNS) + 3))
+    session.connection().connection.driver_connection.executemany(
+        f"INSERT INTO {PayrollPayslip.__tablename__} ({names}) VALUES ({marks})",
+        (row + (run_id,) for row in slips),
+    )
 
 
 def _sqlite_value(value: Any, money: bool) -> Any:
@@ -611,13 +598,50 @@ def add_adjustment(
     return row
 
 
-def payslip_lines(session: Session, slip: PayrollPayslip) -> list[PayrollPayLine]:
-    return list(
-        session.exec(
-            select(PayrollPayLine)
-            .where(
-                PayrollPayLine.run_id == slip.run_id, PayrollPayLine.courier_id == slip.courier_id
+_UNCARDED = ("adjustment", "outsourced")
+
+
+class SlipLine(NamedTuple):
+    """A line of a stored slip, as the API and the exports show it."""
+
+    position: int
+    kind: str
+    category: str | None
+    mode: str | None
+    tier: str | None
+    volume_tier: int | None
+    quantity: Decimal
+    unit_rate: Decimal
+    amount: Decimal
+    rate_card_version: int | None
+    contract_term: str | None
+    reason: str | None
+    author: str | None
+
+
+def payslip_lines(slip: PayrollPayslip) -> list[SlipLine]:
+    """The slip's lines in slip order, read back from the numbers stored with it.
+
+    A slip is priced with one rate card: its version is that of every line priced by the card
+    (adjustments and contractor lines are not).
+    """
+    notes = slip.line_notes or {}
+    out = []
+    for position, quantity, unit_rate, amount in sorted(slip.lines):
+        identity = line_identity(position, slip.kind)
+        note = notes.get(str(position), {})
+        version = None if identity.kind in _UNCARDED else slip.rate_card_version
+        out.append(
+            SlipLine(
+                position,
+                *identity,
+                quantity,
+                unit_rate,
+                amount,
+                version,
+                note.get("contract_term"),
+                note.get("reason"),
+                note.get("author"),
             )
-            .order_by(PayrollPayLine.position)
         )
-    )
+    return out

@@ -279,12 +279,14 @@ def cell_of(category: str, mode: str, tier: str) -> Cell:
 #
 # A line's position is a function of what it is, not of which other lines the slip has: the same
 # cell has the same position every month and on every re-run, and the database can number the
-# lines of a province run without sorting them. Positions order lines as ``price_own_courier``
-# lists them (cells by category, mode and tier name; categories by name), with gaps.
+# lines of a province run without sorting them. Slips store their lines by position (numbers
+# only, see ``PayrollPayslip.lines``), so a position must mean the same thing forever: the code
+# lists below are append-only. A new category, mode or tier goes at the end of its list, never
+# in between, or stored slips would be read back as the wrong cells.
 
-SORTED_CATEGORIES = sorted(c.value for c in Category)
-SORTED_MODES = sorted(m.value for m in Mode)
-SORTED_TIERS = sorted(t.value for t in Tier)
+CATEGORY_CODES = ("express", "gov_mail", "letter", "parcel", "registered")
+MODE_CODES = ("counter", "door", "locker", "pickup_point")
+TIER_CODES = ("mountain", "rural", "suburban", "urban")
 BLOCK = 1000  # first position of each kind's block, in slip order
 FIRST = {
     "base": 0,
@@ -295,6 +297,13 @@ FIRST = {
     "agent_fee": 3 * BLOCK,
     "adjustment": 4 * BLOCK,
 }
+assert len(MODE_CODES) * len(TIER_CODES) * 16 < BLOCK  # cells of 16 categories fit the block
+
+
+def cell_position(category: str, mode: str, tier: str) -> int:
+    """The position of a delivery line of this cell."""
+    ordinal = CATEGORY_CODES.index(category) * len(MODE_CODES) + MODE_CODES.index(mode)
+    return FIRST["delivery"] + ordinal * len(TIER_CODES) + TIER_CODES.index(tier)
 
 
 def line_positions(lines: Sequence[PayLine]) -> list[int]:
@@ -304,18 +313,46 @@ def line_positions(lines: Sequence[PayLine]) -> list[int]:
     for line in lines:
         first = FIRST[line.kind]
         if line.kind == "delivery":
-            cell = (
-                SORTED_CATEGORIES.index(line.category or "") * len(SORTED_MODES)
-                + SORTED_MODES.index(line.mode or "")
-            ) * len(SORTED_TIERS) + SORTED_TIERS.index(line.tier or "")
-            positions.append(first + cell)
+            positions.append(cell_position(line.category or "", line.mode or "", line.tier or ""))
         elif line.kind == "volume_tier":
             positions.append(first + (line.volume_tier or 0))
         elif line.kind in ("commission", "agent_fee"):
-            positions.append(first + SORTED_CATEGORIES.index(line.category or ""))
+            positions.append(first + CATEGORY_CODES.index(line.category or ""))
         elif line.kind in ordinal:
             positions.append(first + ordinal[line.kind])
             ordinal[line.kind] += 1
         else:
             positions.append(first)
     return positions
+
+
+class LineIdentity(NamedTuple):
+    """What a stored position says a line is (the inverse of ``line_positions``)."""
+
+    kind: str
+    category: str | None = None
+    mode: str | None = None
+    tier: str | None = None
+    volume_tier: int | None = None
+
+
+def line_identity(position: int, slip_kind: str) -> LineIdentity:
+    """Read a stored position back: which kind of line, and for which cell or category."""
+    block, offset = divmod(position, BLOCK)
+    if block >= 4:
+        return LineIdentity("adjustment")
+    if block == 3:
+        return LineIdentity("agent_fee", CATEGORY_CODES[offset], "pickup_point")
+    if block == 2:
+        return LineIdentity("commission", CATEGORY_CODES[offset])
+    if block == 1:
+        return LineIdentity("volume_tier", volume_tier=offset)
+    if offset == 0:
+        return LineIdentity("base")
+    if slip_kind == OUTSOURCED:
+        return LineIdentity("outsourced")
+    rest, tier = divmod(offset - FIRST["delivery"], len(TIER_CODES))
+    category, mode = divmod(rest, len(MODE_CODES))
+    return LineIdentity(
+        "delivery", CATEGORY_CODES[category], MODE_CODES[mode], TIER_CODES[tier], volume_tier=0
+    )

@@ -1,9 +1,8 @@
 """Set-based pricing on PostgreSQL: the rules of ``payslip.py``, as SQL over the month's tallies.
 
-A province run prices 20,000 couriers into some 450,000 lines. Priced one by one in Python and
-sent back as parameters, that took 11 s; here the database joins the tallies with the rate
-cards in force and writes every line and slip itself, in four statements, and Python only
-ships the run's parameters: who is priced with which card or contract term (``_slate``).
+A province run prices 20,000 couriers into some 560,000 lines. Here the database joins the
+tallies with the rate cards in force and writes every slip, its lines inside it, itself; Python
+only ships the run's parameters: who is priced with which card or contract term (``_slate``).
 
 The rules are those of ``payslip.price_own_courier`` and ``price_outsourced_courier``, and
 the same tests check both paths:
@@ -12,12 +11,15 @@ the same tests check both paths:
   Python's ``ROUND_HALF_UP``; each line is rounded on its own, a slip's total is the exact sum
   of its lines;
 * a quota band is chosen by comparing collected postage with ``edge x quota`` (no division);
-* each line is stored at the position ``payslip.line_positions`` gives it, which orders lines
-  as the Python pricing lists them (base, delivery cells by category, mode and tier, volume
-  tiers, commissions and agent fees by category, adjustments by entry), with no sort.
+* each line is stored at the position ``payslip.line_positions`` gives it; a slip's lines are
+  one array (``PayrollPayslip.lines``), so a province run writes 20,000 rows, not 560,000.
 
-Every statement runs on the caller's transaction, under its scope and (on PostgreSQL)
-row-level security; the unit was checked against the scope by the run, and each filter names it.
+The month's delivery tallies are read once (``_CELLS``): a slip's counts, volume tiers and
+delivery lines all come from the same snapshot, even while scans are being ingested, and so do
+its collected postage, band and commissions (``_POSTAGE``).
+
+Every statement runs on the caller's transaction, under its scope and row-level security; the
+unit was checked against the scope by the run, and each filter names it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from .payslip import BLOCK, SORTED_CATEGORIES, SORTED_MODES, SORTED_TIERS
+from .payslip import CATEGORY_CODES, FIRST, cell_position
 
 if TYPE_CHECKING:  # pragma: no cover
     from .payroll_run import Slated
@@ -38,24 +40,29 @@ _TEMP_TABLES = {
     "pr_courier": "courier_id int PRIMARY KEY, courier_code text, tenant_code text, kind text, "
     "base_pay numeric, grade text, card int, term_code text, unit_price numeric",
     "pr_card": "card int PRIMARY KEY, version int",
-    "pr_rate": "card int, category text, mode text, tier text, rate numeric, "
+    "pr_rate": "card int, category text, mode text, tier text, rate numeric, position int, "
     "PRIMARY KEY (card, category, mode, tier)",
-    "pr_fee": "card int, category text, fee numeric, share numeric, PRIMARY KEY (card, category)",
+    "pr_fee": "card int, category text, fee numeric, share numeric, ordinal int, "
+    "PRIMARY KEY (card, category)",
     "pr_quota": "card int, grade text, quota numeric, PRIMARY KEY (card, grade)",
     "pr_band": "card int, lower_edge numeric, upper_edge numeric, lower_closed boolean, "
     "upper_closed boolean, multiplier numeric, label text",
     "pr_vtier": "card int, idx int, above bigint, ceiling bigint, uplift numeric",
 }
+_DERIVED = ("pr_post", "pr_slip", "pr_cell")
+_BLOCKS = ("volume_tier", "commission", "agent_fee", "outsourced", "adjustment")
+
+# Settings for the run's statements, each in force for its statement alone:
+# * jit: these are small joins, and compiling them would cost more than it saves;
+# * work_mem: the province's 560,000 lines are sorted in memory, not in temporary files;
+# * enable_hashagg: a slip's lines are gathered by sorting them by courier, one array at a time,
+#   rather than into 20,000 arrays growing at once in a hash table (twice as long, measured);
+# * enable_seqscan, for the cells only: the tallies' key starts with the month, so its index
+#   gives the month's rows already grouped by courier and cell. The planner, which cannot
+#   foresee how many rows the row-level-security filter keeps, would rather sort a full scan.
+_SETTINGS = {"jit": "off", "work_mem": "256MB", "enable_hashagg": "off"}
 
 _IN_UNIT = "(t.tenant_code = %(unit)s OR t.tenant_code LIKE %(below)s)"
-
-_CELLS = f"""
-CREATE TEMP TABLE pr_cell ON COMMIT DROP AS
-SELECT t.courier_id, t.category, t.mode, t.tier, sum(t.items) AS n
-FROM payroll_delivery_tally t JOIN pr_courier c ON c.courier_id = t.courier_id
-WHERE t.month = %(month)s AND {_IN_UNIT}
-GROUP BY 1, 2, 3, 4 HAVING sum(t.items) > 0
-"""
 
 _POSTAGE = f"""
 CREATE TEMP TABLE pr_post ON COMMIT DROP AS
@@ -65,15 +72,11 @@ WHERE t.month = %(month)s AND {_IN_UNIT}
 GROUP BY 1, 2
 """
 
-# One row per slip: items, collected postage, quota and the band it falls in.
+# One row per slip: collected postage, quota and the band it falls in.
 _SLIPS = """
 CREATE TEMP TABLE pr_slip ON COMMIT DROP AS
-SELECT c.*, coalesce(d.delivered, 0) AS delivered, coalesce(d.pickup, 0) AS pickup,
-       q.quota, coalesce(p.collected, 0) AS collected, k.version, b.multiplier, b.label
+SELECT c.*, q.quota, coalesce(p.collected, 0) AS collected, k.version, b.multiplier, b.label
 FROM pr_courier c
-LEFT JOIN (SELECT courier_id, sum(n) AS delivered,
-                  sum(n) FILTER (WHERE mode = 'pickup_point') AS pickup
-           FROM pr_cell GROUP BY courier_id) d ON d.courier_id = c.courier_id
 LEFT JOIN (SELECT courier_id, sum(postage) AS collected FROM pr_post GROUP BY courier_id) p
        ON p.courier_id = c.courier_id
 LEFT JOIN pr_quota q ON q.card = c.card AND q.grade = c.grade
@@ -88,88 +91,100 @@ LEFT JOIN pr_band b
            OR (b.upper_closed AND coalesce(p.collected, 0) = b.upper_edge * q.quota))
 """
 
-# Every line of every slip, at the position ``payslip.line_positions`` gives it (no sort); then
-# the slips, whose totals are summed from the lines as they are inserted (RETURNING).
-_CELL_ORDINAL = (
-    "((array_position(%(categories)s, {t}.category) - 1) * %(modes_n)s"
-    " + array_position(%(modes)s, {t}.mode) - 1) * %(tiers_n)s"
-    " + array_position(%(tiers)s, {t}.tier) - 1"
-)
-_CATEGORY_ORDINAL = "array_position(%(categories)s, {t}.category) - 1"
-_LINES_AND_SLIPS = f"""
-WITH line AS (
-INSERT INTO payroll_pay_line
-    (tenant_code, run_id, courier_id, position, kind, category, mode, tier, volume_tier,
-     quantity, unit_rate, amount, rate_card_version, contract_term, reason, author)
-SELECT * FROM (
-    SELECT s.tenant_code, %(run)s, s.courier_id, 0, 'base', NULL, NULL, NULL, NULL,
-           1, s.base_pay, round(s.base_pay, 2), s.version, NULL, NULL, NULL
+# The month's items per courier and rate cell. A ``CREATE TABLE AS``, which PostgreSQL may run
+# with parallel workers (an ``INSERT`` never is): the one statement that reads the tallies.
+_CELLS = f"""
+CREATE TEMP TABLE pr_cell ON COMMIT DROP AS
+SELECT t.courier_id, t.category, t.mode, t.tier, sum(t.items) AS n
+FROM payroll_delivery_tally t
+WHERE t.month = %(month)s AND {_IN_UNIT}
+GROUP BY 1, 2, 3, 4 HAVING sum(t.items) > 0
+"""
+
+# Every slip, with its lines at their positions gathered into one array; the texts some lines
+# carry (contract term, adjustment reason and author) go into its notes, keyed by position.
+_INSERT_SLIPS = f"""
+WITH item AS (
+    SELECT courier_id, sum(n) AS delivered,
+           coalesce(sum(n) FILTER (WHERE mode = 'pickup_point'), 0) AS pickup
+    FROM pr_cell GROUP BY courier_id
+), adjustment AS (
+    SELECT t.courier_id, t.amount, t.reason, t.author,
+           %(adjustment)s - 1 + row_number() OVER (PARTITION BY t.courier_id ORDER BY t.id)
+               AS position
+    FROM payroll_adjustment t JOIN pr_slip s ON s.courier_id = t.courier_id
+    WHERE t.month = %(month)s AND {_IN_UNIT}
+), line AS (
+    SELECT s.courier_id, 'base' AS kind, 0 AS position, 1 AS quantity, s.base_pay AS unit_rate,
+           round(s.base_pay, 2) AS amount
     FROM pr_slip s WHERE s.kind = 'own'
   UNION ALL
-    SELECT s.tenant_code, %(run)s, s.courier_id, 1 + {_CELL_ORDINAL.format(t="x")}, 'delivery',
-           x.category, x.mode, x.tier, 0, x.n, r.rate * s.multiplier,
-           round(x.n * r.rate * s.multiplier, 2), s.version, NULL, NULL, NULL
+    SELECT s.courier_id, 'delivery', r.position, x.n, r.rate * s.multiplier,
+           round(x.n * r.rate * s.multiplier, 2)
     FROM pr_cell x
     JOIN pr_slip s ON s.courier_id = x.courier_id AND s.kind = 'own'
     JOIN pr_rate r ON r.card = s.card AND r.category = x.category AND r.mode = x.mode
                   AND r.tier = x.tier
   UNION ALL
-    SELECT s.tenant_code, %(run)s, s.courier_id, %(block)s + v.idx, 'volume_tier',
-           NULL, NULL, NULL, v.idx, n.items, v.uplift * s.multiplier,
-           round(n.items * v.uplift * s.multiplier, 2), s.version, NULL, NULL, NULL
+    SELECT s.courier_id, 'volume_tier', %(volume_tier)s + v.idx, n.items, v.uplift * s.multiplier,
+           round(n.items * v.uplift * s.multiplier, 2)
     FROM pr_slip s
+    JOIN item i ON i.courier_id = s.courier_id
     JOIN pr_vtier v ON v.card = s.card
     CROSS JOIN LATERAL (
-        SELECT least(s.delivered, coalesce(v.ceiling, s.delivered)) - v.above AS items
+        SELECT least(i.delivered, coalesce(v.ceiling, i.delivered)) - v.above AS items
     ) n
     WHERE s.kind = 'own' AND n.items > 0
   UNION ALL
-    SELECT s.tenant_code, %(run)s, s.courier_id, 2 * %(block)s + {_CATEGORY_ORDINAL.format(t="p")},
-           'commission', p.category, NULL, NULL, NULL, p.postage, f.share,
-           round(p.postage * f.share, 2), s.version, NULL, NULL, NULL
+    SELECT s.courier_id, 'commission', %(commission)s + f.ordinal, p.postage, f.share,
+           round(p.postage * f.share, 2)
     FROM pr_post p
     JOIN pr_slip s ON s.courier_id = p.courier_id AND s.kind = 'own'
     JOIN pr_fee f ON f.card = s.card AND f.category = p.category
     WHERE p.postage <> 0
   UNION ALL
-    SELECT s.tenant_code, %(run)s, s.courier_id, 3 * %(block)s + {_CATEGORY_ORDINAL.format(t="a")},
-           'agent_fee', a.category, 'pickup_point', NULL, NULL, a.items, -f.fee,
-           -round(a.items * f.fee, 2), s.version, NULL, NULL, NULL
+    SELECT s.courier_id, 'agent_fee', %(agent_fee)s + f.ordinal, a.items, -f.fee,
+           -round(a.items * f.fee, 2)
     FROM (SELECT courier_id, category, sum(n) AS items FROM pr_cell
           WHERE mode = 'pickup_point' GROUP BY courier_id, category) a
     JOIN pr_slip s ON s.courier_id = a.courier_id AND s.kind = 'own'
     JOIN pr_fee f ON f.card = s.card AND f.category = a.category
   UNION ALL
-    SELECT s.tenant_code, %(run)s, s.courier_id, 1, 'outsourced', NULL, NULL, NULL, NULL,
-           s.delivered, s.unit_price, round(s.delivered * s.unit_price, 2), NULL, s.term_code,
-           NULL, NULL
-    FROM pr_slip s WHERE s.kind = 'outsourced' AND s.delivered > 0
+    SELECT s.courier_id, 'outsourced', %(outsourced)s, i.delivered, s.unit_price,
+           round(i.delivered * s.unit_price, 2)
+    FROM pr_slip s JOIN item i ON i.courier_id = s.courier_id
+    WHERE s.kind = 'outsourced'
   UNION ALL
-    SELECT s.tenant_code, %(run)s, s.courier_id,
-           4 * %(block)s - 1 + row_number() OVER (PARTITION BY t.courier_id ORDER BY t.id),
-           'adjustment', NULL, NULL, NULL, NULL, 1, t.amount, round(t.amount, 2), NULL, NULL,
-           t.reason, t.author
-    FROM payroll_adjustment t JOIN pr_slip s ON s.courier_id = t.courier_id
-    WHERE t.month = %(month)s AND {_IN_UNIT}
-) lines
-ORDER BY 3, 4  -- key order: each line lands at the right edge of the key index
-RETURNING courier_id, kind, amount
+    SELECT courier_id, 'adjustment', position, 1, amount, round(amount, 2) FROM adjustment
+), note AS (
+    SELECT s.courier_id, %(outsourced)s AS position,
+           json_build_object('contract_term', s.term_code) AS note
+    FROM pr_slip s JOIN item i ON i.courier_id = s.courier_id
+    WHERE s.kind = 'outsourced'
+  UNION ALL
+    SELECT courier_id, position, json_build_object('reason', reason, 'author', author)
+    FROM adjustment
 )
 INSERT INTO payroll_payslip
     (tenant_code, run_id, month, courier_id, courier_code, kind, delivered_items,
      pickup_point_items, quota, collected_postage, quota_completion, quota_band,
-     quota_multiplier, rate_card_version, agent_fees, total)
-SELECT s.tenant_code, %(run)s, %(month)s, s.courier_id, s.courier_code, s.kind, s.delivered,
-       s.pickup, s.quota,
+     quota_multiplier, rate_card_version, agent_fees, total, lines, line_notes)
+SELECT s.tenant_code, %(run)s, %(month)s, s.courier_id, s.courier_code, s.kind,
+       coalesce(i.delivered, 0), coalesce(i.pickup, 0), s.quota,
        CASE WHEN s.kind = 'own' THEN s.collected END,
        CASE WHEN s.kind = 'own' THEN s.collected / s.quota END,
-       s.label, s.multiplier, s.version,
-       coalesce(l.agent_fees, 0), coalesce(l.total, 0)
+       s.label, s.multiplier, s.version, coalesce(l.agent_fees, 0), coalesce(l.total, 0),
+       coalesce(l.lines, '{{}}'), n.notes
 FROM pr_slip s
-LEFT JOIN (SELECT courier_id, sum(amount) AS total,
-                  -sum(amount) FILTER (WHERE kind = 'agent_fee') AS agent_fees
-           FROM line GROUP BY courier_id) l
-       ON l.courier_id = s.courier_id
+LEFT JOIN item i ON i.courier_id = s.courier_id
+LEFT JOIN (
+    SELECT courier_id, array_agg(ARRAY[position, quantity, unit_rate, amount]) AS lines,
+           sum(amount) AS total, -sum(amount) FILTER (WHERE kind = 'agent_fee') AS agent_fees
+    FROM line GROUP BY courier_id
+) l ON l.courier_id = s.courier_id
+LEFT JOIN (
+    SELECT courier_id, json_object_agg(position, note) AS notes FROM note GROUP BY courier_id
+) n ON n.courier_id = s.courier_id
 """
 
 
@@ -204,12 +219,8 @@ def price_in_database(
         "month": month,
         "unit": unit,
         "below": unit + ".%",
-        "categories": SORTED_CATEGORIES,
-        "modes": SORTED_MODES,
-        "modes_n": len(SORTED_MODES),
-        "tiers": SORTED_TIERS,
-        "tiers_n": len(SORTED_TIERS),
-        "block": BLOCK,
+        # first positions of the line kinds (``payslip.FIRST``)
+        **{kind: FIRST[kind] for kind in _BLOCKS},
     }
     driver = session.connection().connection.driver_connection
     with driver.cursor() as cursor:
@@ -219,24 +230,28 @@ def price_in_database(
         _copy(cursor, "pr_courier", couriers)
         for table, rows in _card_rows(card_objects).items():
             _copy(cursor, table, rows)
-        for name in ("pr_cell", "pr_post", "pr_slip"):
+        for name in _DERIVED:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
-        # Small joins: JIT compilation would cost more than it saves (0.6 s on pr_slip alone);
-        # the province's 560,000 lines sort in memory rather than in temporary files.
-        saved = cursor.execute(
-            "SELECT current_setting('jit'), current_setting('work_mem')"
-        ).fetchone()
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute("ANALYZE pr_courier")
-        cursor.execute(_CELLS, params)
-        cursor.execute(_POSTAGE, params)
-        cursor.execute("ANALYZE pr_cell")
-        cursor.execute(_SLIPS, params)
-        cursor.execute(_LINES_AND_SLIPS, params)
-        cursor.execute(
-            "SELECT set_config('jit', %s, true), set_config('work_mem', %s, true)", saved
-        )
+        _execute(cursor, _POSTAGE, params)
+        _execute(cursor, _SLIPS, params)
+        _execute(cursor, _CELLS, params, enable_seqscan="off")
+        # Estimates for the pricing statement's joins: without them it hashes the wrong side.
+        for name in _DERIVED:
+            cursor.execute(f"ANALYZE {name}")
+        _execute(cursor, _INSERT_SLIPS, params)
+
+
+def _execute(cursor: Any, statement: str, params: dict, **settings: str) -> None:
+    """Run ``statement`` with ``_SETTINGS`` and ``settings`` in force for it alone."""
+    settings = _SETTINGS | settings
+    names = ", ".join(f"current_setting('{name}')" for name in settings)
+    saved = cursor.execute(f"SELECT {names}").fetchone()
+    change = ", ".join(f"set_config('{name}', %s, true)" for name in settings)
+    cursor.execute(f"SELECT {change}", list(settings.values()))
+    cursor.execute(statement, params)
+    # Not on failure: the transaction is then aborted, and rolling back undoes local settings.
+    cursor.execute(f"SELECT {change}", saved)
 
 
 def _copy(cursor: Any, table: str, rows: list[tuple]) -> None:
@@ -257,10 +272,12 @@ def _card_rows(cards: list[RateCard]) -> dict[str, list[tuple]]:
     for number, card in enumerate(cards):
         out["pr_card"].append((number, card.version))
         for (category, mode, tier), rate in card.delivery_rates.items():
-            out["pr_rate"].append((number, str(category), str(mode), str(tier), rate))
+            position = cell_position(category, mode, tier)
+            out["pr_rate"].append((number, str(category), str(mode), str(tier), rate, position))
         for category, fee in card.agent_fees.items():
             share = card.commission_rates[category]
-            out["pr_fee"].append((number, str(category), fee, share))
+            ordinal = CATEGORY_CODES.index(category)
+            out["pr_fee"].append((number, str(category), fee, share, ordinal))
         for grade, quota in card.quotas_by_grade.items():
             out["pr_quota"].append((number, grade, quota))
         for band in card.quota_bands:

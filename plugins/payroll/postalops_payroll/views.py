@@ -172,9 +172,7 @@ def _visible_slip(slip_id: int) -> PayrollPayslip:
 @bp.route("/payslips/<int:slip_id>")
 def payslip(slip_id: int) -> Any:
     slip = _visible_slip(slip_id)
-    return render_template(
-        "payroll/payslip.html", slip=slip, lines=payslip_lines(context.session(), slip)
-    )
+    return render_template("payroll/payslip.html", slip=slip, lines=payslip_lines(slip))
 
 
 @bp.route("/my")

@@ -11,7 +11,7 @@ from postalops.models import OrgUnit, PluginEnablement
 from postalops.testing import count_rows
 from postalops_payroll.demo import HENAN_CITIES, build_demo, month_price, target_price
 from postalops_payroll.metrics import payroll_metrics
-from postalops_payroll.models import PayrollCollection, PayrollDelivery, PayrollPayLine, PayrollRun
+from postalops_payroll.models import PayrollCollection, PayrollDelivery, PayrollPayslip, PayrollRun
 from postalops_payroll.period import Month
 from sqlmodel import select
 
@@ -94,9 +94,9 @@ def test_the_demo_reproduces_the_outsourced_unit_price_and_is_idempotent(henan, 
     assert {r.status for r in runs if r.month < 202209} == {"approved"}
     assert {r.status for r in runs if r.month == 202209} == {"draft"}
     assert {tuple(r.rate_card_versions) for r in runs} == {(1,), (2,)}  # July's version took over
-    counts = [count_rows(po_app, m) for m in (PayrollDelivery, PayrollCollection, PayrollPayLine)]
+    counts = [count_rows(po_app, m) for m in (PayrollDelivery, PayrollCollection, PayrollPayslip)]
     _build(as_unit)
     assert [
-        count_rows(po_app, m) for m in (PayrollDelivery, PayrollCollection, PayrollPayLine)
+        count_rows(po_app, m) for m in (PayrollDelivery, PayrollCollection, PayrollPayslip)
     ] == counts
     assert _metrics(as_unit, "2022-09-01", "2022-09-30") == september

@@ -157,7 +157,7 @@ def test_the_run_prices_exactly_as_the_reference_pricing(payroll_world, as_unit,
                     line.contract_term,
                     line.reason,
                 )
-                for line in payslip_lines(s, slip)
+                for line in payslip_lines(slip)
             ]
             want = [
                 (

@@ -1,0 +1,188 @@
+"""payroll: a payslip stores its lines; the pay-line table goes; tallies keyed month first
+
+Revision ID: payroll_0003
+Revises: payroll_0002
+Create Date: 2026-11-27
+
+A province run wrote 560,000 pay-line rows, and writing them was most of the run. Each slip now
+keeps its lines as one array of numbers (position, quantity, unit rate, amount;
+``models.PayLines``; a line's rate-card version is its slip's) and the texts some lines carry in ``line_notes``. The lines of
+every existing slip, approved months included, are moved into it; a downgrade moves them back.
+
+The tallies are re-keyed month first, so a run reads its month's rows in key order, grouped by
+courier and cell without hashing or sorting.
+"""
+
+from collections import defaultdict
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import postalops.db
+import postalops_payroll.models
+from postalops_payroll.payslip import line_identity
+
+revision = "payroll_0003"
+down_revision = "payroll_0002"
+branch_labels = None
+depends_on = None
+
+TEXTS = ("contract_term", "reason", "author")
+UNCARDED = ("adjustment", "outsourced")
+
+
+def _line_table() -> sa.Table:
+    rate = postalops_payroll.models.Rate(precision=14, scale=6)
+    text = sqlmodel.sql.sqltypes.AutoString
+    return sa.Table(
+        "payroll_pay_line",
+        sa.MetaData(),
+        sa.Column("tenant_code", text(length=200), nullable=True),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("courier_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("kind", text(length=16), nullable=False),
+        sa.Column("category", text(length=12), nullable=True),
+        sa.Column("mode", text(length=12), nullable=True),
+        sa.Column("tier", text(length=12), nullable=True),
+        sa.Column("volume_tier", sa.Integer(), nullable=True),
+        sa.Column("quantity", rate, nullable=False),
+        sa.Column("unit_rate", rate, nullable=False),
+        sa.Column("amount", postalops.db.Money(precision=18, scale=2), nullable=False),
+        sa.Column("rate_card_version", sa.Integer(), nullable=True),
+        sa.Column("contract_term", text(length=60), nullable=True),
+        sa.Column("reason", text(length=300), nullable=True),
+        sa.Column("author", text(length=120), nullable=True),
+        sa.PrimaryKeyConstraint("run_id", "courier_id", "position"),
+    )
+
+
+def _slip_table() -> sa.Table:
+    return sa.Table(
+        "payroll_payslip",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("tenant_code", sa.String(200)),
+        sa.Column("run_id", sa.Integer()),
+        sa.Column("courier_id", sa.Integer()),
+        sa.Column("kind", sa.String(12)),
+        sa.Column("rate_card_version", sa.Integer(), key="version"),
+        sa.Column("lines", postalops_payroll.models.PayLines()),
+        sa.Column("line_notes", sa.JSON()),
+    )
+
+
+TALLY_KEYS = {
+    "payroll_delivery_tally": ["courier_id", "month", "category", "mode", "tier", "tenant_code"],
+    "payroll_collection_tally": ["courier_id", "month", "category", "tenant_code"],
+}
+
+
+def _tally_columns(name: str) -> list[sa.Column]:
+    text = sqlmodel.sql.sqltypes.AutoString
+    columns = [
+        sa.Column("tenant_code", text(length=200), nullable=False),
+        sa.Column("courier_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Integer(), nullable=False),
+        sa.Column("category", text(length=12), nullable=False),
+    ]
+    if name == "payroll_delivery_tally":
+        columns += [
+            sa.Column("mode", text(length=12), nullable=False),
+            sa.Column("tier", text(length=12), nullable=False),
+        ]
+    columns.append(sa.Column("items", sa.BigInteger(), nullable=False))
+    if name == "payroll_collection_tally":
+        columns.append(sa.Column("postage_fen", sa.BigInteger(), nullable=False))
+    return columns
+
+
+def _rekey(name: str, key: list[str]) -> None:
+    """Rebuild a tally table with its primary key in the order ``key`` (rows copied)."""
+    columns = _tally_columns(name)
+    names = ", ".join(c.name for c in columns)
+    op.create_table(f"{name}_new", *columns, sa.PrimaryKeyConstraint(*key))
+    op.execute(f"INSERT INTO {name}_new ({names}) SELECT {names} FROM {name}")
+    op.drop_table(name)
+    op.rename_table(f"{name}_new", name)
+    if op.get_bind().dialect.name == "postgresql":  # the name a fresh table's key would have
+        op.execute(f"ALTER TABLE {name} RENAME CONSTRAINT {name}_new_pkey TO {name}_pkey")
+
+
+def _month_first(key: list[str]) -> list[str]:
+    return ["month", "courier_id", *key[2:]]
+
+
+def upgrade() -> None:
+    for name, key in TALLY_KEYS.items():
+        _rekey(name, _month_first(key))
+    with op.batch_alter_table("payroll_payslip", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("lines", postalops_payroll.models.PayLines(), nullable=True)
+        )
+        batch_op.add_column(sa.Column("line_notes", sa.JSON(), nullable=True))
+        # uq_payroll_payslip (run_id, courier_id) serves reads by run.
+        batch_op.drop_index("ix_payroll_payslip_run_id")
+    bind = op.get_bind()
+    lines, slips = _line_table(), _slip_table()
+    stored: dict[tuple[int, int], list] = defaultdict(list)
+    notes: dict[tuple[int, int], dict] = defaultdict(dict)
+    for row in bind.execute(sa.select(lines).order_by(lines.c.run_id, lines.c.courier_id)):
+        key = (row.run_id, row.courier_id)
+        stored[key].append((row.position, row.quantity, row.unit_rate, row.amount))
+        texts = {name: getattr(row, name) for name in TEXTS if getattr(row, name) is not None}
+        if texts:
+            notes[key][str(row.position)] = texts
+    keys = bind.execute(sa.select(slips.c.run_id, slips.c.courier_id)).all()
+    if keys:
+        bind.execute(
+            sa.update(slips)
+            .where(slips.c.run_id == sa.bindparam("r"), slips.c.courier_id == sa.bindparam("c"))
+            .values(lines=sa.bindparam("l"), line_notes=sa.bindparam("n")),
+            [
+                {"r": run_id, "c": courier_id, "l": sorted(stored.get((run_id, courier_id), [])),
+                 "n": notes.get((run_id, courier_id))}
+                for run_id, courier_id in keys
+            ],
+        )
+    with op.batch_alter_table("payroll_payslip", schema=None) as batch_op:
+        batch_op.alter_column(
+            "lines", existing_type=postalops_payroll.models.PayLines(), nullable=False
+        )
+    op.drop_table("payroll_pay_line")
+
+
+def downgrade() -> None:
+    lines = _line_table()
+    lines.create(op.get_bind())
+    slips = _slip_table()
+    bind = op.get_bind()
+    rows = []
+    for slip in bind.execute(sa.select(slips)):
+        texts = slip.line_notes or {}
+        for position, quantity, unit_rate, amount in slip.lines:
+            identity = line_identity(position, slip.kind)
+            note = texts.get(str(position), {})
+            rows.append(
+                {
+                    "tenant_code": slip.tenant_code,
+                    "run_id": slip.run_id,
+                    "courier_id": slip.courier_id,
+                    "position": position,
+                    **identity._asdict(),
+                    "quantity": quantity,
+                    "unit_rate": unit_rate,
+                    "amount": amount,
+                    "rate_card_version": None if identity.kind in UNCARDED else slip.version,
+                    **{name: note.get(name) for name in TEXTS},
+                }
+            )
+    if rows:
+        bind.execute(sa.insert(lines), rows)
+    with op.batch_alter_table("payroll_payslip", schema=None) as batch_op:
+        batch_op.drop_column("line_notes")
+        batch_op.drop_column("lines")
+        batch_op.create_index("ix_payroll_payslip_run_id", ["run_id"], unique=False)
+    for name, key in TALLY_KEYS.items():
+        _rekey(name, key)
