@@ -172,10 +172,14 @@ def run_payroll(
 
 
 def _couriers(session: Session, unit: str) -> dict[int, CourierRow]:
-    """Every courier of the unit's subtree (columns only: a province has 20,000)."""
+    """Every courier of the unit's subtree (columns only, as plain rows: a province has 20,000).
+
+    The unit was checked against the caller's scope; the filter names it, and on PostgreSQL
+    row-level security applies to the session's connection.
+    """
     columns = [getattr(PayrollCourier, name) for name in CourierRow._fields]
     statement = select(*columns).where(in_scope_clause(PayrollCourier.tenant_code, unit))
-    return {row[0]: CourierRow(*row) for row in session.exec(statement)}
+    return {row[0]: CourierRow(*row) for row in session.connection().execute(statement)}
 
 
 def _with_items(session: Session, unit: str, key: int, ids: Sequence[int]) -> set[int]:

@@ -218,7 +218,7 @@ def price_in_database(
         "run": run_id,
         "month": month,
         "unit": unit,
-        "below": unit + ".%",
+        "below": unit + ".%",  # unit codes hold no LIKE wildcards (tenancy.CODE_RE)
         # first positions of the line kinds (``payslip.FIRST``)
         **{kind: FIRST[kind] for kind in _BLOCKS},
     }
