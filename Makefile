@@ -48,7 +48,7 @@ bench: install
 	$(BIN)/python bench/bench_sorter.py --db $(BENCH_PG)/bench_sorter --days 7
 	$(BIN)/python bench/bench_ecommerce.py --db $(BENCH_PG)/bench_ecommerce
 	$(BIN)/python bench/bench_lending.py --db $(BENCH_PG)/bench_lending
-	$(BIN)/python bench/bench_payroll.py --db $(BENCH_PG)/bench_payroll --memory-check --ingest 50000
+	$(BIN)/python bench/bench_payroll.py --db $(BENCH_PG)/bench_payroll --memory-check --ingest 50000 --repeat 5
 
 
 clean:
