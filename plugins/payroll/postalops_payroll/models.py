@@ -3,8 +3,8 @@ reads to the caller's subtree and refuses writes outside it; table names start w
 
 Where a row's ``tenant_code`` points:
 
-* couriers, events, tallies, payslips (their lines inside them), adjustments: the courier's station, so a station head
-  sees exactly their couriers and a city sees all of its stations;
+* couriers, events, tallies, payslips (their lines inside them), adjustments: the courier's
+  station, so a station head sees exactly their couriers and a city sees all of its stations;
 * rate cards, months, runs, budgets, contractors, contract terms: the unit that owns them
   (normally a city, 市分公司).
 """
@@ -65,6 +65,18 @@ _ONE = Decimal(1)
 _FEN = Decimal("0.01")
 
 
+def _fen(amount: Any) -> Decimal:
+    return Decimal(amount).quantize(_FEN)
+
+
+def lines_as_json(lines: Any) -> list[list]:
+    """A slip's lines as SQLite stores them in JSON: decimals as exact text."""
+    return [
+        [int(position), str(Decimal(quantity)), str(Decimal(unit_rate)), str(_fen(amount))]
+        for position, quantity, unit_rate, amount in lines
+    ]
+
+
 class PayLines(sa.types.TypeDecorator):
     """A slip's lines, stored with the slip as rows of four numbers:
     ``(position, quantity, unit_rate, amount)``.
@@ -85,14 +97,12 @@ class PayLines(sa.types.TypeDecorator):
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
         if value is None:
             return None
-        rows = []
-        for position, quantity, unit_rate, amount in value:
-            numbers = (Decimal(quantity), Decimal(unit_rate), Decimal(amount).quantize(_FEN))
-            if dialect.name == "postgresql":  # one element type for psycopg's array dumper
-                rows.append([Decimal(position), *numbers])
-            else:
-                rows.append([position, *(str(n) for n in numbers)])
-        return rows
+        if dialect.name != "postgresql":
+            return lines_as_json(value)
+        return [  # one element type for psycopg's array dumper
+            [Decimal(position), Decimal(quantity), Decimal(unit_rate), _fen(amount)]
+            for position, quantity, unit_rate, amount in value
+        ]
 
     def process_result_value(self, value: Any, dialect: Any) -> list[StoredLine]:
         return [
@@ -100,7 +110,7 @@ class PayLines(sa.types.TypeDecorator):
                 int(position),
                 _plain(quantity),
                 _plain(unit_rate),
-                Decimal(str(amount)).quantize(_FEN),
+                _fen(str(amount)),
             )
             for position, quantity, unit_rate, amount in value or ()
         ]

@@ -36,6 +36,7 @@ from .models import (
     PayrollMonth,
     PayrollPayslip,
     PayrollRun,
+    lines_as_json,
 )
 from .money import FEN, ZERO, money_value, sum_money
 from .payslip import (
@@ -430,17 +431,13 @@ SLIP_COLUMNS = (
 def _rows(courier: CourierRow, slip: Payslip, key: int, slips: list) -> None:
     """Append the slip's row, its lines inside it, as the values SQLite stores (exact text for
     decimals; tuples, not dicts, since a province run holds 20,000 of them)."""
-    lines = []
+    positions = line_positions(slip.lines)
+    lines = lines_as_json(
+        (position, line.quantity, line.unit_rate, line.amount)
+        for position, line in zip(positions, slip.lines, strict=True)
+    )
     notes: dict[str, dict[str, str]] = {}
-    for position, line in zip(line_positions(slip.lines), slip.lines, strict=True):
-        lines.append(
-            (
-                position,
-                str(line.quantity),
-                str(line.unit_rate),
-                str(line.amount.quantize(FEN)),
-            )
-        )
+    for position, line in zip(positions, slip.lines, strict=True):
         if line.contract_term is not None:
             notes[str(position)] = {"contract_term": line.contract_term}
         if line.reason is not None:

@@ -12,10 +12,15 @@ from hypothesis import strategies as st
 from postalops.errors import ValidationError
 from postalops_payroll.dimensions import Category, Mode, Tier
 from postalops_payroll.payslip import (
+    CATEGORY_CODES,
+    MODE_CODES,
+    TIER_CODES,
     Adjustment,
     CourierMonth,
     TermCount,
     cell_of,
+    line_identity,
+    line_positions,
     price_outsourced_courier,
     price_own_courier,
 )
@@ -233,3 +238,33 @@ def test_identical_input_gives_an_identical_slip_whatever_the_order(work):
         work.postage,
     )
     assert price_own_courier(reversed_work, CARD) == price_own_courier(work, CARD)
+
+
+def test_the_position_codes_cover_every_dimension_value():
+    # Stored slips depend on these lists: they may grow at the end, never lose or move a value.
+    assert set(CATEGORY_CODES) == {c.value for c in Category}
+    assert set(MODE_CODES) == {m.value for m in Mode}
+    assert set(TIER_CODES) == {t.value for t in Tier}
+
+
+@settings(max_examples=100, deadline=None)
+@given(work_months)
+def test_every_stored_position_reads_back_as_its_line(work):
+    work = CourierMonth(
+        work.courier_code,
+        work.grade,
+        work.base_pay,
+        work.deliveries,
+        work.postage,
+        [Adjustment(D("-5.00"), "迟到", "hr"), Adjustment(D("8.00"), "补发", "hr")],
+    )
+    for slip in (
+        price_own_courier(work, CARD),
+        price_outsourced_courier("W1", [TermCount("T1", D("1.10"), 20, 5)], work.adjustments),
+    ):
+        positions = line_positions(slip.lines)
+        assert len(set(positions)) == len(positions)
+        assert positions == sorted(positions)  # stored order is slip order
+        for position, line in zip(positions, slip.lines, strict=True):
+            identity = line_identity(position, slip.kind)
+            assert identity == (line.kind, line.category, line.mode, line.tier, line.volume_tier)
