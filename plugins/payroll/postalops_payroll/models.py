@@ -46,13 +46,14 @@ class Rate(sa.types.TypeDecorator):
 
 
 class StoredLine(NamedTuple):
-    """One line as a slip stores it: what it is follows from its position
-    (``payslip.line_identity``), and the rate-card version it used is its slip's."""
+    """One line as a slip stores it; what it is follows from its position
+    (``payslip.line_identity``)."""
 
     position: int
     quantity: Decimal
     unit_rate: Decimal
     amount: Decimal
+    rate_card_version: int | None  # none on adjustment and contractor lines
 
 
 def _plain(value: Any) -> Decimal:
@@ -72,14 +73,18 @@ def _fen(amount: Any) -> Decimal:
 def lines_as_json(lines: Any) -> list[list]:
     """A slip's lines as SQLite stores them in JSON: decimals as exact text."""
     return [
-        [int(position), str(Decimal(quantity)), str(Decimal(unit_rate)), str(_fen(amount))]
-        for position, quantity, unit_rate, amount in lines
+        [int(p), str(Decimal(quantity)), str(Decimal(rate)), str(_fen(amount)), version]
+        for p, quantity, rate, amount, version in lines
     ]
 
 
+def _number(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
 class PayLines(sa.types.TypeDecorator):
-    """A slip's lines, stored with the slip as rows of four numbers:
-    ``(position, quantity, unit_rate, amount)``.
+    """A slip's lines, stored with the slip as rows of five numbers:
+    ``(position, quantity, unit_rate, amount, rate_card_version)``.
 
     PostgreSQL keeps them as a two-dimensional ``numeric[]`` (exact, built by the pricing SQL
     with ``array_agg``), SQLite as JSON with decimals as exact text. A province run writes
@@ -100,8 +105,8 @@ class PayLines(sa.types.TypeDecorator):
         if dialect.name != "postgresql":
             return lines_as_json(value)
         return [  # one element type for psycopg's array dumper
-            [Decimal(position), Decimal(quantity), Decimal(unit_rate), _fen(amount)]
-            for position, quantity, unit_rate, amount in value
+            [Decimal(p), Decimal(quantity), Decimal(rate), _fen(amount), _number(version)]
+            for p, quantity, rate, amount, version in value
         ]
 
     def process_result_value(self, value: Any, dialect: Any) -> list[StoredLine]:
@@ -111,8 +116,9 @@ class PayLines(sa.types.TypeDecorator):
                 _plain(quantity),
                 _plain(unit_rate),
                 _fen(str(amount)),
+                None if version is None else int(version),
             )
-            for position, quantity, unit_rate, amount in value or ()
+            for position, quantity, unit_rate, amount, version in value or ()
         ]
 
 

@@ -433,7 +433,7 @@ def _rows(courier: CourierRow, slip: Payslip, key: int, slips: list) -> None:
     decimals; tuples, not dicts, since a province run holds 20,000 of them)."""
     positions = line_positions(slip.lines)
     lines = lines_as_json(
-        (position, line.quantity, line.unit_rate, line.amount)
+        (position, line.quantity, line.unit_rate, line.amount, line.rate_card_version)
         for position, line in zip(positions, slip.lines, strict=True)
     )
     notes: dict[str, dict[str, str]] = {}
@@ -599,9 +599,6 @@ def add_adjustment(
     return row
 
 
-_UNCARDED = ("adjustment", "outsourced")
-
-
 class SlipLine(NamedTuple):
     """A line of a stored slip, as the API and the exports show it."""
 
@@ -621,17 +618,12 @@ class SlipLine(NamedTuple):
 
 
 def payslip_lines(slip: PayrollPayslip) -> list[SlipLine]:
-    """The slip's lines in slip order, read back from the numbers stored with it.
-
-    A slip is priced with one rate card: its version is that of every line priced by the card
-    (adjustments and contractor lines are not).
-    """
+    """The slip's lines in slip order, read back from the numbers stored with it."""
     notes = slip.line_notes or {}
     out = []
-    for position, quantity, unit_rate, amount in sorted(slip.lines):
+    for position, quantity, unit_rate, amount, version in sorted(slip.lines):
         identity = line_identity(position, slip.kind)
         note = notes.get(str(position), {})
-        version = None if identity.kind in _UNCARDED else slip.rate_card_version
         out.append(
             SlipLine(
                 position,

@@ -116,18 +116,18 @@ WITH item AS (
     WHERE t.month = %(month)s AND {_IN_UNIT}
 ), line AS (
     SELECT s.courier_id, 'base' AS kind, 0 AS position, 1 AS quantity, s.base_pay AS unit_rate,
-           round(s.base_pay, 2) AS amount
+           round(s.base_pay, 2) AS amount, s.version
     FROM pr_slip s WHERE s.kind = 'own'
   UNION ALL
     SELECT s.courier_id, 'delivery', r.position, x.n, r.rate * s.multiplier,
-           round(x.n * r.rate * s.multiplier, 2)
+           round(x.n * r.rate * s.multiplier, 2), s.version
     FROM pr_cell x
     JOIN pr_slip s ON s.courier_id = x.courier_id AND s.kind = 'own'
     JOIN pr_rate r ON r.card = s.card AND r.category = x.category AND r.mode = x.mode
                   AND r.tier = x.tier
   UNION ALL
     SELECT s.courier_id, 'volume_tier', %(volume_tier)s + v.idx, n.items, v.uplift * s.multiplier,
-           round(n.items * v.uplift * s.multiplier, 2)
+           round(n.items * v.uplift * s.multiplier, 2), s.version
     FROM pr_slip s
     JOIN item i ON i.courier_id = s.courier_id
     JOIN pr_vtier v ON v.card = s.card
@@ -137,25 +137,26 @@ WITH item AS (
     WHERE s.kind = 'own' AND n.items > 0
   UNION ALL
     SELECT s.courier_id, 'commission', %(commission)s + f.ordinal, p.postage, f.share,
-           round(p.postage * f.share, 2)
+           round(p.postage * f.share, 2), s.version
     FROM pr_post p
     JOIN pr_slip s ON s.courier_id = p.courier_id AND s.kind = 'own'
     JOIN pr_fee f ON f.card = s.card AND f.category = p.category
     WHERE p.postage <> 0
   UNION ALL
     SELECT s.courier_id, 'agent_fee', %(agent_fee)s + f.ordinal, a.items, -f.fee,
-           -round(a.items * f.fee, 2)
+           -round(a.items * f.fee, 2), s.version
     FROM (SELECT courier_id, category, sum(n) AS items FROM pr_cell
           WHERE mode = 'pickup_point' GROUP BY courier_id, category) a
     JOIN pr_slip s ON s.courier_id = a.courier_id AND s.kind = 'own'
     JOIN pr_fee f ON f.card = s.card AND f.category = a.category
   UNION ALL
     SELECT s.courier_id, 'outsourced', %(outsourced)s, i.delivered, s.unit_price,
-           round(i.delivered * s.unit_price, 2)
+           round(i.delivered * s.unit_price, 2), NULL
     FROM pr_slip s JOIN item i ON i.courier_id = s.courier_id
     WHERE s.kind = 'outsourced'
   UNION ALL
-    SELECT courier_id, 'adjustment', position, 1, amount, round(amount, 2) FROM adjustment
+    SELECT courier_id, 'adjustment', position, 1, amount, round(amount, 2), NULL
+    FROM adjustment
 ), note AS (
     SELECT s.courier_id, %(outsourced)s AS position,
            json_build_object('contract_term', s.term_code) AS note
@@ -178,7 +179,8 @@ SELECT s.tenant_code, %(run)s, %(month)s, s.courier_id, s.courier_code, s.kind,
 FROM pr_slip s
 LEFT JOIN item i ON i.courier_id = s.courier_id
 LEFT JOIN (
-    SELECT courier_id, array_agg(ARRAY[position, quantity, unit_rate, amount]) AS lines,
+    SELECT courier_id,
+           array_agg(ARRAY[position, quantity, unit_rate, amount, version]) AS lines,
            sum(amount) AS total, -sum(amount) FILTER (WHERE kind = 'agent_fee') AS agent_fees
     FROM line GROUP BY courier_id
 ) l ON l.courier_id = s.courier_id

@@ -5,8 +5,8 @@ Revises: payroll_0002
 Create Date: 2026-11-27
 
 A province run wrote 560,000 pay-line rows, and writing them was most of the run. Each slip now
-keeps its lines as one array of numbers (position, quantity, unit rate, amount;
-``models.PayLines``; a line's rate-card version is its slip's) and the texts some lines carry in ``line_notes``. The lines of
+keeps its lines as one array of numbers (position, quantity, unit rate, amount, rate-card
+version; ``models.PayLines``) and the texts some lines carry in ``line_notes``. The lines of
 every existing slip, approved months included, are moved into it; a downgrade moves them back.
 
 The tallies are re-keyed month first, so a run reads its month's rows in key order, grouped by
@@ -29,7 +29,6 @@ branch_labels = None
 depends_on = None
 
 TEXTS = ("contract_term", "reason", "author")
-UNCARDED = ("adjustment", "outsourced")
 
 
 def _line_table() -> sa.Table:
@@ -67,7 +66,6 @@ def _slip_table() -> sa.Table:
         sa.Column("run_id", sa.Integer()),
         sa.Column("courier_id", sa.Integer()),
         sa.Column("kind", sa.String(12)),
-        sa.Column("rate_card_version", sa.Integer(), key="version"),
         sa.Column("lines", postalops_payroll.models.PayLines()),
         sa.Column("line_notes", sa.JSON()),
     )
@@ -130,7 +128,9 @@ def upgrade() -> None:
     notes: dict[tuple[int, int], dict] = defaultdict(dict)
     for row in bind.execute(sa.select(lines).order_by(lines.c.run_id, lines.c.courier_id)):
         key = (row.run_id, row.courier_id)
-        stored[key].append((row.position, row.quantity, row.unit_rate, row.amount))
+        stored[key].append(
+            (row.position, row.quantity, row.unit_rate, row.amount, row.rate_card_version)
+        )
         texts = {name: getattr(row, name) for name in TEXTS if getattr(row, name) is not None}
         if texts:
             notes[key][str(row.position)] = texts
@@ -161,7 +161,7 @@ def downgrade() -> None:
     rows = []
     for slip in bind.execute(sa.select(slips)):
         texts = slip.line_notes or {}
-        for position, quantity, unit_rate, amount in slip.lines:
+        for position, quantity, unit_rate, amount, version in slip.lines:
             identity = line_identity(position, slip.kind)
             note = texts.get(str(position), {})
             rows.append(
@@ -174,7 +174,7 @@ def downgrade() -> None:
                     "quantity": quantity,
                     "unit_rate": unit_rate,
                     "amount": amount,
-                    "rate_card_version": None if identity.kind in UNCARDED else slip.version,
+                    "rate_card_version": version,
                     **{name: note.get(name) for name in TEXTS},
                 }
             )
