@@ -142,9 +142,10 @@ def run_payroll(
     if not in_database:
         priced = _price_in_python(session, unit, key, slated, report)
     # Only now write: reading holds no write lock, so the job's progress records (committed on
-    # their own connection) never wait on this transaction, even on SQLite. No progress is
-    # reported from here on.
-    report(0 if in_database else len(slated), len(slated), "writing payslips")
+    # their own connection) never wait on this transaction, even on SQLite. From here on only
+    # PostgreSQL, whose writers do not block the job table, reports progress.
+    if not in_database:  # PostgreSQL reports its own stages (price_in_database)
+        report(len(slated), len(slated), "writing payslips")
     if run is None:
         run = PayrollRun(tenant_code=unit, month=key)
         session.add(run)
@@ -159,7 +160,9 @@ def run_payroll(
 
     assert run.id is not None
     if in_database:
-        price_in_database(session, run_id=run.id, unit=unit, month=key, slated=slated)
+        price_in_database(
+            session, run_id=run.id, unit=unit, month=key, slated=slated, progress=report
+        )
     else:
         _write(session, run.id, priced)
     _summarise(session, run)

@@ -24,7 +24,7 @@ unit was checked against the scope by the run, and each filter names it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
@@ -191,9 +191,21 @@ LEFT JOIN (
 
 
 def price_in_database(
-    session: Session, *, run_id: int, unit: str, month: int, slated: Sequence[Slated]
+    session: Session,
+    *,
+    run_id: int,
+    unit: str,
+    month: int,
+    slated: Sequence[Slated],
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> None:
-    """Write the slips and lines of ``slated`` for run ``run_id`` (its old ones are gone)."""
+    """Write the slips and lines of ``slated`` for run ``run_id`` (its old ones are gone).
+
+    ``progress(done, total, message)`` hears of each stage (a job's progress bar, and its
+    chance to honour a cancellation) in slips out of ``len(slated)``.
+    """
+    report = progress or (lambda done, total, message: None)
+    total = len(slated)
     cards: dict[int, int] = {}  # id(card) -> number in the temp tables
     card_objects: list[RateCard] = []
     couriers = []
@@ -237,11 +249,14 @@ def price_in_database(
         cursor.execute("ANALYZE pr_courier")
         _execute(cursor, _POSTAGE, params)
         _execute(cursor, _SLIPS, params)
+        report(total // 4, total, "reading the month's tallies")
         _execute(cursor, _CELLS, params, enable_seqscan="off")
         # Estimates for the pricing statement's joins: without them it hashes the wrong side.
         for name in _DERIVED:
             cursor.execute(f"ANALYZE {name}")
+        report(total // 2, total, f"pricing and writing {total} payslips")
         _execute(cursor, _INSERT_SLIPS, params)
+        report(total, total, f"{total} payslips written")
 
 
 def _execute(cursor: Any, statement: str, params: dict, **settings: str) -> None:

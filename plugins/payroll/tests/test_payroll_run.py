@@ -100,6 +100,17 @@ def test_rerunning_a_draft_replaces_it_with_identical_totals(september_events, a
     assert sum(len(lines) for lines in lines_before.values()) == 13
 
 
+def test_the_run_reports_progress_that_only_moves_forward(september_events, as_unit):
+    calls: list[tuple[int, int, str]] = []
+    with as_unit(ZZ) as s:
+        run_payroll(s, ZZ, SEP, "hr", progress=lambda *call: calls.append(call))
+        s.commit()
+    assert calls[0][0] == 0 and calls[-1][:2] == (3, 3)  # three slips, all written
+    fractions = [done / total for done, total, _ in calls]
+    assert fractions == sorted(fractions)
+    assert all(message for _, _, message in calls)
+
+
 def test_an_approved_month_refuses_changes_until_reopened(september_events, as_unit, pay):
     with as_unit(ZZ) as s:
         run_payroll(s, ZZ, SEP, "hr")
