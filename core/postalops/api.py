@@ -30,7 +30,7 @@ from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from . import context
+from . import clock, context
 from .auth import check_permission
 from .errors import BadRequest, Forbidden, NotFound, ValidationError
 from .tenancy import in_subtree, valid_code
@@ -292,7 +292,7 @@ def parse_date(value: str | None, field: str) -> dt.date | None:
 
 def query_period(default_days: int = 30) -> tuple[dt.date, dt.date]:
     """``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (inclusive); defaults to the last ``default_days``."""
-    to = parse_date(request.args.get("to"), "to") or dt.date.today()
+    to = parse_date(request.args.get("to"), "to") or clock.today()
     frm = parse_date(request.args.get("from"), "from") or to - dt.timedelta(days=default_days - 1)
     if frm > to:
         raise ValidationError(

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import context
+from postalops import clock, context
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError
 from postalops.imports import parse_csv, parse_xlsx
@@ -31,8 +31,8 @@ def _period(campaign) -> tuple[dt.date, dt.date]:
         except ValueError:
             return default
 
-    start = campaign.starts_on if campaign else dt.date.today() - dt.timedelta(days=29)
-    end = campaign.ends_on if campaign else dt.date.today()
+    start = campaign.starts_on if campaign else clock.today() - dt.timedelta(days=29)
+    end = campaign.ends_on if campaign else clock.today()
     return day("from", start), day("to", end)
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from postalops import context
+from postalops import clock, context
 from postalops.api import ApiBlueprint, paginate, query_period
 from postalops.errors import ValidationError
 from postalops.imports import read_upload, row_report, validate_rows
@@ -167,7 +167,7 @@ def import_borrowers():
     seen: dict[str, int] = {}
     for row_no, item in valid:
         try:
-            clean = borrowers.check_borrower(_borrower_data(item), dt.date.today())
+            clean = borrowers.check_borrower(_borrower_data(item), clock.today())
         except ValidationError as exc:
             errors.append({"row": row_no, "errors": exc.details})
             continue
@@ -487,7 +487,7 @@ def quote_loan(loan_id: int):
 
     s, _ = _ctx()
     loan = get_or_404(s, Loan, loan_id, "loan_id")
-    on = _date_arg(request.args.get("on"), "on") or dt.date.today()
+    on = _date_arg(request.args.get("on"), "on") or clock.today()
     return loans.quote(s, loan, on)
 
 
@@ -612,7 +612,7 @@ def phone_back():
     from flask import request
 
     s, _ = _ctx()
-    on = _date_arg(request.args.get("on"), "on") or dt.date.today()
+    on = _date_arg(request.args.get("on"), "on") or clock.today()
     return {"on": on, "items": outreach.phone_back_list(s, on, manager=request.args.get("manager"))}
 
 

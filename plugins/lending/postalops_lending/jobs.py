@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from postalops import clock
 from postalops.jobs import JobContext, job
 
 from postalops_lending.classification import Bands
 from postalops_lending.services import close_of_business as cob
-
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
 @job(
@@ -25,10 +24,10 @@ def close_of_business(
     """Days past due, classification and the portfolio snapshot for the starter's subtree.
 
     Set-based and idempotent: a retry or a second run for the same date changes nothing.
-    ``as_of`` defaults to today in Asia/Shanghai; ``bands`` are the lower DPD edges of
+    ``as_of`` defaults to today in the network's zone (``postalops.clock``); ``bands`` are the lower DPD edges of
     关注, 次级, 可疑, 损失 (default 1, 91, 181, 361).
     """
-    day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(SHANGHAI).date()
+    day = dt.date.fromisoformat(as_of) if as_of else clock.today()
     ctx.progress(0, 1, f"close of business {day}")
     result = cob.run(ctx.session, ctx.tenant, day, Bands(*bands) if bands else Bands())
     ctx.session.commit()

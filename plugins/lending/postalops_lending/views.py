@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import context
+from postalops import clock, context
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError, ValidationError
 from sqlmodel import select
@@ -42,7 +42,7 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(SHANGHAI).date()
+    return clock.today()
 
 
 @bp.app_template_filter("lending_category")

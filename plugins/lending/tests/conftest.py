@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from postalops import clock
 from postalops.context import Principal
 from postalops.tenancy import Scope
 from postalops.testing import build_tree
@@ -129,7 +130,7 @@ GOOD_ID = "11010519491231002X"
 
 def months(monthly="14433.34", grade="A"):
     """The 14 months before this one: the pre-check runs on today's date through the API."""
-    today = dt.date.today()
+    today = clock.today()
     out = []
     for i in range(14):
         y, m = divmod(today.year * 12 + today.month - 15 + i, 12)

@@ -6,6 +6,7 @@ import datetime as dt
 import random
 from decimal import Decimal as D
 
+from postalops import clock
 from postalops.models import AuditRecord, OrgUnit
 from postalops_dashboards import ViewContext
 from postalops_lending import dashboards, demo
@@ -69,7 +70,7 @@ def test_rejections_are_decisions_and_are_audited(oil_seed, staff, loan):
 
 def test_phone_back_list_and_call_outcomes_via_the_api(people, product_id, as_unit):
     cm = people["cm"]
-    today = dt.date.today()
+    today = clock.today()
     r = cm.get(f"{BASE}/outreach?on={today.isoformat()}")
     assert r.status_code == 200 and r.get_json()["items"] == []
     bad = cm.post(f"{BASE}/outreach/calls", json={"borrower_id": 999, "outcome": "no_need"})

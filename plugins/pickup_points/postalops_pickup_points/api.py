@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from flask import request
-from postalops import context
+from postalops import clock, context
 from postalops import jobs as po_jobs
 from postalops.api import ApiBlueprint, paginate, parse_date, query_period, query_tenant
 from postalops.db import in_scope_clause
@@ -34,7 +34,7 @@ TAGS = ["pickup_points"]
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return clock.today()
 
 
 def _day_arg(name: str = "day") -> dt.date:

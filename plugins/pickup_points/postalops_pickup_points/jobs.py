@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from postalops import clock
 from postalops.jobs import JobContext, job
 
 from . import coverage_store, direct_delivery_store
@@ -16,7 +17,7 @@ from . import coverage_store, direct_delivery_store
 @job("pickup_points.recompute_coverage", label_zh="重算自提点覆盖", label_en="Recompute coverage")
 def recompute_coverage_job(ctx: JobContext, day: str | None = None) -> dict:
     """Recompute coverage of every area in the job's unit on ``day`` (default today)."""
-    when = dt.date.fromisoformat(day) if day else dt.date.today()
+    when = dt.date.fromisoformat(day) if day else clock.today()
     ctx.progress(0, 1, "loading network")
     result = coverage_store.recompute_and_store(ctx.session, ctx.tenant, when, ctx.progress)
     ctx.session.commit()

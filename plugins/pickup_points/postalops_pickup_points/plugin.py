@@ -3,10 +3,9 @@ documented in ``postalops.hookspecs``; here each says what this plugin contribut
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
-from postalops import hookimpl
+from postalops import clock, hookimpl
 from postalops.plugins import NavItem, PluginInfo
 
 from . import __version__
@@ -106,7 +105,7 @@ def postalops_active_pickup_points(session, tenant):
     """Active points of ``tenant``'s subtree today (code, name, kind, tenant_code, lat, lon)."""
     from .network import active_points
 
-    return active_points(session, tenant, dt.date.today())
+    return active_points(session, tenant, clock.today())
 
 
 @hookimpl

@@ -26,7 +26,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from postalops import context
+from postalops import clock, context
 from postalops.auth import check_permission
 from postalops.db import in_scope_clause
 from postalops.errors import PostalOpsError
@@ -50,7 +50,7 @@ bp = Blueprint("pickup_points", __name__, template_folder="templates")
 def _day(name: str = "day", default: dt.date | None = None) -> dt.date:
     raw = request.args.get(name)
     try:
-        return dt.date.fromisoformat(raw) if raw else (default or dt.date.today())
+        return dt.date.fromisoformat(raw) if raw else (default or clock.today())
     except ValueError:
         abort(400)
 
@@ -165,7 +165,7 @@ def coverage_csv() -> Any:
 @bp.route("/coverage/recompute", methods=["POST"])
 def recompute() -> Any:
     check_permission(MANAGE)
-    day = request.form.get("day") or dt.date.today().isoformat()
+    day = request.form.get("day") or clock.today().isoformat()
     try:
         job = submit("pickup_points.recompute_coverage", {"day": day})
     except PostalOpsError as error:
@@ -231,7 +231,7 @@ def import_page() -> Any:
             if report.ok:
                 if kind == "points":
                     result = network.import_points(
-                        s, context.tenant(), report, context.principal().name, dt.date.today()
+                        s, context.tenant(), report, context.principal().name, clock.today()
                     )
                 else:
                     result = network.import_areas(s, context.tenant(), report)
@@ -370,7 +370,7 @@ def point_status(point_id: int) -> Any:
     s = context.session()
     try:
         network.set_status(
-            s, point_id, request.form.get("status", ""), dt.date.today(), context.principal().name
+            s, point_id, request.form.get("status", ""), clock.today(), context.principal().name
         )
         s.commit()
         flash(_("Status changed."), "ok")

@@ -11,6 +11,7 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+from postalops import clock
 from postalops.jobs import wait_for
 from postalops.testing import count_rows
 from postalops_pickup_points import direct_delivery_store, item_flow, network
@@ -140,7 +141,7 @@ def test_coverage_by_hand_through_the_api(make_token):
     # V1 (60 hh) covered by P2 at 1 km -> 1.0. Mailrooms: none -> null.
     api = make_token(ZZ, *ALL)
     import_network(api)
-    r = api.get("/api/v1/pickup_points/coverage?day=" + dt.date.today().isoformat())
+    r = api.get("/api/v1/pickup_points/coverage?day=" + clock.today().isoformat())
     rows = {(i["unit"], i["category"]): i for i in r.get_json()["items"]}
     assert rows[(ZZ, "urban_community")]["rate"] == "0.2500"
     assert rows[(ZZ + ".jinshui", "urban_community")]["covered_households"] == 100
@@ -175,7 +176,7 @@ def test_suspending_a_point_uncovers_its_area_and_is_audited(make_token, as_unit
     p1 = next(
         p for p in api.get("/api/v1/pickup_points/points").get_json()["items"] if p["code"] == "P1"
     )
-    today = dt.date.today()
+    today = clock.today()
     r = api.post(f"/api/v1/pickup_points/points/{p1['id']}/status", json={"status": "suspended"})
     assert r.status_code == 200 and r.get_json()["status"] == "suspended"
     rows = api.get("/api/v1/pickup_points/coverage").get_json()["items"]
@@ -471,7 +472,7 @@ def test_dashboard_pages_draw_map_and_overview(po_app, make_token, as_unit):
         ctx = ViewContext(
             ZZ,
             dt.date(2022, 9, 1),
-            dt.date.today(),
+            clock.today(),
             s,
             True,
             po_app.extensions["postalops.plugins"],

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from postalops import audit
+from postalops import audit, clock
 from postalops.context import Principal
 from postalops.errors import Conflict, ValidationError
 from sqlmodel import Session, select
@@ -85,7 +85,7 @@ def register_borrower(
     session: Session, actor: Principal, data: BorrowerData, *, today: dt.date | None = None
 ) -> Borrower:
     """Create a borrower in the caller's unit (or ``data.tenant_code`` inside the scope)."""
-    clean = check_borrower(data, today or dt.date.today())
+    clean = check_borrower(data, today or clock.today())
     existing = session.exec(
         select(Borrower).where(Borrower.credit_code == clean.credit_code)
     ).first()
