@@ -10,44 +10,23 @@ lines); the id column, the run foreign key and the tenant index go.
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
-import postalops.db
-import postalops_payroll.models
+from postalops_payroll.migration_tables import (
+    LINE_KEY,
+    TALLY_KEYS,
+    line_columns,
+    line_tenant,
+    rebuild,
+    tally_columns,
+)
 
 revision = "payroll_0002"
 down_revision = "payroll_0001"
 branch_labels = None
 depends_on = None
 
-LINE_COLUMNS = (
-    "tenant_code, run_id, courier_id, position, kind, category, mode, tier, volume_tier, "
-    "quantity, unit_rate, amount, rate_card_version, contract_term, reason, author"
-)
-
-
-def _line_columns() -> list[sa.Column]:
-    """The columns a pay line has in both layouts (new objects on each call)."""
-    rate = postalops_payroll.models.Rate(precision=14, scale=6)
-    text = sqlmodel.sql.sqltypes.AutoString
-    return [
-        sa.Column("run_id", sa.Integer(), nullable=False),
-        sa.Column("courier_id", sa.Integer(), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("kind", text(length=16), nullable=False),
-        sa.Column("category", text(length=12), nullable=True),
-        sa.Column("mode", text(length=12), nullable=True),
-        sa.Column("tier", text(length=12), nullable=True),
-        sa.Column("volume_tier", sa.Integer(), nullable=True),
-        sa.Column("quantity", rate, nullable=False),
-        sa.Column("unit_rate", rate, nullable=False),
-        sa.Column("amount", postalops.db.Money(precision=18, scale=2), nullable=False),
-        sa.Column("rate_card_version", sa.Integer(), nullable=True),
-        sa.Column("contract_term", text(length=60), nullable=True),
-        sa.Column("reason", text(length=300), nullable=True),
-        sa.Column("author", text(length=120), nullable=True),
-    ]
+LINE_COLUMNS = ", ".join(column.name for column in (line_tenant(), *line_columns()))
 
 
 def _fen(column: str) -> str:
@@ -57,27 +36,8 @@ def _fen(column: str) -> str:
 
 
 def upgrade() -> None:
-    op.create_table(
-        "payroll_delivery_tally",
-        sa.Column("tenant_code", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("courier_id", sa.Integer(), nullable=False),
-        sa.Column("month", sa.Integer(), nullable=False),
-        sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-        sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-        sa.Column("tier", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-        sa.Column("items", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("courier_id", "month", "category", "mode", "tier", "tenant_code"),
-    )
-    op.create_table(
-        "payroll_collection_tally",
-        sa.Column("tenant_code", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("courier_id", sa.Integer(), nullable=False),
-        sa.Column("month", sa.Integer(), nullable=False),
-        sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-        sa.Column("items", sa.BigInteger(), nullable=False),
-        sa.Column("postage_fen", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("courier_id", "month", "category", "tenant_code"),
-    )
+    for name, key in TALLY_KEYS.items():
+        op.create_table(name, *tally_columns(name), sa.PrimaryKeyConstraint(*key))
     op.execute(
         "INSERT INTO payroll_delivery_tally "
         "(tenant_code, courier_id, month, category, mode, tier, items) "
@@ -93,31 +53,15 @@ def upgrade() -> None:
         "GROUP BY tenant_code, courier_id, month, category"
     )
 
-    op.create_table(
-        "payroll_pay_line_new",
-        sa.Column("tenant_code", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-        *_line_columns(),
-        sa.PrimaryKeyConstraint("run_id", "courier_id", "position"),
-    )
-    op.execute(
-        f"INSERT INTO payroll_pay_line_new ({LINE_COLUMNS}) "
-        f"SELECT {LINE_COLUMNS} FROM payroll_pay_line"
-    )
-    op.drop_table("payroll_pay_line")
-    op.rename_table("payroll_pay_line_new", "payroll_pay_line")
-    if op.get_bind().dialect.name == "postgresql":  # the name a fresh table's key would have
-        op.execute(
-            "ALTER TABLE payroll_pay_line "
-            "RENAME CONSTRAINT payroll_pay_line_new_pkey TO payroll_pay_line_pkey"
-        )
+    rebuild("payroll_pay_line", [line_tenant(), *line_columns()], LINE_KEY)
 
 
 def downgrade() -> None:
     op.create_table(
         "payroll_pay_line_old",
-        sa.Column("tenant_code", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        line_tenant(),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        *_line_columns(),
+        *line_columns(),
         sa.ForeignKeyConstraint(["run_id"], ["payroll_run.id"]),
         sa.PrimaryKeyConstraint("id"),
     )

@@ -16,11 +16,10 @@ courier and cell without hashing or sorting.
 from collections import defaultdict
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
-import postalops.db
 import postalops_payroll.models
+from postalops_payroll.migration_tables import TALLY_KEYS, line_table, rebuild, tally_columns
 from postalops_payroll.payslip import line_identity
 
 revision = "payroll_0003"
@@ -29,32 +28,6 @@ branch_labels = None
 depends_on = None
 
 TEXTS = ("contract_term", "reason", "author")
-
-
-def _line_table() -> sa.Table:
-    rate = postalops_payroll.models.Rate(precision=14, scale=6)
-    text = sqlmodel.sql.sqltypes.AutoString
-    return sa.Table(
-        "payroll_pay_line",
-        sa.MetaData(),
-        sa.Column("tenant_code", text(length=200), nullable=True),
-        sa.Column("run_id", sa.Integer(), nullable=False),
-        sa.Column("courier_id", sa.Integer(), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("kind", text(length=16), nullable=False),
-        sa.Column("category", text(length=12), nullable=True),
-        sa.Column("mode", text(length=12), nullable=True),
-        sa.Column("tier", text(length=12), nullable=True),
-        sa.Column("volume_tier", sa.Integer(), nullable=True),
-        sa.Column("quantity", rate, nullable=False),
-        sa.Column("unit_rate", rate, nullable=False),
-        sa.Column("amount", postalops.db.Money(precision=18, scale=2), nullable=False),
-        sa.Column("rate_card_version", sa.Integer(), nullable=True),
-        sa.Column("contract_term", text(length=60), nullable=True),
-        sa.Column("reason", text(length=300), nullable=True),
-        sa.Column("author", text(length=120), nullable=True),
-        sa.PrimaryKeyConstraint("run_id", "courier_id", "position"),
-    )
 
 
 def _slip_table() -> sa.Table:
@@ -71,50 +44,13 @@ def _slip_table() -> sa.Table:
     )
 
 
-TALLY_KEYS = {
-    "payroll_delivery_tally": ["courier_id", "month", "category", "mode", "tier", "tenant_code"],
-    "payroll_collection_tally": ["courier_id", "month", "category", "tenant_code"],
-}
-
-
-def _tally_columns(name: str) -> list[sa.Column]:
-    text = sqlmodel.sql.sqltypes.AutoString
-    columns = [
-        sa.Column("tenant_code", text(length=200), nullable=False),
-        sa.Column("courier_id", sa.Integer(), nullable=False),
-        sa.Column("month", sa.Integer(), nullable=False),
-        sa.Column("category", text(length=12), nullable=False),
-    ]
-    if name == "payroll_delivery_tally":
-        columns += [
-            sa.Column("mode", text(length=12), nullable=False),
-            sa.Column("tier", text(length=12), nullable=False),
-        ]
-    columns.append(sa.Column("items", sa.BigInteger(), nullable=False))
-    if name == "payroll_collection_tally":
-        columns.append(sa.Column("postage_fen", sa.BigInteger(), nullable=False))
-    return columns
-
-
-def _rekey(name: str, key: list[str]) -> None:
-    """Rebuild a tally table with its primary key in the order ``key`` (rows copied)."""
-    columns = _tally_columns(name)
-    names = ", ".join(c.name for c in columns)
-    op.create_table(f"{name}_new", *columns, sa.PrimaryKeyConstraint(*key))
-    op.execute(f"INSERT INTO {name}_new ({names}) SELECT {names} FROM {name}")
-    op.drop_table(name)
-    op.rename_table(f"{name}_new", name)
-    if op.get_bind().dialect.name == "postgresql":  # the name a fresh table's key would have
-        op.execute(f"ALTER TABLE {name} RENAME CONSTRAINT {name}_new_pkey TO {name}_pkey")
-
-
 def _month_first(key: list[str]) -> list[str]:
     return ["month", "courier_id", *key[2:]]
 
 
 def upgrade() -> None:
     for name, key in TALLY_KEYS.items():
-        _rekey(name, _month_first(key))
+        rebuild(name, tally_columns(name), _month_first(key))
     with op.batch_alter_table("payroll_payslip", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("lines", postalops_payroll.models.PayLines(), nullable=True)
@@ -123,7 +59,7 @@ def upgrade() -> None:
         # uq_payroll_payslip (run_id, courier_id) serves reads by run.
         batch_op.drop_index("ix_payroll_payslip_run_id")
     bind = op.get_bind()
-    lines, slips = _line_table(), _slip_table()
+    lines, slips = line_table(), _slip_table()
     stored: dict[tuple[int, int], list] = defaultdict(list)
     notes: dict[tuple[int, int], dict] = defaultdict(dict)
     for row in bind.execute(sa.select(lines).order_by(lines.c.run_id, lines.c.courier_id)):
@@ -154,7 +90,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    lines = _line_table()
+    lines = line_table()
     lines.create(op.get_bind())
     slips = _slip_table()
     bind = op.get_bind()
@@ -185,4 +121,4 @@ def downgrade() -> None:
         batch_op.drop_column("lines")
         batch_op.create_index("ix_payroll_payslip_run_id", ["run_id"], unique=False)
     for name, key in TALLY_KEYS.items():
-        _rekey(name, key)
+        rebuild(name, tally_columns(name), key)
