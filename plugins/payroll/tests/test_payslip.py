@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -217,26 +218,14 @@ def test_the_total_is_the_exact_sum_of_rounded_lines(work):
 @settings(max_examples=100, deadline=None)
 @given(work_months, st.decimals(min_value=0, max_value=2000, places=2))
 def test_more_collected_postage_never_lowers_pay(work, extra):
-    more = CourierMonth(
-        work.courier_code,
-        work.grade,
-        work.base_pay,
-        work.deliveries,
-        {Category.EXPRESS: work.postage[Category.EXPRESS] + extra},
-    )
+    more = replace(work, postage={Category.EXPRESS: work.postage[Category.EXPRESS] + extra})
     assert price_own_courier(more, CARD).total >= price_own_courier(work, CARD).total
 
 
 @settings(max_examples=100, deadline=None)
 @given(work_months)
 def test_identical_input_gives_an_identical_slip_whatever_the_order(work):
-    reversed_work = CourierMonth(
-        work.courier_code,
-        work.grade,
-        work.base_pay,
-        dict(reversed(list(work.deliveries.items()))),
-        work.postage,
-    )
+    reversed_work = replace(work, deliveries=dict(reversed(list(work.deliveries.items()))))
     assert price_own_courier(reversed_work, CARD) == price_own_courier(work, CARD)
 
 
@@ -250,14 +239,8 @@ def test_the_position_codes_cover_every_dimension_value():
 @settings(max_examples=100, deadline=None)
 @given(work_months)
 def test_every_stored_position_reads_back_as_its_line(work):
-    work = CourierMonth(
-        work.courier_code,
-        work.grade,
-        work.base_pay,
-        work.deliveries,
-        work.postage,
-        [Adjustment(D("-5.00"), "迟到", "hr"), Adjustment(D("8.00"), "补发", "hr")],
-    )
+    adjustments = [Adjustment(D("-5.00"), "迟到", "hr"), Adjustment(D("8.00"), "补发", "hr")]
+    work = replace(work, adjustments=adjustments)
     for slip in (
         price_own_courier(work, CARD),
         price_outsourced_courier("W1", [TermCount("T1", D("1.10"), 20, 5)], work.adjustments),
