@@ -41,10 +41,6 @@ bp = Blueprint("lending", __name__, url_prefix="/p/lending", template_folder="te
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
-def _today() -> dt.date:
-    return clock.today()
-
-
 @bp.app_template_filter("lending_category")
 def category_label(value: str) -> str:
     from postalops.builtin.portal import is_zh
@@ -80,7 +76,7 @@ def home() -> Any:
     check_permission(perm.VIEW)
     s = context.session()
     unit = context.tenant()
-    year = request.args.get("year", type=int) or _today().year
+    year = request.args.get("year", type=int) or clock.today().year
     kpis = compute(s, unit, dt.date(year, 1, 1), dt.date(year, 12, 31))
     offered = s.exec(select(Product).order_by(Product.code)).all()
     return render_template("lending/home.html", kpis=kpis, year=year, unit=unit, products=offered)
@@ -269,12 +265,12 @@ def loan_detail(loan_id: int) -> Any:
         loan=loan,
         borrower=s.get(Borrower, loan.borrower_id),
         versions=versions,
-        quote=loans.quote(s, loan, _today()) if loan.status == "active" else {},
+        quote=loans.quote(s, loan, clock.today()) if loan.status == "active" else {},
         repayments=s.exec(
             select(Repayment).where(Repayment.loan_id == loan.id).order_by(Repayment.paid_on)
         ).all(),
         reliefs=s.exec(select(Relief).where(Relief.loan_id == loan.id)).all(),
-        today=_today(),
+        today=clock.today(),
     )
 
 
@@ -306,7 +302,7 @@ def relief_list() -> Any:
 def outreach_list() -> Any:
     check_permission(perm.VIEW)
     s = context.session()
-    on = _form_date(request.args.get("on"), "on") if request.args.get("on") else _today()
+    on = _form_date(request.args.get("on"), "on") if request.args.get("on") else clock.today()
     if request.method == "POST":
         who = check_permission(perm.RELIEF)
         f = request.form
