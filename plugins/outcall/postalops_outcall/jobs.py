@@ -154,7 +154,7 @@ def sweep(ctx: JobContext) -> dict[str, Any]:
                 continue  # still queued or running: its own retries are in charge
         # JobContext has no public submit yet (requested in /tmp/core-requests/outcall.md);
         # the job's service is the same one postalops.jobs.submit uses inside a request.
-        n.job_id = submit_notification(ctx._service.submit, n)
+        n.job_id = submit_notification(ctx.submit, n)
         ctx.session.add(n)
         resent.append(n.id)
     ctx.session.commit()

@@ -49,9 +49,9 @@ def check_alerts(ctx: JobContext) -> dict[str, Any]:
     result = alerting.evaluate_all(ctx.session, now_utc(), progress=committing(ctx))
     ctx.session.commit()
     if alerting.pending_notifications(ctx.session):
-        from postalops.jobs import submit
-
-        submit("sorter.notify", {}, tenant=ctx.tenant)
+        # Through the job's own context: a worker thread has no Flask app context, so the
+        # module-level ``postalops.jobs.submit`` (request shortcut) would fail here.
+        ctx.submit("sorter.notify", {}, tenant=ctx.tenant)
     return result
 
 

@@ -184,3 +184,28 @@ def test_a_machine_left_in_planned_stop_raises_no_silence_alert(po_app, make_dev
         [tel.state(0, tel.at(8, 0), "running"), tel.state(1, tel.at(8, 30), "planned_stop")],
     )
     assert evaluate(po_app, device_id, parse(tel.at(12, 0)))["raised"] == []
+
+
+def test_a_silent_device_reaches_the_webhook_through_the_alerts_job(
+    po_app, make_device, make_token, tel, hook_url, workers
+):
+    """The real path: the alerts job (started over HTTP) raises 'silent' and queues the notify
+    job from inside itself; the workers run both and the unit's webhook receives the post."""
+    import time
+
+    from postalops.jobs import wait_for
+
+    device_id, client = make_device(silent_minutes=5, low_minutes=30)
+    tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "idle")])
+    manager = make_token(JINSHUI, "sorter.view", "sorter.manage")
+    assert manager.put("/api/v1/sorter/settings", json={"webhook_url": hook_url}).status_code == 200
+    started = manager.post("/api/v1/sorter/jobs/alerts")
+    assert started.status_code == 202
+    done = wait_for(po_app.extensions["postalops.db"], started.get_json()["job_id"], timeout=20)
+    assert done.status == "succeeded", done.error
+    deadline = time.monotonic() + 20
+    while not Hook.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [(m["kind"], m["unit"], m["device"]) for m in Hook.received] == [
+        ("silent", JINSHUI, "DS01")
+    ]
