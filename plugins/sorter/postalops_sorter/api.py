@@ -394,11 +394,15 @@ def get_waves() -> Any:
     summary="Replace the active station's wave windows",
 )
 def put_waves(body: list[WaveIn]) -> Any:
+    """Wave windows decide the wave rollups and the departures of every day, so each day the
+    station has rollups for (inside raw-event retention) is marked for recompute and the rollup
+    job is started at once; the response names that job."""
     station = _station()
     s = context.session()
     after = registry.replace_waves(s, station, [Wave(w.number, w.start, w.end) for w in body])
+    marked = registry.mark_wave_days(s, station)
     s.commit()
-    return {"unit": station, "waves": after}
+    return {"unit": station, "waves": after, "recompute": registry.start_recompute(station, marked)}
 
 
 @api.operation(

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from .events import State
-from .ingest import copy_insert
+from .ingest import copy_insert, mark_dirty
 from .models import Departure, Device, DirtyDay, Rollup, WaveWindow
 from .models import Event as EventRow
 from .oee import Totals
@@ -215,7 +215,17 @@ def recompute_departures(session: Session, station: str, day: dt.date) -> int:
     conn = session.connection()
     t = EventRow.__table__
     written = 0
-    for w in station_waves(session, station):
+    waves = station_waves(session, station)
+    for gone in session.exec(
+        select(Departure).where(
+            Departure.tenant_code == station,
+            Departure.day == day,
+            Departure.source == "telemetry",
+            Departure.wave.not_in([w.number for w in waves]),
+        )
+    ).all():
+        session.delete(gone)  # its wave was removed from the station's windows
+    for w in waves:
         existing = session.exec(
             select(Departure).where(
                 Departure.tenant_code == station,
@@ -260,6 +270,29 @@ def recompute_departures(session: Session, station: str, day: dt.date) -> int:
         written += 1
     session.flush()
     return written
+
+
+def mark_station_days(
+    session: Session, station: str, *, now: dt.datetime, retention_days: int
+) -> int:
+    """Flag for recompute every day a station's devices have rollups for, inside raw-event
+    retention: a change to the station's waves moves wave buckets and departures on all of them.
+    Older days keep their rollups (their raw events may be gone). Returns the device-days marked.
+    """
+    keep_from = cutoff(now, retention_days).astimezone(LOCAL_TZ).date()
+    t = Rollup.__table__
+    devices = session.exec(select(Device.id).where(Device.tenant_code == station)).all()
+    marked = 0
+    for device_id in devices:
+        days = session.connection().execute(
+            sa.select(t.c.day)
+            .where(t.c.device_id == device_id, t.c.grain == "day", t.c.day >= keep_from)
+            .distinct()
+        )
+        days = [d for (d,) in days]
+        mark_dirty(session, device_id, station, days)
+        marked += len(days)
+    return marked
 
 
 def recompute_dirty(

@@ -15,7 +15,9 @@ from postalops.db import utcnow
 from postalops.models import ApiToken
 from sqlmodel import Session, select
 
+from .ingest import retention_days
 from .models import Device, WaveWindow
+from .recompute import mark_station_days
 from .waves import Wave, check_waves
 
 DEVICE_FIELDS = ("name", "model", "chutes", "commissioned_on", "rated_per_hour")
@@ -141,6 +143,21 @@ def replace_waves(session: Session, station: str, waves: list[Wave]) -> list[dic
         session=session,
     )
     return after
+
+
+def mark_wave_days(session: Session, station: str) -> int:
+    """After a wave change: flag every day the station has rollups for (inside raw-event
+    retention) so wave buckets and departures follow the new windows. Returns device-days."""
+    return mark_station_days(session, station, now=utcnow(), retention_days=retention_days())
+
+
+def start_recompute(station: str, marked: int) -> dict[str, Any]:
+    """Start the rollup job for the days :func:`mark_wave_days` flagged; call after the commit
+    (the job runs on another connection and must see the marks). Needs a request context."""
+    from postalops.jobs import submit
+
+    job_id = submit("sorter.rollup", {}, tenant=station).id if marked else None
+    return {"device_days": marked, "job_id": job_id}
 
 
 def parse_clock(value: str) -> dt.time:

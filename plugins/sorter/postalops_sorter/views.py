@@ -155,7 +155,9 @@ def waves() -> Any:
                         _("Times are HH:MM."), details=[{"row": n, "field": "start"}]
                     ) from exc
         registry.replace_waves(s, unit.code, new)
+        marked = registry.mark_wave_days(s, unit.code)
         s.commit()
+        registry.start_recompute(unit.code, marked)
         flash(_("Waves saved."), "ok")
         return redirect(url_for("sorter.waves"))
     current = {w["number"]: w for w in registry.wave_list(s, context.tenant())}

@@ -199,3 +199,54 @@ def test_the_rollup_job_runs_through_the_workers(po_app, make_device, make_token
     assert job.result["device_days"] == 1
     assert count_rows(po_app, Rollup) > 0
     assert ops(make_token, "cn").post("/api/v1/sorter/jobs/nonsense").status_code == 404
+
+
+def test_changing_the_waves_recomputes_the_days_they_affect(
+    po_app, make_device, make_token, tel, workers
+):
+    """Wave 1 first ends at 08:00, so the 08:27:30 item falls outside it and there is no
+    departure; widening wave 1 to 10:00 must recompute that day (62.5 minutes earlier than the
+    09:30 baseline) without waiting for a new event."""
+    from postalops.jobs import wait_for
+
+    device_id, client = make_device(commissioned=tel.day - dt.timedelta(days=30))
+    manager = ops(make_token, JINSHUI)
+    narrow = [{"number": 1, "start": "06:30", "end": "08:00"}]
+    assert manager.put("/api/v1/sorter/waves", json=narrow).status_code == 200
+    before = tel.day - dt.timedelta(days=40)
+    manager.post(
+        "/api/v1/sorter/departures",
+        json=[
+            {"day": str(before), "wave": 1, "departed_at": "09:20"},
+            {"day": str(before + dt.timedelta(days=1)), "wave": 1, "departed_at": "09:40"},
+        ],
+    )
+    tel.post(
+        client,
+        device_id,
+        [
+            tel.state(0, tel.at(8, 0), "running"),
+            tel.item(1, tel.at(8, 27, 30)),
+            tel.state(2, tel.at(8, 28), "planned_stop"),
+        ],
+    )
+    tel.rollup()
+    reader = make_token("cn.henan", "core.metrics.read")
+    url = f"/api/v1/metrics?tenant=cn.henan&from={tel.day}&to={tel.day}&plugin=sorter"
+
+    def advance():
+        return reader.get(url).get_json()["metrics"]["sorter"]["departure_advance_minutes"]
+
+    assert advance()["value"] is None
+    wide = [{"number": 1, "start": "06:30", "end": "10:00"}]
+    resp = manager.put("/api/v1/sorter/waves", json=wide)
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["recompute"]["device_days"] == 1
+    job = wait_for(po_app.extensions["postalops.db"], body["recompute"]["job_id"], timeout=30)
+    assert job.status == "succeeded", job.error
+    assert advance()["value"] == "62.5"
+    # narrowing again takes the departure away: the wave no longer holds a sorted item
+    resp = manager.put("/api/v1/sorter/waves", json=narrow)
+    wait_for(po_app.extensions["postalops.db"], resp.get_json()["recompute"]["job_id"], timeout=30)
+    assert advance()["value"] is None
