@@ -25,6 +25,7 @@ from .alerts import (
     MinuteSample,
     evaluate,
     reconcile,
+    suppression_end,
     transition,
 )
 from .live import current_state
@@ -94,7 +95,14 @@ def evaluate_device(session: Session, device: Device, now: dt.datetime) -> dict[
             )
         ).all()
     }
-    actions = reconcile(held, open_alerts)
+    suppressed = session.exec(
+        select(Alert.kind).where(
+            Alert.device_id == device.id,
+            Alert.status == AlertStatus.RESOLVED.value,
+            Alert.suppressed_until > now,
+        )
+    ).all()
+    actions = reconcile(held, open_alerts, [AlertKind(k) for k in suppressed])
     for kind, message in actions.raise_.items():
         session.add(
             Alert(
@@ -140,19 +148,28 @@ def evaluate_all(
     return {"devices": len(devices), "raised": raised, "resolved": resolved}
 
 
-def move(session: Session, alert_id: int, target: AlertStatus, who: str, now: dt.datetime) -> Alert:
-    """Acknowledge or resolve an alert by hand (409 on an impossible move)."""
+def move(
+    session: Session,
+    alert_id: int,
+    target: AlertStatus,
+    who: str,
+    now: dt.datetime,
+    suppress_until: dt.datetime | None = None,
+) -> Alert:
+    """Acknowledge or resolve an alert by hand (409 on an impossible move). A resolve suppresses
+    the same kind on the same device until ``suppress_until`` (default: an hour from now)."""
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise NotFound(
             f"no alert {alert_id}", details=[{"field": "alert_id", "message": "unknown"}]
         )
     transition(AlertStatus(alert.status), target)
-    alert.status = target.value
     if target is AlertStatus.ACKNOWLEDGED:
         alert.acknowledged_at, alert.acknowledged_by = now, who
     else:
+        alert.suppressed_until = suppression_end(now, suppress_until)
         alert.resolved_at, alert.resolved_by = now, who
+    alert.status = target.value
     session.add(alert)
     session.flush()
     return alert

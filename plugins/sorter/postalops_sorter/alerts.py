@@ -10,11 +10,14 @@ The rules look at a device's recent minute rollups and last sign of life:
 
 :func:`evaluate` says which conditions hold now; :func:`reconcile` turns that into actions on the
 open alerts: raise what newly holds, resolve what no longer holds. People acknowledge and may
-resolve by hand; :func:`transition` guards those moves.
+resolve by hand; :func:`transition` guards those moves. A manual resolve suppresses that kind on
+that device until a chosen time (default 60 minutes, at most 7 days): resolving a condition
+that still holds means "we know", so the next minute's evaluation must not raise it again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -131,13 +134,39 @@ class Actions:
     resolve: list[AlertKind]
 
 
-def reconcile(held: Mapping[AlertKind, str], open_kinds: Iterable[AlertKind]) -> Actions:
-    """Raise conditions with no open alert; auto-resolve open alerts whose condition cleared."""
+def reconcile(
+    held: Mapping[AlertKind, str],
+    open_kinds: Iterable[AlertKind],
+    suppressed: Iterable[AlertKind] = (),
+) -> Actions:
+    """Raise conditions with no open alert and no suppression (a person resolved that kind by
+    hand and asked for quiet until some time); auto-resolve open alerts whose condition cleared."""
     open_set = set(open_kinds)
+    quiet = set(suppressed)
     return Actions(
-        raise_={k: msg for k, msg in held.items() if k not in open_set},
+        raise_={k: msg for k, msg in held.items() if k not in open_set and k not in quiet},
         resolve=sorted(k for k in open_set if k not in held),
     )
+
+
+DEFAULT_SUPPRESS_MINUTES = 60
+MAX_SUPPRESS_DAYS = 7
+
+
+def suppression_end(now: dt.datetime, until: dt.datetime | None) -> dt.datetime:
+    """When a manual resolve's quiet ends: ``until`` if given (after ``now``, at most
+    :data:`MAX_SUPPRESS_DAYS` ahead), else :data:`DEFAULT_SUPPRESS_MINUTES` from ``now``."""
+    if until is None:
+        return now + dt.timedelta(minutes=DEFAULT_SUPPRESS_MINUTES)
+    if until <= now or until > now + dt.timedelta(days=MAX_SUPPRESS_DAYS):
+        raise ValidationError(
+            f"suppress_until must be in the future and at most {MAX_SUPPRESS_DAYS} days ahead",
+            code="invalid_suppression",
+            details=[
+                {"field": "suppress_until", "message": f"after now, ≤ {MAX_SUPPRESS_DAYS} days"}
+            ],
+        )
+    return until
 
 
 def transition(current: AlertStatus, target: AlertStatus) -> AlertStatus:

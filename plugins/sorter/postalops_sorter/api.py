@@ -18,7 +18,7 @@ from postalops.db import in_scope_clause, utcnow
 from postalops.errors import Forbidden, NotFound, ValidationError
 from postalops.imports import read_upload, row_report, validate_rows
 from postalops.models import OrgUnit
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import AwareDatetime, BaseModel, Field, HttpUrl
 from sqlmodel import select
 
 from . import alerting, live, registry
@@ -493,6 +493,7 @@ def alert_dict(a: Alert) -> dict[str, Any]:
         "resolved_by": a.resolved_by,
         "notified_at": a.notified_at,
         "notify_attempts": a.notify_attempts,
+        "suppressed_until": a.suppressed_until,
     }
 
 
@@ -515,7 +516,15 @@ def list_alerts(query: AlertQuery) -> Any:
     )
 
 
-def _move(alert_id: int, target: AlertStatus) -> Any:
+class ResolveQuery(BaseModel):
+    suppress_until: AwareDatetime | None = Field(
+        default=None,
+        description="raise nothing of this kind on this device before this time (ISO 8601 with "
+        "offset; after now, at most 7 days ahead). Default: 60 minutes from now.",
+    )
+
+
+def _move(alert_id: int, target: AlertStatus, suppress_until: dt.datetime | None = None) -> Any:
     s = context.session()
     alert = s.get(Alert, alert_id)
     if alert is None or not context.current().scope.allows(alert.tenant_code):
@@ -523,14 +532,17 @@ def _move(alert_id: int, target: AlertStatus) -> Any:
             f"no alert {alert_id}", details=[{"field": "alert_id", "message": "unknown"}]
         )
     before = alert.status
-    alerting.move(s, alert_id, target, context.principal().name, utcnow())
+    alerting.move(s, alert_id, target, context.principal().name, utcnow(), suppress_until)
+    after: dict[str, Any] = {"status": alert.status}
+    if alert.suppressed_until is not None:
+        after["suppressed_until"] = alert.suppressed_until.isoformat()
     audit.record(
         f"sorter.alert.{target.value}",
         target_type="sorter_alert",
         target_id=alert_id,
         tenant=alert.tenant_code,
         before={"status": before},
-        after={"status": alert.status},
+        after=after,
     )
     s.commit()
     return alert_dict(alert)
@@ -551,11 +563,12 @@ def acknowledge_alert(alert_id: int) -> Any:
     "/alerts/<int:alert_id>/resolve",
     methods=["POST"],
     permission="sorter.operate",
+    query=ResolveQuery,
     tags=TAGS,
-    summary="Resolve an alert",
+    summary="Resolve an alert; its kind stays quiet on the device until suppress_until",
 )
-def resolve_alert(alert_id: int) -> Any:
-    return _move(alert_id, AlertStatus.RESOLVED)
+def resolve_alert(alert_id: int, query: ResolveQuery) -> Any:
+    return _move(alert_id, AlertStatus.RESOLVED, query.suppress_until)
 
 
 @api.operation(

@@ -148,6 +148,8 @@ class Alert(TenantScoped, table=True):
     notified_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
     notify_attempts: int = 0
     notify_error: str | None = Field(default=None, max_length=300)
+    # set by a manual resolve: the rules raise nothing of this kind on this device before it
+    suppressed_until: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
 
 
 class UnitSetting(TenantScoped, table=True):

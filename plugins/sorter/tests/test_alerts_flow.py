@@ -209,3 +209,51 @@ def test_a_silent_device_reaches_the_webhook_through_the_alerts_job(
     assert [(m["kind"], m["unit"], m["device"]) for m in Hook.received] == [
         ("silent", JINSHUI, "DS01")
     ]
+
+
+def test_a_manual_resolve_is_not_raised_again_while_suppressed(
+    po_app, make_device, make_token, tel
+):
+    """Resolving by hand while the machine is still silent: the next evaluations (every minute)
+    raise nothing until the suppression ends (default 60 minutes), then the alert comes back."""
+    device_id, client = make_device(silent_minutes=5, low_minutes=30)
+    tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "idle")])
+    assert evaluate(po_app, device_id, parse(tel.at(8, 6)))["raised"] == ["silent"]
+    head = make_token(JINSHUI, "sorter.view", "sorter.operate")
+    alert_id = head.get("/api/v1/sorter/alerts?status=open").get_json()["items"][0]["id"]
+    done = head.post(f"/api/v1/sorter/alerts/{alert_id}/resolve")
+    assert done.status_code == 200
+    until = dt.datetime.fromisoformat(done.get_json()["suppressed_until"])
+    now = dt.datetime.now(dt.UTC)
+    assert dt.timedelta(minutes=59) < until - now <= dt.timedelta(minutes=60)
+    for minutes in (1, 2, 30, 59):
+        assert evaluate(po_app, device_id, now + dt.timedelta(minutes=minutes))["raised"] == []
+    assert evaluate(po_app, device_id, until + dt.timedelta(seconds=1))["raised"] == ["silent"]
+
+
+def test_a_resolve_can_choose_how_long_to_suppress(po_app, make_device, make_token, tel):
+    device_id, client = make_device(silent_minutes=5, low_minutes=30)
+    tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "idle")])
+    evaluate(po_app, device_id, parse(tel.at(8, 6)))
+    head = make_token(JINSHUI, "sorter.view", "sorter.operate")
+    alert_id = head.get("/api/v1/sorter/alerts?status=open").get_json()["items"][0]["id"]
+    now = dt.datetime.now(dt.UTC)
+    past = head.post(
+        f"/api/v1/sorter/alerts/{alert_id}/resolve",
+        query_string={"suppress_until": (now - dt.timedelta(hours=1)).isoformat()},
+    )
+    assert past.status_code == 422
+    assert past.get_json()["error"]["details"][0]["field"] == "suppress_until"
+    far = head.post(
+        f"/api/v1/sorter/alerts/{alert_id}/resolve",
+        query_string={"suppress_until": (now + dt.timedelta(days=8)).isoformat()},
+    )
+    assert far.status_code == 422
+    until = now + dt.timedelta(hours=8)
+    done = head.post(
+        f"/api/v1/sorter/alerts/{alert_id}/resolve",
+        query_string={"suppress_until": until.isoformat()},
+    )
+    assert done.status_code == 200, done.get_json()
+    assert evaluate(po_app, device_id, until - dt.timedelta(minutes=1))["raised"] == []
+    assert evaluate(po_app, device_id, until)["raised"] == ["silent"]
