@@ -15,7 +15,7 @@ from flask_babel import Babel, Domain, get_locale
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from . import __version__, context
+from . import __version__, context, ui
 from .api import ApiBlueprint, JSONProvider
 from .auth import authenticate_token, token_principal, user_principal, visible_unit
 from .config import Settings
@@ -39,6 +39,7 @@ ANONYMOUS_ENDPOINTS = {
     "core_api.openapi",
     "core_api.docs",
     "core_api.docs_asset",
+    "ui.static",
 }
 
 
@@ -99,11 +100,19 @@ def create_app(
     _Babel(app, locale_selector=_select_locale, timezone_selector=lambda: settings.timezone)
 
     CSRFProtect(app)
+    if settings.trusted_proxies > 0:
+        # Only then are X-Forwarded-For/-Proto believed, and only the entries the trusted
+        # proxies appended; X-Forwarded-Host is left alone (proxies rarely overwrite it).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     app.before_request(_before_request)
     app.teardown_request(_teardown_request)
     _register_error_handlers(app)
     _register_blueprints(app, registry)
+    ui.init_app(app)
     registry.pm.hook.postalops_app_created(app=app)
     return app
 

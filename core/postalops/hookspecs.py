@@ -166,6 +166,18 @@ def postalops_create_delivery_order(session, tenant, order):
 
 
 @hookspec
+def postalops_status_labels():
+    """Called once at boot. Return ``{domain: {value: postalops.ui.Status}}``: the zh and en
+    label and the tone (colour and icon) of each value of this plugin's enums, so the
+    ``status_badge`` macro never shows a raw value. Name domains after the plugin
+    (``"payroll.run"``); an unlabelled value renders as a neutral, humanised badge and is logged.
+
+    Example: ``return {"payroll.run": {"draft": Status("草稿", "Draft", "neutral"),
+    "approved": Status("已审批", "Approved", "success")}}``
+    """
+
+
+@hookspec
 def postalops_app_created(app):
     """Called once at the end of ``create_app``, after every blueprint is registered. For
     extensions that mount on the Flask server itself (the dashboard host). Return nothing.

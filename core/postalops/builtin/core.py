@@ -104,3 +104,10 @@ def postalops_schedules():
 @hookimpl
 def postalops_health():
     return {}
+
+
+@hookimpl
+def postalops_status_labels():
+    from postalops.ui import CORE_STATUS_LABELS
+
+    return CORE_STATUS_LABELS
