@@ -7,8 +7,10 @@ import functools
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, func, select
@@ -102,30 +104,121 @@ def create_user(
     return user
 
 
-def check_login(
-    session: Session, username: str, password: str, address: str, max_failures: int = 5
-) -> User:
-    """Verify a login; throttle after ``max_failures`` failures per user+address per minute."""
-    since = utcnow() - dt.timedelta(minutes=1)
-    recent = session.exec(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(
-            LoginFailure.username == username,
-            LoginFailure.address == address,
-            LoginFailure.at >= since,
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How failed logins are throttled (``POSTALOPS_LOGIN_*`` settings; README lists them).
+
+    Failures are rows of ``core_login_failure`` in the database, which every web process
+    shares, so the limits hold across gunicorn workers and hosts:
+
+    - per account and address: ``per_pair`` failures within a minute -> 429;
+    - per account, whatever the address: from ``backoff_after`` failures within the window each
+      try waits ``backoff_seconds`` doubled per further failure after the last one; from
+      ``lock_after`` failures the account is locked (the right password is refused too) until
+      fewer than ``lock_after`` remain in the ``lock_minutes`` window;
+    - per address, across accounts: ``address_max`` failures within the window -> 429.
+
+    A refused try counts as a failure, so hammering a locked account keeps it locked.
+    """
+
+    per_pair: int = 5
+    backoff_after: int = 5
+    backoff_seconds: int = 2
+    lock_after: int = 10
+    lock_minutes: int = 15
+    address_max: int = 20
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LoginPolicy:
+        return cls(
+            per_pair=settings.login_max_failures,
+            backoff_after=settings.login_backoff_after,
+            backoff_seconds=settings.login_backoff_seconds,
+            lock_after=settings.login_lock_after,
+            lock_minutes=settings.login_lock_minutes,
+            address_max=settings.login_address_max_failures,
+        )
+
+
+def _throttle(session: Session, username: str, address: str, policy: LoginPolicy) -> None:
+    """Raise :class:`TooManyAttempts` when this try must not even be checked."""
+    now = utcnow()
+    window = now - dt.timedelta(minutes=policy.lock_minutes)
+    count, last = session.exec(
+        select(func.count(), func.max(LoginFailure.at)).where(
+            LoginFailure.username == username, LoginFailure.at >= window
         )
     ).one()
-    if recent >= max_failures:
+    if count >= policy.lock_after:
+        raise TooManyAttempts(
+            f"account locked after {count} failed logins; try again later",
+            code="account_locked",
+            details=[{"field": "username", "retry_after_minutes": policy.lock_minutes}],
+        )
+    if count >= policy.backoff_after and last is not None:
+        wait = min(
+            policy.backoff_seconds * 2 ** (count - policy.backoff_after), policy.lock_minutes * 60
+        )
+        if now < last + dt.timedelta(seconds=wait):
+            raise TooManyAttempts(
+                "too many failed logins for this account; wait and try again",
+                details=[{"field": "username", "retry_after_seconds": wait}],
+            )
+    pair, by_address = session.exec(
+        select(
+            func.count().filter(
+                LoginFailure.username == username,
+                LoginFailure.at >= now - dt.timedelta(minutes=1),
+            ),
+            func.count(),
+        ).where(LoginFailure.address == address, LoginFailure.at >= window)
+    ).one()
+    if pair >= policy.per_pair:
         raise TooManyAttempts("too many failed logins; wait a minute and try again")
+    if by_address >= policy.address_max:
+        raise TooManyAttempts(
+            "too many failed logins from this address; wait and try again",
+            details=[{"field": "address", "retry_after_minutes": policy.lock_minutes}],
+        )
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def _fail(session: Session, username: str, address: str) -> None:
+    session.add(LoginFailure(username=username[:80], address=address[:64]))
+    session.commit()
+
+
+def check_login(
+    session: Session,
+    username: str,
+    password: str,
+    address: str,
+    policy: LoginPolicy | None = None,
+) -> User:
+    """Verify a login under the throttling ``policy`` (:class:`LoginPolicy`).
+
+    ``address`` is the client's address as the WSGI server (behind ``POSTALOPS_TRUSTED_PROXIES``
+    proxies, ProxyFix) saw it, never a header the client wrote."""
+    policy = policy or LoginPolicy()
+    try:
+        _throttle(session, username, address, policy)
+    except TooManyAttempts:
+        _fail(session, username, address)
+        raise
     user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        if not _DUMMY_HASH:
+            _DUMMY_HASH.append(_hasher.hash(secrets.token_hex(16)))
+        verify_password(_DUMMY_HASH[0], password)  # same work whether the name exists or not
     if user is None or not user.active or not verify_password(user.password_hash, password):
-        session.add(LoginFailure(username=username, address=address))
-        session.commit()
+        _fail(session, username, address)
         raise Unauthorized("wrong username or password", code="bad_credentials")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
         session.add(user)
+    session.execute(sa.delete(LoginFailure).where(LoginFailure.username == username))
     session.commit()
     return user
 

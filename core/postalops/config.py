@@ -41,6 +41,32 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "after this long a dead worker's jobs are redelivered",
     ),
     "POSTALOPS_LOGIN_MAX_FAILURES": ("5", "failed logins per user+address per minute before 429"),
+    "POSTALOPS_LOGIN_BACKOFF_AFTER": (
+        "5",
+        "failed logins of one account (any address) after which each try waits (back-off)",
+    ),
+    "POSTALOPS_LOGIN_BACKOFF_SECONDS": (
+        "2",
+        "first back-off wait; it doubles with each further failure (capped at the lock time)",
+    ),
+    "POSTALOPS_LOGIN_LOCK_AFTER": (
+        "10",
+        "failed logins of one account within the lock window that lock it (429, even the "
+        "right password)",
+    ),
+    "POSTALOPS_LOGIN_LOCK_MINUTES": (
+        "15",
+        "the window failures are counted in; a locked account opens when fewer remain in it",
+    ),
+    "POSTALOPS_LOGIN_ADDRESS_MAX_FAILURES": (
+        "20",
+        "failed logins from one address, across accounts, within the lock window before 429",
+    ),
+    "POSTALOPS_TRUSTED_PROXIES": (
+        "0",
+        "reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted; "
+        "0 = ignore those headers",
+    ),
     "POSTALOPS_DISABLED_PLUGINS": ("", "comma list of installed plugin keys not to load"),
     "POSTALOPS_DASHBOARD_PERIOD": ("", "default dashboard period FROM/TO; empty = last 30 days"),
     "POSTALOPS_HOUSEKEEPING_CRON": (
@@ -71,6 +97,12 @@ class Settings:
     db_runtime_role: str | None = "postalops_runtime"
     redis_heartbeat_ms: int = 60000
     login_max_failures: int = 5
+    login_backoff_after: int = 5
+    login_backoff_seconds: int = 2
+    login_lock_after: int = 10
+    login_lock_minutes: int = 15
+    login_address_max_failures: int = 20
+    trusted_proxies: int = 0
     disabled_plugins: frozenset[str] = field(default_factory=frozenset)
     dashboard_period: tuple[dt.date, dt.date] | None = None
     testing: bool = False
@@ -94,6 +126,12 @@ class Settings:
             db_runtime_role=role,
             redis_heartbeat_ms=int(_env("POSTALOPS_REDIS_HEARTBEAT_MS") or 60000),
             login_max_failures=int(_env("POSTALOPS_LOGIN_MAX_FAILURES") or 5),
+            login_backoff_after=int(_env("POSTALOPS_LOGIN_BACKOFF_AFTER") or 5),
+            login_backoff_seconds=int(_env("POSTALOPS_LOGIN_BACKOFF_SECONDS") or 2),
+            login_lock_after=int(_env("POSTALOPS_LOGIN_LOCK_AFTER") or 10),
+            login_lock_minutes=int(_env("POSTALOPS_LOGIN_LOCK_MINUTES") or 15),
+            login_address_max_failures=int(_env("POSTALOPS_LOGIN_ADDRESS_MAX_FAILURES") or 20),
+            trusted_proxies=int(_env("POSTALOPS_TRUSTED_PROXIES") or 0),
             dashboard_period=_period(_env("POSTALOPS_DASHBOARD_PERIOD")),
             disabled_plugins=frozenset(
                 p.strip()

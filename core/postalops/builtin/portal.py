@@ -112,14 +112,24 @@ def login() -> Any:
         settings = current_app.extensions["postalops.settings"]
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
-        address = request.headers.get("X-Forwarded-For", request.remote_addr or "?").split(",")[0]
+        # The WSGI peer, or (ProxyFix, POSTALOPS_TRUSTED_PROXIES) what trusted proxies saw:
+        # never an X-Forwarded-For the client wrote itself.
+        address = request.remote_addr or "?"
         with db.session(None) as s:
             try:
                 user = check_login(
-                    s, username, password, address.strip(), settings.login_max_failures
+                    s, username, password, address, auth.LoginPolicy.from_settings(settings)
                 )
-            except TooManyAttempts:
-                error, status = _("Too many failed logins. Wait a minute and try again."), 429
+            except TooManyAttempts as exc:
+                status = 429
+                if exc.code == "account_locked":
+                    error = _(
+                        "This account is locked after too many failed logins. "
+                        "Try again in %(minutes)d minutes.",
+                        minutes=settings.login_lock_minutes,
+                    )
+                else:
+                    error = _("Too many failed logins. Wait a minute and try again.")
             except Unauthorized:
                 error, status = _("Wrong username or password."), 401
             else:
