@@ -1,4 +1,5 @@
-"""Issue 15 §3: login throttling that forged addresses cannot bypass."""
+"""Issue 15 §3: login throttling that forged addresses cannot bypass, server-side logout,
+401 for unauthenticated writes and the real cookie name in the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -87,3 +88,107 @@ def test_forwarded_for_is_trusted_only_behind_configured_proxies(po_app, make_us
     direct = _client(po_app)
     direct.client.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.9"
     assert direct.login("mia", PASSWORD).status_code == 302
+
+
+# --- 2. server-side session invalidation -------------------------------------------------------
+
+
+def _cookie(client: PortalClient) -> str:
+    return client.client.get_cookie(COOKIE).value
+
+
+def _with_cookie(app, value: str):
+    c = app.test_client()
+    c.set_cookie(COOKIE, value)
+    return c
+
+
+def test_cookie_from_before_logout_is_refused(po_app, make_user, login):
+    c = login(make_user("nora", ZZ, "admin"))
+    kept = _cookie(c)
+    assert _with_cookie(po_app, kept).get("/api/v1/sorter/devices").status_code == 200
+    assert c.post("/logout", data={"csrf_token": c.csrf}).status_code == 302
+    resp = _with_cookie(po_app, kept).get("/api/v1/sorter/devices")
+    assert resp.status_code == 401
+    assert resp.json["error"]["code"] == "unauthenticated"
+
+
+def test_logout_ends_every_session_of_the_user(po_app, make_user, login):
+    user = make_user("olga", ZZ, "ops")
+    first, second = login(user), login(user)
+    first.post("/logout", data={"csrf_token": first.csrf})
+    assert second.get("/api/v1/tree").status_code == 401
+
+
+def test_password_change_and_disabling_end_sessions(po_app, make_user, login):
+    admin = login(make_user("root", "cn", "admin"))
+    user = make_user("pete", ZZ, "ops")
+    old = login(user)
+    assert old.get("/api/v1/tree").status_code == 200
+    resp = admin.patch(f"/api/v1/users/{user.id}", json={"password": "a-new-password-2"})
+    assert resp.status_code == 200, resp.json
+    assert old.get("/api/v1/tree").status_code == 401
+    assert PortalClient(po_app.test_client()).login("pete", PASSWORD).status_code == 401
+    new = login(user, "a-new-password-2")
+    assert new.get("/api/v1/tree").status_code == 200
+    assert admin.patch(f"/api/v1/users/{user.id}", json={"active": False}).status_code == 200
+    assert new.get("/api/v1/tree").status_code == 401
+    assert PortalClient(po_app.test_client()).login("pete", "a-new-password-2").status_code == 401
+    # changing one's own password keeps the session that did it, ends the others
+    other_admin_session = login("root")
+    resp = admin.patch(f"/api/v1/users/{_id(po_app, 'root')}", json={"password": "root-pass-3x"})
+    assert resp.status_code == 200
+    assert admin.get("/api/v1/tree").status_code == 200
+    assert other_admin_session.get("/api/v1/tree").status_code == 401
+
+
+def test_user_update_is_scoped_validated_and_audited(po_app, make_user, login):
+    hn = login(make_user("hn_admin", "cn.henan", "admin"))
+    hebei = make_user("quinn", "cn.hebei", "ops")
+    local = make_user("rosa", KF, "ops")
+    assert hn.patch(f"/api/v1/users/{hebei.id}", json={"active": False}).status_code == 404
+    assert hn.patch("/api/v1/users/999999", json={"active": False}).status_code == 404
+    bad = hn.patch(f"/api/v1/users/{local.id}", json={"password": "short"})
+    assert bad.status_code == 422 and bad.json["error"]["details"][0]["field"] == "password"
+    assert hn.patch(f"/api/v1/users/{local.id}", json={"active": False}).status_code == 200
+    audit = hn.get("/api/v1/audit?action=core.user.update").json["items"]
+    assert [a["target_id"] for a in audit] == ["rosa"]
+    assert audit[0]["after"]["active"] is False and "password" not in str(audit[0]["after"])
+
+
+def _id(app, username: str) -> int:
+    from postalops.models import User
+    from postalops.tenancy import Scope
+    from sqlmodel import select
+
+    with app.extensions["postalops.db"].session(Scope.system_scope()) as s:
+        return s.exec(select(User.id).where(User.username == username)).one()
+
+
+# --- 5. unauthenticated writes and the OpenAPI cookie ------------------------------------------
+
+
+def test_unauthenticated_write_is_401_not_csrf(po_app, tenants):
+    c = po_app.test_client()
+    for method, url in [
+        ("post", "/api/v1/jobs/probe"),
+        ("put", f"/api/v1/tenants/{ZZ}/plugins/sorter"),
+        ("delete", "/api/v1/tokens/1"),
+        ("post", "/api/v1/sorter/devices"),
+    ]:
+        resp = getattr(c, method)(url, json={})
+        assert resp.status_code == 401, (method, url, resp.status_code)
+        assert resp.json["error"]["code"] == "unauthenticated"
+    # the portal's forms too; the login form itself still needs its CSRF token
+    assert c.post("/unit", data={"unit": ZZ}).status_code == 401
+    assert c.post("/login", data={"username": "x", "password": "y"}).status_code == 400
+
+
+def test_openapi_cookie_scheme_names_the_real_cookie(po_app, make_user, login):
+    doc = po_app.test_client().get("/api/v1/openapi.json").json
+    scheme = doc["components"]["securitySchemes"]["session"]
+    assert scheme == {"type": "apiKey", "in": "cookie", "name": COOKIE}
+    c = login(make_user("sam", ZZ, "ops"))
+    assert c.client.get_cookie(scheme["name"]) is not None
+    responses = doc["paths"]["/api/v1/jobs/probe"]["post"]["responses"]
+    assert "401" in responses

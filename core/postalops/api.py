@@ -422,7 +422,11 @@ def build_openapi(app: Any) -> dict[str, Any]:
             "schemas": components,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": app.config.get("SESSION_COOKIE_NAME", "session"),
+                },
             },
         },
     }

@@ -188,18 +188,15 @@ def _before_request() -> Any:
     elif auth_header:
         raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
     else:
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            from flask import current_app
-
-            if request.path not in current_app.extensions.get("postalops.csrf_exempt_paths", ()):
-                current_app.extensions["csrf"].protect()
         uid = session.get("uid")
         if uid is not None:
             with db.session(None) as s:
                 user = s.get(User, uid)
                 if user is not None:
                     s.expunge(user)
-            if user is None or not user.active:
+            # Logout, a password change and disabling bump the user's session_version: a
+            # cookie signed before that (it carries the old number) no longer authenticates.
+            if user is None or not user.active or session.get("sv") != user.session_version:
                 session.clear()
             else:
                 who = user_principal(user, registry)
@@ -209,6 +206,15 @@ def _before_request() -> Any:
                 g.user = user
                 g.user_locale = user.locale
                 ctx = CallContext(db=db, scope=Scope.unit(unit), principal=who, unit=unit)
+        # CSRF guards what a cookie may do: checked for a signed-in user's writes and for the
+        # anonymous forms (login, language); any other anonymous write is simply 401 below.
+        if request.method not in ("GET", "HEAD", "OPTIONS") and (
+            ctx is not None or request.endpoint in ANONYMOUS_ENDPOINTS
+        ):
+            from flask import current_app
+
+            if request.path not in current_app.extensions.get("postalops.csrf_exempt_paths", ()):
+                current_app.extensions["csrf"].protect()
     if ctx is not None:
         g._postalops_ctx_token = context.push(ctx)
         return None

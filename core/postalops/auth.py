@@ -223,6 +223,36 @@ def check_login(
     return user
 
 
+def end_sessions(session: Session, user_id: int) -> int:
+    """Bump the user's ``session_version``: every session cookie signed before is refused.
+
+    Returns the new version (the caller may stamp it into a session it keeps)."""
+    session.execute(
+        sa.update(User)
+        .where(User.id == user_id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return session.exec(select(User.session_version).where(User.id == user_id)).one()
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Change a password (validated, argon2id) and end the user's sessions."""
+    user.password_hash = hash_password(password)
+    session.add(user)
+    session.flush()
+    user.session_version = end_sessions(session, user.id)
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Enable or disable a user; disabling ends their sessions."""
+    user.active = active
+    session.add(user)
+    session.flush()
+    if not active:
+        user.session_version = end_sessions(session, user.id)
+
+
 def _digest(secret: str) -> str:
     # Tokens are 256-bit random strings, so a fast hash is enough (no dictionary to attack).
     return hashlib.sha256(secret.encode()).hexdigest()

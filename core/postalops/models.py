@@ -72,6 +72,9 @@ class User(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     locale: str | None = Field(default=None, max_length=10)
     active: bool = True
+    # Stored in the session cookie at login; logout, a password change and disabling the user
+    # bump it, which ends every session signed before (checked on each request).
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: dt.datetime = ts_field()
 
 
@@ -97,6 +100,7 @@ class LoginFailure(SQLModel, table=True):
     """Failed logins, kept briefly to throttle guessing per username + address."""
 
     __tablename__ = "core_login_failure"
+    __table_args__ = (sa.Index("ix_core_login_failure_address_at", "address", "at"),)
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=80, index=True)
     address: str = Field(max_length=64)

@@ -234,6 +234,48 @@ def post_user(body: UserIn) -> Any:
     return user_dict(user), 201
 
 
+class UserPatch(BaseModel):
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    active: bool | None = None
+
+
+@api.operation(
+    "/users/<int:user_id>",
+    methods=["PATCH"],
+    body=UserPatch,
+    permission="core.users.manage",
+    tags=["users"],
+    summary="Change a user's password or enable/disable them (either ends their sessions)",
+)
+def patch_user(user_id: int, body: UserPatch) -> Any:
+    from flask import session as cookie
+
+    ctx = context.current()
+    user = ctx.session.get(User, user_id)
+    if user is None or not visible_unit(ctx.principal, user.home_unit_code):
+        raise NotFound(f"no user {user_id}", details=[{"field": "user_id"}])
+    before = user_dict(user)
+    if body.password is not None:
+        auth.set_password(ctx.session, user, body.password)
+    if body.active is not None and body.active != user.active:
+        auth.set_active(ctx.session, user, body.active)
+    after = user_dict(user)
+    if body.password is not None:
+        after["password_changed"] = True
+    audit.record(
+        "core.user.update",
+        target_type="user",
+        target_id=user.username,
+        tenant=user.home_unit_code,
+        before=before,
+        after=after,
+    )
+    ctx.session.commit()
+    if ctx.principal.user_id == user.id and user.active:
+        cookie["sv"] = user.session_version  # the session that changed it stays signed in
+    return user_dict(user)
+
+
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     unit: str = Field(min_length=1, max_length=200)

@@ -136,6 +136,7 @@ def login() -> Any:
                 session.clear()
                 session["uid"] = user.id
                 session["unit"] = user.home_unit_code
+                session["sv"] = user.session_version
                 session.permanent = False
                 return redirect(_safe_next(request.args.get("next")))
     return render_template("postalops/login.html", error=error), status
@@ -143,6 +144,12 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    user = g.get("user")
+    if user is not None:  # ends this and every other session of the user, on the server
+        db = current_app.extensions["postalops.db"]
+        with db.session(None) as s:
+            auth.end_sessions(s, user.id)
+            s.commit()
     lang = session.get("lang")
     session.clear()
     if lang:
