@@ -5,10 +5,12 @@ Nothing happens at import; ``create_app`` wires settings, database, plugins, bro
 
 from __future__ import annotations
 
+import decimal
 import logging
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from babel import support
 from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask_babel import Babel, Domain, get_locale
@@ -16,11 +18,12 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from . import __version__, context, ui
-from .api import ApiBlueprint, JSONProvider
+from .api import ApiBlueprint, JSONProvider, install_converters
 from .auth import authenticate_token, token_principal, user_principal, visible_unit
 from .config import Settings
 from .context import CallContext
 from .db import Database
+from .db_errors import as_api_error
 from .errors import PostalOpsError, Unauthorized
 from .jobs import JobService, make_broker
 from .models import User
@@ -57,6 +60,7 @@ def create_app(
         "postalops", instance_path=str(settings.instance_path), root_path=str(Path(__file__).parent)
     )
     app.json = JSONProvider(app)
+    install_converters(app)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
@@ -254,6 +258,17 @@ def _register_error_handlers(app: Flask) -> None:
         return render_template(
             "postalops/error.html", status=exc.status, message=exc.message, details=exc.details
         ), exc.status
+
+    @app.errorhandler(sa.exc.IntegrityError)
+    @app.errorhandler(sa.exc.DataError)
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(decimal.InvalidOperation)
+    def database_refusal(exc: Exception) -> Any:
+        # A unique code taken, a required column missing, a number the column cannot hold:
+        # the client's mistake, answered 409/422 naming the column; the transaction is rolled
+        # back (domain_error), so nothing is written.
+        log.info("database refused the request: %s", exc)
+        return domain_error(as_api_error(exc))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -226,6 +227,7 @@ class Database:
         self.runtime_role = runtime_role if self.is_postgres else None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "before_cursor_execute", _sqlite_begin_immediate)
         self._factory = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
         if self.is_postgres:
             event.listen(self._factory, "after_begin", self._pg_scope)
@@ -264,11 +266,75 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
+    # pysqlite's own transaction handling opens a DEFERRED transaction before the first write:
+    # that transaction reads first and asks for the write lock afterwards, and SQLite refuses
+    # such an upgrade at once ("database is locked") instead of waiting out busy_timeout
+    # whenever another writer got in between. Turn it off; _sqlite_begin_immediate begins
+    # writes itself (the SQLAlchemy recipe for pysqlite transactions).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+_SQLITE_WRITE = re.compile(
+    r"^\s*(?:INSERT|UPDATE|DELETE|REPLACE|WITH\b.*\b(?:INSERT|UPDATE|DELETE|REPLACE)\b)",
+    re.IGNORECASE | re.DOTALL,
+)
+_SQLITE_SAVEPOINT = re.compile(
+    r"^\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\s+(?:SAVEPOINT\s+)?(\S+)", re.I
+)
+_TX_KEY = "postalops_sqlite_tx"
+
+
+def _sqlite_begin_immediate(
+    conn: sa.Connection, cursor: Any, statement: str, params: Any, context: Any, many: bool
+) -> None:
+    """Writes on SQLite run in ``BEGIN IMMEDIATE`` transactions: the write lock is taken
+    first, so a writer waits its turn (``busy_timeout``) instead of failing, and readers are
+    never serialised: reads outside a write run as before, each statement on its own snapshot
+    (what PostgreSQL's READ COMMITTED gives too); WAL lets them run beside the one writer.
+
+    A deferred transaction opened by a ``SAVEPOINT`` that has not written yet is turned into an
+    immediate one at its first write (commit the read-only part, ``BEGIN IMMEDIATE``, re-open
+    the savepoints), never upgraded in place.
+    """
+    raw = cursor.connection
+    info = conn.info
+    if not raw.in_transaction:
+        info[_TX_KEY] = None
+    savepoint = _SQLITE_SAVEPOINT.match(statement)
+    if savepoint is not None:
+        if not raw.in_transaction:  # SQLite opens a deferred transaction for it
+            info[_TX_KEY] = {"mode": "deferred", "savepoints": []}
+        _track_savepoint(info, savepoint.group(1).upper(), savepoint.group(2))
+        return
+    if not _SQLITE_WRITE.match(statement):
+        return
+    state = info.get(_TX_KEY)
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+        info[_TX_KEY] = {"mode": "immediate", "savepoints": []}
+    elif state is None or state["mode"] != "immediate":
+        names = list(state["savepoints"]) if state else []
+        raw.execute("COMMIT")  # nothing was written: this only ends the read snapshot
+        raw.execute("BEGIN IMMEDIATE")
+        for name in names:
+            raw.execute(f"SAVEPOINT {name}")
+        info[_TX_KEY] = {"mode": "immediate", "savepoints": names}
+
+
+def _track_savepoint(info: dict[str, Any], verb: str, name: str) -> None:
+    state = info.get(_TX_KEY) or {"mode": "deferred", "savepoints": []}
+    info[_TX_KEY] = state
+    names: list[str] = state["savepoints"]
+    if verb == "SAVEPOINT":
+        names.append(name)
+    elif name in names:
+        # RELEASE drops the savepoint and those above it; ROLLBACK TO keeps the savepoint.
+        del names[names.index(name) + (0 if verb == "RELEASE" else 1) :]
 
 
 def check_in_scope(session: Session, tenant_code: str) -> None:

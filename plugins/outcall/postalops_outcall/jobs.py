@@ -152,12 +152,12 @@ def sweep(ctx: JobContext) -> dict[str, Any]:
             last = ctx.session.exec(select(Job.status).where(Job.id == n.job_id)).first()
             if last is not None and last not in FINAL:
                 continue  # still queued or running: its own retries are in charge
-        # JobContext has no public submit yet (requested in /tmp/core-requests/outcall.md);
-        # the job's service is the same one postalops.jobs.submit uses inside a request.
+        # The job record is written in its own transaction: nothing may hold the write lock
+        # here (on SQLite the sweep would wait for itself), so each resend commits at once.
         n.job_id = submit_notification(ctx.submit, n)
         ctx.session.add(n)
+        ctx.session.commit()
         resent.append(n.id)
-    ctx.session.commit()
     return {"expired": expired, "resent": resent}
 
 
