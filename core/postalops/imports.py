@@ -1,7 +1,17 @@
 """Bulk imports: CSV, XLSX or JSON in, every row validated, a report per row out.
 
 Imports are all-or-nothing: when any row is invalid the caller gets 422 with every bad row named
-(spreadsheet row numbers, header = row 1) and nothing is written.
+(spreadsheet row numbers, header = row 1) and nothing is written. Errors come in one pass: a
+row's shape errors (types, ranges) and its reference errors (unknown unit, out of scope,
+duplicate) are reported together, and so are every other row's; nobody fixes a file twice to
+meet the second stage. Each detail is ``{"row": n, "errors": [{"field", "message", ...}]}``.
+
+One-pass example (shape and reference checks together)::
+
+    valid, errors = check_rows(read_upload(), CourierRow)   # shape errors collected, not raised
+    for row_no, item in valid: ...reference checks: errors.add(row_no, "unit", "unknown")...
+    for row_no, raw in errors.raw_rows(): ...the same checks on the raw values of bad rows...
+    errors.raise_if_any()                                   # one 422 with everything
 
 Example (a plugin's API view)::
 
@@ -152,24 +162,71 @@ def read_upload(field: str = "file") -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def validate_rows(
+class RowErrors:
+    """Every error of every row of one import, in row order; raised once as one 422."""
+
+    def __init__(self) -> None:
+        self._by_row: dict[int, list[dict[str, Any]]] = {}
+        self._raw: dict[int, dict[str, Any]] = {}
+
+    def add(self, row: int, field: str, message: str, **extra: Any) -> None:
+        self._by_row.setdefault(row, []).append({"field": field, "message": message, **extra})
+
+    def extend(
+        self, row: int, errors: Iterable[dict[str, Any]], raw: dict[str, Any] | None = None
+    ) -> None:
+        """Add ``errors`` to ``row``; ``raw`` keeps a row that failed shape validation."""
+        self._by_row.setdefault(row, []).extend(errors)
+        if raw is not None:
+            self._raw[row] = raw
+
+    def has(self, row: int) -> bool:
+        return row in self._by_row
+
+    def raw_rows(self) -> list[tuple[int, dict[str, Any]]]:
+        """Rows that failed shape validation, as read: reference checks run on them too."""
+        return sorted(self._raw.items())
+
+    def details(self) -> list[dict[str, Any]]:
+        return [{"row": row, "errors": errs} for row, errs in sorted(self._by_row.items())]
+
+    def __bool__(self) -> bool:
+        return bool(self._by_row)
+
+    def raise_if_any(self) -> None:
+        if self._by_row:
+            raise ValidationError(
+                f"{len(self._by_row)} row(s) invalid; nothing was imported",
+                code="invalid_rows",
+                details=self.details(),
+            )
+
+
+def check_rows(
     rows: Iterable[tuple[int, dict[str, Any]]],
     model: type[BaseModel] | Any,
-) -> list[tuple[int, Any]]:
-    """Validate every row against ``model``; raise one 422 naming every bad row and field."""
+) -> tuple[list[tuple[int, Any]], RowErrors]:
+    """Validate every row against ``model``; the valid rows, and the shape errors collected (not
+    raised) so the caller adds its reference errors before raising them all at once."""
     adapter = TypeAdapter(model)
-    valid, errors = [], []
+    valid: list[tuple[int, Any]] = []
+    errors = RowErrors()
     for row_no, raw in rows:
         try:
             valid.append((row_no, adapter.validate_python(raw)))
         except PydanticValidationError as exc:
-            errors.append({"row": row_no, "errors": pydantic_errors(exc)})
-    if errors:
-        raise ValidationError(
-            f"{len(errors)} row(s) invalid; nothing was imported",
-            code="invalid_rows",
-            details=errors,
-        )
+            errors.extend(row_no, pydantic_errors(exc), raw)
+    return valid, errors
+
+
+def validate_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    model: type[BaseModel] | Any,
+) -> list[tuple[int, Any]]:
+    """Validate every row against ``model``; raise one 422 naming every bad row and field.
+    For imports with reference checks use :func:`check_rows` so both come in one pass."""
+    valid, errors = check_rows(rows, model)
+    errors.raise_if_any()
     return valid
 
 

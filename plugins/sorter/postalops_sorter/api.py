@@ -16,7 +16,7 @@ from postalops import audit, context
 from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import Forbidden, NotFound, ValidationError
-from postalops.imports import read_upload, row_report, validate_rows
+from postalops.imports import check_rows, read_upload, row_report
 from postalops.models import OrgUnit
 from pydantic import AwareDatetime, BaseModel, Field, HttpUrl
 from sqlmodel import select
@@ -195,31 +195,31 @@ def list_devices() -> Any:
 )
 def import_devices() -> Any:
     """All-or-nothing: any bad row (unknown or out-of-scope station, bad number) fails the whole
-    import with 422 naming each row; otherwise rows are created or updated by (unit, code)."""
-    rows = validate_rows(read_upload(), DeviceRow)
+    import with 422 naming each row and each of its errors, shape and reference alike, in one
+    pass; otherwise rows are created or updated by (unit, code)."""
+    rows, errors = check_rows(read_upload(), DeviceRow)
     s = context.session()
     scope = context.current().scope
-    stations = {
-        u.code: u
-        for u in s.exec(select(OrgUnit).where(OrgUnit.code.in_({r.unit for _, r in rows}))).all()
-    }
-    errors, seen = [], set()
-    for row_no, r in rows:
-        if r.unit not in stations:
-            errors.append({"row": row_no, "field": "unit", "message": f"unknown unit {r.unit!r}"})
-        elif not scope.allows(r.unit):
-            errors.append({"row": row_no, "field": "unit", "message": "outside your scope"})
-        elif stations[r.unit].level != "station":
-            errors.append({"row": row_no, "field": "unit", "message": "sorters stand in stations"})
-        if (r.unit, r.code) in seen:
-            errors.append({"row": row_no, "field": "code", "message": "appears twice in this file"})
-        seen.add((r.unit, r.code))
-    if errors:
-        raise ValidationError(
-            f"{len(errors)} row(s) invalid; nothing was imported",
-            code="invalid_rows",
-            details=errors,
-        )
+    # the unit and code of rows that failed shape validation are still checked when readable
+    keyed = [(n, r.unit, r.code) for n, r in rows] + [
+        (n, raw.get("unit"), raw.get("code")) for n, raw in errors.raw_rows()
+    ]
+    named = {u for _, u, _ in keyed if isinstance(u, str)}
+    stations = {u.code: u for u in s.exec(select(OrgUnit).where(OrgUnit.code.in_(named))).all()}
+    seen = set()
+    for row_no, unit, code in sorted(keyed, key=lambda k: k[0]):
+        if not isinstance(unit, str):
+            continue
+        if unit not in stations:
+            errors.add(row_no, "unit", f"unknown unit {unit!r}")
+        elif not scope.allows(unit):
+            errors.add(row_no, "unit", "outside your scope")
+        elif stations[unit].level != "station":
+            errors.add(row_no, "unit", "sorters stand in stations")
+        if (unit, code) in seen:
+            errors.add(row_no, "code", "appears twice in this file")
+        seen.add((unit, code))
+    errors.raise_if_any()
     results = []
     for row_no, r in rows:
         status, device = registry.upsert_device(s, r.unit, r.code, r.model_dump())
@@ -417,31 +417,28 @@ def put_waves(body: list[WaveIn]) -> Any:
 def import_departures() -> Any:
     """The baseline for ``departure_advance_minutes``: when couriers left before the sorter.
     All-or-nothing; rows are upserted by (station, day, wave)."""
-    rows = validate_rows(read_upload(), DepartureRow)
+    rows, errors = check_rows(read_upload(), DepartureRow)
     s = context.session()
     scope = context.current().scope
     default = context.tenant()
+    keyed = [(n, r.unit or default) for n, r in rows] + [
+        (n, raw.get("unit") or default) for n, raw in errors.raw_rows()
+    ]
+    keyed = [(n, u) for n, u in keyed if isinstance(u, str)]
     units = {r.unit or default for _, r in rows}
     known = set(
         s.exec(
-            select(OrgUnit.code).where(OrgUnit.code.in_(units), OrgUnit.level == "station")
+            select(OrgUnit.code).where(
+                OrgUnit.code.in_({u for _, u in keyed}), OrgUnit.level == "station"
+            )
         ).all()
     )
-    errors = []
-    for row_no, r in rows:
-        unit = r.unit or default
+    for row_no, unit in sorted(keyed):
         if unit not in known:
-            errors.append(
-                {"row": row_no, "field": "unit", "message": f"{unit!r} is not a known station"}
-            )
+            errors.add(row_no, "unit", f"{unit!r} is not a known station")
         elif not scope.allows(unit):
-            errors.append({"row": row_no, "field": "unit", "message": "outside your scope"})
-    if errors:
-        raise ValidationError(
-            f"{len(errors)} row(s) invalid; nothing was imported",
-            code="invalid_rows",
-            details=errors,
-        )
+            errors.add(row_no, "unit", "outside your scope")
+    errors.raise_if_any()
     results = []
     for row_no, r in rows:
         unit = r.unit or default

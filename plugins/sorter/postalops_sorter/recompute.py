@@ -103,7 +103,9 @@ def _day_inputs(conn: sa.Connection, device: Device, day: dt.date) -> Any:
     seen = last_seen(conn, device.id)
     if seen is None:
         return None
-    horizon = max(ds, min(de, to_ms(seen) + 1))  # the last event's own instant is inside
+    # A state ends at the next change; with none, at the last sign of life (any event), or at
+    # the day's end when the device was still reporting after it. Never "last event + 1 ms".
+    horizon = max(ds, min(de, to_ms(seen)))
     prior, changes = state_changes(conn, device.id, from_ms(ds), from_ms(de))
     counts = minute_counts(conn, device.id, from_ms(ds), from_ms(de))
     return ds, de, horizon, prior, changes, counts
@@ -124,9 +126,16 @@ def device_day_totals(conn: sa.Connection, device: Device, day: dt.date) -> dict
     inputs = _day_inputs(conn, device, day)
     if inputs is None:
         return {}
-    ds, _, horizon, prior, changes, counts = inputs
+    ds, de, horizon, prior, changes, counts = inputs
     minutes = state_totals(
-        changes, prior, ds, horizon, Grain.MINUTE, device.rated_per_hour, skip_full=SKIP_MINUTES
+        changes,
+        prior,
+        ds,
+        de,
+        Grain.MINUTE,
+        device.rated_per_hour,
+        skip_full=SKIP_MINUTES,
+        horizon=horizon,
     )
     return _with_counts(minutes, counts, MINUTE_MS)
 
@@ -145,7 +154,7 @@ def _bucket_rows(
     inputs = _day_inputs(conn, device, day)
     if inputs is None:
         return []
-    ds, _, horizon, prior, changes, counts = inputs
+    ds, de, horizon, prior, changes, counts = inputs
     rated = device.rated_per_hour
 
     def row(grain: str, start: int, t: Totals, wave: int = 0) -> dict:
@@ -161,12 +170,14 @@ def _bucket_rows(
         }
 
     minutes = _with_counts(
-        state_totals(changes, prior, ds, horizon, Grain.MINUTE, rated, skip_full=SKIP_MINUTES),
+        state_totals(
+            changes, prior, ds, de, Grain.MINUTE, rated, skip_full=SKIP_MINUTES, horizon=horizon
+        ),
         counts,
         MINUTE_MS,
     )
     hours = _with_counts(
-        state_totals(changes, prior, ds, horizon, Grain.HOUR, rated), counts, HOUR_MS
+        state_totals(changes, prior, ds, de, Grain.HOUR, rated, horizon=horizon), counts, HOUR_MS
     )
     rows = [row("minute", m, t) for m, t in sorted(minutes.items()) if t != Totals()]
     rows += [row("hour", h, t) for h, t in sorted(hours.items()) if t != Totals()]
@@ -177,11 +188,7 @@ def _bucket_rows(
             if ws <= m < we:
                 for k, v in c.items():
                     in_window[k] = in_window.get(k, 0) + v
-        t = (
-            window_totals(changes, prior, ws, min(we, horizon), rated, in_window)
-            if ws < horizon
-            else Totals(**in_window)
-        )
+        t = window_totals(changes, prior, ws, we, rated, in_window, horizon=horizon)
         if t != Totals():
             rows.append(row("wave", ws, t, w.number))
     day_total = sum(hours.values(), Totals())

@@ -32,11 +32,18 @@ def state_totals(
     rated_per_hour: int,
     tz: ZoneInfo = LOCAL_TZ,
     skip_full: frozenset[State] = frozenset(),
+    horizon: int | None = None,
 ) -> dict[int, Totals]:
-    """Per-bucket state times, failures and capacity over ``[start, end)``."""
+    """Per-bucket state times, failures and capacity over ``[start, end)``.
+
+    ``horizon`` (the device's last sign of life) caps the time of the state in force: a state
+    lasts until the next change or the horizon, not a millisecond longer. Failures are counted
+    over the whole ``[start, end)``, so a jam that is the device's last event still counts.
+    """
+    until = end if horizon is None else max(start, min(end, horizon))
     out: dict[int, Totals] = {}
     for bucket, per_state in split_by_bucket(
-        segments(changes, prior, start, end), grain, tz, skip_full
+        segments(changes, prior, start, until), grain, tz, skip_full
     ).items():
         values = {STATE_FIELD[s]: ms for s, ms in per_state.items()}
         running = per_state.get(State.RUNNING, 0)
@@ -99,10 +106,13 @@ def window_totals(
     end: int,
     rated_per_hour: int,
     counts: Mapping[str, int] | None = None,
+    horizon: int | None = None,
 ) -> Totals:
-    """Totals over one arbitrary window, e.g. a wave: one bucket, no edges inside."""
+    """Totals over one arbitrary window, e.g. a wave: one bucket, no edges inside. ``horizon``
+    caps state time as in :func:`state_totals`."""
     values: dict[str, int] = {}
-    for seg in segments(changes, prior, start, end):
+    until = end if horizon is None else max(start, min(end, horizon))
+    for seg in segments(changes, prior, start, until):
         key = STATE_FIELD[seg.state]
         values[key] = values.get(key, 0) + seg.ms
     jams = faults = 0

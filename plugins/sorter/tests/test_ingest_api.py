@@ -185,3 +185,19 @@ def test_batches_of_two_machines_in_one_transaction_keep_their_own_events(po_app
             .order_by(Event.device_id)
         ).all()
     assert [tuple(r) for r in stored] == [(a, 5, 1, 5), (b, 2, 10, 11)]
+
+
+def test_the_last_state_ends_at_the_last_sign_of_life_not_a_millisecond_later(
+    po_app, make_device, make_token, tel
+):
+    """Running from 08:00 with a heartbeat at 08:05 and nothing after: exactly five minutes of
+    running time (300,000 ms), all in minutes 08:00-08:04; the 08:05 minute holds none."""
+    device_id, client = make_device()
+    tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "running"), tel.beat(1, tel.at(8, 5))])
+    tel.rollup()
+    viewer = make_token("cn.henan.zhengzhou.jinshui", "sorter.view")
+    q = f"device_id={device_id}&from={tel.day}&to={tel.day}"
+    day = viewer.get(f"/api/v1/sorter/rollups?grain=day&{q}").get_json()["items"]
+    assert day[0]["totals"]["running_ms"] == 300_000
+    minutes = viewer.get(f"/api/v1/sorter/rollups?grain=minute&{q}").get_json()["items"]
+    assert [m["totals"]["running_ms"] for m in minutes if m["totals"]["running_ms"]] == [60_000] * 5

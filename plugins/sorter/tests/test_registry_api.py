@@ -35,18 +35,26 @@ def test_csv_import_creates_then_updates_row_by_row(po_app, stations, make_token
 
 
 def test_one_bad_row_rejects_the_whole_import_naming_each_row(po_app, stations, make_token):
+    """Every row's every error in one pass: row 4's shape errors, row 5's scope error, and row
+    6's shape error together with its unknown unit."""
     client = ops(make_token)
     bad = (
         CSV
-        + f"{JINSHUI},DS03,,YP,0,2020-13-01,3500\ncn.henan.kaifeng.gulou,DS04,,YP,24,2020-06-01,3500\n"
+        + f"{JINSHUI},DS03,,YP,0,2020-13-01,3500\n"
+        + "cn.henan.kaifeng.gulou,DS04,,YP,24,2020-06-01,3500\n"
+        + "cn.nowhere,DS05,,YP,24,2020-06-01,-1\n"
     )
     resp = client.post("/api/v1/sorter/devices", data=bad.encode(), content_type="text/csv")
     assert resp.status_code == 422
     details = resp.get_json()["error"]["details"]
-    assert [d["row"] for d in details] == [4]  # pydantic: chutes 0 and a 13th month
+    assert [d["row"] for d in details] == [4, 5, 6]
     assert {e["field"] for e in details[0]["errors"]} == {"chutes", "commissioned_on"}
+    assert [(e["field"], e["message"]) for e in details[1]["errors"]] == [
+        ("unit", "outside your scope")
+    ]
+    assert {(e["field"]) for e in details[2]["errors"]} == {"rated_per_hour", "unit"}
     assert count_rows(po_app, Device) == 0
-    # rows that parse but point outside the caller's city
+    # a row that parses but points outside the caller's city
     resp = client.post(
         "/api/v1/sorter/devices",
         json=[
@@ -62,7 +70,7 @@ def test_one_bad_row_rejects_the_whole_import_naming_each_row(po_app, stations, 
     )
     assert resp.status_code == 422
     assert resp.get_json()["error"]["details"] == [
-        {"row": 0, "field": "unit", "message": "outside your scope"}
+        {"row": 0, "errors": [{"field": "unit", "message": "outside your scope"}]}
     ]
     assert count_rows(po_app, Device) == 0
 

@@ -44,8 +44,8 @@ def sql_reference(conn, device_id):
         conn.execute(
             sa.text(
                 f"""
-                WITH horizon AS (
-                    SELECT MIN(h) AS h FROM (SELECT MAX({ms}) + 1 AS h FROM sorter_event WHERE device_id = :d
+                WITH horizon AS (  -- a state lasts to the next change or the last event
+                    SELECT MIN(h) AS h FROM (SELECT MAX({ms}) AS h FROM sorter_event WHERE device_id = :d
                                              UNION ALL SELECT :de) x
                 ), changes AS (
                     SELECT state, {ms} AS t0,
