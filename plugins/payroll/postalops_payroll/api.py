@@ -17,16 +17,17 @@ from postalops.db import in_scope_clause
 from postalops.errors import Forbidden, NotFound, ValidationError
 from postalops.imports import read_upload
 from postalops.jobs import submit
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlmodel import select
 
 from . import exports, reports
+from .controls import controls_for, save_controls
 from .ingest import ingest
 from .models import PayrollCourier, PayrollPayslip, PayrollRateCard, PayrollRun
 from .money import parse_decimal
 from .payroll_run import add_adjustment, approve, get_run, payslip_lines, reopen
 from .period import Month
-from .permissions import APPROVE, INGEST, MANAGE, OWN_PAYSLIP, REOPEN, RUN, VIEW
+from .permissions import APPROVE, INGEST, MANAGE, OWN_PAYSLIP, REOPEN, RUN, SETTINGS, VIEW
 from .rate_card import market_gap_report
 from .rate_card_store import publish_rate_card, to_card
 from .roster import import_contract_terms, import_contractors, import_couriers, set_budget
@@ -319,6 +320,51 @@ def approve_run(body: RunIn) -> Any:
     run = approve(context.session(), body.unit, Month.parse(body.month), context.principal().name)
     _commit()
     return _run_dict(run)
+
+
+class ControlsIn(BaseModel):
+    unit: str | None = Field(default=None, description="default: the caller's active unit")
+    maker_checker: StrictBool
+
+
+def _controls_dict(controls: Any) -> dict[str, Any]:
+    return {
+        "unit": controls.unit,
+        "maker_checker": controls.maker_checker,
+        "set_at": controls.set_at,
+    }
+
+
+@api.operation(
+    "/settings",
+    permission=VIEW,
+    tags=TAGS,
+    summary="Payroll controls in force at a unit (?tenant=), and the unit they come from",
+)
+def get_settings() -> Any:
+    return _controls_dict(controls_for(context.session(), query_tenant()))
+
+
+@api.operation(
+    "/settings",
+    methods=["PUT"],
+    body=ControlsIn,
+    permission=SETTINGS,
+    tags=TAGS,
+    summary="Set payroll controls at a unit (maker-checker on approval; inherited below it)",
+)
+def put_settings(body: ControlsIn) -> Any:
+    from postalops.models import OrgUnit
+
+    session = context.session()
+    unit = body.unit or context.tenant()
+    if session.exec(select(OrgUnit.id).where(OrgUnit.code == unit)).first() is None:
+        raise ValidationError(
+            f"unknown unit {unit!r}", details=[{"field": "unit", "message": "unknown unit"}]
+        )
+    save_controls(session, unit, body.maker_checker, context.principal().name)
+    _commit()
+    return _controls_dict(controls_for(session, unit))
 
 
 @api.operation(

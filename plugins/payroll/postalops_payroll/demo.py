@@ -55,6 +55,7 @@ START_PRICE = Decimal("1.30")
 OWN_PER_CITY = 3
 OUTSOURCED_PER_CITY = 1
 ACTOR = "demo"
+APPROVER = "demo.checker"  # maker-checker: the months are approved by someone else
 
 CATEGORY_MIX = [("letter", 8), ("registered", 5), ("parcel", 35), ("express", 47), ("gov_mail", 5)]
 MODE_MIX = [("door", 68), ("pickup_point", 17), ("locker", 10), ("counter", 5)]
@@ -172,7 +173,7 @@ def build_demo(
             if run is None or run.status == "draft":
                 run_payroll(session, city, month, ACTOR)
                 if month < Month(2022, 9):
-                    approve(session, city, month, ACTOR)
+                    approve(session, city, month, APPROVER)
             session.commit()
             done += 1
             progress(done, total, f"payroll {city} {month}")

@@ -8,7 +8,8 @@ of ``payslip.py`` prices courier by courier. ``payslip.py`` states the rules; th
 both paths to the same hand-computed slips. Memory grows with couriers, never with events.
 
 A draft is replaced by a re-run (same input, same totals). Approval (``payroll.approve``,
-audited) locks the month: events, adjustments, re-runs and new rate-card versions for it are
+audited; maker-checker: not by whoever ran the last draft, unless the unit turned that control
+off, ``controls.py``) locks the month: events, adjustments, re-runs and new rate-card versions for it are
 refused until someone holding ``payroll.reopen`` reopens it with a reason.
 """
 
@@ -26,6 +27,7 @@ from postalops.errors import Conflict, NotFound, ValidationError
 from postalops.tenancy import ancestors
 from sqlmodel import Session, delete, func, select
 
+from .controls import check_maker_checker
 from .dimensions import Category
 from .models import (
     PayrollAdjustment,
@@ -510,10 +512,12 @@ def get_run(session: Session, unit: str, month: Month) -> PayrollRun:
 
 
 def approve(session: Session, unit: str, month: Month, actor: str) -> PayrollRun:
-    """Approve the draft and lock the month (audited)."""
+    """Approve the draft and lock the month (audited). Where the unit's maker-checker control
+    is on (the default), whoever ran the last draft may not approve it (403)."""
     run = get_run(session, unit, month)
     if run.status != "draft":
         raise Conflict(f"run {unit} {month} is already {run.status}", code="run_not_draft")
+    check_maker_checker(session, unit, run.started_by, actor)
     row = _month_row(session, unit, run.month) or PayrollMonth(tenant_code=unit, month=run.month)
     before = {"status": run.status, "locked": row.locked}
     run.status = "approved"

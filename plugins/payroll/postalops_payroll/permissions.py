@@ -11,6 +11,7 @@ RUN = "payroll.run"
 APPROVE = "payroll.approve"
 REOPEN = "payroll.reopen"
 OWN_PAYSLIP = "payroll.payslip.own"
+SETTINGS = "payroll.settings"
 
 ROLES = [
     # HR sees the job list (payroll runs are jobs) and the metrics API like core ops do.
@@ -38,4 +39,8 @@ PERMISSIONS = [
     ),
     Permission(REOPEN, "重新打开已审批月份", "Reopen an approved month", ("ops",)),
     Permission(OWN_PAYSLIP, "查看本人工资条", "See one's own payslips", ("courier",)),
+    # Turning maker-checker off is a control over HR itself: no default role, admins only.
+    Permission(
+        SETTINGS, "设置工资审批控制（审核分离）", "Set payroll controls (maker-checker)", ()
+    ),
 ]

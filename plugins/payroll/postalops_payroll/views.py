@@ -132,7 +132,16 @@ def approve_run(run_id: int) -> Any:
         flash(_("Approved; the month is locked."), "ok")
     except PostalOpsError as error:
         session.rollback()
-        flash(error.message, "error")
+        if error.code == "maker_cannot_check":
+            flash(
+                _(
+                    "Maker-checker: the approver must not be whoever ran the month's last "
+                    "draft. Ask another user holding the approval permission to approve it."
+                ),
+                "error",
+            )
+        else:
+            flash(error.message, "error")
     return redirect(url_for("payroll.run_detail", run_id=run_id))
 
 

@@ -173,7 +173,8 @@ def test_approval_locks_the_month_over_http(
 ):
     api = make_token(ZZ, *ALL)
     _run_and_approve(api, po_app)
-    approved = api.post("/api/v1/payroll/runs/approve", json={"unit": ZZ, "month": "2022-09"})
+    checker = make_token(ZZ, "payroll.approve")  # maker-checker: not the token that ran it
+    approved = checker.post("/api/v1/payroll/runs/approve", json={"unit": ZZ, "month": "2022-09"})
     assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
     late = [
         raw
