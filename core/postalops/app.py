@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from babel import support
-from flask import Flask, g, redirect, render_template, request, session, url_for
+from flask import Flask, g, redirect, request, session, url_for
 from flask_babel import Babel, Domain, get_locale
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -117,7 +117,7 @@ def create_app(
     _register_error_handlers(app)
     _register_blueprints(app, registry)
     ui.init_app(app)
-    registry.pm.hook.postalops_app_created(app=app)
+    registry.call_each("postalops_app_created", app=app)  # guarded: see PluginRegistry
     return app
 
 
@@ -255,9 +255,7 @@ def _register_error_handlers(app: Flask) -> None:
         _rollback()
         if _wants_json():
             return exc.to_dict(), exc.status
-        return render_template(
-            "postalops/error.html", status=exc.status, message=exc.message, details=exc.details
-        ), exc.status
+        return ui.error_page(exc.status, exc.message, exc.details, exc.code)
 
     @app.errorhandler(sa.exc.IntegrityError)
     @app.errorhandler(sa.exc.DataError)
@@ -281,9 +279,7 @@ def _register_error_handlers(app: Flask) -> None:
         }
         if _wants_json():
             return body, 400
-        return render_template(
-            "postalops/error.html", status=400, message=exc.description, details=[]
-        ), 400
+        return ui.error_page(400, code="csrf")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
@@ -301,9 +297,7 @@ def _register_error_handlers(app: Flask) -> None:
             return {
                 "error": {"code": code, "message": exc.description or exc.name, "details": []}
             }, exc.code
-        return render_template(
-            "postalops/error.html", status=exc.code, message=exc.description, details=[]
-        ), exc.code
+        return ui.error_page(exc.code or 500, code=code)
 
 
 def _rollback() -> None:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, has_request_context
-from markupsafe import Markup
 
 from . import formatting
 
@@ -76,6 +75,21 @@ CORE_STATUS_LABELS: dict[str, dict[str, Status]] = {
         "disabled": Status("已停用", "Disabled", "neutral"),
         "enabled": Status("已启用", "Enabled", "success"),
         "degraded": Status("部分故障", "Degraded", "warning"),
+    },
+    "audit.action": {
+        "core.user.create": Status("创建用户", "User created", "info", "bi-person-plus"),
+        "core.user.update": Status("修改用户", "User changed", "info", "bi-person-gear"),
+        "core.token.create": Status("创建接口令牌", "API token created", "info", "bi-key"),
+        "core.token.revoke": Status("撤销令牌", "API token revoked", "danger", "bi-key"),
+        "core.unit.update": Status("修改单位", "Unit changed", "info", "bi-diagram-3"),
+        "core.plugin.enable": Status("启用插件", "Plugin enabled", "success", "bi-toggle-on"),
+        "core.plugin.disable": Status("停用插件", "Plugin disabled", "warning", "bi-toggle-off"),
+    },
+    "audit.target": {
+        "user": Status("用户", "User"),
+        "token": Status("接口令牌", "API token"),
+        "unit": Status("单位", "Unit"),
+        "plugin": Status("插件", "Plugin"),
     },
     "bool": {
         "true": Status("是", "Yes", "success"),
@@ -186,6 +200,157 @@ def unit_name(code: Any, lang: str | None = None) -> str:
     return names[0] if formatting.is_zh(lang or locale()) else names[1]
 
 
+def visible_units() -> list[tuple[str, str, int]]:
+    """``[(code, name, depth)]`` of the caller's subtree, tree-ordered, depth relative to the
+    caller's home unit: the options of unit pickers (read from the per-request name cache)."""
+    from . import context
+    from .tenancy import in_subtree
+
+    ctx = context.current_or_none()
+    if ctx is None:
+        return []
+    root = ctx.principal.home_unit or "cn"
+    zh = formatting.is_zh(locale())
+    base = root.count(".")
+    return [
+        (code, names[0] if zh else names[1], code.count(".") - base)
+        for code, names in sorted(unit_names().items())
+        if in_subtree(code, root)
+    ]
+
+
+# --- forms --------------------------------------------------------------------------------------
+
+
+def field_errors(details: Any) -> dict[str, str]:
+    """``{field: message}`` from a PostalOpsError's ``details`` (``[{"field", "message"}]``),
+    for ``form_field(..., error=errors.get(name))``."""
+    out: dict[str, str] = {}
+    for d in details or []:
+        if isinstance(d, dict) and d.get("field"):
+            out.setdefault(str(d["field"]), str(d.get("message") or ""))
+    return out
+
+
+def confirm_first(message: str, confirm_label: str) -> Any:
+    """In a POST view behind ``ui.confirm_form``: None when the user confirmed, otherwise the
+    confirmation page (for browsers without JavaScript), which re-posts the same fields with
+    ``confirmed=1``. Usage: ``if (page := ui.confirm_first(msg, label)) is not None: return page``.
+    """
+    from flask import render_template, request
+
+    if request.form.get("confirmed") == "1":
+        return None
+    fields = [
+        (k, v) for k, v in request.form.items(multi=True) if k not in ("csrf_token", "confirmed")
+    ]
+    return render_template(
+        "postalops/confirm.html",
+        message=message,
+        confirm_label=confirm_label,
+        fields=fields,
+        action=request.path,
+        back=request.referrer or "/",
+    )
+
+
+def compact_json(value: Any) -> str:
+    """Before/after snapshots in one line, Chinese kept readable."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+# --- error pages --------------------------------------------------------------------------------
+
+
+def _error_texts(status: int) -> tuple[str, str]:
+    from flask_babel import gettext as _
+
+    return {
+        400: (_("The request could not be processed"), _("Check what you entered and try again.")),
+        401: (_("Please log in"), _("Log in to continue.")),
+        403: (
+            _("You do not have permission to see this page"),
+            _("Ask an administrator if you need access."),
+        ),
+        404: (
+            _("Page not found"),
+            _(
+                "The page does not exist, or the feature is not enabled for your unit. "
+                "Check the address or go back."
+            ),
+        ),
+        405: (_("This action is not available here"), _("Go back and use the page's buttons.")),
+        409: (_("The request clashes with the current state"), _("Reload the page and try again.")),
+        413: (_("The file is too large"), _("Upload a smaller file.")),
+        422: (_("Some values are not accepted"), _("Correct them and try again.")),
+        429: (_("Too many requests"), _("Wait a minute and try again.")),
+    }.get(
+        status,
+        (
+            _("Something went wrong"),
+            _("The error has been logged. Try again later; if it persists, tell an administrator."),
+        ),
+    )
+
+
+def _detail_lines(details: Any, code: str | None) -> list[str]:
+    """Details of an error as sentences, never a dict: a missing permission by its label."""
+    from flask_babel import gettext as _
+
+    lines: list[str] = []
+    lang = locale()
+    perms = {p.name: p for p in current_app.extensions["postalops.plugins"].permissions()}
+    for d in details or []:
+        if isinstance(d, dict) and "permission" in d:
+            p = perms.get(str(d["permission"]))
+            name = (p.label_zh if lang == "zh" else p.label_en) if p else humanize(d["permission"])
+            lines.append(_("This page needs the permission “%(name)s”.", name=name))
+        elif isinstance(d, dict) and ("field" in d or "row" in d):
+            where = d.get("field") or _("row %(n)s", n=d.get("row"))
+            msg = d.get("message") or d.get("errors") or ""
+            if isinstance(msg, dict):
+                msg = "; ".join(f"{k}: {v}" for k, v in msg.items())
+            lines.append(f"{where}: {msg}" if msg else str(where))
+        elif isinstance(d, str):
+            lines.append(d)
+    if code == "out_of_scope" and not lines:
+        lines.append(_("This record belongs to a unit outside yours."))
+    return lines
+
+
+def error_page(
+    status: int, message: str | None = None, details: Any = None, code: str | None = None
+) -> tuple[str, int]:
+    """The friendly error page in the portal layout and the user's language: what happened in
+    plain words, what to do, and a way back. Internals (exception text, dicts, English framework
+    descriptions) stay out; a domain error's own message is shown for 4xx, as it names the
+    problem (``message``)."""
+    from flask import render_template, request
+
+    title, advice = _error_texts(status)
+    shown = message if message and status in (400, 409, 422) else None
+    if code == "csrf":
+        from flask_babel import gettext as _
+
+        shown = _("The form has expired. Reload the page and try again.")
+    back = (
+        request.referrer
+        if request.referrer and request.referrer.startswith(request.host_url)
+        else None
+    )
+    return render_template(
+        "postalops/error.html",
+        status=status,
+        title=title,
+        advice=advice,
+        message=shown,
+        lines=_detail_lines(details, code),
+        back=back,
+    ), status
+
+
 # --- assets -------------------------------------------------------------------------------------
 
 
@@ -224,6 +389,7 @@ def _filters() -> dict[str, Any]:
         "unit_name": lambda code: unit_name(code),
         "unit_word": lambda unit, n=2: f.unit_word(unit, n, locale()),
         "humanize": humanize,
+        "compact_json": compact_json,
     }
 
 
@@ -231,7 +397,10 @@ def init_app(app: Flask) -> None:
     """Register the filters, the status labels and the ``/static/ui/`` assets on ``app``."""
     app.jinja_env.filters.update(_filters())
     app.jinja_env.globals.update(
-        status_label=status_label, ui_locale=locale, ui_css_urls=css_urls, Markup=Markup
+        status_label=status_label,
+        ui_locale=locale,
+        ui_css_urls=css_urls,
+        ui_visible_units=visible_units,
     )
     registry = app.extensions["postalops.plugins"]
     app.extensions["postalops.status_labels"] = collect_status_labels(registry)

@@ -33,6 +33,7 @@ from postalops.auth import (
 )
 from postalops.db import utcnow
 from postalops.errors import PostalOpsError, Unauthorized
+from postalops.listing import Column, Listing
 from postalops.models import ApiToken, AuditRecord, Job, OrgUnit, User
 from postalops.tenancy import in_subtree
 
@@ -356,12 +357,46 @@ def revoke_token(token_id: int) -> Any:
     return redirect(url_for("portal.admin_tokens"))
 
 
+def _audit_actions() -> list[str]:
+    labels = current_app.extensions["postalops.status_labels"].get("audit.action", {})
+    return sorted(labels)
+
+
+def _audit_target(row: AuditRecord) -> str:
+    from postalops.ui import status_label
+
+    return f"{status_label(row.target_type, 'audit.target')[0]} {row.target_id}"
+
+
+AUDIT = Listing(
+    select(AuditRecord),
+    [
+        Column("at", "时间", "Time", kind="datetime", sortable=True, filter="date_range"),
+        Column("actor", "操作人", "Who", sortable=True, filter="text"),
+        Column("tenant_code", "单位", "Unit", kind="unit", sortable=True, filter="unit"),
+        Column(
+            "action",
+            "操作",
+            "Action",
+            kind="status",
+            domain="audit.action",
+            sortable=True,
+            filter="choice",
+            choices=_audit_actions,
+        ),
+        Column("target", "对象", "Target", value=_audit_target),
+        Column("before", "变更前", "Before", kind="json"),
+        Column("after", "变更后", "After", kind="json"),
+    ],
+    default_sort="-at",
+    filename="audit",
+)
+
+
 @bp.route("/admin/audit")
 def admin_audit() -> Any:
     check_permission("core.audit.read")
-    rows = (
-        context.session()
-        .exec(select(AuditRecord).order_by(AuditRecord.at.desc(), AuditRecord.id.desc()).limit(200))
-        .all()
-    )
-    return render_template("postalops/admin_audit.html", rows=rows)
+    page = AUDIT.run(context.session(), request.args)
+    if page.export:
+        return page.export_response()
+    return render_template("postalops/admin_audit.html", page=page)
