@@ -29,10 +29,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
+from werkzeug.routing import IntegerConverter
 
 from . import clock, context
 from .auth import check_permission
 from .errors import BadRequest, Forbidden, NotFound, ValidationError
+from .fields import INT64_MAX
 from .tenancy import in_subtree, valid_code
 
 
@@ -52,6 +54,33 @@ class JSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
     ensure_ascii = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        # ``request.get_json()`` answers 400 for a ValueError; a body nested deeper than the
+        # interpreter's recursion limit must get the same answer, not a 500.
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+ID_MAX = 2**31 - 1
+"""Row ids are INTEGER columns: 32-bit on PostgreSQL (SQLite's are 64-bit)."""
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` path segments up to the largest row id: a larger id matches no route (404)
+    instead of reaching the database, which cannot hold it (SQLite raises ``OverflowError``,
+    PostgreSQL ``NumericValueOutOfRange``)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", ID_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+def install_converters(app: Any) -> None:
+    """Called by the app factory before any blueprint is registered."""
+    app.url_map.converters["int"] = BoundedIntConverter
 
 
 @dataclasses.dataclass
@@ -83,16 +112,97 @@ def pydantic_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict
     return out
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def load_json(raw: bytes) -> Any:
-    """Decode a JSON request body; 400 ``malformed_json`` naming the body when it is not JSON."""
+    """Decode a JSON request body; 400 ``malformed_json`` naming the body when it is not JSON
+    (including ``NaN``/``Infinity`` and nesting deeper than the parser can follow), 422 naming
+    the field for an integer outside the signed 64-bit range or a number too large for a float.
+    """
     try:
-        return json.loads(raw)
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise BadRequest(
+            "malformed JSON: nested too deeply",
+            code="malformed_json",
+            details=[{"field": "body", "message": "nested too deeply"}],
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(
             f"malformed JSON: {exc}",
             code="malformed_json",
             details=[{"field": "body", "message": str(exc)}],
         ) from exc
+    errors = out_of_range_numbers(data)
+    if errors:
+        raise ValidationError("numbers out of range", details=errors)
+    return data
+
+
+def _children(value: Any, path: str) -> list[tuple[str, Any]]:
+    if isinstance(value, BaseModel):
+        return [(f"{path}{k}", getattr(value, k)) for k in type(value).model_fields]
+    if isinstance(value, dict):
+        return [(f"{path}{k}", v) for k, v in value.items()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [(f"{path}{i}", v) for i, v in enumerate(value)]
+    return []
+
+
+def out_of_range_numbers(data: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """Every integer outside [-2**63, 2**63 - 1] and every non-finite float in ``data`` (parsed
+    JSON or validated models), as error details naming its field (``items.3.qty``)."""
+    errors: list[dict[str, Any]] = []
+    stack: list[tuple[str, Any]] = [(prefix.rstrip("."), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+            errors.append(
+                {"field": path or "body", "message": "integer out of range", "type": "int_range"}
+            )
+        elif isinstance(value, float) and value in (float("inf"), float("-inf")):
+            errors.append(
+                {"field": path or "body", "message": "number out of range", "type": "float_range"}
+            )
+        else:
+            stack.extend(_children(value, f"{path}." if path else ""))
+    return sorted(errors, key=lambda e: e["field"])
+
+
+def numbers_as_dates(value: Any, raw: Any, path: str = "") -> list[dict[str, Any]]:
+    """Fields that validated to a date, datetime or time from a JSON number. Pydantic's lax mode
+    reads ``{"as_of": 0}`` as 1970-01-01; the API takes dates only as ISO 8601 text."""
+    errors: list[dict[str, Any]] = []
+    stack: list[tuple[str, Any, Any]] = [(path, value, raw)]
+    while stack:
+        where, val, src = stack.pop()
+        if isinstance(val, dt.date | dt.time):
+            if not isinstance(src, str):
+                errors.append(
+                    {
+                        "field": where or "body",
+                        "message": "expected an ISO 8601 string (YYYY-MM-DD, HH:MM)",
+                        "type": "date_type",
+                    }
+                )
+            continue
+        sep = f"{where}." if where else ""
+        if isinstance(val, BaseModel) and isinstance(src, dict):
+            for name, info in type(val).model_fields.items():
+                key = info.alias or name
+                if key in src:
+                    stack.append((f"{sep}{key}", getattr(val, name), src[key]))
+        elif isinstance(val, dict) and isinstance(src, dict):
+            stack.extend((f"{sep}{k}", v, src[k]) for k, v in val.items() if k in src)
+        elif isinstance(val, list | tuple) and isinstance(src, list):
+            stack.extend(
+                (f"{sep}{i}", v, s) for i, (v, s) in enumerate(zip(val, src, strict=False))
+            )
+    return sorted(errors, key=lambda e: e["field"])
 
 
 def parse_json_body(schema: Any) -> Any:
@@ -106,18 +216,26 @@ def parse_json_body(schema: Any) -> Any:
         )
     data = load_json(raw)
     try:
-        return TypeAdapter(schema).validate_python(data)
+        value = TypeAdapter(schema).validate_python(data)
     except PydanticValidationError as exc:
         raise ValidationError("request body is invalid", details=pydantic_errors(exc)) from exc
+    errors = numbers_as_dates(value, data) + out_of_range_numbers(value)
+    if errors:
+        raise ValidationError("request body is invalid", details=errors)
+    return value
 
 
 def parse_query(schema: type[BaseModel]) -> BaseModel:
     try:
-        return schema.model_validate(request.args.to_dict())
+        value = schema.model_validate(request.args.to_dict())
     except PydanticValidationError as exc:
         raise ValidationError(
             "query parameters are invalid", details=pydantic_errors(exc, "query.")
         ) from exc
+    errors = out_of_range_numbers(value, "query.")
+    if errors:
+        raise ValidationError("query parameters are invalid", details=errors)
+    return value
 
 
 class ApiBlueprint(Blueprint):
@@ -207,7 +325,7 @@ def paginate(
 ) -> dict[str, Any]:
     """Run ``stmt`` one page at a time: ``?page=1&per_page=50`` -> ``{items, page, per_page,
     total}``."""
-    page = _int_arg("page", 1, minimum=1)
+    page = _int_arg("page", 1, minimum=1, maximum=10_000_000)
     per_page = _int_arg("per_page", default_per_page, minimum=1, maximum=max_per_page)
     total = session.exec(
         sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from postalops import clock, context
 from postalops.api import ApiBlueprint, paginate, query_period
 from postalops.errors import ValidationError
+from postalops.fields import parse_money
 from postalops.imports import read_upload, row_report, validate_rows
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlmodel import select
@@ -36,11 +37,14 @@ api = ApiBlueprint("lending_api", __name__)
 
 
 def _amount(value: Any) -> Decimal:
-    # ValueError lets pydantic name the field (e.g. "requested_amount") in the 422 details
+    # ValueError lets pydantic name the field (e.g. "requested_amount") in the 422 details.
+    # The core's money check bounds the digits to the NUMERIC(18, 2) column ("1e30").
     try:
-        return parse_amount(value, "amount")
+        return parse_money(parse_amount(value, "amount"))
     except ValidationError as exc:
         raise ValueError(exc.details[0]["message"]) from None
+    except ArithmeticError:  # more digits than a Decimal context holds
+        return parse_money(value)
 
 
 Amount = Annotated[Decimal, BeforeValidator(_amount)]

@@ -14,6 +14,7 @@ from postalops import context
 from postalops import jobs as core_jobs
 from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
 from postalops.db import in_scope_clause, utcnow
+from postalops.fields import WebhookUrl
 from postalops.imports import read_upload
 from pydantic import BaseModel, Field
 from sqlmodel import select
@@ -86,7 +87,7 @@ class SettingsIn(BaseModel):
     calling_end: str | None = None
     queue_days: int | None = None
     callback_hold_minutes: int | None = None
-    webhook_url: str | None = None
+    webhook_url: WebhookUrl | None = None
     waybill_prefix: str | None = None
 
 
