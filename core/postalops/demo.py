@@ -6,19 +6,50 @@ group, then calls each plugin's ``postalops_demo`` hook (in plugin-key order).
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import select
 
-from . import context
+from . import clock, context
 from .auth import create_user, hash_password
 from .context import CallContext, Principal
 from .models import OrgUnit, PluginEnablement, User
 from .tenancy import Scope
 
 DEMO_PASSWORD = "postalops-demo"
+
+# The "present" each plugin's demo builds after the article's records: from the day after the
+# article's data (or this many days back, whichever is later) up to today in POSTALOPS_TIMEZONE.
+PRESENT_DAYS = 90
+
+
+def present_window(
+    article_end: dt.date, today: dt.date | None = None, days: int = PRESENT_DAYS
+) -> tuple[dt.date, dt.date]:
+    """(first, last) day of the demo's rolling present: the later of the day after
+    ``article_end`` and ``today - days + 1``, up to ``today`` (``postalops.clock.today()``).
+    Empty (first > last) only if the article ends today or later."""
+    last = today or clock.today()
+    first = max(article_end + dt.timedelta(days=1), last - dt.timedelta(days=days - 1))
+    return first, last
+
+
+def present_days(
+    article_end: dt.date, today: dt.date | None = None, days: int = PRESENT_DAYS
+) -> list[dt.date]:
+    """Every day of :func:`present_window`, oldest first."""
+    first, last = present_window(article_end, today, days)
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def day_rng(key: str, day: dt.date) -> random.Random:
+    """The rng of one plugin's present-day records for ``day``: the same day always draws the
+    same records, whatever day the demo is run on (so a later run only adds the new days)."""
+    return random.Random(f"postalops-demo:{key}:{day.isoformat()}")
+
 
 PROVINCES = [
     ("guangdong", "广东省分公司", "Guangdong"),

@@ -14,6 +14,9 @@ Fixtures:
 - ``workers``: in-process (or Redis) worker threads for the test.
 - ``empty_db``: a :class:`~postalops.db.Database` on a new, empty database (a SQLite file, or
   a PostgreSQL database created for the test and dropped after it), for migration tests.
+- ``frozen_today``: ``postalops.clock`` frozen on ``FROZEN_TODAY`` (``.set(day)`` moves it).
+- ``default_metrics(app, tenant, plugin)``: ``GET /api/v1/metrics`` with no period (the last
+  30 days up to ``postalops.clock.today()``), through a group-level token.
 """
 
 from __future__ import annotations
@@ -347,3 +350,56 @@ def count_rows(app: Any, model: Any) -> int:
 def po_tmp() -> Iterator[Path]:
     with tempfile.TemporaryDirectory() as d:
         yield Path(d)
+
+
+# A Wednesday long after the article (autumn 2022): the demo's present is a full 90 days.
+FROZEN_TODAY = "2025-03-12"
+
+
+class FrozenClock:
+    """What ``frozen_today`` yields: ``.day`` is today; ``.set(day)`` moves it (a later run)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, day: Any) -> None:
+        self._mp = monkeypatch
+        self.set(day)
+
+    def set(self, day: Any) -> Any:
+        import datetime as dt
+
+        from postalops import clock
+
+        self.day = dt.date.fromisoformat(day) if isinstance(day, str) else day
+        at = dt.datetime.combine(self.day, dt.time(10, 30), clock.zone())
+        self._mp.setattr(clock, "now", lambda: at)
+        return self.day
+
+
+@pytest.fixture
+def frozen_today(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """Freeze ``postalops.clock`` (``now()`` / ``today()``) at 10:30 on ``FROZEN_TODAY`` in the
+    network's zone; ``frozen_today.set("2025-03-13")`` moves it. Code asking
+    ``datetime.date.today()`` directly is not frozen: it should ask ``postalops.clock``."""
+    return FrozenClock(monkeypatch, FROZEN_TODAY)
+
+
+def default_metrics(app: Any, tenant: str, plugin: str) -> dict[str, Any]:
+    """``GET /api/v1/metrics?tenant=&plugin=`` with no from/to (the API's default period), as a
+    token at ``cn`` holding ``core.metrics.read`` (the plugin must be enabled there); returns
+    ``{kpi: value}`` of that plugin, values as the API sends them."""
+    from postalops.auth import create_token
+
+    with app.extensions["postalops.db"].transaction(None) as s:
+        _token, secret = create_token(
+            s,
+            app.extensions["postalops.plugins"],
+            name="default-metrics",
+            unit_code="cn",
+            permissions=("core.metrics.read",),
+            created_by="test",
+        )
+    resp = ApiClient(app.test_client(), secret, 0).get(
+        f"/api/v1/metrics?tenant={tenant}&plugin={plugin}"
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    body = resp.get_json()
+    return {k: v["value"] for k, v in body["metrics"].get(plugin, {}).items()}

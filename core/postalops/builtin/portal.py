@@ -362,6 +362,23 @@ def _audit_actions() -> list[str]:
     return sorted(labels)
 
 
+def _audit_changes(row: AuditRecord) -> dict[str, str] | None:
+    """``{field: "before → after"}``: one readable column instead of two JSON blobs."""
+    from postalops.ui import compact_json
+
+    def shown(v: Any) -> str:
+        return "—" if v is None else v if isinstance(v, str) else compact_json(v)
+
+    before, after = row.before or {}, row.after or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return {"before": shown(row.before), "after": shown(row.after)}
+    out = {}
+    for key in sorted(set(before) | set(after)):
+        b, a = before.get(key), after.get(key)
+        out[key] = shown(a) if key not in before or b == a else f"{shown(b)} → {shown(a)}"
+    return out or None
+
+
 def _audit_target(row: AuditRecord) -> str:
     from postalops.ui import status_label
 
@@ -385,8 +402,9 @@ AUDIT = Listing(
             choices=_audit_actions,
         ),
         Column("target", "对象", "Target", value=_audit_target),
-        Column("before", "变更前", "Before", kind="json"),
-        Column("after", "变更后", "After", kind="json"),
+        Column("changes", "变更内容", "Changes", kind="json", value=_audit_changes, export=False),
+        Column("before", "变更前", "Before", kind="json", show=False),
+        Column("after", "变更后", "After", kind="json", show=False),
     ],
     default_sort="-at",
     filename="audit",

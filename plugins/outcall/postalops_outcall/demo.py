@@ -4,7 +4,8 @@ Everything is produced through the plugin's services: the platform's daily batch
 ``intake_cases``; simulated agents (``simulation.Simulator``) claim, call and record outcomes
 through ``claim_next`` / ``record_outcome`` on a simulated clock; Linfen's orders go through
 ``create_orders``. No total is written. Re-running adds nothing: intake and orders are
-idempotent, and the simulation is skipped when the unit already has calls.
+idempotent, and the simulation is skipped when the unit already has calls. Then
+``demo_present`` carries both units on from the article to today (the rolling present).
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ def build_demo(
     lf = _unit(units, plan.LINFEN)
     if lf:
         done.update(_linfen(session, lf, progress))
+    from .demo_present import build_present
+
+    done.update(build_present(session, units, progress))
     return done
 
 
