@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -36,6 +37,8 @@ from .auth import check_permission
 from .errors import BadRequest, Forbidden, NotFound, ValidationError
 from .fields import INT64_MAX
 from .tenancy import in_subtree, valid_code
+
+log = logging.getLogger(__name__)
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -424,14 +427,33 @@ def query_period(default_days: int = 30) -> tuple[dt.date, dt.date]:
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
-def _schema_ref(schema: Any, components: dict[str, Any]) -> dict[str, Any]:
-    js = TypeAdapter(schema).json_schema(ref_template="#/components/schemas/{model}")
+def component_prefix(blueprint_name: str) -> str:
+    """``pickup_points_api`` -> ``PickupPoints``: component schemas are named per plugin, so
+    two plugins' ``ProductIn`` models stay two schemas (``EcommerceProductIn``,
+    ``LendingProductIn``)."""
+    return "".join(part.capitalize() for part in blueprint_name.removesuffix("_api").split("_"))
+
+
+def _add_component(components: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
+    if name in components and components[name] != schema:
+        log.warning("OpenAPI: two different schemas named %s; the first is kept", name)
+        return
+    components[name] = schema
+
+
+def _json_schema(schema: Any, components: dict[str, Any], prefix: str) -> dict[str, Any]:
+    js = TypeAdapter(schema).json_schema(ref_template=f"#/components/schemas/{prefix}{{model}}")
     for name, sub in js.pop("$defs", {}).items():
-        components[name] = sub
+        _add_component(components, prefix + name, sub)
+    return js
+
+
+def _schema_ref(schema: Any, components: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    js = _json_schema(schema, components, prefix)
     title = js.get("title")
     if js.get("type") == "object" and title:
-        components[title] = js
-        return {"$ref": f"#/components/schemas/{title}"}
+        _add_component(components, prefix + title, js)
+        return {"$ref": f"#/components/schemas/{prefix}{title}"}
     return js
 
 
@@ -457,6 +479,7 @@ def build_openapi(app: Any) -> dict[str, Any]:
         if not isinstance(bp, ApiBlueprint):
             continue
         prefix = app.extensions["postalops.api_prefixes"].get(bp_name, "")
+        prefix_name = component_prefix(bp_name)
         for op in bp.operations:
             path = prefix + _PATH_PARAM.sub(r"{\2}", op.rule)
             params = [
@@ -464,12 +487,16 @@ def build_openapi(app: Any) -> dict[str, Any]:
                     "name": m.group(2),
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "integer" if m.group(1) == "int" else "string"},
+                    "schema": (
+                        {"type": "integer", "minimum": 0, "maximum": ID_MAX}
+                        if m.group(1) == "int"
+                        else {"type": "string"}
+                    ),
                 }
                 for m in _PATH_PARAM.finditer(op.rule)
             ]
             if op.query is not None:
-                qs = op.query.model_json_schema()
+                qs = _json_schema(op.query, components, prefix_name)
                 for name, prop in qs.get("properties", {}).items():
                     params.append(
                         {
@@ -490,7 +517,9 @@ def build_openapi(app: Any) -> dict[str, Any]:
                 }
                 if op.response is not None:
                     entry["responses"][str(op.status)]["content"] = {
-                        "application/json": {"schema": _schema_ref(op.response, components)}
+                        "application/json": {
+                            "schema": _schema_ref(op.response, components, prefix_name)
+                        }
                     }
                 for code in ("400", "401", "403", "404", "409", "422"):
                     entry["responses"][code] = {
@@ -517,13 +546,17 @@ def build_openapi(app: Any) -> dict[str, Any]:
                         }
                     }
                     if op.body is not None:
-                        content["application/json"] = {"schema": _schema_ref(op.body, components)}
+                        content["application/json"] = {
+                            "schema": _schema_ref(op.body, components, prefix_name)
+                        }
                     entry["requestBody"] = {"required": True, "content": content}
                 elif op.body is not None:
                     entry["requestBody"] = {
                         "required": True,
                         "content": {
-                            "application/json": {"schema": _schema_ref(op.body, components)}
+                            "application/json": {
+                                "schema": _schema_ref(op.body, components, prefix_name)
+                            }
                         },
                     }
                 paths.setdefault(path, {})[method.lower()] = entry
