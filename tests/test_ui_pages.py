@@ -142,6 +142,7 @@ def test_audit_pages_fifty_rows_newest_first(po_app, make_user, login, audit_row
     assert len(page3) == 20 and "u019" in page3[0] and "u000" in page3[-1]
     assert "郑州" in rows[-1] and f'title="{KF}"' in rows[0]  # units by name, code as tooltip
     assert "2022-09-24 07:00" in rows[0]  # u119: 2022-09-23 23:00 UTC, in Shanghai
+    assert "<dt>名字</dt><dd>张三</dd>" in rows[0]  # changes read as field: value, not JSON
 
 
 def test_audit_sorts_on_whitelisted_columns_only(po_app, make_user, login, audit_rows):

@@ -92,6 +92,7 @@ class Column:
     case-insensitive), ``exact``, ``choice`` (one of ``choices``: values, or
     ``(value, label_zh, label_en)``, or a function returning them), ``date_range`` (``<key>_from`` / ``<key>_to``), ``unit``
     (the unit and its subtree). ``value`` derives the cell from the row; ``href`` makes it a link.
+    ``show=False`` keeps a column out of the page (export only); ``export=False`` the reverse.
     """
 
     key: str
@@ -107,6 +108,7 @@ class Column:
     value: Callable[[Any], Any] | None = None
     href: Callable[[Any], str | None] | None = None
     export: bool = True
+    show: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -166,7 +168,8 @@ class Page:
 
     @property
     def columns(self) -> list[Column]:
-        return self.listing.columns
+        """The columns shown on the page."""
+        return [c for c in self.listing.columns if c.show]
 
     @property
     def pages(self) -> int:
