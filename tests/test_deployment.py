@@ -96,8 +96,9 @@ def test_procfile_web_worker_scheduler_run_a_job(tmp_path):
 
             assert time.monotonic() < deadline and proc.poll() is None, "web never came up"
             time.sleep(1)
-        health = requests.get(base + "/healthz", timeout=5).json()
-        assert health["checks"]["broker"] == "ok (redis)"
+        health = requests.get(base + "/readyz", timeout=5).json()
+        assert health["checks"]["broker"] == {**health["checks"]["broker"], "status": "ok"}
+        assert health["checks"]["broker"]["kind"] == "redis"
         headers = {"Authorization": f"Bearer {secret}"}
         resp = requests.post(
             base + "/api/v1/jobs/probe",

@@ -91,10 +91,11 @@ def test_swagger_ui_assets_are_served_locally(po_app, make_user, login):
     )
 
 
-def test_healthz_reports_database_and_broker(po_app):
-    body = po_app.test_client().get("/healthz").json
-    assert body["checks"]["database"] == "ok"
-    assert body["checks"]["broker"].startswith("ok")
+def test_healthz_is_liveness_and_readyz_reports_database_and_broker(po_app):
+    assert po_app.test_client().get("/healthz").json["status"] == "ok"
+    body = po_app.test_client().get("/readyz").json
+    assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["broker"]["status"] == "ok"
 
 
 def catalogue_dirs() -> list[tuple[Path, Path]]:

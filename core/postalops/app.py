@@ -39,6 +39,8 @@ ANONYMOUS_ENDPOINTS = {
     "portal.set_language",
     "portal.healthz",
     "core_api.healthz",
+    "portal.readyz",
+    "core_api.readyz",
     "core_api.openapi",
     "core_api.docs",
     "core_api.docs_asset",

@@ -213,6 +213,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     app = _app()
     reg = app.extensions["postalops.plugins"]
     db_ = app.extensions["postalops.db"]
+    reg.probe()  # a hook that raises shows the plugin as degraded, with its error
     rows = []
     with db_.session(None) as s:
         for p in sorted(reg.plugins.values(), key=lambda p: p.key):
@@ -226,8 +227,9 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
                     "version": p.version,
                     "distribution": p.distribution,
                     "requires": p.info.requires if p.info else {},
-                    "status": p.status,
+                    "status": p.state,
                     "error": p.error,
+                    "degraded": p.failure_list(),
                     "builtin": bool(p.info and p.info.builtin),
                     "enabled_at": "always" if p.info and p.info.builtin else units,
                 }
@@ -246,6 +248,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
             f"{r['key']:<16} {r['version']:<8} {r['status']:<8} requires: {req:<24} "
             f"enabled: {where}" + (f"\n{'':<16} error: {r['error']}" if r["error"] else "")
         )
+        for f in r["degraded"]:
+            click.echo(f"{'':<16} {f['hook']} failed at {f['at']} ({f['count']}x): {f['error']}")
 
 
 def _toggle(key: str, unit: str, enabled: bool) -> None:

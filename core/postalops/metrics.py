@@ -52,12 +52,11 @@ def collect(
     ):
         if registry.is_builtin(key) and plugin not in (None, key):
             continue
-        for name, entry in kpis.items():
-            missing = [f for f in REQUIRED if f not in entry]
-            if missing:
-                raise TypeError(f"plugin {key} KPI {name} lacks {missing}")
-            if isinstance(entry["value"], Decimal):
-                entry["value"] = str(entry["value"])
+        try:
+            kpis = _checked(key, kpis)
+        except TypeError as exc:  # a malformed answer counts as a failure of the hook
+            registry.record_failure(key, "postalops_metrics", exc)
+            continue
         if kpis:
             out[key] = kpis
     return {
@@ -66,3 +65,18 @@ def collect(
         "to": date_to.isoformat(),
         "metrics": out,
     }
+
+
+def _checked(key: str, kpis: Any) -> dict[str, Any]:
+    if not isinstance(kpis, dict):
+        raise TypeError(f"plugin {key} metrics must be a dict, not {type(kpis).__name__}")
+    out = {}
+    for name, entry in kpis.items():
+        if not isinstance(entry, dict):
+            raise TypeError(f"plugin {key} KPI {name} must be a dict")
+        missing = [f for f in REQUIRED if f not in entry]
+        if missing:
+            raise TypeError(f"plugin {key} KPI {name} lacks {missing}")
+        value = entry["value"]
+        out[name] = {**entry, "value": str(value) if isinstance(value, Decimal) else value}
+    return out

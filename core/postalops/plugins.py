@@ -6,8 +6,11 @@ mutable state, so tests can build many apps side by side.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import importlib.metadata as md
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +105,24 @@ class DashboardPage:
 
 
 @dataclass
+class HookFailure:
+    """The last failure of one plugin's hook: what it raised and when (UTC)."""
+
+    hook: str
+    error: str
+    at: dt.datetime
+    count: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hook": self.hook,
+            "error": self.error,
+            "at": self.at.isoformat(timespec="seconds"),
+            "count": self.count,
+        }
+
+
+@dataclass
 class LoadedPlugin:
     key: str
     info: PluginInfo | None
@@ -109,10 +130,25 @@ class LoadedPlugin:
     distribution: str | None = None
     status: str = "loaded"  # loaded | failed | disabled
     error: str | None = None
+    # Hooks whose last call raised (a loaded plugin with any is "degraded"); a hook that
+    # answers again is removed, so this is the plugin's present state, per process.
+    failures: dict[str, HookFailure] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
         return self.info.version if self.info else "?"
+
+    @property
+    def degraded(self) -> bool:
+        return self.status == "loaded" and bool(self.failures)
+
+    @property
+    def state(self) -> str:
+        """loaded | degraded | failed | disabled (what ``postalops plugins`` shows)."""
+        return "degraded" if self.degraded else self.status
+
+    def failure_list(self) -> list[dict[str, Any]]:
+        return [f.as_dict() for f in sorted(self.failures.values(), key=lambda f: f.hook)]
 
 
 class PluginRegistry:
@@ -129,6 +165,8 @@ class PluginRegistry:
         self.pm = pluggy.PluginManager("postalops")
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, LoadedPlugin] = {}
+        self._failure_lock = threading.Lock()
+        self._logged: set[tuple[str, str]] = set()
         skip = set(skip)
         for module in builtins:
             self._register(module, None)
@@ -161,8 +199,26 @@ class PluginRegistry:
 
     def _register(self, module: Any, dist: str | None, expected_key: str | None = None) -> None:
         info_fn = getattr(module, "postalops_plugin_info", None)
-        info = info_fn() if info_fn else None
-        key = info.key if info else (expected_key or getattr(module, "__name__", "?"))
+        fallback_key = expected_key or getattr(module, "__name__", None) or type(module).__name__
+        try:
+            info = info_fn() if info_fn else None
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the app
+            log.exception("plugin %s failed in postalops_plugin_info", fallback_key)
+            self.plugins[fallback_key] = LoadedPlugin(
+                fallback_key, None, None, dist, "failed", f"postalops_plugin_info failed: {exc!r}"
+            )
+            return
+        if info is not None and not isinstance(info, PluginInfo):
+            self.plugins[fallback_key] = LoadedPlugin(
+                fallback_key,
+                None,
+                None,
+                dist,
+                "failed",
+                f"postalops_plugin_info returned {type(info).__name__}, not PluginInfo",
+            )
+            return
+        key = info.key if info else fallback_key
         if info is None:
             self.plugins[key] = LoadedPlugin(
                 key, None, module, dist, "failed", "no postalops_plugin_info hook"
@@ -259,31 +315,96 @@ class PluginRegistry:
         """Call ``hook`` on each plugin separately, returning ``(plugin_key, result)`` pairs in
         plugin-key order (so output never depends on registration order).
 
-        Used where the core must know which plugin answered (blueprints, metrics, nav);
+        This is the one guarded path every hook call of the core goes through: a plugin whose
+        hook raises is marked degraded (:meth:`record_failure`: error, hook, UTC time, logged
+        once per plugin and hook), its contribution is left out, and the other plugins answer.
+        When a ``session`` is passed, each plugin runs inside a SAVEPOINT on PostgreSQL, so a
+        failed statement of one plugin does not abort the transaction the others use.
+
         ``only`` restricts the call to those plugin keys (builtins always answer). With
-        ``boot=True`` a plugin whose hook raises is marked failed and skipped, so one broken
-        plugin cannot stop the app from starting.
+        ``boot=True`` (blueprints, actors, dashboard pages) a plugin whose hook raises is
+        marked failed and unregistered instead, since half a plugin cannot be served; a builtin
+        failing at boot is a bug of the core and stops the app.
         """
         caller = getattr(self.pm.hook, hook)
         out = []
         impls = sorted(caller.get_hookimpls(), key=lambda i: self.pm.get_name(i.plugin))
+        session = kwargs.get("session")
         for impl in impls:
             key = self.pm.get_name(impl.plugin)
             if only is not None and key not in only and not self.is_builtin(key):
                 continue
             args = {a: kwargs[a] for a in impl.argnames}
-            if boot and not self.is_builtin(key):
-                try:
-                    result = impl.function(**args)
-                except Exception as exc:  # noqa: BLE001 - isolate a broken plugin at boot
-                    log.exception("plugin %s failed in %s", key, hook)
-                    self._fail(self.plugins[key], f"{hook} failed: {exc!r}")
-                    continue
-            else:
+            if boot and self.is_builtin(key):
                 result = impl.function(**args)
+            else:
+                try:
+                    with _savepoint(session if "session" in args else None):
+                        result = impl.function(**args)
+                except Exception as exc:  # noqa: BLE001 - isolate a broken plugin
+                    if boot:
+                        log.exception("plugin %s failed in %s", key, hook)
+                        self._fail(self.plugins[key], f"{hook} failed: {exc!r}")
+                    else:
+                        self.record_failure(key, hook, exc)
+                    continue
+                self._recovered(key, hook)
             if result is not None:
                 out.append((key, result))
         return out
+
+    def record_failure(self, key: str, hook: str, exc: BaseException) -> None:
+        """Mark plugin ``key`` degraded because ``hook`` raised ``exc`` (or answered in a shape
+        the core refuses). Logged with its traceback the first time per plugin and hook."""
+        p = self.plugins.get(key)
+        if p is None:
+            return
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        now = dt.datetime.now(dt.UTC)
+        with self._failure_lock:
+            previous = p.failures.get(hook)
+            p.failures[hook] = HookFailure(
+                hook, error, now, (previous.count + 1) if previous else 1
+            )
+            first = (key, hook) not in self._logged
+            self._logged.add((key, hook))
+        if first:
+            log.error(
+                "plugin %s is degraded: %s raised; its contribution is left out",
+                key,
+                hook,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+        else:
+            log.debug("plugin %s: %s raised again: %s", key, hook, error)
+
+    def _recovered(self, key: str, hook: str) -> None:
+        p = self.plugins.get(key)
+        if p is None or hook not in p.failures:
+            return
+        with self._failure_lock:
+            gone = p.failures.pop(hook, None)
+        if gone is not None:
+            log.warning("plugin %s: %s answers again after %d failure(s)", key, hook, gone.count)
+
+    def degraded(self) -> list[LoadedPlugin]:
+        """Loaded plugins with a failing hook (readiness, ``postalops plugins``, admin page)."""
+        return [p for p in self.loaded() if p.degraded]
+
+    def probe(self) -> None:
+        """Call the hooks that take no arguments (nav, permissions, roles, schedules,
+        migrations, health) through the guarded path, so a fresh process (``postalops
+        plugins``) can show which plugins are degraded. Metrics and other hooks needing a
+        tenant are only checked where they are called."""
+        for hook in (
+            "postalops_nav_items",
+            "postalops_permissions",
+            "postalops_roles",
+            "postalops_schedules",
+            "postalops_migrations",
+            "postalops_health",
+        ):
+            self.call_each(hook)
 
     def permissions(self) -> list[Permission]:
         return [perm for _, perms in self.call_each("postalops_permissions") for perm in perms]
@@ -357,7 +478,7 @@ class PluginRegistry:
             actor=actor,
         )
         hook = "postalops_tenant_enabled" if enabled else "postalops_tenant_disabled"
-        getattr(self.pm.hook, hook)(session=session, unit_code=unit_code, plugin_key=key)
+        self.call_each(hook, session=session, unit_code=unit_code, plugin_key=key)
         return before, enabled
 
     def _check_subtree(self, session: Session, root: str, changed: str) -> None:
@@ -392,3 +513,15 @@ class PluginRegistry:
             select(PluginEnablement).where(PluginEnablement.plugin_key == key)
         ).all()
         return sorted(f"{r.unit_code}{'' if r.enabled else ' (off)'}" for r in rows)
+
+
+@contextlib.contextmanager
+def _savepoint(session: Session | None) -> Any:
+    """A SAVEPOINT around one plugin's hook on PostgreSQL, where a failed statement aborts the
+    whole transaction. SQLite keeps its transaction usable after a failed statement, and a
+    savepoint there would open a transaction (and, at a write, take the write lock) for reads."""
+    if session is None or session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    with session.begin_nested():
+        yield

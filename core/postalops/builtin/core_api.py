@@ -31,34 +31,65 @@ def _registry() -> Any:
 
 @api.route("/healthz")
 def healthz() -> Any:
-    """Database and broker state; 503 when either is down (load balancers read this)."""
-    checks: dict[str, str] = {}
+    """Liveness: the process answers. Touches nothing else (see ``/readyz`` for readiness)."""
+    return {"status": "ok", "version": current_app.extensions["postalops.version"]}
+
+
+@api.route("/readyz")
+def readyz() -> Any:
+    """Readiness: the database (``SELECT 1``, timed), the broker (Redis ``PING``; the
+    in-process broker is always ready), degraded and failed plugins, plugins' health checks.
+    503 when the database or the broker is down; a degraded plugin is reported, not fatal.
+    Anonymous (load balancers): plugins' error texts are on ``postalops plugins`` and the
+    admin page only."""
+    import time
+
+    checks: dict[str, Any] = {}
     db = current_app.extensions["postalops.db"]
+    started = time.perf_counter()
     try:
         with db.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - health reports any failure as text
-        checks["database"] = f"error: {exc.__class__.__name__}"
+        checks["database"] = {"status": "ok"}
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure as text
+        checks["database"] = {"status": "error", "error": exc.__class__.__name__}
+    checks["database"]["ms"] = round((time.perf_counter() - started) * 1000, 1)
     broker = current_app.extensions["postalops.jobs"].broker
     client = getattr(broker, "client", None)
     if client is None:
-        checks["broker"] = "ok (in-process)"
+        checks["broker"] = {"status": "ok", "kind": "in-process"}
     else:
+        started = time.perf_counter()
         try:
             client.ping()
-            checks["broker"] = "ok (redis)"
+            checks["broker"] = {"status": "ok", "kind": "redis"}
         except Exception as exc:  # noqa: BLE001
-            checks["broker"] = f"error: {exc.__class__.__name__}"
-    for key, result in _registry().call_each("postalops_health"):
-        for name, value in result.items():
-            checks[f"{key}.{name}"] = value
-    ok = all(v.startswith("ok") for v in checks.values())
+            checks["broker"] = {"status": "error", "kind": "redis", "error": exc.__class__.__name__}
+        checks["broker"]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    reg = _registry()
+    health: dict[str, str] = {}
+    if checks["database"]["status"] == "ok":
+        for key, result in reg.call_each("postalops_health"):
+            for name, value in result.items() if isinstance(result, dict) else ():
+                health[f"{key}.{name}"] = str(value)
+    plugins = {
+        "degraded": [
+            {
+                "key": p.key,
+                "hooks": [{"hook": f["hook"], "at": f["at"]} for f in p.failure_list()],
+            }
+            for p in reg.degraded()
+        ],
+        "failed": sorted(p.key for p in reg.plugins.values() if p.status == "failed"),
+        "health": health,
+    }
+    ready = checks["database"]["status"] == "ok" and checks["broker"]["status"] == "ok"
     return {
-        "status": "ok" if ok else "degraded",
+        "status": "ready" if ready else "not_ready",
         "version": current_app.extensions["postalops.version"],
         "checks": checks,
-    }, (200 if ok else 503)
+        "plugins": plugins,
+    }, (200 if ready else 503)
 
 
 @api.route("/openapi.json")
@@ -128,8 +159,9 @@ def plugins() -> Any:
                 "name_en": p.info.name_en if p.info else p.key,
                 "version": p.version,
                 "requires": p.info.requires if p.info else {},
-                "status": p.status,
+                "status": p.state,
                 "error": p.error,
+                "degraded": p.failure_list(),
                 "builtin": bool(p.info and p.info.builtin),
                 "enabled": p.key in on or reg.is_builtin(p.key),
             }

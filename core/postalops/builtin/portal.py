@@ -104,6 +104,13 @@ def healthz() -> Any:
     return api_healthz()
 
 
+@bp.route("/readyz")
+def readyz() -> Any:
+    from .core_api import readyz as api_readyz
+
+    return api_readyz()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     error = None
