@@ -19,6 +19,7 @@ from postalops.imports import read_upload
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
+from . import call_script
 from . import service as services
 from .jobs import submit_notification
 from .metrics import breakdown, daily
@@ -206,25 +207,9 @@ def reveal(case_id: int, body: RevealIn) -> Any:
 
 def _active_call(case: OutcallCase) -> dict[str, Any]:
     """What the agent sees on the active call: full numbers, the call script, the rules."""
-    s = context.session()
-    script = s.exec(
-        select(OutcallCatalogueItem.script).where(
-            OutcallCatalogueItem.tenant_code == case.tenant_code,
-            OutcallCatalogueItem.department == case.department,
-            OutcallCatalogueItem.item == case.service_item,
-        )
-    ).first()
     out = services.masked_case(case, full=True)
-    out["script"] = script or DEFAULT_SCRIPT.format(
-        name=case.applicant_name, item=case.service_item
-    )
+    out["script"] = call_script.for_case(context.session(), case)
     return out
-
-
-DEFAULT_SCRIPT = (
-    "您好，请问是{name}吗？这里是广州市政务服务中心96185。您办理的「{item}」已审批完成，"
-    "可在窗口领取；如您不便到场，我们可以免费为您改为邮寄送达，请问需要吗？"
-)
 
 
 @api.operation(

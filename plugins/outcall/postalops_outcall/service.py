@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from . import call_policy as cp
 from .address import DeliveryAddress, validate_address
 from .eligibility import Catalogue, CatalogueEntry, evaluate
-from .intake import CaseRecord, IntakeAction, classify, parse_batch
+from .intake import LOCAL_TZ, CaseRecord, IntakeAction, classify, parse_batch
 from .masking import mask_id_number, mask_name, mask_phone
 from .models import (
     OutcallAttempt,
@@ -569,6 +569,15 @@ def _claimed_case(
     session: Session, tenant: str, case_id: int, agent: str, now: dt.datetime
 ) -> OutcallCase:
     case = get_case(session, tenant, case_id)
+    if case.collected_at is not None:
+        # intake closed the case (and dropped the claim) when the platform reported collection
+        day = case.collected_at.astimezone(LOCAL_TZ).date().isoformat()
+        raise Conflict(
+            f"申请人已于 {day} 在窗口领取 / the applicant collected the document at the window"
+            f" on {day}; no call outcome can be recorded",
+            code="collected_at_window",
+            details=[{"field": "case_id", "message": f"collected at the window on {day}"}],
+        )
     if case.claimed_by != agent:
         raise Conflict(
             "该办件未由你领取 / you have not claimed this case",

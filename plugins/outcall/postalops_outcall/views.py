@@ -17,6 +17,7 @@ from postalops.db import in_scope_clause, utcnow
 from postalops.errors import PostalOpsError
 from sqlmodel import select
 
+from . import call_script
 from . import service as services
 from .call_policy import Outcome
 from .eligibility import RULE_LABELS
@@ -197,15 +198,7 @@ def work() -> Any:
             flash(_("No case can be called now (queue empty or outside calling hours)."), "info")
         return redirect(url_for("outcall.work"))
     case = services.active_claim(s, tenant, agent, now)
-    script = None
-    if case is not None:
-        script = s.exec(
-            select(OutcallCatalogueItem.script).where(
-                OutcallCatalogueItem.tenant_code == case.tenant_code,
-                OutcallCatalogueItem.department == case.department,
-                OutcallCatalogueItem.item == case.service_item,
-            )
-        ).first()
+    script = call_script.for_case(s, case) if case is not None else None
     policy = services.policy_of(services.get_settings(s, tenant))
     return _render(
         "work.html",

@@ -239,3 +239,51 @@ def test_a_malformed_period_on_the_overview_is_a_4xx_not_a_crash(hall, make_user
     boss = login(make_user("gz_boss", GZ, "outcall_supervisor"))
     assert boss.get("/p/outcall/?from=2022-13-40").status_code == 422
     assert boss.get("/p/outcall/cases?page=abc").status_code == 200
+
+
+def test_the_catalogue_script_is_filled_with_the_applicant_and_item(
+    platform, make_user, make_token, login, live
+):
+    manager = make_token(GZ, "outcall.manage", "outcall.view")
+    script = "您好，请问是{name}吗？您办理的「{item}」已办结。{unknown} 保留"
+    resp = manager.put(
+        "/api/v1/outcall/catalogue",
+        json=[
+            {
+                "department": "市教育局",
+                "item": "教师资格认定",
+                "participating": True,
+                "script": script,
+            }
+        ],
+    )
+    assert resp.status_code == 200, resp.get_json()
+    platform.post("/api/v1/outcall/cases", json=[live(1)])
+    agent = login(make_user("gz_agent", GZ, "outcall_agent"))
+    case = agent.post("/api/v1/outcall/queue/claim").get_json()["case"]
+    assert case["script"] == "您好，请问是高敏吗？您办理的「教师资格认定」已办结。{unknown} 保留"
+    page = agent.get("/p/outcall/work").get_data(as_text=True)
+    assert "请问是高敏吗" in page and "{name}" not in page
+
+
+def test_an_outcome_after_collection_at_the_window_says_what_happened(
+    po_app, platform, make_user, login, live
+):
+    import datetime as dt
+
+    platform.post("/api/v1/outcall/cases", json=[live(1)])
+    agent = login(make_user("gz_agent", GZ, "outcall_agent"))
+    case = agent.post("/api/v1/outcall/queue/claim").get_json()["case"]
+    collected = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)
+    platform.post(
+        "/api/v1/outcall/cases", json=[live(1, collected_at=collected.strftime("%Y-%m-%d %H:%M"))]
+    )
+    resp = agent.post(f"/api/v1/outcall/cases/{case['id']}/outcome", json={"outcome": "busy"})
+    assert resp.status_code == 409
+    err = resp.get_json()["error"]
+    assert err["code"] == "collected_at_window"
+    assert collected.date().isoformat() in err["message"]
+    assert err["details"] == [
+        {"field": "case_id", "message": f"collected at the window on {collected.date()}"}
+    ]
+    assert count_rows(po_app, OutcallAttempt) == 0
