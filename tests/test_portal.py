@@ -87,7 +87,7 @@ def test_swagger_ui_assets_are_served_locally(po_app, make_user, login):
         spec["paths"]["/api/v1/users"]["post"]["requestBody"]["content"]["application/json"][
             "schema"
         ]["$ref"]
-        == "#/components/schemas/UserIn"
+        == "#/components/schemas/CoreUserIn"
     )
 
 
