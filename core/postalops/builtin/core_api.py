@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,13 @@ def docs() -> Any:
 
 @api.route("/docs/assets/<path:filename>")
 def docs_asset(filename: str) -> Any:
-    import swagger_ui_bundle
-
-    return send_from_directory(Path(swagger_ui_bundle.swagger_ui_path), filename)
+    """Swagger UI 5 from the swagger-ui-py package (found without importing it: its
+    ``__init__`` wires web-framework handlers we do not use)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise NotFound("swagger-ui-py is not installed")
+    static = Path(next(iter(spec.submodule_search_locations))) / "static"
+    return send_from_directory(static, filename, max_age=86400)
 
 
 # --- tree & plugins ----------------------------------------------------------------------------
