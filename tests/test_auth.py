@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from postalops.auth import hash_password, verify_password
-from postalops.testing import PortalClient
+from postalops.testing import PortalClient, system_scope
 
 ZZ = "cn.henan.zhengzhou"
 
@@ -115,7 +115,7 @@ def test_tokens_are_stored_hashed_and_secret_shown_once(po_app, make_user, login
     )
     assert resp.status_code == 201
     secret = resp.json["secret"]
-    with po_app.extensions["postalops.db"].session(None) as s:
+    with po_app.extensions["postalops.db"].session(system_scope()) as s:
         row = s.exec(select(ApiToken)).one()
         assert secret not in (row.token_hash, row.prefix) and len(row.token_hash) == 64
     listed = admin.get("/api/v1/tokens").json["items"]

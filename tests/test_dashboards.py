@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from postalops.testing import system_scope
+
 from tests.fixtures.toy_plugins import Toy, toy_app
 
 ZZ = "cn.henan.zhengzhou"
@@ -44,7 +46,7 @@ def test_overview_shows_a_card_per_kpi_of_enabled_plugins(po_app, tenants):
     from postalops.models import PluginEnablement
     from postalops.testing import PortalClient
 
-    with app.extensions["postalops.db"].transaction(None) as s:
+    with app.extensions["postalops.db"].transaction(system_scope()) as s:
         s.add(PluginEnablement(unit_code="cn", plugin_key="alpha", enabled=True))
         from postalops.auth import create_user
 

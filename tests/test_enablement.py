@@ -4,6 +4,7 @@ and requirements checked both ways (409 naming the other plugin)."""
 from __future__ import annotations
 
 import pytest
+from postalops.testing import system_scope
 
 from tests.fixtures.toy_plugins import Toy, toy_app
 
@@ -18,7 +19,7 @@ def app2(po_app, tenants):
     db = app.extensions["postalops.db"]
     from postalops.models import PluginEnablement
 
-    with db.transaction(None) as s:
+    with db.transaction(system_scope()) as s:
         s.add(PluginEnablement(unit_code="cn", plugin_key="alpha", enabled=True))
         s.add(PluginEnablement(unit_code="cn", plugin_key="beta", enabled=True))
     return app
@@ -28,7 +29,7 @@ def client_for(app, username, unit, *roles):
     from postalops.auth import create_user
     from postalops.testing import PortalClient
 
-    with app.extensions["postalops.db"].transaction(None) as s:
+    with app.extensions["postalops.db"].transaction(system_scope()) as s:
         create_user(
             s,
             app.extensions["postalops.plugins"],

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from postalops.tenancy import Scope
 
 from tests.fixtures import faulty_plugin
 from tests.fixtures.toy_plugins import Toy, toy_app
@@ -53,7 +54,7 @@ def client_for(app, username, unit, *roles):
     from postalops.auth import create_user
     from postalops.testing import PASSWORD, PortalClient
 
-    with app.extensions["postalops.db"].transaction(None) as s:
+    with app.extensions["postalops.db"].transaction(Scope.system_scope()) as s:
         create_user(
             s,
             app.extensions["postalops.plugins"],
@@ -72,7 +73,7 @@ def faulty_app(po_app, monkeypatch, hook):
 
     monkeypatch.setenv(faulty_plugin.ENV, hook)
     app = toy_app(po_app, Toy("alpha"), faulty_plugin)
-    with app.extensions["postalops.db"].transaction(None) as s:
+    with app.extensions["postalops.db"].transaction(Scope.system_scope()) as s:
         for key in ("alpha", "faulty"):
             s.add(PluginEnablement(unit_code="cn", plugin_key=key, enabled=True))
     return app
@@ -249,7 +250,7 @@ def test_postalops_metrics_leaves_out_a_failing_plugin_and_keeps_exit_2_for_bad_
     from postalops.app import create_app
 
     app = create_app()
-    with app.extensions["postalops.db"].transaction(None) as s:
+    with app.extensions["postalops.db"].transaction(Scope.system_scope()) as s:
         s.add(PluginEnablement(unit_code="cn", plugin_key="faulty", enabled=True))
     args = ["metrics", "--tenant", ZZ, "--from", "2022-08-17", "--to", "2022-08-31", "--json"]
     ok = cli(*args)

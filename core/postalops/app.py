@@ -19,7 +19,14 @@ from werkzeug.exceptions import HTTPException
 
 from . import __version__, context, ui
 from .api import ApiBlueprint, JSONProvider, install_converters
-from .auth import authenticate_token, token_principal, user_principal, visible_unit
+from .auth import (
+    authenticate_token,
+    token_lookup,
+    token_principal,
+    user_lookup,
+    user_principal,
+    visible_unit,
+)
 from .config import Settings
 from .context import CallContext
 from .db import Database
@@ -184,8 +191,9 @@ def _before_request() -> Any:
     auth_header = request.headers.get("Authorization", "")
     ctx: CallContext | None = None
     if auth_header.startswith("Bearer "):
-        with db.session(None) as s:
-            token = authenticate_token(s, auth_header[7:].strip())
+        secret = auth_header[7:].strip()
+        with db.session(None, lookups=token_lookup(secret)) as s:
+            token = authenticate_token(s, secret)
             s.expunge(token)
         who = token_principal(token)
         ctx = CallContext(
@@ -196,7 +204,7 @@ def _before_request() -> Any:
     else:
         uid = session.get("uid")
         if uid is not None:
-            with db.session(None) as s:
+            with db.session(None, lookups=user_lookup(user_id=uid)) as s:
                 user = s.get(User, uid)
                 if user is not None:
                     s.expunge(user)

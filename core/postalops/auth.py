@@ -99,8 +99,16 @@ def create_user(
         roles=roles,
         display_name=display_name or username,
     )
-    session.add(user)
-    session.flush()
+    try:
+        # The name may be taken in a unit this caller cannot see (row-level security hides
+        # other units' users): the unique index answers, inside a savepoint.
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise ValidationError(
+            "invalid user", details=[{"field": "username", "message": "already taken"}]
+        ) from exc
     return user
 
 
@@ -298,6 +306,19 @@ def create_token(
     session.add(token)
     session.flush()
     return token, secret
+
+
+def token_lookup(secret: str) -> dict[tuple[str, str], str]:
+    """The sign-in lookup that lets an unscoped session find this secret's token row
+    (``Database.session(None, lookups=token_lookup(secret))``; PostgreSQL row-level security)."""
+    return {("core_api_token", "token_hash"): _digest(secret)}
+
+
+def user_lookup(*, username: str | None = None, user_id: int | None = None) -> dict:
+    """The sign-in lookup for one user row, by name (login) or id (the session's user)."""
+    if username is not None:
+        return {("core_user", "username"): username}
+    return {("core_user", "id"): user_id}
 
 
 def authenticate_token(session: Session, secret: str) -> ApiToken:

@@ -215,7 +215,9 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     db_ = app.extensions["postalops.db"]
     reg.probe()  # a hook that raises shows the plugin as degraded, with its error
     rows = []
-    with db_.session(None) as s:
+    from .tenancy import Scope
+
+    with db_.session(Scope.system_scope()) as s:  # every unit's enablement (RLS on PostgreSQL)
         for p in sorted(reg.plugins.values(), key=lambda p: p.key):
             try:
                 units = reg.enabled_units(s, p.key) if p.status == "loaded" else []

@@ -240,12 +240,28 @@ class Database:
             sa.text("SELECT set_config('postalops.scope', :s, true)"),
             {"s": scope.pg_setting if scope else ""},
         )
+        for (table, column), value in (session.info.get("lookups") or {}).items():
+            connection.execute(
+                sa.text("SELECT set_config(:name, :value, true)"),
+                {"name": lookup_setting(table, column), "value": str(value)},
+            )
 
-    def session(self, scope: Scope | None, *, owner: bool = False) -> Session:
-        """A new session bound to ``scope``. ``owner=True`` skips the runtime role (migrations)."""
+    def session(
+        self,
+        scope: Scope | None,
+        *,
+        owner: bool = False,
+        lookups: dict[tuple[str, str], Any] | None = None,
+    ) -> Session:
+        """A new session bound to ``scope``. ``owner=True`` skips the runtime role (migrations).
+
+        ``lookups`` (``{("core_user", "username"): "alice"}``) lets an unscoped session see the
+        one row that sign-in looks for, before any scope exists: on PostgreSQL the table's policy
+        admits rows whose column equals the value (see :data:`SCOPE_INFO`)."""
         s = self._factory()
         s.info["scope"] = scope
         s.info["owner"] = owner
+        s.info["lookups"] = dict(lookups or {})
         return s
 
     @contextlib.contextmanager
@@ -371,6 +387,53 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT {_scope_test("code")} $$
 """
 
 
+# Tables that belong to a unit through another column than ``tenant_code`` declare it in their
+# table info, and get a policy of their own (``ensure_row_level_security``)::
+#
+#     __table_args__ = {"info": {SCOPE_INFO: {"column": "unit_code", "read": "path"}}}
+#
+# ``read``: ``"subtree"`` (the scope's unit and below, like tenant rows) or ``"path"`` (also the
+# units above it: configuration a unit inherits, such as plugin enablement). Writes are always
+# limited to the subtree. ``lookups``: columns an unscoped sign-in session may match exactly
+# (``Database.session(lookups=...)``), e.g. ``core_user.username`` before the login has a scope.
+SCOPE_INFO = "postalops_scope"
+
+
+def lookup_setting(table: str, column: str) -> str:
+    """The transaction setting that carries a sign-in lookup value for ``table.column``."""
+    return f"postalops.lookup_{table}_{column}"
+
+
+def _ancestor_test(column: str) -> str:
+    """The row's unit is the scope's unit or above it (the scope lies in the row's subtree)."""
+    return (
+        f"({_SCOPE}) COLLATE \"C\" >= {column} || '.' "
+        f"AND {_SCOPE}) COLLATE \"C\" < {column} || '/')"
+    )
+
+
+def unit_scoped_tables(metadata: sa.MetaData | None = None) -> dict[str, dict[str, Any]]:
+    """Tables scoped through their own unit column: name -> their :data:`SCOPE_INFO`."""
+    metadata = metadata or SQLModel.metadata
+    return {t.name: t.info[SCOPE_INFO] for t in metadata.tables.values() if SCOPE_INFO in t.info}
+
+
+def _unit_policies(table: sa.Table, spec: dict[str, Any]) -> tuple[str, str]:
+    """(read, write) conditions of a unit-column table's policy."""
+    column = f'"{spec["column"]}"'
+    write = _scope_test(column)
+    for name in spec.get("lookups", ()):
+        setting = f"(SELECT current_setting('{lookup_setting(table.name, name)}', true))"
+        if isinstance(table.c[name].type, sa.Integer):
+            write += f" OR \"{name}\" = NULLIF({setting}, '')::integer"
+        else:
+            write += f' OR "{name}" = {setting}'
+    read = write
+    if spec.get("read", "subtree") == "path":
+        read += " OR " + _ancestor_test(column)
+    return read, write
+
+
 def tenant_tables(metadata: sa.MetaData | None = None) -> list[str]:
     """Names of every table holding tenant rows (those with a ``tenant_code`` column)."""
     metadata = metadata or SQLModel.metadata
@@ -422,6 +485,21 @@ def ensure_row_level_security(conn: sa.Connection, runtime_role: str | None) -> 
             f'{verb} POLICY tenant_scope ON "{table}" USING ({RLS_POLICY}) '
             f"WITH CHECK ({RLS_POLICY})"
         )
+    present = set(sa.inspect(conn).get_table_names())
+    for name, spec in sorted(unit_scoped_tables().items()):
+        if name not in present:
+            continue
+        read, write = _unit_policies(SQLModel.metadata.tables[name], spec)
+        conn.exec_driver_sql(f'ALTER TABLE "{name}" ENABLE ROW LEVEL SECURITY')
+        conn.exec_driver_sql(f'ALTER TABLE "{name}" FORCE ROW LEVEL SECURITY')
+        # Writes (and the reads every command makes) within the subtree; plain SELECT also
+        # sees the path above when the table holds inherited configuration.
+        conn.exec_driver_sql(f'DROP POLICY IF EXISTS unit_scope ON "{name}"')
+        conn.exec_driver_sql(f'DROP POLICY IF EXISTS unit_scope_read ON "{name}"')
+        conn.exec_driver_sql(
+            f'CREATE POLICY unit_scope ON "{name}" USING ({write}) WITH CHECK ({write})'
+        )
+        conn.exec_driver_sql(f'CREATE POLICY unit_scope_read ON "{name}" FOR SELECT USING ({read})')
 
 
 def money(value: Any) -> Decimal:
@@ -437,6 +515,9 @@ def in_scope_clause(column: Any, root: str) -> Any:
 
 
 __all__ += [
+    "SCOPE_INFO",
+    "lookup_setting",
+    "unit_scoped_tables",
     "check_in_scope",
     "ensure_row_level_security",
     "tenant_tables",

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from .db import UTCDateTime, utcnow
+from .db import SCOPE_INFO, UTCDateTime, utcnow
 
 
 def ts_field(**kw: Any) -> Any:
@@ -53,7 +53,11 @@ class PluginEnablement(SQLModel, table=True):
     """An explicit on/off for a plugin at a unit; units without a row inherit from above."""
 
     __tablename__ = "core_plugin_enablement"
-    __table_args__ = (sa.UniqueConstraint("unit_code", "plugin_key"),)
+    # PostgreSQL: a unit reads its own rows and those above it (inherited), writes its subtree.
+    __table_args__ = (
+        sa.UniqueConstraint("unit_code", "plugin_key"),
+        {"info": {SCOPE_INFO: {"column": "unit_code", "read": "path"}}},
+    )
     id: int | None = Field(default=None, primary_key=True)
     unit_code: str = Field(max_length=200, index=True)
     plugin_key: str = Field(max_length=60)
@@ -64,6 +68,17 @@ class PluginEnablement(SQLModel, table=True):
 
 class User(SQLModel, table=True):
     __tablename__ = "core_user"
+    # PostgreSQL: visible in the subtree of the user's home unit; sign-in, before any scope,
+    # finds exactly one row by name (login) or id (the session's user).
+    __table_args__ = {
+        "info": {
+            SCOPE_INFO: {
+                "column": "home_unit_code",
+                "read": "subtree",
+                "lookups": ["username", "id"],
+            }
+        }
+    }
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=80, unique=True, index=True)
     display_name: str = Field(default="", max_length=100)
@@ -82,6 +97,10 @@ class ApiToken(SQLModel, table=True):
     """A machine client's bearer token; only its SHA-256 is stored."""
 
     __tablename__ = "core_api_token"
+    # PostgreSQL: visible in the subtree of the token's unit; a bearer finds its row by hash.
+    __table_args__ = {
+        "info": {SCOPE_INFO: {"column": "unit_code", "read": "subtree", "lookups": ["token_hash"]}}
+    }
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
     prefix: str = Field(max_length=12, index=True)

@@ -198,6 +198,14 @@ class ApiClient:
         return self.client.delete(url, **self._kw(kw))
 
 
+def system_scope() -> Any:
+    """The unrestricted scope, for fixtures that write users, tokens or plugin enablement (on
+    PostgreSQL those rows are under row-level security; an unscoped session sees none)."""
+    from postalops.tenancy import Scope
+
+    return Scope.system_scope()
+
+
 def system_context(app: Any, unit: str | None = None) -> Any:
     from postalops.context import CallContext, Principal
     from postalops.tenancy import Scope
@@ -216,7 +224,7 @@ def build_tree(
     from postalops.models import OrgUnit, PluginEnablement
 
     db = app.extensions["postalops.db"]
-    with db.transaction(None) as s:
+    with db.transaction(system_scope()) as s:
         for code, parent, zh, en, level in tree:
             s.add(
                 OrgUnit(
@@ -244,7 +252,7 @@ def make_user(po_app: Any, tenants: list[str]) -> Any:
     from postalops.auth import create_user
 
     def make(username: str, unit: str, *roles: str, password: str = PASSWORD) -> Any:
-        with po_app.extensions["postalops.db"].transaction(None) as s:
+        with po_app.extensions["postalops.db"].transaction(system_scope()) as s:
             user = create_user(
                 s,
                 po_app.extensions["postalops.plugins"],
@@ -277,7 +285,7 @@ def make_token(po_app: Any, tenants: list[str]) -> Any:
     def make(
         unit: str, *permissions: str, subject: str | None = None, expires_at: Any = None
     ) -> ApiClient:
-        with po_app.extensions["postalops.db"].transaction(None) as s:
+        with po_app.extensions["postalops.db"].transaction(system_scope()) as s:
             token, secret = create_token(
                 s,
                 po_app.extensions["postalops.plugins"],
@@ -388,7 +396,7 @@ def default_metrics(app: Any, tenant: str, plugin: str) -> dict[str, Any]:
     ``{kpi: value}`` of that plugin, values as the API sends them."""
     from postalops.auth import create_token
 
-    with app.extensions["postalops.db"].transaction(None) as s:
+    with app.extensions["postalops.db"].transaction(system_scope()) as s:
         _token, secret = create_token(
             s,
             app.extensions["postalops.plugins"],

@@ -123,7 +123,7 @@ def login() -> Any:
         # The WSGI peer, or (ProxyFix, POSTALOPS_TRUSTED_PROXIES) what trusted proxies saw:
         # never an X-Forwarded-For the client wrote itself.
         address = request.remote_addr or "?"
-        with db.session(None) as s:
+        with db.session(None, lookups=auth.user_lookup(username=username)) as s:
             try:
                 user = check_login(
                     s, username, password, address, auth.LoginPolicy.from_settings(settings)
@@ -155,7 +155,7 @@ def logout() -> Any:
     user = g.get("user")
     if user is not None:  # ends this and every other session of the user, on the server
         db = current_app.extensions["postalops.db"]
-        with db.session(None) as s:
+        with db.session(None, lookups=auth.user_lookup(user_id=user.id)) as s:
             auth.end_sessions(s, user.id)
             s.commit()
     lang = session.get("lang")

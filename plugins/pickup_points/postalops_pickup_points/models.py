@@ -13,7 +13,7 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
-from postalops.db import Money
+from postalops.db import SCOPE_INFO, Money
 from postalops.models import TenantScoped, ts_field
 from sqlmodel import JSON, Column, Field, SQLModel
 
@@ -163,10 +163,13 @@ class PickupSettings(SQLModel, table=True):
 
     Configuration, not business data: a city reads the rules its province set, so this table is
     keyed by ``unit_code`` rather than tenant-scoped; writes are checked against the caller's
-    scope by the service (``rules_store.save_rules``), like the core's plugin enablement.
+    scope by the service (``rules_store.save_rules``), like the core's plugin enablement. On
+    PostgreSQL row-level security backs that: a unit reads its own row and those above it,
+    and writes only in its subtree.
     """
 
     __tablename__ = "pickup_points_settings"
+    __table_args__ = {"info": {SCOPE_INFO: {"column": "unit_code", "read": "path"}}}
     id: int | None = Field(default=None, primary_key=True)
     unit_code: str = Field(max_length=200, unique=True, index=True)
     values: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
