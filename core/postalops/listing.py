@@ -357,7 +357,7 @@ class Listing:
             values[col.key] = raw
         return clauses, values, problems
 
-    def _sort(self, raw: str | None) -> tuple[str | None, list[Any]]:
+    def _sort(self, raw: str | None, dialect: str = "") -> tuple[str | None, list[Any]]:
         key = (raw or "").strip()
         col = self.by_key.get(key.lstrip("-"))
         if col is None or not col.sortable:
@@ -366,6 +366,9 @@ class Listing:
             if col is None:
                 return None, list(self.tiebreak)
         expr = self._expr(col)
+        if col.numeric and dialect == "sqlite":
+            # SQLite keeps Money as exact text ("120.50"): order by its value, not its spelling
+            expr = sa.cast(expr, sa.Numeric(18, 4))
         desc = key.startswith("-")
         order = [expr.desc() if desc else expr.asc()]
         order += [t.desc() if desc else t.asc() for t in self.tiebreak]
@@ -396,7 +399,8 @@ class Listing:
         locale = locale or request_locale()
         tz = tz or _tz()
         clauses, values, problems = self._filters(args, locale, tz)
-        sort, order = self._sort(args.get(self.prefix + "sort"))
+        bind = session.get_bind()
+        sort, order = self._sort(args.get(self.prefix + "sort"), bind.dialect.name)
         stmt = self.stmt.where(*clauses) if clauses else self.stmt
         per_page = self._int(args.get(self.prefix + "per_page"), self.per_page, 1, MAX_PER_PAGE)
         count_stmt = sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
