@@ -25,7 +25,14 @@ from .controls import controls_for, save_controls
 from .ingest import ingest
 from .models import PayrollCourier, PayrollPayslip, PayrollRateCard, PayrollRun
 from .money import parse_decimal
-from .payroll_run import add_adjustment, approve, get_run, payslip_lines, reopen
+from .payroll_run import (
+    add_adjustment,
+    approve,
+    check_can_run,
+    get_run,
+    payslip_lines,
+    reopen,
+)
 from .period import Month
 from .permissions import APPROVE, INGEST, MANAGE, OWN_PAYSLIP, REOPEN, RUN, SETTINGS, VIEW
 from .rate_card import market_gap_report
@@ -276,7 +283,8 @@ def _run_dict(run: PayrollRun) -> dict[str, Any]:
     permission=RUN,
     status=202,
     tags=TAGS,
-    summary="Start a payroll run of one unit and month as a tracked job",
+    summary="Start a payroll run of one unit and month as a tracked job "
+    "(409 month_locked / overlapping_run at once)",
 )
 def start_run(body: RunIn) -> Any:
     month = Month.parse(body.month)
@@ -286,6 +294,8 @@ def start_run(body: RunIn) -> Any:
             f"unit {body.unit!r} is outside your scope",
             details=[{"field": "unit", "message": "outside scope"}],
         )
+    # A locked month or a run at another level answers 409 now, not a 202 and a failed job.
+    check_can_run(context.session(), body.unit, month)
     job = submit(
         "payroll.run",
         {"unit": body.unit, "month": str(month), "actor": context.principal().name},

@@ -103,21 +103,13 @@ class Slated(NamedTuple):
     term: PayrollContractTerm | None  # outsourced
 
 
-def run_payroll(
-    session: Session,
-    unit: str,
-    month: Month,
-    actor: str,
-    *,
-    job_id: str | None = None,
-    progress: Progress | None = None,
-) -> PayrollRun:
-    """Compute (or recompute) the draft payroll of ``unit`` for ``month``; idempotent.
+def check_can_run(session: Session, unit: str, month: Month) -> PayrollRun | None:
+    """Refuse a run that cannot start: the unit outside the caller's scope (403), the month
+    approved at the unit, above or below it (409 ``month_locked``), a run of the month at
+    another level (409 ``overlapping_run``). Returns the unit's existing draft, if any.
 
-    Every courier with delivered items in the month, and every active courier, gets a slip.
-    The month's work is read from the tallies ingest keeps. On PostgreSQL the slips and lines
-    are priced by SQL inside the database (``pricing_sql``); elsewhere by ``payslip.py``, row by
-    row. Both apply the same rules and give the same slips (tested on both backends).
+    ``POST /runs`` calls it before submitting the job, so a refused run answers at once
+    instead of a 202 and a failed job; the job calls it again (the state may have changed).
     """
     check_in_scope(session, unit)
     key = month_key(month)
@@ -134,6 +126,27 @@ def run_payroll(
     ).first()
     if run is not None and run.status != "draft":
         raise Conflict(f"run {unit} {month} is {run.status}", code="run_not_draft")
+    return run
+
+
+def run_payroll(
+    session: Session,
+    unit: str,
+    month: Month,
+    actor: str,
+    *,
+    job_id: str | None = None,
+    progress: Progress | None = None,
+) -> PayrollRun:
+    """Compute (or recompute) the draft payroll of ``unit`` for ``month``; idempotent.
+
+    Every courier with delivered items in the month, and every active courier, gets a slip.
+    The month's work is read from the tallies ingest keeps. On PostgreSQL the slips and lines
+    are priced by SQL inside the database (``pricing_sql``); elsewhere by ``payslip.py``, row by
+    row. Both apply the same rules and give the same slips (tested on both backends).
+    """
+    run = check_can_run(session, unit, month)
+    key = month_key(month)
 
     report = progress or (lambda done, total, message: None)
     couriers = _couriers(session, unit)

@@ -24,7 +24,7 @@ from sqlmodel import select
 from . import reports
 from .ingest import ingest
 from .models import PayrollPayslip, PayrollRateCard, PayrollRun
-from .payroll_run import approve, payslip_lines, reopen
+from .payroll_run import approve, check_can_run, payslip_lines, reopen
 from .period import Month
 from .permissions import APPROVE, INGEST, MANAGE, OWN_PAYSLIP, REOPEN, RUN, VIEW
 from .rate_card import market_gap_report
@@ -71,6 +71,7 @@ def start_run() -> Any:
         month = Month.parse(request.form.get("month", ""))
         if not context.current().scope.allows(unit):
             abort(403)
+        check_can_run(context.session(), unit, month)
         job = submit(
             "payroll.run",
             {"unit": unit, "month": str(month), "actor": context.principal().name},
