@@ -47,6 +47,7 @@ RUNTIME = [
     "postalops_health",
     "postalops_tenant_enabled",
     "postalops_tenant_disabled",
+    "postalops_tasks",
 ]
 
 
@@ -144,6 +145,10 @@ def test_a_hook_that_raises_leaves_the_platform_and_other_plugins_working(
     if hook == "postalops_nav_items":
         assert "faulty" not in nav_keys(home.get_data(as_text=True))
         assert ops.get("/p/faulty/").status_code == 200  # only the nav entry is left out
+    if hook == "postalops_tasks":  # the workbench shows the other plugins' tasks and KPIs
+        page = home.get_data(as_text=True)
+        assert 'data-task="alpha:' in page and 'data-task="faulty:' not in page
+        assert 'id="kpis"' in page
     if hook == "postalops_health":
         assert {"key": "faulty", "hooks": [{"hook": hook, "at": failure.as_dict()["at"]}]} in (
             ready.json["plugins"]["degraded"]

@@ -186,6 +186,13 @@ UNITS: dict[str, Unit] = {
     "sorters": Unit("count", "台", ("sorter", "sorters")),
     "rows": Unit("count", "行", ("row", "rows")),
     "jobs": Unit("count", "个", ("job", "jobs")),
+    # workbench tasks (postalops_tasks)
+    "alerts": Unit("count", "条", ("alert", "alerts")),
+    "applications": Unit("count", "笔", ("application", "applications")),
+    "reliefs": Unit("count", "笔", ("relief request", "relief requests")),
+    "areas": Unit("count", "个", ("area", "areas")),
+    "runs": Unit("count", "个", ("run", "runs")),
+    "targets": Unit("count", "项", ("target", "targets")),
 }
 
 

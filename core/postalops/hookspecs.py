@@ -187,6 +187,23 @@ def postalops_app_created(app):
 
 
 @hookspec
+def postalops_tasks(session, user, unit):
+    """Called for the workbench (工作台, the portal home ``/``) of ``user`` (a
+    :class:`postalops.context.Principal`: ``name``, ``user_id``, ``roles``, ``can(perm)``) at the
+    active ``unit`` (a unit code), only when the plugin is enabled there and the user holds its
+    view permission (the permission of its main nav entry). ``session`` is scoped to the user;
+    on PostgreSQL each plugin runs in its own SAVEPOINT, and a plugin that raises is marked
+    degraded and left out of the inbox. Return :class:`postalops.plugins.Task` entries for what
+    waits for this user (check the permission of the action yourself), or nothing. Keep it to a
+    few aggregate queries: it runs on every home page view.
+
+    Example: ``return [Task("approve_runs", "待审批工资", "Payroll runs to approve",
+    "/p/payroll/runs/7", count=1, unit="runs", since=run.computed_at)] if user.can("payroll.approve")
+    else []``
+    """
+
+
+@hookspec
 def postalops_government_mail(session, tenant, date_from, date_to):
     """Cross-plugin (implemented by ``outcall``): government-mail orders created in ``tenant``'s
     subtree on the inclusive local dates. Return

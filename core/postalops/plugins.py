@@ -95,6 +95,8 @@ class DashboardPage:
     """A dashboard page at ``/dashboards/<path>``; ``layout(ctx)`` builds it for the viewer.
 
     ``ctx`` is a :class:`postalops_dashboards.ViewContext` (tenant, period, locale, session).
+    The page, and its plugin's cards on the overview, show only to holders of ``permission``
+    (default: the plugin's ``<key>.view`` when it declares one).
     """
 
     path: str
@@ -102,6 +104,45 @@ class DashboardPage:
     title_en: str
     layout: Callable[[Any], Any]
     order: int = 100
+    permission: str | None = None
+
+
+TASK_TONES = ("info", "warning", "danger")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One entry of the workbench inbox (``postalops_tasks``): something waiting for the user.
+
+    ``key`` names the kind of task within the plugin (``"approve_runs"``); ``url`` is the page
+    where it is done. Give a ``count`` (with ``unit``, a count unit of
+    ``postalops.formatting.UNITS`` such as ``"cases"``) or a ``detail_zh``/``detail_en`` line,
+    or both. ``due`` is when it must be done (a datetime or a date: past due reads as overdue);
+    ``since`` how long it has waited (the oldest item's time). ``tone``: ``info``, ``warning``
+    (due soon, behind plan) or ``danger`` (overdue); overdue tasks sort first.
+    """
+
+    key: str
+    title_zh: str
+    title_en: str
+    url: str
+    count: int | None = None
+    unit: str | None = None
+    detail_zh: str = ""
+    detail_en: str = ""
+    due: dt.datetime | dt.date | None = None
+    since: dt.datetime | None = None
+    tone: str = "info"
+
+    def __post_init__(self) -> None:
+        if not (self.key and self.title_zh and self.title_en):
+            raise ValueError("a task needs key, title_zh and title_en")
+        if not isinstance(self.url, str) or not self.url.startswith("/"):
+            raise ValueError(f"task {self.key}: url must be a path of this site, not {self.url!r}")
+        if self.tone not in TASK_TONES:
+            raise ValueError(f"task {self.key}: tone must be one of {TASK_TONES}")
+        if self.count is not None and (isinstance(self.count, bool) or int(self.count) < 0):
+            raise ValueError(f"task {self.key}: count must be a whole number >= 0")
 
 
 @dataclass

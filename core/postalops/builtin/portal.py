@@ -190,11 +190,26 @@ def switch_unit() -> Any:
 
 @bp.route("/")
 def home() -> Any:
+    """The workbench (工作台): the unit's headline KPIs and the user's inbox (docs/plugins.md,
+    ``postalops_tasks``), limited to plugins enabled here whose view permission the user holds."""
+    from postalops import workbench
+
     ctx = context.current()
     reg = _registry()
-    enabled = reg.effective(ctx.session, ctx.unit)
-    plugins = [reg.plugins[k] for k in sorted(enabled)]
-    return render_template("postalops/home.html", plugins=plugins)
+    shown = workbench.areas(reg, ctx.session, ctx.principal, ctx.unit)
+    frm, to = workbench.period(current_app.extensions["postalops.settings"])
+    # Only the KPIs of plugins the user may open: their own pages show the same figures.
+    kpis = workbench.headline(reg, ctx.session, ctx.unit, shown, frm, to)
+    inbox = workbench.inbox(reg, ctx.session, ctx.principal, ctx.unit, shown)
+    locale = "zh" if is_zh() else "en"
+    return render_template(
+        "postalops/home.html",
+        areas=shown,
+        kpis=kpis,
+        period=(frm, to),
+        inbox=inbox,
+        waited=lambda item: workbench.waited_text(item.waited, locale),
+    )
 
 
 # --- jobs --------------------------------------------------------------------------------------
