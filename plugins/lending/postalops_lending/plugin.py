@@ -99,10 +99,11 @@ def postalops_dashboard_pages(dash_app):
 
 @hookimpl
 def postalops_demo(session, units, rng, progress):
-    """The Ili 2022 portfolio, built through the real flow."""
-    from postalops_lending import demo
+    """The Ili 2022 portfolio, then the rolling present up to today, through the real flow."""
+    from postalops_lending import demo, demo_present
 
     demo.build(session, units, rng, progress)
+    demo_present.build_present(session, units, progress)
 
 
 @hookimpl

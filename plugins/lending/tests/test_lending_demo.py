@@ -53,3 +53,68 @@ def test_a_second_demo_run_adds_nothing(po_app, ili, as_unit):
     assert [
         count_rows(po_app, m) for m in (Borrower, Application, Loan, Repayment, Relief)
     ] == counts
+
+
+def test_the_present_up_to_a_frozen_today(po_app, ili, make_user, as_unit, frozen_today):
+    """After the article, the present: Zhengzhou (where a loan officer works) gets products,
+    borrowers and loans in every state, Ili's borrowers have tax data up to last month so a new
+    application passes the pre-check, the default period has disbursements, and a same-day
+    re-run adds nothing."""
+    from postalops.context import Principal
+    from postalops.testing import default_metrics
+    from postalops_lending import demo_present
+    from postalops_lending import permissions as p
+    from postalops_lending.models import Product, TaxMonth
+    from postalops_lending.services import applications
+
+    zz = "cn.henan.zhengzhou"
+    officer = make_user("loan_officer_city", zz, "loan_officer")
+    make_user("credit_approver_city", zz, "credit_approver")
+
+    def present():
+        with as_unit(None) as s:
+            units = {u.code: u for u in s.exec(select(OrgUnit)).all()}
+            got = demo_present.build_present(s, units, lambda *a: None)
+            s.commit()
+        return got
+
+    build(as_unit)
+    present()
+    models = (Borrower, Application, Loan, Repayment, TaxMonth, Product)
+    counts = [count_rows(po_app, m) for m in models]
+    with as_unit(None) as s:
+        statuses = set(s.exec(select(Application.status).where(Application.tenant_code == zz)))
+        loan_states = set(s.exec(select(Loan.status).where(Loan.tenant_code == zz)))
+        product = s.exec(select(Product).where(Product.tenant_code == zz)).first()
+        trader = s.exec(select(Borrower).where(Borrower.name == "伊犁丰源油料贸易有限公司")).one()
+        last = max(s.exec(select(TaxMonth.period).where(TaxMonth.borrower_id == trader.id)))
+    assert product is not None
+    assert {"declined", "rejected", "disbursed"} <= statuses, statuses
+    assert statuses & {"prechecked", "reviewed", "approved", "contracted"}, statuses  # waiting
+    assert {"active", "closed"} <= loan_states, loan_states
+    assert last == dt.date(2025, 2, 1)  # frozen today is 12 Mar 2025: up to last month
+
+    for tenant in (zz, "cn.xinjiang.ili"):
+        kpis = default_metrics(po_app, tenant, "lending")
+        assert kpis["loans_disbursed"] > 0 and D(kpis["amount_disbursed"]) > 0, (tenant, kpis)
+
+    present()
+    assert [count_rows(po_app, m) for m in models] == counts
+
+    # a new application for the Zhengzhou borrower with the most tax passes the pre-check today
+    with as_unit(None) as s:
+        borrower = s.exec(
+            select(Borrower).where(Borrower.tenant_code == zz).order_by(Borrower.id)
+        ).first()
+        maker = Principal(
+            kind="user",
+            name="user:loan_officer_city",
+            home_unit=zz,
+            permissions=frozenset({p.VIEW, p.APPLY}),
+            user_id=officer.id,
+        )
+        app = applications.submit(
+            s, maker, borrower_id=borrower.id, product_id=product.id, requested_amount=D("50000")
+        )
+        assert app.status == "prechecked", app.precheck
+        s.rollback()

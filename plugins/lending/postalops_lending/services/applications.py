@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from postalops import audit
 from postalops.context import Principal
-from postalops.db import utcnow
 from postalops.errors import Forbidden, ValidationError
 from sqlmodel import Session
 
@@ -17,7 +16,7 @@ from postalops_lending.credit_line import pre_check
 from postalops_lending.models import Application, Borrower, Loan, Product
 from postalops_lending.services import loans
 from postalops_lending.services.borrowers import months_in_business, tax_record
-from postalops_lending.services.common import get_or_404
+from postalops_lending.services.common import get_or_404, utcnow
 from postalops_lending.services.products import policy_of, terms_of
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

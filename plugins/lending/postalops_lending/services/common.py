@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, TypeVar
 
+from postalops import clock
 from postalops.context import Principal
 from postalops.errors import NotFound
 from sqlmodel import Session, select
@@ -25,6 +27,12 @@ def get_or_404(
             details=[{"field": field, "message": f"{row_id} not found"}],
         )
     return row
+
+
+def utcnow() -> dt.datetime:
+    """Now in UTC from the network's clock (``postalops.clock``, which tests can freeze): a
+    step stamped without an explicit time is stamped on the same day ``clock.today()`` sees."""
+    return clock.now().astimezone(dt.UTC)
 
 
 def actor_name(actor: Principal) -> str:

@@ -9,7 +9,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 from postalops import audit
 from postalops.context import Principal
-from postalops.db import utcnow
 from postalops.errors import Conflict
 from sqlmodel import Session, select
 
@@ -17,7 +16,7 @@ from postalops_lending import schedule as rules
 from postalops_lending.models import Instalment, Loan, Repayment
 from postalops_lending.money import ZERO
 from postalops_lending.product import DayCount, RepaymentMethod
-from postalops_lending.services.common import get_or_404
+from postalops_lending.services.common import get_or_404, utcnow
 from postalops_lending.servicing import (
     OpenInstalment,
     accrued_interest,

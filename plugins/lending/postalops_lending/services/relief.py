@@ -10,7 +10,6 @@ from typing import Any
 
 from postalops import audit
 from postalops.context import Principal
-from postalops.db import utcnow
 from postalops.errors import Conflict
 from sqlmodel import Session, select
 
@@ -21,7 +20,7 @@ from postalops_lending.money import ZERO
 from postalops_lending.product import DayCount, RepaymentMethod
 from postalops_lending.services import loans
 from postalops_lending.services.applications import _id, actor_permissions
-from postalops_lending.services.common import get_or_404
+from postalops_lending.services.common import get_or_404, utcnow
 from postalops_lending.servicing import accrued_interest, days_past_due
 
 RELIEF_PERMISSION = "lending.relief"
