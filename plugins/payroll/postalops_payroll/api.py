@@ -38,6 +38,7 @@ from .permissions import APPROVE, INGEST, MANAGE, OWN_PAYSLIP, REOPEN, RUN, SETT
 from .rate_card import market_gap_report
 from .rate_card_store import publish_rate_card, to_card
 from .roster import import_contract_terms, import_contractors, import_couriers, set_budget
+from .run_inputs import changes_since_run
 from .work_events import COLLECTION, DELIVERY
 
 api = ApiBlueprint("payroll_api", __name__)
@@ -257,6 +258,9 @@ def collections() -> Any:
 
 
 def _run_dict(run: PayrollRun) -> dict[str, Any]:
+    """A run as the API shows it; a draft says whether it is stale (its inputs changed since
+    it ran: ``changes`` names each) and so must be run again before approval."""
+    changes = changes_since_run(context.session(), run)
     return {
         "id": run.id,
         "unit": run.tenant_code,
@@ -273,6 +277,8 @@ def _run_dict(run: PayrollRun) -> dict[str, Any]:
         "outsourced_total": run.outsourced_total,
         "payroll_total": run.payroll_total,
         "rate_card_versions": run.rate_card_versions,
+        "stale": bool(changes),
+        "changes": changes,
     }
 
 

@@ -303,6 +303,8 @@ class PayrollRun(TenantScoped, table=True):
     outsourced_total: Decimal = money_field(default=Decimal("0"))
     payroll_total: Decimal = money_field(default=Decimal("0"))
     rate_card_versions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # What the run priced (``run_inputs.py``): approval refuses a draft whose inputs changed.
+    inputs: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class PayrollPayslip(TenantScoped, table=True):

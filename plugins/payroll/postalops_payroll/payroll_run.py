@@ -57,6 +57,7 @@ from .period import Month, ensure_month_open
 from .pricing_sql import price_in_database
 from .rate_card import RateCard
 from .rate_card_store import CardResolver, locked_in_subtree
+from .run_inputs import ensure_not_stale, run_inputs
 
 Progress = Callable[[int, int, str], None]
 BATCH = 1000
@@ -150,6 +151,8 @@ def run_payroll(
 
     report = progress or (lambda done, total, message: None)
     couriers = _couriers(session, unit)
+    # Taken before pricing: whatever is stored while the run prices makes the draft stale.
+    inputs = run_inputs(session, unit, month, couriers)
     report(0, len(couriers), "reading the month's tallies")
     slated = _slate(session, unit, key, month, couriers)
     in_database = session.get_bind().dialect.name == "postgresql"
@@ -185,6 +188,7 @@ def run_payroll(
     run.job_id = job_id
     run.started_by = actor
     run.computed_at = utcnow()
+    run.inputs = inputs
     session.add(run)
     session.flush()
     return run
@@ -524,13 +528,28 @@ def get_run(session: Session, unit: str, month: Month) -> PayrollRun:
     return run
 
 
+def draft_covering(session: Session, unit: str, key: int) -> PayrollRun | None:
+    """The draft run of month ``key`` that prices ``unit``'s couriers (a run at the unit or an
+    ancestor), when the caller can see it; None otherwise."""
+    return session.exec(
+        select(PayrollRun).where(
+            PayrollRun.month == key,
+            PayrollRun.status == "draft",
+            PayrollRun.tenant_code.in_(ancestors(unit)),  # type: ignore[union-attr]
+        )
+    ).first()
+
+
 def approve(session: Session, unit: str, month: Month, actor: str) -> PayrollRun:
     """Approve the draft and lock the month (audited). Where the unit's maker-checker control
-    is on (the default), whoever ran the last draft may not approve it (403)."""
+    is on (the default), whoever ran the last draft may not approve it (403); a draft whose
+    inputs changed since its run (a scan, an adjustment, a courier, a card) is refused with
+    409 ``draft_stale`` naming each change (``run_inputs.py``)."""
     run = get_run(session, unit, month)
     if run.status != "draft":
         raise Conflict(f"run {unit} {month} is already {run.status}", code="run_not_draft")
     check_maker_checker(session, unit, run.started_by, actor)
+    ensure_not_stale(session, run)
     row = _month_row(session, unit, run.month) or PayrollMonth(tenant_code=unit, month=run.month)
     before = {"status": run.status, "locked": row.locked}
     run.status = "approved"

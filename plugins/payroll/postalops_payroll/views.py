@@ -30,6 +30,7 @@ from .permissions import APPROVE, INGEST, MANAGE, OWN_PAYSLIP, REOPEN, RUN, VIEW
 from .rate_card import market_gap_report
 from .rate_card_store import publish_rate_card, to_card
 from .roster import import_couriers
+from .run_inputs import changes_since_run
 from .work_events import COLLECTION, DELIVERY
 
 bp = Blueprint("payroll", __name__, template_folder="templates")
@@ -106,10 +107,12 @@ def run_detail(run_id: int) -> Any:
         .limit(500)
     ).all()
     who = context.principal()
+    changes = changes_since_run(session, run)
     return render_template(
         "payroll/run.html",
         run=run,
         slips=slips,
+        changes=[(_part_label(c["field"]), c["message"]) for c in changes],
         can_approve=who.can(APPROVE),
         can_reopen=who.can(REOPEN),
     )
@@ -141,9 +144,31 @@ def approve_run(run_id: int) -> Any:
                 ),
                 "error",
             )
+        elif error.code == "draft_stale":
+            flash(
+                _(
+                    "The draft changed since its run (%(what)s). Run the month again before "
+                    "approving it.",
+                    what=_("; ").join(_part_label(d.get("field", "")) for d in error.details),
+                ),
+                "error",
+            )
         else:
             flash(error.message, "error")
     return redirect(url_for("payroll.run_detail", run_id=run_id))
+
+
+def _part_label(part: str) -> str:
+    """What changed since a run, in the reader's language (``run_inputs.PARTS``)."""
+    labels = {
+        "deliveries": _("delivery scans"),
+        "collections": _("collection records"),
+        "adjustments": _("adjustments"),
+        "couriers": _("couriers"),
+        "rate_cards": _("rate cards"),
+        "contract_terms": _("contract terms"),
+    }
+    return labels.get(part, _("the run predates the record of its inputs"))
 
 
 @bp.route("/runs/<int:run_id>/reopen", methods=["POST"])

@@ -67,3 +67,103 @@ def test_a_run_at_a_second_level_is_409_at_once(september_events, make_token, wo
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "overlapping_run"
     assert count_rows(po_app, Job) == jobs
+
+
+# --- a draft that changed since its run -----------------------------------------------------------
+
+
+def _run_id(api) -> int:
+    (run,) = api.get("/api/v1/payroll/runs?month=2022-09").get_json()["items"]
+    return run["id"]
+
+
+def _items_on_slips(api) -> int:
+    slips = api.get("/api/v1/payroll/payslips?month=2022-09").get_json()["items"]
+    return sum(s["delivered_items"] for s in slips)
+
+
+def test_approving_a_draft_that_changed_since_its_run_is_409_naming_the_change(
+    september_events, make_token, make_user, login, workers, po_app, pay
+):
+    maker, checker = make_token(ZZ, *HR), make_token(ZZ, *HR)
+    _run(maker, po_app)
+    _approve(checker)
+    reopened = maker.post("/api/v1/payroll/runs/reopen", json={**SEPT, "reason": "late scan"})
+    assert reopened.status_code == 200 and reopened.get_json()["stale"] is False
+    late = [
+        raw
+        for _, raw in pay.delivery_rows("ZZ-0002", [("parcel", "door", "urban", 1)], prefix="LATE")
+    ]
+    assert maker.post("/api/v1/payroll/events/deliveries", json=late).status_code == 200
+    refused = checker.post("/api/v1/payroll/runs/approve", json=SEPT)
+    assert refused.status_code == 409, refused.get_json()
+    error = refused.get_json()["error"]
+    assert error["code"] == "draft_stale"
+    assert error["details"] == [
+        {
+            "field": "deliveries",
+            "at_run": {"items": 141},
+            "now": {"items": 142},
+            "message": "141 delivered items at the run, 142 now",
+        }
+    ]
+    assert "141 delivered items at the run, 142 now" in error["message"]
+    listed = maker.get("/api/v1/payroll/runs?month=2022-09").get_json()["items"][0]
+    assert (listed["status"], listed["stale"]) == ("draft", True)
+    # the portal's approval says the same, and the month stays open
+    portal = login(make_user("checker", ZZ, "payroll_hr"))
+    page = portal.post(
+        f"/p/payroll/runs/{_run_id(maker)}/approve",
+        data={"csrf_token": portal.csrf},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "草稿在核算后已有变化（投递扫描）" in page
+    assert maker.get("/api/v1/payroll/runs").get_json()["items"][0]["status"] == "draft"
+    # run again: the draft holds the late scan and may be approved
+    _run(maker, po_app)
+    assert maker.get("/api/v1/payroll/runs").get_json()["items"][0]["stale"] is False
+    _approve(checker)
+    assert _items_on_slips(maker) == 142
+
+
+def test_a_change_to_a_courier_or_a_new_card_makes_the_draft_stale(
+    september_events, make_token, workers, po_app, pay
+):
+    maker, checker = make_token(ZZ, *HR), make_token(ZZ, *HR)
+    _run(maker, po_app)
+    raised = f"code,name,kind,station,grade,base_pay\nZZ-0002,张二,own,{JINSHUI},B,2600.00\n"
+    imported = maker.post(
+        "/api/v1/payroll/couriers/import", data=raised.encode(), content_type="text/csv"
+    )
+    assert imported.status_code == 200, imported.get_json()
+    card = {**pay.card_dict(), "effective_from": "2022-09-01"}
+    assert (
+        maker.post("/api/v1/payroll/rate-cards", json={"unit": ZZ, "card": card}).status_code == 201
+    )
+    refused = checker.post("/api/v1/payroll/runs/approve", json=SEPT)
+    assert refused.status_code == 409
+    assert [d["field"] for d in refused.get_json()["error"]["details"]] == [
+        "couriers",
+        "rate_cards",
+    ]
+    _run(maker, po_app)
+    _approve(checker)
+
+
+def test_migration_payroll_0005_up_and_down(po_app, empty_db):
+    import sqlalchemy as sa
+    from alembic import command
+    from postalops import migrate
+
+    def columns() -> set[str]:
+        empty_db.engine.dispose()
+        return {c["name"] for c in sa.inspect(empty_db.engine).get_columns("payroll_run")}
+
+    registry = po_app.extensions["postalops.plugins"]
+    migrate.upgrade(empty_db, registry)
+    assert "inputs" in columns()
+    with empty_db.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(registry, conn), "payroll_0004")
+    assert "inputs" not in columns()
+    migrate.upgrade(empty_db, registry)
+    assert "inputs" in columns() and migrate.pending(empty_db, registry) == []
