@@ -184,3 +184,11 @@ def postalops_government_mail(session, tenant, date_from, date_to):
     from .service import mail_volume
 
     return mail_volume(session, tenant, date_from, date_to)
+
+
+@hookimpl
+def postalops_tasks(session, user, unit):
+    """The workbench inbox: the agent's held case, call-backs due and cases to call."""
+    from .tasks import agent_tasks
+
+    return agent_tasks(session, user, unit)
