@@ -192,3 +192,33 @@ def test_subquery_and_join_are_scoped(tenants, rows, as_unit):
     sub = sa.select(JobProbe.job_id).subquery()
     with as_unit(ZZ) as s:
         assert sorted(s.exec(sa.select(sub.c.job_id)).all()) == [("a",), ("a",)]
+
+
+def test_a_statement_carries_criteria_only_for_the_tenant_tables_it_touches(tenants, rows, as_unit):
+    """Issue 17 §1: the scope's cost must not grow with the number of installed plugins. A
+    query on one tenant table gets one loader criterion, not one per tenant class of every
+    plugin (62 with the six plugins); a join gets one per table joined, aliases included."""
+    import sqlalchemy as sa
+    from postalops.db import _tenant_classes
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+    from sqlalchemy.orm.util import LoaderCriteriaOption
+
+    assert len(_tenant_classes()) > 10  # every installed plugin's tenant models are mapped
+    seen: list[list[str]] = []
+
+    def record(state):
+        opts = [o for o in state.statement._with_options if isinstance(o, LoaderCriteriaOption)]
+        seen.append(sorted(o.entity.class_.__name__ for o in opts))
+
+    # registered after the scope listener, so it sees the statement the scope built
+    event.listen(Session, "do_orm_execute", record)
+    try:
+        with as_unit(ZZ) as s:
+            assert len(s.exec(select(JobProbe)).all()) == 2
+            other = sa.orm.aliased(JobProbe)
+            joined = select(JobProbe.job_id).join(other, other.job_id == JobProbe.job_id)
+            assert len(s.exec(joined).all()) == 4  # a×a pairs in Zhengzhou, Kaifeng left out
+    finally:
+        event.remove(Session, "do_orm_execute", record)
+    assert seen == [["JobProbe"], ["JobProbe"]]

@@ -1,0 +1,238 @@
+"""Benchmark: the fixed cost of a request, and whether it grows with the plugins installed
+(issue 17 §1).
+
+Each measurement is an in-process request through Flask's test client (no network, so the
+figure is the request path itself: token lookup, scope, enablement and permission checks, the
+query, serialisation), the median over ``--requests`` requests:
+
+- ``GET /api/v1/outcall/cases?limit=50`` with a city token (50 rows of the 500 in the city),
+  next to a bare Flask app answering the same 50 rows as JSON with SQLAlchemy Core on the same
+  database file (the floor);
+- ``GET /healthz`` next to a bare Flask JSON hello.
+
+The app has the six plugins installed. ``--synthetic 30`` maps 30 extra tenant models (as 30
+more plugins' tables would) before the app starts. The parent process runs a child with and a
+child without them, alternating for ``--rounds`` rounds, and reports how much the per-request
+time differs (target: within 5 %).
+
+    .venv/bin/python bench/bench_request_path.py [--rounds 3] [--requests 300] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+GZ = "cn.guangdong.guangzhou"
+COLUMNS = (
+    "id",
+    "case_no",
+    "department",
+    "service_item",
+    "applicant_type",
+    "status",
+    "attempts",
+    "approved_at",
+)
+
+
+def synthetic_models(n: int) -> list[type]:
+    """``n`` extra tenant tables, as other plugins would map them."""
+    from postalops.models import TenantScoped
+    from sqlmodel import Field
+
+    out = []
+    for i in range(n):
+        ns = {
+            "__tablename__": f"bench_synthetic_{i}",
+            "__annotations__": {"id": int | None, "label": str},
+            "id": Field(default=None, primary_key=True),
+            "label": Field(default="", max_length=40),
+        }
+        out.append(type(f"BenchSynthetic{i}", (TenantScoped,), ns, table=True))
+    return out
+
+
+def median_ms(client: Any, url: str, headers: dict[str, str], n: int) -> float:
+    for _ in range(20):  # warm caches and the connection pool
+        assert client.get(url, headers=headers).status_code == 200
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        resp = client.get(url, headers=headers)
+        times.append(time.perf_counter() - t0)
+        assert resp.status_code == 200, resp.get_data(as_text=True)[:200]
+    return statistics.median(times) * 1000
+
+
+def bare_app(db_url: str) -> Any:
+    """The reference: Flask + SQLAlchemy Core, the same rows, no PostalOps."""
+    import sqlalchemy as sa
+    from flask import Flask, jsonify
+
+    engine = sa.create_engine(db_url)
+    case = sa.Table("outcall_case", sa.MetaData(), autoload_with=engine)
+    app = Flask("bare")
+
+    @app.get("/hello")
+    def hello() -> Any:
+        return jsonify(status="ok")
+
+    @app.get("/cases")
+    def cases() -> Any:
+        stmt = (
+            sa.select(*(case.c[c] for c in COLUMNS))
+            .where(case.c.tenant_code == GZ)
+            .order_by(case.c.approved_at.desc(), case.c.id.desc())
+            .limit(50)
+        )
+        with engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        for r in rows:
+            r["approved_at"] = r["approved_at"].isoformat()
+        return jsonify(items=rows)
+
+    return app
+
+
+def measure(synthetic: int, requests: int) -> dict[str, Any]:
+    """One child's figures."""
+    extra = synthetic_models(synthetic)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_outcall import rows
+    from postalops.app import create_app
+    from postalops.auth import create_token
+    from postalops.config import Settings
+    from postalops.db import _tenant_classes
+    from postalops.tenancy import Scope
+    from postalops.testing import build_tree, create_schema, import_all_models
+    from postalops_outcall.testing import EXTRA_UNITS
+
+    instance = Path(tempfile.mkdtemp(prefix="bench-request-"))
+    settings = Settings.from_env(
+        instance_path=instance, database_url=f"sqlite:///{instance / 'bench.sqlite'}"
+    )
+    app = create_app(settings)  # the six plugins, from their entry points
+    import_all_models(app)
+    db = app.extensions["postalops.db"]
+    create_schema(db)
+    build_tree(app, tree=[("cn", None, "集团", "Group", "group"), *EXTRA_UNITS])
+    if extra:
+        from sqlmodel import SQLModel
+
+        with db.engine.begin() as conn:
+            SQLModel.metadata.create_all(conn, tables=[m.__table__ for m in extra])
+    from postalops_outcall import demo_plan, service
+
+    with db.transaction(Scope.unit(GZ)) as s:
+        service.save_catalogue_entries(s, GZ, demo_plan.GUANGZHOU_CATALOGUE, actor="bench")
+    with db.transaction(Scope.system_scope()) as s:
+        registry = app.extensions["postalops.plugins"]
+        _, intake = create_token(
+            s,
+            registry,
+            name="platform",
+            unit_code=GZ,
+            permissions=["outcall.intake"],
+            created_by="bench",
+        )
+        _, viewer = create_token(
+            s,
+            registry,
+            name="viewer",
+            unit_code=GZ,
+            permissions=["outcall.view"],
+            created_by="bench",
+        )
+    client = app.test_client()
+    resp = client.post(
+        "/api/v1/outcall/cases", json=rows(500), headers={"Authorization": f"Bearer {intake}"}
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    auth = {"Authorization": f"Bearer {viewer}"}
+    bare = bare_app(str(db.engine.url)).test_client()
+    out = {
+        "synthetic": synthetic,
+        "tenant_classes": len(_tenant_classes()),
+        "plugins": sorted(app.extensions["postalops.plugins"].plugins),
+    }
+    for _ in range(2):  # alternate ours and the reference
+        for key, c, url, h in (
+            ("list_ms", client, "/api/v1/outcall/cases?limit=50", auth),
+            ("bare_list_ms", bare, "/cases", {}),
+            ("healthz_ms", client, "/healthz", {}),
+            ("bare_hello_ms", bare, "/hello", {}),
+        ):
+            out.setdefault(key, []).append(median_ms(c, url, h, requests))
+    assert len(client.get("/api/v1/outcall/cases?limit=50", headers=auth).json["items"]) == 50
+    return {k: (min(v) if isinstance(v, list) and k.endswith("_ms") else v) for k, v in out.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--synthetic", type=int, default=30)
+    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if args.child is not None:
+        print(json.dumps(measure(args.child, args.requests)))
+        return
+    runs: dict[int, list[dict[str, Any]]] = {0: [], args.synthetic: []}
+    for _ in range(args.rounds):
+        for n in runs:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(n), "--requests", str(args.requests)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=tmp,
+                )
+            runs[n].append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    def med(n: int, key: str) -> float:
+        return statistics.median(r[key] for r in runs[n])
+
+    base, more = 0, args.synthetic
+    result = {
+        "rounds": args.rounds,
+        "requests_per_figure": args.requests,
+        "tenant_classes": {str(n): runs[n][0]["tenant_classes"] for n in runs},
+        "list_ms": {str(n): round(med(n, "list_ms"), 2) for n in runs},
+        "bare_list_ms": {str(n): round(med(n, "bare_list_ms"), 2) for n in runs},
+        "healthz_ms": {str(n): round(med(n, "healthz_ms"), 3) for n in runs},
+        "bare_hello_ms": {str(n): round(med(n, "bare_hello_ms"), 3) for n in runs},
+    }
+    result["list_vs_bare"] = round(med(base, "bare_list_ms") / med(base, "list_ms"), 2)
+    result["healthz_vs_hello"] = round(med(base, "bare_hello_ms") / med(base, "healthz_ms"), 2)
+    result["list_growth_with_synthetic_pct"] = round(
+        100 * (med(more, "list_ms") / med(base, "list_ms") - 1), 1
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    tc = result["tenant_classes"]
+    print(f"tenant classes mapped: {tc[str(base)]} (six plugins), {tc[str(more)]} (+{more})")
+    print(
+        f"GET /api/v1/outcall/cases?limit=50: {result['list_ms'][str(base)]} ms "
+        f"(+{more} models: {result['list_ms'][str(more)]} ms, "
+        f"{result['list_growth_with_synthetic_pct']:+.1f} %); bare Flask + Core "
+        f"{result['bare_list_ms'][str(base)]} ms -> {result['list_vs_bare']:.2f} of bare speed"
+    )
+    print(
+        f"GET /healthz: {result['healthz_ms'][str(base)]} ms; bare hello "
+        f"{result['bare_hello_ms'][str(base)]} ms -> {result['healthz_vs_hello']:.2f} of bare speed"
+    )
+
+
+if __name__ == "__main__":
+    main()
