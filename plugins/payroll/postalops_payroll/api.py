@@ -29,6 +29,7 @@ from .payroll_run import (
     add_adjustment,
     approve,
     check_can_run,
+    draft_covering,
     get_run,
     payslip_lines,
     reopen,
@@ -406,7 +407,8 @@ def reopen_run(body: ReopenIn) -> Any:
     permission=RUN,
     status=201,
     tags=TAGS,
-    summary="Add a manual adjustment (reason, author) to a courier's month",
+    summary="Add a manual adjustment (reason, author) to a courier's month; the month's draft "
+    "turns stale (shown in `run`) until it is run again",
 )
 def adjustment(body: AdjustmentIn) -> Any:
     amount = parse_decimal(body.amount, "amount", minimum=None)
@@ -419,6 +421,9 @@ def adjustment(body: AdjustmentIn) -> Any:
         body.reason,
         context.principal().name,
     )
+    session = context.session()
+    # The adjustment is priced by the month's next run; a draft already run is now stale.
+    draft = draft_covering(session, row.tenant_code or "", row.month)
     _commit()
     return {
         "id": row.id,
@@ -427,6 +432,10 @@ def adjustment(body: AdjustmentIn) -> Any:
         "amount": row.amount,
         "reason": row.reason,
         "author": row.author,
+        "included_in_payslip": False,
+        "note": f"takes effect when {body.month} is run"
+        + ("" if draft is None else " again; until then its draft is stale"),
+        "run": None if draft is None else _run_dict(draft),
     }
 
 

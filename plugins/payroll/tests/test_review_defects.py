@@ -150,6 +150,45 @@ def test_a_change_to_a_courier_or_a_new_card_makes_the_draft_stale(
     _approve(checker)
 
 
+# --- an adjustment marks the draft stale ---------------------------------------------------------
+
+
+def test_an_adjustment_marks_the_draft_stale_in_the_api_and_on_the_run_page(
+    september_events, make_token, make_user, login, workers, po_app
+):
+    maker, checker = make_token(ZZ, *HR), make_token(ZZ, *HR)
+    _run(maker, po_app)
+    run_id = _run_id(maker)
+    added = maker.post(
+        "/api/v1/payroll/adjustments",
+        json={"courier": "ZZ-0002", "month": "2022-09", "amount": "10.00", "reason": "bonus"},
+    )
+    assert added.status_code == 201
+    body = added.get_json()
+    assert body["included_in_payslip"] is False
+    assert body["run"]["id"] == run_id and body["run"]["stale"] is True
+    assert body["run"]["changes"][0]["field"] == "adjustments"
+    assert body["run"]["changes"][0]["message"] == (
+        "1 adjustment(s) totalling -50.00 at the run, 2 totalling -40.00 now"
+    )
+    assert maker.get("/api/v1/payroll/runs").get_json()["items"][0]["stale"] is True
+    portal = login(make_user("hr", ZZ, "payroll_hr"))
+    page = portal.get(f"/p/payroll/runs/{run_id}").get_data(as_text=True)
+    assert 'id="run-stale"' in page and "草稿已过期" in page and "补扣款" in page
+    portal.post("/lang", data={"lang": "en", "csrf_token": portal.csrf, "next": "/"})
+    page = portal.get(f"/p/payroll/runs/{run_id}").get_data(as_text=True)
+    assert "Stale draft" in page and "adjustments" in page
+    refused = checker.post("/api/v1/payroll/runs/approve", json=SEPT)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["details"][0]["field"] == "adjustments"
+    _run(maker, po_app)
+    page = portal.get(f"/p/payroll/runs/{run_id}").get_data(as_text=True)
+    assert 'id="run-stale"' not in page
+    _approve(checker)
+    slips = maker.get("/api/v1/payroll/payslips?courier=ZZ-0002").get_json()["items"]
+    assert [s["total"] for s in slips] == ["2519.00"]  # 2509.00 + the 10.00 adjustment
+
+
 def test_migration_payroll_0005_up_and_down(po_app, empty_db):
     import sqlalchemy as sa
     from alembic import command
