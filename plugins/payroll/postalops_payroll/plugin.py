@@ -95,3 +95,11 @@ def postalops_demo(session, units, rng, progress):
 @hookimpl
 def postalops_health():
     return {"payroll": "ok"}
+
+
+@hookimpl
+def postalops_tasks(session, user, unit):
+    """The workbench inbox: draft payroll runs this checker may approve."""
+    from .tasks import checker_tasks
+
+    return checker_tasks(session, user, unit)
