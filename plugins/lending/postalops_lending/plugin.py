@@ -109,3 +109,11 @@ def postalops_demo(session, units, rng, progress):
 @hookimpl
 def postalops_health():
     return {"lending": "ok"}
+
+
+@hookimpl
+def postalops_tasks(session, user, unit):
+    """The workbench inbox: applications to review or decide, reliefs to decide, contracts."""
+    from .tasks import lending_tasks
+
+    return lending_tasks(session, user, unit)
