@@ -1,11 +1,15 @@
-"""XLSX exports: a run's payslips with their lines, and the cost summary."""
+"""XLSX exports: a run's payslips with their lines, and the cost summary.
+
+Amounts, rates and ratios are numeric cells with a number format (``FORMATS``), never text."""
 
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlmodel import Session, select
 
 from .models import PayrollPayslip, PayrollRun
@@ -31,9 +35,46 @@ COST_COLUMNS = [
 ]
 
 
-def _cell(value: Any) -> Any:
-    # Money stays exact: written as text with its two decimals rather than a binary float.
-    return None if value is None else (value if isinstance(value, int | str) else str(value))
+# Money and rates are numeric cells with a number format, so a spreadsheet sums and sorts them.
+# The value is the Decimal itself: openpyxl writes its exact digits (no binary float on the way).
+MONEY = "#,##0.00"
+RATE = "0.00####"  # per-item rates and multipliers: 0.585, 1.10
+RATIO = "0.0000"  # quota completion and per-item costs, four places
+COUNT = "0"
+FORMATS = {
+    "quota": MONEY,
+    "collected_postage": MONEY,
+    "agent_fees": MONEY,
+    "total": MONEY,
+    "amount": MONEY,
+    "own_cost": MONEY,
+    "outsourced_cost": MONEY,
+    "cost": MONEY,
+    "unit_rate": RATE,
+    "quota_multiplier": RATE,
+    "quota_completion": RATIO,
+    "cost_per_item": RATIO,
+    "own_cost_per_item": RATIO,
+    "outsourced_unit_price": RATIO,
+}
+
+
+def _row(sheet: Any, columns: list[str], values: Any) -> list[Any]:
+    """Cells of one row: numbers stay numbers, formatted by their column."""
+    cells = []
+    for column, value in zip(columns, values, strict=True):
+        if isinstance(value, Decimal):
+            cell = WriteOnlyCell(sheet, value=value)
+            fmt = FORMATS.get(column)
+            if fmt is None:  # a quantity: items, or postage on a commission line
+                fmt = COUNT if value == value.to_integral_value() else MONEY
+            cell.number_format = fmt
+            cells.append(cell)
+        elif value is None or isinstance(value, int | str):
+            cells.append(value)
+        else:
+            cells.append(str(value))
+    return cells
 
 
 def payslips_xlsx(session: Session, run: PayrollRun) -> bytes:
@@ -50,17 +91,18 @@ def payslips_xlsx(session: Session, run: PayrollRun) -> bytes:
         .execution_options(yield_per=500)
     ):
         slips.append(
-            [
-                _cell(v)
-                for v in (
+            _row(
+                slips,
+                SLIP_COLUMNS,
+                (
                     slip.courier_code,
                     slip.tenant_code,
                     *(getattr(slip, name) for name in STORED_SLIP_COLUMNS[4:]),
-                )
-            ]
+                ),
+            )
         )
         for line in payslip_lines(slip):
-            lines.append([_cell(v) for v in (slip.courier_code, *line)])
+            lines.append(_row(lines, LINE_COLUMNS, (slip.courier_code, *line)))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -71,7 +113,7 @@ def cost_summary_xlsx(rows: list[dict[str, Any]]) -> bytes:
     sheet = book.create_sheet("cost_summary")
     sheet.append(COST_COLUMNS)
     for row in rows:
-        sheet.append([_cell(row.get(column)) for column in COST_COLUMNS])
+        sheet.append(_row(sheet, COST_COLUMNS, [row.get(column) for column in COST_COLUMNS]))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

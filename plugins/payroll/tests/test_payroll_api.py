@@ -219,10 +219,10 @@ def test_payslips_and_cost_summary_export_to_xlsx(september_events, make_token, 
     book = load_workbook(io.BytesIO(response.data))
     slips = list(book["payslips"].iter_rows(values_only=True))
     assert slips[0][0] == "courier"
-    assert sorted((r[0], r[-1]) for r in slips[1:]) == [
-        ("ZZ-0001", "3127.78"),
-        ("ZZ-0002", "2509.00"),
-        ("ZZ-W01", "22.00"),
+    assert sorted((r[0], D(repr(r[-1]))) for r in slips[1:]) == [  # numbers (see
+        ("ZZ-0001", D("3127.78")),  # test_review_defects.py for their formats)
+        ("ZZ-0002", D("2509.00")),
+        ("ZZ-W01", D("22.00")),
     ]
     assert len(list(book["lines"].iter_rows())) == 1 + 13
     costs = api.get("/api/v1/payroll/exports/cost-summary.xlsx?from=2022-09-01&to=2022-09-30")

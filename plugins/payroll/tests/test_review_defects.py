@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal as D
+
 from postalops.jobs import wait_for
 from postalops.models import Job
 from postalops.testing import count_rows
@@ -206,3 +208,55 @@ def test_migration_payroll_0005_up_and_down(po_app, empty_db):
     assert "inputs" not in columns()
     migrate.upgrade(empty_db, registry)
     assert "inputs" in columns() and migrate.pending(empty_db, registry) == []
+
+
+# --- XLSX exports: numbers, not text --------------------------------------------------------------
+
+
+def _sheet(data: bytes, name: str) -> tuple[list[str], list[dict[str, object]]]:
+    import io
+
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(io.BytesIO(data))[name].iter_rows())
+    header = [c.value for c in rows[0]]
+    return header, [dict(zip(header, row, strict=True)) for row in rows[1:]]
+
+
+def _number(cell, fmt: str) -> D:
+    assert cell.data_type == "n" and isinstance(cell.value, int | float), (cell.value, fmt)
+    assert cell.number_format == fmt
+    return D(repr(cell.value))
+
+
+def test_xlsx_exports_write_money_and_rates_as_formatted_numbers(
+    september_events, make_token, workers, po_app
+):
+    api = make_token(ZZ, *HR)
+    _run(api, po_app)
+    got = api.get(f"/api/v1/payroll/exports/payslips.xlsx?tenant={ZZ}&month=2022-09")
+    assert got.status_code == 200
+    _, slips = _sheet(got.data, "payslips")
+    by_courier = {row["courier"].value: row for row in slips}
+    zz1 = by_courier["ZZ-0001"]
+    assert _number(zz1["total"], "#,##0.00") == D("3127.78")
+    assert _number(zz1["agent_fees"], "#,##0.00") == D("9.00")
+    assert _number(zz1["quota"], "#,##0.00") == D("1000")
+    assert _number(zz1["quota_completion"], "0.0000") == D("0.7999")
+    assert _number(zz1["quota_multiplier"], "0.00####") == D("0.9")
+    assert zz1["delivered_items"].value == 111
+    total = sum(_number(row["total"], "#,##0.00") for row in slips)
+    assert total == D("5658.78")
+    _, lines = _sheet(got.data, "lines")
+    mine = [line for line in lines if line["courier"].value == "ZZ-0001"]
+    parcel = next(line for line in mine if line["category"].value == "parcel")
+    assert _number(parcel["unit_rate"], "0.00####") == D("0.9")  # 1.00 x 0.9
+    assert _number(parcel["amount"], "#,##0.00") == D("36.00")
+    assert _number(parcel["quantity"], "0") == 40
+    assert [_number(line["amount"], "#,##0.00") for line in mine][-1] == D("-50.00")
+    costs = api.get("/api/v1/payroll/exports/cost-summary.xlsx?from=2022-09-01&to=2022-09-30")
+    _, (row,) = _sheet(costs.data, "cost_summary")
+    assert (row["city"].value, row["month"].value) == (ZZ, "2022-09")
+    assert _number(row["cost"], "#,##0.00") == D("5667.78")
+    assert _number(row["cost_per_item"], "0.0000") == D("40.197")
+    assert _number(row["outsourced_unit_price"], "0.0000") == D("1.1")
