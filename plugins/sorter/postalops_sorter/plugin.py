@@ -98,3 +98,11 @@ def postalops_demo(session, units, rng, progress):
 
     # the demo is seeded from station codes and dates, not from rng, so it is stable on its own
     return build(session, units, progress)
+
+
+@hookimpl
+def postalops_tasks(session, user, unit):
+    """The workbench inbox: sorter alerts to acknowledge and to close."""
+    from .tasks import operator_tasks
+
+    return operator_tasks(session, user, unit)
