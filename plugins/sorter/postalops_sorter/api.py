@@ -210,13 +210,15 @@ def import_devices() -> Any:
     for row_no, unit, code in sorted(keyed, key=lambda k: k[0]):
         if not isinstance(unit, str):
             continue
+        if not isinstance(code, str):
+            code = None  # its shape error names it; a non-text code is no duplicate
         if unit not in stations:
             errors.add(row_no, "unit", f"unknown unit {unit!r}")
         elif not scope.allows(unit):
             errors.add(row_no, "unit", "outside your scope")
         elif stations[unit].level != "station":
             errors.add(row_no, "unit", "sorters stand in stations")
-        if (unit, code) in seen:
+        if code is not None and (unit, code) in seen:
             errors.add(row_no, "code", "appears twice in this file")
         seen.add((unit, code))
     errors.raise_if_any()
