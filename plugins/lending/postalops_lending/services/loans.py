@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import sqlalchemy as sa
-from postalops import audit
+from postalops import audit, clock
 from postalops.context import Principal
-from postalops.errors import Conflict
+from postalops.errors import Conflict, ValidationError
 from sqlmodel import Session, select
 
 from postalops_lending import schedule as rules
@@ -170,6 +170,13 @@ def record_repayment(
     Idempotent on ``reference``: the same reference and amount again returns the first record;
     the same reference with another amount is a 409. Nothing is written when a rule refuses.
     """
+    today = clock.today()
+    if paid_on > today:
+        raise ValidationError(
+            "repayment dated in the future",
+            code="paid_on_in_future",
+            details=[{"field": "paid_on", "message": f"after today ({today.isoformat()})"}],
+        )
     loan = get_or_404(session, Loan, loan_id, "loan_id", for_update=True)
     prior = session.exec(
         select(Repayment).where(Repayment.loan_id == loan.id, Repayment.reference == reference)
