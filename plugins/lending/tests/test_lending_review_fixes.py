@@ -36,3 +36,39 @@ def test_a_repayment_dated_in_the_future_is_refused(po_app, frozen_today, people
         json={"amount": "10.00", "paid_on": frozen_today.day.isoformat(), "reference": "today"},
     )
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "prepayment_not_allowed"
+
+
+def test_relief_eligibility_counts_days_past_due_on_the_relief_date(
+    po_app, frozen_today, people, disbursed, as_unit
+):
+    """Disbursed 12 Mar 2025, first interest due 12 Apr, unpaid. The close of business of
+    10 Apr said 0 days past due; on 22 May the loan is 40 days past due."""
+    from postalops_lending.services import close_of_business
+
+    cm, loan_id = people["cm"], disbursed["id"]
+    with as_unit(None) as s:
+        close_of_business.run(s, "cn", dt.date(2025, 4, 10))
+        s.commit()
+    frozen_today.set("2025-05-22")
+    op = {"kind": "extension", "relief_date": "2025-05-22", "extension_months": 3}
+    r = cm.post(f"{BASE}/loans/{loan_id}/reliefs", json=op)
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["error"]["code"] == "relief_ineligible"
+    dpd = [d for d in r.get_json()["error"]["details"] if d["field"] == "days_past_due"]
+    assert dpd and dpd[0]["message"].startswith("observed 40,"), r.get_json()
+
+    # paid up on 22 May: a relief dated 20 May still sees the loan as it stood that day
+    due = cm.get(f"{BASE}/loans/{loan_id}/quote?on=2025-05-22").get_json()["amount_due"]
+    paid = cm.post(
+        f"{BASE}/loans/{loan_id}/repayments",
+        json={"amount": due, "paid_on": "2025-05-22", "reference": "catch-up"},
+    )
+    assert paid.status_code == 201, paid.get_json()
+    r = cm.post(f"{BASE}/loans/{loan_id}/reliefs", json={**op, "relief_date": "2025-05-20"})
+    assert r.status_code == 422, r.get_json()
+    dpd = [d for d in r.get_json()["error"]["details"] if d["field"] == "days_past_due"]
+    assert dpd and dpd[0]["message"].startswith("observed 38,"), r.get_json()
+    assert count_rows(po_app, Relief) == 0
+    # and on the day it was paid, it is current
+    r = cm.post(f"{BASE}/loans/{loan_id}/reliefs", json=op)
+    assert r.status_code == 201, r.get_json()

@@ -15,27 +15,53 @@ from sqlmodel import Session, select
 
 from postalops_lending import application_flow as flow
 from postalops_lending import relief as rules
-from postalops_lending.models import Borrower, Loan, Relief, Repayment
+from postalops_lending.models import Borrower, Instalment, Loan, Relief, Repayment
 from postalops_lending.money import ZERO
 from postalops_lending.product import DayCount, RepaymentMethod
 from postalops_lending.services import loans
 from postalops_lending.services.applications import _id, actor_permissions
 from postalops_lending.services.common import get_or_404, utcnow
-from postalops_lending.servicing import accrued_interest, days_past_due
+from postalops_lending.servicing import OpenInstalment, accrued_interest, days_past_due
 
 RELIEF_PERMISSION = "lending.relief"
+
+
+def _open_on(
+    session: Session, loan: Loan, lines: list[Instalment], on: dt.date
+) -> list[OpenInstalment]:
+    """What was unpaid on each active line at the end of ``on``: today's unpaid amounts plus what
+    repayments dated after ``on`` paid on that line (their stored allocation). Days past due are
+    counted from this, as of the relief date, not from the last close of business nor from
+    payments the borrower made only later."""
+    later: dict[int, list[Decimal]] = {}
+    for rep in session.exec(
+        select(Repayment).where(Repayment.loan_id == loan.id, Repayment.paid_on > on)
+    ).all():
+        for number, interest, principal in (rep.allocation or {}).get("lines", []):
+            back = later.setdefault(int(number), [ZERO, ZERO])
+            back[0] += Decimal(interest)
+            back[1] += Decimal(principal)
+    out = []
+    for x in lines:
+        interest, principal = later.get(x.number, (ZERO, ZERO))
+        unpaid_p = min(x.principal, x.principal - x.principal_paid + principal)
+        unpaid_i = min(x.interest, x.interest - x.interest_paid + interest)
+        if unpaid_p + unpaid_i > 0:
+            out.append(OpenInstalment(x.number, x.period_start, x.due_date, unpaid_p, unpaid_i))
+    return out
 
 
 def position(session: Session, loan: Loan, on: dt.date) -> rules.LoanPosition:
     """The loan as relief sees it on ``on``."""
     borrower = get_or_404(session, Borrower, loan.borrower_id, "borrower_id")
-    view = loans.open_view(loans.active_lines(session, loan.id))
+    lines = loans.active_lines(session, loan.id)
+    view = loans.open_view(lines)
     dc = DayCount(loan.day_count)
     billed_interest = sum((x.interest_due for x in view if x.due_date <= on), ZERO)
     unbilled = [x for x in view if x.due_date > on]
     return rules.LoanPosition(
         status=loan.status,
-        days_past_due=days_past_due(view, on),
+        days_past_due=days_past_due(_open_on(session, loan, lines, on), on),
         business_operating=borrower.operating,
         maturity_date=loan.maturity_date,
         outstanding_principal=sum((x.principal_due for x in view), ZERO),
