@@ -120,3 +120,11 @@ def postalops_pickup_point_state(session, tenant, code, day):
 def postalops_health():
     """Nothing external to check: the plugin only needs the database."""
     return {}
+
+
+@hookimpl
+def postalops_tasks(session, user, unit):
+    """The workbench inbox: coverage gaps and areas not yet computed."""
+    from .tasks import planner_tasks
+
+    return planner_tasks(session, user, unit)
