@@ -50,6 +50,16 @@ def _amount(value: Any) -> Decimal:
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
 
 
+def _rate(value: Any) -> Any:
+    # A JSON number (0.0435) is a binary float: rates, like money, travel as decimal strings.
+    if not isinstance(value, str | Decimal):
+        raise ValueError('a decimal string fraction, e.g. "0.0435"')
+    return value
+
+
+Rate = Annotated[Decimal, BeforeValidator(_rate)]
+
+
 def _ctx():
     ctx = context.current()
     return ctx.session, ctx.principal
@@ -62,7 +72,9 @@ class ProductIn(BaseModel):
     code: str = Field(min_length=1, max_length=40)
     name_zh: str = Field(min_length=1, max_length=100)
     name_en: str = Field(min_length=1, max_length=100)
-    annual_rate: Decimal = Field(ge=0, lt=1, description='fraction, e.g. "0.0435"')
+    annual_rate: Rate = Field(
+        ge=0, lt=1, max_digits=9, decimal_places=6, description='decimal string fraction, "0.0435"'
+    )
     term_months: int = Field(ge=1, le=60)
     day_count: DayCount = DayCount.ACT_360
     method: RepaymentMethod = RepaymentMethod.EQUAL_INSTALMENTS

@@ -72,3 +72,28 @@ def test_relief_eligibility_counts_days_past_due_on_the_relief_date(
     # and on the day it was paid, it is current
     r = cm.post(f"{BASE}/loans/{loan_id}/reliefs", json=op)
     assert r.status_code == 201, r.get_json()
+
+
+def _product(client, rate, code="P-FLOAT"):
+    return client.post(
+        f"{BASE}/products",
+        json={
+            "code": code,
+            "name_zh": "小微E贷",
+            "name_en": "Micro E-loan",
+            "annual_rate": rate,
+            "term_months": 12,
+        },
+    )
+
+
+def test_a_float_annual_rate_is_refused(po_app, people):
+    boss = people["boss"]
+    for rate in (0.0435, 0):
+        r = _product(boss, rate)
+        assert r.status_code == 422, r.get_json()
+        assert _fields(r) == ["annual_rate"]
+    assert count_rows(po_app, Product) == 0
+    r = _product(boss, "0.0435")
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["annual_rate"] == "0.0435"
