@@ -14,7 +14,7 @@ from postalops import clock, context
 from postalops.api import ApiBlueprint, paginate, query_period
 from postalops.errors import ValidationError
 from postalops.fields import parse_money
-from postalops.imports import read_upload, row_report, validate_rows
+from postalops.imports import check_rows, read_upload, row_report
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlmodel import select
 
@@ -58,6 +58,13 @@ def _rate(value: Any) -> Any:
 
 
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value  # an empty cell of an optional column
+
+
+OptionalText = Annotated[str, BeforeValidator(_blank)]
 
 
 def _ctx():
@@ -133,7 +140,7 @@ class BorrowerIn(BaseModel):
     industry: str = Field(min_length=1, max_length=60)
     established_on: dt.date
     customer_manager: str = Field(min_length=1, max_length=80)
-    phone: str = ""
+    phone: OptionalText = Field(default="", max_length=30)
 
 
 def _borrower_data(b: BorrowerIn) -> borrowers.BorrowerData:
@@ -177,46 +184,51 @@ def create_borrower(body: BorrowerIn):
     tags=["lending"],
 )
 def import_borrowers():
+    """All or nothing, in one pass: each row's shape errors (types, dates), checksum and date
+    checks, and duplicates within the file are all reported together."""
     s, who = _ctx()
-    valid = validate_rows(read_upload(), BorrowerIn)
-    errors, cleaned = [], []
-    seen: dict[str, int] = {}
-    for row_no, item in valid:
+    rows, errors = check_rows(read_upload(), BorrowerIn)
+    today = clock.today()
+    checked: list[tuple[int, borrowers.BorrowerData | None, str]] = []
+    for row_no, item in rows:
         try:
-            clean = borrowers.check_borrower(_borrower_data(item), clock.today())
+            clean = borrowers.check_borrower(_borrower_data(item), today)
+            checked.append((row_no, clean, clean.credit_code))
         except ValidationError as exc:
-            errors.append({"row": row_no, "errors": exc.details})
+            errors.extend(row_no, exc.details)
+            checked.append((row_no, None, str(item.credit_code).strip().upper()))
+    for row_no, raw in errors.raw_rows():  # rows of the wrong shape: check what can be read
+        found = borrowers.check_raw_borrower(raw, today)
+        errors.extend(row_no, [d for d in found if not _named(errors, row_no, d["field"])])
+        checked.append((row_no, None, str(raw.get("credit_code") or "").strip().upper()))
+    seen: dict[str, int] = {}
+    for row_no, _clean, code in sorted(checked, key=lambda c: c[0]):
+        if not code:
             continue
-        if clean.credit_code in seen:
-            errors.append(
-                {
-                    "row": row_no,
-                    "errors": [
-                        {
-                            "field": "credit_code",
-                            "message": f"same as row {seen[clean.credit_code]}",
-                        }
-                    ],
-                }
-            )
-        seen[clean.credit_code] = row_no
-        cleaned.append((row_no, clean))
-    if errors:
-        raise ValidationError(
-            f"{len(errors)} row(s) invalid; nothing was imported",
-            code="invalid_rows",
-            details=errors,
-        )
+        if code in seen:
+            errors.add(row_no, "credit_code", f"same as row {seen[code]}")
+        else:
+            seen[code] = row_no
+    errors.raise_if_any()
     existing = {b.credit_code: b for b in s.exec(select(Borrower)).all()}
     results = []
-    for row_no, clean in cleaned:
-        if clean.credit_code in existing:
-            results.append((row_no, "unchanged", existing[clean.credit_code].id))
-            continue
-        row = borrowers.register_borrower(s, who, clean)
-        results.append((row_no, "created", row.id))
+    for row_no, clean, _code in checked:
+        assert clean is not None
+        row = existing.get(clean.credit_code)
+        if row is None:
+            row = borrowers.register_borrower(s, who, clean, today=today)
+            results.append((row_no, "created", row.id))
+        else:
+            results.append((row_no, "unchanged", row.id))
     s.commit()
     return row_report(results)
+
+
+def _named(errors: Any, row_no: int, field: str) -> bool:
+    """Whether ``row_no`` already carries an error on ``field`` (pydantic's loc is the field)."""
+    return any(
+        d.get("field") == field for x in errors.details() if x["row"] == row_no for d in x["errors"]
+    )
 
 
 class TaxMonthIn(BaseModel):
@@ -267,42 +279,49 @@ class TaxRowIn(TaxMonthIn):
     tags=["lending"],
 )
 def import_tax_months():
+    """All or nothing, in one pass: shape errors, unknown credit codes (also on rows of the
+    wrong shape), impossible months and a month given twice for one borrower, every row's every
+    error reported together."""
     s, _ = _ctx()
-    valid = validate_rows(read_upload(), TaxRowIn)
+    rows, errors = check_rows(read_upload(), TaxRowIn)
     by_code = {b.credit_code: b for b in s.exec(select(Borrower)).all()}
-    errors, grouped = [], {}
-    for row_no, item in valid:
-        b = by_code.get(item.credit_code.strip().upper())
+    unknown = "no such borrower in your units"
+    for row_no, raw in errors.raw_rows():
+        code = raw.get("credit_code")
+        if isinstance(code, str) and code.strip() and code.strip().upper() not in by_code:
+            if not _named(errors, row_no, "credit_code"):
+                errors.add(row_no, "credit_code", unknown)
+    grouped: dict[int, list[tuple[int, borrowers.TaxMonthData]]] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for row_no, item in rows:
+        code = item.credit_code.strip().upper()
+        b = by_code.get(code)
         if b is None:
-            errors.append(
-                {
-                    "row": row_no,
-                    "errors": [
-                        {"field": "credit_code", "message": "no such borrower in your units"}
-                    ],
-                }
+            errors.add(row_no, "credit_code", unknown)
+        try:
+            data = _tax_data(item)
+            borrowers.check_tax_months([data])
+        except ValidationError as exc:
+            errors.extend(
+                row_no, [{"field": d["field"], "message": d["message"]} for d in exc.details]
             )
             continue
-        grouped.setdefault(b.id, []).append((row_no, _tax_data(item)))
-    if errors:
-        raise ValidationError(
-            f"{len(errors)} row(s) invalid; nothing was imported",
-            code="invalid_rows",
-            details=errors,
-        )
+        if (code, item.period) in seen:
+            errors.add(
+                row_no, "period", f"{item.period} given twice (row {seen[code, item.period]})"
+            )
+            continue
+        seen[code, item.period] = row_no
+        if b is not None:
+            grouped.setdefault(b.id, []).append((row_no, data))
+    errors.raise_if_any()
     results = []
-    for borrower_id, rows in grouped.items():
-        b = next(x for x in by_code.values() if x.id == borrower_id)
-        try:
-            counts = borrowers.store_tax_months(s, b, [d for _, d in rows], "import")
-        except ValidationError as exc:
-            raise ValidationError(
-                exc.message,
-                code="invalid_rows",
-                details=[{"row": rows[d["row"]][0], "errors": [d]} for d in exc.details],
-            ) from exc
+    by_id = {b.id: b for b in by_code.values()}
+    for borrower_id, items in grouped.items():
+        b = by_id[borrower_id]
+        counts = borrowers.store_tax_months(s, b, [d for _, d in items], "import")
         status = "created" if counts["created"] else "updated" if counts["updated"] else "unchanged"
-        results += [(row_no, status, b.credit_code) for row_no, _ in rows]
+        results += [(row_no, status, b.credit_code) for row_no, _ in items]
     s.commit()
     return row_report(sorted(results))
 

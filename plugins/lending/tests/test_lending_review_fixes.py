@@ -38,6 +38,20 @@ def test_a_repayment_dated_in_the_future_is_refused(po_app, frozen_today, people
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "prepayment_not_allowed"
 
 
+def _import(client, csv: str, path: str = "borrowers/import"):
+    return client.post(
+        f"{BASE}/{path}",
+        data={"file": (io.BytesIO(csv.encode()), "rows.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+HEADER = (
+    "name,credit_code,legal_rep_name,legal_rep_id_number,industry,established_on,customer_manager,"
+    "phone\n"
+)
+
+
 def test_relief_eligibility_counts_days_past_due_on_the_relief_date(
     po_app, frozen_today, people, disbursed, as_unit
 ):
@@ -97,3 +111,50 @@ def test_a_float_annual_rate_is_refused(po_app, people):
     r = _product(boss, "0.0435")
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["annual_rate"] == "0.0435"
+
+
+def test_borrower_import_reports_every_rows_every_error_in_one_pass(po_app, people):
+    cm = people["cm"]
+    csv = HEADER + (
+        # row 2: good
+        f"甲公司,{GOOD_CODE},张三,{GOOD_ID},干果,2015-01-01,cm,\n"
+        # row 3: a shape error (date) and a checksum error (credit code) in the same row
+        f"乙公司,91110000600037341M,李四,{GOOD_ID},农资,not-a-date,cm,\n"
+        # row 4: the same credit code as row 2, and a bad ID number
+        f"丙公司,{GOOD_CODE},王五,110105194912310021,农资,2016-01-01,cm,\n"
+        # row 5: established in the future
+        f"丁公司,{OTHER_CODE},赵六,{GOOD_ID},农资,2999-01-01,cm,\n"
+    )
+    r = _import(cm, csv)
+    assert r.status_code == 422, r.get_json()
+    got = {
+        d["row"]: sorted(e["field"] for e in d["errors"]) for d in r.get_json()["error"]["details"]
+    }
+    assert got == {
+        3: ["credit_code", "established_on"],
+        4: ["credit_code", "legal_rep_id_number"],
+        5: ["established_on"],
+    }, r.get_json()
+    assert count_rows(po_app, Borrower) == 0
+
+
+def test_tax_import_reports_every_rows_every_error_in_one_pass(po_app, people):
+    cm = people["cm"]
+    assert borrower(cm).status_code == 201
+    csv = "credit_code,period,tax_paid,sales,grade\n" + (
+        f"{GOOD_CODE},2022-01,1000.00,20000.00,A\n"  # 2: good
+        f"{OTHER_CODE},2022-13,1000.00,20000.00,A\n"  # 3: unknown borrower and a bad month
+        f"{OTHER_CODE},2022-02,1000.00,20000.00,Z\n"  # 4: unknown borrower and a bad grade
+        f"{GOOD_CODE},2022-01,1000.00,20000.00,A\n"  # 5: the same month as row 2
+    )
+    r = _import(cm, csv, "tax-months/import")
+    assert r.status_code == 422, r.get_json()
+    got = {
+        d["row"]: sorted(e["field"] for e in d["errors"]) for d in r.get_json()["error"]["details"]
+    }
+    assert got == {
+        3: ["credit_code", "period"],
+        4: ["credit_code", "grade"],
+        5: ["period"],
+    }, r.get_json()
+    assert count_rows(po_app, TaxMonth) == 0

@@ -81,6 +81,33 @@ def check_borrower(data: BorrowerData, today: dt.date) -> BorrowerData:
     )
 
 
+def check_raw_borrower(raw: dict, today: dt.date) -> list[dict]:
+    """The checks of :func:`check_borrower` that can run on an import row whose shape is wrong
+    (a bad date, a missing column): checksums and dates, on whatever is readable."""
+    details: list[dict] = []
+    for field, check in (
+        ("credit_code", validate_credit_code),
+        ("legal_rep_id_number", validate_id_number),
+    ):
+        value = raw.get(field)
+        if isinstance(value, str) and value.strip():
+            try:
+                check(value)
+            except ValidationError as exc:
+                details += exc.details
+    established = raw.get("established_on")
+    if isinstance(established, dt.datetime):
+        established = established.date()
+    if isinstance(established, str):
+        try:
+            established = dt.date.fromisoformat(established)
+        except ValueError:
+            established = None
+    if isinstance(established, dt.date) and established > today:
+        details.append({"field": "established_on", "message": "in the future"})
+    return details
+
+
 def register_borrower(
     session: Session, actor: Principal, data: BorrowerData, *, today: dt.date | None = None
 ) -> Borrower:
