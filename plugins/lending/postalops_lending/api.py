@@ -185,7 +185,9 @@ def create_borrower(body: BorrowerIn):
 )
 def import_borrowers():
     """All or nothing, in one pass: each row's shape errors (types, dates), checksum and date
-    checks, and duplicates within the file are all reported together."""
+    checks, and duplicates within the file are all reported together. A credit code already
+    registered in your units updates that borrower (audited, reported "updated") when the row
+    differs, else "unchanged"; a new one is registered ("created")."""
     s, who = _ctx()
     rows, errors = check_rows(read_upload(), BorrowerIn)
     today = clock.today()
@@ -218,6 +220,8 @@ def import_borrowers():
         if row is None:
             row = borrowers.register_borrower(s, who, clean, today=today)
             results.append((row_no, "created", row.id))
+        elif borrowers.update_borrower(s, who, row, clean):
+            results.append((row_no, "updated", row.id))
         else:
             results.append((row_no, "unchanged", row.id))
     s.commit()

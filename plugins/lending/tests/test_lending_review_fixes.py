@@ -52,6 +52,35 @@ HEADER = (
 )
 
 
+def test_reimporting_a_borrower_with_changed_data_updates_it_audited(po_app, people, as_unit):
+    cm = people["cm"]
+    first = HEADER + f"甲公司,{GOOD_CODE},张三,{GOOD_ID},干果,2015-01-01,cm,13900000000\n"
+    assert _import(cm, first).get_json()["summary"] == {"created": 1}
+    assert _import(cm, first).get_json()["summary"] == {"unchanged": 1}
+    audits = count_rows(po_app, AuditRecord)
+
+    changed = HEADER + f"甲公司(新),{GOOD_CODE},李四,{GOOD_ID},农资,2015-01-01,cm,13900000001\n"
+    r = _import(cm, changed)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["summary"] == {"updated": 1}
+    assert r.get_json()["rows"][0]["status"] == "updated"
+    with as_unit(None) as s:
+        b = s.exec(select(Borrower).where(Borrower.credit_code == GOOD_CODE)).one()
+        assert (b.name, b.legal_rep_name, b.industry, b.phone) == (
+            "甲公司(新)",
+            "李四",
+            "农资",
+            "13900000001",
+        )
+        rec = s.exec(
+            select(AuditRecord).where(AuditRecord.action == "lending.borrower.update")
+        ).one()
+    assert count_rows(po_app, AuditRecord) == audits + 1
+    assert rec.before["name"] == "甲公司" and rec.after["name"] == "甲公司(新)"
+    assert set(rec.after) == {"name", "legal_rep_name", "industry", "phone"}
+    assert count_rows(po_app, Borrower) == 1
+
+
 def test_relief_eligibility_counts_days_past_due_on_the_relief_date(
     po_app, frozen_today, people, disbursed, as_unit
 ):

@@ -108,6 +108,47 @@ def check_raw_borrower(raw: dict, today: dt.date) -> list[dict]:
     return details
 
 
+UPDATABLE = (
+    "name",
+    "legal_rep_name",
+    "legal_rep_id_number",
+    "industry",
+    "established_on",
+    "customer_manager",
+    "phone",
+)
+
+
+def update_borrower(session: Session, actor: Principal, row: Borrower, clean: BorrowerData) -> bool:
+    """Bring ``row`` to ``clean`` (a checked re-import of the same credit code); audited with the
+    changed fields before and after (the ID number masked). False when nothing differs."""
+    changed = [f for f in UPDATABLE if getattr(row, f) != getattr(clean, f)]
+    if not changed:
+        return False
+
+    def shown(value, field):
+        if field == "legal_rep_id_number":
+            return mask_id_number(value)
+        return value.isoformat() if isinstance(value, dt.date) else value
+
+    before = {f: shown(getattr(row, f), f) for f in changed}
+    for f in changed:
+        setattr(row, f, getattr(clean, f))
+    session.add(row)
+    session.flush()
+    audit.record(
+        "lending.borrower.update",
+        target_type="lending_borrower",
+        target_id=row.id,
+        tenant=row.tenant_code,
+        before=before,
+        after={f: shown(getattr(row, f), f) for f in changed},
+        session=session,
+        actor=actor.name,
+    )
+    return True
+
+
 def register_borrower(
     session: Session, actor: Principal, data: BorrowerData, *, today: dt.date | None = None
 ) -> Borrower:
