@@ -342,10 +342,15 @@ def get_settings() -> Any:
     summary="Change the queue policy or webhook (audited)",
 )
 def patch_settings(body: SettingsIn) -> Any:
+    """A field left out or sent as null stays as it is (the platform's PATCH convention), except
+    ``webhook_url: null``, which removes the webhook."""
     s = context.session()
-    row = services.update_settings(
-        s, context.tenant(), body.model_dump(exclude_unset=True), actor=_agent()
-    )
+    changes = {
+        k: v
+        for k, v in body.model_dump(exclude_unset=True).items()
+        if v is not None or k == "webhook_url"
+    }
+    row = services.update_settings(s, context.tenant(), changes, actor=_agent())
     s.commit()
     return {f: getattr(row, f) for f in services.SETTINGS_FIELDS}
 
