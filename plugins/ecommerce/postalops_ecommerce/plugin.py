@@ -124,3 +124,11 @@ def postalops_demo(session, units, rng, progress):
 @hookimpl
 def postalops_health():
     return {"ecommerce": "ok"}
+
+
+@hookimpl
+def postalops_tasks(session, user, unit):
+    """The workbench inbox: running campaigns' targets behind the plan's pace."""
+    from .tasks import plan_tasks
+
+    return plan_tasks(session, user, unit)
