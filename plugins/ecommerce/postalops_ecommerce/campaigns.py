@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
-from postalops import audit
+from postalops import audit, context
 from postalops.db import check_in_scope, utcnow
 from postalops.errors import Conflict, NotFound, ValidationError
 from postalops.models import OrgUnit
+from postalops.tenancy import Scope
 from sqlmodel import Session, select
 
 from . import board_cache
 from .groupbuy import GroupBuyRules
 from .models import Campaign, Target
-from .targets import MONEY_KINDS, TargetVersion, check_distribution, parse_target_value
+from .targets import (
+    MONEY_KINDS,
+    TargetVersion,
+    check_distribution,
+    check_within_parent,
+    parse_target_value,
+)
 from .targets import target_in_force as _in_force
 
 
@@ -117,8 +125,14 @@ def set_target(
     kind: str,
     value: object,
     effective_from: dt.datetime | None = None,
+    check_tree: bool = True,
 ) -> Target:
-    """Record a new version of a unit's target (the old one stays in the history)."""
+    """Record a new version of a unit's target (the old one stays in the history).
+
+    As of ``effective_from``, the unit's and its siblings' targets may not add up to more than
+    their parent's, nor the unit's children's to more than the unit's (the same sum rule as
+    :func:`distribute`, which checks its shares as a whole and passes ``check_tree=False``).
+    """
     parsed = parse_target_value(kind, value)
     check_in_scope(session, unit_code)
     if not _covered(campaign, unit_code) or not _unit_exists(session, unit_code):
@@ -127,6 +141,8 @@ def set_target(
             details=[{"field": "unit", "message": "not covered"}],
         )
     effective_from = effective_from or utcnow()
+    if check_tree:
+        _check_tree(session, campaign, kind, unit_code, parsed, effective_from)
     before = target_in_force(session, campaign.id, kind, unit_code, effective_from)
     row = Target(
         tenant_code=unit_code,
@@ -149,6 +165,78 @@ def set_target(
         session=session,
     )
     return row
+
+
+def _children_in_force(
+    session: Session, campaign_id: int, kind: str, parent_code: str, as_of: dt.datetime
+) -> dict[str, object]:
+    """Targets in force at ``as_of`` of the direct children of ``parent_code``."""
+    codes = session.exec(
+        select(Target.tenant_code)
+        .where(
+            Target.campaign_id == campaign_id,
+            Target.kind == kind,
+            Target.tenant_code.startswith(parent_code + "."),
+        )
+        .distinct()
+    ).all()
+    out = {}
+    for code in codes:
+        if code.rsplit(".", 1)[0] != parent_code:
+            continue
+        value = target_in_force(session, campaign_id, kind, code, as_of)
+        if value is not None:
+            out[code] = value
+    return out
+
+
+@contextmanager
+def _reading(session: Session, unit_code: str) -> Iterator[Session]:
+    """A session that sees the targets of ``unit_code`` and its children.
+
+    The caller's own session when the unit is in its scope (its uncommitted versions count);
+    otherwise a read-only system view: a city planner's scope holds neither its province's
+    target nor the other cities', yet together they bound what the city may take. Only those
+    targets are read through it, and nothing is written.
+    """
+    scope = session.info.get("scope")
+    ctx = context.current_or_none()
+    if scope is None or scope.system or scope.allows(unit_code) or ctx is None:
+        yield session
+        return
+    reader = ctx.db.session(Scope.system_scope())
+    try:
+        yield reader
+    finally:
+        reader.rollback()
+        reader.close()
+
+
+def _check_tree(
+    session: Session,
+    campaign: Campaign,
+    kind: str,
+    unit_code: str,
+    value: object,
+    as_of: dt.datetime,
+) -> None:
+    """Refuse ``value`` for ``unit_code`` if it and its siblings would exceed their parent's
+    target, or if the unit's children already hold more than ``value``."""
+    if "." in unit_code and unit_code != campaign.owner_code:
+        parent_code = unit_code.rsplit(".", 1)[0]
+        with _reading(session, parent_code) as reader:
+            parent = target_in_force(reader, campaign.id, kind, parent_code, as_of)
+            siblings = (
+                _children_in_force(reader, campaign.id, kind, parent_code, as_of)
+                if parent is not None
+                else {}
+            )
+        if parent is not None:
+            siblings[unit_code] = value
+            check_within_parent(kind, parent_code, parent, siblings, code="exceeds_parent_target")
+    children = _children_in_force(session, campaign.id, kind, unit_code, as_of)
+    if children:
+        check_within_parent(kind, unit_code, value, children, code="below_children_targets")
 
 
 def distribute(
@@ -184,6 +272,14 @@ def distribute(
     if errors:
         raise ValidationError("invalid distribution", details=errors)
     check_distribution(kind, parent, parsed)
+    # The shares are the whole plan: a child left out keeps its target, and would overflow it.
+    whole = _children_in_force(session, campaign.id, kind, parent_code, effective_from)
+    whole.update(parsed)
+    check_within_parent(kind, parent_code, parent, whole, code="exceeds_parent_target")
+    for child, value in parsed.items():
+        below = _children_in_force(session, campaign.id, kind, child, effective_from)
+        if below:
+            check_within_parent(kind, child, value, below, code="below_children_targets")
     return [
         set_target(
             session,
@@ -192,6 +288,7 @@ def distribute(
             kind=kind,
             value=value,
             effective_from=effective_from,
+            check_tree=False,  # the shares were checked as a whole above
         )
         for child, value in parsed.items()
     ]
@@ -209,7 +306,5 @@ def history(session: Session, campaign_id: int, unit_code: str | None = None) ->
 
 
 def _actor() -> str:
-    from postalops import context
-
     ctx = context.current_or_none()
     return ctx.principal.name if ctx else "system"

@@ -78,6 +78,32 @@ def check_distribution(kind: str, parent_value: Value, children: Mapping[str, Va
         )
 
 
+def check_within_parent(
+    kind: str, parent_code: str, parent_value: Value, children: Mapping[str, Value], *, code: str
+) -> None:
+    """Refuse children's targets that together exceed their parent's (a partial plan may sum to
+    less: the rest is not handed down yet). ``code`` says which side moved:
+    ``exceeds_parent_target`` (a child was raised) or ``below_children_targets`` (the parent was
+    cut)."""
+    total = sum(children.values(), Decimal("0.00") if kind in MONEY_KINDS else 0)
+    if total <= parent_value:
+        return
+    raise ValidationError(
+        f"children of {parent_code} would sum to {total}, above its {kind} target {parent_value}",
+        code=code,
+        details=[
+            {
+                "field": "value",
+                "message": f"children of {parent_code} would sum to {total}, "
+                f"above its target {parent_value}",
+                "parent": parent_code,
+                "parent_target": str(parent_value),
+                "children_sum": str(total),
+            }
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class TargetVersion:
     """One recorded value of a target, effective from ``effective_from`` (aware datetime)."""

@@ -298,3 +298,100 @@ def test_a_cached_leaderboard_is_replaced_when_figures_or_targets_change(
         )
         s.commit()
     assert board() == (ecom.D("200.00"), 0.5)  # 200 / 400
+
+
+def test_a_child_target_above_what_its_parent_leaves_is_refused(po_app, world, make_token):
+    """Hebei's retail plan is 1,000.00 (fixture). Shijiazhuang may take 600 and Baoding 400, but
+    not a fen more between them; and Hebei cannot be cut below what its cities already hold."""
+    from postalops.models import OrgUnit
+
+    with po_app.extensions["postalops.db"].transaction(None) as s:
+        s.add(
+            OrgUnit(
+                code="cn.hebei.baoding",
+                parent_code="cn.hebei",
+                name_zh="保定市",
+                name_en="Baoding",
+                level="city",
+                depth=2,
+            )
+        )
+    planner = make_token("cn.hebei", "ecommerce.plan")
+    url = f"/api/v1/ecommerce/campaigns/{world['hebei']}/targets"
+
+    def post(unit, value):
+        return planner.post(url, json={"unit": unit, "kind": "retail_turnover", "value": value})
+
+    before = count_rows(po_app, Target)
+    too_big = post("cn.hebei.shijiazhuang", "1000.01")
+    assert too_big.status_code == 422
+    err = too_big.get_json()["error"]
+    assert err["code"] == "exceeds_parent_target"
+    assert err["details"][0] == {
+        "field": "value",
+        "message": "children of cn.hebei would sum to 1000.01, above its target 1000.00",
+        "parent": "cn.hebei",
+        "parent_target": "1000.00",
+        "children_sum": "1000.01",
+    }
+    assert count_rows(po_app, Target) == before
+    assert post("cn.hebei.shijiazhuang", "600").status_code == 201
+    assert post("cn.hebei.baoding", "400.01").status_code == 422
+    assert post("cn.hebei.baoding", "400").status_code == 201
+    below = post("cn.hebei", "999.99")
+    assert below.status_code == 422
+    assert below.get_json()["error"]["code"] == "below_children_targets"
+    # a distribution is the whole plan: a city left out keeps its 400 and would overflow Hebei
+    dist = f"/api/v1/ecommerce/campaigns/{world['hebei']}/distribute"
+    left_out = planner.post(
+        dist,
+        json={
+            "parent": "cn.hebei",
+            "kind": "retail_turnover",
+            "shares": {"cn.hebei.shijiazhuang": "1000"},
+        },
+    )
+    assert left_out.status_code == 422
+    assert left_out.get_json()["error"]["code"] == "exceeds_parent_target"
+    # a distribution that moves shares between the cities is checked as a whole, not step by step
+    resp = planner.post(
+        f"/api/v1/ecommerce/campaigns/{world['hebei']}/distribute",
+        json={
+            "parent": "cn.hebei",
+            "kind": "retail_turnover",
+            "shares": {"cn.hebei.shijiazhuang": "100", "cn.hebei.baoding": "900"},
+        },
+    )
+    assert resp.status_code == 201, resp.get_json()
+
+
+def test_a_city_planner_cannot_raise_its_own_target_above_its_provinces(po_app, world, make_token):
+    """The province's target and the other cities' lie outside a city's scope (row-level
+    security on PostgreSQL, the session filter on SQLite); the check reads them all the same."""
+    from postalops.models import OrgUnit
+
+    with po_app.extensions["postalops.db"].transaction(None) as s:
+        s.add(
+            OrgUnit(
+                code="cn.hebei.baoding",
+                parent_code="cn.hebei",
+                name_zh="保定市",
+                name_en="Baoding",
+                level="city",
+                depth=2,
+            )
+        )
+    url = f"/api/v1/ecommerce/campaigns/{world['hebei']}/targets"
+    province = make_token("cn.hebei", "ecommerce.plan")
+    city = make_token("cn.hebei.shijiazhuang", "ecommerce.plan")
+
+    def post(client, unit, value):
+        return client.post(url, json={"unit": unit, "kind": "retail_turnover", "value": value})
+
+    assert post(province, "cn.hebei.baoding", "400").status_code == 201
+    before = count_rows(po_app, Target)
+    resp = post(city, "cn.hebei.shijiazhuang", "600.01")  # 400 + 600.01 > 1,000.00
+    assert resp.status_code == 422, resp.get_json()
+    assert resp.get_json()["error"]["code"] == "exceeds_parent_target"
+    assert count_rows(po_app, Target) == before
+    assert post(city, "cn.hebei.shijiazhuang", "600").status_code == 201
