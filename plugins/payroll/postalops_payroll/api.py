@@ -237,7 +237,7 @@ def _ingest(kind: str) -> Any:
     permission=INGEST,
     files=True,
     tags=TAGS,
-    summary="Delivery scans (waybill, courier, time, category, mode, tier, pickup_point); idempotent, report per row",
+    summary="Delivery scans (waybill, courier, time, category, mode, tier, pickup_point); all-or-nothing (422 lists every rejected row and its errors), idempotent, report per row",
 )
 def deliveries() -> Any:
     return _ingest(DELIVERY)
@@ -249,7 +249,7 @@ def deliveries() -> Any:
     permission=INGEST,
     files=True,
     tags=TAGS,
-    summary="Collection records (waybill, courier, time, category, postage); idempotent, report per row",
+    summary="Collection records (waybill, courier, time, category, postage); all-or-nothing (422 lists every rejected row and its errors), idempotent, report per row",
 )
 def collections() -> Any:
     return _ingest(COLLECTION)

@@ -1,9 +1,10 @@
 """Storing delivery scans and collection records in bulk, idempotently.
 
-A batch is screened row by row (``work_events.screen_batch``). If any row is rejected the whole
-batch is refused with a 422 that lists every rejected row, and nothing is stored; otherwise the
-new rows are inserted in one statement and rows already stored (same waybill + event type +
-courier) are reported as ``duplicate``, so re-sending a batch adds nothing.
+A batch is all-or-nothing. It is screened row by row (``work_events.screen_batch``), each row's
+shape and references together; if any row is rejected the whole batch is refused with one 422
+(``rejected_rows``) that lists every rejected row with all of its errors, and nothing is stored.
+Otherwise the new rows are inserted in one statement and rows already stored (same waybill +
+event type + courier) are reported as ``duplicate``, so re-sending a batch adds nothing.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def ingest(
     rejected = [r.to_dict() for r in report.results if r.status == "rejected"]
     if rejected:
         raise ValidationError(
-            f"{len(rejected)} of {len(rows)} row(s) rejected; nothing was stored",
+            f"{len(rejected)} of {len(rows)} row(s) rejected; the batch is all-or-nothing, so "
+            "nothing was stored: fix the rows listed and send the batch again",
             code="rejected_rows",
             details=rejected,
         )

@@ -2,8 +2,14 @@
 
 Both arrive in bulk (API batches, CSV/XLSX). Each row is parsed and checked on its own and the
 batch reports every row: ``accepted``, ``duplicate`` (same waybill + event type + courier already
-seen, so a re-sent batch adds nothing) or ``rejected`` with the fields at fault. An unknown
-courier or a month that is approved and locked rejects the row, not the batch.
+seen, so a re-sent batch adds nothing) or ``rejected`` with every error of the row, its shape
+(fields missing or malformed) and its references (unknown courier, approved and locked month)
+together, in one pass.
+
+A batch is all-or-nothing (this is money: half a batch priced is a wrong payslip nobody sees):
+when any row is rejected, ``ingest.py`` refuses the whole batch with one 422 listing every
+rejected row and all of its errors, and stores nothing; the sender fixes those rows and sends
+the batch again.
 """
 
 from __future__ import annotations
@@ -171,6 +177,40 @@ class BatchReport:
         return {"counts": self.counts, "rows": [r.to_dict() for r in self.results]}
 
 
+def _reference_errors(
+    raw: Mapping[str, Any],
+    courier_known: Callable[[str], bool],
+    month_locked: Callable[[str, Month], bool],
+) -> list[dict[str, Any]]:
+    """The row's unknown courier or locked month, read from whatever of it parses."""
+    courier = str(raw.get("courier") or "").strip()
+    if not courier:
+        return []  # reported as required by the parser
+    if not courier_known(courier):
+        return [
+            {
+                "field": "courier",
+                "code": "unknown_courier",
+                "message": "unknown courier",
+                "value": courier,
+            }
+        ]
+    try:
+        month = month_of(parse_timestamp(raw.get("time"), "time"))
+    except PostalOpsError:
+        return []  # reported by the parser
+    if month_locked(courier, month):
+        return [
+            {
+                "field": "time",
+                "code": "month_locked",
+                "message": f"{month} is approved and locked",
+                "value": str(month),
+            }
+        ]
+    return []
+
+
 def screen_batch(
     rows: Iterable[tuple[int, Mapping[str, Any]]],
     event_type: str,
@@ -191,25 +231,8 @@ def screen_batch(
     seen: set[tuple[str, str, str]] = set()
     for number, raw in rows:
         event, errors = parse(raw)
-        if event is not None:
-            if not courier_known(event.courier_code):
-                errors.append(
-                    {
-                        "field": "courier",
-                        "code": "unknown_courier",
-                        "message": "unknown courier",
-                        "value": event.courier_code,
-                    }
-                )
-            elif month_locked(event.courier_code, event.month):
-                errors.append(
-                    {
-                        "field": "time",
-                        "code": "month_locked",
-                        "message": f"{event.month} is approved and locked",
-                        "value": str(event.month),
-                    }
-                )
+        # References are checked whatever the row's shape: one pass reports everything.
+        errors.extend(_reference_errors(raw, courier_known, month_locked))
         waybill = str(raw.get("waybill") or "").strip() or None
         if errors:
             results.append(RowResult(number, "rejected", errors, waybill))

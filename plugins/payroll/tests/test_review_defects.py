@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
+from pathlib import Path
 
 from postalops.jobs import wait_for
 from postalops.models import Job
@@ -260,3 +261,44 @@ def test_xlsx_exports_write_money_and_rates_as_formatted_numbers(
     assert _number(row["cost"], "#,##0.00") == D("5667.78")
     assert _number(row["cost_per_item"], "0.0000") == D("40.197")
     assert _number(row["outsourced_unit_price"], "0.0000") == D("1.1")
+
+
+# --- event batches: all-or-nothing, every row's every error ---------------------------------------
+
+
+def test_an_event_batch_is_all_or_nothing_listing_every_error_of_every_row(
+    september_events, make_token, workers, po_app, pay
+):
+    from postalops_payroll import ingest, work_events
+    from postalops_payroll.models import PayrollDelivery
+
+    maker, checker = make_token(ZZ, *HR), make_token(ZZ, *HR)
+    _run(maker, po_app)
+    _approve(checker)  # September is locked
+    good = [
+        raw
+        for _, raw in pay.delivery_rows(
+            "ZZ-0002", [("parcel", "door", "urban", 2)], month="2022-10", prefix="OCT"
+        )
+    ]
+    locked = {**good[0], "waybill": "SEP1", "time": "2022-09-05T10:00:00+08:00", "tier": "moon"}
+    nobody = {**good[0], "waybill": "", "courier": "NOBODY", "mode": "drone"}
+    stored = count_rows(po_app, PayrollDelivery)
+    refused = maker.post("/api/v1/payroll/events/deliveries", json=[*good, locked, nobody])
+    assert refused.status_code == 422
+    error = refused.get_json()["error"]
+    assert error["code"] == "rejected_rows" and "all-or-nothing" in error["message"]
+    assert [(d["row"], [e["field"] for e in d["errors"]]) for d in error["details"]] == [
+        (2, ["tier", "time"]),  # shape and locked month together
+        (3, ["waybill", "mode", "courier"]),  # shape and unknown courier together
+    ]
+    assert error["details"][0]["errors"][1]["code"] == "month_locked"
+    assert error["details"][1]["errors"][2]["code"] == "unknown_courier"
+    assert count_rows(po_app, PayrollDelivery) == stored  # the good rows were not stored either
+    accepted = maker.post("/api/v1/payroll/events/deliveries", json=good)
+    assert accepted.status_code == 200 and accepted.get_json()["counts"]["accepted"] == 2
+    # the module docstrings and the README say what the code does
+    readme = (Path(ingest.__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    for text in (ingest.__doc__, work_events.__doc__, readme):
+        assert "all-or-nothing" in text
+        assert "rejects the row, not the batch" not in text and "rejected per row" not in text
