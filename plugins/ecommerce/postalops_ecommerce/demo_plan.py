@@ -13,7 +13,9 @@ The layout (why the numbers add up):
 - 32 big leaders run 2,606 sessions and each collects 10,000+ paid orders (the 万单团);
   600 leaders run one valid session of 10–14 orders; 3,674 leaders run one session of 1–4 orders,
   below the 10-order minimum, so 2,606 + 600 = 3,206 sessions are valid.
-- Leader ``i`` uses pickup point ``i % 665``, so exactly 665 points see paid orders.
+- Leader ``i`` uses pickup point ``i % 665``, so exactly 665 points see paid orders. The
+  pickup_points plugin's demo creates these points (same codes, same units), so the leaders'
+  points are real when that plugin is on.
 - On top, 1,200 orders are cancelled and 300 refunded in full (they count nowhere) and 2,000
   counted orders get a partial refund of one item; amounts are chosen so *net* turnover hits the
   figure, which tests that refunds really reduce it.

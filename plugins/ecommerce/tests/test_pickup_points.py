@@ -83,3 +83,50 @@ def test_the_real_hook_is_asked_when_pickup_points_is_installed(po_app, world, a
         points = PointDirectory(s, registry)
         assert points.uses_plugin("cn")
         assert not points.known("cn", "PP-NOWHERE")
+
+
+def test_the_demo_leaders_collect_at_points_the_pickup_points_demo_made(
+    po_app, tenants, make_token
+):
+    """``postalops demo`` enables pickup_points everywhere, so a Hebei leader's point must be
+    one of its active points: every point the 919 demo's leaders use is one, and a new leader
+    can be registered at any of them."""
+    registry = po_app.extensions["postalops.plugins"]
+    if "pickup_points" not in registry.business_keys():
+        pytest.skip("pickup_points plugin not installed")
+    from postalops import context
+    from postalops.demo import org_units
+    from postalops.models import OrgUnit
+    from postalops.testing import system_context
+    from postalops_ecommerce import demo_plan
+    from postalops_ecommerce.demo import branches_by_city
+    from postalops_pickup_points.demo import build_demo as pickup_points_demo
+    from sqlmodel import select
+
+    with context.activate(system_context(po_app)) as ctx:
+        s = ctx.session
+        have = set(s.exec(select(OrgUnit.code)).all())
+        s.add_all(
+            OrgUnit(code=c, parent_code=p, name_zh=zh, name_en=en, level=lvl, depth=c.count("."))
+            for c, p, zh, en, lvl in org_units()
+            if c.startswith("cn.hebei") and c not in have
+        )
+        s.commit()
+        hebei = {u.code: u for u in s.exec(select(OrgUnit)).all() if u.code.startswith("cn.hebei")}
+        pickup_points_demo(s, hebei)
+        s.commit()
+    plan = demo_plan.build(branches_by_city(hebei))
+    first_at = {}
+    for leader in plan.leaders:
+        first_at.setdefault((leader.branch, leader.pickup_point), leader)
+    assert len(first_at) == demo_plan.PICKUP_POINTS
+    client = make_token("cn.hebei", "ecommerce.groupbuy")
+    resp = client.post(
+        "/api/v1/ecommerce/leaders",
+        json=[
+            {"branch": branch, "code": f"NEW-{n:04d}", "name": "新团长", "pickup_point": point}
+            for n, (branch, point) in enumerate(sorted(first_at))
+        ],
+    )
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["created"] == demo_plan.PICKUP_POINTS

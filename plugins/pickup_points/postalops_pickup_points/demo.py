@@ -1,4 +1,5 @@
-"""Demo data for Henan (DOMAIN.md §3), produced through the plugin's own services.
+"""Demo data for Henan (DOMAIN.md §3), produced through the plugin's own services, and the
+Hebei points the ecommerce plugin's 919 demo leaders collect at (see :data:`HEBEI_POINTS`).
 
 What it builds under each Henan station (deterministic: every random draw comes from a
 generator seeded with the station code, so the hook's call order does not matter):
@@ -65,6 +66,21 @@ GAPS = {
 }
 URBAN_PER_STATION, VILLAGES_PER_STATION, MAILROOMS_PER_STATION = 14, 16, 4
 RULES = CoverageRules()
+
+# Hebei: the 665 points the ecommerce plugin's 919 demo (DOMAIN.md §5) has its group-buy leaders
+# collect at. That demo lays them out as ``HB-PP-0001`` … ``HB-PP-0665``, point ``k`` (from 0) at
+# the ``k % n``-th of Hebei's n leaf units, taken city by city in code order
+# (``postalops_ecommerce.demo_plan.build``); the same rule here makes them real points, so that a
+# leader registered in Hebei while this plugin is on can name them.
+HEBEI = "cn.hebei"
+HEBEI_POINTS = 665
+HEBEI_CITY_SEATS = {
+    "shijiazhuang": (114.514, 38.042), "tangshan": (118.180, 39.630),
+    "qinhuangdao": (119.600, 39.935), "handan": (114.539, 36.625), "xingtai": (114.504, 37.070),
+    "baoding": (115.465, 38.874), "zhangjiakou": (114.886, 40.768), "chengde": (117.963, 40.951),
+    "cangzhou": (116.839, 38.304), "langfang": (116.684, 39.538), "hengshui": (115.670, 37.739),
+}  # fmt: skip
+HEBEI_CENTRE = (115.48, 38.03)
 
 
 def _stations(units: dict[str, Any], city: str) -> list[str]:
@@ -234,6 +250,50 @@ def _point(code, name, ptype, status, lon, lat, county, rng) -> dict:
             "opening_hours": hours}  # fmt: skip
 
 
+def hebei_branches(units: dict[str, Any]) -> list[str]:
+    """Hebei's leaf units, city by city in code order (a city without units below is its own)."""
+    codes = sorted(units)
+    has_children = {c.rsplit(".", 1)[0] for c in codes if "." in c}
+    cities = [c for c in codes if c.rsplit(".", 1)[0] == HEBEI]
+    return [
+        b
+        for city in cities
+        for b in (
+            [c for c in codes if c.startswith(city + ".") and c not in has_children] or [city]
+        )
+    ]
+
+
+def plan_hebei_points(units: dict[str, Any]) -> dict[str, list[dict]]:
+    """The 919 demo's pickup points as import rows per unit (plain values, no database)."""
+    branches = hebei_branches(units)
+    out: dict[str, list[dict]] = {}
+    if not branches:
+        return out
+    for k in range(HEBEI_POINTS):
+        branch = branches[k % len(branches)]
+        code = f"HB-PP-{k + 1:04d}"
+        rng = random.Random(f"pickup_points:hebei:{code}")
+        parts = branch.split(".")
+        seat = HEBEI_CITY_SEATS.get(parts[2], HEBEI_CENTRE)
+        lon, lat = offset(seat[0], seat[1], rng.uniform(0, 360), rng.uniform(500, 9000))
+        ptype = ("own", "partner_shop", "smart_locker", "village_station")[k % 4]
+        name = f"网点自提点{k + 1:04d}"
+        out.setdefault(branch, []).append(
+            _point(code, name, ptype, "active", lon, lat, parts[-1], rng)
+        )
+    return out
+
+
+def build_hebei_points(session: Session, units: dict[str, Any]) -> int:
+    """Write (or update) the 919 demo's Hebei points; returns how many rows were imported."""
+    plans = plan_hebei_points(units)
+    for branch, rows in plans.items():
+        report = validate_rows(list(enumerate(rows)), validate_point_row)
+        network.import_points(session, branch, report, "demo", OPENED)
+    return sum(len(rows) for rows in plans.values())
+
+
 def _days() -> list[dt.date]:
     n = (VOLUME_TO - VOLUME_FROM).days + 1
     return [VOLUME_FROM + dt.timedelta(days=i) for i in range(n)]
@@ -280,7 +340,8 @@ def plan_volumes(
 def build_demo(
     session: Session, units: dict[str, Any], progress: Callable[..., None] | None = None
 ) -> dict[str, Any]:
-    """Write the Henan demo (idempotent). Returns counts for the CLI summary."""
+    """Write the Henan demo and the 919 demo's Hebei points (idempotent). Returns counts for
+    the CLI summary."""
     progress = progress or (lambda *a, **k: None)
     cities = [c for c in CITY_SEATS if f"cn.henan.{c}" in units]
     summary = {"areas": 0, "points": 0}
@@ -312,6 +373,8 @@ def build_demo(
     for city in cities:
         _items(session, city)
         session.commit()
+    summary["points"] += build_hebei_points(session, units)
+    session.commit()
     progress(len(cities) + 2, len(cities) + 2, "done")
     return summary
 
