@@ -30,7 +30,7 @@ def submit(po_app, unit, kind="core.probe", params=None, **kw):
 
 
 def test_job_sent_over_http_succeeds_with_full_progress(po_app, make_user, login, workers):
-    c = login(make_user("zz_ops", ZZ, "ops"))
+    c = login(make_user("zz_admin", ZZ, "admin"))  # the probe is for administrators
     resp = c.post("/api/v1/jobs/probe", json={"steps": 5, "delay_ms": 10})
     assert resp.status_code == 202
     job = wait_for(po_app.extensions["postalops.db"], resp.json["id"])
@@ -38,14 +38,14 @@ def test_job_sent_over_http_succeeds_with_full_progress(po_app, make_user, login
     assert (job.done, job.total) == (5, 5)
     body = c.get(f"/api/v1/jobs/{job.id}").json
     assert body["status"] == "succeeded" and body["result"] == {"steps": 5, "unit": ZZ}
-    assert body["started_by"] == "user:zz_ops" and body["tenant"] == ZZ
+    assert body["started_by"] == "user:zz_admin" and body["tenant"] == ZZ
     assert count_rows(po_app, JobProbe) == 5
 
 
 def test_cancellation_stops_a_running_job_at_its_next_step(
     po_app, tenants, make_user, login, workers
 ):
-    c = login(make_user("zz_ops", ZZ, "ops"))
+    c = login(make_user("zz_admin", ZZ, "admin"))
     job_id = c.post("/api/v1/jobs/probe", json={"steps": 200, "delay_ms": 50}).json["id"]
     wait_for(po_app.extensions["postalops.db"], job_id, statuses=("running",))
     time.sleep(0.3)

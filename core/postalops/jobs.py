@@ -57,6 +57,7 @@ class JobSpec:
     time_limit_ms: int = 3_600_000
     label_zh: str = ""
     label_en: str = ""
+    result_url: str | Callable[[Job], str | None] | None = None
 
 
 def job(
@@ -67,11 +68,17 @@ def job(
     time_limit_ms: int = 3_600_000,
     label_zh: str = "",
     label_en: str = "",
+    result_url: str | Callable[[Job], str | None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark ``fn(ctx: JobContext, **params)`` as the tracked job ``kind`` ("<plugin>.<verb>").
 
     ``fn`` must be idempotent: a redelivered or re-run job may run it again from the start.
     Its return value (JSON-able) becomes the job's ``result``.
+
+    ``result_url`` is where a finished job's result is seen (the jobs page links to it): a
+    portal path formatted with the job's ``params``, ``result``, ``tenant`` and ``id``
+    (``"/p/payroll/runs/{result[run_id]}"``), or a function of the job record returning a path
+    or None. A job may also record its own link as ``result["result_url"]``.
     """
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,6 +90,7 @@ def job(
             time_limit_ms=time_limit_ms,
             label_zh=label_zh or kind,
             label_en=label_en or kind,
+            result_url=result_url,
         )
         return fn
 
@@ -400,6 +408,42 @@ class JobService:
             if status in FINAL:
                 row.finished_at = utcnow()
             s.add(row)
+
+    # -- results -----------------------------------------------------------------------------
+    def result_url(self, row: Job) -> str | None:
+        """The portal path where a succeeded job's result is seen, or None: what the job recorded
+        (``result["result_url"]``), else its kind's ``result_url`` (see :func:`job`). A link
+        that cannot be made (a missing result key, a function raising) is None, and logged."""
+        if row.status != "succeeded":
+            return None
+        result = row.result if isinstance(row.result, dict) else {}
+        own = result.get("result_url")
+        if isinstance(own, str) and own.startswith("/") and not own.startswith("//"):
+            return own
+        spec = self.specs.get(row.kind)
+        link = spec.result_url if spec else None
+        if link is None:
+            return None
+        try:
+            if callable(link):
+                url = link(row)
+            else:
+                url = link.format(
+                    params=row.params or {}, result=result, tenant=row.tenant_code, id=row.id
+                )
+        except Exception:  # noqa: BLE001 - a bad link must not break the jobs page
+            log.warning("job %s (%s): no result link", row.id, row.kind, exc_info=True)
+            return None
+        if not isinstance(url, str) or not url.startswith("/") or url.startswith("//"):
+            return None
+        return url
+
+    def label(self, kind: str, zh: bool) -> str:
+        """The job kind's name in the user's language (its ``label_zh`` / ``label_en``)."""
+        spec = self.specs.get(kind)
+        if spec is None:
+            return kind
+        return spec.label_zh if zh else spec.label_en
 
     # -- workers -----------------------------------------------------------------------------
     def start_workers(self, threads: int = 2) -> dramatiq.Worker:

@@ -15,7 +15,8 @@ PERMISSIONS = [
     Permission("core.tree.read", "查看组织树", "View the org tree", ("ops", "viewer")),
     Permission("core.metrics.read", "查看指标", "Read metrics", ("ops", "viewer")),
     Permission("core.jobs.view", "查看作业", "View jobs", ("ops", "viewer")),
-    Permission("core.jobs.run", "提交诊断作业", "Run diagnostic jobs", ("ops",)),
+    # The diagnostic probe is a deployment check: administrators only (admin holds every permission).
+    Permission("core.jobs.run", "运行诊断作业", "Run diagnostic jobs", ()),
     Permission("core.jobs.cancel", "取消作业", "Cancel jobs", ("ops",)),
     Permission("core.plugins.manage", "管理插件启用", "Enable or disable plugins", ()),
     Permission("core.users.manage", "管理用户", "Manage users", ()),

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlparse
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     current_app,
@@ -214,12 +215,109 @@ def home() -> Any:
 
 # --- jobs --------------------------------------------------------------------------------------
 
+# Scheduler housekeeping: jobs the scheduler fired, and the jobs those started in turn (their
+# ``started_by`` is ``job:<id>(scheduler:<name>)``). Hidden on the jobs page unless asked for.
+SCHEDULED = sa.or_(
+    Job.started_by.like("scheduler:%"),  # type: ignore[union-attr]
+    Job.started_by.like("job:%(scheduler:%"),  # type: ignore[union-attr]
+)
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+class JobListing(Listing):
+    """The jobs list. ``scheduled=1`` shows the scheduler's housekeeping too (left out by
+    default); the flag is kept in the paging and sorting links like any filter."""
+
+    def _filters(self, args: Any, locale: str, tz: str) -> tuple[list[Any], dict[str, str], list]:
+        clauses, values, problems = super()._filters(args, locale, tz)
+        if str(args.get(self.prefix + "scheduled") or "") == "1":
+            values["scheduled"] = "1"
+        else:
+            clauses.append(sa.or_(Job.started_by.is_(None), sa.not_(SCHEDULED)))  # type: ignore[union-attr]
+        return clauses, values, problems
+
+
+def _job_kinds() -> list[tuple[str, str, str]]:
+    specs = current_app.extensions["postalops.jobs"].specs
+    return sorted(((k, s.label_zh, s.label_en) for k, s in specs.items()), key=lambda t: t[2])
+
+
+def started_by_label(who: str | None) -> str:
+    """Who started a job, in words: a user's name, 定时任务 for the scheduler (also for the jobs
+    its jobs started), 接口令牌 … for a token."""
+    if not who:
+        return "—"
+    if who.startswith("job:") and "(" in who and who.endswith(")"):
+        return started_by_label(who[who.index("(") + 1 : -1])
+    if who.startswith("scheduler:"):
+        return _("Scheduler")
+    if who.startswith("user:"):
+        return who[len("user:") :]
+    if who.startswith("token:"):
+        return _("API token %(name)s", name=who[len("token:") :].split(" ", 1)[-1])
+    if who == "system" or who.startswith("system"):
+        return _("System")
+    return who
+
+
+JOBS = JobListing(
+    select(Job),
+    [
+        Column("created_at", "创建时间", "Created", kind="datetime", sortable=True,
+               filter="date_range"),
+        Column("kind", "作业", "Job", sortable=True, filter="choice", choices=_job_kinds),
+        Column("tenant_code", "单位", "Unit", kind="unit", sortable=True, filter="unit"),
+        Column("status", "状态", "Status", kind="status", domain="job", sortable=True,
+               filter="choice", choices=JOB_STATUSES),
+        Column("finished_at", "完成时间", "Finished", kind="datetime", sortable=True),
+    ],
+    default_sort="-created_at",
+    per_page=50,
+    filename="jobs",
+)  # fmt: skip
+
 
 @bp.route("/jobs")
 def jobs() -> Any:
     check_permission("core.jobs.view")
-    rows = context.session().exec(select(Job).order_by(Job.created_at.desc()).limit(100)).all()
-    return render_template("postalops/jobs.html", jobs=rows)
+    session = context.session()
+    page = JOBS.run(session, request.args)
+    service = current_app.extensions["postalops.jobs"]
+    hidden = 0
+    if not page.values.get("scheduled"):
+        hidden = session.execute(
+            sa.select(sa.func.count()).select_from(Job).where(SCHEDULED)
+        ).scalar_one()
+    zh = is_zh()
+    return render_template(
+        "postalops/jobs.html",
+        page=page,
+        hidden_scheduled=hidden,
+        job_label=lambda kind: service.label(kind, zh),
+        result_url=service.result_url,
+        started_by=started_by_label,
+        columns={c.key: c for c in JOBS.columns},
+    )
+
+
+@bp.route("/jobs/<job_id>/cancel", methods=["POST"])
+def cancel_job(job_id: str) -> Any:
+    check_permission("core.jobs.cancel")
+    from postalops import ui
+
+    page = ui.confirm_first(
+        _("The job stops at its next step; what it already did is kept."), _("Cancel the job")
+    )
+    if page is not None:
+        return page
+    try:
+        current_app.extensions["postalops.jobs"].cancel(job_id)
+        flash(_("The job will stop at its next step."), "info")
+    except PostalOpsError as exc:
+        if exc.status == 404:
+            raise
+        flash(_("This job has already finished."), "warning")
+    return redirect(_safe_next(request.form.get("next") or url_for("portal.jobs")))
 
 
 @bp.route("/jobs/probe", methods=["POST"])

@@ -17,15 +17,23 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (job) {
           if (!job) { return; }
-          tr.setAttribute("data-status", job.status);
-          tr.querySelector(".status").textContent = job.status;
-          var bar = tr.querySelector("progress");
-          bar.max = job.total || 1; bar.value = job.done;
-          tr.querySelector(".count").textContent = job.done + "/" + job.total;
-          tr.querySelector(".message").textContent = job.error || job.message || "";
+          if (job.status !== tr.getAttribute("data-status")) {
+            // a new status: the server renders its translated badge and the result link
+            window.location.reload();
+            return;
+          }
+          var bar = tr.querySelector(".progress");
+          var count = tr.querySelector(".count");
+          if (bar && job.total) {
+            bar.setAttribute("aria-valuenow", job.done);
+            bar.firstElementChild.style.width = Math.floor(100 * job.done / job.total) + "%";
+          }
+          if (count && job.total) {
+            count.textContent = job.done.toLocaleString() + "/" + job.total.toLocaleString();
+          }
         });
     });
-    window.setTimeout(poll, 700);
+    window.setTimeout(poll, 1000);
   }
-  window.setTimeout(poll, 300);
+  window.setTimeout(poll, 500);
 })();

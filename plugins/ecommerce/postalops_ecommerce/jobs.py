@@ -9,7 +9,12 @@ from .ingest import ingest_orders
 from .order_rows import parse_batch, parse_order
 
 
-@job("ecommerce.refresh", label_zh="刷新电商节排行", label_en="Refresh festival leaderboard")
+@job(
+    "ecommerce.refresh",
+    label_zh="刷新电商节排行",
+    label_en="Refresh festival leaderboard",
+    result_url="/p/ecommerce/",
+)
 def refresh(ctx: JobContext) -> dict:
     """Fold pending order/refund deltas of the job's unit into the rollup (incremental)."""
     ctx.progress(0, 1, "refreshing")
@@ -19,7 +24,12 @@ def refresh(ctx: JobContext) -> dict:
     return result
 
 
-@job("ecommerce.recompute", label_zh="重算电商节排行", label_en="Recompute festival leaderboard")
+@job(
+    "ecommerce.recompute",
+    label_zh="重算电商节排行",
+    label_en="Recompute festival leaderboard",
+    result_url="/p/ecommerce/",
+)
 def recompute(ctx: JobContext) -> dict:
     """Rebuild the rollup of the job's unit from its orders (repair; the reference path)."""
     ctx.progress(0, 1, "recomputing")
@@ -29,7 +39,13 @@ def recompute(ctx: JobContext) -> dict:
     return result
 
 
-@job("ecommerce.import_orders", label_zh="导入订单", label_en="Import orders", max_retries=1)
+@job(
+    "ecommerce.import_orders",
+    label_zh="导入订单",
+    label_en="Import orders",
+    max_retries=1,
+    result_url="/p/ecommerce/",
+)
 def import_orders(ctx: JobContext, orders: list[dict], first_row: int = 2) -> dict:
     """Import order objects (grouped from a CSV/XLSX upload), all-or-nothing, idempotent on the
     order number: a re-run reports every order as ``duplicate`` and writes nothing new."""

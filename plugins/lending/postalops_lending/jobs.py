@@ -17,6 +17,7 @@ from postalops_lending.services import close_of_business as cob
     max_retries=3,
     label_zh="小微贷款日终处理",
     label_en="Lending close of business",
+    result_url="/p/lending/loans",
 )
 def close_of_business(
     ctx: JobContext, as_of: str | None = None, bands: list[int] | None = None

@@ -39,6 +39,7 @@ def notify_key(notification: OutcallNotification) -> str:
     min_backoff_ms=500,
     label_zh="通知政务平台改邮寄",
     label_en="Notify the government platform",
+    result_url="/p/outcall/notifications",
 )
 def notify_platform(ctx: JobContext, notification_id: int) -> dict[str, Any]:
     """POST the issuing-method change to the unit's webhook.
@@ -110,7 +111,13 @@ def submit_notification(submit: Any, notification: OutcallNotification) -> str:
     return row.id
 
 
-@job(IMPORT, max_retries=0, label_zh="导入办件", label_en="Import cases")
+@job(
+    IMPORT,
+    max_retries=0,
+    label_zh="导入办件",
+    label_en="Import cases",
+    result_url="/p/outcall/cases",
+)
 def import_cases(ctx: JobContext, rows: list[list[Any]]) -> dict[str, Any]:
     """A portal upload: ``rows`` are ``[row_number, {column: value}]`` pairs.
 

@@ -8,7 +8,13 @@ from .payroll_run import run_payroll
 from .period import Month
 
 
-@job("payroll.run", max_retries=2, label_zh="工资核算", label_en="Payroll run")
+@job(
+    "payroll.run",
+    max_retries=2,
+    label_zh="工资核算",
+    label_en="Payroll run",
+    result_url="/p/payroll/runs/{result[run_id]}",
+)
 def run_payroll_job(ctx: JobContext, unit: str, month: str, actor: str = "") -> dict:
     """Compute the draft payroll of ``unit`` for ``month``. Re-running replaces the draft, so a
     redelivered message gives the same slips and totals."""

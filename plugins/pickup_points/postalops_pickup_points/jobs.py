@@ -14,7 +14,12 @@ from postalops.jobs import JobContext, job
 from . import coverage_store, direct_delivery_store
 
 
-@job("pickup_points.recompute_coverage", label_zh="重算自提点覆盖", label_en="Recompute coverage")
+@job(
+    "pickup_points.recompute_coverage",
+    label_zh="重算自提点覆盖",
+    label_en="Recompute coverage",
+    result_url="/p/pickup_points/coverage",
+)
 def recompute_coverage_job(ctx: JobContext, day: str | None = None) -> dict:
     """Recompute coverage of every area in the job's unit on ``day`` (default today)."""
     when = dt.date.fromisoformat(day) if day else clock.today()
@@ -28,6 +33,7 @@ def recompute_coverage_job(ctx: JobContext, day: str | None = None) -> dict:
     "pickup_points.propose_direct_delivery",
     label_zh="串点直投测算",
     label_en="Direct-delivery proposals",
+    result_url="/p/pickup_points/direct",
 )
 def propose_direct_delivery_job(
     ctx: JobContext, window_end: str, effective: str, switch: bool = False

@@ -35,7 +35,13 @@ def committing(ctx: JobContext) -> Any:
     return progress
 
 
-@job("sorter.rollup", max_retries=3, label_zh="分拣机数据汇总", label_en="Sorter rollups")
+@job(
+    "sorter.rollup",
+    max_retries=3,
+    label_zh="分拣机数据汇总",
+    label_en="Sorter rollups",
+    result_url="/p/sorter/",
+)
 def rollup(ctx: JobContext) -> dict[str, Any]:
     """Recompute the rollups of every device-day flagged by ingest (new, late, out-of-order)."""
     return recompute_dirty(
@@ -43,7 +49,13 @@ def rollup(ctx: JobContext) -> dict[str, Any]:
     )
 
 
-@job("sorter.alerts", max_retries=1, label_zh="分拣机告警检查", label_en="Sorter alert check")
+@job(
+    "sorter.alerts",
+    max_retries=1,
+    label_zh="分拣机告警检查",
+    label_en="Sorter alert check",
+    result_url="/p/sorter/alerts",
+)
 def check_alerts(ctx: JobContext) -> dict[str, Any]:
     """Evaluate the alert rules for every device in scope, then queue webhook delivery."""
     result = alerting.evaluate_all(ctx.session, now_utc(), progress=committing(ctx))
@@ -73,6 +85,7 @@ class WebhookFailed(RuntimeError):
     min_backoff_ms=10_000,
     label_zh="告警推送",
     label_en="Alert webhooks",
+    result_url="/p/sorter/alerts",
 )
 def notify(ctx: JobContext) -> dict[str, Any]:
     """Post undelivered alerts to their units' webhooks; raise (so Dramatiq retries with
