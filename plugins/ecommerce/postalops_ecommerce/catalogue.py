@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from .models import Listing, Merchant, Pavilion, Product, Rollup
 from .money import to_money
 from .readiness import Readiness, three_has
+from .units import city_of
 
 CATEGORIES = ("meat_egg_dairy", "dried_fruit", "fresh_produce", "seasonings", "grain_oil", "other")
 
@@ -93,17 +94,22 @@ def list_products(session: Session, pavilion: Pavilion, product_ids: list[int]) 
 
 
 def readiness(session: Session, tenant: str, date_from: dt.date, date_to: dt.date) -> list[dict]:
-    """三有 for every city pavilion in scope: products listed, operations staff, net sales."""
+    """三有 for every city in scope with a city pavilion: products listed, operations staff, net
+    sales. One row per city: a city with several pavilions has their products (each counted
+    once) and their staff (each person once) together, and its sales once."""
     pavilions = session.exec(
-        select(Pavilion).where(Pavilion.level == "city").order_by(Pavilion.tenant_code)
+        select(Pavilion)
+        .where(Pavilion.level == "city", in_scope_clause(Pavilion.tenant_code, tenant))
+        .order_by(Pavilion.tenant_code, Pavilion.code)
     ).all()
-    counts = dict(
-        session.execute(
-            sa.select(Listing.__table__.c.pavilion_id, sa.func.count())
-            .where(in_scope_clause(Listing.__table__.c.tenant_code, tenant))
-            .group_by(Listing.__table__.c.pavilion_id)
-        ).all()
-    )
+    lt = Listing.__table__
+    listed: dict[int, set[int]] = {}
+    for pavilion_id, product_id in session.execute(
+        sa.select(lt.c.pavilion_id, lt.c.product_id).where(
+            in_scope_clause(lt.c.tenant_code, tenant)
+        )
+    ).all():
+        listed.setdefault(pavilion_id, set()).add(product_id)
     r = Rollup.__table__
     sales = dict(
         session.execute(
@@ -114,18 +120,23 @@ def readiness(session: Session, tenant: str, date_from: dt.date, date_to: dt.dat
             .group_by(r.c.city_code)
         ).all()
     )
-    out = []
+    by_city: dict[str, list[Pavilion]] = {}
     for pav in pavilions:
-        if not (pav.tenant_code == tenant or pav.tenant_code.startswith(tenant + ".")):
-            continue
-        net = Decimal(sales.get(pav.tenant_code) or 0) / 100
-        check: Readiness = three_has(counts.get(pav.id, 0), len(pav.operators), net)
+        by_city.setdefault(city_of(pav.tenant_code) or pav.tenant_code, []).append(pav)
+    out = []
+    for city in sorted(by_city):
+        group = by_city[city]
+        products = set().union(*(listed.get(p.id, set()) for p in group))
+        operators = {name for p in group for name in p.operators}
+        net = Decimal(sales.get(city) or 0) / 100
+        check: Readiness = three_has(len(products), len(operators), net)
         out.append(
             {
-                "unit": pav.tenant_code,
-                "pavilion": pav.name,
-                "products": counts.get(pav.id, 0),
-                "operators": len(pav.operators),
+                "unit": city,
+                "pavilion": " / ".join(p.name for p in group),
+                "pavilions": [p.name for p in group],
+                "products": len(products),
+                "operators": len(operators),
                 "net_turnover": net.quantize(Decimal("0.01")),
                 "ready": check.ready,
                 "missing": check.missing,

@@ -395,3 +395,49 @@ def test_a_city_planner_cannot_raise_its_own_target_above_its_provinces(po_app, 
     assert resp.get_json()["error"]["code"] == "exceeds_parent_target"
     assert count_rows(po_app, Target) == before
     assert post(city, "cn.hebei.shijiazhuang", "600").status_code == 201
+
+
+def test_readiness_lists_each_city_once(po_app, world, ecom, make_token):
+    """Shijiazhuang has two city pavilions (the 乡村振兴馆 and a second one staffed but not yet
+    stocked): readiness is per city, one row, with the pavilions' products and staff together
+    and the city's sales counted once."""
+    admin = make_token("cn.hebei", "ecommerce.catalogue", "ecommerce.view", "ecommerce.ingest")
+    admin.post("/api/v1/ecommerce/merchants", json=[{"code": "M1", "name": "冀农优品"}])
+    product = {"merchant": "M1", "category": "dried_fruit", "agreed_price": "29.90"}
+    admin.post(
+        "/api/v1/ecommerce/products",
+        json=[
+            {**product, "sku": "P1", "name": "赞皇大枣"},
+            {**product, "sku": "P2", "name": "枣片"},
+        ],
+    )
+    pavilions = [
+        ("SJZ-A", "石家庄乡村振兴馆", [], ["P1", "P2"]),
+        ("SJZ-B", "石家庄特产馆", ["运营一", "运营二"], ["P2"]),
+    ]
+    for code, name, operators, skus in pavilions:
+        resp = admin.post(
+            "/api/v1/ecommerce/pavilions",
+            json={
+                "code": code,
+                "name": name,
+                "unit": "cn.hebei.shijiazhuang",
+                "level": "city",
+                "operators": operators,
+                "skus": skus,
+            },
+        )
+        assert resp.status_code == 201, resp.get_json()
+    assert (
+        admin.post("/api/v1/ecommerce/orders", json=[ecom.order("A1", "29.90")]).status_code == 200
+    )
+    ecom.refresh("cn.hebei")
+    items = admin.get("/api/v1/ecommerce/readiness?from=2022-08-01&to=2022-09-06").get_json()[
+        "items"
+    ]
+    assert [i["unit"] for i in items] == ["cn.hebei.shijiazhuang"]
+    (row,) = items
+    assert row["pavilions"] == ["石家庄乡村振兴馆", "石家庄特产馆"]
+    assert (row["products"], row["operators"]) == (2, 2)  # P2 listed twice counts once
+    assert row["net_turnover"] == "29.90"  # the city's sales, not once per pavilion
+    assert (row["ready"], row["missing"]) == (True, [])
