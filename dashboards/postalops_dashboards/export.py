@@ -12,16 +12,21 @@ from postalops.api import query_period, query_tenant
 from postalops.auth import check_permission
 from postalops.metrics import collect
 
+from .host import can_view
+
 bp = Blueprint("dashboards_export", __name__, url_prefix="/dashboards/export")
 
 
 @bp.route("/metrics.csv")
 def metrics_csv() -> Any:
-    """Every KPI of every enabled plugin as rows (plugin, kpi, value, unit, labels)."""
+    """Every KPI of every enabled plugin the caller may view, as rows (plugin, kpi, value,
+    unit, labels)."""
     check_permission("core.metrics.read")
     tenant = query_tenant()
     frm, to = query_period()
-    data = collect(current_app.extensions["postalops.plugins"], context.session(), tenant, frm, to)
+    registry = current_app.extensions["postalops.plugins"]
+    data = collect(registry, context.session(), tenant, frm, to)
+    data["metrics"] = {k: v for k, v in data["metrics"].items() if can_view(registry, k)}
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["tenant", "from", "to", "plugin", "kpi", "value", "unit", "label_zh", "label_en"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import urllib.parse
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,13 +13,17 @@ import dash
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 from flask import Flask, session
-from postalops import context
+from postalops import context, formatting
 from postalops.models import OrgUnit
 from postalops.plugins import DashboardPage
 from postalops.tenancy import in_subtree
+from postalops.ui import css_urls
 from sqlmodel import Session, select
 
+from . import figures, theme
+
 BASE = "/dashboards/"
+_DECLARED: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -44,7 +49,9 @@ class ViewContext:
     ) -> dict:
         from postalops.metrics import collect
 
-        return collect(
+        if plugin is not None and not can_view(self.registry, plugin):
+            return {}
+        data = collect(
             self.registry,
             self.session,
             tenant or self.tenant,
@@ -52,6 +59,51 @@ class ViewContext:
             date_to or self.date_to,
             plugin,
         )["metrics"]
+        # a plugin's figures show only to holders of its view permission (the payroll cost of a
+        # city is not for its loan officers), whichever page asks for them
+        return {k: v for k, v in data.items() if can_view(self.registry, k)}
+
+    @property
+    def locale(self) -> str:
+        return "zh" if self.zh else "en"
+
+    def unit_name(self, code: Any) -> str:
+        """A unit code as its name in the viewer's language (郑州市分公司), through the core's
+        ``postalops.ui.unit_name``; outside a Flask app (a page built in a unit test) from this
+        view's session."""
+        from flask import has_app_context
+
+        if has_app_context():
+            return figures.unit_label(code, self.zh)
+        names = self.__dict__.get("_unit_names")
+        if names is None:
+            rows = self.session.exec(select(OrgUnit.code, OrgUnit.name_zh, OrgUnit.name_en)).all()
+            names = self.__dict__["_unit_names"] = {c: (zh, en) for c, zh, en in rows}
+        found = names.get(str(code))
+        return str(code) if found is None else found[0 if self.zh else 1]
+
+
+def view_permission(registry: Any, key: str, page: DashboardPage | None = None) -> str | None:
+    """The permission a viewer needs for plugin ``key``'s dashboards and cards: the page's own
+    ``permission``, else the plugin's ``<key>.view`` when it declares one, else none (built-ins
+    such as the overview)."""
+    if page is not None and page.permission:
+        return page.permission
+    declared = _DECLARED.get(registry)
+    if declared is None:
+        declared = _DECLARED[registry] = frozenset(p.name for p in registry.permissions())
+    name = f"{key}.view"
+    return name if name in declared else None
+
+
+def can_view(registry: Any, key: str, page: DashboardPage | None = None) -> bool:
+    """The current caller may see plugin ``key``'s dashboard figures (fails closed without a
+    caller)."""
+    ctx = context.current_or_none()
+    if ctx is None:
+        return False
+    needed = view_permission(registry, key, page)
+    return needed is None or ctx.principal.can(needed)
 
 
 def csv_link(df: pd.DataFrame, name: str, label: str = "CSV") -> html.A:
@@ -65,33 +117,36 @@ def csv_link(df: pd.DataFrame, name: str, label: str = "CSV") -> html.A:
 
 
 def chart(figure: Any, df: pd.DataFrame, name: str, *, zh: bool = True) -> html.Div:
-    """A plotly figure with a CSV download of the data it draws."""
+    """A plotly figure in the portal's template with a CSV download of the data it draws; a
+    figure with nothing to draw shows the empty state ("所选期间没有数据") instead of empty axes,
+    and offers no download."""
+    theme.apply(figure)
+    figures.date_axes(figure)
+    empty = not figures.has_data(figure)
+    if empty:
+        figure = theme.apply(figures.or_empty(figure, zh))
+    graph = dcc.Graph(
+        figure=figure,
+        id={"type": "chart", "name": name},
+        config={"displaylogo": False, "responsive": True},
+        className="po-graph",
+    )
+    if empty:
+        return html.Div([graph], className="chart po-chart-empty", **{"data-empty": "1"})
     return html.Div(
-        [
-            dcc.Graph(
-                figure=figure, id={"type": "chart", "name": name}, config={"displaylogo": False}
-            ),
-            csv_link(df, name, "下载 CSV" if zh else "Download CSV"),
-        ],
-        className="chart",
+        [graph, csv_link(df, name, "下载 CSV" if zh else "Download CSV")], className="chart"
     )
 
 
-def format_value(entry: dict[str, Any]) -> str:
-    value, unit = entry.get("value"), entry.get("unit", "")
-    if value is None:
-        return "—"  # no data in the period (e.g. a rate with a zero denominator)
+def format_value(entry: dict[str, Any], zh: bool = True) -> str:
+    """A KPI of the metrics contract as on the portal's cards (``postalops.formatting``)."""
+    value = entry.get("value")
+    if value is None or value == "":
+        return formatting.MISSING  # no data in the period (e.g. a rate with a zero denominator)
     try:
-        number = float(value)  # display only; the contract keeps exact strings
-    except (TypeError, ValueError):
+        return formatting.kpi_value(value, entry.get("unit"), "zh" if zh else "en", card=True)
+    except ValueError:
         return str(value)
-    if unit == "ratio":
-        return f"{number * 100:.1f}%"
-    if unit in ("CNY", "yuan"):
-        return f"¥{number:,.2f}"
-    if number.is_integer():
-        return f"{int(number):,} {unit}".strip()
-    return f"{number:,.2f} {unit}".strip()
 
 
 def metric_cards(metrics: dict[str, dict[str, Any]], zh: bool, plugin: str = "") -> html.Div:
@@ -101,7 +156,7 @@ def metric_cards(metrics: dict[str, dict[str, Any]], zh: bool, plugin: str = "")
             html.Div(
                 [
                     html.Div(entry["label_zh"] if zh else entry["label_en"], className="label"),
-                    html.Div(format_value(entry), className="value"),
+                    html.Div(format_value(entry, zh), className="value"),
                 ],
                 className="kpi",
                 **{"data-kpi": f"{plugin}.{name}" if plugin else name},
@@ -120,6 +175,7 @@ def _viewer_units(s: Session) -> list[OrgUnit]:
 
 def create_dash(app: Flask) -> dash.Dash:
     """Mount the one Dash app of this process on ``app`` and collect plugin pages."""
+    theme.register()  # every figure drawn from here on uses the portal's template
     dash_app = dash.Dash(
         __name__,
         server=app,
@@ -129,6 +185,7 @@ def create_dash(app: Flask) -> dash.Dash:
         title="PostalOps",
         assets_folder=str(__import__("pathlib").Path(__file__).parent / "assets"),
         update_title=None,
+        external_stylesheets=css_urls(),  # the portal's Bootstrap and theme, served locally
     )
     registry = app.extensions["postalops.plugins"]
     pages: list[tuple[str, DashboardPage]] = []
@@ -155,6 +212,17 @@ def create_dash(app: Flask) -> dash.Dash:
         return _render(app, pathname or BASE, unit, start, end)
 
     @dash_app.callback(
+        Output("po-dash-nav", "children"), Input("po-url", "pathname"), Input("po-unit", "value")
+    )
+    def nav(pathname: str, unit: str) -> Any:
+        ctx = context.current_or_none()
+        if ctx is None:
+            return []
+        root = ctx.principal.home_unit or "cn"
+        unit = unit if unit and in_subtree(unit, root) else ctx.unit
+        return _nav_links(app, ctx.session, unit, _zh(), pathname or BASE)
+
+    @dash_app.callback(
         Output("po-unit", "value"), Input("po-unit", "value"), State("po-unit", "options")
     )
     def keep_unit(unit: str, options: list) -> Any:
@@ -171,13 +239,35 @@ def _zh() -> bool:
     return str(get_locale() or "zh_CN").startswith("zh")
 
 
-def _visible_pages(app: Flask, s: Session, unit: str) -> list[tuple[str, DashboardPage]]:
+def _enabled_pages(app: Flask, s: Session, unit: str) -> list[tuple[str, DashboardPage]]:
     registry = app.extensions["postalops.plugins"]
     enabled = registry.effective(s, unit)
     return [
         (k, p)
         for k, p in app.extensions["postalops.dash_pages"]
         if registry.is_builtin(k) or k in enabled
+    ]
+
+
+def _visible_pages(app: Flask, s: Session, unit: str) -> list[tuple[str, DashboardPage]]:
+    """Pages of plugins enabled at ``unit`` that the caller holds the view permission of."""
+    registry = app.extensions["postalops.plugins"]
+    return [(k, p) for k, p in _enabled_pages(app, s, unit) if can_view(registry, k, p)]
+
+
+def _nav_links(app: Flask, s: Session, unit: str, zh: bool, pathname: str | None) -> list[html.A]:
+    """The pages the viewer may open at ``unit`` (enabled there, view permission held), the
+    current one marked."""
+    current = (pathname or "")[len(BASE) :].strip("/") if pathname else None
+    return [
+        html.A(
+            p.title_zh if zh else p.title_en,
+            href=BASE + p.path,
+            className="po-dash-link" + (" active" if current == p.path.strip("/") else ""),
+            **{"data-page": k + ":" + p.path},
+            **({"aria-current": "page"} if current == p.path.strip("/") else {}),
+        )
+        for k, p in _visible_pages(app, s, unit)
     ]
 
 
@@ -190,15 +280,7 @@ def _shell(app: Flask) -> html.Div:
     units = _viewer_units(s)
     today = dt.date.today()
     default_from, default_to = _default_period(app, today)
-    links = [
-        html.A(
-            p.title_zh if zh else p.title_en,
-            href=BASE + p.path,
-            className="po-dash-link",
-            **{"data-page": k + ":" + p.path},
-        )
-        for k, p in _visible_pages(app, s, ctx.unit)
-    ]
+    links = _nav_links(app, s, ctx.unit, zh, None)
     return html.Div(
         [
             dcc.Location(id="po-url"),
@@ -209,26 +291,36 @@ def _shell(app: Flask) -> html.Div:
                         href="/",
                         className="po-back",
                     ),
-                    html.Nav(links, className="po-dash-nav"),
-                    dcc.Dropdown(
-                        id="po-unit",
-                        clearable=False,
-                        value=ctx.unit,
-                        style={"minWidth": "16rem"},
-                        options=[
-                            {
-                                "label": ("\u2003" * (u.depth - units[0].depth))
-                                + (u.name_zh if zh else u.name_en),
-                                "value": u.code,
-                            }
-                            for u in units
-                        ],
+                    html.Nav(
+                        links,
+                        id="po-dash-nav",
+                        className="po-dash-nav",
+                        **{"aria-label": "看板" if zh else "Dashboards"},
                     ),
-                    dcc.DatePickerRange(
-                        id="po-period",
-                        start_date=default_from,
-                        end_date=default_to,
-                        display_format="YYYY-MM-DD",
+                    html.Div(
+                        [
+                            dcc.Dropdown(
+                                id="po-unit",
+                                clearable=False,
+                                value=ctx.unit,
+                                className="po-unit-select",
+                                options=[
+                                    {
+                                        "label": ("\u2003" * (u.depth - units[0].depth))
+                                        + (u.name_zh if zh else u.name_en),
+                                        "value": u.code,
+                                    }
+                                    for u in units
+                                ],
+                            ),
+                            dcc.DatePickerRange(
+                                id="po-period",
+                                start_date=default_from,
+                                end_date=default_to,
+                                display_format="YYYY-MM-DD",
+                            ),
+                        ],
+                        className="po-dash-controls",
                     ),
                 ],
                 className="po-dash-header",
@@ -265,10 +357,24 @@ def _render(app: Flask, pathname: str, unit: str | None, start: str | None, end:
         date_from, date_to = date_to, date_from
     path = pathname[len(BASE) :] if pathname.startswith(BASE) else ""
     path = path.strip("/")
-    page = next((p for k, p in _visible_pages(app, s, unit) if p.path.strip("/") == path), None)
-    if page is None:
-        return html.Div(
-            "该页面不可用" if zh else "This page is not available here", id="po-page-missing"
+    enabled = [(k, p) for k, p in _enabled_pages(app, s, unit) if p.path.strip("/") == path]
+    if not enabled:
+        return _notice(
+            "该页面在此单位不可用" if zh else "This page is not available for this unit",
+            "请从上方菜单选择看板，或切换单位。"
+            if zh
+            else "Choose a dashboard from the menu above, or another unit.",
+            "po-page-missing",
+        )
+    key, page = enabled[0]
+    if not can_view(app.extensions["postalops.plugins"], key, page):
+        # checked here, server-side, whatever the browser asks for: the nav hides the page too
+        return _notice(
+            "你没有查看此看板的权限" if zh else "You do not have permission to view this dashboard",
+            "如需查看，请联系管理员授予相应权限。"
+            if zh
+            else "Ask an administrator for the permission if you need it.",
+            "po-page-forbidden",
         )
     view = ViewContext(
         tenant=unit,
@@ -282,4 +388,13 @@ def _render(app: Flask, pathname: str, unit: str | None, start: str | None, end:
         [html.H2(page.title_zh if zh else page.title_en), page.layout(view)],
         id="po-page-body",
         **{"data-unit": unit},
+    )
+
+
+def _notice(headline: str, hint: str, id_: str) -> html.Div:
+    return html.Div(
+        [html.P(html.Strong(headline)), html.P(hint, className="po-hint")],
+        id=id_,
+        className="po-empty",
+        role="status",
     )

@@ -1,5 +1,6 @@
 """The provincial overview: a card per KPI of every enabled plugin, a weekly trend and a
-comparison of the unit's children for a chosen KPI, each downloadable as CSV."""
+comparison of the unit's children (by name) for a chosen KPI, each downloadable as CSV. Only
+the plugins the viewer holds the view permission of are shown (``ViewContext.metrics``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dash import dcc, html
 from postalops.models import OrgUnit
 from sqlmodel import select
 
+from . import figures
 from .host import ViewContext, chart, metric_cards
 
 
@@ -57,22 +59,47 @@ def children_frame(view: ViewContext, plugin: str, kpi: str) -> pd.DataFrame:
         rows.append(
             {
                 "unit": child.code,
-                "name": child.name_zh if view.zh else child.name_en,
+                "name": view.unit_name(child.code),
                 "value": numeric(entry["value"]) if entry else None,
             }
         )
     return pd.DataFrame(rows, columns=["unit", "name", "value"])
 
 
+def headline(metrics: dict[str, dict[str, Any]]) -> tuple[str, str, dict[str, Any]]:
+    """``(plugin, kpi, entry)``: the first KPI whose value is a number other than zero."""
+    for plugin, kpis in metrics.items():
+        for name, entry in kpis.items():
+            if numeric(entry.get("value")):
+                return plugin, name, entry
+    plugin = next(iter(metrics))
+    name, entry = next(iter(metrics[plugin].items()))
+    return plugin, name, entry
+
+
 def layout(view: ViewContext) -> html.Div:
     metrics = view.metrics()
     if not metrics:
         return html.Div(
-            view.t(
-                "本单位尚未启用任何业务插件，或所选期间没有数据。",
-                "No business plugin is enabled here, or the period has no data.",
-            ),
+            [
+                html.P(
+                    html.Strong(
+                        view.t(
+                            "本单位没有你可查看的业务数据",
+                            "No business figures you may view for this unit",
+                        )
+                    )
+                ),
+                html.P(
+                    view.t(
+                        "本单位尚未启用业务插件，或你没有查看权限；可切换单位或联系管理员。",
+                        "No business plugin is enabled here, or you lack the permission to "
+                        "view it; choose another unit or ask an administrator.",
+                    )
+                ),
+            ],
             id="po-overview-empty",
+            className="po-empty",
         )
     sections = []
     for plugin, kpis in metrics.items():
@@ -87,27 +114,35 @@ def layout(view: ViewContext) -> html.Div:
                 **{"data-plugin": plugin},
             )
         )
-    # The headline chart: first KPI of the first plugin, weekly and by child unit.
-    plugin = next(iter(metrics))
-    kpi_name, entry = next(iter(metrics[plugin].items()))
+    # The headline chart: the first KPI with a figure in the period (first plugin, first KPI
+    # when none has), weekly and by child unit.
+    plugin, kpi_name, entry = headline(metrics)
     label = entry["label_zh"] if view.zh else entry["label_en"]
+    unit = entry.get("unit")
     trend = trend_frame(view, plugin, kpi_name)
     fig = px.line(
         trend,
         x="to",
         y="value",
         markers=True,
+        labels={"to": view.t("周（截至）", "Week ending"), "value": label},
         title=view.t(f"{label}：按周趋势", f"{label}: weekly trend"),
     )
+    figures.format_values(fig, unit, view.zh)
     children = children_frame(view, plugin, kpi_name)
     charts = [chart(fig, trend, f"trend-{plugin}-{kpi_name}", zh=view.zh)]
     if not children.empty:
-        bar = px.bar(
+        bar = px.bar(  # horizontal: every name readable, on a phone too
             children,
-            x="name",
-            y="value",
+            x="value",
+            y="name",
+            orientation="h",
+            labels={"name": view.t("下级单位", "Unit below"), "value": label},
             title=view.t(f"{label}：下级单位对比", f"{label}: by child unit"),
         )
+        bar.update_layout(height=max(300, 26 * len(children) + 140))
+        bar.update_yaxes(autorange="reversed")
+        figures.format_values(bar, unit, view.zh, axis="x")
         charts.append(chart(bar, children, f"children-{plugin}-{kpi_name}", zh=view.zh))
     return html.Div(
         [
