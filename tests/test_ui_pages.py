@@ -305,3 +305,32 @@ def test_confirm_page_reposts_the_fields(po_app, make_user, login, monkeypatch):
     assert re.search(r'name="confirmed" value="1"', html)
     resp = c.post("/unit", data={"plugin": "payroll", "confirmed": "1", "csrf_token": c.csrf})
     assert resp.get_data(as_text=True) == "done payroll"
+
+
+@pytest.mark.parametrize(
+    ("page", "current"),
+    [
+        ("/p/outcall/cases", "/p/outcall/cases"),
+        ("/p/payroll/rate-cards", "/p/payroll/rate-cards"),
+        ("/p/sorter/alerts", "/p/sorter/alerts"),
+        ("/p/pickup_points/points", "/p/pickup_points/points"),
+        ("/p/ecommerce/", "/p/ecommerce/"),
+        ("/p/lending/loans", "/p/lending/loans"),
+    ],
+)
+def test_every_plugin_has_the_same_section_tabs(po_app, make_user, login, page, current):
+    """One tab style across plugins (there were three): the kit's tabs, the current section
+    marked for sight and for screen readers, its label in Chinese."""
+    c = login(make_user("root", "cn", "admin"))
+    html = c.get(page).get_data(as_text=True)
+    nav = re.search(r'<nav class="po-tabs"[^>]*>(.*?)</nav>', html, re.S)
+    assert nav is not None, page
+    assert (
+        'class="tabs"' not in html
+        and 'class="subnav"' not in html
+        and 'outcall-tabs" style' not in html
+    )
+    marked = re.findall(r'<a class="nav-link active" href="([^"]+)" aria-current="page"', nav[1])
+    assert marked == [current], (page, marked)
+    label = re.search(r'<nav class="po-tabs"[^>]*aria-label="([^"]+)"', html)[1]
+    assert re.search(r"[\u4e00-\u9fff]", label), label
