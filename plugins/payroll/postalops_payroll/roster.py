@@ -1,8 +1,13 @@
 """Couriers, contractors and contract terms: imported in bulk, each row reported.
 
-Imports are all-or-nothing like every PostalOps import: when any row is bad the caller gets a
-422 naming every bad row and field, and nothing is written. A good import reports each row as
-``created``, ``updated`` or ``unchanged`` (re-sending a file changes nothing).
+Imports are all-or-nothing like every PostalOps import: when any row is bad the caller gets one
+422 naming every bad row and each of its errors, and nothing is written. Errors come in one
+pass (the core's ``check_rows`` / ``RowErrors``): a row's shape errors (missing or malformed
+cells) and its reference errors (unknown or out-of-scope station, unknown contractor, a code
+twice in the file or taken outside the caller's scope, overlapping contract terms, a price
+above the city's cap) are reported together, and so are every other row's; a file is never
+fixed twice to meet a second stage. A good import reports each row as ``created``,
+``updated`` or ``unchanged`` (re-sending a file changes nothing).
 """
 
 from __future__ import annotations
@@ -10,50 +15,151 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from postalops.db import in_scope_clause, scope_of
 from postalops.errors import PostalOpsError, ValidationError
+from postalops.imports import RowErrors, check_rows
 from postalops.models import OrgUnit
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
 from sqlmodel import Session, select
 
 from .models import PayrollBudget, PayrollContractor, PayrollContractTerm, PayrollCourier
 from .money import parse_decimal
-from .outsourcing import ContractTerm, validate_terms
+from .outsourcing import ContractTerm
 from .payslip import OUTSOURCED, OWN
 from .period import Month
 
 Rows = Iterable[tuple[int, Mapping[str, Any]]]
 
 
-def _text(
-    raw: Mapping[str, Any],
-    name: str,
-    errors: list[dict[str, Any]],
-    *,
-    required: bool = True,
-    max_length: int = 100,
-) -> str | None:
-    value = raw.get(name)
-    text = "" if value is None else str(value).strip()
-    if not text:
-        if required:
-            errors.append({"field": name, "message": "required"})
+# --- the shape of a row (pydantic, through the core's check_rows) ------------------------------
+
+
+def _cell_text(value: Any) -> str | None:
+    """A cell as text: numbers from a spreadsheet (1001, 1001.0) read as their digits."""
+    if value is None:
         return None
-    if len(text) > max_length:
-        errors.append({"field": name, "message": f"at most {max_length} characters"})
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _required(value: Any) -> str:
+    text = _cell_text(value)
+    if text is None:
+        raise PydanticCustomError("required", "required")
     return text
 
 
-def _money(raw: Mapping[str, Any], name: str, errors: list[dict[str, Any]]) -> Decimal | None:
+def _fen(value: Any) -> Decimal:
     try:
-        value = parse_decimal(raw.get(name), name)
+        number = parse_decimal(value, "amount")
     except PostalOpsError as error:
-        errors.extend(error.details)
-        return None
-    if value is not None and value != value.quantize(Decimal("0.01")):
-        errors.append({"field": name, "message": "whole fen only (two decimals)"})
-    return value
+        message = error.details[0]["message"] if error.details else error.message
+        raise PydanticCustomError("invalid_amount", message) from None
+    assert number is not None
+    if number != number.quantize(Decimal("0.01")):
+        raise PydanticCustomError("whole_fen", "whole fen only (two decimals)")
+    return number
+
+
+def _optional_fen(value: Any) -> Decimal | None:
+    return None if _cell_text(value) is None else _fen(value)
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(_required(value)[:10])
+    except ValueError:
+        raise PydanticCustomError("invalid_date", "a date like 2022-01-01") from None
+
+
+def _first_of_month(value: Any) -> dt.date:
+    day = _date(value)
+    if day.day != 1:
+        raise PydanticCustomError("not_first_day", "terms start on the 1st of a month")
+    return day
+
+
+def _last_of_month(value: Any) -> dt.date:
+    day = _date(value)
+    if day != Month.parse(day).last_day:
+        raise PydanticCustomError("not_last_day", "terms end on a month's last day")
+    return day
+
+
+def Text(max_length: int) -> Any:  # noqa: N802 - a type
+    return Annotated[str, BeforeValidator(_required), StringConstraints(max_length=max_length)]
+
+
+def OptionalText(max_length: int) -> Any:  # noqa: N802 - a type
+    return Annotated[
+        Annotated[str, StringConstraints(max_length=max_length)] | None,
+        BeforeValidator(_cell_text),
+    ]
+
+
+Fen = Annotated[Decimal, BeforeValidator(_fen)]
+
+
+class ContractorRow(BaseModel):
+    """One contractor: its code, name and the city (unit) it works for."""
+
+    model_config = ConfigDict(extra="ignore")
+    code: Text(40)
+    name: Text(100)
+    unit: Text(200)
+
+
+class CourierRow(BaseModel):
+    """One courier; own staff need ``grade`` and ``base_pay``, outsourced ones ``contractor``
+    (checked with the references, so a row with a bad kind still has its other cells checked)."""
+
+    model_config = ConfigDict(extra="ignore")
+    code: Text(40)
+    name: Text(100)
+    kind: Annotated[
+        Literal["own", "outsourced"],
+        BeforeValidator(lambda v: _required(v).lower()),
+    ]
+    station: Text(200)
+    grade: OptionalText(20) = None
+    base_pay: Annotated[Decimal | None, BeforeValidator(_optional_fen)] = None
+    contractor: OptionalText(40) = None
+    username: OptionalText(80) = None
+
+
+class ContractTermRow(BaseModel):
+    """One contract term: whole months, ``start`` on a 1st, ``end`` on a month's last day."""
+
+    model_config = ConfigDict(extra="ignore")
+    code: Text(60)
+    contractor: Text(40)
+    start: Annotated[dt.date, BeforeValidator(_first_of_month)]
+    end: Annotated[dt.date, BeforeValidator(_last_of_month)]
+    unit_price: Fen
+
+
+def _readable(row: Any, raw: Mapping[str, Any] | None, name: str) -> str | None:
+    """A cell's text for the reference checks: from the validated row, or from the raw row
+    when the row failed its shape (whatever of it can be read is still checked)."""
+    if row is not None:
+        value = getattr(row, name)
+        return None if value is None else str(value)
+    return _cell_text(raw.get(name)) if raw is not None else None
+
+
+def _all_rows(valid: list[tuple[int, Any]], errors: RowErrors) -> list[tuple[int, Any, Any]]:
+    """Every row in file order as ``(row, validated or None, raw or None)``."""
+    rows = [(n, item, None) for n, item in valid] + [(n, None, raw) for n, raw in errors.raw_rows()]
+    return sorted(rows, key=lambda r: r[0])
 
 
 def _unit_codes(session: Session, codes: set[str]) -> set[str]:
@@ -70,57 +176,49 @@ def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {"counts": counts, "rows": results}
 
 
-def _raise_if(errors: list[dict[str, Any]], what: str) -> None:
-    if errors:
-        raise ValidationError(
-            f"{len(errors)} {what} row(s) invalid; nothing was imported",
-            code="invalid_rows",
-            details=errors,
-        )
+def _check_code_twice(
+    rows: list[tuple[int, Any, Any]], errors: RowErrors, name: str = "code"
+) -> None:
+    seen: set[str] = set()
+    for row_no, item, raw in rows:
+        code = _readable(item, raw, name)
+        if code and code in seen:
+            errors.add(row_no, name, "appears twice in this file")
+        seen.add(code or "")
 
 
 def import_contractors(session: Session, rows: Rows) -> dict[str, Any]:
     """Upsert contractors: columns ``code``, ``name``, ``unit`` (the city they work for)."""
-    rows = list(rows)
-    units = _unit_codes(session, {str(r.get("unit") or "").strip() for _, r in rows})
+    valid, errors = check_rows(rows, ContractorRow)
+    every = _all_rows(valid, errors)
+    units = _unit_codes(session, {_readable(i, r, "unit") or "" for _, i, r in every})
+    for row_no, item, raw in every:
+        unit = _readable(item, raw, "unit")
+        if unit and unit not in units:
+            errors.add(row_no, "unit", "unknown unit or outside your scope")
+    _check_code_twice(every, errors)
+    errors.raise_if_any()
     existing = {
         c.code: c
         for c in session.exec(
             select(PayrollContractor).where(
-                PayrollContractor.code.in_([str(r.get("code") or "").strip() for _, r in rows])  # type: ignore[attr-defined]
+                PayrollContractor.code.in_([item.code for _, item in valid])  # type: ignore[attr-defined]
             )
         )
     }
-    errors, plan = [], []
-    seen: set[str] = set()
-    for row_no, raw in rows:
-        row_errors: list[dict[str, Any]] = []
-        code = _text(raw, "code", row_errors, max_length=40)
-        name = _text(raw, "name", row_errors)
-        unit = _text(raw, "unit", row_errors, max_length=200)
-        if unit and unit not in units:
-            row_errors.append({"field": "unit", "message": "unknown unit or outside your scope"})
-        if code and code in seen:
-            row_errors.append({"field": "code", "message": "appears twice in this file"})
-        seen.add(code or "")
-        if row_errors:
-            errors.append({"row": row_no, "errors": row_errors})
-        else:
-            plan.append((row_no, code, name, unit))
-    _raise_if(errors, "contractor")
     results = []
-    for row_no, code, name, unit in plan:
-        current = existing.get(code)
+    for row_no, item in valid:
+        current = existing.get(item.code)
         if current is None:
-            session.add(PayrollContractor(code=code, name=name, tenant_code=unit))
+            session.add(PayrollContractor(code=item.code, name=item.name, tenant_code=item.unit))
             status = "created"
-        elif (current.name, current.tenant_code) == (name, unit):
+        elif (current.name, current.tenant_code) == (item.name, item.unit):
             status = "unchanged"
         else:
-            current.name, current.tenant_code = name, unit
+            current.name, current.tenant_code = item.name, item.unit
             session.add(current)
             status = "updated"
-        results.append({"row": row_no, "status": status, "key": code})
+        results.append({"row": row_no, "status": status, "key": item.code})
     session.flush()
     return _report(results)
 
@@ -132,55 +230,52 @@ def import_couriers(session: Session, rows: Rows) -> dict[str, Any]:
     staff ``grade`` and ``base_pay``; for outsourced couriers ``contractor`` (its code).
     Optional ``username`` links the courier's portal login.
     """
-    rows = list(rows)
-    units = _unit_codes(session, {str(r.get("station") or "").strip() for _, r in rows})
+    valid, errors = check_rows(rows, CourierRow)
+    every = _all_rows(valid, errors)
+    units = _unit_codes(session, {_readable(i, r, "station") or "" for _, i, r in every})
     contractors = {c.code: c for c in session.exec(select(PayrollContractor))}
-    codes = [str(r.get("code") or "").strip() for _, r in rows]
+    codes = sorted({code for _, i, r in every if (code := _readable(i, r, "code"))})
     existing: dict[str, PayrollCourier] = {}
     for start in range(0, len(codes), 500):
         chunk = codes[start : start + 500]
         for courier in session.exec(select(PayrollCourier).where(PayrollCourier.code.in_(chunk))):  # type: ignore[attr-defined]
             existing[courier.code] = courier
-    errors, plan = [], []
-    seen: set[str] = set()
-    for row_no, raw in rows:
-        row_errors: list[dict[str, Any]] = []
-        code = _text(raw, "code", row_errors, max_length=40)
-        name = _text(raw, "name", row_errors)
-        station = _text(raw, "station", row_errors, max_length=200)
-        kind = (_text(raw, "kind", row_errors, max_length=12) or "").lower()
-        username = _text(raw, "username", row_errors, required=False, max_length=80)
-        values: dict[str, Any] = {}
+    scope = scope_of(session)
+    for row_no, item, raw in every:
+        station = _readable(item, raw, "station")
         if station and station not in units:
-            row_errors.append({"field": "station", "message": "unknown unit or outside your scope"})
+            errors.add(row_no, "station", "unknown unit or outside your scope")
+        kind = (_readable(item, raw, "kind") or "").lower()
         if kind == OWN:
-            values["grade"] = _text(raw, "grade", row_errors, max_length=20)
-            values["base_pay"] = _money(raw, "base_pay", row_errors)
-            values["contractor_id"] = None
-        elif kind == OUTSOURCED:
-            contractor_code = _text(raw, "contractor", row_errors, max_length=40)
-            contractor = contractors.get(contractor_code or "")
-            if contractor_code and contractor is None:
-                row_errors.append({"field": "contractor", "message": "unknown contractor"})
-            values.update(
-                grade=None, base_pay=None, contractor_id=contractor.id if contractor else None
-            )
-        elif kind:
-            row_errors.append({"field": "kind", "message": "own or outsourced"})
-        if code and code in seen:
-            row_errors.append({"field": "code", "message": "appears twice in this file"})
-        seen.add(code or "")
-        if code in existing and not scope_of(session).allows(existing[code].tenant_code):
-            row_errors.append({"field": "code", "message": "taken by a courier outside your scope"})
-        if row_errors:
-            errors.append({"row": row_no, "errors": row_errors})
-            continue
-        values.update(code=code, name=name, kind=kind, tenant_code=station, username=username)
-        plan.append((row_no, values))
-    _raise_if(errors, "courier")
+            for name in ("grade", "base_pay"):
+                if item is not None and getattr(item, name) is None:
+                    errors.add(row_no, name, "required for own staff")
+                elif item is None and _cell_text(raw.get(name)) is None:
+                    errors.add(row_no, name, "required for own staff")
+        contractor = _readable(item, raw, "contractor")
+        if kind == OUTSOURCED and not contractor:
+            errors.add(row_no, "contractor", "required for outsourced couriers")
+        if contractor and contractor not in contractors:
+            errors.add(row_no, "contractor", "unknown contractor")
+        code = _readable(item, raw, "code")
+        if code in existing and not scope.allows(existing[code].tenant_code):
+            errors.add(row_no, "code", "taken by a courier outside your scope")
+    _check_code_twice(every, errors)
+    errors.raise_if_any()
     results = []
-    for row_no, values in plan:
-        current = existing.get(values["code"])
+    for row_no, item in valid:
+        values: dict[str, Any] = {
+            "code": item.code,
+            "name": item.name,
+            "kind": item.kind,
+            "tenant_code": item.station,
+            "username": item.username,
+        }
+        if item.kind == OWN:
+            values.update(grade=item.grade, base_pay=item.base_pay, contractor_id=None)
+        else:
+            values.update(grade=None, base_pay=None, contractor_id=contractors[item.contractor].id)
+        current = existing.get(item.code)
         if current is None:
             session.add(PayrollCourier(**values))
             status = "created"
@@ -191,7 +286,7 @@ def import_couriers(session: Session, rows: Rows) -> dict[str, Any]:
                 setattr(current, key, value)
             session.add(current)
             status = "updated"
-        results.append({"row": row_no, "status": status, "key": values["code"]})
+        results.append({"row": row_no, "status": status, "key": item.code})
     session.flush()
     return _report(results)
 
@@ -200,69 +295,43 @@ def import_contract_terms(session: Session, rows: Rows) -> dict[str, Any]:
     """Upsert contract terms: ``code``, ``contractor``, ``start``, ``end``, ``unit_price``.
 
     Terms cover whole months (start on a 1st, end on a month's last day) so every month of an
-    outsourced courier is priced at one unit price; terms of a contractor may not overlap, and a
-    price above the city's cap in any budgeted month is refused.
+    outsourced courier is priced at one unit price; terms of a contractor may not overlap (the
+    stored ones, and each other), and a price above the city's cap in any budgeted month is
+    refused. Every row is checked for all of these in one pass.
     """
-    rows = list(rows)
+    valid, errors = check_rows(rows, ContractTermRow)
+    every = _all_rows(valid, errors)
     contractors = {c.code: c for c in session.exec(select(PayrollContractor))}
-    errors, plan = [], []
-    for row_no, raw in rows:
-        row_errors: list[dict[str, Any]] = []
-        code = _text(raw, "code", row_errors, max_length=60)
-        contractor = contractors.get(_text(raw, "contractor", row_errors, max_length=40) or "")
-        if raw.get("contractor") and contractor is None:
-            row_errors.append({"field": "contractor", "message": "unknown contractor"})
-        dates = {}
-        for name in ("start", "end"):
-            try:
-                value = raw.get(name)
-                dates[name] = (
-                    value
-                    if isinstance(value, dt.date)
-                    else dt.date.fromisoformat(str(value).strip()[:10])
-                )
-            except ValueError:
-                row_errors.append({"field": name, "message": "a date like 2022-01-01"})
-        if "start" in dates and dates["start"].day != 1:
-            row_errors.append({"field": "start", "message": "terms start on the 1st of a month"})
-        if "end" in dates and dates["end"] != Month.parse(dates["end"]).last_day:
-            row_errors.append({"field": "end", "message": "terms end on a month's last day"})
-        price = _money(raw, "unit_price", row_errors)
-        if row_errors:
-            errors.append({"row": row_no, "errors": row_errors})
-            continue
-        assert contractor is not None and price is not None and code
-        plan.append(
-            (
-                row_no,
-                ContractTerm(code, contractor.code, dates["start"], dates["end"], price),
-                contractor,
-            )
+    for row_no, item, raw in every:
+        contractor = _readable(item, raw, "contractor")
+        if contractor and contractor not in contractors:
+            errors.add(row_no, "contractor", "unknown contractor")
+    _check_code_twice(every, errors)
+    plan = [
+        (
+            row_no,
+            ContractTerm(item.code, item.contractor, item.start, item.end, item.unit_price),
+            contractors[item.contractor],
         )
-    _raise_if(errors, "contract term")
-    incoming = {term.code for _, term, _ in plan}
-    stored = [
-        ContractTerm(
-            t.code, contractors_by_id(contractors)[t.contractor_id], t.start, t.end, t.unit_price
-        )
-        for t in session.exec(select(PayrollContractTerm))
-        if t.code not in incoming and t.contractor_id in contractors_by_id(contractors)
+        for row_no, item in valid
+        if item.contractor in contractors
     ]
-    try:
-        validate_terms(stored + [term for _, term, _ in plan])
-    except ValidationError as error:
-        raise ValidationError(error.message, code=error.code, details=error.details) from None
-    cap_problems = _cap_problems(session, plan)
-    if cap_problems:
-        raise ValidationError(
-            "unit price above the city's cap", code="above_price_cap", details=cap_problems
-        )
+    for row_no, term, _ in plan:
+        if term.end < term.start:
+            errors.add(row_no, "end", "ends before it starts")
+        if term.unit_price <= 0:
+            errors.add(row_no, "unit_price", "must be > 0")
+    _overlaps(session, plan, contractors, errors)
+    for problem in _cap_problems(session, plan):
+        errors.add(problem.pop("row"), problem.pop("field"), problem.pop("message"), **problem)
+    errors.raise_if_any()
+    incoming = {term.code for _, term, _ in plan}
     existing = {
         t.code: t
         for t in session.exec(
-            select(PayrollContractTerm).where(PayrollContractTerm.code.in_(sorted(incoming)))
+            select(PayrollContractTerm).where(PayrollContractTerm.code.in_(sorted(incoming)))  # type: ignore[attr-defined]
         )
-    }  # type: ignore[attr-defined]
+    }
     results = []
     for row_no, term, contractor in plan:
         values = dict(
@@ -287,6 +356,38 @@ def import_contract_terms(session: Session, rows: Rows) -> dict[str, Any]:
         results.append({"row": row_no, "status": status, "key": term.code})
     session.flush()
     return _report(results)
+
+
+def _overlaps(
+    session: Session,
+    plan: list[tuple[int, ContractTerm, PayrollContractor]],
+    contractors: Mapping[str, PayrollContractor],
+    errors: RowErrors,
+) -> None:
+    """Name on each row the terms of the same contractor it overlaps, stored or in the file
+    (a stored term the file re-sends under the same code is replaced, not overlapped)."""
+    incoming = {term.code for _, term, _ in plan}
+    names = contractors_by_id(contractors)
+    stored = [
+        (None, ContractTerm(t.code, names[t.contractor_id], t.start, t.end, t.unit_price))
+        for t in session.exec(select(PayrollContractTerm))
+        if t.code not in incoming and t.contractor_id in names
+    ]
+    by_contractor: dict[str, list[ContractTerm]] = {}
+    for _, term in stored:
+        by_contractor.setdefault(term.contractor_code, []).append(term)
+    for _, term, _ in plan:
+        by_contractor.setdefault(term.contractor_code, []).append(term)
+    for row_no, term, _ in plan:
+        for other in by_contractor[term.contractor_code]:
+            if other is not term and other.start <= term.end and term.start <= other.end:
+                errors.add(
+                    row_no,
+                    "start",
+                    f"overlaps {other.code} ({other.start} to {other.end}) of "
+                    f"{term.contractor_code}",
+                    code="overlapping_term",
+                )
 
 
 def contractors_by_id(contractors: Mapping[str, PayrollContractor]) -> dict[int, str]:

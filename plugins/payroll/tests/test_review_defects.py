@@ -302,3 +302,101 @@ def test_an_event_batch_is_all_or_nothing_listing_every_error_of_every_row(
     for text in (ingest.__doc__, work_events.__doc__, readme):
         assert "all-or-nothing" in text
         assert "rejects the row, not the batch" not in text and "rejected per row" not in text
+
+
+# --- imports: every row's every error in one pass -------------------------------------------------
+
+
+def _errors(response) -> dict[int, list[str]]:
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_rows"
+    return {d["row"]: [e["field"] for e in d["errors"]] for d in error["details"]}
+
+
+def test_imports_report_shape_and_reference_errors_of_every_row_in_one_pass(
+    payroll_world, make_token, po_app
+):
+    from postalops_payroll.models import PayrollContractor, PayrollContractTerm, PayrollCourier
+
+    api = make_token(ZZ, *HR)
+    couriers = (
+        "code,name,kind,station,grade,base_pay,contractor\n"
+        f"ZZ-9001,新一,own,{JINSHUI},A,3000.00,\n"
+        f",新二,own,{KF},A,3000.00,\n"  # no code; station outside the scope
+        f"ZZ-9003,新三,robot,{JINSHUI},,abc,NOPE\n"  # bad kind hides nothing
+        f"ZZ-9004,新四,own,{JINSHUI},,1.234,\n"  # grade missing; base pay not whole fen
+        f"ZZ-9001,新五,outsourced,{JINSHUI},,,\n"  # code twice; contractor missing
+    )
+    got = api.post(
+        "/api/v1/payroll/couriers/import", data=couriers.encode(), content_type="text/csv"
+    )
+    assert _errors(got) == {
+        3: ["code", "station"],
+        4: ["kind", "base_pay", "contractor"],
+        5: ["base_pay", "grade"],
+        6: ["contractor", "code"],
+    }
+    assert {e["message"] for d in got.get_json()["error"]["details"] for e in d["errors"]} >= {
+        "required",
+        "unknown unit or outside your scope",
+        "unknown contractor",
+        "whole fen only (two decimals)",
+        "required for own staff",
+        "appears twice in this file",
+    }
+    assert (
+        api.put(
+            "/api/v1/payroll/budgets",
+            json={"unit": ZZ, "month": "2022-11", "volume_budget": 100, "unit_price_cap": "1.20"},
+        ).status_code
+        == 200
+    )
+    terms = [
+        {
+            "code": "WB1-2022-10",
+            "contractor": "WB1",
+            "start": "2022-10-15",
+            "end": "2022-10-31",
+            "unit_price": "1.00",
+        },  # starts mid-month
+        {
+            "code": "WB1-SEP-B",
+            "contractor": "WB1",
+            "start": "2022-09-01",
+            "end": "2022-09-30",
+            "unit_price": "1.05",
+        },  # overlaps the stored WB1-2022-09
+        {
+            "code": "WB1-2022-11",
+            "contractor": "WB1",
+            "start": "2022-11-01",
+            "end": "2022-11-30",
+            "unit_price": "1.50",
+        },  # above November's cap of 1.20
+        {
+            "code": "",
+            "contractor": "NOPE",
+            "start": "soon",
+            "end": "2022-12-31",
+            "unit_price": "-1",
+        },
+    ]
+    got = api.post("/api/v1/payroll/contract-terms/import", json=terms)
+    assert _errors(got) == {
+        0: ["start"],
+        1: ["start"],
+        2: ["unit_price"],
+        3: ["code", "start", "unit_price", "contractor"],
+    }
+    details = {d["row"]: d["errors"] for d in got.get_json()["error"]["details"]}
+    assert details[1][0]["code"] == "overlapping_term" and "WB1-2022-09" in details[1][0]["message"]
+    assert "exceeds the cap 1.20" in details[2][0]["message"]
+    got = api.post(
+        "/api/v1/payroll/contractors/import",
+        json=[{"code": "WB1", "name": "", "unit": KF}, {"code": "WB1", "name": "x", "unit": ZZ}],
+    )
+    assert _errors(got) == {0: ["name", "unit"], 1: ["code"]}
+    assert count_rows(po_app, PayrollCourier) == 4  # the four of payroll_world, nothing new
+    assert count_rows(po_app, PayrollContractTerm) == 1
+    assert count_rows(po_app, PayrollContractor) == 1
