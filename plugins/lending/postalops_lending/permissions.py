@@ -17,6 +17,15 @@ ROLES = [
         "Credit approver",
         grants=("core.metrics.read", "core.jobs.view"),
     ),
+    # owns the loan products of its units: creates and edits them, with their credit policy
+    # (the demo has one, in Henan, who offers products to Henan's cities)
+    Role(
+        "loan_product_manager",
+        "贷款产品管理员",
+        "Loan product manager",
+        grants=("core.metrics.read",),
+        demo_units=("cn.henan",),
+    ),
 ]
 
 VIEW = "lending.view"
@@ -33,7 +42,7 @@ PERMISSIONS = [
         VIEW,
         "查看小微贷款",
         "View micro-business loans",
-        ("loan_officer", "credit_approver", "ops", "viewer"),
+        ("loan_officer", "credit_approver", "loan_product_manager", "ops", "viewer"),
     ),
     Permission(
         APPLY,
@@ -57,6 +66,11 @@ PERMISSIONS = [
         "Request relief, record phone-back calls",
         ("loan_officer",),
     ),
-    Permission(CONFIGURE, "配置贷款产品", "Configure loan products", ()),
+    Permission(
+        CONFIGURE,
+        "创建、修改贷款产品及授信政策",
+        "Create and edit loan products and their credit policy",
+        ("loan_product_manager",),
+    ),
     Permission(TAX_DATA, "推送、导入税务数据", "Push or import tax data", ("loan_officer",)),
 ]

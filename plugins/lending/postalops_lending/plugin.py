@@ -117,3 +117,33 @@ def postalops_tasks(session, user, unit):
     from .tasks import lending_tasks
 
     return lending_tasks(session, user, unit)
+
+
+@hookimpl
+def postalops_status_labels():
+    """Words for lending's values shown to users: product terms, product state, audit actions."""
+    from postalops.ui import Status
+
+    return {
+        "lending.method": {
+            "equal_instalments": Status("等额本息", "Equal instalments", "neutral"),
+            "interest_only_bullet": Status(
+                "按月付息、到期还本", "Interest monthly, principal at maturity", "neutral"
+            ),
+        },
+        "lending.day_count": {
+            "ACT/360": Status("实际天数/360", "Actual days / 360", "neutral"),
+            "ACT/365": Status("实际天数/365", "Actual days / 365", "neutral"),
+            "30/360": Status("每月30天/360", "30 days a month / 360", "neutral"),
+        },
+        "lending.product": {
+            "true": Status("在售", "Offered", "success"),
+            "false": Status("停售", "Withdrawn", "neutral"),
+        },
+        "audit.action": {
+            "lending.product.create": Status("新建贷款产品", "Loan product created", "success"),
+            "lending.product.update": Status("修改贷款产品", "Loan product changed", "info"),
+            "lending.borrower.update": Status("修改借款人信息", "Borrower changed", "info"),
+        },
+        "audit.target": {"lending_product": Status("贷款产品", "Loan product")},
+    }

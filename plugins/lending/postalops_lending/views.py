@@ -350,3 +350,7 @@ def money(value: Decimal | None) -> str:
 
 
 bp.add_app_template_filter(money, "lending_money")
+
+
+# the product pages live on this blueprint too (their own module, built on the UI kit)
+from postalops_lending import views_products  # noqa: E402, F401

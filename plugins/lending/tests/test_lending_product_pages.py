@@ -1,0 +1,176 @@
+"""Loan product pages (issue 14 §2): the list, and create/edit with the credit policy by the role
+that owns products, through the portal client: Chinese first, errors beside the fields."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal as D
+
+import pytest
+from postalops.models import AuditRecord
+from postalops.testing import count_rows
+from postalops_lending.models import Product
+from sqlmodel import select
+
+from .conftest import YINING
+
+ILI = "cn.xinjiang.ili"
+
+
+@pytest.fixture
+def pm(ili, make_user, login):
+    """The loan product manager of Ili (owns the products of Ili and its branches)."""
+    return login(make_user("pm", ILI, "loan_product_manager"))
+
+
+def form(client, **changes):
+    data = {
+        "csrf_token": client.csrf,
+        "code": "xwed-tax-36",
+        "name_zh": "小微E贷(税务模式·36期)",
+        "name_en": "Micro E-loan, tax mode, 36 months",
+        "tenant_code": YINING,
+        "annual_rate": "4.35",
+        "term_months": "36",
+        "method": "equal_instalments",
+        "day_count": "ACT/360",
+        "allow_prepayment": "1",
+        "cap": "800000",
+        "factor": "4",
+        "min_tax_paid": "10000",
+        "min_line": "50000",
+        "line_unit": "1000",
+        "grade_A": "1.0",
+        "grade_B": "0.8",
+        "grade_M": "",
+        "band1_months": "24",
+        "band1_multiplier": "0.8",
+        "band2_months": "36",
+        "band2_multiplier": "1.0",
+        "band3_months": "",
+        "band3_multiplier": "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_product_manager_creates_a_product_with_its_policy(po_app, pm, as_unit):
+    empty = pm.get("/p/lending/products")
+    assert empty.status_code == 200
+    text = empty.get_data(as_text=True)
+    assert "贷款产品" in text and "po-empty" in text  # the empty state, in Chinese
+    new = pm.get("/p/lending/products/new")
+    assert new.status_code == 200
+    page = new.get_data(as_text=True)
+    assert 'name="cap"' in page and 'name="band1_months"' in page and "授信政策" in page
+    assert "等额本息" in page and "实际天数/360" in page
+
+    r = pm.post("/p/lending/products/new", data=form(pm))
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    with as_unit(None) as s:
+        p = s.exec(select(Product)).one()
+    assert (p.code, p.tenant_code, p.annual_rate, p.term_months) == (
+        "XWED-TAX-36",
+        YINING,
+        D("0.0435"),
+        36,
+    )
+    assert p.method == "equal_instalments" and p.allow_prepayment and p.active
+    assert p.policy["cap"] == "800000" and p.policy["factor"] == "4"
+    assert p.policy["grade_multipliers"] == {"A": "1.0", "B": "0.8"}
+    assert p.policy["tenure_bands"] == [[24, "0.8"], [36, "1.0"]]
+
+    listed = pm.get("/p/lending/products").get_data(as_text=True)
+    assert "XWED-TAX-36" in listed and "4.35%" in listed and "¥800,000.00" in listed
+    assert "伊宁市支行" in listed and "等额本息" in listed and "在售" in listed
+    visible = re.sub(r"<script.*?</script>|<[^>]+>", " ", listed, flags=re.S)
+    for raw in ("equal_instalments", "ACT/360", YINING, "True", "true"):
+        assert raw not in visible, raw  # no raw enum or unit code shown as text in zh
+
+    pm.post("/lang", data={"lang": "en", "csrf_token": pm.csrf, "next": "/p/lending/products"})
+    en = pm.get("/p/lending/products").get_data(as_text=True)
+    assert "Loan products" in en and "Equal instalments" in en and "Yining branch" in en
+    assert "Credit policy (tax mode)" in pm.get("/p/lending/products/new").get_data(as_text=True)
+
+
+def test_a_bad_form_shows_each_error_beside_its_field_and_writes_nothing(po_app, pm):
+    audits = count_rows(po_app, AuditRecord)
+    r = pm.post(
+        "/p/lending/products/new",
+        data=form(
+            pm,
+            annual_rate="4,35%",
+            cap="-5",
+            band1_months="",
+            band1_multiplier="",
+            band2_months="",
+            band2_multiplier="",
+            name_zh="",
+        ),
+    )
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    for field in ("annual_rate", "cap", "band1_months", "name_zh"):
+        assert f'id="f-{field}-error"' in page, field
+        assert f'aria-describedby="f-{field}-error"' in page or f"f-{field}-error" in page
+    assert 'value="4,35%"' in page  # what the user typed is kept
+    assert "未保存" in page or "没有保存" in page
+    assert count_rows(po_app, Product) == 0
+    assert count_rows(po_app, AuditRecord) == audits
+
+    # a code already used at the unit: the error is on the code field, nothing written
+    assert pm.post("/p/lending/products/new", data=form(pm)).status_code == 302
+    again = pm.post("/p/lending/products/new", data=form(pm))
+    assert again.status_code == 422
+    assert 'id="f-code-error"' in again.get_data(as_text=True)
+    assert count_rows(po_app, Product) == 1
+
+
+def test_the_product_manager_edits_terms_and_policy_audited(po_app, pm, as_unit):
+    assert pm.post("/p/lending/products/new", data=form(pm)).status_code == 302
+    with as_unit(None) as s:
+        pid = s.exec(select(Product.id)).one()
+    edit = pm.get(f"/p/lending/products/{pid}/edit")
+    assert edit.status_code == 200
+    page = edit.get_data(as_text=True)
+    assert 'value="4.35"' in page and 'value="800000"' in page and "XWED-TAX-36" in page
+
+    bad = pm.post(f"/p/lending/products/{pid}/edit", data=form(pm, grade_B="3"))
+    assert bad.status_code == 422 and 'id="f-grade_B-error"' in bad.get_data(as_text=True)
+
+    r = pm.post(
+        f"/p/lending/products/{pid}/edit",
+        data=form(pm, annual_rate="3.95", grade_B="0.7", cap="600000", active=""),
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    with as_unit(None) as s:
+        p = s.get(Product, pid)
+        rec = s.exec(
+            select(AuditRecord).where(AuditRecord.action == "lending.product.update")
+        ).one()
+    assert p.annual_rate == D("0.0395") and not p.active
+    assert p.policy["cap"] == "600000" and p.policy["grade_multipliers"]["B"] == "0.7"
+    assert set(rec.after) == {"annual_rate", "policy", "active"}
+    assert rec.before["annual_rate"] == "0.043500" or D(rec.before["annual_rate"]) == D("0.0435")
+    assert "停售" in pm.get("/p/lending/products").get_data(as_text=True)
+
+
+def test_other_roles_see_products_but_cannot_create_or_edit(
+    po_app, ili, pm, make_user, login, as_unit
+):
+    assert pm.post("/p/lending/products/new", data=form(pm)).status_code == 302
+    with as_unit(None) as s:
+        pid = s.exec(select(Product.id)).one()
+    officer = login(make_user("cm", YINING, "loan_officer"))
+    listed = officer.get("/p/lending/products")
+    assert listed.status_code == 200 and "XWED-TAX-36" in listed.get_data(as_text=True)
+    assert "/p/lending/products/new" not in listed.get_data(as_text=True)
+    assert officer.get("/p/lending/products/new").status_code == 403
+    assert officer.get(f"/p/lending/products/{pid}/edit").status_code == 403
+    r = officer.post("/p/lending/products/new", data=form(officer, code="OTHER"))
+    assert r.status_code == 403
+    r = officer.post(f"/p/lending/products/{pid}/edit", data=form(officer, annual_rate="1"))
+    assert r.status_code == 403
+    with as_unit(None) as s:
+        assert s.get(Product, pid).annual_rate == D("0.0435")
+    assert count_rows(po_app, Product) == 1
