@@ -120,9 +120,10 @@ def list_areas():
 def import_areas():
     """All-or-nothing: any bad row → 422 naming each row and field; ``?dry_run=1`` only checks."""
     report = validate_rows(_upload_rows(), validate_area_row)
+    s = context.session()
+    network.check_counties(s, context.tenant(), report)  # reported with the shape errors
     if _dry_run():
         return report.to_dict()
-    s = context.session()
     result = network.import_areas(s, context.tenant(), report)
     s.commit()
     return {
@@ -179,9 +180,10 @@ def list_points():
 def import_points():
     """All-or-nothing; a changed status or type is written to the point's history."""
     report = validate_rows(_upload_rows(), validate_point_row)
+    s = context.session()
+    network.check_counties(s, context.tenant(), report)  # reported with the shape errors
     if _dry_run():
         return report.to_dict()
-    s = context.session()
     who = context.principal().name
     result = network.import_points(s, context.tenant(), report, who, _today())
     s.commit()

@@ -1,7 +1,9 @@
 """Reading service areas and pickup points from CSV, XLSX, GeoJSON or JSON, row by row.
 
 Rows belong to the caller's active unit (the tenant never comes from the file); ``county`` is
-the county/district code segment below it (``jinshui``) that coverage is grouped by. Each row is
+the county/district code segment below it (``jinshui``) that coverage is grouped by, or the
+unit's own last segment for rows of the unit itself; it must name a unit of the org tree
+(``network.check_counties``, a reference check reported with the shape errors). Each row is
 validated on its own and reported as ``{"row": n, "ok": bool, "errors": {field: message}}``,
 numbered as the core's imports number them: spreadsheet rows for CSV/XLSX (the header is row 1,
 so the first data row is 2), list positions from 0 for JSON and GeoJSON features. Nothing here writes:
@@ -37,6 +39,7 @@ class RowReport:
     ok: bool
     errors: dict[str, str] = field(default_factory=dict)
     value: dict[str, Any] | None = None
+    raw: Mapping[str, Any] | None = None  # the row as read, for reference checks on bad rows
 
     def to_dict(self) -> dict[str, Any]:
         return {"row": self.row, "ok": self.ok, "errors": self.errors}
@@ -359,5 +362,16 @@ def validate_rows(
                 value = None
             else:
                 seen[key] = n
-        reports.append(RowReport(n, not errors, errors, value))
+        reports.append(RowReport(n, not errors, errors, value, row))
     return ImportReport(reports)
+
+
+def row_county(report: RowReport) -> str | None:
+    """The row's county if it is readable, whether or not the row's other fields are valid."""
+    if report.value is not None:
+        return report.value.get("county")
+    if "county" in report.errors or report.raw is None:
+        return None
+    county = report.raw.get("county")
+    county = "" if county is None else str(county).strip()
+    return county if _COUNTY.match(county) else None

@@ -14,10 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from postalops import audit
 from postalops.db import check_in_scope, in_scope_clause, utcnow
-from postalops.errors import NotFound, ValidationError
+from postalops.errors import NotFound
+from postalops.imports import RowErrors
+from postalops.models import OrgUnit
 from sqlmodel import Session, select
 
-from .area_import import ImportReport
+from .area_import import ImportReport, row_county
 from .models import PickupArea, PickupAssignment, PickupPoint, PickupStatusChange
 from .points import PointStatus, PointType, StatusChange, parse_enum, state_on
 
@@ -29,24 +31,38 @@ def _batches(rows: list[dict[str, Any]], size: int = BATCH) -> Iterable[list[dic
         yield rows[start : start + size]
 
 
-def _refuse_invalid(report: ImportReport) -> None:
-    if not report.ok:
-        bad = [
-            {"row": r.row, "errors": [{"field": f, "message": m} for f, m in r.errors.items()]}
-            for r in report.rows
-            if not r.ok
-        ]
-        raise ValidationError(
-            f"{len(bad)} row(s) invalid; nothing was imported",
-            code="invalid_rows",
-            details=bad,
-        )
+def check_counties(session: Session, tenant: str, report: ImportReport) -> None:
+    """The reference check of an area or point import, in the same pass as the shape checks:
+    each row's county must be ``tenant`` itself (its last code segment) or a unit directly below
+    it, the units coverage rolls up along (``coverage_store.county_path``). A row that also has
+    shape errors is checked too, so the caller sees both at once. Marks bad rows in ``report``."""
+    own = tenant.rsplit(".", 1)[-1]
+    below = {
+        code.rsplit(".", 1)[-1]
+        for code in session.exec(select(OrgUnit.code).where(OrgUnit.parent_code == tenant)).all()
+    }
+    for row in report.rows:
+        county = row_county(row)
+        if county is None or county == own or county in below:
+            continue
+        row.errors["county"] = f"unknown county {county!r}: neither {tenant} nor a unit below it"
+        row.ok, row.value = False, None
+
+
+def _refuse_invalid(session: Session, tenant: str, report: ImportReport) -> None:
+    """Raise one 422 with every error of every row (shape and reference together)."""
+    check_counties(session, tenant, report)
+    errors = RowErrors()
+    for r in report.rows:
+        if not r.ok:
+            errors.extend(r.row, [{"field": f, "message": m} for f, m in r.errors.items()])
+    errors.raise_if_any()
 
 
 def import_areas(session: Session, tenant: str, report: ImportReport) -> dict[str, Any]:
     """Insert or update the report's areas under ``tenant`` (key: code within the unit)."""
     check_in_scope(session, tenant)
-    _refuse_invalid(report)
+    _refuse_invalid(session, tenant, report)
     existing = dict(
         session.exec(
             select(PickupArea.code, PickupArea.id).where(PickupArea.tenant_code == tenant)
@@ -77,7 +93,7 @@ def import_points(
     ``opened_on`` (default ``today``); a changed status or type writes a status change effective
     ``today``."""
     check_in_scope(session, tenant)
-    _refuse_invalid(report)
+    _refuse_invalid(session, tenant, report)
     existing = {
         p.code: p
         for p in session.exec(select(PickupPoint).where(PickupPoint.tenant_code == tenant)).all()

@@ -228,6 +228,7 @@ def import_page() -> Any:
             rows = read_rows(f.read(), fmt)
             validator = validate_point_row if kind == "points" else validate_area_row
             report = validate_rows(rows, validator)
+            network.check_counties(s, context.tenant(), report)  # with the shape errors
             if report.ok:
                 if kind == "points":
                     result = network.import_points(

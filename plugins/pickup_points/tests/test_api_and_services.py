@@ -34,40 +34,50 @@ ALL = (
 )
 
 AREAS_CSV = """code,name,category,lon,lat,households,county
-U1,金水花园,urban_community,{u1x},{u1y},100,jinshui
-U2,远郊小区,urban_community,{u2x},{u2y},300,jinshui
-V1,李庄村,village,{v1x},{v1y},60,erqi
+U1,金水花园,urban_community,{u1x},{u1y},100,{county}
+U2,远郊小区,urban_community,{u2x},{u2y},300,{county}
+V1,李庄村,village,{v1x},{v1y},60,{own}
 """
+# Counties name the org tree: jinshui is a unit below Zhengzhou; V1 belongs to the city itself.
+ZZ_COUNTIES = ("jinshui", "zhengzhou")
+KF_COUNTIES = ("kaifeng", "kaifeng")
 
 
-def areas_csv(seat=ZZ_SEAT):
+def areas_csv(seat=ZZ_SEAT, counties=ZZ_COUNTIES):
     u1 = offset(*seat, 0, 0)
     u2 = offset(*seat, 180, 5000)
     v1 = offset(*seat, 90, 20_000)
     return AREAS_CSV.format(
-        u1x=u1[0], u1y=u1[1], u2x=u2[0], u2y=u2[1], v1x=v1[0], v1y=v1[1]
+        u1x=u1[0],
+        u1y=u1[1],
+        u2x=u2[0],
+        u2y=u2[1],
+        v1x=v1[0],
+        v1y=v1[1],
+        county=counties[0],
+        own=counties[1],
     ).encode()
 
 
-def points_rows(seat=ZZ_SEAT):
+def points_rows(seat=ZZ_SEAT, counties=ZZ_COUNTIES):
     p1 = offset(*seat, 90, 300)  # 300 m from U1: covers it (500 m urban radius)
     p2 = offset(*seat, 90, 21_000)  # 1 km from V1: covers it (2 km village radius)
     return [
         {"code": "P1", "name": "易邮驿站", "point_type": "own", "lon": p1[0], "lat": p1[1],
-         "county": "jinshui", "opened_on": "2022-06-01"},
+         "county": counties[0], "opened_on": "2022-06-01"},
         {"code": "P2", "name": "李庄邮乐购", "point_type": "village_station", "lon": p2[0],
-         "lat": p2[1], "county": "erqi", "agent_fee": "0.30", "opened_on": "2022-06-01"},
+         "lat": p2[1], "county": counties[1], "agent_fee": "0.30", "opened_on": "2022-06-01"},
     ]  # fmt: skip
 
 
-def import_network(api, seat=ZZ_SEAT):
+def import_network(api, seat=ZZ_SEAT, counties=ZZ_COUNTIES):
     r = api.post(
         "/api/v1/pickup_points/areas/import",
-        data=areas_csv(seat),
+        data=areas_csv(seat, counties),
         headers={"Content-Type": "text/csv"},
     )
     assert r.status_code == 200, r.get_json()
-    r = api.post("/api/v1/pickup_points/points/import", json=points_rows(seat))
+    r = api.post("/api/v1/pickup_points/points/import", json=points_rows(seat, counties))
     assert r.status_code == 200, r.get_json()
     return r.get_json()
 
@@ -121,7 +131,7 @@ def test_geojson_import_through_multipart(make_token):
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [113.6, 34.7]},
                 "properties": {"code": "G1", "name": "郑大收发室", "category": "mailroom",
-                               "households": 1, "county": "gaoxin"},
+                               "households": 1, "county": "jinshui"},
             }
         ],
     }  # fmt: skip
@@ -154,7 +164,7 @@ def test_isolation_between_cities(make_token):
     zz = make_token(ZZ, *ALL)
     kf = make_token(KF, *ALL)
     import_network(zz)
-    import_network(kf, KF_SEAT)
+    import_network(kf, KF_SEAT, KF_COUNTIES)
     zz_points = zz.get("/api/v1/pickup_points/points").get_json()
     kf_points = kf.get("/api/v1/pickup_points/points").get_json()
     assert {p["tenant_code"] for p in zz_points["items"]} == {ZZ}
@@ -336,7 +346,7 @@ def test_recompute_coverage_job_stores_results(po_app, make_token, workers, as_u
 
 def test_active_points_hook_for_other_plugins(po_app, make_token, as_unit):
     import_network(make_token(ZZ, *ALL))
-    import_network(make_token(KF, *ALL), KF_SEAT)
+    import_network(make_token(KF, *ALL), KF_SEAT, KF_COUNTIES)
     reg = po_app.extensions["postalops.plugins"]
     with as_unit(ZZ) as s:
         answers = dict(reg.call_each("postalops_active_pickup_points", session=s, tenant=ZZ))
@@ -491,7 +501,7 @@ def test_counter_handover_per_branch_and_trend_by_hand(make_token):
     api = make_token(ZZ, *ALL)
     tc = offset(*ZZ_SEAT, 270, 15_000)
     row = {"code": "TC", "name": "乡镇支局", "point_type": "township_counter", "lon": tc[0],
-           "lat": tc[1], "county": "erqi", "opened_on": "2022-06-01"}  # fmt: skip
+           "lat": tc[1], "county": "zhengzhou", "opened_on": "2022-06-01"}  # fmt: skip
     assert api.post("/api/v1/pickup_points/points/import", json=[row]).status_code == 200
     volumes = [
         {"point": "TC", "day": "2022-08-10", "inbound_items": 100, "counter_items": 30},
