@@ -298,3 +298,22 @@ def raw_titles(fig: Any, columns: Iterable[str] = ()) -> list[str]:
     texts.append(_text((layout.get("legend") or {}).get("title")))
     texts += [_text(t.get("name")) for t in d.get("data") or [] if t.get("showlegend") is not False]
     return [t for t in texts if t and (t in cols or _RAW.match(t.strip()))]
+
+
+def figures_of(component: Any) -> list[tuple[str, Any]]:
+    """``(chart name, figure)`` of every chart in a page layout (a Dash component tree), for
+    plugin tests: ``assert not [n for n, f in figures_of(page) if raw_titles(f)]``."""
+    found: list[tuple[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        cid = getattr(node, "id", None)
+        fig = getattr(node, "figure", None)
+        if isinstance(cid, dict) and cid.get("type") == "chart" and fig is not None:
+            found.append((cid.get("name"), fig))
+        children = getattr(node, "children", None)
+        for child in children if isinstance(children, list | tuple) else [children]:
+            if child is not None and hasattr(child, "to_plotly_json"):
+                walk(child)
+
+    walk(component)
+    return found

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import html
+from postalops import formatting
 from postalops.plugins import DashboardPage
 from postalops_dashboards import chart, metric_cards
+from postalops_dashboards import figures as charts
 
 from . import metrics as figures
 
@@ -25,7 +27,7 @@ def layout(ctx) -> html.Div:
         level = "province"
     board = figures.leaderboard(session, tenant, level, ctx.date_from, ctx.date_to)
     t = ctx.t
-    parts = [html.H2(t("电商节", "E-commerce festival")), metric_cards(kpis, ctx.zh, "ecommerce")]
+    parts = [metric_cards(kpis, ctx.zh, "ecommerce")]  # the host shows the page title
 
     df = pd.DataFrame(
         [
@@ -46,61 +48,82 @@ def layout(ctx) -> html.Div:
         ]
     )
     if not df.empty:
+        names = [ctx.unit_name(u) for u in df["unit"]]
         fig = go.Figure(
             go.Bar(
-                x=df["unit"],
-                y=[(v or 0) * 100 for v in df["turnover_attainment"]],
-                name=t("零售额完成率 %", "Turnover vs plan %"),
+                x=names,
+                y=[v or 0 for v in df["turnover_attainment"]],
+                name=t("零售额完成率", "Turnover vs plan"),
             )
         )
         fig.add_bar(
-            x=df["unit"],
-            y=[(v or 0) * 100 for v in df["groupbuy_attainment"]],
-            name=t("团购完成率 %", "Group-buy vs plan %"),
+            x=names,
+            y=[v or 0 for v in df["groupbuy_attainment"]],
+            name=t("团购完成率", "Group-buy vs plan"),
         )
         fig.update_layout(
             title=t("完成率排名", "Attainment ranking"),
             barmode="group",
-            yaxis_title="%",
-            height=380,
+            xaxis_title=t("单位", "Unit"),
+            yaxis_title=t("完成率", "vs plan"),
+            height=400,
         )
+        charts.format_values(fig, "ratio", ctx.zh)
+        fig.add_hline(y=1, line_dash="dash", line_color="#5b6474")  # the plan: 100%
         parts.append(chart(fig, df, "ecommerce-ranking", zh=ctx.zh))
+        loc = ctx.locale
         parts.append(
-            html.Table(
-                [
-                    html.Tr(
-                        [
-                            html.Th(c)
-                            for c in (
-                                "#",
-                                t("单位", "Unit"),
-                                t("零售额", "Turnover"),
-                                t("完成率", "vs plan"),
-                                t("订单", "Orders"),
-                                t("万单团", "10k groups"),
+            html.Div(
+                html.Table(
+                    [
+                        html.Thead(
+                            html.Tr(
+                                [
+                                    html.Th(c, scope="col")
+                                    for c in (
+                                        "#",
+                                        t("单位", "Unit"),
+                                        t("零售额", "Turnover"),
+                                        t("完成率", "vs plan"),
+                                        t("订单", "Orders"),
+                                        t("万单团", "10k groups"),
+                                    )
+                                ]
                             )
-                        ]
-                    )
-                ]
-                + [
-                    html.Tr(
-                        [
-                            html.Td(r["rank"]),
-                            html.Td(r["unit"]),
-                            html.Td(f"{r['turnover']:,}"),
-                            html.Td(
-                                "—"
-                                if r["turnover_attainment"] is None
-                                else f"{r['turnover_attainment'] * 100:.1f}%"
-                            ),
-                            html.Td(f"{r['orders']:,}"),
-                            html.Td(r["ten_thousand_order_groups"]),
-                        ]
-                    )
-                    for r in board
-                ],
-                className="grid",
-                id="ecommerce-ranking-table",
+                        ),
+                        html.Tbody(
+                            [
+                                html.Tr(
+                                    [
+                                        html.Td(r["rank"], className="num"),
+                                        html.Td(ctx.unit_name(r["unit"]), title=r["unit"]),
+                                        html.Td(
+                                            formatting.money(r["turnover"], loc), className="num"
+                                        ),
+                                        html.Td(
+                                            formatting.percent(r["turnover_attainment"], loc),
+                                            className="num",
+                                        ),
+                                        html.Td(
+                                            formatting.count(r["orders"], "orders", loc),
+                                            className="num",
+                                        ),
+                                        html.Td(
+                                            formatting.count(
+                                                r["ten_thousand_order_groups"], "groups", loc
+                                            ),
+                                            className="num",
+                                        ),
+                                    ]
+                                )
+                                for r in board
+                            ]
+                        ),
+                    ],
+                    className="grid table table-sm po-table",
+                    id="ecommerce-ranking-table",
+                ),
+                className="table-responsive",
             )
         )
 
@@ -126,10 +149,15 @@ def layout(ctx) -> html.Div:
             )
             actual = actual.merge(plan, on="day", how="outer")
         fig.update_layout(
-            title=f"{campaign.name} · " + t("每日累计 vs 计划", "daily cumulative vs plan"),
-            height=380,
+            title=f"{campaign.name} · " + t("每日累计零售额与计划", "daily cumulative vs plan"),
+            xaxis_title=t("日期", "Day"),
+            yaxis_title=t("累计零售额（元）", "Cumulative turnover (CNY)"),
+            height=400,
         )
+        charts.format_values(fig, "CNY", ctx.zh)
         parts.append(chart(fig, actual, f"ecommerce-curve-{campaign.id}", zh=ctx.zh))
-    if len(parts) == 2:
-        parts.append(dcc.Markdown(t("本期间暂无订单。", "No orders in this period.")))
+    if len(parts) == 1:
+        parts.append(
+            html.P(t("本期间暂无订单。", "No orders in this period."), className="po-empty")
+        )
     return html.Div(parts, className="ecommerce-dashboard")

@@ -6,6 +6,7 @@ import datetime as dt
 
 
 def test_the_dashboard_draws_ranking_and_plan_curve(po_app, world, ecom, make_token, as_unit):
+    from postalops_dashboards.figures import figures_of, raw_titles
     from postalops_dashboards.host import ViewContext
     from postalops_ecommerce.dashboards import layout
 
@@ -22,8 +23,17 @@ def test_the_dashboard_draws_ranking_and_plan_curve(po_app, world, ecom, make_to
             zh=True,
             registry=po_app.extensions["postalops.plugins"],
         )
-        page = layout(view).to_plotly_json()
+        component = layout(view)
+        page = component.to_plotly_json()
     text = str(page)
+    charts = dict(figures_of(component))
+    assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
+    # no plan at the city level: nothing to rank by attainment, so the ranking says so
+    assert charts["ecommerce-ranking"].layout.meta == {"po-empty": True}
+    curve = next(f for n, f in charts.items() if n.startswith("ecommerce-curve-"))
+    assert curve.layout.yaxis.title.text == "累计零售额（元）"
+    assert curve.data[0].customdata[-1] == "¥150.00"
+    assert "'石家庄'" in text  # the ranking table names the unit (its code in the tooltip)
     assert "ecommerce-ranking-table" in text
     assert "cn.hebei.shijiazhuang" in text
     assert "计划线" in text  # the plan line of campaign 919

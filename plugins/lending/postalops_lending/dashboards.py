@@ -12,7 +12,7 @@ import plotly.express as px
 from dash import html
 from postalops.db import in_scope_clause
 from postalops.plugins import DashboardPage
-from postalops_dashboards import ViewContext, chart, metric_cards
+from postalops_dashboards import ViewContext, chart, figures, metric_cards
 from sqlmodel import select
 
 from postalops_lending.classification import CATEGORY_ZH, NON_PERFORMING, Category
@@ -44,12 +44,17 @@ def layout(ctx: ViewContext) -> Any:
         [{"month": m, "amount": str(v)} for m, v in sorted(monthly.items())],
         columns=["month", "amount"],
     )
+    month = ctx.t("月份", "Month")
     disb_fig = px.bar(
-        disb.astype({"amount": float}),
-        x="month",
+        disb.astype({"amount": float}).assign(
+            month_label=[figures.month_label(m, ctx.zh) for m in disb["month"]]
+        ),
+        x="month_label",
         y="amount",
-        title=ctx.t("每月放款金额（元）", "Amount disbursed per month (CNY)"),
+        labels={"month_label": month, "amount": ctx.t("放款金额（元）", "Amount disbursed (CNY)")},
+        title=ctx.t("每月放款金额", "Amount disbursed per month"),
     )
+    figures.format_values(disb_fig, "CNY", ctx.zh)
 
     snaps = s.exec(
         select(
@@ -82,14 +87,21 @@ def layout(ctx: ViewContext) -> Any:
         x="as_of",
         y="npl_ratio",
         markers=True,
+        labels={
+            "as_of": ctx.t("日终日期", "Close of business"),
+            "npl_ratio": ctx.t("不良贷款率", "NPL ratio"),
+        },
         title=ctx.t("日终不良贷款率", "NPL ratio at each close of business"),
     )
+    figures.format_values(npl_fig, "ratio", ctx.zh)
     npl_fig.update_yaxes(tickformat=".1%")
     last = by_day[max(by_day)] if by_day else {}
     mix = pd.DataFrame(
         [
             {
-                "category": CATEGORY_ZH[Category(c)] if ctx.zh else c,
+                "category": CATEGORY_ZH[Category(c)]
+                if ctx.zh
+                else c.replace("_", " ").capitalize(),
                 "outstanding": str(last.get(c, 0)),
             }
             for c in ORDER
@@ -100,8 +112,13 @@ def layout(ctx: ViewContext) -> Any:
         mix.astype({"outstanding": float}),
         x="category",
         y="outstanding",
+        labels={
+            "category": ctx.t("五级分类", "Five-category class"),
+            "outstanding": ctx.t("贷款余额（元）", "Outstanding (CNY)"),
+        },
         title=ctx.t("五级分类余额（最近日终）", "Outstanding by five-category class (last close)"),
     )
+    figures.format_values(mix_fig, "CNY", ctx.zh)
 
     reliefs = s.exec(
         select(Relief.kind, Relief.relief_date).where(
@@ -125,17 +142,23 @@ def layout(ctx: ViewContext) -> Any:
         if len(rel)
         else pd.DataFrame(columns=["month", "kind", "cases"])
     )
+    rel_counts["month_label"] = [figures.month_label(m, ctx.zh) for m in rel_counts["month"]]
     rel_fig = px.bar(
         rel_counts,
-        x="month",
+        x="month_label",
         y="cases",
         color="kind",
+        labels={
+            "month_label": month,
+            "cases": ctx.t("笔数", "Cases"),
+            "kind": ctx.t("纾困方式", "Relief kind"),
+        },
         title=ctx.t("纾困业务（按月）", "Relief cases per month"),
     )
+    figures.format_values(rel_fig, "reliefs", ctx.zh)
 
     return html.Div(
         [
-            html.H2(ctx.t("小微E贷 贷款组合", "Micro-loan portfolio")),
             metric_cards(kpis, ctx.zh, "lending"),
             chart(disb_fig, disb, "lending-disbursements", zh=ctx.zh),
             chart(npl_fig, trend, "lending-npl-trend", zh=ctx.zh),

@@ -9,6 +9,7 @@ from decimal import Decimal as D
 from postalops import clock
 from postalops.models import AuditRecord, OrgUnit
 from postalops_dashboards import ViewContext
+from postalops_dashboards.figures import figures_of, has_data, raw_titles
 from postalops_lending import dashboards, demo
 from postalops_lending.services import applications, relief
 from sqlmodel import select
@@ -99,6 +100,11 @@ def test_the_portfolio_dashboard_draws_the_demo(po_app, ili, as_unit):
             registry=po_app.extensions["postalops.plugins"],
         )
         page = dashboards.layout(ctx)
+    charts = dict(figures_of(page))
+    assert all(has_data(f) for f in charts.values()), [
+        n for n, f in charts.items() if not has_data(f)
+    ]
+    assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
     text = str(page)
     for name in (
         "lending-disbursements",

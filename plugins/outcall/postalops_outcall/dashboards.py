@@ -19,7 +19,7 @@ def pages(dash_app: Any) -> list[DashboardPage]:
 
 
 def layout(ctx: Any) -> Any:
-    from postalops_dashboards import chart, metric_cards
+    from postalops_dashboards import chart, figures, metric_cards
 
     t = ctx.t
     kpis = ctx.metrics("outcall").get("outcall", {})
@@ -41,11 +41,15 @@ def layout(ctx: Any) -> Any:
         }
     )
     funnel = go.Figure(
-        go.Funnel(y=funnel_df["stage"], x=funnel_df["count"], textinfo="value+percent initial")
+        go.Funnel(
+            y=funnel_df["stage"],
+            x=funnel_df["count"],
+            textinfo="value+percent initial",
+            texttemplate="%{value:,} (%{percentInitial:.1%})",
+            hovertemplate="%{y}: %{x:,}" + t(" 次", " calls") + "<extra></extra>",
+        )
     )
-    funnel.update_layout(
-        title=t("外呼漏斗", "Call funnel"), margin={"l": 120, "r": 20, "t": 40, "b": 20}
-    )
+    funnel.update_layout(title=t("外呼漏斗", "Call funnel"))
 
     trend_df = pd.DataFrame(daily(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to))
     trend = go.Figure()
@@ -53,19 +57,22 @@ def layout(ctx: Any) -> Any:
         trend.add_bar(x=trend_df["date"], y=trend_df["calls"], name=t("外呼次数", "Calls"))
         trend.add_bar(x=trend_df["date"], y=trend_df["accepted"], name=t("同意邮寄", "Accepted"))
     trend.update_layout(
-        title=t("每日趋势", "Daily trend"), barmode="overlay", margin={"t": 40, "b": 20}
+        title=t("每日趋势", "Daily trend"),
+        barmode="overlay",
+        xaxis_title=t("日期", "Day"),
+        yaxis_title=t("次数", "Calls"),
     )
+    figures.format_values(trend, "calls", ctx.zh)
 
     parts = [
-        html.H2(t("出件外呼", "Outcall for issued documents")),
         metric_cards(kpis, ctx.zh, "outcall"),
         chart(funnel, funnel_df, "outcall_funnel", zh=ctx.zh),
         chart(trend, trend_df, "outcall_daily", zh=ctx.zh),
     ]
-    for by, zh, en in (
-        ("department", "按部门", "By department"),
-        ("service_item", "按事项", "By service item"),
-        ("agent", "按坐席", "By agent"),
+    for by, zh, en, axis_zh, axis_en in (
+        ("department", "按部门", "By department", "部门", "Department"),
+        ("service_item", "按事项", "By service item", "事项", "Service item"),
+        ("agent", "按坐席", "By agent", "坐席", "Agent"),
     ):
         df = pd.DataFrame(breakdown(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to, by))
         fig = go.Figure()
@@ -75,8 +82,11 @@ def layout(ctx: Any) -> Any:
         fig.update_layout(
             title=t(zh, en),
             barmode="overlay",
-            height=max(300, 28 * len(df) + 80),
-            margin={"l": 200, "t": 40},
+            height=max(300, 28 * len(df) + 140),
+            xaxis_title=t("次数", "Calls"),
+            yaxis_title=t(axis_zh, axis_en),
+            yaxis_autorange="reversed",  # the busiest first, as the query orders them
         )
+        figures.format_values(fig, "calls", ctx.zh, axis="x")
         parts.append(chart(fig, df, f"outcall_by_{by}", zh=ctx.zh))
     return html.Div(parts, className="outcall-dashboard")

@@ -3,6 +3,7 @@
 import datetime as dt
 
 from postalops_dashboards import ViewContext
+from postalops_dashboards.figures import figures_of, has_data, raw_titles
 from postalops_outcall import service
 from postalops_outcall.dashboards import layout
 from postalops_outcall.testing import ADDRESS, GZ, case_row, sh
@@ -45,5 +46,9 @@ def test_the_page_has_funnel_trend_and_breakdowns(po_app, intake, hall, as_unit)
         "outcall_by_service_item",
         "outcall_by_agent",
     ]
+    charts = dict(figures_of(page))
+    assert all(has_data(f) for f in charts.values())
+    assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
+    assert charts["outcall_daily"].layout.xaxis.title.text == "日期"
     text = str(page.to_plotly_json())
     assert "外呼成功率" in text and "50.0%" in text  # 1 accepted ÷ 2 calls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from postalops_dashboards.figures import figures_of, has_data, raw_titles
 from postalops_payroll.dashboards import layout
 from postalops_payroll.payroll_run import run_payroll
 from postalops_payroll.period import Month
@@ -45,6 +46,16 @@ def test_the_payroll_dashboard_has_its_three_charts(september_events, as_unit, p
     page = _september_page(po_app, as_unit, zh=True)
     assert page.id == "payroll-dashboard"
     assert _ids(page) == ["payroll-cost-by-city", "payroll-own-vs-outsourced", "payroll-market-gap"]
+    # issue 14 §4: translated axis titles and legends, cities by name, values formatted
+    charts = dict(figures_of(page))
+    assert all(has_data(f) for f in charts.values())
+    assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
+    by_city = charts["payroll-cost-by-city"]
+    assert [t.name for t in by_city.data] == ["郑州"]
+    assert by_city.layout.xaxis.title.text == "月份" and list(by_city.data[0].x) == ["2022年9月"]
+    assert by_city.data[0].customdata[0].startswith("¥") and "/件" in by_city.data[0].customdata[0]
+    gap = charts["payroll-market-gap"]
+    assert not any("_" in str(x) for t in gap.data for x in t.x)  # gov_mail reads 政务邮件
 
 
 def test_an_empty_period_says_so(tenants, as_unit, po_app):

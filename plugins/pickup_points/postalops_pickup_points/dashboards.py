@@ -16,7 +16,7 @@ from .points import AREA_CATEGORY_LABELS
 
 
 def _overview(ctx: Any) -> Any:
-    from postalops_dashboards import chart, metric_cards
+    from postalops_dashboards import chart, figures, metric_cards
 
     metrics = ctx.metrics("pickup_points").get("pickup_points", {})
     rows = coverage_store.coverage_table(ctx.session, ctx.tenant, ctx.date_to)
@@ -30,23 +30,29 @@ def _overview(ctx: Any) -> Any:
     df["category_label"] = [
         AREA_CATEGORY_LABELS.get(c, (c, c))[0 if ctx.zh else 1] for c in df["category"]
     ]
+    df["unit_name"] = [ctx.unit_name(u) for u in df["unit"]]
     fig = px.bar(
-        df, x="unit", y="rate", color="category_label", barmode="group",
-        labels={"rate": ctx.t("覆盖率", "Coverage"), "unit": ctx.t("单位", "Unit"),
+        df, x="unit_name", y="rate", color="category_label", barmode="group",
+        labels={"rate": ctx.t("覆盖率", "Coverage"), "unit_name": ctx.t("单位", "Unit"),
                 "category_label": ctx.t("类别", "Category")},
     )  # fmt: skip
+    figures.format_values(fig, "ratio", ctx.zh)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     by_city = direct_delivery_store.direct_points_by_city(ctx.session, ctx.tenant, ctx.date_to)
     df_city = pd.DataFrame(
         sorted(by_city.items(), key=lambda kv: -kv[1]), columns=["city", "points"]
     )
+    df_city["city_name"] = [ctx.unit_name(c) for c in df_city["city"]]
     fig_city = px.bar(
-        df_city, x="city", y="points",
-        labels={"city": ctx.t("城市", "City"), "points": ctx.t("直投自提点", "Direct points")},
+        df_city, x="city_name", y="points",
+        labels={"city_name": ctx.t("地市", "City"), "points": ctx.t("直投自提点（个）", "Direct points")},
     )  # fmt: skip
+    figures.format_values(fig_city, "points", ctx.zh)
     return html.Div(
         [
-            html.H2(ctx.t("自提点：三覆盖、两确保", "Pickup points: coverage and quality")),
+            html.P(
+                ctx.t("三覆盖、两确保", "Coverage and service quality"), className="text-secondary"
+            ),
             metric_cards(metrics, ctx.zh, "pickup_points"),
             html.H3(ctx.t("下级单位覆盖率", "Coverage by unit below")),
             chart(fig, df, "pickup_points_coverage", zh=ctx.zh),
@@ -78,7 +84,6 @@ def _map(ctx: Any) -> Any:
     )
     return html.Div(
         [
-            html.H2(ctx.t("自提点分布图", "Pickup-point map")),
             html.P(ctx.t("按类型着色；红叉为未覆盖区域。无需地图瓦片。",
                          "Coloured by type; red crosses are uncovered areas. No tiles needed.")),
             chart(fig, df, "pickup_points_uncovered", zh=ctx.zh),

@@ -473,6 +473,7 @@ def test_services_refuse_writes_outside_the_callers_unit(as_unit, tenants):
 def test_dashboard_pages_draw_map_and_overview(po_app, make_token, as_unit):
     from plotly.utils import PlotlyJSONEncoder
     from postalops_dashboards import ViewContext
+    from postalops_dashboards.figures import figures_of, raw_titles
     from postalops_pickup_points.dashboards import pages
 
     import_network(make_token(ZZ, *ALL))
@@ -488,6 +489,10 @@ def test_dashboard_pages_draw_map_and_overview(po_app, make_token, as_unit):
             po_app.extensions["postalops.plugins"],
         )
         overview, map_page = (p.layout(ctx) for p in found)
+    charts = dict(figures_of(overview) + figures_of(map_page))
+    assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
+    coverage = charts["pickup_points_coverage"]
+    assert not any(str(x).startswith("cn.") for t in coverage.data for x in t.x)
     text = json.dumps(overview, cls=PlotlyJSONEncoder, ensure_ascii=False)
     assert "城市小区覆盖率" in text  # the metric cards come from the metrics contract
     map_text = json.dumps(map_page, cls=PlotlyJSONEncoder, ensure_ascii=False)

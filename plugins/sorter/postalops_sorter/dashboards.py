@@ -9,7 +9,7 @@ import plotly.express as px
 import sqlalchemy as sa
 from dash import html
 from postalops.db import in_scope_clause
-from postalops_dashboards import chart, metric_cards
+from postalops_dashboards import chart, figures, metric_cards
 from sqlmodel import select
 
 from .live import unit_table
@@ -77,21 +77,39 @@ def overview(ctx: Any) -> html.Div:
             "open_alerts",
         ],
     )
+    units["unit_name"] = [ctx.unit_name(c) for c in units["unit"]]
     days = daily(ctx)
     rate_fig = px.bar(
         units,
-        x="unit",
+        x="unit_name",
         y="items_per_running_hour",
+        labels={
+            "unit_name": t("单位", "Unit"),
+            "items_per_running_hour": t("运行小时处理量（件/小时）", "Items per running hour"),
+        },
         title=t("各单位运行小时处理量（件/小时）", "Items per running hour by unit"),
     )
-    rate_fig.add_hline(y=3000, line_dash="dot")
-    rate_fig.add_hline(y=3500, line_dash="dot")
+    figures.format_values(rate_fig, "items/h", ctx.zh)
+    if figures.has_data(rate_fig):  # a disc sorter's expected band: 3,000-3,500 items/h
+        rate_fig.add_hrect(
+            y0=3000,
+            y1=3500,
+            fillcolor="#0b6e3a",
+            opacity=0.08,
+            line_width=0,
+            annotation_text=t("预期区间 3,000–3,500 件/小时", "Expected 3,000–3,500 items/h"),
+            annotation_position="top left",
+        )
     trend_fig = px.line(
-        days, x="day", y="items_sorted", title=t("每日分拣件数", "Items sorted per day")
+        days,
+        x="day",
+        y="items_sorted",
+        labels={"day": t("日期", "Day"), "items_sorted": t("分拣件数（件）", "Items sorted")},
+        title=t("每日分拣件数", "Items sorted per day"),
     )
+    figures.format_values(trend_fig, "items", ctx.zh)
     return html.Div(
         [
-            html.H2(t("圆盘分拣机", "Disc sorters")),
             metric_cards(metrics, ctx.zh, "sorter"),
             chart(rate_fig, units, "sorter-units", zh=ctx.zh),
             chart(trend_fig, days, "sorter-daily", zh=ctx.zh),

@@ -5,6 +5,7 @@ import datetime as dt
 
 def test_dashboard_page_renders_kpis_and_charts(po_app, make_device, tel, as_unit):
     from postalops_dashboards import ViewContext
+    from postalops_dashboards.figures import figures_of, raw_titles
     from postalops_sorter.dashboards import overview
 
     device_id, client = make_device()
@@ -28,6 +29,10 @@ def test_dashboard_page_renders_kpis_and_charts(po_app, make_device, tel, as_uni
             registry=po_app.extensions["postalops.plugins"],
         )
         page = overview(ctx)
+    charts = dict(figures_of(page))
+    assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
+    units = charts["sorter-units"]
+    assert not any(str(x).startswith("cn.") for x in units.data[0].x)  # units by name
     text = str(page)
     assert (
         "sorter.items_per_running_hour" in text
