@@ -20,6 +20,7 @@ from sqlmodel import select
 
 from postalops_lending import permissions as perm
 from postalops_lending.classification import Bands
+from postalops_lending.credit_line import TaxModePolicy
 from postalops_lending.models import Application, Borrower, Instalment, Loan, Product, Relief
 from postalops_lending.money import parse_amount
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
@@ -75,6 +76,42 @@ def _ctx():
 # --- products ----------------------------------------------------------------------------------
 
 
+Factor = Annotated[Decimal, BeforeValidator(_rate)]  # a multiplier: a decimal string too
+
+
+class PolicyIn(BaseModel):
+    """The tax-mode credit policy of a product (README, "Tax mode credit line"); amounts in
+    yuan and multipliers as decimal strings. Omitted figures take the demo product's."""
+
+    cap: Amount = Decimal("1000000")
+    factor: Factor = Field(default=Decimal("5"), gt=0, max_digits=9, decimal_places=4)
+    grade_multipliers: dict[Literal["A", "B", "M"], Factor] = Field(
+        default_factory=lambda: {"A": Decimal("1.0"), "B": Decimal("0.8"), "M": Decimal("0.6")},
+        description='tax grade -> multiplier, e.g. {"A": "1.0", "B": "0.8"}; a grade left out '
+        "is declined (C and D always are)",
+    )
+    tenure_bands: list[tuple[int, Factor]] = Field(
+        default_factory=lambda: [(24, Decimal("0.8")), (36, Decimal("1.0"))],
+        min_length=1,
+        max_length=10,
+        description='[[minimum months in business, multiplier], ...] ascending, e.g. [[24, "0.8"]]',
+    )
+    min_tax_paid: Amount = Decimal("10000")
+    min_line: Amount = Decimal("50000")
+    line_unit: Amount = Decimal("1000")
+
+    def policy(self) -> TaxModePolicy:
+        return TaxModePolicy(
+            cap=self.cap,
+            factor=self.factor,
+            grade_multipliers=dict(self.grade_multipliers),
+            tenure_bands=tuple((m, x) for m, x in self.tenure_bands),
+            min_tax_paid=self.min_tax_paid,
+            min_line=self.min_line,
+            line_unit=self.line_unit,
+        )
+
+
 class ProductIn(BaseModel):
     code: str = Field(min_length=1, max_length=40)
     name_zh: str = Field(min_length=1, max_length=100)
@@ -89,6 +126,21 @@ class ProductIn(BaseModel):
     tenant_code: str | None = Field(
         default=None, description="unit that offers it (in your scope); default: your unit"
     )
+    policy: PolicyIn = Field(default_factory=PolicyIn)
+
+
+class ProductPatch(BaseModel):
+    """Only the fields given change; ``policy`` is replaced whole when given."""
+
+    name_zh: str | None = Field(default=None, min_length=1, max_length=100)
+    name_en: str | None = Field(default=None, min_length=1, max_length=100)
+    annual_rate: Rate | None = Field(default=None, ge=0, lt=1, max_digits=9, decimal_places=6)
+    term_months: int | None = Field(default=None, ge=1, le=60)
+    day_count: DayCount | None = None
+    method: RepaymentMethod | None = None
+    allow_prepayment: bool | None = None
+    active: bool | None = Field(default=None, description="false: withdrawn, no new application")
+    policy: PolicyIn | None = None
 
 
 @api.operation("/products", summary="List loan products", permission=perm.VIEW, tags=["lending"])
@@ -123,10 +175,46 @@ def create_product(body: ProductIn):
         name_zh=body.name_zh,
         name_en=body.name_en,
         terms=terms,
+        policy=body.policy.policy(),
         tenant_code=body.tenant_code,
     )
     s.commit()
     return products.product_json(row), 201
+
+
+@api.operation(
+    "/products/<int:product_id>",
+    methods=["PATCH"],
+    body=ProductPatch,
+    permission=perm.CONFIGURE,
+    summary="Change a product's names, terms, credit policy or whether it is offered (audited)",
+    tags=["lending"],
+)
+def patch_product(product_id: int, body: ProductPatch):
+    s, who = _ctx()
+    row = get_or_404(s, Product, product_id, "product_id")
+    given = body.model_dump(exclude_none=True)
+    current = products.terms_of(row)
+    terms = ProductTerms(
+        row.code,
+        body.annual_rate if body.annual_rate is not None else current.annual_rate,
+        body.term_months or current.term_months,
+        body.day_count or current.day_count,
+        body.method or current.method,
+        body.allow_prepayment if body.allow_prepayment is not None else current.allow_prepayment,
+    )
+    products.update_product(
+        s,
+        who,
+        row,
+        name_zh=given.get("name_zh", row.name_zh),
+        name_en=given.get("name_en", row.name_en),
+        terms=terms,
+        policy=body.policy.policy() if body.policy is not None else products.policy_of(row),
+        active=row.active if body.active is None else body.active,
+    )
+    s.commit()
+    return products.product_json(row)
 
 
 # --- borrowers and tax data ----------------------------------------------------------------------

@@ -174,3 +174,62 @@ def test_other_roles_see_products_but_cannot_create_or_edit(
     with as_unit(None) as s:
         assert s.get(Product, pid).annual_rate == D("0.0435")
     assert count_rows(po_app, Product) == 1
+
+
+API = "/api/v1/lending/products"
+
+
+def test_the_api_creates_and_edits_a_product_with_its_policy(po_app, ili, make_token, as_unit):
+    owner = make_token(ILI, "lending.view", "lending.configure")
+    body = {
+        "code": "XWED-API",
+        "name_zh": "小微E贷",
+        "name_en": "Micro E-loan",
+        "annual_rate": "0.0435",
+        "term_months": 12,
+        "tenant_code": YINING,
+        "policy": {
+            "cap": "800000.00",
+            "factor": "4",
+            "grade_multipliers": {"A": "1.0"},
+            "tenure_bands": [[24, "0.8"]],
+        },
+    }
+    r = owner.post(API, json={**body, "policy": {**body["policy"], "factor": 4}})
+    assert r.status_code == 422 and _fields(r) == ["policy.factor"], r.get_json()
+    r = owner.post(API, json={**body, "policy": {**body["policy"], "min_line": "900000"}})
+    assert r.status_code == 422 and _fields(r) == ["policy.min_line"], r.get_json()
+    r = owner.post(API, json={**body, "policy": {"grade_multipliers": {}}})
+    assert r.status_code == 422 and _fields(r) == ["policy.grade_multipliers"], r.get_json()
+    r = owner.post(API, json={**body, "policy": {"tenure_bands": [[36, "1"], [24, "0.8"]]}})
+    assert r.status_code == 422 and _fields(r) == ["policy.tenure_bands"], r.get_json()
+    assert count_rows(po_app, Product) == 0
+
+    r = owner.post(API, json=body)
+    assert r.status_code == 201, r.get_json()
+    made = r.get_json()
+    assert made["policy"]["cap"] == "800000.00" and made["policy"]["tenure_bands"] == [[24, "0.8"]]
+    assert made["policy"]["grade_multipliers"] == {"A": "1.0"}
+
+    url = f"{API}/{made['id']}"
+    r = owner.patch(url, json={"policy": {"grade_multipliers": {"A": "1.0", "B": "3"}}})
+    assert r.status_code == 422 and _fields(r) == ["policy.grade.B"], r.get_json()
+    r = owner.patch(url, json={"annual_rate": "0.0395", "active": False})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["annual_rate"] == "0.0395" and r.get_json()["active"] is False
+    assert r.get_json()["policy"]["cap"] == "800000.00"  # policy untouched when not given
+    with as_unit(None) as s:
+        rec = s.exec(
+            select(AuditRecord).where(AuditRecord.action == "lending.product.update")
+        ).one()
+    assert set(rec.after) == {"annual_rate", "active"}
+
+    viewer = make_token(ILI, "lending.view")
+    assert viewer.patch(url, json={"annual_rate": "0.01"}).status_code == 403
+    assert viewer.post(API, json={**body, "code": "X2"}).status_code == 403
+    with as_unit(None) as s:
+        assert s.get(Product, made["id"]).annual_rate == D("0.0395")
+
+
+def _fields(resp) -> list[str]:
+    return [d.get("field") for d in resp.get_json()["error"]["details"]]

@@ -127,8 +127,9 @@ POLICY_FIELDS = ("cap", "factor", "min_tax_paid", "min_line", "line_unit")
 
 
 def check_policy(policy: TaxModePolicy) -> None:
-    """A policy the pre-check can run: positive amounts in yuan, multipliers in (0, 2], tenure
-    bands ascending in months; one 422 naming every bad figure (``policy.<name>``)."""
+    """A policy the pre-check can run: positive amounts in yuan, at least one tax grade lent to,
+    multipliers in (0, 2], tenure bands ascending in months (0 to 600); one 422 naming every bad
+    figure (``policy.<name>``)."""
     details = []
     for name in POLICY_FIELDS:
         value = getattr(policy, name)
@@ -136,13 +137,15 @@ def check_policy(policy: TaxModePolicy) -> None:
             details.append({"field": f"policy.{name}", "message": "> 0, at most 2 decimals"})
     if policy.min_line > policy.cap:
         details.append({"field": "policy.min_line", "message": "above the cap"})
+    if not policy.grade_multipliers:
+        details.append({"field": "policy.grade_multipliers", "message": "at least one grade"})
     for grade, value in policy.grade_multipliers.items():
         if not (0 < value <= 2):
             details.append({"field": f"policy.grade.{grade}", "message": "in (0, 2]"})
     if not policy.tenure_bands:
         details.append({"field": "policy.tenure_bands", "message": "at least one band"})
     months = [m for m, _ in policy.tenure_bands]
-    if months != sorted(set(months)) or any(m < 0 for m in months):
+    if months != sorted(set(months)) or any(not 0 <= m <= 600 for m in months):
         details.append({"field": "policy.tenure_bands", "message": "months ascending, each once"})
     for m, value in policy.tenure_bands:
         if not (0 < value <= 2):
