@@ -231,6 +231,9 @@ def _read(form: Mapping[str, str], code: str) -> tuple[dict[str, Any], dict[str,
         if not (form.get(m_name) or "").strip() and not (form.get(x_name) or "").strip():
             continue
         months = _int(form, m_name, errors)
+        if months is not None and months > 600:
+            errors[m_name] = _("At most 600 months.")
+            months = None
         value = _decimal(form, x_name, errors)
         if value is not None and not (0 < value <= 2):
             errors[x_name] = _("A multiplier above 0 and at most 2, e.g. 0.8.")
@@ -271,11 +274,21 @@ FORM_NAMES = {
     "policy.min_line": "min_line",
     "policy.line_unit": "line_unit",
     "policy.tenure_bands": "band1_months",
+    "policy.grade_multipliers": "grade_A",
+    **{f"policy.grade.{g}": f"grade_{g}" for g in GRADES},
 }
 
 
 def _service_errors(exc: PostalOpsError) -> dict[str, str]:
-    return {FORM_NAMES.get(k, k): v for k, v in ui.field_errors(exc.details).items()}
+    """The service's refusal beside the form's field, in the page's language (the form checks
+    every rule first, so this is mostly a product code already used at the unit)."""
+    out = {}
+    for field in ui.field_errors(exc.details):
+        if field == "code" and exc.code == "duplicate_product":
+            out["code"] = _("This product code is already used in your units.")
+        else:
+            out[FORM_NAMES.get(field, field)] = _("Not accepted by the product rules.")
+    return out
 
 
 def _form_page(product: Product | None, values: dict[str, Any], errors: dict[str, str]) -> Any:

@@ -233,3 +233,17 @@ def test_the_api_creates_and_edits_a_product_with_its_policy(po_app, ili, make_t
 
 def _fields(resp) -> list[str]:
     return [d.get("field") for d in resp.get_json()["error"]["details"]]
+
+
+def test_band_limits_and_a_used_code_read_in_chinese_beside_the_field(po_app, pm):
+    r = pm.post(
+        "/p/lending/products/new",
+        data=form(pm, band1_months="601", band2_months="", band2_multiplier=""),
+    )
+    assert r.status_code == 422, r.status_code
+    page = r.get_data(as_text=True)
+    assert 'id="f-band1_months-error"' in page and "最多 600 个月" in page
+    assert count_rows(po_app, Product) == 0
+    assert pm.post("/p/lending/products/new", data=form(pm)).status_code == 302
+    again = pm.post("/p/lending/products/new", data=form(pm)).get_data(as_text=True)
+    assert "产品代码已被使用" in again and "already used" not in again
