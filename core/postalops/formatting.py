@@ -175,6 +175,7 @@ UNITS: dict[str, Unit] = {
     "sessions": Unit("count", "场", ("session", "sessions")),
     "leaders": Unit("count", "人", ("leader", "leaders")),
     "people": Unit("count", "人", ("person", "people")),
+    "households": Unit("count", "户", ("household", "households")),
     "couriers": Unit("count", "人", ("courier", "couriers")),
     "users": Unit("count", "人", ("user", "users")),
     "points": Unit("count", "个", ("point", "points")),

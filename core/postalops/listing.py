@@ -351,7 +351,11 @@ class Listing:
                         else f"{col.label(locale)}: unknown value; ignored"
                     )
                     continue
-                clauses.append(expr == raw)
+                if isinstance(getattr(expr, "type", None), sa.Boolean):
+                    # a yes/no column: choices "true" / "false"
+                    clauses.append(expr.is_(raw == "true"))
+                else:
+                    clauses.append(expr == raw)
             elif col.filter == "unit":
                 clauses.append(sa.or_(expr == raw, expr.like(raw.replace("%", "") + ".%")))
             values[col.key] = raw

@@ -128,3 +128,30 @@ def postalops_tasks(session, user, unit):
     from .tasks import planner_tasks
 
     return planner_tasks(session, user, unit)
+
+
+@hookimpl
+def postalops_status_labels():
+    """Point types, statuses and area categories in the user's language, everywhere."""
+    from postalops.ui import Status
+
+    from .points import AREA_CATEGORY_LABELS, POINT_TYPE_LABELS
+
+    return {
+        "pickup_points.point_type": {
+            str(k): Status(zh, en, "neutral") for k, (zh, en) in POINT_TYPE_LABELS.items()
+        },
+        "pickup_points.area_category": {
+            str(k): Status(zh, en, "neutral") for k, (zh, en) in AREA_CATEGORY_LABELS.items()
+        },
+        "pickup_points.point_status": {
+            "active": Status("运营中", "Active", "success"),
+            "suspended": Status("暂停", "Suspended", "warning"),
+            "closed": Status("已关闭", "Closed", "neutral"),
+        },
+        "pickup_points.covered": {
+            "true": Status("已覆盖", "Covered", "success"),
+            "false": Status("未覆盖", "Not covered", "danger"),
+            "unknown": Status("未计算", "Not computed", "neutral"),
+        },
+    }

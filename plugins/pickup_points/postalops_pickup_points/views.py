@@ -31,6 +31,7 @@ from postalops.auth import check_permission
 from postalops.db import in_scope_clause
 from postalops.errors import PostalOpsError
 from postalops.jobs import submit
+from postalops.listing import Column, Listing
 from postalops.models import Job
 from sqlmodel import select
 
@@ -41,7 +42,7 @@ from .figures import map_figure
 from .metrics import kpis
 from .models import PickupArea, PickupPoint
 from .permissions import DIRECT, MANAGE, VIEW
-from .points import AREA_CATEGORY_LABELS, POINT_TYPE_LABELS, AreaCategory
+from .points import AREA_CATEGORY_LABELS, POINT_TYPE_LABELS, PointStatus
 from .site_suggestion import Candidate
 
 bp = Blueprint("pickup_points", __name__, template_folder="templates")
@@ -325,42 +326,107 @@ def direct_switch() -> Any:
     return redirect(url_for("pickup_points.direct"))
 
 
+def _choices(labels: dict) -> list[tuple[str, str, str]]:
+    return [(str(k), zh, en) for k, (zh, en) in labels.items()]
+
+
+AREAS = Listing(
+    select(PickupArea),
+    [
+        Column("code", "编码", "Code", sortable=True, filter="text"),
+        Column("name", "名称", "Name", sortable=True, filter="text"),
+        Column(
+            "category",
+            "类别",
+            "Category",
+            kind="status",
+            domain="pickup_points.area_category",
+            filter="choice",
+            choices=_choices(AREA_CATEGORY_LABELS),
+        ),
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", sortable=True),
+        Column("county", "区县", "County", show=False),  # the unit column names it
+        Column("households", "户数", "Households", kind="count", unit="households", sortable=True),
+        Column(
+            "covered",
+            "是否覆盖",
+            "Covered",
+            kind="status",
+            domain="pickup_points.covered",
+            filter="choice",
+            choices=[("true", "已覆盖", "Covered"), ("false", "未覆盖", "Not covered")],
+            value=lambda a: "unknown" if a.covered is None else str(bool(a.covered)).lower(),
+            expr=PickupArea.covered,
+        ),
+        Column(
+            "nearest_m",
+            "最近自提点距离（米）",
+            "Nearest point (m)",
+            kind="count",
+            sortable=True,
+            value=lambda a: None if a.nearest_m is None else round(a.nearest_m),
+        ),
+        Column("coverage_at", "覆盖计算时间", "Coverage computed", kind="datetime"),
+    ],
+    default_sort="code",
+    tiebreak=(PickupArea.id,),
+    filename="pickup-areas",
+)
+
+POINTS = Listing(
+    select(PickupPoint),
+    [
+        Column("code", "编码", "Code", sortable=True, filter="text"),
+        Column("name", "名称", "Name", sortable=True, filter="text"),
+        Column(
+            "point_type",
+            "类型",
+            "Type",
+            kind="status",
+            domain="pickup_points.point_type",
+            filter="choice",
+            choices=_choices(POINT_TYPE_LABELS),
+        ),
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", sortable=True),
+        Column("county", "区县", "County", show=False),
+        Column(
+            "status",
+            "状态",
+            "Status",
+            kind="status",
+            domain="pickup_points.point_status",
+            filter="choice",
+            choices=[s.value for s in PointStatus],
+        ),
+        Column("agent_fee", "代理费（元/件）", "Agent fee (¥/item)", kind="money", sortable=True),
+        Column("opened_on", "开办日期", "Opened", kind="date", sortable=True),
+        Column("direct_since", "直投起始", "Direct delivery since", kind="date", sortable=True),
+    ],
+    default_sort="code",
+    tiebreak=(PickupPoint.id,),
+    filename="pickup-points",
+)
+
+
 @bp.route("/areas")
 def areas() -> Any:
     check_permission(VIEW)
-    unit = context.tenant()
-    category = request.args.get("category")
-    stmt = select(PickupArea).where(in_scope_clause(PickupArea.tenant_code, unit))
-    if category in {c.value for c in AreaCategory}:
-        stmt = stmt.where(PickupArea.category == category)
-    rows = (
-        context.session()
-        .exec(stmt.order_by(PickupArea.tenant_code, PickupArea.code).limit(500))
-        .all()
-    )
-    return render_template(
-        "pickup_points/areas.html", rows=rows, categories=AREA_CATEGORY_LABELS, category=category
-    )
+    page = AREAS.run(context.session(), request.args)
+    if page.export:
+        return page.export_response()
+    return render_template("pickup_points/areas.html", page=page)
 
 
 @bp.route("/points")
 def points() -> Any:
     check_permission(VIEW)
-    unit = context.tenant()
-    rows = (
-        context.session()
-        .exec(
-            select(PickupPoint)
-            .where(in_scope_clause(PickupPoint.tenant_code, unit))
-            .order_by(PickupPoint.tenant_code, PickupPoint.code)
-            .limit(500)
-        )
-        .all()
-    )
+    page = POINTS.run(context.session(), request.args)
+    if page.export:
+        return page.export_response()
     return render_template(
         "pickup_points/points.html",
-        rows=rows,
-        types=POINT_TYPE_LABELS,
+        page=page,
+        statuses=[s.value for s in PointStatus],
         can_manage=context.principal().can(MANAGE),
     )
 
