@@ -38,7 +38,13 @@ from .period import Month
 from .permissions import APPROVE, INGEST, MANAGE, OWN_PAYSLIP, REOPEN, RUN, SETTINGS, VIEW
 from .rate_card import market_gap_report
 from .rate_card_store import publish_rate_card, to_card
-from .roster import import_contract_terms, import_contractors, import_couriers, set_budget
+from .roster import (
+    QuotaCheck,
+    import_contract_terms,
+    import_contractors,
+    import_couriers,
+    set_budget,
+)
 from .run_inputs import changes_since_run
 from .work_events import COLLECTION, DELIVERY
 
@@ -189,7 +195,8 @@ def terms_import() -> Any:
     permission=MANAGE,
     files=True,
     tags=TAGS,
-    summary="Import couriers (code, name, kind, station, grade, base_pay, contractor, username); report per row",
+    summary="Import couriers (code, name, kind, station, grade, base_pay, contractor, username); "
+    "report per row; warnings flag a grade without a quota in the card in force",
 )
 def couriers_import() -> Any:
     report = import_couriers(context.session(), read_upload())
@@ -207,6 +214,7 @@ def couriers() -> Any:
         .where(in_scope_clause(PayrollCourier.tenant_code, tenant))
         .order_by(PayrollCourier.code)
     )
+    quotas = QuotaCheck(context.session())
     return paginate(
         context.session(),
         statement,
@@ -218,6 +226,7 @@ def couriers() -> Any:
             "grade": c.grade,
             "base_pay": c.base_pay,
             "active": c.active,
+            "warnings": quotas.warnings(c.tenant_code, c.kind, c.grade) if c.active else [],
         },
     )
 

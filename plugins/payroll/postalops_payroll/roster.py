@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from postalops import clock
 from postalops.db import in_scope_clause, scope_of
 from postalops.errors import PostalOpsError, ValidationError
 from postalops.imports import RowErrors, check_rows
@@ -30,6 +31,7 @@ from .money import parse_decimal
 from .outsourcing import ContractTerm
 from .payslip import OUTSOURCED, OWN
 from .period import Month
+from .rate_card_store import CardResolver
 
 Rows = Iterable[tuple[int, Mapping[str, Any]]]
 
@@ -229,6 +231,10 @@ def import_couriers(session: Session, rows: Rows) -> dict[str, Any]:
     Columns: ``code``, ``name``, ``kind`` (own | outsourced), ``station`` (unit code), and for own
     staff ``grade`` and ``base_pay``; for outsourced couriers ``contractor`` (its code).
     Optional ``username`` links the courier's portal login.
+
+    The report flags (``warnings``, per row and listed together) own couriers who cannot be
+    paid as things stand: a grade without a quota in the card in force, or no card
+    (``QuotaCheck``); they are imported all the same.
     """
     valid, errors = check_rows(rows, CourierRow)
     every = _all_rows(valid, errors)
@@ -262,7 +268,9 @@ def import_couriers(session: Session, rows: Rows) -> dict[str, Any]:
             errors.add(row_no, "code", "taken by a courier outside your scope")
     _check_code_twice(every, errors)
     errors.raise_if_any()
-    results = []
+    quotas = QuotaCheck(session)
+    results: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
     for row_no, item in valid:
         values: dict[str, Any] = {
             "code": item.code,
@@ -286,9 +294,66 @@ def import_couriers(session: Session, rows: Rows) -> dict[str, Any]:
                 setattr(current, key, value)
             session.add(current)
             status = "updated"
-        results.append({"row": row_no, "status": status, "key": item.code})
+        result = {"row": row_no, "status": status, "key": item.code}
+        flagged = quotas.warnings(item.station, item.kind, item.grade)
+        if flagged:
+            result["warnings"] = flagged
+            warnings.extend({"row": row_no, "key": item.code, **w} for w in flagged)
+        results.append(result)
     session.flush()
-    return _report(results)
+    return _report(results) | {"warnings": warnings}
+
+
+class QuotaCheck:
+    """Flags own couriers who cannot be paid as things stand: their grade has no collection
+    quota in the rate card in force this month at their station (``grade_without_quota``), or
+    no card is in force there (``no_rate_card``).
+
+    A warning, not a refusal: cards and couriers are kept by different people in either order,
+    and a later card version may add the grade. The payroll run still refuses to price such a
+    courier (422 ``unpriceable_couriers``); the warning says so at import time and on the
+    courier list, before the month is run.
+    """
+
+    def __init__(self, session: Session, month: Month | None = None) -> None:
+        self.session = session
+        self.month = month or Month.parse(clock.today())
+        self._resolvers: dict[str, CardResolver] = {}
+
+    def _resolver(self, station: str) -> CardResolver:
+        scope = scope_of(self.session)
+        root = station.split(".")[0] if scope.system or not scope.code else scope.code
+        if root not in self._resolvers:
+            self._resolvers[root] = CardResolver(self.session, root, self.month)
+        return self._resolvers[root]
+
+    def warnings(self, station: str | None, kind: str, grade: str | None) -> list[dict[str, Any]]:
+        if kind != OWN or not station or not grade:
+            return []
+        card = self._resolver(station).card_for(station)
+        if card is None:
+            return [
+                {
+                    "field": "station",
+                    "code": "no_rate_card",
+                    "message": f"no rate card in force for {station} in {self.month}: "
+                    "the courier cannot be paid until one is published",
+                    "value": station,
+                }
+            ]
+        if grade not in card.quotas_by_grade:
+            return [
+                {
+                    "field": "grade",
+                    "code": "grade_without_quota",
+                    "message": f"grade {grade!r} has no collection quota in rate card "
+                    f"v{card.version} of {card.unit_code} (in force in {self.month}; grades "
+                    f"{', '.join(sorted(card.quotas_by_grade))}): the courier cannot be paid "
+                    "until it has one",
+                    "value": grade,
+                }
+            ]
+        return []
 
 
 def import_contract_terms(session: Session, rows: Rows) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -400,3 +401,63 @@ def test_imports_report_shape_and_reference_errors_of_every_row_in_one_pass(
     assert count_rows(po_app, PayrollCourier) == 4  # the four of payroll_world, nothing new
     assert count_rows(po_app, PayrollContractTerm) == 1
     assert count_rows(po_app, PayrollContractor) == 1
+
+
+# --- a courier whose grade has no quota is flagged ------------------------------------------------
+
+
+def test_a_courier_whose_grade_has_no_quota_is_flagged_on_import_and_on_the_list(
+    payroll_world, make_token, make_user, login, pay
+):
+    api = make_token(ZZ, *HR)
+    rows = (
+        "code,name,kind,station,grade,base_pay\n"
+        f"ZZ-0003,张三,own,{JINSHUI},C,2600.00\n"  # the card has quotas for A and B only
+        f"ZZ-0004,张四,own,{JINSHUI},A,2600.00\n"
+    )
+    got = api.post("/api/v1/payroll/couriers/import", data=rows.encode(), content_type="text/csv")
+    assert got.status_code == 200, got.get_json()
+    report = got.get_json()
+    assert report["counts"] == {"created": 2}  # imported all the same: a warning, not a refusal
+    (warning,) = report["warnings"]
+    assert (warning["row"], warning["key"], warning["code"], warning["field"]) == (
+        2,
+        "ZZ-0003",
+        "grade_without_quota",
+        "grade",
+    )
+    assert (
+        "grade 'C' has no collection quota in rate card v1 of cn.henan.zhengzhou"
+        in (warning["message"])
+    )
+    assert report["rows"][0]["warnings"] == [
+        {k: v for k, v in warning.items() if k not in ("row", "key")}
+    ]
+    assert "warnings" not in report["rows"][1]
+    listed = {
+        c["code"]: c["warnings"] for c in api.get("/api/v1/payroll/couriers").get_json()["items"]
+    }
+    assert [w["code"] for w in listed["ZZ-0003"]] == ["grade_without_quota"]
+    assert listed["ZZ-0001"] == listed["ZZ-0004"] == listed["ZZ-W01"] == []
+    # the portal's import page shows it in Chinese
+    portal = login(make_user("hr", ZZ, "payroll_hr"))
+    page = portal.post(
+        "/p/payroll/import",
+        data={
+            "kind": "couriers",
+            "file": (io.BytesIO(rows.encode()), "couriers.csv"),
+            "csrf_token": portal.csrf,
+        },
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    assert 'id="import-warnings"' in page and "现行计件标准中岗级 C 没有揽收任务额" in page
+    # a card version giving grade C a quota clears the flag
+    card = pay.card_dict(effective_from="2022-10-01")
+    card["quotas_by_grade"]["C"] = "600"
+    assert (
+        api.post("/api/v1/payroll/rate-cards", json={"unit": ZZ, "card": card}).status_code == 201
+    )
+    listed = {
+        c["code"]: c["warnings"] for c in api.get("/api/v1/payroll/couriers").get_json()["items"]
+    }
+    assert listed["ZZ-0003"] == []
