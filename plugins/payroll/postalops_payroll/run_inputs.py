@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from typing import Any
 
 from postalops.db import in_scope_clause
@@ -127,6 +128,10 @@ def run_inputs(session: Session, unit: str, month: Month, couriers: Any) -> dict
     }
 
 
+def _yuan(fen: int) -> str:
+    return str((Decimal(fen) / 100).quantize(Decimal("0.01")))
+
+
 def _change(part: str, then: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     """One detail naming what changed in ``part``."""
     detail: dict[str, Any] = {"field": part, "at_run": then, "now": now}
@@ -134,8 +139,8 @@ def _change(part: str, then: dict[str, Any], now: dict[str, Any]) -> dict[str, A
         message = f"{then['items']} delivered items at the run, {now['items']} now"
     elif part == "collections":
         message = (
-            f"{then['items']} collections ({then['postage_fen'] / 100:.2f} postage) at the run, "
-            f"{now['items']} ({now['postage_fen'] / 100:.2f}) now"
+            f"{then['items']} collections ({_yuan(then['postage_fen'])} postage) at the run, "
+            f"{now['items']} ({_yuan(now['postage_fen'])}) now"
         )
     elif part == "adjustments":
         message = (

@@ -144,12 +144,23 @@ def test_a_change_to_a_courier_or_a_new_card_makes_the_draft_stale(
     assert (
         maker.post("/api/v1/payroll/rate-cards", json={"unit": ZZ, "card": card}).status_code == 201
     )
+    collection = {
+        "waybill": "CLATE",
+        "courier": "ZZ-0001",
+        "time": "2022-09-20T09:00:00+08:00",
+        "category": "parcel",
+        "postage": "10.00",
+    }
+    assert maker.post("/api/v1/payroll/events/collections", json=[collection]).status_code == 200
     refused = checker.post("/api/v1/payroll/runs/approve", json=SEPT)
     assert refused.status_code == 409
-    assert [d["field"] for d in refused.get_json()["error"]["details"]] == [
-        "couriers",
-        "rate_cards",
-    ]
+    details = refused.get_json()["error"]["details"]
+    assert [d["field"] for d in details] == ["collections", "couriers", "rate_cards"]
+    assert details[0]["message"] == ("3 collections (799.90 postage) at the run, 4 (809.90) now")
+    assert details[2]["message"] == (
+        "rate-card versions in force: cn.henan v1, cn.henan.zhengzhou v1 at the run, "
+        "cn.henan v1, cn.henan.zhengzhou v1, cn.henan.zhengzhou v2 now"
+    )
     _run(maker, po_app)
     _approve(checker)
 
