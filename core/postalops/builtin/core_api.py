@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, render_template, request, send_from_directory
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from postalops import audit, auth, context
@@ -25,6 +25,151 @@ api = ApiBlueprint("core_api", __name__)
 
 def _registry() -> Any:
     return current_app.extensions["postalops.plugins"]
+
+
+# --- response models (what each operation sends, as /api/v1/openapi.json documents it) ------
+
+
+class Page(BaseModel):
+    """The fields every paged list shares (``paginate``)."""
+
+    page: int
+    per_page: int
+    total: int
+
+
+class UnitOut(BaseModel):
+    code: str
+    parent: str | None
+    name_zh: str
+    name_en: str
+    level: str
+
+
+class TreeOut(BaseModel):
+    root: str
+    active: str | None
+    items: list[UnitOut]
+
+
+class HookFailureOut(BaseModel):
+    hook: str
+    error: str
+    at: dt.datetime
+    count: int
+
+
+class PluginOut(BaseModel):
+    key: str
+    name_zh: str
+    name_en: str
+    version: str
+    requires: dict[str, str]
+    status: str = Field(description="loaded | degraded | failed | disabled")
+    error: str | None
+    degraded: list[HookFailureOut]
+    builtin: bool
+    enabled: bool
+
+
+class PluginsOut(BaseModel):
+    unit: str | None
+    items: list[PluginOut]
+
+
+class EnablementOut(BaseModel):
+    unit: str
+    plugin: str
+    enabled: bool
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    unit: str
+    roles: list[str]
+    active: bool
+
+
+class UserPage(Page):
+    items: list[UserOut]
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    unit: str
+    permissions: list[str]
+    subject: str | None
+    created_by: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class TokenCreated(TokenOut):
+    secret: str = Field(description="shown in this response only")
+
+
+class TokenPage(Page):
+    items: list[TokenOut]
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: str
+    tenant: str
+    action: str
+    target_type: str
+    target_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditPage(Page):
+    items: list[AuditOut]
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    tenant: str
+    started_by: str | None
+    status: str = Field(description="queued | running | done | failed | cancelled")
+    done: int
+    total: int
+    message: str
+    result: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class JobPage(Page):
+    items: list[JobOut]
+
+
+class KpiOut(BaseModel):
+    """One KPI (``postalops.metrics.kpi``); plugins may add fields."""
+
+    model_config = ConfigDict(extra="allow")
+    value: Any = Field(description="a number, or a decimal string for money")
+    unit: str
+    label_zh: str
+    label_en: str
+
+
+class MetricsOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    tenant: str
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    metrics: dict[str, dict[str, KpiOut]] = Field(description="plugin key -> KPI name -> KPI")
 
 
 # --- health & docs -----------------------------------------------------------------------------
@@ -130,6 +275,7 @@ def unit_dict(u: OrgUnit) -> dict[str, Any]:
 @api.operation(
     "/tree",
     summary="Org units visible to the caller (their subtree)",
+    response=TreeOut,
     permission="core.tree.read",
     tags=["tenancy"],
 )
@@ -149,7 +295,10 @@ class UnitSwitch(BaseModel):
 
 
 @api.operation(
-    "/plugins", summary="Installed plugins and their state at the active unit", tags=["plugins"]
+    "/plugins",
+    summary="Installed plugins and their state at the active unit",
+    tags=["plugins"],
+    response=PluginsOut,
 )
 def plugins() -> Any:
     ctx = context.current()
@@ -185,6 +334,7 @@ class Enablement(BaseModel):
     permission="core.plugins.manage",
     tags=["plugins"],
     summary="Enable or disable a plugin for a unit (and its subtree, unless overridden)",
+    response=EnablementOut,
 )
 def set_plugin(unit: str, key: str, body: Enablement) -> Any:
     ctx = context.current()
@@ -232,6 +382,7 @@ def _scoped(stmt: Any, column: Any) -> Any:
     permission="core.users.manage",
     tags=["users"],
     summary="Users whose home unit is in the caller's subtree",
+    response=UserPage,
 )
 def list_users() -> Any:
     stmt = _scoped(select(User), User.home_unit_code).order_by(User.username)
@@ -246,6 +397,7 @@ def list_users() -> Any:
     tags=["users"],
     status=201,
     summary="Create a user",
+    response=UserOut,
 )
 def post_user(body: UserIn) -> Any:
     ctx = context.current()
@@ -283,6 +435,7 @@ class UserPatch(BaseModel):
     permission="core.users.manage",
     tags=["users"],
     summary="Change a user's password or enable/disable them (either ends their sessions)",
+    response=UserOut,
 )
 def patch_user(user_id: int, body: UserPatch) -> Any:
     from flask import session as cookie
@@ -341,6 +494,7 @@ def token_dict(t: ApiToken) -> dict[str, Any]:
     permission="core.tokens.manage",
     tags=["tokens"],
     summary="API tokens of units in the caller's subtree (secrets are never shown)",
+    response=TokenPage,
 )
 def list_tokens() -> Any:
     stmt = _scoped(select(ApiToken), ApiToken.unit_code).order_by(ApiToken.id)
@@ -355,6 +509,7 @@ def list_tokens() -> Any:
     tags=["tokens"],
     status=201,
     summary="Create an API token; the secret is in this response only",
+    response=TokenCreated,
 )
 def post_token(body: TokenIn) -> Any:
     ctx = context.current()
@@ -389,6 +544,7 @@ def post_token(body: TokenIn) -> Any:
     permission="core.tokens.manage",
     tags=["tokens"],
     summary="Revoke a token",
+    response=TokenOut,
 )
 def revoke_token(token_id: int) -> Any:
     ctx = context.current()
@@ -419,6 +575,7 @@ def audit_dict(a: AuditRecord) -> dict[str, Any]:
     permission="core.audit.read",
     tags=["audit"],
     summary="Audit records in scope, newest first (?action=&tenant=&from=&to=)",
+    response=AuditPage,
 )
 def list_audit() -> Any:
     stmt = select(AuditRecord).order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
@@ -464,6 +621,7 @@ def job_dict(j: Job) -> dict[str, Any]:
     permission="core.jobs.view",
     tags=["jobs"],
     summary="Jobs in scope, newest first (?status=&kind=)",
+    response=JobPage,
 )
 def list_jobs() -> Any:
     stmt = select(Job).order_by(Job.created_at.desc())
@@ -479,6 +637,7 @@ def list_jobs() -> Any:
     permission="core.jobs.view",
     tags=["jobs"],
     summary="One job's status, progress and result",
+    response=JobOut,
 )
 def get_job(job_id: str) -> Any:
     row = context.session().get(Job, job_id)
@@ -493,6 +652,7 @@ def get_job(job_id: str) -> Any:
     permission="core.jobs.cancel",
     tags=["jobs"],
     summary="Cancel a queued or running job",
+    response=JobOut,
 )
 def cancel_job(job_id: str) -> Any:
     row = current_app.extensions["postalops.jobs"].cancel(job_id)
@@ -513,6 +673,7 @@ class ProbeIn(BaseModel):
     tags=["jobs"],
     status=202,
     summary="Start the diagnostic job (checks broker, workers, progress)",
+    response=JobOut,
 )
 def post_probe(body: ProbeIn) -> Any:
     row = current_app.extensions["postalops.jobs"].submit(
@@ -531,6 +692,7 @@ def post_probe(body: ProbeIn) -> Any:
     permission="core.metrics.read",
     tags=["metrics"],
     summary="KPIs of every enabled plugin (?tenant=&from=&to=&plugin=)",
+    response=MetricsOut,
 )
 def metrics() -> Any:
     tenant = query_tenant()
