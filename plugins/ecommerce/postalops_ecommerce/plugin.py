@@ -132,3 +132,17 @@ def postalops_tasks(session, user, unit):
     from .tasks import plan_tasks
 
     return plan_tasks(session, user, unit)
+
+
+@hookimpl
+def postalops_status_labels():
+    """The 三有 items a city pavilion still lacks, in the user's language."""
+    from postalops.ui import Status
+
+    return {
+        "ecommerce.readiness": {
+            "products": Status("缺产品", "No products", "warning"),
+            "operations": Status("缺运营人员", "No operations staff", "warning"),
+            "sales": Status("缺销售", "No sales", "warning"),
+        }
+    }

@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import clock, context
+from postalops import clock, context, ui
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError
 from postalops.imports import parse_csv, parse_xlsx
+from postalops.listing import Column, Listing
 from sqlmodel import select
 
 from . import board_cache, campaigns, community
@@ -119,51 +121,123 @@ def campaign_page(campaign_id: int) -> Any:
     )
 
 
+PRODUCTS = Listing(
+    select(Product),
+    [
+        Column("sku", "商品编码", "SKU", sortable=True, filter="text"),
+        Column("name", "商品名称", "Product", sortable=True, filter="text"),
+        Column("category", "品类", "Category", sortable=True, filter="text"),
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit"),
+        Column("agreed_price", "议定价格", "Agreed price", kind="money", sortable=True),
+        Column(
+            "featured",
+            "特色商品",
+            "Featured",
+            kind="status",
+            domain="bool",
+            filter="choice",
+            choices=[("true", "是", "Yes"), ("false", "否", "No")],
+            value=lambda p: str(bool(p.featured)).lower(),
+            expr=Product.featured,
+        ),
+    ],
+    default_sort="sku",
+    tiebreak=(Product.id,),
+    prefix="p_",
+    filename="ecommerce-products",
+)
+
+LEADERS = Listing(
+    select(Leader),
+    [
+        Column("code", "团长编码", "Leader code", sortable=True, filter="text"),
+        Column("name", "姓名", "Name", sortable=True, filter="text"),
+        Column("tenant_code", "所属网点", "Branch", kind="unit", filter="unit", sortable=True),
+        Column("pickup_point", "提货自提点", "Pickup point", filter="text"),
+    ],
+    default_sort="code",
+    tiebreak=(Leader.id,),
+    filename="group-buy-leaders",
+)
+
+
 @bp.route("/catalogue")
 def catalogue_page() -> Any:
     check_permission("ecommerce.view")
     session, tenant = context.session(), context.tenant()
     campaign = _chosen(_campaigns())
     frm, to = _period(campaign)
-    products = session.exec(select(Product).order_by(Product.sku).limit(500)).all()
+    page = PRODUCTS.run(session, request.args)
+    if page.export:
+        return page.export_response()
+    featured = session.exec(
+        select(sa.func.count()).select_from(Product).where(Product.featured.is_(True))
+    ).one()
     return render_template(
         "ecommerce/catalogue.html",
         ready=readiness(session, tenant, frm, to),
-        products=products,
-        featured=sum(p.featured for p in products),
+        page=page,
+        featured=featured,
         frm=frm,
         to=to,
     )
+
+
+def _leader_errors(exc: PostalOpsError) -> dict[str, str]:
+    """The add-leader form's errors in the user's words, beside each field."""
+    words = {
+        "branch": _("Choose a unit of yours as the leader's branch."),
+        "code": _("Enter the leader's code.")
+        if exc.status != 409
+        else _("A leader with this code already exists."),
+        "name": _("Enter the leader's name."),
+        "pickup_point": _("No active pickup point with this code at that branch.")
+        if exc.code == "unknown_pickup_point"
+        else _("Enter the code of the pickup point where the leader's group collects."),
+    }
+    fields = ui.field_errors(exc.details) or {"code": ""}
+    return {name: words.get(name, exc.message) for name in fields}
 
 
 @bp.route("/groupbuy", methods=["GET", "POST"])
 def groupbuy_page() -> Any:
     check_permission("ecommerce.view")
     session = context.session()
+    errors: dict[str, str] = {}
+    form = request.form if request.method == "POST" else {"branch": context.tenant()}
     if request.method == "POST":
         check_permission("ecommerce.groupbuy")
-        try:
-            community.add_leader(
-                session,
-                branch=request.form["branch"],
-                code=request.form["code"],
-                name=request.form["name"],
-                pickup_point=request.form["pickup_point"],
-                points=PointDirectory(session, current_app.extensions["postalops.plugins"]),
-            )
-            session.commit()
-            flash(_("Saved."), "info")
-        except PostalOpsError as exc:
-            session.rollback()
-            flash(exc.message, "error")
-        return redirect(url_for("ecommerce.groupbuy_page"))
-    page = max(1, request.args.get("page", 1, type=int))
-    leaders = session.exec(
-        select(Leader).order_by(Leader.code).limit(100).offset((page - 1) * 100)
-    ).all()
+        values = {k: (request.form.get(k) or "").strip() for k in FIELDS_LEADER}
+        errors = {k: _("Required.") for k in ("code", "name") if not values[k]}
+        if not errors:
+            try:
+                community.add_leader(
+                    session,
+                    branch=values["branch"],
+                    code=values["code"],
+                    name=values["name"],
+                    pickup_point=values["pickup_point"],
+                    points=PointDirectory(session, current_app.extensions["postalops.plugins"]),
+                )
+                session.commit()
+                flash(_("Leader %(name)s added.", name=values["name"]), "success")
+                return redirect(url_for("ecommerce.groupbuy_page"))
+            except PostalOpsError as exc:
+                session.rollback()
+                errors = _leader_errors(exc)
+    page = LEADERS.run(session, request.args)
+    if page.export:
+        return page.export_response()
     return render_template(
-        "ecommerce/groupbuy.html", leaders=leaders, page=page, tenant=context.tenant()
-    )
+        "ecommerce/groupbuy.html",
+        page=page,
+        form=form,
+        errors=errors,
+        branches=[(code, ("\u3000" * depth) + name) for code, name, depth in ui.visible_units()],
+    ), (422 if errors else 200)
+
+
+FIELDS_LEADER = ("branch", "code", "name", "pickup_point")
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -79,3 +79,44 @@ def test_the_api_is_in_the_openapi_document(po_app, world, make_token):
     ):
         assert path in doc["paths"], path
     assert doc["paths"]["/api/v1/ecommerce/orders"]["post"]["x-permission"] == "ecommerce.ingest"
+
+
+def test_leaders_and_products_are_paged_lists_and_the_form_shows_errors_in_place(
+    po_app, world, make_user, login
+):
+    """Issue 14 §2: the lists use the kit (50 a page, filters, names not codes), and a bad
+    leader is refused beside the field it concerns, with what was typed kept and nothing
+    written."""
+    import re
+
+    from postalops_ecommerce.models import Leader
+
+    client = login(make_user("hb_marketing", "cn.hebei", "marketing"))
+    fields = {
+        "csrf_token": client.csrf,
+        "branch": "cn.hebei.shijiazhuang",
+        "code": "L-NEW-1",
+        "name": "张团长",
+        "pickup_point": "PP-1",
+    }
+    assert client.post("/p/ecommerce/groupbuy", data=fields).status_code == 302
+    before = count_rows(po_app, Leader)
+    bad = client.post("/p/ecommerce/groupbuy", data={**fields, "name": "李团长"})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert 'id="f-code-error"' in html and "该团长编码已存在" in html
+    assert 'value="L-NEW-1"' in html and 'value="李团长"' in html  # what was typed is kept
+    assert count_rows(po_app, Leader) == before
+
+    empty = client.post(
+        "/p/ecommerce/groupbuy", data={"csrf_token": client.csrf, "branch": "cn.hebei"}
+    )
+    assert empty.status_code == 422
+    assert 'id="f-code-error"' in empty.get_data(as_text=True)
+
+    page = client.get("/p/ecommerce/groupbuy").get_data(as_text=True)
+    assert re.search(r'<table[^>]*id="leaders"', page)
+    assert "cn.hebei" not in re.sub(r"<[^>]+>", " ", page)  # units by name, codes in tooltips
+    catalogue = client.get("/p/ecommerce/catalogue").get_data(as_text=True)
+    assert "暂无商品" in catalogue  # this world lists none: the empty state says so
+    assert "cn.hebei" not in re.sub(r"<[^>]+>", " ", catalogue)
