@@ -43,3 +43,24 @@
     ask(form, ev.submitter);
   }, true);
 })();
+
+// A table that scrolls inside its own box (phones, long lists) can be reached and scrolled with
+// the keyboard: the box becomes a tab stop while it scrolls (WCAG 2.1.1, axe
+// scrollable-region-focusable).
+(function () {
+  "use strict";
+  function mark() {
+    document.querySelectorAll(".po-table-box, table.grid").forEach(function (el) {
+      var scrolls = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+      if (scrolls && !el.hasAttribute("tabindex")) {
+        el.setAttribute("tabindex", "0");
+        el.setAttribute("data-po-scroll", "1");
+      } else if (!scrolls && el.getAttribute("data-po-scroll") === "1") {
+        el.removeAttribute("tabindex");
+        el.removeAttribute("data-po-scroll");
+      }
+    });
+  }
+  mark();
+  window.addEventListener("resize", mark);
+})();
