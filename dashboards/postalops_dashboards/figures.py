@@ -256,6 +256,23 @@ def format_values(
     return fig
 
 
+def axis_title(label: str, unit: str | None, zh: bool) -> str:
+    """A value axis title with its unit: ``投递量（件）``, ``放款金额（元）``, ``Items (items)``; rates
+    and durations read their unit on the ticks and keep the bare label."""
+    info = formatting.unit_info(unit)
+    if info is None or info.kind in ("ratio", "minutes", "hours", "seconds"):
+        return label
+    if info.kind == "money":
+        word = "元" if zh else "CNY"
+    elif info.kind == "money_per":
+        word = f"元/{info.zh}" if zh else f"CNY/{info.en[0]}"
+    else:
+        word = info.zh if zh else info.en[1]
+    if not word:
+        return label
+    return f"{label}（{word}）" if zh else f"{label} ({word})"
+
+
 def unit_label(code: Any, zh: bool) -> str:
     """A unit code as its name in the viewer's language (``postalops.ui.unit_name``)."""
     from postalops.ui import unit_name

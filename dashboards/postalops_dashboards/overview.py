@@ -119,13 +119,14 @@ def layout(view: ViewContext) -> html.Div:
     plugin, kpi_name, entry = headline(metrics)
     label = entry["label_zh"] if view.zh else entry["label_en"]
     unit = entry.get("unit")
+    value_title = figures.axis_title(label, unit, view.zh)
     trend = trend_frame(view, plugin, kpi_name)
     fig = px.line(
         trend,
         x="to",
         y="value",
         markers=True,
-        labels={"to": view.t("周（截至）", "Week ending"), "value": label},
+        labels={"to": view.t("周（截至）", "Week ending"), "value": value_title},
         title=view.t(f"{label}：按周趋势", f"{label}: weekly trend"),
     )
     figures.format_values(fig, unit, view.zh)
@@ -137,7 +138,7 @@ def layout(view: ViewContext) -> html.Div:
             x="value",
             y="name",
             orientation="h",
-            labels={"name": view.t("下级单位", "Unit below"), "value": label},
+            labels={"name": view.t("下级单位", "Unit below"), "value": value_title},
             title=view.t(f"{label}：下级单位对比", f"{label}: by child unit"),
         )
         bar.update_layout(height=max(300, 26 * len(children) + 140))
