@@ -151,3 +151,16 @@ def test_reposting_a_sorter_without_its_name_is_not_a_server_error(po_app, api):
     assert resp.status_code in (200, 422), resp.get_data(as_text=True)[:800]
     if resp.status_code == 422:
         assert_error(resp, 422, "name")
+
+
+def test_an_id_above_the_row_range_is_404_whatever_the_method(po_app, api):
+    """Werkzeug answered 405 (naming GET) for POST/PATCH on a path whose id failed the
+    converter's bound after a GET rule on the same path had matched it."""
+    needs(po_app, "sorter", "lending")
+    for id_ in (2**31, 2**63 - 1, HUGE):
+        assert_error(api.patch(f"/api/v1/sorter/devices/{id_}", json={"name": "x"}), 404)
+        assert_error(api.post(f"/api/v1/lending/applications/{id_}/review", json={}), 404)
+    resp = api.patch(f"/api/v1/sorter/devices/{2**31 - 1}", json={"name": "x"})
+    assert_error(resp, 404, "device_id")  # the largest id routes, and finds nothing
+    resp = api.patch("/api/v1/sorter/devices/0012", json={"name": "x"})
+    assert_error(resp, 404, "device_id")  # leading zeros still route (as werkzeug's int does)

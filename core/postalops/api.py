@@ -71,10 +71,28 @@ ID_MAX = 2**31 - 1
 """Row ids are INTEGER columns: 32-bit on PostgreSQL (SQLite's are 64-bit)."""
 
 
+def digits_up_to(n: int) -> str:
+    """A regular expression for the decimal integers 0..n (leading zeros allowed)."""
+    s, k = str(n), len(str(n))
+    alts = [rf"\d{{1,{k - 1}}}"] if k > 1 else []
+    for i, d in enumerate(s):
+        if d != "0":
+            rest = rf"\d{{{k - i - 1}}}" if k - i - 1 else ""
+            alts.append(f"{s[:i]}[0-{int(d) - 1}]{rest}")
+    alts.append(s)
+    return f"0*(?:{'|'.join(alts)})"
+
+
 class BoundedIntConverter(IntegerConverter):
     """``<int:...>`` path segments up to the largest row id: a larger id matches no route (404)
     instead of reaching the database, which cannot hold it (SQLite raises ``OverflowError``,
-    PostgreSQL ``NumericValueOutOfRange``)."""
+    PostgreSQL ``NumericValueOutOfRange``).
+
+    The bound is in the regular expression, not only in ``max``: werkzeug checks a rule's
+    methods before its converters, so with ``max`` alone a POST to a path that also has a GET
+    rule answered 405 for an id past the bound."""
+
+    regex = digits_up_to(ID_MAX)
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", ID_MAX)
