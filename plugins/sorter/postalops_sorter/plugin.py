@@ -106,3 +106,22 @@ def postalops_tasks(session, user, unit):
     from .tasks import operator_tasks
 
     return operator_tasks(session, user, unit)
+
+
+@hookimpl
+def postalops_status_labels():
+    """Alert kinds and states in the user's language, on every page and export."""
+    from postalops.ui import Status
+
+    from .tasks import KIND_WORDS
+
+    return {
+        "sorter.alert_kind": {
+            kind: Status(zh, en.capitalize(), "warning") for kind, (zh, en) in KIND_WORDS.items()
+        },
+        "sorter.alert": {
+            "raised": Status("待确认", "Raised", "danger"),
+            "acknowledged": Status("处理中", "Acknowledged", "warning"),
+            "resolved": Status("已解除", "Resolved", "success"),
+        },
+    }

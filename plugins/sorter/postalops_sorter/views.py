@@ -13,11 +13,12 @@ from postalops.api import query_period
 from postalops.auth import require_permission
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import NotFound, ValidationError
+from postalops.listing import Column, Listing
 from postalops.models import OrgUnit
 from sqlmodel import select
 
 from . import alerting, live, registry
-from .alerts import AlertStatus
+from .alerts import AlertKind, AlertStatus
 from .models import Alert, Device, UnitSetting
 from .waves import Wave
 
@@ -164,6 +165,66 @@ def waves() -> Any:
     return render_template("sorter/waves.html", waves=current, unit=unit)
 
 
+ALERTS = Listing(
+    select(
+        Alert.id,
+        Alert.raised_at,
+        Alert.tenant_code,
+        Device.code.label("device"),
+        Alert.kind,
+        Alert.message,
+        Alert.status,
+        Alert.acknowledged_by,
+    ).join(Device, Device.id == Alert.device_id),
+    [
+        Column(
+            "raised_at",
+            "告警时间",
+            "Raised",
+            kind="datetime",
+            sortable=True,
+            filter="date_range",
+            expr=Alert.raised_at,
+        ),
+        Column(
+            "tenant_code",
+            "网点",
+            "Station",
+            kind="unit",
+            filter="unit",
+            sortable=True,
+            expr=Alert.tenant_code,
+        ),
+        Column("device", "设备", "Device", sortable=True, filter="text", expr=Device.code),
+        Column(
+            "kind",
+            "类型",
+            "Kind",
+            kind="status",
+            domain="sorter.alert_kind",
+            filter="choice",
+            choices=[k.value for k in AlertKind],
+            expr=Alert.kind,
+        ),
+        Column("message", "说明", "Message"),
+        Column(
+            "status",
+            "状态",
+            "Status",
+            kind="status",
+            domain="sorter.alert",
+            filter="choice",
+            choices=[k.value for k in AlertStatus],
+            expr=Alert.status,
+        ),
+        Column("acknowledged_by", "确认人", "Acknowledged by", show=False),
+    ],
+    default_sort="-raised_at",
+    tiebreak=(Alert.id,),
+    filename="sorter-alerts",
+)
+
+
 @bp.route("/alerts", methods=["GET", "POST"])
 @require_permission("sorter.view")
 def alerts() -> Any:
@@ -212,12 +273,8 @@ def alerts() -> Any:
             )
         s.commit()
         return redirect(url_for("sorter.alerts"))
-    rows = s.exec(
-        select(Alert)
-        .where(in_scope_clause(Alert.tenant_code, context.tenant()))
-        .order_by(Alert.raised_at.desc())
-        .limit(200)
-    ).all()
+    page = ALERTS.run(s, request.args)
+    if page.export:
+        return page.export_response()
     setting = s.exec(select(UnitSetting).where(UnitSetting.tenant_code == context.tenant())).first()
-    names = {d.id: d.code for d in s.exec(select(Device)).all()}
-    return render_template("sorter/alerts.html", alerts=rows, setting=setting, names=names)
+    return render_template("sorter/alerts.html", page=page, setting=setting)

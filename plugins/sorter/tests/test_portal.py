@@ -93,3 +93,46 @@ def test_the_plugin_disabled_for_a_unit_answers_404(po_app, make_user, login, st
     client = login(make_user("kf", "cn.henan.kaifeng.gulou", "ops"))
     assert client.get("/p/sorter/").status_code == 404
     assert 'href="/p/sorter/"' not in client.get("/").get_data(as_text=True)
+
+
+def test_the_alerts_page_is_a_paged_list_in_chinese(po_app, make_user, login, make_device):
+    """Issue 14 §2: 60 alerts read as a paged list (was up to 200 rows), kinds and states in
+    Chinese, the station by name; filtering by state; acknowledging from the row."""
+    import datetime as dt
+    import re
+
+    from postalops.tenancy import Scope
+    from postalops_sorter.models import Alert
+
+    device_id, _ = make_device()
+    now = dt.datetime.now(dt.UTC)
+    with po_app.extensions["postalops.db"].transaction(Scope.system_scope()) as s:
+        for i in range(60):
+            s.add(
+                Alert(
+                    tenant_code=JINSHUI,
+                    device_id=device_id,
+                    kind=("silent", "jam_spike", "low_throughput")[i % 3],
+                    status="raised" if i else "acknowledged",
+                    raised_at=now - dt.timedelta(minutes=10 * i),
+                )
+            )
+    client = login(make_user("head", JINSHUI, "station_head"))
+    html = client.get("/p/sorter/alerts").get_data(as_text=True)
+    table = re.search(r'<table[^>]*id="sorter-alerts".*?</table>', html, re.S)[0]
+    assert table.count("<tr>") - 1 == 50
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "共 60 条" in text and "无数据上报" in text and "待确认" in text and "DS01" in text
+    assert "金水" in text and JINSHUI not in text
+    assert not re.search(r"\b(silent|jam_spike|low_throughput|raised|acknowledged)\b", text)
+    handled = client.get("/p/sorter/alerts?status=acknowledged").get_data(as_text=True)
+    assert "共 1 条" in re.sub(r"<[^>]+>", " ", handled)
+
+    alert_id = re.findall(r'data-alert="(\d+)"', table)[1]  # the newest is handled already
+    resp = client.post(
+        "/p/sorter/alerts",
+        data={"csrf_token": client.csrf, "action": "acknowledged", "alert_id": alert_id},
+    )
+    assert resp.status_code == 302
+    again = client.get("/p/sorter/alerts?status=acknowledged").get_data(as_text=True)
+    assert "共 2 条" in re.sub(r"<[^>]+>", " ", again)
