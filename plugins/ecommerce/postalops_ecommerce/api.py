@@ -13,7 +13,7 @@ from flask import current_app, request
 from postalops import context
 from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
 from postalops.errors import PostalOpsError, ValidationError
-from postalops.imports import read_upload
+from postalops.imports import RowErrors, check_rows, read_upload
 from postalops.jobs import submit
 from pydantic import BaseModel, Field
 from sqlmodel import select
@@ -156,23 +156,25 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
 )
 def push_orders():
     """JSON: up to 5,000 orders, answered per row (``created``/``duplicate``). CSV/XLSX (one row
-    per order line): imported by a tracked job; 202 with the job id."""
+    per order line): imported by a tracked job; 202 with the job id. Either way a bad batch is
+    refused whole with every row's every error at once: shape errors (fields) and reference
+    errors (unknown leader, session, branch, campaign or pickup point) together."""
     rows = read_upload()
+    session = context.session()
+    points = PointDirectory(session, _registry())
     if request.files or (request.mimetype or "").endswith(("csv", "spreadsheetml.sheet")):
-        objects, errors = group_line_rows(rows)
-        if errors:
-            raise ValidationError(
-                f"{len(errors)} row(s) invalid; nothing was imported",
-                code="invalid_rows",
-                details=errors,
-            )
-        valid, errors = parse_numbered(objects, parse_order)
-        if errors:
-            raise ValidationError(
-                f"{len(errors)} row(s) invalid; nothing was imported",
-                code="invalid_rows",
-                details=errors,
-            )
+        objects, grouping = group_line_rows(rows)
+        valid, shape = parse_numbered(objects, parse_order)
+        errors = _row_errors(grouping, shape)
+        if errors:  # the job would only name them once the shape errors were fixed
+            for start in range(0, len(valid), 2_000):
+                _references(
+                    errors,
+                    lambda chunk=valid[start : start + 2_000]: ingest_orders(
+                        session, chunk, point_check=points.known, write=False
+                    ),
+                )
+        errors.raise_if_any()
         job = submit(
             "ecommerce.import_orders",
             {"orders": [o for _, o in objects], "first_row": objects[0][0] if objects else 2},
@@ -183,19 +185,39 @@ def push_orders():
             f"at most {SYNC_LIMIT} orders per JSON batch",
             details=[{"field": "body", "message": "too many orders"}],
         )
-    valid, errors = parse_numbered(rows, parse_order)
+    valid, shape = parse_numbered(rows, parse_order)
+    errors = _row_errors(shape)
     if errors:
-        raise ValidationError(
-            f"{len(errors)} row(s) invalid; nothing was written",
-            code="invalid_rows",
-            details=errors,
+        _references(
+            errors,
+            lambda: ingest_orders(session, valid, point_check=points.known, write=False),
         )
-    session = context.session()
-    points = PointDirectory(session, _registry())
+        errors.raise_if_any()
     report = ingest_orders(session, valid, point_check=points.known)
     session.commit()
     created = sum(1 for r in report if r["status"] == "created")
     return {"created": created, "duplicate": len(report) - created, "rows": report}
+
+
+def _row_errors(*batches: list[dict]) -> RowErrors:
+    """Row errors as the parsers report them (``{"row", "errors": [...]}``), collected."""
+    errors = RowErrors()
+    for batch in batches:
+        for detail in batch:
+            errors.extend(detail["row"], detail["errors"])
+    return errors
+
+
+def _references(errors: RowErrors, check) -> None:
+    """Run a service's reference checks on the shape-valid rows (``write=False``: nothing is
+    written) and add the rows they refuse to ``errors``, so both kinds come in one answer."""
+    try:
+        check()
+    except ValidationError as exc:
+        if exc.code != "invalid_rows":
+            raise
+        for detail in exc.details:
+            errors.extend(detail["row"], detail["errors"])
 
 
 @api.operation(
@@ -209,14 +231,12 @@ def push_orders():
 def push_events():
     """Refunds (idempotent on ``refund_no``) and cancellations, answered per row."""
     rows = read_upload()
-    valid, errors = parse_numbered(rows, parse_event)
-    if errors:
-        raise ValidationError(
-            f"{len(errors)} row(s) invalid; nothing was written",
-            code="invalid_rows",
-            details=errors,
-        )
+    valid, shape = parse_numbered(rows, parse_event)
     session = context.session()
+    errors = _row_errors(shape)
+    if errors:  # with the unknown orders and impossible refunds of the other rows
+        _references(errors, lambda: ingest_events(session, valid, write=False))
+        errors.raise_if_any()
     report = ingest_events(session, valid)
     session.commit()
     return {"rows": report}
@@ -331,16 +351,22 @@ def distribute(campaign_id: int, body: DistributionIn):
     "/leaders",
     methods=["POST"],
     body=list[LeaderIn],
+    files=True,
     permission="ecommerce.groupbuy",
-    summary="Register leaders (团长) in bulk",
+    summary="Register leaders (团长) in bulk (JSON list, CSV or XLSX)",
 )
-def push_leaders(body: list[LeaderIn]):
+def push_leaders():
+    """All-or-nothing: every row's every error in one answer, shape (missing or too long
+    fields) and reference (unknown or out-of-scope branch, unknown pickup point) together."""
+    valid, errors = check_rows(read_upload(), LeaderIn)
     session = context.session()
-    new = community.import_leaders(
-        session, [b.model_dump() for b in body], PointDirectory(session, _registry())
-    )
+    points = PointDirectory(session, _registry())
+    rows = [(n, b.model_dump()) for n, b in valid]
+    community.leader_reference_errors(session, rows + errors.raw_rows(), points, errors)
+    errors.raise_if_any()
+    new = community.import_leaders(session, [r for _, r in rows], points)
     session.commit()
-    return {"created": new, "unchanged": len(body) - new}
+    return {"created": new, "unchanged": len(rows) - new}
 
 
 @api.operation("/leaders", permission="ecommerce.view", summary="Leaders in scope")

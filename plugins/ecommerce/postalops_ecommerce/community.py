@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from postalops.db import check_in_scope
 from postalops.errors import Conflict, NotFound, ValidationError
+from postalops.imports import RowErrors
 from postalops.models import OrgUnit
 from sqlmodel import Session, select
 
@@ -74,29 +77,43 @@ def add_session(
     return gs
 
 
+def leader_reference_errors(
+    session: Session,
+    rows: list[tuple[int, Mapping[str, Any]]],
+    points: PointDirectory | None,
+    errors: RowErrors,
+) -> None:
+    """Add to ``errors`` each row's unknown or out-of-scope branch and unknown pickup point.
+    Rows that failed their shape check are passed too (as read): whatever of them is readable
+    is checked, so one answer names both kinds."""
+    branches = {r.get("branch") for _, r in rows if isinstance(r.get("branch"), str)}
+    known = set(session.exec(select(OrgUnit.code).where(OrgUnit.code.in_(branches))).all())
+    scope = session.info["scope"]
+    for n, r in sorted(rows, key=lambda item: item[0]):
+        branch, point = r.get("branch"), r.get("pickup_point")
+        if not isinstance(branch, str):
+            continue  # missing or not text: its shape error names it
+        if branch not in known or not scope.allows(branch):
+            errors.add(n, "branch", "unknown or outside scope")
+        elif isinstance(point, str) and point and points and not points.known(branch, point):
+            errors.add(n, "pickup_point", "unknown point")
+
+
 def import_leaders(session: Session, rows: list[dict], points: PointDirectory | None = None) -> int:
     """Batch version of :func:`add_leader` (``branch``, ``code``, ``name``, ``pickup_point``);
-    all-or-nothing, every bad row named. Existing codes are skipped. Returns how many were new."""
+    all-or-nothing, every bad row named (rows numbered from 0). Existing codes are skipped.
+    Returns how many were new."""
     import sqlalchemy as sa
 
-    branches = {r["branch"] for r in rows}
-    known = set(session.exec(select(OrgUnit.code).where(OrgUnit.code.in_(branches))).all())
     have = set(
         session.exec(select(Leader.code).where(Leader.code.in_([r["code"] for r in rows]))).all()
     )
-    scope = session.info["scope"]
-    errors = []
+    errors = RowErrors()
     for i, r in enumerate(rows):
-        if r["branch"] not in known or not scope.allows(r["branch"]):
-            errors.append({"row": i, "field": "branch", "message": "unknown or outside scope"})
-        elif not r.get("pickup_point") or (
-            points and not points.known(r["branch"], r["pickup_point"])
-        ):
-            errors.append({"row": i, "field": "pickup_point", "message": "unknown point"})
-    if errors:
-        raise ValidationError(
-            "invalid leaders; nothing was written", code="invalid_rows", details=errors
-        )
+        if not r.get("pickup_point"):
+            errors.add(i, "pickup_point", "required")
+    leader_reference_errors(session, list(enumerate(rows)), points, errors)
+    errors.raise_if_any()
     new = [
         {
             "tenant_code": r["branch"],

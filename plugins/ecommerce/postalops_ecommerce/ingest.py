@@ -304,12 +304,14 @@ def _write_deltas(session: Session, acc: dict) -> None:
         _insert(session, PendingDelta, rows)
 
 
-def ingest_events(session: Session, items: Iterable[tuple[int, EventIn]]) -> list[dict]:
+def ingest_events(
+    session: Session, items: Iterable[tuple[int, EventIn]], *, write: bool = True
+) -> list[dict]:
     """Apply refunds and cancellations; report ``applied``/``duplicate``/``unchanged`` per row.
 
     Refunds are idempotent on ``refund_no``; cancelling a cancelled order is ``unchanged``. A
     refund larger than what is left, or of a cancelled order, fails the batch naming the row.
-    The caller commits.
+    The caller commits. ``write=False`` only checks (raises as above, writes nothing).
     """
     items = list(items)
     numbers = {e.order_no for _, e in items}
@@ -377,6 +379,8 @@ def ingest_events(session: Session, items: Iterable[tuple[int, EventIn]]) -> lis
             }
         )
     _fail(errors)
+    if not write:
+        return []
 
     for no, after in states.items():
         if after == start[no]:

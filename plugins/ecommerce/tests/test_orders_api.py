@@ -92,7 +92,11 @@ def test_a_bad_row_rejects_the_whole_batch_naming_row_and_field(po_app, world, e
     resp = eshop.post(URL, json=[ecom.order("YL1"), bad, ecom.order("YL3", leader="NOBODY")])
     assert resp.status_code == 422
     details = resp.get_json()["error"]["details"]
-    assert [(d["row"], d["errors"][0]["field"]) for d in details] == [(1, "lines[0].unit_price")]
+    # every bad row at once: the float price (shape) and the unknown leader (reference)
+    assert [(d["row"], d["errors"][0]["field"]) for d in details] == [
+        (1, "lines[0].unit_price"),
+        (2, "leader"),
+    ]
     resp = eshop.post(URL, json=[ecom.order("YL1"), ecom.order("YL3", leader="NOBODY")])
     assert resp.status_code == 422
     assert resp.get_json()["error"]["details"][0]["errors"][0]["field"] == "leader"

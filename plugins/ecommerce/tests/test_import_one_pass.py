@@ -1,0 +1,78 @@
+"""Imports report every row's every error in one pass: a file with a shape error in one row and
+a reference error in another names both at once and writes nothing (issue 15 §5)."""
+
+from __future__ import annotations
+
+from postalops.testing import count_rows
+from postalops_ecommerce.models import Leader, Order, Refund
+
+ORDERS = "/api/v1/ecommerce/orders"
+HEADER = (
+    "order_no,paid_at,channel,branch,leader,session,pickup_point,campaign,sku,quantity,unit_price\n"
+)
+
+
+def fields_by_row(resp):
+    assert resp.status_code == 422, resp.get_json()
+    err = resp.get_json()["error"]
+    assert err["code"] == "invalid_rows"
+    return {d["row"]: [e["field"] for e in d["errors"]] for d in err["details"]}
+
+
+def test_a_json_order_batch_names_shape_and_reference_errors_together(
+    po_app, world, ecom, make_token
+):
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    bad_shape = ecom.order("A1")
+    bad_shape["lines"][0]["quantity"] = "many"  # shape
+    unknown_leader = ecom.order("A2", leader="HB-L404")  # reference
+    resp = eshop.post(ORDERS, json=[bad_shape, unknown_leader, ecom.order("A3")])
+    assert fields_by_row(resp) == {0: ["lines[0].quantity"], 1: ["leader"]}
+    assert count_rows(po_app, Order) == 0
+
+
+def test_a_csv_order_file_names_shape_and_reference_errors_together(po_app, world, make_token):
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    csv_text = (
+        HEADER
+        + "YL1,2022-09-01T08:00:00+08:00,groupbuy,,HB-L1,HB-S1,,,P1,2,ten\n"  # shape
+        + "YL2,2022-09-01T08:00:00+08:00,groupbuy,,HB-L1,HB-S404,,,P1,1,10.00\n"  # reference
+        + "YL3,2022-09-01T08:00:00+08:00,groupbuy,,HB-L1,HB-S1,,,P1,1,10.00\n"
+    )
+    resp = eshop.post(ORDERS, data=csv_text.encode(), content_type="text/csv")
+    assert fields_by_row(resp) == {2: ["lines[0].unit_price"], 3: ["session"]}
+    assert count_rows(po_app, Order) == 0
+
+
+def test_an_event_batch_names_shape_and_reference_errors_together(po_app, world, ecom, make_token):
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    assert eshop.post(ORDERS, json=[ecom.order("A1")]).status_code == 200
+    resp = eshop.post(
+        "/api/v1/ecommerce/events",
+        json=[
+            {"type": "refund", "order_no": "A1", "refund_no": "R1", "amount": "-1",
+             "at": "2022-09-02T08:00:00Z"},  # shape: a negative amount
+            {"type": "cancel", "order_no": "NOPE", "at": "2022-09-02T08:00:00Z"},  # reference
+            {"type": "refund", "order_no": "A1", "refund_no": "R2", "amount": "1.00",
+             "at": "2022-09-02T08:00:00Z"},
+        ],
+    )  # fmt: skip
+    assert fields_by_row(resp) == {0: ["amount"], 1: ["order_no"]}
+    assert count_rows(po_app, Refund) == 0
+
+
+def test_a_leader_batch_names_shape_and_reference_errors_together(po_app, world, make_token):
+    groupbuy = make_token("cn.hebei", "ecommerce.groupbuy")
+    before = count_rows(po_app, Leader)
+    resp = groupbuy.post(
+        "/api/v1/ecommerce/leaders",
+        json=[
+            {"branch": "cn.hebei.shijiazhuang", "code": "HB-L7", "pickup_point": "PP-7"},
+            {"branch": "cn.hebei.nowhere", "code": "HB-L8", "name": "赵团长",
+             "pickup_point": "PP-8"},
+            {"branch": "cn.hebei.shijiazhuang", "code": "HB-L9", "name": "钱团长",
+             "pickup_point": "PP-9"},
+        ],
+    )  # fmt: skip
+    assert fields_by_row(resp) == {0: ["name"], 1: ["branch"]}
+    assert count_rows(po_app, Leader) == before
