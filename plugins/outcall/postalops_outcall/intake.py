@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from postalops.errors import Conflict, PostalOpsError, ValidationError
+from postalops.imports import RowErrors
 
 from .eligibility import (
     ApplicantType,
@@ -273,21 +274,24 @@ def classify(existing: CaseRecord | None, incoming: CaseRecord) -> tuple[IntakeA
     return IntakeAction.UPDATED, merged
 
 
-def parse_batch(
+def check_batch(
     rows: Iterable[Mapping[str, Any]],
     *,
     catalogue: Catalogue,
     first_row: int = 1,
     row_numbers: Sequence[int] | None = None,
-) -> list[CaseRecord]:
-    """Validate every row; raise one error with every bad row's details, or return all records.
+) -> tuple[list[tuple[int, CaseRecord]], RowErrors, bool]:
+    """Check every row; return the good records with their row numbers, every bad row's every
+    error (collected with the core's ``RowErrors``, not raised, so the caller can add its
+    reference checks against stored cases and answer once), and whether all of them are
+    contradictions (a 409 rather than a 422).
 
     Rows are numbered from ``first_row`` (2 for a CSV whose line 1 is the header), or by
-    ``row_numbers`` when the caller already knows them. The same case
-    number twice in one batch must agree on immutable fields; the later row wins otherwise.
+    ``row_numbers`` when the caller already knows them. The same case number twice in one batch
+    must agree on immutable fields; the later row wins otherwise.
     """
-    records: list[CaseRecord] = []
-    details: list[dict[str, Any]] = []
+    records: list[tuple[int, CaseRecord]] = []
+    errors = RowErrors()
     seen: dict[str, tuple[int, CaseRecord]] = {}
     only_conflicts = True
     rows = list(rows)
@@ -298,28 +302,48 @@ def parse_batch(
         try:
             record = parse_case(row, catalogue=catalogue, row_number=n)
         except PostalOpsError as exc:
-            details.extend(exc.details)
+            errors.extend(n, [{k: v for k, v in d.items() if k != "row"} for d in exc.details])
             only_conflicts = False
             continue
         if record.case_no in seen:
             clash = contradictions(seen[record.case_no][1], record)
             if clash:
-                details.extend(
-                    {"row": n, "field": f, "message": f"contradicts row {seen[record.case_no][0]}"}
-                    for f in clash
-                )
+                for f in clash:
+                    errors.add(n, f, f"contradicts row {seen[record.case_no][0]}")
                 continue
         seen[record.case_no] = (n, record)
-        records.append(record)
-    if details:
-        error = Conflict if only_conflicts else ValidationError
-        raise error(
-            f"批量导入被拒绝，共 {len({d['row'] for d in details})} 行有误 / batch refused: rows with errors",
-            code="invalid_batch",
-            details=details,
-        )
+        records.append((n, record))
+    return records, errors, only_conflicts
+
+
+def raise_batch_errors(errors: RowErrors, only_conflicts: bool) -> None:
+    """One answer for the whole batch: 409 when every error is a contradiction, else 422."""
+    if not errors:
+        return
+    details = errors.details()
+    error = Conflict if only_conflicts else ValidationError
+    raise error(
+        f"批量导入被拒绝，共 {len(details)} 行有误 / batch refused: rows with errors",
+        code="invalid_batch",
+        details=details,
+    )
+
+
+def parse_batch(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    catalogue: Catalogue,
+    first_row: int = 1,
+    row_numbers: Sequence[int] | None = None,
+) -> list[CaseRecord]:
+    """Validate every row (see :func:`check_batch`); raise one error with every bad row's
+    errors (``{"row", "errors": [{"field", "message"}]}``), or return all records."""
+    records, errors, only_conflicts = check_batch(
+        rows, catalogue=catalogue, first_row=first_row, row_numbers=row_numbers
+    )
+    raise_batch_errors(errors, only_conflicts)
     if not records:
         raise ValidationError(
             "没有数据行 / the batch has no rows", code="empty_batch", details=[{"field": "cases"}]
         )
-    return records
+    return [r for _, r in records]

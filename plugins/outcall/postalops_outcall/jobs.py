@@ -130,9 +130,10 @@ def import_cases(ctx: JobContext, rows: list[list[Any]]) -> dict[str, Any]:
     except PostalOpsError as exc:
         # The job record keeps only the message: put every bad row and field into it.
         where = "; ".join(
-            f"row {d.get('row', '?')}: {d.get('field', '')} {d.get('message', '')}".strip()
+            f"row {d.get('row', '?')}: {e.get('field', '')} {e.get('message', '')}".strip()
             for d in exc.details
             if isinstance(d, dict)
+            for e in (d.get("errors") or [d])  # a batch names each row's every error
         )
         raise ValidationError(
             f"{exc.message} — {where}", code=exc.code, details=exc.details

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from . import call_policy as cp
 from .address import DeliveryAddress, validate_address
 from .eligibility import Catalogue, CatalogueEntry, evaluate
-from .intake import LOCAL_TZ, CaseRecord, IntakeAction, classify, parse_batch
+from .intake import LOCAL_TZ, CaseRecord, IntakeAction, check_batch, classify
 from .masking import mask_id_number, mask_name, mask_phone
 from .models import (
     OutcallAttempt,
@@ -310,30 +310,40 @@ def intake_cases(
             "没有数据行 / the batch has no rows", code="empty_batch", details=[{"field": "body"}]
         )
     numbers = [n for n, _ in rows]
-    records = parse_batch([r for _, r in rows], catalogue=catalogue, row_numbers=numbers)
+    # One pass: each row's shape and catalogue errors, contradictions within the batch, and
+    # contradictions with stored cases are all collected before anything is answered.
+    records, errors, only_conflicts = check_batch(
+        [r for _, r in rows], catalogue=catalogue, row_numbers=numbers
+    )
     stored_cases = {
         c.case_no: c
         for c in _chunked_in(
-            session, OutcallCase, OutcallCase.case_no, list({r.case_no for r in records}), tenant
+            session, OutcallCase, OutcallCase.case_no, list({r.case_no for _, r in records}), tenant
         )
     }
     # The case as it stands before each row: stored, or as an earlier row of this batch left it.
     current: dict[str, CaseRecord] = {no: _record_of(c) for no, c in stored_cases.items()}
-    conflicts = []
     plans: list[tuple[int, IntakeAction, CaseRecord]] = []
-    for n, rec in zip(numbers, records, strict=True):
+    for n, rec in records:
         try:
             action, merged = classify(current.get(rec.case_no), rec)
         except Conflict as exc:
-            conflicts.extend({"row": n, **d} for d in exc.details)
+            errors.extend(n, exc.details)
             continue
         current[rec.case_no] = merged
         plans.append((n, action, merged))
-    if conflicts:
-        raise Conflict(
-            "办件编号重复提交且不可变字段矛盾 / case re-sent with contradicting immutable fields",
-            code="case_conflict",
-            details=conflicts,
+    if errors:
+        details = errors.details()
+        if only_conflicts:
+            raise Conflict(
+                "办件编号重复提交且不可变字段矛盾 / case re-sent with contradicting immutable fields",
+                code="case_conflict",
+                details=details,
+            )
+        raise ValidationError(
+            f"批量导入被拒绝，共 {len(details)} 行有误 / batch refused: rows with errors",
+            code="invalid_batch",
+            details=details,
         )
     # New cases are inserted in one batched statement; known ones are updated as objects.
     new_rows: dict[str, dict[str, Any]] = {}

@@ -54,8 +54,12 @@ def test_intake_accepts_a_csv_upload_numbering_rows_like_the_spreadsheet(platfor
     assert resp.get_json()["error"]["details"] == [
         {
             "row": 3,
-            "field": "phone",
-            "message": "expected an 11-digit mobile or an area-code landline",
+            "errors": [
+                {
+                    "field": "phone",
+                    "message": "expected an 11-digit mobile or an area-code landline",
+                }
+            ],
         }
     ]
 
@@ -75,7 +79,7 @@ def test_bad_rows_are_refused_naming_row_and_field_and_nothing_is_written(
     resp = platform.post("/api/v1/outcall/cases", json=[case_row(1), case_row(2, **change)])
     assert resp.status_code == status
     err = resp.get_json()["error"]
-    assert {"row": 1, "field": field} == {k: err["details"][0][k] for k in ("row", "field")}
+    assert (err["details"][0]["row"], err["details"][0]["errors"][0]["field"]) == (1, field)
     assert count_rows(po_app, OutcallCase) == 0
 
 
@@ -88,7 +92,7 @@ def test_a_resent_case_contradicting_immutable_fields_is_a_409_and_changes_nothi
     )
     assert resp.status_code == 409
     assert resp.get_json()["error"]["details"] == [
-        {"row": 0, "field": "applicant_name", "message": "immutable"}
+        {"row": 0, "errors": [{"field": "applicant_name", "message": "immutable"}]}
     ]
     listed = platform.get("/api/v1/outcall/cases").get_json()["items"][0]
     assert listed["phone"] == "138****5678"  # the phone change in the refused batch was not applied

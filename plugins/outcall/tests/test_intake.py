@@ -96,7 +96,10 @@ def test_a_batch_with_bad_rows_is_refused_whole_and_reports_each_bad_row():
     ]
     with pytest.raises(ValidationError) as err:
         parse_batch(rows, catalogue=CATALOGUE, first_row=2)  # CSV: line 1 is the header
-    assert [(d["row"], d["field"]) for d in err.value.details] == [(3, "phone"), (5, "id_number")]
+    assert [(d["row"], [e["field"] for e in d["errors"]]) for d in err.value.details] == [
+        (3, ["phone"]),
+        (5, ["id_number"]),
+    ]
 
 
 def test_a_good_batch_returns_every_record():
@@ -109,7 +112,7 @@ def test_the_same_case_twice_in_one_batch_must_not_contradict_itself():
         parse_batch([ROW, {**ROW, "applicant_name": "高明"}], catalogue=CATALOGUE)
     assert err.value.status == 409
     assert err.value.details == [
-        {"row": 2, "field": "applicant_name", "message": "contradicts row 1"}
+        {"row": 2, "errors": [{"field": "applicant_name", "message": "contradicts row 1"}]}
     ]
 
 
