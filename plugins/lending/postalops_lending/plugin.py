@@ -121,7 +121,8 @@ def postalops_tasks(session, user, unit):
 
 @hookimpl
 def postalops_status_labels():
-    """Words for lending's values shown to users: product terms, product state, audit actions."""
+    """Words for lending's values shown to users: product terms and state, application, loan,
+    relief and call states, five-category classes, pre-check rules, audit actions."""
     from postalops.ui import Status
 
     return {
@@ -140,10 +141,121 @@ def postalops_status_labels():
             "true": Status("在售", "Offered", "success"),
             "false": Status("停售", "Withdrawn", "neutral"),
         },
+        "lending.application": {
+            "submitted": Status("已提交", "Submitted", "info"),
+            "prechecked": Status("预审通过", "Pre-check passed", "info"),
+            "declined": Status("预审未通过", "Declined by the pre-check", "danger"),
+            "reviewed": Status("已审查", "Reviewed", "info"),
+            "rejected": Status("已拒绝", "Rejected", "danger"),
+            "approved": Status("已审批", "Approved", "success"),
+            "contracted": Status("已签约", "Contract signed", "success"),
+            "disbursed": Status("已放款", "Disbursed", "success"),
+        },
+        "lending.operating": {
+            "true": Status("正常经营", "Operating", "success"),
+            "false": Status("已停业", "Closed down", "danger"),
+        },
+        "lending.channel": {
+            "portal": Status("门户", "Portal", "neutral"),
+            "api": Status("API", "API", "neutral"),
+            "online": Status("线上自助", "Online", "neutral"),
+        },
+        "lending.loan": {
+            "active": Status("在贷", "Active", "info"),
+            "closed": Status("已结清", "Closed", "neutral"),
+            "renewed": Status("已续贷", "Renewed", "neutral"),
+        },
+        "lending.category": {
+            "normal": Status("正常", "Normal", "success"),
+            "special_mention": Status("关注", "Special mention", "warning"),
+            "substandard": Status("次级", "Substandard", "danger"),
+            "doubtful": Status("可疑", "Doubtful", "danger"),
+            "loss": Status("损失", "Loss", "danger"),
+        },
+        "lending.relief_kind": {
+            "refinancing": Status("再融资", "Refinancing", "neutral"),
+            "extension": Status("临时性延期", "Temporary extension", "neutral"),
+            "renewal": Status("无还本续贷", "Renewal without principal repayment", "neutral"),
+        },
+        "lending.relief": {
+            "requested": Status("待审批", "Awaiting approval", "warning"),
+            "approved": Status("已批准", "Approved", "success"),
+            "rejected": Status("已拒绝", "Rejected", "danger"),
+        },
+        "lending.repayment_kind": {
+            "repayment": Status("还款", "Repayment", "neutral"),
+            "renewal_settlement": Status("续贷结清", "Settled by renewal", "neutral"),
+        },
+        "lending.call_outcome": {
+            "needs_relief": Status("需要纾困", "Needs relief", "warning"),
+            "no_need": Status("经营正常", "No need", "success"),
+            "no_answer": Status("无人接听", "No answer", "neutral"),
+            "call_back": Status("约定回电", "Call back", "info"),
+            "wrong_number": Status("号码错误", "Wrong number", "danger"),
+        },
+        "lending.call_reason": {
+            "receivables_slowed": Status("回款放缓", "Receivables slowed", "warning"),
+            "near_maturity": Status("临近到期", "Near maturity", "info"),
+        },
+        "lending.rule": {
+            "tax_data_12_months": Status("纳税数据满12个月", "12 months of tax data", "neutral"),
+            "tax_grade_accepted": Status("纳税信用等级准入", "Tax grade accepted", "neutral"),
+            "months_in_business": Status("经营时长（月）", "Months in business", "neutral"),
+            "tax_paid_12m": Status("近12个月纳税额", "Tax paid, last 12 months", "neutral"),
+            "business_operating": Status("正常经营", "Business operating", "neutral"),
+            "credit_line_minimum": Status(
+                "授信额度不低于下限", "Line above the minimum", "neutral"
+            ),
+            "loan_active": Status("贷款在贷", "Loan active", "neutral"),
+            "days_past_due": Status("逾期天数", "Days past due", "neutral"),
+            "renewal_window": Status("临近到期可续贷", "Within the renewal window", "neutral"),
+            "extension_months": Status("延期月数", "Extension months", "neutral"),
+            "term_months": Status("新期限（月）", "New term (months)", "neutral"),
+        },
         "audit.action": {
             "lending.product.create": Status("新建贷款产品", "Loan product created", "success"),
             "lending.product.update": Status("修改贷款产品", "Loan product changed", "info"),
+            "lending.borrower.create": Status("登记借款人", "Borrower registered", "success"),
             "lending.borrower.update": Status("修改借款人信息", "Borrower changed", "info"),
+            "lending.borrower.operating": Status("修改经营状态", "Operating state changed", "info"),
+            "lending.application.submit": Status("提交贷款申请", "Application submitted", "info"),
+            "lending.application.precheck_pass": Status(
+                "贷款预审通过", "Pre-check passed", "success"
+            ),
+            "lending.application.precheck_decline": Status(
+                "贷款预审未通过", "Declined by the pre-check", "danger"
+            ),
+            "lending.application.review": Status("审查贷款申请", "Application reviewed", "info"),
+            "lending.application.reject": Status("拒绝贷款申请", "Application rejected", "danger"),
+            "lending.application.approve": Status(
+                "审批贷款申请", "Application approved", "success"
+            ),
+            "lending.application.contract": Status("签订贷款合同", "Contract signed", "success"),
+            "lending.application.disburse": Status("发放贷款", "Loan disbursed", "success"),
+            "lending.loan.prepayment": Status("提前还款", "Prepayment", "info"),
+            "lending.loan.close": Status("贷款结清", "Loan closed", "success"),
+            "lending.relief.reject": Status("拒绝纾困申请", "Relief rejected", "danger"),
+            **{
+                f"lending.relief.request.{kind}": Status(f"申请{zh}", f"{en} requested", "info")
+                for kind, zh, en in RELIEF_KINDS
+            },
+            **{
+                f"lending.relief.approve.{kind}": Status(f"批准{zh}", f"{en} approved", "success")
+                for kind, zh, en in RELIEF_KINDS
+            },
         },
-        "audit.target": {"lending_product": Status("贷款产品", "Loan product")},
+        "audit.target": {
+            "lending_product": Status("贷款产品", "Loan product"),
+            "lending_borrower": Status("借款人", "Borrower"),
+            "lending_application": Status("贷款申请", "Loan application"),
+            "lending_loan": Status("贷款", "Loan"),
+            "lending_relief": Status("纾困申请", "Relief request"),
+        },
     }
+
+
+RELIEF_KINDS = (
+    ("refinancing", "再融资", "Refinancing"),
+    ("extension", "临时性延期", "Temporary extension"),
+    ("renewal", "无还本续贷", "Renewal"),
+)

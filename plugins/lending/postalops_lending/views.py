@@ -13,9 +13,10 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import clock, context
+from postalops import clock, context, ui
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError, ValidationError
+from postalops.listing import Column, Listing
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
@@ -82,40 +83,117 @@ def home() -> Any:
     return render_template("lending/home.html", kpis=kpis, year=year, unit=unit, products=offered)
 
 
+BORROWERS = Listing(
+    select(Borrower),
+    [
+        Column("name", "借款人", "Borrower", sortable=True, filter="text"),
+        Column("credit_code", "统一社会信用代码", "Unified social credit code", filter="text"),
+        Column("legal_rep_name", "法定代表人", "Legal representative", filter="text"),
+        Column(
+            "legal_rep_id_number",
+            "身份证号",
+            "ID number",
+            value=lambda b: mask_id_number(b.legal_rep_id_number),
+        ),
+        Column("industry", "行业", "Industry", sortable=True, filter="text"),
+        Column("established_on", "成立日期", "Established", kind="date", sortable=True),
+        Column("customer_manager", "客户经理", "Customer manager", sortable=True, filter="text"),
+        Column("phone", "电话", "Phone"),
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", sortable=True),
+        Column(
+            "operating",
+            "经营状态",
+            "Operating",
+            kind="status",
+            domain="lending.operating",
+            filter="choice",
+            choices=("true", "false"),
+            value=lambda b: "true" if b.operating else "false",
+            expr=Borrower.operating,
+        ),
+        Column("created_at", "登记时间", "Registered", kind="datetime", sortable=True, show=False),
+    ],
+    default_sort="-created_at",
+    tiebreak=(Borrower.id,),
+    filename="lending-borrowers",
+)
+
+BORROWER_FIELDS = (
+    "name",
+    "credit_code",
+    "legal_rep_name",
+    "legal_rep_id_number",
+    "industry",
+    "established_on",
+    "customer_manager",
+    "phone",
+)
+
+
+def _borrower_errors(exc: PostalOpsError) -> dict[str, str]:
+    """The service's refusal of a borrower, in the page's language, beside each field."""
+    out: dict[str, str] = {}
+    for field, message in ui.field_errors(exc.details).items():
+        if field == "credit_code":
+            out[field] = (
+                _("A borrower with this credit code is already registered.")
+                if exc.code == "duplicate_borrower"
+                else _("Not a valid unified social credit code: check its 18 characters.")
+            )
+        elif field == "legal_rep_id_number":
+            out[field] = _("Not a valid resident ID number: check its 18 characters.")
+        elif field == "established_on":
+            out[field] = (
+                _("Cannot be in the future.")
+                if message == "in the future"
+                else _("Enter a date, e.g. 2015-06-18.")
+            )
+        elif message == "required":
+            out[field] = _("Required.")
+        else:
+            out[field] = _("Not accepted: check this field.")
+    return out
+
+
 @bp.route("/borrowers", methods=["GET", "POST"])
 def borrower_list() -> Any:
     check_permission(perm.VIEW)
     s = context.session()
+    errors: dict[str, str] = {}
+    form: Any = {"customer_manager": context.current().principal.name.removeprefix("user:")}
     if request.method == "POST":
         who = check_permission(perm.APPLY)
-        f = request.form
-
-        def create() -> None:
-            try:
-                established = dt.date.fromisoformat(f.get("established_on", ""))
-            except ValueError:
-                raise ValidationError(
-                    "established_on must be a date",
-                    details=[{"field": "established_on", "message": "YYYY-MM-DD"}],
-                ) from None
-            borrowers.register_borrower(
+        form = {k: (request.form.get(k) or "").strip() for k in BORROWER_FIELDS}
+        try:
+            established = dt.date.fromisoformat(form["established_on"])
+        except ValueError:
+            errors["established_on"] = _("Enter a date, e.g. 2015-06-18.")
+            established = clock.today()
+        try:
+            row = borrowers.register_borrower(
                 s,
                 who,
                 borrowers.BorrowerData(
-                    name=f.get("name", ""),
-                    credit_code=f.get("credit_code", ""),
-                    legal_rep_name=f.get("legal_rep_name", ""),
-                    legal_rep_id_number=f.get("legal_rep_id_number", ""),
-                    industry=f.get("industry", ""),
+                    **{k: form[k] for k in BORROWER_FIELDS if k != "established_on"},
                     established_on=established,
-                    customer_manager=f.get("customer_manager", ""),
-                    phone=f.get("phone", ""),
                 ),
             )
-
-        return _act(create, _("Borrower registered"), url_for("lending.borrower_list"))
-    rows = s.exec(select(Borrower).order_by(Borrower.id.desc()).limit(500)).all()
-    return render_template("lending/borrowers.html", rows=rows, mask=mask_id_number)
+        except PostalOpsError as exc:
+            s.rollback()
+            errors = {**_borrower_errors(exc), **errors}
+        else:
+            if errors:
+                s.rollback()
+            else:
+                s.commit()
+                flash(_("Borrower %(name)s registered.", name=row.name), "success")
+                return redirect(url_for("lending.borrower_list"))
+    page = BORROWERS.run(s, request.args)
+    if page.export:
+        return page.export_response()
+    return render_template("lending/borrowers.html", page=page, form=form, errors=errors), (
+        422 if errors else 200
+    )
 
 
 @bp.route("/applications", methods=["GET", "POST"])

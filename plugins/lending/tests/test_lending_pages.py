@@ -1,0 +1,130 @@
+"""The lending pages on the UI kit (issue 14 §2), through the portal client, in Chinese: lists
+paged at 50 with filters, sort and export; no snake_case token, raw unit code or unformatted
+number in the page's text; a refused form shows each error beside its field (422, what was typed
+kept, nothing written)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from postalops.testing import count_rows
+from postalops_lending.models import Borrower
+
+from .conftest import HUOCHENG, YINING
+
+SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
+UNIT_CODE = re.compile(r"(?<![\w.])cn(?:\.[a-z][a-z0-9_]*)+(?![\w])")
+LONG_DECIMAL = re.compile(r"\d+\.\d{3,}")
+
+
+def visible(html: str) -> str:
+    """The text a reader sees: no scripts, styles, tags or attribute values."""
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return re.sub(r"\s+", " ", text)
+
+
+def assert_readable(html: str) -> str:
+    """No snake_case token, raw unit code or over-long decimal in the visible text."""
+    text = visible(html)
+    assert not SNAKE.findall(text), SNAKE.findall(text)
+    assert not UNIT_CODE.findall(text), UNIT_CODE.findall(text)
+    assert not LONG_DECIMAL.findall(text), LONG_DECIMAL.findall(text)
+    return text
+
+
+def rows_of(html: str, table_id: str) -> int:
+    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
+    assert table is not None, table_id
+    return len(re.findall(r"<tr>", table[0].split("<tbody>")[1]))
+
+
+def add_borrowers(as_unit, n: int, unit: str = YINING, prefix: str = "测试商贸") -> None:
+    with as_unit(unit) as s:
+        for i in range(n):
+            s.add(
+                Borrower(
+                    tenant_code=unit,
+                    name=f"{prefix}{i:03d}有限公司",
+                    credit_code=f"9111{i:014d}",
+                    legal_rep_name="王五",
+                    legal_rep_id_number="11010519491231002X",
+                    industry="批发零售" if i % 2 else "餐饮",
+                    established_on=dt.date(2015, 1, 1) + dt.timedelta(days=i),
+                    customer_manager="cm",
+                    phone="13900000000",
+                    operating=i != 3,
+                )
+            )
+        s.commit()
+
+
+BORROWER = {
+    "name": "伊犁某油料贸易有限公司",
+    "credit_code": "91110000600037341L",
+    "legal_rep_name": "阿力木",
+    "legal_rep_id_number": "11010519491231002X",
+    "industry": "油料贸易",
+    "established_on": "2015-06-18",
+    "customer_manager": "cm",
+    "phone": "13999000000",
+}
+
+
+def test_borrowers_are_a_paged_list_by_name_with_masked_ids(people, as_unit):
+    cm = people["cm"]
+    add_borrowers(as_unit, 53)
+    add_borrowers(as_unit, 2, unit=HUOCHENG, prefix="霍城商贸")
+    r = cm.get("/p/lending/borrowers")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    text = assert_readable(html)
+    assert rows_of(html, "borrowers") == 50
+    assert "共 53 条" in text and "伊宁市支行" in text and "已停业" in text  # Huocheng's: not his
+    assert "110105********002X" in text and "11010519491231002X" not in html
+    assert "登记借款人" in text and "客户经理" in text
+    page2 = cm.get("/p/lending/borrowers?page=2").get_data(as_text=True)
+    assert rows_of(page2, "borrowers") == 3
+    boss = people["boss"]
+    assert "共 55 条" in visible(boss.get("/p/lending/borrowers").get_data(as_text=True))
+    only = boss.get(f"/p/lending/borrowers?tenant_code={HUOCHENG}").get_data(as_text=True)
+    assert rows_of(only, "borrowers") == 2 and "霍城商贸000有限公司" in only
+    closed = cm.get("/p/lending/borrowers?operating=false").get_data(as_text=True)
+    assert rows_of(closed, "borrowers") == 1 and "测试商贸003有限公司" in closed
+    by_name = cm.get("/p/lending/borrowers?sort=name").get_data(as_text=True)
+    assert by_name.index("测试商贸000") < by_name.index("测试商贸001")
+    csv = cm.get("/p/lending/borrowers?industry=餐饮&export=csv")
+    lines = csv.get_data(as_text=True).splitlines()
+    assert csv.status_code == 200 and lines[0].startswith("\ufeff借款人,")
+    assert len(lines) == 1 + 27 and "110105********002X" in lines[1]
+
+
+def test_a_refused_borrower_is_shown_beside_its_fields_and_nothing_is_written(po_app, people):
+    cm = people["cm"]
+    bad = cm.post(
+        "/p/lending/borrowers",
+        data={
+            **BORROWER,
+            "csrf_token": cm.csrf,
+            "credit_code": "91110000600037341M",
+            "established_on": "2015-13-01",
+            "industry": "",
+        },
+    )
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert_readable(html)
+    for field in ("credit_code", "established_on", "industry"):
+        assert f'id="f-{field}-error"' in html, field
+    assert "统一社会信用代码无效" in html and "未登记" in html
+    assert 'value="伊犁某油料贸易有限公司"' in html and 'value="91110000600037341M"' in html
+    assert count_rows(po_app, Borrower) == 0
+
+    ok = cm.post("/p/lending/borrowers", data={**BORROWER, "csrf_token": cm.csrf})
+    assert ok.status_code == 302
+    again = cm.post("/p/lending/borrowers", data={**BORROWER, "csrf_token": cm.csrf})
+    assert again.status_code == 422
+    assert 'id="f-credit_code-error"' in again.get_data(as_text=True)
+    assert "已登记" in again.get_data(as_text=True)
+    assert count_rows(po_app, Borrower) == 1
