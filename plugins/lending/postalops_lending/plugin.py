@@ -197,6 +197,10 @@ def postalops_status_labels():
             "receivables_slowed": Status("回款放缓", "Receivables slowed", "warning"),
             "near_maturity": Status("临近到期", "Near maturity", "info"),
         },
+        "lending.rule_result": {
+            "pass": Status("通过", "Passed", "success"),
+            "fail": Status("未通过", "Failed", "danger"),
+        },
         "lending.rule": {
             "tax_data_12_months": Status("纳税数据满12个月", "12 months of tax data", "neutral"),
             "tax_grade_accepted": Status("纳税信用等级准入", "Tax grade accepted", "neutral"),

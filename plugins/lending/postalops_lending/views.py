@@ -13,13 +13,14 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import clock, context, ui
+from postalops import clock, context, formatting, ui
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError, ValidationError
 from postalops.listing import Column, Listing
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
+from postalops_lending.application_flow import Status as AppStatus
 from postalops_lending.classification import CATEGORY_ZH, Category
 from postalops_lending.identity import mask_id_number
 from postalops_lending.metrics import compute
@@ -196,38 +197,332 @@ def borrower_list() -> Any:
     )
 
 
+def _is_zh() -> bool:
+    return formatting.is_zh(ui.locale())
+
+
+def _product_name(row: Any) -> str | None:
+    return row.product_zh if _is_zh() else row.product_en
+
+
+APPLICATIONS = Listing(
+    select(
+        Application.id,
+        Application.submitted_at,
+        Application.tenant_code,
+        Application.requested_amount,
+        Application.credit_line,
+        Application.granted_amount,
+        Application.status,
+        Application.channel,
+        Application.disbursed_at,
+        Borrower.name.label("borrower"),
+        Product.name_zh.label("product_zh"),
+        Product.name_en.label("product_en"),
+    )
+    .join(Borrower, Borrower.id == Application.borrower_id)
+    .outerjoin(Product, Product.id == Application.product_id),
+    [
+        Column(
+            "id",
+            "申请编号",
+            "Application",
+            sortable=True,
+            expr=Application.id,
+            value=lambda r: f"#{r.id}",
+            href=lambda r: url_for("lending.application_detail", app_id=r.id),
+        ),
+        Column(
+            "submitted_at",
+            "提交时间",
+            "Submitted",
+            kind="datetime",
+            sortable=True,
+            filter="date_range",
+            expr=Application.submitted_at,
+        ),
+        Column("borrower", "借款人", "Borrower", sortable=True, filter="text", expr=Borrower.name),
+        Column("product", "产品", "Product", value=_product_name),
+        Column(
+            "tenant_code",
+            "单位",
+            "Unit",
+            kind="unit",
+            filter="unit",
+            sortable=True,
+            expr=Application.tenant_code,
+        ),
+        Column(
+            "requested_amount",
+            "申请金额",
+            "Requested",
+            kind="money",
+            sortable=True,
+            expr=Application.requested_amount,
+        ),
+        Column(
+            "credit_line",
+            "授信额度",
+            "Credit line",
+            kind="money",
+            sortable=True,
+            expr=Application.credit_line,
+        ),
+        Column(
+            "granted_amount",
+            "核准金额",
+            "Granted",
+            kind="money",
+            sortable=True,
+            expr=Application.granted_amount,
+        ),
+        Column(
+            "status",
+            "状态",
+            "Status",
+            kind="status",
+            domain="lending.application",
+            filter="choice",
+            choices=tuple(st.value for st in AppStatus),
+            expr=Application.status,
+        ),
+        Column(
+            "channel",
+            "渠道",
+            "Channel",
+            kind="status",
+            domain="lending.channel",
+            expr=Application.channel,
+            show=False,
+        ),
+        Column(
+            "disbursed_at",
+            "放款时间",
+            "Disbursed",
+            kind="datetime",
+            sortable=True,
+            expr=Application.disbursed_at,
+        ),
+    ],
+    default_sort="-submitted_at",
+    tiebreak=(Application.id,),
+    filename="lending-applications",
+)
+
+APPLICATION_FIELDS = ("borrower_id", "product_id", "requested_amount")
+
+
+def _application_errors(exc: PostalOpsError) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for field, message in ui.field_errors(exc.details).items():
+        if field == "requested_amount":
+            out[field] = _("Enter an amount in yuan above zero, at most two decimals, e.g. 200000.")
+        elif field == "borrower_id":
+            out[field] = _("Choose a borrower of your units.")
+        elif field == "product_id":
+            out[field] = (
+                _("This product is no longer offered.")
+                if exc.code == "product_inactive"
+                else _("This product is not offered at the borrower's unit.")
+                if message == "other unit"
+                else _("Choose a product offered in your units.")
+            )
+        else:
+            out[field] = _("Not accepted: check this field.")
+    return out or {"requested_amount": _("Not accepted: check this field.")}
+
+
+def _id(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
 @bp.route("/applications", methods=["GET", "POST"])
 def application_list() -> Any:
     check_permission(perm.VIEW)
     s = context.session()
+    errors: dict[str, str] = {}
+    form: Any = {"borrower_id": request.args.get("borrower_id", "")}
     if request.method == "POST":
         who = check_permission(perm.APPLY)
-        f = request.form
-
-        def submit() -> None:
-            app = applications.submit(
-                s,
-                who,
-                borrower_id=int(f.get("borrower_id") or 0),
-                product_id=int(f.get("product_id") or 0),
-                requested_amount=parse_amount(f.get("requested_amount", ""), "requested_amount"),
-                channel="portal",
-            )
-            flash(_("Pre-check: %(status)s", status=app.status), "info")
-
-        return _act(submit, _("Application submitted"), url_for("lending.application_list"))
-    rows = s.exec(
-        select(Application, Borrower)
-        .join(Borrower, Borrower.id == Application.borrower_id)
-        .order_by(Application.id.desc())
-        .limit(500)
-    ).all()
+        form = {k: (request.form.get(k) or "").strip() for k in APPLICATION_FIELDS}
+        borrower_id, product_id = _id(form["borrower_id"]), _id(form["product_id"])
+        if borrower_id is None:
+            errors["borrower_id"] = _("Choose a borrower of your units.")
+        if product_id is None:
+            errors["product_id"] = _("Choose a product offered in your units.")
+        try:
+            amount = parse_amount(form["requested_amount"].replace(",", ""), "requested_amount")
+        except PostalOpsError as exc:
+            errors.update(_application_errors(exc))
+        if not errors:
+            try:
+                app = applications.submit(
+                    s,
+                    who,
+                    borrower_id=borrower_id,
+                    product_id=product_id,
+                    requested_amount=amount,
+                    channel="portal",
+                )
+                s.commit()
+            except PostalOpsError as exc:
+                s.rollback()
+                errors = _application_errors(exc)
+            else:
+                flash(
+                    _(
+                        "Application #%(id)s submitted. Pre-check: %(status)s.",
+                        id=app.id,
+                        status=ui.status_label(app.status, "lending.application")[0],
+                    ),
+                    "success" if app.status == AppStatus.PRECHECKED else "warning",
+                )
+                return redirect(url_for("lending.application_detail", app_id=app.id))
+    page = APPLICATIONS.run(s, request.args)
+    if page.export:
+        return page.export_response()
     return render_template(
         "lending/applications.html",
-        rows=rows,
-        borrowers=s.exec(select(Borrower).order_by(Borrower.name)).all(),
-        products=s.exec(select(Product).where(Product.active)).all(),
-    )
+        page=page,
+        form=form,
+        errors=errors,
+        borrowers=[
+            (str(b.id), b.name)
+            for b in s.exec(select(Borrower).order_by(Borrower.name, Borrower.id)).all()
+        ],
+        products=[
+            (str(p.id), p.name_zh if _is_zh() else p.name_en)
+            for p in s.exec(select(Product).where(Product.active).order_by(Product.code)).all()
+        ],
+    ), (422 if errors else 200)
+
+
+# --- rule outcomes (pre-check, relief eligibility) in words ---------------------------------
+
+_MONEY_RULES = {"tax_paid_12m", "credit_line_minimum"}
+_MONTH_RULES = {"tax_data_12_months", "months_in_business", "extension_months", "term_months"}
+
+
+def _bound(text: str) -> tuple[str, str]:
+    """``">= 12"`` -> ``("≥ ", "12")``; ``"1..6"`` -> ``("", "1..6")``."""
+    for op, sign in ((">=", "≥ "), ("<=", "≤ ")):
+        if text.startswith(op):
+            return sign, text[len(op) :].strip()
+    return "", text
+
+
+def _figure(rule: str, value: str) -> str:
+    """One observed value or threshold of ``rule`` as people read it."""
+    zh = _is_zh()
+    if value in ("True", "False"):
+        return ui.status_label(value == "True", "bool")[0]
+    if rule == "loan_active":
+        return ui.status_label(value, "lending.loan")[0]
+    if rule == "tax_grade_accepted":
+        return _("none") if value == "none" else value.replace("/", "、" if zh else "/")
+    if ".." in value:
+        lo, hi = value.split("..", 1)
+        unit = _("days") if rule in ("renewal_window", "days_past_due") else _("months")
+        return f"{lo}–{hi} {unit}"
+    if rule == "renewal_window":
+        value = value.split(" ", 1)[0]
+        return _("%(n)s days to maturity", n=value)
+    if rule in _MONEY_RULES:
+        return formatting.money(value, ui.locale())
+    if rule in _MONTH_RULES:
+        return _("%(n)s months", n=value)
+    if rule == "days_past_due":
+        return _("%(n)s days", n=value)
+    return value
+
+
+@bp.app_template_global("lending_rule")
+def rule_words(outcome: dict[str, Any]) -> dict[str, Any]:
+    """A recorded rule outcome (``{"rule", "passed", "observed", "threshold"}``) in words."""
+    rule = str(outcome.get("rule", ""))
+    sign, bound = _bound(str(outcome.get("threshold", "")))
+    return {
+        "rule": rule,
+        "label": ui.status_label(rule, "lending.rule")[0],
+        "passed": bool(outcome.get("passed")),
+        "observed": _figure(rule, str(outcome.get("observed", ""))),
+        "threshold": sign + _figure(rule, bound),
+    }
+
+
+# the steps of an application: (permission, confirm message or None, service call)
+def _steps(s: Any, app: Application, note: str) -> dict[str, tuple[str, Callable[[Any], Any]]]:
+    app_id = app.id
+    return {
+        "review": (
+            perm.REVIEW,
+            lambda w: applications.review(s, w, app_id, accept=True, note=note),
+        ),
+        "review_reject": (
+            perm.REVIEW,
+            lambda w: applications.review(s, w, app_id, accept=False, note=note),
+        ),
+        "approve": (
+            perm.APPROVE,
+            lambda w: applications.decide(s, w, app_id, approve=True, note=note),
+        ),
+        "reject": (
+            perm.APPROVE,
+            lambda w: applications.decide(s, w, app_id, approve=False, note=note),
+        ),
+        "contract": (perm.APPLY, lambda w: applications.sign_contract(s, w, app_id)),
+        "disburse": (perm.SERVICE, lambda w: applications.disburse(s, w, app_id)),
+    }
+
+
+def _confirm_text(step: str, app: Application, borrower: Borrower | None) -> str | None:
+    """What an irreversible step does, asked before it is done (None: no question)."""
+    name = borrower.name if borrower else ""
+    amount = formatting.money(app.granted_amount, ui.locale())
+    if step in ("reject", "review_reject"):
+        return _(
+            "Application #%(id)s of %(name)s will be rejected; this cannot be undone.",
+            id=app.id,
+            name=name,
+        )
+    if step == "contract":
+        return _(
+            "The loan contract for %(amount)s with %(name)s will be signed.",
+            amount=amount,
+            name=name,
+        )
+    if step == "disburse":
+        return _(
+            "%(amount)s will be disbursed to %(name)s and the repayment schedule starts today.",
+            amount=amount,
+            name=name,
+        )
+    return None
+
+
+STEPS = ("review", "review_reject", "approve", "reject", "contract", "disburse")
+
+
+def _done(step: str) -> str:
+    return {
+        "review": _("Reviewed: passed to approval."),
+        "review_reject": _("Application rejected."),
+        "approve": _("Application approved."),
+        "reject": _("Application rejected."),
+        "contract": _("Contract signed."),
+        "disburse": _("Loan disbursed."),
+    }[step]
+
+
+def _refusal(exc: PostalOpsError) -> str:
+    """A refused step in the page's language."""
+    if exc.code == "maker_cannot_check":
+        return _("Refused: nobody approves an application they entered or reviewed.")
+    if exc.code == "invalid_transition":
+        return _("Refused: the application has moved on since this page was opened. Reload it.")
+    if exc.status == 403:
+        return _("Refused: your role may not take this step.")
+    return _("Refused: the step could not be taken. Reload the page and try again.")
 
 
 @bp.route("/applications/<int:app_id>", methods=["GET", "POST"])
@@ -235,43 +530,53 @@ def application_detail(app_id: int) -> Any:
     check_permission(perm.VIEW)
     s = context.session()
     app = get_or_404(s, Application, app_id, "application_id")
+    borrower = s.get(Borrower, app.borrower_id)
+    note = ""
     if request.method == "POST":
-        step = request.form.get("step")
+        step = request.form.get("step") or ""
+        note = (request.form.get("note") or "").strip()
         back = url_for("lending.application_detail", app_id=app_id)
-        note = request.form.get("note", "")
-        steps: dict[str, tuple[str, Callable[[Any], Any]]] = {
-            "review": (
-                perm.REVIEW,
-                lambda w: applications.review(s, w, app_id, accept=True, note=note),
-            ),
-            "review_reject": (
-                perm.REVIEW,
-                lambda w: applications.review(s, w, app_id, accept=False, note=note),
-            ),
-            "approve": (
-                perm.APPROVE,
-                lambda w: applications.decide(s, w, app_id, approve=True, note=note),
-            ),
-            "reject": (
-                perm.APPROVE,
-                lambda w: applications.decide(s, w, app_id, approve=False, note=note),
-            ),
-            "contract": (perm.APPLY, lambda w: applications.sign_contract(s, w, app_id)),
-            "disburse": (perm.SERVICE, lambda w: applications.disburse(s, w, app_id)),
-        }
+        steps = _steps(s, app, note)
         if step not in steps:
             flash(_("Unknown step"), "error")
             return redirect(back)
         permission, fn = steps[step]
         who = check_permission(permission)
-        return _act(lambda: fn(who), _("Done"), back)
-    borrower = s.get(Borrower, app.borrower_id)
+        question = _confirm_text(step, app, borrower)
+        if question is not None:
+            page = ui.confirm_first(question, _step_label(step))
+            if page is not None:
+                return page
+        try:
+            fn(who)
+            s.commit()
+        except PostalOpsError as exc:
+            s.rollback()
+            flash(_refusal(exc), "error")
+        else:
+            flash(_done(step), "success")
+        return redirect(back)
+    product = s.get(Product, app.product_id)
     return render_template(
         "lending/application.html",
         app=app,
         borrower=borrower,
+        product=product,
         hours=applications.hours_to_disbursement(app),
+        confirm={k: _confirm_text(k, app, borrower) for k in STEPS},
+        step_label=_step_label,
     )
+
+
+def _step_label(step: str) -> str:
+    return {
+        "review": _("Pass to approval"),
+        "review_reject": _("Reject the application"),
+        "approve": _("Approve the application"),
+        "reject": _("Reject the application"),
+        "contract": _("Sign the contract"),
+        "disburse": _("Disburse the loan"),
+    }[step]
 
 
 @bp.route("/loans")

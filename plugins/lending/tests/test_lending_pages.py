@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal as D
 
 from postalops.testing import count_rows
-from postalops_lending.models import Borrower
+from postalops_lending.models import Application, Borrower
 
-from .conftest import HUOCHENG, YINING
+from .conftest import BASE, HUOCHENG, YINING, borrower, months
 
 SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
 UNIT_CODE = re.compile(r"(?<![\w.])cn(?:\.[a-z][a-z0-9_]*)+(?![\w])")
@@ -128,3 +129,122 @@ def test_a_refused_borrower_is_shown_beside_its_fields_and_nothing_is_written(po
     assert 'id="f-credit_code-error"' in again.get_data(as_text=True)
     assert "已登记" in again.get_data(as_text=True)
     assert count_rows(po_app, Borrower) == 1
+
+
+def add_applications(as_unit, borrower_id: int, product_id: int, n: int) -> None:
+    statuses = ("declined", "prechecked", "reviewed", "rejected", "disbursed")
+    with as_unit(YINING) as s:
+        for i in range(n):
+            s.add(
+                Application(
+                    tenant_code=YINING,
+                    borrower_id=borrower_id,
+                    product_id=product_id,
+                    requested_amount=D("100000.00") + i,
+                    term_months=12,
+                    status=statuses[i % len(statuses)],
+                    credit_line=D("866000.00"),
+                    granted_amount=D("100000.00"),
+                )
+            )
+        s.commit()
+
+
+def test_applications_are_a_paged_list_with_statuses_in_chinese(people, product_id, as_unit):
+    cm = people["cm"]
+    bid = borrower(cm).get_json()["id"]
+    add_applications(as_unit, bid, product_id, 52)
+    html = cm.get("/p/lending/applications").get_data(as_text=True)
+    text = assert_readable(html)
+    assert rows_of(html, "applications") == 50 and "共 52 条" in text
+    for word in ("预审未通过", "已审查", "已放款", "¥866,000.00", "小微E贷", "伊宁市支行"):
+        assert word in text, word
+    assert (
+        rows_of(cm.get("/p/lending/applications?page=2").get_data(as_text=True), "applications")
+        == 2
+    )
+    declined = cm.get("/p/lending/applications?status=declined").get_data(as_text=True)
+    assert rows_of(declined, "applications") == 11
+    biggest = cm.get("/p/lending/applications?sort=-requested_amount").get_data(as_text=True)
+    assert biggest.index("¥100,051.00") < biggest.index("¥100,050.00")
+    xlsx = cm.get("/p/lending/applications?status=declined&export=xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    csv = cm.get("/p/lending/applications?status=declined&export=csv").get_data(as_text=True)
+    assert len(csv.splitlines()) == 12 and "预审未通过" in csv and "declined" not in csv
+
+
+def test_the_application_form_shows_errors_beside_its_fields(po_app, people, product_id):
+    cm = people["cm"]
+    bid = borrower(cm).get_json()["id"]
+    r = cm.post(
+        "/p/lending/applications",
+        data={
+            "csrf_token": cm.csrf,
+            "borrower_id": "",
+            "product_id": product_id,
+            "requested_amount": "12.345",
+        },
+    )
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert_readable(html)
+    assert 'id="f-borrower_id-error"' in html and 'id="f-requested_amount-error"' in html
+    assert 'value="12.345"' in html and "最多两位小数" in html and "申请未提交" in html
+    assert count_rows(po_app, Application) == 0
+    ok = cm.post(
+        "/p/lending/applications",
+        data={
+            "csrf_token": cm.csrf,
+            "borrower_id": bid,
+            "product_id": product_id,
+            "requested_amount": "100,000",
+        },
+    )
+    assert ok.status_code == 302 and "/p/lending/applications/" in ok.headers["Location"]
+    assert count_rows(po_app, Application) == 1
+
+
+def test_the_application_page_reads_in_words_and_asks_before_rejecting(people, product_id):
+    cm = people["cm"]
+    bid = borrower(cm).get_json()["id"]
+    cm.put(f"{BASE}/borrowers/{bid}/tax-months", json=months())
+    r = cm.post(
+        "/p/lending/applications",
+        data={
+            "csrf_token": cm.csrf,
+            "borrower_id": bid,
+            "product_id": product_id,
+            "requested_amount": "200000.00",
+        },
+        follow_redirects=True,
+    )
+    html = r.get_data(as_text=True)
+    text = assert_readable(html)
+    assert "预审结果：预审通过" in text  # the flash, with the status in words
+    for word in (
+        "纳税数据满12个月",
+        "近12个月纳税额",
+        "¥173,200.08",
+        "≥ ¥10,000.00",
+        "≥ 24 个月",
+        "¥200,000.00",
+        "¥866,000.00",
+        "通过",
+        "审查通过，提交审批",
+        "拒绝申请",
+    ):
+        assert word in text, word
+    app_id = cm.get(f"{BASE}/applications").get_json()["items"][0]["id"]
+    page = f"/p/lending/applications/{app_id}"
+    # rejecting asks first (the confirmation page without JavaScript); nothing changes yet
+    ask = cm.post(page, data={"csrf_token": cm.csrf, "step": "review_reject", "note": "资料不全"})
+    assert ask.status_code == 200 and "拒绝后不能撤销" in ask.get_data(as_text=True)
+    assert cm.get(f"{BASE}/applications/{app_id}").get_json()["status"] == "prechecked"
+    done = cm.post(
+        page,
+        data={"csrf_token": cm.csrf, "step": "review_reject", "note": "资料不全", "confirmed": "1"},
+        follow_redirects=True,
+    )
+    text = assert_readable(done.get_data(as_text=True))
+    assert "申请已拒绝" in text and "资料不全" in text and "已拒绝" in text
+    assert cm.get(f"{BASE}/applications/{app_id}").get_json()["status"] == "rejected"
