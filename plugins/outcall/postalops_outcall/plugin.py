@@ -192,3 +192,37 @@ def postalops_tasks(session, user, unit):
     from .tasks import agent_tasks
 
     return agent_tasks(session, user, unit)
+
+
+@hookimpl
+def postalops_status_labels():
+    """Case states, call outcomes, order sources and platform notifications in words."""
+    from postalops.ui import Status
+
+    from .views import OUTCOME_LABELS, STATUS_LABELS
+
+    tones = {
+        "queued": "info",
+        "converted": "success",
+        "collected": "success",
+        "declined": "neutral",
+        "ineligible": "neutral",
+        "wrong_number": "danger",
+        "exhausted": "warning",
+        "expired": "warning",
+    }
+    return {
+        "outcall.case": {
+            k: Status(zh, en, tones.get(k, "neutral")) for k, (zh, en) in STATUS_LABELS.items()
+        },
+        "outcall.outcome": {k: Status(zh, en) for k, (zh, en) in OUTCOME_LABELS.items()},
+        "outcall.order_source": {
+            "outcall": Status("外呼转邮寄", "From a call", "info"),
+            "hall": Status("大厅寄递", "Mailed by the hall", "neutral"),
+        },
+        "outcall.notification": {
+            "pending": Status("待推送", "Pending", "info"),
+            "delivered": Status("已送达", "Delivered", "success"),
+            "failed": Status("推送失败", "Failed", "danger"),
+        },
+    }

@@ -15,6 +15,7 @@ from postalops.api import parse_date
 from postalops.auth import check_permission, require_permission
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import PostalOpsError
+from postalops.listing import Column, Listing
 from sqlmodel import select
 
 from . import call_script
@@ -28,7 +29,6 @@ from .models import (
     OutcallCase,
     OutcallCatalogueItem,
     OutcallNotification,
-    OutcallNotificationAttempt,
     OutcallOrder,
 )
 
@@ -119,34 +119,76 @@ def index() -> Any:
     return _render("index.html", kpis=kpis, by_status=by_status, frm=frm, to=to)
 
 
+def _mask(kind: str) -> Any:
+    from .masking import mask_id_number, mask_phone
+
+    return (
+        (lambda c: mask_phone(c.phone))
+        if kind == "phone"
+        else (lambda c: mask_id_number(c.id_number))
+    )
+
+
+CASES = Listing(
+    select(OutcallCase),
+    [
+        Column(
+            "case_no",
+            "办件编号",
+            "Case number",
+            sortable=True,
+            filter="text",
+            href=lambda c: url_for("outcall.case_detail", case_id=c.id),
+        ),
+        Column("department", "审批部门", "Department", filter="text"),
+        Column("service_item", "办理事项", "Service item", filter="text"),
+        Column("applicant_name", "申请人", "Applicant", filter="text"),
+        Column("phone", "电话（脱敏）", "Phone (masked)", value=_mask("phone")),
+        Column("id_number", "证件号（脱敏）", "ID number (masked)", value=_mask("id")),
+        Column(
+            "approved_at",
+            "办结时间",
+            "Approved",
+            kind="datetime",
+            sortable=True,
+            filter="date_range",
+        ),
+        Column(
+            "eligible",
+            "可改邮寄",
+            "Eligible",
+            kind="status",
+            domain="bool",
+            filter="choice",
+            choices=[("true", "是", "Yes"), ("false", "否", "No")],
+            value=lambda c: str(bool(c.eligible)).lower(),
+            expr=OutcallCase.eligible,
+        ),
+        Column(
+            "status",
+            "状态",
+            "Status",
+            kind="status",
+            domain="outcall.case",
+            filter="choice",
+            choices=list(STATUS_LABELS),
+        ),
+        Column("attempts", "外呼次数", "Calls", kind="count", unit="calls", sortable=True),
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", show=False),
+    ],
+    default_sort="-approved_at",
+    tiebreak=(OutcallCase.id,),
+    filename="outcall-cases",
+)
+
+
 @bp.route("/cases")
 @require_permission("outcall.view")
 def cases() -> Any:
-    s, tenant = context.session(), context.tenant()
-    page = _page()
-    stmt = select(OutcallCase).where(in_scope_clause(OutcallCase.tenant_code, tenant))
-    status = request.args.get("status")
-    if status:
-        stmt = stmt.where(OutcallCase.status == status)
-    q = (request.args.get("q") or "").strip()
-    if q:
-        stmt = stmt.where(OutcallCase.case_no.contains(q))
-    total = s.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = s.exec(
-        stmt.order_by(OutcallCase.approved_at.desc(), OutcallCase.id.desc())
-        .limit(PAGE)
-        .offset((page - 1) * PAGE)
-    ).all()
-    return _render(
-        "cases.html",
-        rows=[services.masked_case(c) for c in rows],
-        total=total,
-        page=page,
-        pages=max((total + PAGE - 1) // PAGE, 1),
-        status=status or "",
-        q=q,
-        statuses=list(STATUS_LABELS),
-    )
+    page = CASES.run(context.session(), request.args)
+    if page.export:
+        return page.export_response()
+    return _render("cases.html", page=page)
 
 
 @bp.route("/cases/<int:case_id>")
@@ -339,21 +381,52 @@ def settings() -> Any:
     return _render("settings.html", row=row)
 
 
+ORDERS = Listing(
+    select(OutcallOrder),
+    [
+        Column(
+            "waybill_no",
+            "邮件号",
+            "Waybill",
+            sortable=True,
+            filter="text",
+            href=lambda o: url_for("outcall.order_label", order_id=o.id),
+        ),
+        Column(
+            "source",
+            "来源",
+            "Source",
+            kind="status",
+            domain="outcall.order_source",
+            filter="choice",
+            choices=["outcall", "hall"],
+        ),
+        Column("source_ref", "办件编号/大厅单号", "Reference", filter="text"),
+        Column("item", "寄递物品", "Item", filter="text"),
+        Column(
+            "destination",
+            "寄达地",
+            "Destination",
+            value=lambda o: f"{o.province}{o.city}{o.district}",
+        ),
+        Column(
+            "created_at", "下单时间", "Created", kind="datetime", sortable=True, filter="date_range"
+        ),
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", show=False),
+    ],
+    default_sort="-created_at",
+    tiebreak=(OutcallOrder.id,),
+    filename="outcall-orders",
+)
+
+
 @bp.route("/orders")
 @require_permission("outcall.view")
 def orders() -> Any:
-    s, tenant = context.session(), context.tenant()
-    page = _page()
-    stmt = select(OutcallOrder).where(in_scope_clause(OutcallOrder.tenant_code, tenant))
-    total = s.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = s.exec(
-        stmt.order_by(OutcallOrder.created_at.desc(), OutcallOrder.id.desc())
-        .limit(PAGE)
-        .offset((page - 1) * PAGE)
-    ).all()
-    return _render(
-        "orders.html", rows=rows, total=total, page=page, pages=max((total + PAGE - 1) // PAGE, 1)
-    )
+    page = ORDERS.run(context.session(), request.args)
+    if page.export:
+        return page.export_response()
+    return _render("orders.html", page=page)
 
 
 @bp.route("/orders/<int:order_id>/label")
@@ -368,6 +441,32 @@ def order_label(order_id: int) -> Any:
     if order is None:
         abort(404)
     return _render("label.html", order=order)
+
+
+NOTIFICATIONS = Listing(
+    select(OutcallNotification),
+    [
+        Column("case_no", "办件编号", "Case number", sortable=True, filter="text"),
+        Column(
+            "status",
+            "状态",
+            "Status",
+            kind="status",
+            domain="outcall.notification",
+            filter="choice",
+            choices=["pending", "delivered", "failed"],
+        ),
+        Column("attempts", "推送次数", "Tries", kind="count", sortable=True),
+        Column("last_error", "最近错误", "Last error", kind="json"),
+        Column(
+            "created_at", "生成时间", "Created", kind="datetime", sortable=True, filter="date_range"
+        ),
+        Column("delivered_at", "送达时间", "Delivered", kind="datetime", sortable=True),
+    ],
+    default_sort="-created_at",
+    tiebreak=(OutcallNotification.id,),
+    filename="outcall-notifications",
+)
 
 
 @bp.route("/notifications", methods=["GET", "POST"])
@@ -385,15 +484,7 @@ def notifications() -> Any:
             s.commit()
             flash(_("Notification sent again."), "info")
         return redirect(url_for("outcall.notifications"))
-    rows = s.exec(
-        select(OutcallNotification).order_by(OutcallNotification.id.desc()).limit(200)
-    ).all()
-    tries: dict[int, list[OutcallNotificationAttempt]] = {}
-    if rows:
-        for t in s.exec(
-            select(OutcallNotificationAttempt).where(
-                OutcallNotificationAttempt.notification_id.in_([n.id for n in rows])
-            )
-        ).all():
-            tries.setdefault(t.notification_id, []).append(t)
-    return _render("notifications.html", rows=rows, tries=tries)
+    page = NOTIFICATIONS.run(s, request.args)
+    if page.export:
+        return page.export_response()
+    return _render("notifications.html", page=page)
