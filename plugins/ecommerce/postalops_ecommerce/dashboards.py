@@ -49,27 +49,40 @@ def layout(ctx) -> html.Div:
     )
     if not df.empty:
         names = [ctx.unit_name(u) for u in df["unit"]]
-        fig = go.Figure(
-            go.Bar(
-                x=names,
-                y=[v or 0 for v in df["turnover_attainment"]],
-                name=t("零售额完成率", "Turnover vs plan"),
+        planned = any(
+            v is not None for v in [*df["turnover_attainment"], *df["groupbuy_attainment"]]
+        )
+        if planned:
+            fig = go.Figure(
+                go.Bar(
+                    x=names,
+                    y=[v or 0 for v in df["turnover_attainment"]],
+                    name=t("零售额完成率", "Turnover vs plan"),
+                )
             )
-        )
-        fig.add_bar(
-            x=names,
-            y=[v or 0 for v in df["groupbuy_attainment"]],
-            name=t("团购完成率", "Group-buy vs plan"),
-        )
-        fig.update_layout(
-            title=t("完成率排名", "Attainment ranking"),
-            barmode="group",
-            xaxis_title=t("单位", "Unit"),
-            yaxis_title=t("完成率", "vs plan"),
-            height=400,
-        )
-        charts.format_values(fig, "ratio", ctx.zh)
-        fig.add_hline(y=1, line_dash="dash", line_color="#5b6474")  # the plan: 100%
+            fig.add_bar(
+                x=names,
+                y=[v or 0 for v in df["groupbuy_attainment"]],
+                name=t("团购完成率", "Group-buy vs plan"),
+            )
+            fig.update_layout(
+                title=t("完成率排名", "Attainment ranking"),
+                barmode="group",
+                xaxis_title=t("单位", "Unit"),
+                yaxis_title=t("完成率", "vs plan"),
+                height=400,
+            )
+            charts.format_values(fig, "ratio", ctx.zh)
+            fig.add_hline(y=1, line_dash="dash", line_color="#5b6474")  # the plan: 100%
+        else:  # no plan set for these units: rank by turnover instead of drawing nothing
+            fig = go.Figure(go.Bar(x=names, y=list(df["turnover"])))
+            fig.update_layout(
+                title=t("零售额排名（未下达计划）", "Turnover ranking (no plan set)"),
+                xaxis_title=t("单位", "Unit"),
+                yaxis_title=t("零售额（元）", "Turnover (CNY)"),
+                height=400,
+            )
+            charts.format_values(fig, "CNY", ctx.zh)
         parts.append(chart(fig, df, "ecommerce-ranking", zh=ctx.zh))
         loc = ctx.locale
         parts.append(

@@ -28,8 +28,10 @@ def test_the_dashboard_draws_ranking_and_plan_curve(po_app, world, ecom, make_to
     text = str(page)
     charts = dict(figures_of(component))
     assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
-    # no plan at the city level: nothing to rank by attainment, so the ranking says so
-    assert charts["ecommerce-ranking"].layout.meta == {"po-empty": True}
+    # no plan at the city level: the ranking is by turnover, the unit by name
+    ranking = charts["ecommerce-ranking"]
+    assert ranking.layout.title.text == "零售额排名（未下达计划）"
+    assert list(ranking.data[0].x) == ["石家庄"] and ranking.data[0].customdata == ("¥150.00",)
     curve = next(f for n, f in charts.items() if n.startswith("ecommerce-curve-"))
     assert curve.layout.yaxis.title.text == "累计零售额（元）"
     assert curve.data[0].customdata[-1] == "¥150.00"
