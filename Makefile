@@ -10,7 +10,7 @@ STAMP := $(VENV)/.postalops-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint fuzz bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,12 @@ run: install
 
 test: install
 	$(BIN)/pytest tests $(addsuffix /tests,$(PLUGIN_DIRS)) $(PYTEST_ARGS)
+
+# Schemathesis over every documented operation with an admin and a city token, bounded (a few
+# minutes, fixed seed); fails on any 5xx or response that breaks its schema (docs/api.md).
+FUZZ_ARGS ?=
+fuzz: install
+	env -u POSTALOPS_DATABASE_URL -u POSTALOPS_REDIS_URL $(BIN)/python tools/fuzz_api.py $(FUZZ_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
