@@ -175,10 +175,10 @@ def inbox(
 
 
 def waited_text(delta: dt.timedelta | None, locale: str) -> str:
-    """How long a task has waited: ``"3 天"`` from a day up, else ``"2小时5分"``; nothing under
-    a minute."""
+    """How long a task has waited: ``"3 天"`` from a day up, else ``"2小时5分"`` (whole
+    minutes); nothing under a minute."""
     if delta is None or delta < dt.timedelta(minutes=1):
         return ""
     if delta.days >= 1:
         return formatting.count(delta.days, "days", locale)
-    return formatting.duration(max(delta, dt.timedelta(0)), locale)
+    return formatting.duration(dt.timedelta(minutes=int(delta.total_seconds() // 60)), locale)

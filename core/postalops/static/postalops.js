@@ -18,9 +18,20 @@
         .then(function (job) {
           if (!job) { return; }
           if (job.status !== tr.getAttribute("data-status")) {
-            // a new status: the server renders its translated badge and the result link
-            window.location.reload();
-            return;
+            // a new status: its translated badge from the page's template, and a link to
+            // refresh the page for the result (no automatic reload while the user reads)
+            tr.setAttribute("data-status", job.status);
+            var badges = document.getElementById("job-badges");
+            var badge = badges && badges.content.querySelector('[data-status="' + job.status + '"]');
+            var cell = tr.querySelector("td.status");
+            if (badge && cell) { cell.replaceChildren(badge.cloneNode(true)); }
+            var result = tr.querySelector("td.po-job-result");
+            var refresh = badges && badges.content.querySelector("[data-refresh]");
+            if (result && refresh && (job.status === "succeeded" || job.status === "failed")) {
+              var link = refresh.cloneNode(true);
+              link.setAttribute("href", window.location.href);
+              result.replaceChildren(link);
+            }
           }
           var bar = tr.querySelector(".progress");
           var count = tr.querySelector(".count");
