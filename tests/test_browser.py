@@ -110,8 +110,13 @@ def test_portal_end_to_end(po_app, server, browser, make_user):
     assert key in nav_entries(zz) and key in nav_entries(kf)
     admin.goto(f"{server}/admin/plugins?unit={ZZ}")
     admin.click(f"#toggle-{key}")
-    admin.wait_for_selector(f'tr[data-plugin="{key}"] .state')
-    assert admin.inner_text(f'tr[data-plugin="{key}"] .state') == "No"
+    # a destructive click is asked first, saying what will happen; nothing changes until then
+    admin.wait_for_selector("#po-confirm.show")
+    assert "Zhengzhou" in admin.inner_text("#po-confirm-text") or "郑州" in admin.inner_text(
+        "#po-confirm-text"
+    )
+    admin.click("#po-confirm-ok")
+    admin.wait_for_selector(f'tr[data-plugin="{key}"] .state[data-enabled="0"]')
     shot(admin, "4-admin-disabled")
     zz.reload()
     kf.reload()

@@ -86,7 +86,7 @@ def example_files() -> dict[str, str]:
     block headed ``{# postalops_claims/templates/... #}``."""
     text = (ROOT / "docs" / "ui.md").read_text(encoding="utf-8")
     files = {}
-    for lang, body in re.findall(r"```(python|jinja)\n(.*?)```", text, re.S):
+    for _lang, body in re.findall(r"```(python|jinja)\n(.*?)```", text, re.S):
         first = body.splitlines()[0]
         m = re.match(r"(?:# |\{# )(postalops_claims/\S+)", first)
         if m:

@@ -334,3 +334,29 @@ def test_every_plugin_has_the_same_section_tabs(po_app, make_user, login, page, 
     assert marked == [current], (page, marked)
     label = re.search(r'<nav class="po-tabs"[^>]*aria-label="([^"]+)"', html)[1]
     assert re.search(r"[\u4e00-\u9fff]", label), label
+
+
+def test_switching_a_plugin_off_for_a_city_is_asked_first(po_app, make_user, login):
+    """Issue 14: turning a plugin off for a city had no confirmation. Without JavaScript the
+    post answers a confirmation page saying what will happen, and changes nothing; confirmed,
+    it is done. Switching on is not asked."""
+    reg = po_app.extensions["postalops.plugins"]
+    key = sorted(reg.business_keys())[0]
+    admin = login(make_user("root", "cn", "admin"))
+    page = admin.get(f"/admin/plugins?unit={ZZ}").get_data(as_text=True)
+    assert f'id="toggle-{key}"' in page and "data-confirm=" in page
+    fields = {"csrf_token": admin.csrf, "unit": ZZ, "plugin": key, "enabled": "0"}
+    asked = admin.post("/admin/plugins", data=fields)
+    assert asked.status_code == 200
+    seen = text_of(asked.get_data(as_text=True))
+    assert "郑州" in seen and "数据保留" in seen  # names the city, says the data is kept
+    with po_app.extensions["postalops.db"].session(Scope.system_scope()) as s:
+        assert key in reg.effective(s, ZZ)
+    done = admin.post("/admin/plugins", data={**fields, "confirmed": "1"})
+    assert done.status_code == 302
+    with po_app.extensions["postalops.db"].session(Scope.system_scope()) as s:
+        assert key not in reg.effective(s, ZZ) and key in reg.effective(s, KF)
+    back = admin.post("/admin/plugins", data={**fields, "enabled": "1"})
+    assert back.status_code == 302  # switching on is not asked
+    with po_app.extensions["postalops.db"].session(Scope.system_scope()) as s:
+        assert key in reg.effective(s, ZZ)

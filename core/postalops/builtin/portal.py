@@ -22,7 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlmodel import select
 
-from postalops import audit, auth, context
+from postalops import audit, auth, context, ui
 from postalops.auth import (
     TooManyAttempts,
     check_login,
@@ -355,6 +355,23 @@ def admin_plugins() -> Any:
     if request.method == "POST":
         key = request.form.get("plugin", "")
         enabled = request.form.get("enabled") == "1"
+        if not enabled and key in reg.plugins:
+            # switching off hides a plugin for a whole subtree: asked first (no-JS browsers
+            # get a confirmation page; ui.js asks in a dialog before posting)
+            p = reg.plugins[key]
+            name = (p.info.name_zh if is_zh() else p.info.name_en) if p.info else key
+            page = ui.confirm_first(
+                _(
+                    "%(plugin)s will be switched off for %(unit)s and every unit below it: its "
+                    "menu, pages, API and dashboard cards disappear there. Its data is kept, "
+                    "and switching it on again brings it back.",
+                    plugin=name,
+                    unit=ui.unit_name(unit),
+                ),
+                _("Disable %(plugin)s", plugin=name),
+            )
+            if page is not None:
+                return page
         try:
             reg.set_enabled(ctx.session, unit, key, enabled, ctx.principal.name)
             ctx.session.commit()
@@ -372,7 +389,14 @@ def admin_plugins() -> Any:
         for p in sorted(reg.plugins.values(), key=lambda p: p.key)
         if not reg.is_builtin(p.key)
     ]
-    return render_template("postalops/admin_plugins.html", rows=rows, unit=unit, explicit=explicit)
+    names = {
+        p.key: (p.info.name_zh if is_zh() else p.info.name_en)
+        for p in reg.plugins.values()
+        if p.info is not None
+    }
+    return render_template(
+        "postalops/admin_plugins.html", rows=rows, unit=unit, explicit=explicit, names=names
+    )
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
