@@ -14,6 +14,20 @@ from postalops.plugins import DashboardPage
 from .metrics import breakdown, daily
 
 
+def agent_names(session: Any, agents: list[str]) -> list[str]:
+    """Agents as people read them: an attempt records the caller's principal name
+    (``user:alice``); show the user's display name, else the login name without the prefix."""
+    from postalops.models import User
+    from sqlmodel import select
+
+    logins = [a.split(":", 1)[1] if a.startswith("user:") else a for a in agents]
+    rows = session.exec(
+        select(User.username, User.display_name).where(User.username.in_(set(logins)))
+    ).all()
+    names = {u: d for u, d in rows if d}
+    return [names.get(login, login) for login in logins]
+
+
 def pages(dash_app: Any) -> list[DashboardPage]:
     return [DashboardPage("outcall", "出件外呼", "Outcall", layout, order=10)]
 
@@ -75,6 +89,8 @@ def layout(ctx: Any) -> Any:
         ("agent", "按坐席", "By agent", "坐席", "Agent"),
     ):
         df = pd.DataFrame(breakdown(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to, by))
+        if by == "agent" and not df.empty:
+            df["agent"] = agent_names(ctx.session, list(df["agent"]))
         fig = go.Figure()
         if not df.empty:
             fig.add_bar(y=df[by], x=df["calls"], orientation="h", name=t("外呼次数", "Calls"))

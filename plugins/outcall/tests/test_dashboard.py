@@ -22,6 +22,19 @@ def _ids(component, out=None):
 
 
 def test_the_page_has_funnel_trend_and_breakdowns(po_app, intake, hall, as_unit):
+    from postalops.auth import create_user
+    from postalops.testing import system_scope
+
+    with po_app.extensions["postalops.db"].transaction(system_scope()) as s:
+        create_user(
+            s,
+            po_app.extensions["postalops.plugins"],
+            username="a1",
+            password="test-password-1",
+            unit_code=GZ,
+            roles=["outcall_agent"],
+            display_name="王小明",
+        )
     intake([case_row(1), case_row(2)])
     for agent, what in (("a1", "accepted"), ("a2", "declined")):
         with hall() as s:
@@ -50,5 +63,7 @@ def test_the_page_has_funnel_trend_and_breakdowns(po_app, intake, hall, as_unit)
     assert all(has_data(f) for f in charts.values())
     assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
     assert charts["outcall_daily"].layout.xaxis.title.text == "日期"
+    # agents by their display name, else their login name (a2 has no user row here)
+    assert sorted(charts["outcall_by_agent"].data[0].y) == ["a2", "王小明"]
     text = str(page.to_plotly_json())
     assert "外呼成功率" in text and "50.0%" in text  # 1 accepted ÷ 2 calls
