@@ -182,6 +182,12 @@ def postalops_status_labels():
             "approved": Status("已批准", "Approved", "success"),
             "rejected": Status("已拒绝", "Rejected", "danger"),
         },
+        "lending.instalment": {
+            "due": Status("未到期", "Not yet due", "neutral"),
+            "part_paid": Status("部分已还", "Partly paid", "info"),
+            "paid": Status("已还清", "Paid", "success"),
+            "overdue": Status("逾期", "Overdue", "danger"),
+        },
         "lending.repayment_kind": {
             "repayment": Status("还款", "Repayment", "neutral"),
             "renewal_settlement": Status("续贷结清", "Settled by renewal", "neutral"),

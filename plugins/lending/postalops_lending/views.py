@@ -7,8 +7,9 @@ nothing is written (the transaction is rolled back).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -35,6 +36,7 @@ from postalops_lending.models import (
     Repayment,
 )
 from postalops_lending.money import parse_amount
+from postalops_lending.relief import ReliefKind
 from postalops_lending.services import applications, borrowers, loans, outreach, relief
 from postalops_lending.services.common import get_or_404
 
@@ -579,19 +581,212 @@ def _step_label(step: str) -> str:
     }[step]
 
 
+def _rate(value: Any) -> str:
+    return formatting.percent(value, ui.locale(), places=2)
+
+
+LOANS = Listing(
+    select(
+        Loan.id,
+        Loan.loan_no,
+        Loan.tenant_code,
+        Loan.principal,
+        Loan.outstanding_principal,
+        Loan.annual_rate,
+        Loan.disbursed_on,
+        Loan.maturity_date,
+        Loan.days_past_due,
+        Loan.category,
+        Loan.status,
+        Borrower.name.label("borrower"),
+    ).join(Borrower, Borrower.id == Loan.borrower_id),
+    [
+        Column(
+            "loan_no",
+            "贷款编号",
+            "Loan",
+            sortable=True,
+            filter="text",
+            expr=Loan.loan_no,
+            href=lambda r: url_for("lending.loan_detail", loan_id=r.id),
+        ),
+        Column("borrower", "借款人", "Borrower", sortable=True, filter="text", expr=Borrower.name),
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", expr=Loan.tenant_code),
+        Column("principal", "本金", "Principal", kind="money", sortable=True, expr=Loan.principal),
+        Column(
+            "outstanding_principal",
+            "贷款余额",
+            "Outstanding",
+            kind="money",
+            sortable=True,
+            expr=Loan.outstanding_principal,
+        ),
+        Column("annual_rate", "年利率", "Rate", value=lambda r: _rate(r.annual_rate)),
+        Column(
+            "disbursed_on",
+            "放款日",
+            "Disbursed",
+            kind="date",
+            sortable=True,
+            filter="date_range",
+            expr=Loan.disbursed_on,
+        ),
+        Column(
+            "maturity_date",
+            "到期日",
+            "Maturity",
+            kind="date",
+            sortable=True,
+            filter="date_range",
+            expr=Loan.maturity_date,
+        ),
+        Column(
+            "days_past_due",
+            "逾期天数",
+            "Days past due",
+            kind="count",
+            sortable=True,
+            expr=Loan.days_past_due,
+        ),
+        Column(
+            "category",
+            "五级分类",
+            "Category",
+            kind="status",
+            domain="lending.category",
+            filter="choice",
+            choices=tuple(c.value for c in Category),
+            expr=Loan.category,
+        ),
+        Column(
+            "status",
+            "状态",
+            "Status",
+            kind="status",
+            domain="lending.loan",
+            filter="choice",
+            choices=("active", "closed", "renewed"),
+            expr=Loan.status,
+        ),
+    ],
+    default_sort="-disbursed_on",
+    tiebreak=(Loan.id,),
+    filename="lending-loans",
+)
+
+
 @bp.route("/loans")
 def loan_list() -> Any:
     check_permission(perm.VIEW)
-    s = context.session()
-    status = request.args.get("status") or "active"
-    rows = s.exec(
-        select(Loan, Borrower)
-        .join(Borrower, Borrower.id == Loan.borrower_id)
-        .where(Loan.status == status)
-        .order_by(Loan.id.desc())
-        .limit(500)
-    ).all()
-    return render_template("lending/loans.html", rows=rows, status=status)
+    args = request.args.copy()
+    if "status" not in args:
+        args["status"] = "active"  # the loans being serviced, unless asked otherwise
+    page = LOANS.run(context.session(), args)
+    if page.export:
+        return page.export_response()
+    return render_template("lending/loans.html", page=page)
+
+
+REPAYMENT_FIELDS = ("amount", "paid_on", "reference")
+RELIEF_FIELDS = ("kind", "relief_date", "term_months", "extension_months", "annual_rate", "reason")
+
+
+def _repayment_errors(exc: PostalOpsError) -> dict[str, str]:
+    words = {
+        "paid_on_in_future": ("paid_on", _("Cannot be in the future.")),
+        "before_disbursement": ("paid_on", _("The loan was not yet disbursed on that day.")),
+        "duplicate_reference": (
+            "reference",
+            _("This reference was already used for another repayment of this loan."),
+        ),
+        "overpayment": ("amount", _("More than the payoff amount on that day.")),
+        "prepayment_not_allowed": (
+            "amount",
+            _("More than the amount due: this product takes no early repayment."),
+        ),
+        "loan_not_active": ("amount", _("The loan is no longer active.")),
+    }
+    if exc.code in words:
+        field, message = words[exc.code]
+        return {field: message}
+    fields = ui.field_errors(exc.details)
+    if "amount" in fields:
+        return {"amount": _("Enter an amount in yuan above zero, at most two decimals.")}
+    return {"amount": _("Not accepted: check this field.")}
+
+
+RELIEF_FORM_FIELD = {
+    "extension_months": "extension_months",
+    "term_months": "term_months",
+    "renewal_window": "relief_date",
+    "relief_date": "relief_date",
+    "kind": "kind",
+    "annual_rate": "annual_rate",
+}
+
+
+def _relief_errors(exc: PostalOpsError) -> dict[str, str]:
+    if exc.code == "relief_pending":
+        return {"kind": _("This loan already has a relief request awaiting approval.")}
+    out: dict[str, str] = {}
+    for d in exc.details:
+        if not isinstance(d, dict) or not d.get("field"):
+            continue
+        rule, message = str(d["field"]), str(d.get("message") or "")
+        found = re.match(r"observed (.*), needs (.*)$", message)
+        if exc.code == "relief_ineligible" and found:
+            words = rule_words({"rule": rule, "observed": found[1], "threshold": found[2]})
+            text = _(
+                "Not eligible: %(rule)s is %(observed)s, needs %(threshold)s.",
+                rule=words["label"],
+                observed=words["observed"],
+                threshold=words["threshold"],
+            )
+        elif rule == "relief_date":
+            text = (
+                _("The loan was not yet disbursed on that day.")
+                if message == "before disbursement"
+                else _("Enter a date, e.g. 2015-06-18.")
+            )
+        elif rule in ("term_months", "extension_months"):
+            text = _("Enter a whole number of months.")
+        elif rule == "annual_rate":
+            text = _("A yearly rate in percent, 0 to 100, e.g. 4.35.")
+        else:
+            text = _("Not accepted: check this field.")
+        out.setdefault(RELIEF_FORM_FIELD.get(rule, "kind"), text)
+    return out or {"kind": _("Not accepted: check this field.")}
+
+
+def _months(raw: str, field: str, errors: dict[str, str]) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit():
+        errors[field] = _("Enter a whole number of months.")
+        return None
+    return int(raw)
+
+
+def _relief_payload(form: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "kind": form["kind"],
+        "relief_date": form["relief_date"],
+        "reason": form["reason"],
+    }
+    for name in ("term_months", "extension_months"):
+        value = _months(form[name], name, errors)
+        if value is not None:
+            payload[name] = value
+    if form["annual_rate"]:
+        try:
+            rate = Decimal(form["annual_rate"].rstrip("%").strip())
+        except InvalidOperation:
+            rate = Decimal(-1)
+        if not (0 <= rate < 100) or rate != rate.quantize(Decimal("0.0001")):
+            errors["annual_rate"] = _("A yearly rate in percent, 0 to 100, e.g. 4.35.")
+        else:
+            payload["annual_rate"] = str(rate / 100)
+    return payload
 
 
 @bp.route("/loans/<int:loan_id>", methods=["GET", "POST"])
@@ -600,41 +795,66 @@ def loan_detail(loan_id: int) -> Any:
     s = context.session()
     loan = get_or_404(s, Loan, loan_id, "loan_id")
     back = url_for("lending.loan_detail", loan_id=loan_id)
+    today = clock.today()
+    errors: dict[str, str] = {}
+    which = ""
+    repay: dict[str, str] = {"paid_on": today.isoformat()}
+    ask: dict[str, str] = {"relief_date": today.isoformat(), "kind": "refinancing"}
     if request.method == "POST":
         f = request.form
-        if f.get("form") == "repayment":
+        which = f.get("form") or ""
+        if which == "repayment":
             who = check_permission(perm.SERVICE)
-            return _act(
-                lambda: loans.record_repayment(
-                    s,
-                    who,
-                    loan_id,
-                    parse_amount(f.get("amount", ""), "amount"),
-                    _form_date(f.get("paid_on"), "paid_on"),
-                    f.get("reference", ""),
-                ),
-                _("Repayment recorded"),
-                back,
-            )
-        if f.get("form") == "relief":
+            repay = {k: (f.get(k) or "").strip() for k in REPAYMENT_FIELDS}
+            amount = paid_on = None
+            try:
+                amount = parse_amount(repay["amount"].replace(",", ""), "amount")
+            except PostalOpsError:
+                errors["amount"] = _("Enter an amount in yuan above zero, at most two decimals.")
+            try:
+                paid_on = dt.date.fromisoformat(repay["paid_on"])
+            except ValueError:
+                errors["paid_on"] = _("Enter a date, e.g. 2015-06-18.")
+            if not repay["reference"]:
+                errors["reference"] = _("Required.")
+            if not errors:
+                try:
+                    row = loans.record_repayment(
+                        s, who, loan_id, amount, paid_on, repay["reference"]
+                    )
+                    s.commit()
+                except PostalOpsError as exc:
+                    s.rollback()
+                    errors = _repayment_errors(exc)
+                else:
+                    flash(
+                        _(
+                            "Repayment of %(amount)s recorded: %(interest)s interest, "
+                            "%(principal)s principal.",
+                            amount=formatting.money(row.amount, ui.locale()),
+                            interest=formatting.money(row.interest, ui.locale()),
+                            principal=formatting.money(row.principal, ui.locale()),
+                        ),
+                        "success",
+                    )
+                    return redirect(back)
+        elif which == "relief":
             who = check_permission(perm.RELIEF)
-            payload = {
-                k: v
-                for k, v in {
-                    "kind": f.get("kind"),
-                    "relief_date": f.get("relief_date"),
-                    "term_months": _int_or_none(f.get("term_months")),
-                    "extension_months": _int_or_none(f.get("extension_months")),
-                    "annual_rate": f.get("annual_rate") or None,
-                    "reason": f.get("reason", ""),
-                }.items()
-                if v is not None
-            }
-            return _act(
-                lambda: relief.request_relief(s, who, loan_id, payload),
-                _("Relief requested; it awaits approval"),
-                back,
-            )
+            ask = {k: (f.get(k) or "").strip() for k in RELIEF_FIELDS}
+            payload = _relief_payload(ask, errors)
+            if not errors:
+                try:
+                    relief.request_relief(s, who, loan_id, payload)
+                    s.commit()
+                except PostalOpsError as exc:
+                    s.rollback()
+                    errors = _relief_errors(exc)
+                else:
+                    flash(_("Relief requested; it awaits approval"), "success")
+                    return redirect(back)
+        else:
+            flash(_("Unknown step"), "error")
+            return redirect(back)
     lines = s.exec(
         select(Instalment)
         .where(Instalment.loan_id == loan.id)
@@ -643,18 +863,37 @@ def loan_detail(loan_id: int) -> Any:
     versions: dict[int, list[Instalment]] = {}
     for x in lines:
         versions.setdefault(x.version, []).append(x)
+    linked = {
+        row.id: row.loan_no
+        for row in s.exec(
+            select(Loan).where(
+                Loan.id.in_([i for i in (loan.renewed_from_id, loan.renewed_to_id) if i])  # type: ignore[union-attr]
+            )
+        ).all()
+    }
     return render_template(
         "lending/loan.html",
         loan=loan,
         borrower=s.get(Borrower, loan.borrower_id),
+        product=s.get(Product, loan.product_id),
         versions=versions,
-        quote=loans.quote(s, loan, clock.today()) if loan.status == "active" else {},
+        quote=loans.quote(s, loan, today) if loan.status == "active" else {},
         repayments=s.exec(
-            select(Repayment).where(Repayment.loan_id == loan.id).order_by(Repayment.paid_on)
+            select(Repayment)
+            .where(Repayment.loan_id == loan.id)
+            .order_by(Repayment.paid_on, Repayment.id)
         ).all(),
-        reliefs=s.exec(select(Relief).where(Relief.loan_id == loan.id)).all(),
-        today=clock.today(),
-    )
+        reliefs=s.exec(select(Relief).where(Relief.loan_id == loan.id).order_by(Relief.id)).all(),
+        linked=linked,
+        today=today,
+        errors=errors,
+        which=which,
+        repay=repay,
+        ask=ask,
+        relief_kinds=[
+            (k.value, ui.status_label(k.value, "lending.relief_kind")[0]) for k in ReliefKind
+        ],
+    ), (422 if errors else 200)
 
 
 @bp.route("/reliefs", methods=["GET", "POST"])

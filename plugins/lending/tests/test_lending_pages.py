@@ -9,8 +9,9 @@ import datetime as dt
 import re
 from decimal import Decimal as D
 
+from postalops import clock
 from postalops.testing import count_rows
-from postalops_lending.models import Application, Borrower
+from postalops_lending.models import Application, Borrower, Loan, Relief, Repayment
 
 from .conftest import BASE, HUOCHENG, YINING, borrower, months
 
@@ -248,3 +249,127 @@ def test_the_application_page_reads_in_words_and_asks_before_rejecting(people, p
     text = assert_readable(done.get_data(as_text=True))
     assert "申请已拒绝" in text and "资料不全" in text and "已拒绝" in text
     assert cm.get(f"{BASE}/applications/{app_id}").get_json()["status"] == "rejected"
+
+
+def test_loans_are_a_paged_list_active_first_with_classes_in_chinese(people, disbursed, as_unit):
+    cm = people["cm"]
+    with as_unit(YINING) as s:
+        base = s.get(Loan, disbursed["id"])
+        fields = base.model_dump(exclude={"id", "loan_no"})
+        for i in range(51):
+            s.add(
+                Loan(
+                    **{
+                        **fields,
+                        "loan_no": f"XW-TEST-{i:03d}",
+                        "days_past_due": i * 3,
+                        "category": "special_mention" if i % 2 else "normal",
+                    }
+                )
+            )
+        s.add(Loan(**{**fields, "loan_no": "XW-CLOSED", "status": "closed"}))
+        s.commit()
+    html = cm.get("/p/lending/loans").get_data(as_text=True)
+    text = assert_readable(html)
+    assert rows_of(html, "loans") == 50 and "共 52 条" in text  # active ones by default
+    for word in ("在贷", "关注", "正常", "4.35%", "¥100,000.00", "伊宁市支行"):
+        assert word in text, word
+    assert "XW-CLOSED" not in text
+    closed = cm.get("/p/lending/loans?status=closed").get_data(as_text=True)
+    assert rows_of(closed, "loans") == 1 and "已结清" in visible(closed)
+    assert "共 53 条" in visible(cm.get("/p/lending/loans?status=").get_data(as_text=True))
+    watch = cm.get("/p/lending/loans?category=special_mention&sort=-days_past_due")
+    html = watch.get_data(as_text=True)
+    assert rows_of(html, "loans") == 25 and html.index("XW-TEST-049") < html.index("XW-TEST-047")
+    csv = cm.get("/p/lending/loans?category=special_mention&export=csv").get_data(as_text=True)
+    assert len(csv.splitlines()) == 26 and "关注" in csv
+
+
+def test_the_loan_page_reads_in_words_and_its_forms_show_errors_in_place(po_app, people, disbursed):
+    cm = people["cm"]
+    url = f"/p/lending/loans/{disbursed['id']}"
+    html = cm.get(url).get_data(as_text=True)
+    text = assert_readable(html)
+    for word in (
+        "按月付息、到期还本",
+        "实际天数/360",
+        "4.35%",
+        "10.00万元",
+        "还款计划",
+        "未到期",
+        "记录还款",
+        "提交纾困申请",
+        "在贷",
+        "正常",
+        "12 个月",
+    ):
+        assert word in text, word
+    assert (
+        len(
+            re.findall(
+                r"<tr>", html.split('class="table po-table schedule"')[1].split("</table>")[0]
+            )
+        )
+        == 13
+    )
+
+    bad = cm.post(
+        url,
+        data={
+            "csrf_token": cm.csrf,
+            "form": "repayment",
+            "amount": "abc",
+            "paid_on": "2999-01-01",
+            "reference": "",
+        },
+    )
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert_readable(html)
+    for field in ("amount", "reference"):
+        assert f'id="f-{field}-error"' in html, field
+    assert 'value="abc"' in html and "未记录" in html
+    future = cm.post(
+        url,
+        data={
+            "csrf_token": cm.csrf,
+            "form": "repayment",
+            "amount": "10.00",
+            "paid_on": "2999-01-01",
+            "reference": "B-1",
+        },
+    )
+    assert future.status_code == 422 and 'id="f-paid_on-error"' in future.get_data(as_text=True)
+    assert count_rows(po_app, Repayment) == 0
+
+    ineligible = cm.post(
+        url,
+        data={
+            "csrf_token": cm.csrf,
+            "form": "relief",
+            "kind": "extension",
+            "relief_date": clock.today().isoformat(),
+            "extension_months": "9",
+            "annual_rate": "",
+        },
+    )
+    assert ineligible.status_code == 422
+    html = ineligible.get_data(as_text=True)
+    assert_readable(html)
+    assert 'id="f-extension_months-error"' in html and "延期月数为9 个月" in html
+    assert 'value="9"' in html
+    assert count_rows(po_app, Relief) == 0
+    ok = cm.post(
+        url,
+        data={
+            "csrf_token": cm.csrf,
+            "form": "relief",
+            "kind": "extension",
+            "relief_date": clock.today().isoformat(),
+            "extension_months": "2",
+            "reason": "订单回款慢",
+        },
+        follow_redirects=True,
+    )
+    text = assert_readable(ok.get_data(as_text=True))
+    assert "临时性延期" in text and "待审批" in text and count_rows(po_app, Relief) == 1
