@@ -12,7 +12,7 @@ from typing import Literal
 from flask import current_app, request
 from postalops import context
 from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
-from postalops.errors import PostalOpsError, ValidationError
+from postalops.errors import Conflict, ValidationError
 from postalops.imports import RowErrors, check_rows, read_upload
 from postalops.jobs import submit
 from pydantic import BaseModel, Field
@@ -378,23 +378,32 @@ def list_leaders():
     "/campaigns/<int:campaign_id>/sessions",
     methods=["POST"],
     body=list[SessionIn],
+    files=True,
     permission="ecommerce.groupbuy",
-    summary="Register group-buy sessions in bulk",
+    summary="Register group-buy sessions in bulk (JSON list, CSV or XLSX)",
 )
-def push_sessions(campaign_id: int, body: list[SessionIn]):
+def push_sessions(campaign_id: int):
+    """All-or-nothing: every row's every error in one answer, shape (missing fields, bad
+    moments) and reference (unknown leader) together."""
     session = context.session()
     c = campaigns.get_campaign(session, campaign_id)
+    valid, errors = check_rows(read_upload(), SessionIn)
     rows = [
-        {
-            **b.model_dump(),
-            "starts_at": parse_moment(b.starts_at),
-            "ends_at": parse_moment(b.ends_at),
-        }
-        for b in body
+        (
+            n,
+            {
+                **b.model_dump(),
+                "starts_at": parse_moment(b.starts_at),
+                "ends_at": parse_moment(b.ends_at),
+            },
+        )
+        for n, b in valid
     ]
-    new = community.import_sessions(session, c, rows)
+    community.session_reference_errors(session, rows + errors.raw_rows(), errors)
+    errors.raise_if_any()
+    new = community.import_sessions(session, c, [r for _, r in rows])
     session.commit()
-    return {"created": new, "unchanged": len(body) - new}
+    return {"created": new, "unchanged": len(rows) - new}
 
 
 @api.operation(
@@ -419,43 +428,63 @@ def push_merchants(body: list[MerchantIn]):
     "/products",
     methods=["POST"],
     body=list[ProductIn],
+    files=True,
     permission="ecommerce.catalogue",
-    summary="Add products (category, agreed price, featured flag)",
+    summary="Add products (category, agreed price, featured flag; JSON list, CSV or XLSX)",
     status=201,
 )
-def push_products(body: list[ProductIn]):
+def push_products():
+    """All-or-nothing: every row's every error in one answer: shape (missing or too long fields),
+    values (category, price) and references (unknown merchant, a SKU already taken or twice in
+    the batch) together. 409 when the only errors are SKUs already taken."""
+    valid, errors = check_rows(read_upload(), ProductIn)
     session = context.session()
-    merchants = {
-        m.code: m
-        for m in session.exec(
-            select(Merchant).where(Merchant.code.in_({p.merchant for p in body}))
-        ).all()
+    raw = errors.raw_rows()
+    named = {p.merchant for _, p in valid} | {
+        r.get("merchant") for _, r in raw if isinstance(r.get("merchant"), str)
     }
-    errors = [
-        {"row": i, "field": "merchant", "message": "unknown merchant"}
-        for i, p in enumerate(body)
-        if p.merchant not in merchants
+    merchants = {
+        m.code: m for m in session.exec(select(Merchant).where(Merchant.code.in_(named))).all()
+    }
+    taken = set(
+        session.exec(select(Product.sku).where(Product.sku.in_({p.sku for _, p in valid}))).all()
+    )
+    only_taken = not errors
+    seen: dict[str, int] = {}
+    checked = [(n, r.get("merchant"), None) for n, r in raw] + [
+        (n, p.merchant, p) for n, p in valid
     ]
-    if errors:
-        raise ValidationError(
-            "unknown merchants; nothing was written", code="invalid_rows", details=errors
+    for n, merchant, p in sorted(checked, key=lambda c: c[0]):
+        if isinstance(merchant, str) and merchant not in merchants:
+            errors.add(n, "merchant", "unknown merchant")
+            only_taken = False
+        if p is None:
+            continue
+        bad = catalogue.product_errors(p.category, p.agreed_price)
+        if bad:
+            errors.extend(n, bad)
+            only_taken = False
+        if p.sku in seen:
+            errors.add(n, "sku", f"also in row {seen[p.sku]}")
+            only_taken = False
+        elif p.sku in taken:
+            errors.add(n, "sku", f"product {p.sku} exists")
+        seen.setdefault(p.sku, n)
+    if errors and only_taken:
+        raise Conflict("products exist; nothing was written", details=errors.details())
+    errors.raise_if_any()
+    for _n, p in valid:
+        catalogue.add_product(
+            session,
+            merchant=merchants[p.merchant],
+            sku=p.sku,
+            name=p.name,
+            category=p.category,
+            agreed_price=p.agreed_price,
+            featured=p.featured,
         )
-    for i, p in enumerate(body):
-        try:
-            catalogue.add_product(
-                session,
-                merchant=merchants[p.merchant],
-                sku=p.sku,
-                name=p.name,
-                category=p.category,
-                agreed_price=p.agreed_price,
-                featured=p.featured,
-            )
-        except PostalOpsError as exc:
-            exc.details = [{"row": i, **d} for d in exc.details]
-            raise
     session.commit()
-    return {"created": len(body)}
+    return {"created": len(valid)}
 
 
 @api.operation(

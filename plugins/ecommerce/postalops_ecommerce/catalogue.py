@@ -28,6 +28,27 @@ def add_merchant(session: Session, *, unit_code: str, code: str, name: str) -> M
     return m
 
 
+def product_errors(category: str, agreed_price: object) -> list[dict]:
+    """A product's category and agreed price, checked: every problem as ``{field, message}``."""
+    errors = []
+    if category not in CATEGORIES:
+        errors.append({"field": "category", "message": f"one of {', '.join(CATEGORIES)}"})
+    try:
+        if to_money(agreed_price, field="agreed_price") <= 0:
+            errors.append({"field": "agreed_price", "message": "must be positive"})
+    except ValidationError as exc:
+        errors.extend(exc.details or [{"field": "agreed_price", "message": exc.message}])
+    return errors
+
+
+def product_price(category: str, agreed_price: object) -> Decimal:
+    """The agreed price as money; 422 naming every bad field (see :func:`product_errors`)."""
+    errors = product_errors(category, agreed_price)
+    if errors:
+        raise ValidationError("invalid product", details=errors)
+    return to_money(agreed_price, field="agreed_price")
+
+
 def add_product(
     session: Session,
     *,
@@ -38,14 +59,7 @@ def add_product(
     agreed_price: object,
     featured: bool = False,
 ) -> Product:
-    if category not in CATEGORIES:
-        raise ValidationError(
-            "unknown category",
-            details=[{"field": "category", "message": f"one of {', '.join(CATEGORIES)}"}],
-        )
-    price = to_money(agreed_price, field="agreed_price")
-    if price <= 0:
-        raise ValidationError("price must be positive", details=[{"field": "agreed_price"}])
+    price = product_price(category, agreed_price)
     if session.exec(select(Product.id).where(Product.sku == sku)).first():
         raise Conflict(f"product {sku} exists", details=[{"field": "sku"}])
     p = Product(

@@ -129,6 +129,21 @@ def import_leaders(session: Session, rows: list[dict], points: PointDirectory | 
     return len(new)
 
 
+def session_reference_errors(
+    session: Session, rows: list[tuple[int, Mapping[str, Any]]], errors: RowErrors
+) -> None:
+    """Add to ``errors`` each row's unknown (or out-of-scope) leader and a session that does not
+    end after it starts. Rows that failed their shape check are passed too (as read)."""
+    codes = {r.get("leader") for _, r in rows if isinstance(r.get("leader"), str)}
+    known = set(session.exec(select(Leader.code).where(Leader.code.in_(codes))).all())
+    for n, r in sorted(rows, key=lambda item: item[0]):
+        leader, starts, ends = r.get("leader"), r.get("starts_at"), r.get("ends_at")
+        if isinstance(leader, str) and leader not in known:
+            errors.add(n, "leader", "unknown leader")
+        if isinstance(starts, dt.datetime) and isinstance(ends, dt.datetime) and ends <= starts:
+            errors.add(n, "ends_at", "not after starts_at")
+
+
 def import_sessions(session: Session, campaign: Campaign, rows: list[dict]) -> int:
     """Batch version of :func:`add_session` (``code``, ``leader``, ``starts_at``, ``ends_at``,
     ``skus``); all-or-nothing. Existing codes are skipped. Returns how many were new."""
@@ -145,16 +160,9 @@ def import_sessions(session: Session, campaign: Campaign, rows: list[dict]) -> i
             select(GroupSession.code).where(GroupSession.code.in_([r["code"] for r in rows]))
         ).all()
     )
-    errors = []
-    for i, r in enumerate(rows):
-        if r["leader"] not in leaders:
-            errors.append({"row": i, "field": "leader", "message": "unknown leader"})
-        elif r["ends_at"] <= r["starts_at"]:
-            errors.append({"row": i, "field": "ends_at", "message": "not after starts_at"})
-    if errors:
-        raise ValidationError(
-            "invalid sessions; nothing was written", code="invalid_rows", details=errors
-        )
+    errors = RowErrors()
+    session_reference_errors(session, list(enumerate(rows)), errors)
+    errors.raise_if_any()
     new = [
         {
             "tenant_code": leaders[r["leader"]].tenant_code,

@@ -76,3 +76,67 @@ def test_a_leader_batch_names_shape_and_reference_errors_together(po_app, world,
     )  # fmt: skip
     assert fields_by_row(resp) == {0: ["name"], 1: ["branch"]}
     assert count_rows(po_app, Leader) == before
+
+
+def test_a_session_batch_names_shape_and_reference_errors_together(po_app, world, make_token):
+    from postalops_ecommerce.models import GroupSession
+
+    groupbuy = make_token("cn.hebei", "ecommerce.groupbuy")
+    before = count_rows(po_app, GroupSession)
+
+    def row(
+        code, leader="HB-L1", starts="2022-09-03T06:00:00+08:00", ends="2022-09-03T23:00:00+08:00"
+    ):
+        return {
+            "code": code,
+            "leader": leader,
+            "starts_at": starts,
+            "ends_at": ends,
+            "skus": ["P1"],
+        }
+
+    resp = groupbuy.post(
+        f"/api/v1/ecommerce/campaigns/{world['hebei']}/sessions",
+        json=[
+            row("HB-S7", starts="the third"),  # shape
+            row("HB-S8", leader="HB-L404"),  # reference
+            row("HB-S9", ends="2022-09-03T05:00:00+08:00"),  # ends before it starts
+            row("HB-S10"),
+        ],
+    )
+    assert fields_by_row(resp) == {0: ["starts_at"], 1: ["leader"], 2: ["ends_at"]}
+    assert count_rows(po_app, GroupSession) == before
+
+
+def test_a_product_batch_names_shape_value_and_reference_errors_together(po_app, world, make_token):
+    from postalops_ecommerce.models import Product
+
+    admin = make_token("cn.hebei", "ecommerce.catalogue")
+    assert (
+        admin.post("/api/v1/ecommerce/merchants", json=[{"code": "M1", "name": "冀农优品"}])
+    ).status_code == 201
+    good = {"merchant": "M1", "name": "赞皇大枣", "category": "dried_fruit", "agreed_price": "9.90"}
+    assert admin.post("/api/v1/ecommerce/products", json=[{**good, "sku": "P1"}]).status_code == 201
+    resp = admin.post(
+        "/api/v1/ecommerce/products",
+        json=[
+            {**good, "sku": "P2", "name": None},  # shape
+            {**good, "sku": "P3", "merchant": "M404"},  # reference: unknown merchant
+            {**good, "sku": "P4", "category": "gadgets", "agreed_price": "0"},  # two values
+            {**good, "sku": "P1"},  # reference: the SKU is taken
+            {**good, "sku": "P5"},
+        ],
+    )
+    assert fields_by_row(resp) == {
+        0: ["name"],
+        1: ["merchant"],
+        2: ["category", "agreed_price"],
+        3: ["sku"],
+    }
+    assert count_rows(po_app, Product) == 1
+    # Only a taken SKU: a conflict, naming the row and the field.
+    again = admin.post("/api/v1/ecommerce/products", json=[{**good, "sku": "P1"}])
+    assert again.status_code == 409
+    assert again.get_json()["error"]["details"] == [
+        {"row": 0, "errors": [{"field": "sku", "message": "product P1 exists"}]}
+    ]
