@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from postalops.db import check_in_scope, in_scope_clause
 from postalops.errors import ValidationError
+from postalops.imports import RowErrors
 from sqlmodel import Session, select
 
 from .models import (
@@ -96,12 +97,7 @@ def record_items(
             if moment is not None and arrived is not None and moment < arrived:
                 errors.append({"row": n, "field": f, "message": "before the arrival scan"})
         parsed.append((point, waybill, arrived, events))
-    if errors:
-        raise ValidationError(
-            f"{len({e['row'] for e in errors})} row(s) invalid; nothing was recorded",
-            code="invalid_rows",
-            details=errors,
-        )
+    _refuse(errors)
     return _store_items(session, parsed)
 
 
@@ -176,12 +172,7 @@ def record_daily_volumes(
             errors.append({"row": n, "field": "counter_items", "message": "exceeds inbound_items"})
         if point is not None and day is not None:
             clean[(point.id, day)] = (point.tenant_code, inbound, counter)
-    if errors:
-        raise ValidationError(
-            f"{len({e['row'] for e in errors})} row(s) invalid; nothing was recorded",
-            code="invalid_rows",
-            details=errors,
-        )
+    _refuse(errors)
     return upsert_daily_volumes(session, clean)
 
 
@@ -231,12 +222,7 @@ def record_city_volumes(
         items = _count(r.get("delivery_items"), "delivery_items", n, errors)
         if day is not None and items is not None:
             clean[day] = items
-    if errors:
-        raise ValidationError(
-            f"{len({e['row'] for e in errors})} row(s) invalid; nothing was recorded",
-            code="invalid_rows",
-            details=errors,
-        )
+    _refuse(errors)
     existing = dict(
         session.exec(
             select(PickupCityVolume.day, PickupCityVolume.id).where(
@@ -261,6 +247,22 @@ def record_complaint(session: Session, point: PickupPoint, day: dt.date, note: s
     session.add(
         PickupComplaint(tenant_code=point.tenant_code, point_id=point.id, day=day, note=note[:500])
     )
+
+
+def _refuse(errors: list[dict[str, Any]]) -> None:
+    """One 422 naming every row's every error, shape (bad moments, counts) and reference (a
+    point not in the unit) alike, gathered in one pass, as the core's ``RowErrors`` lists them:
+    ``[{"row", "errors": [{"field", "message"}]}]``."""
+    collected = RowErrors()
+    for e in errors:
+        collected.add(e["row"], e["field"], e["message"])
+    if collected:
+        details = collected.details()
+        raise ValidationError(
+            f"{len(details)} row(s) invalid; nothing was recorded",
+            code="invalid_rows",
+            details=details,
+        )
 
 
 def _day(value: Any, row: int, errors: list) -> dt.date | None:

@@ -219,8 +219,10 @@ def test_items_with_bad_rows_are_refused_whole(po_app, make_token):
     ]  # fmt: skip
     r = api.post("/api/v1/pickup_points/items", json=rows)
     assert r.status_code == 422
-    named = {(d["row"], d["field"]) for d in r.get_json()["error"]["details"]}
+    # shape (rows 1 and 3) and reference (row 2) errors in one answer, each row once
+    named = {(d["row"], e["field"]) for d in r.get_json()["error"]["details"] for e in d["errors"]}
     assert named == {(1, "arrived_at"), (2, "point"), (3, "picked_up_at")}
+    assert [d["row"] for d in r.get_json()["error"]["details"]] == [1, 2, 3]
     assert count_rows(po_app, PickupItem) == 0
 
 
@@ -528,5 +530,6 @@ def test_counter_handover_per_branch_and_trend_by_hand(make_token):
         json=[{"point": "TC", "day": "2022-09-11", "inbound_items": 5, "counter_items": 6}],
     )
     assert (
-        bad.status_code == 422 and bad.get_json()["error"]["details"][0]["field"] == "counter_items"
+        bad.status_code == 422
+        and bad.get_json()["error"]["details"][0]["errors"][0]["field"] == "counter_items"
     )
