@@ -93,14 +93,12 @@ def headline(
     per_plugin: int = HEADLINE_PER_PLUGIN,
 ) -> list[tuple[Area, dict[str, Any]]]:
     """The first ``per_plugin`` KPIs of each shown plugin (metrics contract), in area order."""
-    if not shown:
-        return []
-    metrics = collect(registry, session, unit, date_from, date_to)["metrics"]
     out = []
-    for area in shown:
-        kpis = metrics.get(area.key) or {}
-        if kpis:
-            out.append((area, dict(list(kpis.items())[:per_plugin])))
+    for area in shown:  # only the plugins shown: others' metrics are not computed at all
+        kpis = collect(registry, session, unit, date_from, date_to, plugin=area.key)["metrics"]
+        entries = kpis.get(area.key) or {}
+        if entries:
+            out.append((area, dict(list(entries.items())[:per_plugin])))
     return out
 
 
