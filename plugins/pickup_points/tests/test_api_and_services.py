@@ -457,6 +457,76 @@ def test_demo_reproduces_domain_figures_and_is_idempotent(henan_tree, as_unit):
         assert direct_delivery_store.direct_point_count(s, "cn.henan", dt.date(2022, 9, 30)) == 137
 
 
+def test_demo_present_up_to_today(henan_tree, as_unit, frozen_today):
+    """The rolling present (issue 16 §2): volumes, city volumes and items up to a frozen today
+    through the plugin's services; the default period has figures, this month's window has
+    direct-delivery candidates, a same-day re-run adds nothing, a next-day run adds only that
+    day, and September 2022 stays as it was."""
+    from postalops.models import OrgUnit
+    from postalops.testing import default_metrics
+    from postalops_pickup_points.demo import build_demo
+    from postalops_pickup_points.demo_present import build_present
+    from postalops_pickup_points.models import (
+        PickupCityVolume,
+        PickupDailyVolume,
+        PickupDirectSwitch,
+    )
+    from sqlmodel import select
+
+    september = (dt.date(2022, 9, 1), dt.date(2022, 9, 30))
+    with as_unit(None) as s:
+        units = {u.code: u for u in s.exec(select(OrgUnit)).all()}
+        build_demo(s, units)
+        s.commit()
+    with as_unit("cn.henan") as s:
+        article = kpis(s, "cn.henan", *september)
+    with as_unit(None) as s:
+        first = build_present(s, units)
+        s.commit()
+    assert first["present_volume_days"] > 1000 * 90 and first["present_items"] > 1000 * 44
+
+    now = default_metrics(henan_tree, "cn.henan", "pickup_points")
+    assert now["direct_delivery_points"] == 137, now
+    assert 0.08 <= float(now["direct_delivery_share"]) <= 0.12, now
+    assert 0.8 < float(now["feedback_compliance"]) < 1, now
+    assert 0 < float(now["uncollected_rate"]) < 0.2, now
+    assert 0.4 < float(now["counter_handover_share"]) < 0.9, now
+    today = frozen_today.day
+    with as_unit("cn.henan") as s:
+        found, rules = direct_delivery_store.proposals(s, "cn.henan", today)
+        switched = direct_delivery_store.direct_on(s, "cn.henan", today)
+        today_items = s.exec(select(PickupItem).where(PickupItem.arrival_day == today)).all()
+    # this month's candidates: grown past 40 a day over the 30 days to today, not yet direct
+    assert 5 <= len(found) <= 18, len(found)
+    assert all(p.average_per_day >= 40 and p.point_id not in switched for p in found)
+    assert today_items and all(i.picked_up_at is None or i.picked_up_at <= clock.now()
+                               for i in today_items)  # fmt: skip
+
+    tables = (PickupDailyVolume, PickupCityVolume, PickupItem, PickupDirectSwitch)
+    before = {m: count_rows(henan_tree, m) for m in tables}
+    with as_unit(None) as s:
+        again = build_present(s, units)
+        s.commit()
+    assert again["present_volume_days"] == 0 and again["present_items"] == 0
+    assert {m: count_rows(henan_tree, m) for m in tables} == before
+
+    frozen_today.set(today + dt.timedelta(days=1))
+    with as_unit(None) as s:
+        later = build_present(s, units)
+        s.commit()
+        new_days = s.exec(
+            select(PickupDailyVolume.day).where(PickupDailyVolume.day > today).distinct()
+        ).all()
+    assert new_days == [today + dt.timedelta(days=1)]
+    assert count_rows(henan_tree, PickupDailyVolume) == (
+        before[PickupDailyVolume] + later["present_volume_days"]
+    )
+    assert later["present_volume_days"] < 1300  # one day of Henan's points
+    assert count_rows(henan_tree, PickupCityVolume) == before[PickupCityVolume] + 18
+    with as_unit("cn.henan") as s:
+        assert kpis(s, "cn.henan", *september) == article
+
+
 def test_services_refuse_writes_outside_the_callers_unit(as_unit, tenants):
     from postalops.errors import ScopeError
 
