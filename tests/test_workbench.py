@@ -145,3 +145,23 @@ def test_the_workbench_reads_in_english_too(po_app, tenants):
     html = ops.get("/").get_data(as_text=True)
     assert "Workbench" in html and "Alpha task" in html and "3 cases" in html
     assert "Waiting for you" in html and "工作台" not in html
+
+
+def test_a_plugin_whose_query_fails_leaves_the_others_working(po_app, tenants):
+    """On PostgreSQL a failed statement aborts the transaction: each plugin's tasks run in a
+    SAVEPOINT, so the next plugin's tasks and the KPIs are still read."""
+    import sqlalchemy as sa
+
+    def broken(session, user, unit):
+        session.execute(sa.text("SELECT * FROM no_such_table"))
+
+    bad = Tasks("alpha", [])
+    bad.postalops_tasks = hookimpl(broken)  # pluggy reads the instance's attribute
+    good = Tasks("gamma", [Task("g", "丙", "G", "/p/gamma/", count=1)])
+    app = app_with(po_app, bad, good)
+    resp = client_for(app, "zz", ZZ, "ops").get("/")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and tasks_in(html) == ["gamma:g"]
+    assert html.count('class="po-kpi"') == 2  # both plugins' KPIs, read after the failure
+    reg = app.extensions["postalops.plugins"]
+    assert "no_such_table" in reg.plugins["alpha"].failures["postalops_tasks"].error
