@@ -93,7 +93,7 @@ def lending_tasks(session: Session, user: Any, unit: str) -> list[Task]:
                     "decide_reliefs",
                     "待审批的纾困申请",
                     "Relief requests to decide",
-                    "/p/lending/reliefs",
+                    "/p/lending/reliefs?status=requested",
                     count=int(n),
                     unit="reliefs",
                     detail_zh="借新还旧、临时延期或续贷",

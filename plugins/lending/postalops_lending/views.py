@@ -7,16 +7,18 @@ nothing is written (the transaction is rolled back).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from postalops import clock, context, formatting, ui
 from postalops.auth import check_permission
-from postalops.errors import PostalOpsError, ValidationError
+from postalops.errors import PostalOpsError
 from postalops.listing import Column, Listing
 from sqlmodel import select
 
@@ -36,6 +38,7 @@ from postalops_lending.models import (
     Repayment,
 )
 from postalops_lending.money import parse_amount
+from postalops_lending.outreach import CallOutcome, Reason
 from postalops_lending.relief import ReliefKind
 from postalops_lending.services import applications, borrowers, loans, outreach, relief
 from postalops_lending.services.common import get_or_404
@@ -896,75 +899,372 @@ def loan_detail(loan_id: int) -> Any:
     ), (422 if errors else 200)
 
 
+RELIEFS = Listing(
+    select(
+        Relief.id,
+        Relief.requested_at,
+        Relief.tenant_code,
+        Relief.kind,
+        Relief.relief_date,
+        Relief.status,
+        Relief.reason,
+        Relief.requested_by,
+        Relief.requested_by_name,
+        Relief.decided_by_name,
+        Relief.outstanding_principal,
+        Relief.loan_id,
+        Loan.loan_no,
+        Borrower.name.label("borrower"),
+    )
+    .join(Loan, Loan.id == Relief.loan_id)
+    .join(Borrower, Borrower.id == Loan.borrower_id),
+    [
+        Column(
+            "requested_at",
+            "申请时间",
+            "Requested",
+            kind="datetime",
+            sortable=True,
+            filter="date_range",
+            expr=Relief.requested_at,
+        ),
+        Column(
+            "loan_no",
+            "贷款编号",
+            "Loan",
+            sortable=True,
+            filter="text",
+            expr=Loan.loan_no,
+            href=lambda r: url_for("lending.loan_detail", loan_id=r.loan_id),
+        ),
+        Column("borrower", "借款人", "Borrower", sortable=True, filter="text", expr=Borrower.name),
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", expr=Relief.tenant_code),
+        Column(
+            "kind",
+            "纾困方式",
+            "Kind",
+            kind="status",
+            domain="lending.relief_kind",
+            filter="choice",
+            choices=tuple(k.value for k in ReliefKind),
+            expr=Relief.kind,
+        ),
+        Column(
+            "relief_date",
+            "纾困日期",
+            "Relief date",
+            kind="date",
+            sortable=True,
+            expr=Relief.relief_date,
+        ),
+        Column("reason", "原因", "Reason", expr=Relief.reason),
+        Column(
+            "requested_by_name",
+            "申请人",
+            "Requested by",
+            value=lambda r: (r.requested_by_name or "").removeprefix("user:"),
+        ),
+        Column(
+            "status",
+            "状态",
+            "Status",
+            kind="status",
+            domain="lending.relief",
+            filter="choice",
+            choices=("requested", "approved", "rejected"),
+            expr=Relief.status,
+        ),
+        Column(
+            "decided_by_name",
+            "审批人",
+            "Decided by",
+            value=lambda r: (r.decided_by_name or "").removeprefix("user:"),
+        ),
+    ],
+    default_sort="-requested_at",
+    tiebreak=(Relief.id,),
+    filename="lending-reliefs",
+)
+
+
+def _relief_refusal(exc: PostalOpsError) -> str:
+    if exc.code == "maker_cannot_check":
+        return _("Refused: nobody decides a relief they requested.")
+    if exc.code == "invalid_transition":
+        return _("Refused: this relief has already been decided.")
+    if exc.code == "relief_ineligible":
+        return _("Refused: the loan is no longer eligible for this relief.")
+    if exc.status == 403:
+        return _("Refused: your role may not take this step.")
+    return _("Refused: the step could not be taken. Reload the page and try again.")
+
+
 @bp.route("/reliefs", methods=["GET", "POST"])
 def relief_list() -> Any:
     check_permission(perm.VIEW)
     s = context.session()
     if request.method == "POST":
         who = check_permission(perm.APPROVE)
-        rid = int(request.form.get("relief_id") or 0)
+        rid = _id(request.form.get("relief_id")) or 0
         approve = request.form.get("decision") == "approve"
-        return _act(
-            lambda: relief.decide_relief(
-                s, who, rid, approve=approve, note=request.form.get("note", "")
-            ),
-            _("Decision recorded"),
-            url_for("lending.relief_list"),
+        back = request.form.get("back") or url_for("lending.relief_list")
+        if not back.startswith("/p/lending/reliefs"):
+            back = url_for("lending.relief_list")
+        page = ui.confirm_first(
+            _("The relief will be applied: a new schedule replaces the current one.")
+            if approve
+            else _("The relief request will be rejected; this cannot be undone."),
+            _("Approve the relief") if approve else _("Reject the relief"),
         )
-    rows = s.exec(
-        select(Relief, Loan)
-        .join(Loan, Loan.id == Relief.loan_id)
-        .order_by(Relief.id.desc())
-        .limit(500)
-    ).all()
-    return render_template("lending/reliefs.html", rows=rows)
+        if page is not None:
+            return page
+        try:
+            relief.decide_relief(s, who, rid, approve=approve, note=request.form.get("note", ""))
+            s.commit()
+        except PostalOpsError as exc:
+            s.rollback()
+            flash(_relief_refusal(exc), "error")
+        else:
+            flash(
+                _("Relief approved; the new schedule applies.")
+                if approve
+                else _("Relief rejected."),
+                "success",
+            )
+        return redirect(back)
+    page = RELIEFS.run(s, request.args)
+    if page.export:
+        return page.export_response()
+    return render_template("lending/reliefs.html", page=page, me=context.current().principal)
+
+
+# --- the phone-back list (computed from tax records, paged in Python) -----------------------
+
+OUTREACH_PER_PAGE = 50
+CALLS = Listing(
+    select(
+        OutreachCall.id,
+        OutreachCall.called_at,
+        OutreachCall.tenant_code,
+        OutreachCall.outcome,
+        OutreachCall.reasons,
+        OutreachCall.note,
+        OutreachCall.called_by,
+        OutreachCall.loan_id,
+        Borrower.name.label("borrower"),
+    ).join(Borrower, Borrower.id == OutreachCall.borrower_id),
+    [
+        Column(
+            "called_at",
+            "回访时间",
+            "Called",
+            kind="datetime",
+            sortable=True,
+            filter="date_range",
+            expr=OutreachCall.called_at,
+        ),
+        Column("borrower", "借款人", "Borrower", sortable=True, filter="text", expr=Borrower.name),
+        Column(
+            "tenant_code",
+            "单位",
+            "Unit",
+            kind="unit",
+            filter="unit",
+            expr=OutreachCall.tenant_code,
+        ),
+        Column(
+            "reasons",
+            "回访原因",
+            "Why",
+            value=lambda r: "、".join(
+                ui.status_label(x, "lending.call_reason")[0] for x in (r.reasons or [])
+            ),
+        ),
+        Column(
+            "outcome",
+            "回访结果",
+            "Outcome",
+            kind="status",
+            domain="lending.call_outcome",
+            filter="choice",
+            choices=tuple(o.value for o in CallOutcome),
+            expr=OutreachCall.outcome,
+        ),
+        Column("note", "备注", "Note", expr=OutreachCall.note),
+        Column(
+            "called_by",
+            "回访人",
+            "Called by",
+            value=lambda r: (r.called_by or "").removeprefix("user:"),
+        ),
+    ],
+    default_sort="-called_at",
+    tiebreak=(OutreachCall.id,),
+    prefix="c_",
+    filename="lending-calls",
+)
+
+
+class ListPage:
+    """The paging of a list computed in Python, for the kit's ``ui.pagination``."""
+
+    def __init__(self, rows: list[Any], args: Any, per_page: int = OUTREACH_PER_PAGE) -> None:
+        self.total = len(rows)
+        self.per_page = per_page
+        self.pages = max(1, -(-self.total // per_page))
+        page = args.get("page", "1")
+        self.page = min(int(page), self.pages) if str(page).isdigit() and int(page) > 0 else 1
+        self.rows = rows[(self.page - 1) * per_page : self.page * per_page]
+        self.first = 0 if not self.total else (self.page - 1) * per_page + 1
+        self.last = min(self.total, self.page * per_page)
+        self._args = {k: v for k, v in args.items() if k != "page"}
+
+    def page_url(self, n: int) -> str:
+        args = dict(self._args)
+        if n > 1:
+            args["page"] = n
+        return "?" + urlencode(args)
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        keep = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        out: list[int | None] = []
+        for n in range(1, self.pages + 1):
+            if n in keep:
+                out.append(n)
+            elif out and out[-1] is not None:
+                out.append(None)
+        return out
+
+
+def _phone_back_export(rows: list[dict[str, Any]], on: dt.date, fmt: str) -> Any:
+    from flask import send_file
+    from postalops.listing import to_csv, to_xlsx
+
+    zh = _is_zh()
+    header = (
+        ["借款人", "电话", "贷款编号", "到期日", "贷款余额", "回访原因", "销售额降幅", "上次回访"]
+        if zh
+        else [
+            "Borrower",
+            "Phone",
+            "Loan",
+            "Maturity",
+            "Outstanding",
+            "Why",
+            "Sales drop",
+            "Last call",
+        ]
+    )
+    kinds = ["text", "text", "text", "date", "money", "text", "percent", "text"]
+    out = [
+        [
+            r["borrower"],
+            r["phone"],
+            r["loan_no"],
+            r["maturity_date"],
+            r["outstanding_principal"],
+            "、".join(ui.status_label(x, "lending.call_reason")[0] for x in r["reasons"]),
+            Decimal(r["sales_drop"]) if r["sales_drop"] is not None else None,
+            ui.status_label(r["last_call"]["outcome"], "lending.call_outcome")[0]
+            if r["last_call"]
+            else None,
+        ]
+        for r in rows
+    ]
+    if fmt == "xlsx":
+        data = to_xlsx(header, kinds, out)
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        data, mime, fmt = to_csv(header, kinds, out), "text/csv; charset=utf-8", "csv"
+    return send_file(
+        io.BytesIO(data),
+        mimetype=mime,
+        as_attachment=True,
+        download_name=f"lending-phone-back-{on.isoformat()}.{fmt}",
+    )
+
+
+CALL_FIELDS = ("borrower_id", "loan_id", "reasons", "outcome", "note")
 
 
 @bp.route("/outreach", methods=["GET", "POST"])
 def outreach_list() -> Any:
     check_permission(perm.VIEW)
     s = context.session()
-    on = _form_date(request.args.get("on"), "on") if request.args.get("on") else clock.today()
+    problems: list[str] = []
+    on = clock.today()
+    if request.args.get("on"):
+        try:
+            on = dt.date.fromisoformat(request.args["on"])
+        except ValueError:
+            problems.append(
+                _(
+                    "“%(value)s” is not a date (YYYY-MM-DD); today is shown.",
+                    value=request.args["on"],
+                )
+            )
+    errors: dict[str, str] = {}
+    failed: Any = {}
     if request.method == "POST":
         who = check_permission(perm.RELIEF)
-        f = request.form
-        return _act(
-            lambda: outreach.record_call(
+        failed = {k: (request.form.get(k) or "").strip() for k in CALL_FIELDS}
+        try:
+            outreach.record_call(
                 s,
                 who,
-                borrower_id=int(f.get("borrower_id") or 0),
-                outcome=f.get("outcome", ""),
-                note=f.get("note", ""),
-                loan_id=_int_or_none(f.get("loan_id")),
-                reasons=[r for r in f.get("reasons", "").split(",") if r],
-            ),
-            _("Call recorded"),
-            url_for("lending.outreach_list", on=on.isoformat()),
-        )
-    calls = s.exec(select(OutreachCall).order_by(OutreachCall.called_at.desc()).limit(50)).all()
+                borrower_id=_id(failed["borrower_id"]) or 0,
+                outcome=failed["outcome"],
+                note=failed["note"],
+                loan_id=_id(failed["loan_id"]),
+                reasons=[r for r in failed["reasons"].split(",") if r],
+            )
+            s.commit()
+        except PostalOpsError as exc:
+            s.rollback()
+            fields = ui.field_errors(exc.details)
+            errors = {
+                "outcome": _("Choose the outcome of the call.")
+                if "outcome" in fields
+                else _("This borrower or loan is not on your list any more. Reload the page.")
+            }
+        else:
+            flash(_("Call recorded"), "success")
+            return redirect(url_for("lending.outreach_list", **request.args))
+    manager = request.args.get("manager", "").strip()
+    reason = request.args.get("reason", "").strip()
+    rows = outreach.phone_back_list(s, on, manager=manager or None)
+    if reason in {r.value for r in Reason}:
+        rows = [r for r in rows if reason in r["reasons"]]
+    else:
+        reason = ""
+    fmt = request.args.get("export")
+    if fmt in ("csv", "xlsx"):
+        return _phone_back_export(rows, on, fmt)
+    calls = CALLS.run(s, request.args)
+    if calls.export:
+        return calls.export_response()
     return render_template(
-        "lending/outreach.html", rows=outreach.phone_back_list(s, on), on=on, calls=calls
-    )
-
-
-def _form_date(value: str | None, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value or "")
-    except ValueError:
-        raise ValidationError(
-            f"{field} must be a date", details=[{"field": field, "message": "YYYY-MM-DD"}]
-        ) from None
-
-
-def _int_or_none(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationError(
-            "not a whole number", details=[{"field": "months", "message": value}]
-        ) from None
+        "lending/outreach.html",
+        listing=ListPage(rows, request.args),
+        on=on,
+        today=clock.today(),
+        manager=manager,
+        reason=reason,
+        problems=problems,
+        calls=calls,
+        errors=errors,
+        failed=failed,
+        outcomes=[
+            (o.value, ui.status_label(o.value, "lending.call_outcome")[0]) for o in CallOutcome
+        ],
+        reasons=[(r.value, ui.status_label(r.value, "lending.call_reason")[0]) for r in Reason],
+        query=lambda **kw: (
+            "?"
+            + urlencode(
+                {**{k: v for k, v in request.args.items() if k not in ("page", "export")}, **kw}
+            )
+        ),
+    ), (422 if errors else 200)
 
 
 def money(value: Decimal | None) -> str:

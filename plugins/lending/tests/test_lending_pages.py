@@ -373,3 +373,120 @@ def test_the_loan_page_reads_in_words_and_its_forms_show_errors_in_place(po_app,
     )
     text = assert_readable(ok.get_data(as_text=True))
     assert "临时性延期" in text and "待审批" in text and count_rows(po_app, Relief) == 1
+
+
+def copies_of(as_unit, loan_id: int, n: int, **changes) -> None:
+    with as_unit(YINING) as s:
+        fields = s.get(Loan, loan_id).model_dump(exclude={"id", "loan_no"})
+        for i in range(n):
+            s.add(Loan(**{**fields, "loan_no": f"XW-TEST-{i:03d}", **changes}))
+        s.commit()
+
+
+def test_reliefs_are_paged_decided_after_a_question_and_read_in_chinese(people, disbursed, as_unit):
+    cm, approver = people["cm"], people["approver"]
+    url = f"/p/lending/loans/{disbursed['id']}"
+    today = clock.today().isoformat()
+    cm.post(
+        url,
+        data={
+            "csrf_token": cm.csrf,
+            "form": "relief",
+            "kind": "extension",
+            "relief_date": today,
+            "extension_months": "2",
+            "reason": "回款慢",
+        },
+    )
+    with as_unit(YINING) as s:
+        for i in range(51):
+            s.add(
+                Relief(
+                    tenant_code=YINING,
+                    loan_id=disbursed["id"],
+                    kind="renewal",
+                    relief_date=clock.today(),
+                    status="rejected",
+                    reason=f"旧申请{i}",
+                )
+            )
+        s.commit()
+    html = approver.get("/p/lending/reliefs").get_data(as_text=True)
+    text = assert_readable(html)
+    assert rows_of(html, "reliefs") == 50 and "共 52 条" in text
+    for word in ("临时性延期", "无还本续贷", "待审批", "已拒绝", "伊宁市支行", "批准", "拒绝"):
+        assert word in text, word
+    waiting = approver.get("/p/lending/reliefs?status=requested").get_data(as_text=True)
+    assert rows_of(waiting, "reliefs") == 1 and 'data-confirm="将对 ' in waiting
+    # the requester sees no decision buttons on his own request
+    assert 'name="decision"' not in cm.get("/p/lending/reliefs?status=requested").get_data(
+        as_text=True
+    )
+    rid = re.search(r'name="relief_id" value="(\d+)"', waiting)[1]
+    ask = approver.post(
+        "/p/lending/reliefs",
+        data={"csrf_token": approver.csrf, "relief_id": rid, "decision": "approve"},
+    )
+    assert ask.status_code == 200 and "新的还款计划替代现行计划" in ask.get_data(as_text=True)
+    assert "待审批" in visible(
+        approver.get("/p/lending/reliefs?status=requested").get_data(as_text=True)
+    )
+    done = approver.post(
+        "/p/lending/reliefs",
+        data={
+            "csrf_token": approver.csrf,
+            "relief_id": rid,
+            "decision": "approve",
+            "confirmed": "1",
+        },
+        follow_redirects=True,
+    )
+    text = assert_readable(done.get_data(as_text=True))
+    assert "纾困已批准" in text
+    assert (
+        rows_of(
+            approver.get("/p/lending/reliefs?status=approved").get_data(as_text=True), "reliefs"
+        )
+        == 1
+    )
+
+
+def test_the_phone_back_list_is_paged_exported_and_a_bad_call_is_shown_in_its_row(
+    po_app, people, disbursed, as_unit
+):
+    from postalops_lending.models import OutreachCall
+
+    cm = people["cm"]
+    copies_of(as_unit, disbursed["id"], 51)
+    on = (dt.date.fromisoformat(disbursed["maturity_date"]) - dt.timedelta(days=10)).isoformat()
+    html = cm.get(f"/p/lending/outreach?on={on}").get_data(as_text=True)
+    text = assert_readable(html)
+    assert rows_of(html, "outreach") == 50 and "共 52 条" in text
+    assert "临近到期" in text and "伊宁市支行" in text and "¥100,000.00" in text
+    page2 = cm.get(f"/p/lending/outreach?on={on}&page=2").get_data(as_text=True)
+    assert rows_of(page2, "outreach") == 2
+    csv = cm.get(f"/p/lending/outreach?on={on}&export=csv").get_data(as_text=True)
+    assert len(csv.splitlines()) == 53 and "临近到期" in csv and "near_maturity" not in csv
+    slowed = cm.get(f"/p/lending/outreach?on={on}&reason=receivables_slowed").get_data(as_text=True)
+    assert "po-empty" in slowed and "当天无需回访" in slowed
+    assert "po-empty" in cm.get("/p/lending/outreach").get_data(as_text=True)  # nobody today
+    bad_day = cm.get("/p/lending/outreach?on=2022-13-01")
+    assert bad_day.status_code == 200 and "不是有效日期" in bad_day.get_data(as_text=True)
+
+    call = {
+        "csrf_token": cm.csrf,
+        "borrower_id": disbursed["borrower_id"],
+        "loan_id": disbursed["id"],
+        "reasons": "near_maturity",
+        "note": "下周再打",
+    }
+    bad = cm.post(f"/p/lending/outreach?on={on}", data={**call, "outcome": "maybe"})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert_readable(html)
+    assert f'id="f-outcome-{disbursed["borrower_id"]}-{disbursed["id"]}-error"' in html
+    assert 'value="下周再打"' in html and count_rows(po_app, OutreachCall) == 0
+    ok = cm.post(f"/p/lending/outreach?on={on}", data={**call, "outcome": "call_back"})
+    assert ok.status_code == 302 and f"on={on}" in ok.headers["Location"]
+    html = cm.get(f"/p/lending/outreach?on={on}").get_data(as_text=True)
+    assert "约定回电" in assert_readable(html) and rows_of(html, "calls") == 1
