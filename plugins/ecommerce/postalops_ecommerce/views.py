@@ -19,6 +19,7 @@ from sqlmodel import select
 from . import board_cache, campaigns, community
 from . import metrics as figures
 from .catalogue import readiness
+from .ingest import ingest_orders
 from .models import Leader, Product
 from .order_rows import group_line_rows, parse_numbered, parse_order
 from .pickup import PointDirectory
@@ -240,6 +241,19 @@ def groupbuy_page() -> Any:
 FIELDS_LEADER = ("branch", "code", "name", "pickup_point")
 
 
+def _reference_errors(valid: list) -> list[dict]:
+    """The reference errors of shape-valid order rows (checked only, nothing written)."""
+    session = context.session()
+    points = PointDirectory(session, current_app.extensions["postalops.plugins"])
+    try:
+        ingest_orders(session, valid, point_check=points.known, write=False)
+    except PostalOpsError as exc:
+        if exc.code != "invalid_rows":
+            raise
+        return list(exc.details)
+    return []
+
+
 @bp.route("/import", methods=["GET", "POST"])
 def import_page() -> Any:
     check_permission("ecommerce.view")
@@ -260,8 +274,11 @@ def import_page() -> Any:
                 parse_xlsx(data) if upload.filename.lower().endswith(".xlsx") else parse_csv(data)
             )
             objects, errors = group_line_rows(rows)
-            errors += parse_numbered(objects, parse_order)[1]
-            if errors:
+            valid, shape = parse_numbered(objects, parse_order)
+            errors += shape
+            if errors:  # with the other rows' unknown leaders, sessions, branches: one pass
+                errors += _reference_errors(valid)
+                errors.sort(key=lambda e: e["row"])
                 return render_template("ecommerce/import.html", errors=errors), 422
             jobs.submit(
                 "ecommerce.import_orders", {"orders": [o for _, o in objects], "first_row": 2}

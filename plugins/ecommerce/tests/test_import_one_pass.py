@@ -140,3 +140,26 @@ def test_a_product_batch_names_shape_value_and_reference_errors_together(po_app,
     assert again.get_json()["error"]["details"] == [
         {"row": 0, "errors": [{"field": "sku", "message": "product P1 exists"}]}
     ]
+
+
+def test_the_portal_order_upload_names_shape_and_reference_errors_together(
+    po_app, world, make_user, login
+):
+    import io
+
+    client = login(make_user("hb_eshop", "cn.hebei", "marketing", "ops"))
+    csv_text = (
+        HEADER
+        + "YL1,2022-09-01T08:00:00+08:00,groupbuy,,HB-L1,HB-S1,,,P1,2,ten\n"  # shape
+        + "YL2,2022-09-01T08:00:00+08:00,groupbuy,,HB-L404,HB-S1,,,P1,1,10.00\n"  # reference
+    )
+    resp = client.post(
+        "/p/ecommerce/import",
+        data={"csrf_token": client.csrf, "file": (io.BytesIO(csv_text.encode()), "orders.csv")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    table = page[page.index('id="import-errors"') :]
+    assert "lines[0].unit_price" in table and "<td>leader</td>" in table
+    assert count_rows(po_app, Order) == 0
