@@ -116,9 +116,12 @@ def postalops_dashboard_pages(dash_app):
 
 @hookimpl
 def postalops_demo(session, units, rng, progress):
+    """The article's 919 campaign, then a campaign running this month (issue 16 §2)."""
     from .demo import build_demo
+    from .demo_present import build_present
 
-    return build_demo(session, units, progress)
+    result = build_demo(session, units, progress)
+    return {**result, "present": build_present(session, units, progress)}
 
 
 @hookimpl
