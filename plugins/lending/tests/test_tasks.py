@@ -73,3 +73,18 @@ def test_an_approver_who_prepared_the_application_is_not_asked_to_decide_it(
     both.post(f"/p/lending/applications/{app_id}", data={"csrf_token": both.csrf, "step": "review"})
     assert "decide_applications" not in tasks(both.get("/").get_data(as_text=True))
     assert "decide_applications" in tasks(people["approver"].get("/").get_data(as_text=True))
+
+
+def test_a_relief_request_waits_for_the_approver(people, disbursed):
+    cm, approver = people["cm"], people["approver"]
+    op = {"kind": "extension", "relief_date": disbursed["disbursed_on"], "extension_months": 3}
+    r = cm.post(f"{BASE}/loans/{disbursed['id']}/reliefs", json={"operations": [op]})
+    assert r.status_code == 201, r.get_json()
+    html = approver.get("/").get_data(as_text=True)
+    got = tasks(html)
+    assert list(got) == ["decide_reliefs"] and "待审批的纾困申请 1 笔" in got["decide_reliefs"]
+    assert 'href="/p/lending/reliefs?status=requested"' in html  # those awaiting approval
+    assert "decide_reliefs" not in tasks(cm.get("/").get_data(as_text=True))  # no approve right
+    decided = approver.post(f"{BASE}/reliefs/{r.get_json()['id']}/decision", json={"approve": True})
+    assert decided.status_code == 200, decided.get_json()
+    assert tasks(approver.get("/").get_data(as_text=True)) == {}
