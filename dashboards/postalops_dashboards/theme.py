@@ -67,10 +67,13 @@ def template() -> go.layout.Template:
             "margin": {"l": 16, "r": 16, "t": 56, "b": 16, "pad": 4},
             "xaxis": _axis(),
             "yaxis": _axis(),
+            # below everything (the figure's own bottom edge), so long or rotated category
+            # labels on a phone never run under it
             "legend": {
                 "orientation": "h",
-                "yanchor": "top",
-                "y": -0.18,
+                "yref": "container",
+                "yanchor": "bottom",
+                "y": 0,
                 "x": 0,
                 "title": {"text": ""},
                 "font": {"size": 12},
