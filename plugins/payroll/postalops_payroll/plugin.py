@@ -88,8 +88,10 @@ def postalops_dashboard_pages(dash_app):
 def postalops_demo(session, units, rng, progress):
     """Henan's 18 cities, January-September 2022, priced by the plugin's own run."""
     from .demo import build_demo
+    from .demo_present import build_present  # scans and runs up to today (issue 16 §2)
 
     build_demo(session, units, rng, progress)
+    build_present(session, units, progress)
 
 
 @hookimpl

@@ -100,3 +100,69 @@ def test_the_demo_reproduces_the_outsourced_unit_price_and_is_idempotent(henan, 
         count_rows(po_app, m) for m in (PayrollDelivery, PayrollCollection, PayrollPayslip)
     ] == counts
     assert _metrics(as_unit, "2022-09-01", "2022-09-30") == september
+
+
+def test_the_present_up_to_today_runs_closed_months_and_drafts_this_one(
+    henan, as_unit, po_app, frozen_today
+):
+    """The rolling present (issue 16 §2): scans up to a frozen today (12 March 2025) through
+    ingest; December to February run by the demo's maker and approved by its checker, March a
+    draft; the default period has figures; a same-day re-run adds nothing; the next day adds
+    only what happened since and reruns the draft; the article's months stay as they were."""
+    from postalops.testing import default_metrics
+    from postalops_payroll.demo_present import build_present
+
+    _build(as_unit)
+    september = _metrics(as_unit, "2022-09-01", "2022-09-30")
+    with as_unit(None) as s:
+        units = {u.code: u for u in s.exec(select(OrgUnit))}
+        first = build_present(s, units)
+        s.commit()
+    assert first["present_scans"] > 18 * 4 * 90 * 4, first
+    with as_unit("cn.henan") as s:
+        runs = s.exec(select(PayrollRun).where(PayrollRun.month > 202209)).all()
+    by_month = {}
+    for r in runs:
+        by_month.setdefault(r.month, set()).add((r.status, r.started_by))
+    assert by_month == {
+        202412: {("approved", "demo")},
+        202501: {("approved", "demo")},
+        202502: {("approved", "demo")},
+        202503: {("draft", "demo")},
+    }, by_month
+    assert len(runs) == 18 * 4 and all(r.payroll_total > 0 for r in runs)
+
+    now = default_metrics(po_app, "cn.henan", "payroll")
+    assert now and all(v not in (None, "0", 0) for v in now.values()), now
+    assert D("1.00") <= D(now["outsourced_unit_price"]) <= D("1.15"), now
+
+    tables = (PayrollDelivery, PayrollCollection, PayrollPayslip, PayrollRun)
+    before = {m: count_rows(po_app, m) for m in tables}
+    with as_unit(None) as s:
+        again = build_present(s, units)
+        s.commit()
+    assert again == {"present_scans": 0, "present_runs": 0, "present_approved": 0}
+    assert {m: count_rows(po_app, m) for m in tables} == before
+
+    first_now = dt.datetime.combine(frozen_today.day, dt.time(10, 30), dt.UTC) - dt.timedelta(
+        hours=8
+    )
+
+    def scans_before():
+        with as_unit(None) as s:
+            return len(
+                s.exec(
+                    select(PayrollDelivery.id).where(PayrollDelivery.scanned_at < first_now)
+                ).all()
+            )
+
+    earlier = scans_before()
+    frozen_today.set(frozen_today.day + dt.timedelta(days=1))
+    with as_unit(None) as s:
+        later = build_present(s, units)
+        s.commit()
+    assert later["present_scans"] > 0 and later["present_runs"] == 18  # March's drafts again
+    assert later["present_approved"] == 0
+    assert scans_before() == earlier  # nothing before the last run was added
+    assert count_rows(po_app, PayrollRun) == before[PayrollRun]
+    assert _metrics(as_unit, "2022-09-01", "2022-09-30") == september
