@@ -165,3 +165,29 @@ def test_a_plugin_whose_query_fails_leaves_the_others_working(po_app, tenants):
     assert html.count('class="po-kpi"') == 2  # both plugins' KPIs, read after the failure
     reg = app.extensions["postalops.plugins"]
     assert "no_such_table" in reg.plugins["alpha"].failures["postalops_tasks"].error
+
+
+def test_a_user_with_only_a_secondary_page_is_told_nothing_waits(po_app, tenants):
+    """A plugin's second nav entry (a courier's own payslips) is something the user can use:
+    no KPIs of the unit (they lack the main view permission), and not "nothing enabled"."""
+    from postalops.plugins import NavItem, Permission
+
+    class Payslips(Tasks):
+        @hookimpl
+        def postalops_permissions(self):
+            return [
+                Permission("alpha.view", "查看", "View", roles=("ops",)),
+                Permission("alpha.own", "本人", "Own", roles=("viewer",)),
+            ]
+
+        @hookimpl
+        def postalops_nav_items(self):
+            return [
+                NavItem("甲", "Alpha", "/p/alpha/", permission="alpha.view", order=10),
+                NavItem("我的", "Mine", "/p/alpha/my", permission="alpha.own", order=11),
+            ]
+
+    app = app_with(po_app, Payslips("alpha", [Task("a", "甲", "A", "/p/alpha/", count=1)]))
+    html = client_for(app, "c1", ZZ, "viewer").get("/").get_data(as_text=True)
+    assert tasks_in(html) == [] and 'id="kpis"' not in html
+    assert "目前没有等待您处理的事项" in html and "没有您可使用的业务功能" not in html

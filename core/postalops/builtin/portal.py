@@ -213,6 +213,7 @@ def home() -> Any:
         inbox=inbox,
         waited=lambda item: workbench.waited_text(item.waited, locale),
         role_names=role_names,
+        business_keys=reg.business_keys(),  # a page of one of these in the nav: work is possible
     )
 
 
