@@ -210,7 +210,7 @@ def postalops_status_labels():
         "lending.rule": {
             "tax_data_12_months": Status("纳税数据满12个月", "12 months of tax data", "neutral"),
             "tax_grade_accepted": Status("纳税信用等级准入", "Tax grade accepted", "neutral"),
-            "months_in_business": Status("经营时长（月）", "Months in business", "neutral"),
+            "months_in_business": Status("经营时长", "Months in business", "neutral"),
             "tax_paid_12m": Status("近12个月纳税额", "Tax paid, last 12 months", "neutral"),
             "business_operating": Status("正常经营", "Business operating", "neutral"),
             "credit_line_minimum": Status(
@@ -220,7 +220,7 @@ def postalops_status_labels():
             "days_past_due": Status("逾期天数", "Days past due", "neutral"),
             "renewal_window": Status("临近到期可续贷", "Within the renewal window", "neutral"),
             "extension_months": Status("延期月数", "Extension months", "neutral"),
-            "term_months": Status("新期限（月）", "New term (months)", "neutral"),
+            "term_months": Status("新期限", "New term", "neutral"),
         },
         "audit.action": {
             "lending.product.create": Status("新建贷款产品", "Loan product created", "success"),

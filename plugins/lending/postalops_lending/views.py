@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from postalops import clock, context, formatting, ui
@@ -24,7 +25,7 @@ from sqlmodel import select
 
 from postalops_lending import permissions as perm
 from postalops_lending.application_flow import Status as AppStatus
-from postalops_lending.classification import CATEGORY_ZH, Category
+from postalops_lending.classification import Category
 from postalops_lending.identity import mask_id_number
 from postalops_lending.metrics import compute
 from postalops_lending.models import (
@@ -45,48 +46,39 @@ from postalops_lending.services.common import get_or_404
 
 bp = Blueprint("lending", __name__, url_prefix="/p/lending", template_folder="templates")
 
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
-
-
-@bp.app_template_filter("lending_category")
-def category_label(value: str) -> str:
-    from postalops.builtin.portal import is_zh
-
-    return CATEGORY_ZH[Category(value)] if is_zh() else value.replace("_", " ")
-
-
-@bp.app_template_filter("local_time")
-def local_time(value: dt.datetime | None) -> str:
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
-def _act(action: Callable[[], Any], ok: str, back: str) -> Any:
-    """Run a form action in the request's transaction; show a refusal instead of a 500."""
-    s = context.session()
-    try:
-        action()
-        s.commit()
-        flash(ok, "success")
-    except PostalOpsError as exc:
-        s.rollback()
-        reasons = "; ".join(
-            f"{d.get('field', d.get('row', ''))}: {d.get('message', d.get('errors', ''))}"
-            for d in exc.details
-            if isinstance(d, dict)
-        )
-        flash(f"{exc.message}" + (f" ({reasons})" if reasons else ""), "error")
-    return redirect(back)
-
 
 @bp.route("/")
 def home() -> Any:
     check_permission(perm.VIEW)
     s = context.session()
     unit = context.tenant()
-    year = request.args.get("year", type=int) or clock.today().year
-    kpis = compute(s, unit, dt.date(year, 1, 1), dt.date(year, 12, 31))
-    offered = s.exec(select(Product).order_by(Product.code)).all()
-    return render_template("lending/home.html", kpis=kpis, year=year, unit=unit, products=offered)
+    this_year = clock.today().year
+    year = request.args.get("year", type=int)
+    if year is None or not 2000 <= year <= this_year + 1:
+        # open on a year with loans: this one, or the last one with a disbursement
+        last = _scalar_of(s.exec(select(sa.func.max(Loan.disbursed_on))).one())
+        year = this_year if last is None or last.year >= this_year else last.year
+    # the current year runs to today: balances and ratios are "as of" a day that has happened
+    kpis = compute(s, unit, dt.date(year, 1, 1), min(dt.date(year, 12, 31), clock.today()))
+    offered = s.exec(select(Product).order_by(Product.code).limit(HOME_PRODUCTS + 1)).all()
+    earliest = _scalar_of(s.exec(select(sa.func.min(Loan.disbursed_on))).one())
+    first = min(year, earliest.year if earliest is not None else this_year)
+    return render_template(
+        "lending/home.html",
+        kpis=kpis,
+        year=year,
+        years=list(range(this_year, first - 1, -1)),
+        unit=unit,
+        products=offered[:HOME_PRODUCTS],
+        more_products=len(offered) > HOME_PRODUCTS,
+    )
+
+
+def _scalar_of(value: Any) -> Any:
+    return value[0] if isinstance(value, tuple | sa.Row) else value
+
+
+HOME_PRODUCTS = 10  # the home page lists the first products; the products page has them all
 
 
 BORROWERS = Listing(
@@ -237,25 +229,16 @@ APPLICATIONS = Listing(
             value=lambda r: f"#{r.id}",
             href=lambda r: url_for("lending.application_detail", app_id=r.id),
         ),
-        Column(
-            "submitted_at",
-            "提交时间",
-            "Submitted",
-            kind="datetime",
-            sortable=True,
-            filter="date_range",
-            expr=Application.submitted_at,
-        ),
         Column("borrower", "借款人", "Borrower", sortable=True, filter="text", expr=Borrower.name),
-        Column("product", "产品", "Product", value=_product_name),
         Column(
-            "tenant_code",
-            "单位",
-            "Unit",
-            kind="unit",
-            filter="unit",
-            sortable=True,
-            expr=Application.tenant_code,
+            "status",
+            "状态",
+            "Status",
+            kind="status",
+            domain="lending.application",
+            filter="choice",
+            choices=tuple(st.value for st in AppStatus),
+            expr=Application.status,
         ),
         Column(
             "requested_amount",
@@ -280,16 +263,26 @@ APPLICATIONS = Listing(
             kind="money",
             sortable=True,
             expr=Application.granted_amount,
+            show=False,
         ),
         Column(
-            "status",
-            "状态",
-            "Status",
-            kind="status",
-            domain="lending.application",
-            filter="choice",
-            choices=tuple(st.value for st in AppStatus),
-            expr=Application.status,
+            "submitted_at",
+            "提交时间",
+            "Submitted",
+            kind="datetime",
+            sortable=True,
+            filter="date_range",
+            expr=Application.submitted_at,
+        ),
+        Column("product", "产品", "Product", value=_product_name),
+        Column(
+            "tenant_code",
+            "单位",
+            "Unit",
+            kind="unit",
+            filter="unit",
+            sortable=True,
+            expr=Application.tenant_code,
         ),
         Column(
             "channel",
@@ -302,9 +295,9 @@ APPLICATIONS = Listing(
         ),
         Column(
             "disbursed_at",
-            "放款时间",
-            "Disbursed",
-            kind="datetime",
+            "放款日期",
+            "Disbursed on",
+            kind="date",
             sortable=True,
             expr=Application.disbursed_at,
         ),
@@ -1265,13 +1258,6 @@ def outreach_list() -> Any:
             )
         ),
     ), (422 if errors else 200)
-
-
-def money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
-
-
-bp.add_app_template_filter(money, "lending_money")
 
 
 # the product pages live on this blueprint too (their own module, built on the UI kit)

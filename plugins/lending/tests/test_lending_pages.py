@@ -490,3 +490,28 @@ def test_the_phone_back_list_is_paged_exported_and_a_bad_call_is_shown_in_its_ro
     assert ok.status_code == 302 and f"on={on}" in ok.headers["Location"]
     html = cm.get(f"/p/lending/outreach?on={on}").get_data(as_text=True)
     assert "约定回电" in assert_readable(html) and rows_of(html, "calls") == 1
+
+
+def test_the_portfolio_home_shows_kpi_cards_in_words_for_a_year_with_loans(people, disbursed):
+    cm = people["cm"]
+    html = cm.get("/p/lending/").get_data(as_text=True)
+    text = assert_readable(html)
+    year = clock.today().year
+    for word in (
+        "放款笔数",
+        "1 笔",
+        "10.00万元",
+        "不良贷款率",
+        "0.0%",
+        "伊宁市支行",
+        f"{year}年",
+        "小微E贷",
+        "4.35%",
+        "按月付息、到期还本",
+        "待审查的申请",
+    ):
+        assert word in text, word
+    assert "hours" not in text and "CNY" not in text and "ratio" not in text
+    last_year = cm.get(f"/p/lending/?year={year - 1}").get_data(as_text=True)
+    assert "0 笔" in assert_readable(last_year)
+    assert cm.get("/p/lending/?year=abc").status_code == 200
