@@ -105,3 +105,55 @@ def postalops_tasks(session, user, unit):
     from .tasks import checker_tasks
 
     return checker_tasks(session, user, unit)
+
+
+@hookimpl
+def postalops_status_labels():
+    """Run states (a draft whose inputs changed is ``stale``), courier kinds, payslip lines,
+    the rate-card dimensions and budget alerts, in words (issue 14 §2)."""
+    from postalops.ui import Status
+
+    return {
+        "payroll.run": {
+            "draft": Status("草稿", "Draft", "neutral"),
+            "stale": Status("草稿已过期", "Stale draft", "warning"),
+            "approved": Status("已审批锁定", "Approved and locked", "success"),
+        },
+        "payroll.courier_kind": {
+            "own": Status("自有投递员", "Own staff", "info"),
+            "outsourced": Status("外包", "Outsourced", "neutral"),
+        },
+        "payroll.line": {
+            "base": Status("基本工资", "Base pay"),
+            "delivery": Status("投递计件", "Delivery piece rate"),
+            "volume_tier": Status("超量阶梯", "Volume tier"),
+            "commission": Status("揽收提成", "Collection commission"),
+            "agent_fee": Status("自提点代投费", "Pickup-point agent fee"),
+            "adjustment": Status("补扣款", "Adjustment"),
+            "outsourced": Status("外包结算", "Outsourced charge"),
+        },
+        "payroll.category": {
+            "letter": Status("平信", "Letter"),
+            "registered": Status("挂号信", "Registered letter"),
+            "parcel": Status("包裹", "Parcel"),
+            "express": Status("快递", "Express"),
+            "gov_mail": Status("政务邮件", "Government mail"),
+        },
+        "payroll.mode": {
+            "door": Status("按址投递", "To the door"),
+            "pickup_point": Status("自提点", "Pickup point"),
+            "locker": Status("智能包裹柜", "Parcel locker"),
+            "counter": Status("转窗投", "At the counter"),
+        },
+        "payroll.tier": {
+            "urban": Status("城区", "Urban"),
+            "suburban": Status("城郊", "Suburban"),
+            "rural": Status("农村", "Rural"),
+            "mountain": Status("山区", "Mountain"),
+        },
+        "payroll.budget_alert": {
+            "ok": Status("正常", "Within budget", "success"),
+            "warning": Status("已用90%", "90% of budget used", "warning"),
+            "exhausted": Status("预算用尽", "Budget used up", "danger"),
+        },
+    }

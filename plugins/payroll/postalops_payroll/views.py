@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import context
+from postalops import context, formatting, ui
 from postalops.auth import check_permission
 from postalops.db import in_scope_clause
 from postalops.errors import PostalOpsError
 from postalops.imports import parse_csv, parse_xlsx
 from postalops.jobs import submit
+from postalops.listing import Column, Listing
 from postalops.models import Job
 from sqlmodel import select
 
@@ -49,25 +51,90 @@ def payroll_month(key: int) -> str:
     return _month_label(key)
 
 
+def _month_text(key: int) -> str:
+    """A month key (202209) as the reader reads it: 2022年9月 / Sep 2022."""
+    return formatting.month((key // 100, key % 100), ui.locale())
+
+
+@bp.app_template_filter("payroll_rate")
+def payroll_rate(value: Any) -> str:
+    """A per-item rate at its own precision (¥0.585, ¥1.20): at least 2 decimals, at most 4."""
+    d = formatting.to_decimal(value)
+    if d is None:
+        return formatting.MISSING
+    text = f"{abs(d):,.4f}".rstrip("0")
+    if len(text.rsplit(".", 1)[-1]) < 2:
+        text = f"{abs(d):,.2f}"
+    return ("-" if d < 0 else "") + "¥" + text
+
+
+def _run_state(run: PayrollRun) -> str:
+    """``approved``, ``draft``, or ``stale`` for a draft whose inputs changed since it ran."""
+    if run.status == "draft" and changes_since_run(context.session(), run):
+        return "stale"
+    return run.status
+
+
+RUNS = Listing(
+    select(PayrollRun),
+    [
+        Column(
+            "month",
+            "月份",
+            "Month",
+            sortable=True,
+            value=lambda r: _month_text(r.month),
+            href=lambda r: url_for("payroll.run_detail", run_id=r.id),
+        ),
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", sortable=True),
+        Column(
+            "status",
+            "状态",
+            "Status",
+            kind="status",
+            domain="payroll.run",
+            filter="choice",
+            choices=("draft", "approved"),
+            value=_run_state,
+        ),
+        Column("couriers", "投递员", "Couriers", kind="count", sortable=True),
+        Column("own_items", "自有投递量（件）", "Own items", kind="count", sortable=True),
+        Column("outsourced_items", "外包投递量（件）", "Outsourced items", kind="count"),
+        Column("payroll_total", "工资总额", "Payroll total", kind="money", sortable=True),
+    ],
+    default_sort="-month",
+    tiebreak=(PayrollRun.tenant_code, PayrollRun.id),
+    filename="payroll-runs",
+)
+
+
+def _index_page(errors: dict[str, str] | None = None, form: Any = None) -> Any:
+    session = context.session()
+    unit = _unit()
+    page = RUNS.run(session, request.args)
+    if page.export:
+        return page.export_response()
+    return render_template(
+        "payroll/index.html",
+        page=page,
+        unit=unit,
+        errors=errors or {},
+        form=form or {},
+        can_run=context.principal().can(RUN),
+    ), (422 if errors else 200)
+
+
 @bp.route("/")
 def index() -> Any:
     check_permission(VIEW)
-    session = context.session()
-    unit = _unit()
-    runs = session.exec(
-        select(PayrollRun)
-        .where(in_scope_clause(PayrollRun.tenant_code, unit))
-        .order_by(PayrollRun.month.desc(), PayrollRun.tenant_code)  # type: ignore[attr-defined]
-    ).all()
-    return render_template(
-        "payroll/index.html", runs=runs, unit=unit, can_run=context.principal().can(RUN)
-    )
+    return _index_page()
 
 
 @bp.route("/runs", methods=["POST"])
 def start_run() -> Any:
     check_permission(RUN)
     unit = request.form.get("unit") or _unit()
+    errors: dict[str, str] = {}
     try:
         month = Month.parse(request.form.get("month", ""))
         if not context.current().scope.allows(unit):
@@ -79,8 +146,23 @@ def start_run() -> Any:
             tenant=unit,
         )
     except PostalOpsError as error:
-        flash(error.message, "error")
-        return redirect(url_for("payroll.index"))
+        context.session().rollback()
+        if error.code == "invalid_month":
+            errors["month"] = _("Choose a month, e.g. 2022-09.")
+        elif error.code == "month_locked":
+            errors["month"] = _(
+                "%(month)s is approved and locked; reopen it before running it again.",
+                month=formatting.month(request.form.get("month", ""), ui.locale()),
+            )
+        elif error.code == "overlapping_run":
+            errors["unit"] = _(
+                "This month already has a run at another level; a month is run at one level."
+            )
+        elif error.code == "run_not_draft":
+            errors["month"] = _("This month's run is approved; reopen it first.")
+        else:
+            errors["month"] = error.message
+        return _index_page(errors, request.form)
     return redirect(url_for("payroll.job_progress", job_id=job.id))
 
 
@@ -93,29 +175,68 @@ def job_progress(job_id: str) -> Any:
     return render_template("payroll/job.html", job=job)
 
 
-@bp.route("/runs/<int:run_id>")
-def run_detail(run_id: int) -> Any:
-    check_permission(VIEW)
+def _slips_listing(run_id: int) -> Listing:
+    """The run's payslips, 50 a page (was up to 500 on one page)."""
+    return Listing(
+        select(PayrollPayslip).where(PayrollPayslip.run_id == run_id),
+        [
+            Column(
+                "courier_code",
+                "投递员",
+                "Courier",
+                sortable=True,
+                filter="text",
+                href=lambda s: url_for("payroll.payslip", slip_id=s.id),
+            ),
+            Column("tenant_code", "网点", "Station", kind="unit", filter="unit", sortable=True),
+            Column(
+                "kind",
+                "类别",
+                "Kind",
+                kind="status",
+                domain="payroll.courier_kind",
+                filter="choice",
+                choices=("own", "outsourced"),
+            ),
+            Column("delivered_items", "投递量（件）", "Items", kind="count", sortable=True),
+            Column("quota_completion", "揽收任务完成率", "Quota completion", kind="percent"),
+            Column("quota_multiplier", "系数", "Multiplier", kind="number"),
+            Column("total", "应发合计", "Total", kind="money", sortable=True),
+        ],
+        default_sort="courier_code",
+        tiebreak=(PayrollPayslip.id,),
+        filename="payroll-payslips",
+    )
+
+
+def _run_page(run: PayrollRun, errors: dict[str, str] | None = None) -> Any:
     session = context.session()
-    run = session.get(PayrollRun, run_id)
-    if run is None:
-        abort(404)
-    slips = session.exec(
-        select(PayrollPayslip)
-        .where(PayrollPayslip.run_id == run.id)
-        .order_by(PayrollPayslip.courier_code)
-        .limit(500)
-    ).all()
+    page = _slips_listing(run.id or 0).run(session, request.args)
+    if page.export:
+        return page.export_response()
     who = context.principal()
     changes = changes_since_run(session, run)
     return render_template(
         "payroll/run.html",
         run=run,
-        slips=slips,
+        page=page,
+        state=_run_state(run),
+        month_text=_month_text(run.month),
         changes=[(_part_label(c["field"]), c["message"]) for c in changes],
         can_approve=who.can(APPROVE),
         can_reopen=who.can(REOPEN),
-    )
+        errors=errors or {},
+        form=request.form,
+    ), (422 if errors else 200)
+
+
+@bp.route("/runs/<int:run_id>")
+def run_detail(run_id: int) -> Any:
+    check_permission(VIEW)
+    run = context.session().get(PayrollRun, run_id)
+    if run is None:
+        abort(404)
+    return _run_page(run)
 
 
 @bp.route("/runs/<int:run_id>/approve", methods=["POST"])
@@ -178,6 +299,8 @@ def reopen_run(run_id: int) -> Any:
     run = session.get(PayrollRun, run_id)
     if run is None:
         abort(404)
+    if not request.form.get("reason", "").strip():
+        return _run_page(run, {"reason": _("Say why the month is reopened.")})
     try:
         reopen(
             session,
@@ -207,7 +330,13 @@ def _visible_slip(slip_id: int) -> PayrollPayslip:
 @bp.route("/payslips/<int:slip_id>")
 def payslip(slip_id: int) -> Any:
     slip = _visible_slip(slip_id)
-    return render_template("payroll/payslip.html", slip=slip, lines=payslip_lines(slip))
+    return render_template(
+        "payroll/payslip.html",
+        slip=slip,
+        lines=payslip_lines(slip),
+        month_text=_month_text(slip.month),
+        staff=context.principal().can(VIEW),
+    )
 
 
 @bp.route("/my")
@@ -216,12 +345,32 @@ def my_payslips() -> Any:
 
     check_permission(OWN_PAYSLIP)
     only = own_courier_ids()
-    statement = select(PayrollPayslip).order_by(PayrollPayslip.month.desc())  # type: ignore[attr-defined]
+    statement = select(PayrollPayslip)
     if only is not None:
         statement = statement.where(PayrollPayslip.courier_id.in_(only))  # type: ignore[attr-defined]
-    return render_template(
-        "payroll/my.html", slips=context.session().exec(statement.limit(120)).all()
+    listing = Listing(
+        statement,
+        [
+            Column(
+                "month",
+                "月份",
+                "Month",
+                sortable=True,
+                value=lambda s: _month_text(s.month),
+                href=lambda s: url_for("payroll.payslip", slip_id=s.id),
+            ),
+            Column("courier_code", "投递员", "Courier", show=False),
+            Column("delivered_items", "投递量（件）", "Items delivered", kind="count"),
+            Column("total", "应发合计", "Total", kind="money"),
+        ],
+        default_sort="-month",
+        tiebreak=(PayrollPayslip.id,),
+        filename="my-payslips",
     )
+    page = listing.run(context.session(), request.args)
+    if page.export:
+        return page.export_response()
+    return render_template("payroll/my.html", page=page)
 
 
 @bp.route("/rate-cards", methods=["GET", "POST"])
@@ -229,7 +378,8 @@ def rate_cards() -> Any:
     check_permission(VIEW)
     session = context.session()
     unit = _unit()
-    errors: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    cell_errors: list[dict[str, Any]] = []
     text = request.form.get("card", "")
     if request.method == "POST":
         check_permission(MANAGE)
@@ -242,29 +392,60 @@ def rate_cards() -> Any:
             flash(_("Published version %(version)s.", version=row.version), "ok")
             return redirect(url_for("payroll.rate_cards"))
         except ValueError as error:
-            errors = [{"field": "card", "message": str(error)}]
+            errors["card"] = _("The card is not valid JSON: %(error)s", error=str(error))
         except PostalOpsError as error:
             session.rollback()
-            errors = error.details or [{"field": "card", "message": error.message}]
-    cards = session.exec(
+            cell_errors = [d for d in error.details or [] if isinstance(d, dict)]
+            if any(d.get("field") == "unit" for d in cell_errors):
+                errors["unit"] = _("Choose a unit within your scope.")
+            errors["card"] = (
+                _(
+                    "%(count)s cells of the card are refused; each is named below.",
+                    count=len(cell_errors),
+                )
+                if cell_errors
+                else error.message
+            )
+    page = RATE_CARDS.run(session, request.args)
+    if page.export:
+        return page.export_response()
+    latest = session.exec(
         select(PayrollRateCard)
         .where(in_scope_clause(PayrollRateCard.tenant_code, unit))
         .order_by(PayrollRateCard.tenant_code, PayrollRateCard.version.desc())  # type: ignore[attr-defined]
-    ).all()
-    latest = cards[0] if cards else None
+        .limit(1)
+    ).first()
     gap = market_gap_report(to_card(latest)) if latest else []
     if not text and latest:
         text = json.dumps(latest.body, ensure_ascii=False, indent=1)
     return render_template(
         "payroll/rate_cards.html",
-        cards=cards,
+        page=page,
         errors=errors,
+        cell_errors=cell_errors,
         text=text,
-        unit=unit,
+        unit=request.form.get("unit") or unit,
         gap=gap,
         latest=latest,
         can_manage=context.principal().can(MANAGE),
-    )
+    ), (422 if errors else 200)
+
+
+RATE_CARDS = Listing(
+    select(PayrollRateCard),
+    [
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", sortable=True),
+        Column("version", "版本", "Version", sortable=True, value=lambda c: f"v{c.version}"),
+        Column("effective_from", "生效日期", "Effective from", kind="date", sortable=True),
+        Column("created_by", "发布人", "Published by"),
+    ],
+    default_sort="-effective_from",
+    tiebreak=(PayrollRateCard.version, PayrollRateCard.id),
+    filename="payroll-rate-cards",
+)
+
+
+IMPORT_KINDS = ("couriers", DELIVERY, COLLECTION)
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -272,30 +453,83 @@ def import_page() -> Any:
     check_permission(VIEW)
     report = None
     errors: list[dict[str, Any]] = []
+    fields: dict[str, str] = {}
+    kind = request.form.get("kind", "")
     if request.method == "POST":
-        kind = request.form.get("kind", "")
         upload = request.files.get("file")
         session = context.session()
-        try:
-            check_permission(MANAGE if kind == "couriers" else INGEST)
-            if upload is None or not upload.filename:
-                raise PostalOpsError(_("Choose a file."))
-            data = upload.read()
-            rows = (
-                parse_xlsx(data) if upload.filename.lower().endswith(".xlsx") else parse_csv(data)
-            )
-            if kind == "couriers":
-                report = import_couriers(session, rows)
-            elif kind in (DELIVERY, COLLECTION):
-                report = ingest(session, kind, rows)
-            else:
-                raise PostalOpsError(_("Unknown import."))
-            session.commit()
-        except PostalOpsError as error:
-            session.rollback()
-            errors = error.details or [{"message": error.message}]
-            flash(error.message, "error")
-    return render_template("payroll/import.html", report=report, errors=errors)
+        if kind not in IMPORT_KINDS:
+            fields["kind"] = _("Choose what the file holds.")
+        if upload is None or not upload.filename:
+            fields["file"] = _("Choose a CSV or XLSX file.")
+        elif not upload.filename.lower().endswith((".csv", ".xlsx")):
+            fields["file"] = _("The file must be CSV or XLSX.")
+        if not fields:
+            assert upload is not None and upload.filename
+            try:
+                check_permission(MANAGE if kind == "couriers" else INGEST)
+                data = upload.read()
+                rows = (
+                    parse_xlsx(data)
+                    if upload.filename.lower().endswith(".xlsx")
+                    else parse_csv(data)
+                )
+                if kind == "couriers":
+                    report = import_couriers(session, rows)
+                else:
+                    report = ingest(session, kind, rows)
+                session.commit()
+            except PostalOpsError as error:
+                session.rollback()
+                errors = error.details or [{"message": error.message}]
+                fields["file"] = (
+                    _(
+                        "Nothing was imported: %(count)s rows are refused; each is listed below.",
+                        count=len([e for e in errors if isinstance(e, dict) and e.get("row")]),
+                    )
+                    if any(isinstance(e, dict) and e.get("row") for e in errors)
+                    else error.message
+                )
+    return render_template(
+        "payroll/import.html",
+        report=report,
+        errors=errors,
+        fields=fields,
+        kind=kind,
+    ), (422 if fields else 200)
+
+
+class ListPage:
+    """The paging of a list computed in Python (the cost report), for ``ui.pagination``;
+    ``prefix`` keeps two lists on one page apart (``page`` / ``b_page``)."""
+
+    def __init__(self, rows: list[Any], args: Any, prefix: str = "", per_page: int = 50) -> None:
+        self.total = len(rows)
+        self.per_page = per_page
+        self.pages = max(1, -(-self.total // per_page))
+        self._key = prefix + "page"
+        raw = str(args.get(self._key, "1"))
+        self.page = min(int(raw), self.pages) if raw.isdigit() and int(raw) > 0 else 1
+        self.rows = rows[(self.page - 1) * per_page : self.page * per_page]
+        self.first = 0 if not self.total else (self.page - 1) * per_page + 1
+        self.last = min(self.total, self.page * per_page)
+        self._args = {k: v for k, v in args.items() if k != self._key}
+
+    def page_url(self, n: int) -> str:
+        args = dict(self._args)
+        if n > 1:
+            args[self._key] = n
+        return "?" + urlencode(args)
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        keep = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        out: list[int | None] = []
+        for n in range(1, self.pages + 1):
+            if n in keep:
+                out.append(n)
+            elif out and out[-1] is not None:
+                out.append(None)
+        return out
 
 
 @bp.route("/costs")
@@ -309,5 +543,9 @@ def costs() -> Any:
     rows = reports.unit_cost_report(session, unit, date_from, date_to)
     budgets = reports.budget_report(session, unit, date_from, date_to)
     return render_template(
-        "payroll/costs.html", rows=rows, budgets=budgets, date_from=date_from, date_to=date_to
+        "payroll/costs.html",
+        rows=ListPage(rows, request.args),
+        budgets=ListPage(budgets, request.args, prefix="b_"),
+        date_from=date_from,
+        date_to=date_to,
     )

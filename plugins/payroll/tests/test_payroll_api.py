@@ -165,7 +165,7 @@ def test_a_courier_sees_only_their_own_payslips(
     assert others, "the station head sees the other couriers"
     assert courier.get(f"/api/v1/payroll/payslips/{others[0]['id']}").status_code == 404
     page = courier.get("/p/payroll/my").get_data(as_text=True)
-    assert "3127.78" in page and "2509.00" not in page
+    assert "¥3,127.78" in page and "2,509.00" not in page
     assert courier.get("/api/v1/payroll/runs").status_code == 403  # no payroll.view
 
 
@@ -318,7 +318,7 @@ def test_portal_pages_render_in_chinese_and_english(
     home = hr.get("/p/payroll/").get_data(as_text=True)
     assert (
         "计件工资" in home
-        and "2022-09" in home
+        and "2022年9月" in home
         and "/p/payroll/" in hr.get("/").get_data(as_text=True)
     )
     for url in (

@@ -54,12 +54,14 @@ def test_a_run_of_a_locked_month_is_409_at_once_and_starts_no_job(
     assert count_rows(po_app, Job) == jobs
     # the portal's run form says so instead of starting a job that fails
     portal = login(make_user("hr", ZZ, "payroll_hr"))
-    page = portal.post(
+    refused_page = portal.post(
         "/p/payroll/runs",
         data={"unit": ZZ, "month": "2022-09", "csrf_token": portal.csrf},
-        follow_redirects=True,
-    ).get_data(as_text=True)
-    assert "approved and locked" in page
+    )
+    assert refused_page.status_code == 422  # shown beside the month field, the month kept
+    page = refused_page.get_data(as_text=True)
+    assert 'id="f-month-error"' in page and "2022年9月已审批锁定" in page
+    assert 'value="2022-09"' in page
     assert count_rows(po_app, Job) == jobs
 
 
