@@ -164,13 +164,15 @@ def push_orders():
     points = PointDirectory(session, _registry())
     if request.files or (request.mimetype or "").endswith(("csv", "spreadsheetml.sheet")):
         objects, grouping = group_line_rows(rows)
-        valid, shape = parse_numbered(objects, parse_order)
+        partial: list = []
+        valid, shape = parse_numbered(objects, parse_order, partial=partial)
         errors = _row_errors(grouping, shape)
         if errors:  # the job would only name them once the shape errors were fixed
-            for start in range(0, len(valid), 2_000):
+            checked = sorted(valid + partial, key=lambda item: item[0])
+            for start in range(0, len(checked), 2_000):
                 _references(
                     errors,
-                    lambda chunk=valid[start : start + 2_000]: ingest_orders(
+                    lambda chunk=checked[start : start + 2_000]: ingest_orders(
                         session, chunk, point_check=points.known, write=False
                     ),
                 )
@@ -185,12 +187,14 @@ def push_orders():
             f"at most {SYNC_LIMIT} orders per JSON batch",
             details=[{"field": "body", "message": "too many orders"}],
         )
-    valid, shape = parse_numbered(rows, parse_order)
+    partial: list = []
+    valid, shape = parse_numbered(rows, parse_order, partial=partial)
     errors = _row_errors(shape)
-    if errors:
+    if errors:  # the references of every row, the shape-failed ones' readable codes too
+        checked = sorted(valid + partial, key=lambda item: item[0])
         _references(
             errors,
-            lambda: ingest_orders(session, valid, point_check=points.known, write=False),
+            lambda: ingest_orders(session, checked, point_check=points.known, write=False),
         )
         errors.raise_if_any()
     report = ingest_orders(session, valid, point_check=points.known)
@@ -209,8 +213,9 @@ def _row_errors(*batches: list[dict]) -> RowErrors:
 
 
 def _references(errors: RowErrors, check) -> None:
-    """Run a service's reference checks on the shape-valid rows (``write=False``: nothing is
-    written) and add the rows they refuse to ``errors``, so both kinds come in one answer."""
+    """Run a service's reference checks on every row, the readable part of the shape-failed ones
+    too (``write=False``: nothing is written), and add the errors they find to ``errors``, so a
+    row's shape and reference errors come in one answer."""
     try:
         check()
     except ValidationError as exc:

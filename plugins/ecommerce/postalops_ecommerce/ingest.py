@@ -58,6 +58,12 @@ def _ancestors_or_self(code: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
+def _only_checked(items: list[tuple[int, OrderIn]], write: bool) -> None:
+    """Rows that failed their shape check may be reference-checked, never written."""
+    if write and any(not item.complete for _, item in items):
+        raise ValueError("rows that failed their shape check cannot be written")
+
+
 def _fail(errors: list[dict]) -> None:
     if errors:
         errors.sort(key=lambda e: e["row"])
@@ -88,9 +94,12 @@ def ingest_orders(
     """Store new orders and their figure deltas; report ``created``/``duplicate`` per row.
 
     ``items`` are (row number, validated order). The session's scope limits which leaders,
-    sessions and branches can be named. The caller commits.
+    sessions and branches can be named. The caller commits. With ``write=False`` ``items`` may
+    also hold the readable part of rows that failed their shape check (``complete=False``, in
+    row order with the others): only the codes they name are checked (issue 15 §5).
     """
     items = list(items)
+    _only_checked(items, write)
     errors: list[dict] = []
     leader_codes = {o.leader for _, o in items if o.leader}
     session_codes = {o.session for _, o in items if o.session}
@@ -135,17 +144,20 @@ def ingest_orders(
         if order.order_no in seen:
             report[row] = {"row": row, "order_no": order.order_no, "status": "duplicate"}
             continue
-        seen.add(order.order_no)
+        if order.order_no is not None:
+            seen.add(order.order_no)
         leader_id = session_id = campaign_id = 0
+        branch = None
         point = order.pickup_point or ""
-        if order.channel == "groupbuy":
+        # A row of unreadable channel is checked for the leader and session it names, if any.
+        if order.channel == "groupbuy" or order.channel not in ("retail", "groupbuy"):
             leader = leaders.get(order.leader or "")
             gs = sessions.get(order.session or "")
-            if leader is None:
+            if leader is None and order.leader is not None:
                 row_errors.append(
                     {"field": "leader", "message": "unknown leader (or outside your scope)"}
                 )
-            if gs is None:
+            if gs is None and order.session is not None:
                 row_errors.append(
                     {"field": "session", "message": "unknown session (or outside your scope)"}
                 )
@@ -170,30 +182,38 @@ def ingest_orders(
                     )
         else:
             branch = order.branch or ""
-            if branch not in known_units:
+            if order.branch is not None and branch not in known_units:
                 row_errors.append(
                     {"field": "branch", "message": "unknown unit (or outside your scope)"}
                 )
             for c in campaigns.values():
                 if not (branch == c.owner_code or branch.startswith(c.owner_code + ".")):
                     continue
-                if (
-                    (c.code == order.campaign)
-                    if order.campaign
-                    else (c.starts_on <= order.day <= c.ends_on)
-                ):
+                if order.campaign:
+                    matches = c.code == order.campaign
+                else:  # by the day paid, if it could be read
+                    matches = order.paid_at is not None and c.starts_on <= order.day <= c.ends_on
+                if matches:
                     campaign_id = c.id
                     break
             if order.campaign and not campaign_id:
                 row_errors.append(
                     {"field": "campaign", "message": "unknown campaign for this branch"}
                 )
-        if point and point_check is not None and not row_errors and not point_check(branch, point):
+        if (
+            point
+            and branch
+            and point_check is not None
+            and not row_errors
+            and not point_check(branch, point)
+        ):
             row_errors.append(
                 {"field": "pickup_point", "message": "not an active pickup point of this unit"}
             )
         if row_errors:
             errors.append({"row": row, "errors": [{"row": row, **e} for e in row_errors]})
+            continue
+        if not order.complete:  # its shape errors are the caller's; nothing to write
             continue
         prepared.append(
             (

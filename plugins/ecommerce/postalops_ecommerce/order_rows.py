@@ -81,6 +81,9 @@ class OrderIn:
     session: str | None = None
     pickup_point: str | None = None
     campaign: str | None = None
+    complete: bool = True
+    """False for the readable part of a row that failed its shape check (``RowErrors.partial``):
+    reference-checked, never written; any field may then be ``None`` or invalid."""
 
     @cached_property
     def amount(self) -> Decimal:
@@ -104,10 +107,17 @@ class EventIn:
 
 
 class RowErrors(PostalOpsError):
-    """Collected problems of one row; ``details`` is a list of {row, field, message}."""
+    """Collected problems of one row; ``details`` is a list of {row, field, message}.
+
+    ``partial`` is what could be read of a row that failed its shape check (an ``OrderIn``
+    with ``complete=False``), so its reference errors come in the same answer."""
 
     status = 422
     code = "row_invalid"
+
+    def __init__(self, message: str, *, partial: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.partial = partial
 
 
 def _code(raw: Mapping[str, Any], field: str, errors: list[dict], row: int, *, required: bool):
@@ -198,8 +208,6 @@ def parse_order(raw: object, row: int) -> OrderIn:
             if sku:
                 lines.append(LineIn(sku, quantity, price))
 
-    if errors:
-        raise RowErrors(f"row {row} is invalid", details=errors)
     order = OrderIn(
         order_no=order_no,  # type: ignore[arg-type]
         channel=channel,  # type: ignore[arg-type]
@@ -210,7 +218,10 @@ def parse_order(raw: object, row: int) -> OrderIn:
         session=session,
         pickup_point=pickup_point,
         campaign=campaign,
+        complete=not errors,
     )
+    if errors:  # the codes that could be read are still checked against the references
+        raise RowErrors(f"row {row} is invalid", details=errors, partial=order)
     if "amount" in raw and raw["amount"] is not None:
         try:
             declared = to_money(raw["amount"])
@@ -276,8 +287,17 @@ def parse_batch(raws: Iterable[object], parse=parse_order, *, first_row: int = 1
     return valid, errors
 
 
-def parse_numbered(rows: Iterable[tuple[int, object]], parse=parse_order):
-    """Like :func:`parse_batch` for rows that already carry their own numbers (CSV rows)."""
+def parse_numbered(
+    rows: Iterable[tuple[int, object]],
+    parse=parse_order,
+    *,
+    partial: list[tuple[int, Any]] | None = None,
+):
+    """Like :func:`parse_batch` for rows that already carry their own numbers (CSV rows).
+
+    ``partial``, if given, receives ``(row, item)`` for every row that failed its shape check
+    but could be partly read (``item.complete`` is False): the caller reference-checks them too,
+    so a row's shape and reference errors come in one answer."""
     valid: list[tuple[int, Any]] = []
     errors: list[dict] = []
     for row, raw in rows:
@@ -285,6 +305,8 @@ def parse_numbered(rows: Iterable[tuple[int, object]], parse=parse_order):
             valid.append((row, parse(raw, row)))
         except RowErrors as exc:
             errors.append({"row": row, "errors": exc.details})
+            if partial is not None and exc.partial is not None:
+                partial.append((row, exc.partial))
     return valid, errors
 
 

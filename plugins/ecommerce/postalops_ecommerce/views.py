@@ -242,7 +242,8 @@ FIELDS_LEADER = ("branch", "code", "name", "pickup_point")
 
 
 def _reference_errors(valid: list) -> list[dict]:
-    """The reference errors of shape-valid order rows (checked only, nothing written)."""
+    """The reference errors of order rows, shape-valid or the readable part of shape-failed
+    ones, in row order (checked only, nothing written)."""
     session = context.session()
     points = PointDirectory(session, current_app.extensions["postalops.plugins"])
     try:
@@ -274,10 +275,11 @@ def import_page() -> Any:
                 parse_xlsx(data) if upload.filename.lower().endswith(".xlsx") else parse_csv(data)
             )
             objects, errors = group_line_rows(rows)
-            valid, shape = parse_numbered(objects, parse_order)
+            partial: list = []
+            valid, shape = parse_numbered(objects, parse_order, partial=partial)
             errors += shape
-            if errors:  # with the other rows' unknown leaders, sessions, branches: one pass
-                errors += _reference_errors(valid)
+            if errors:  # with every row's unknown leaders, sessions, branches: one pass
+                errors += _reference_errors(sorted(valid + partial, key=lambda item: item[0]))
                 errors.sort(key=lambda e: e["row"])
                 return render_template("ecommerce/import.html", errors=errors), 422
             jobs.submit(

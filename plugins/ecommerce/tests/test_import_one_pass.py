@@ -163,3 +163,64 @@ def test_the_portal_order_upload_names_shape_and_reference_errors_together(
     table = page[page.index('id="import-errors"') :]
     assert "lines[0].unit_price" in table and "<td>leader</td>" in table
     assert count_rows(po_app, Order) == 0
+
+
+def test_a_json_order_row_names_its_shape_and_reference_errors_together(
+    po_app, world, ecom, make_token
+):
+    """A row that fails its shape check is reference-checked on the fields that could be read."""
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    both = ecom.order("A1", leader="HB-L404")  # reference: unknown leader
+    both["lines"][0]["quantity"] = "many"  # shape
+    late = ecom.order("A2", session="HB-S404")  # reference: unknown session
+    late["paid_at"] = "yesterday"  # shape
+    other = ecom.order("A3", leader="HB-L405")  # reference only
+    resp = eshop.post(ORDERS, json=[both, late, other, ecom.order("A4")])
+    assert fields_by_row(resp) == {
+        0: ["lines[0].quantity", "leader"],
+        1: ["paid_at", "session"],
+        2: ["leader"],
+    }
+    assert count_rows(po_app, Order) == 0
+
+
+def test_a_csv_order_row_names_its_shape_and_reference_errors_together(po_app, world, make_token):
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    csv_text = (
+        HEADER
+        + "YL1,2022-09-01T08:00:00+08:00,groupbuy,,HB-L404,HB-S1,,,P1,two,10.00\n"  # both
+        + "YL2,the first,retail,cn.hebei.nowhere,,,,,P1,1,10.00\n"  # both, retail
+        + "YL3,2022-09-01T08:00:00+08:00,groupbuy,,HB-L1,HB-S404,,,P1,1,10.00\n"  # reference
+        + "YL4,2022-09-01T08:00:00+08:00,groupbuy,,HB-L1,HB-S1,,,P1,1,10.00\n"
+    )
+    resp = eshop.post(ORDERS, data=csv_text.encode(), content_type="text/csv")
+    assert fields_by_row(resp) == {
+        2: ["lines[0].quantity", "leader"],
+        3: ["paid_at", "branch"],
+        4: ["session"],
+    }
+    assert count_rows(po_app, Order) == 0
+
+
+def test_the_portal_order_upload_names_a_rows_shape_and_reference_errors_together(
+    po_app, world, make_user, login
+):
+    import io
+
+    client = login(make_user("hb_eshop", "cn.hebei", "marketing", "ops"))
+    csv_text = (
+        HEADER
+        + "YL1,2022-09-01T08:00:00+08:00,groupbuy,,HB-L404,HB-S1,,,P1,2,ten\n"  # both
+        + "YL2,2022-09-01T08:00:00+08:00,groupbuy,,HB-L1,HB-S1,,,P1,1,10.00\n"
+    )
+    resp = client.post(
+        "/p/ecommerce/import",
+        data={"csrf_token": client.csrf, "file": (io.BytesIO(csv_text.encode()), "orders.csv")},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    table = page[page.index('id="import-errors"') :]
+    assert "<td>2</td><td>lines[0].unit_price</td>" in table
+    assert "<td>2</td><td>leader</td>" in table
+    assert count_rows(po_app, Order) == 0
