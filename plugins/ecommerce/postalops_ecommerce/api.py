@@ -236,11 +236,13 @@ def _references(errors: RowErrors, check) -> None:
 def push_events():
     """Refunds (idempotent on ``refund_no``) and cancellations, answered per row."""
     rows = read_upload()
-    valid, shape = parse_numbered(rows, parse_event)
+    partial: list = []
+    valid, shape = parse_numbered(rows, parse_event, partial=partial)
     session = context.session()
     errors = _row_errors(shape)
-    if errors:  # with the unknown orders and impossible refunds of the other rows
-        _references(errors, lambda: ingest_events(session, valid, write=False))
+    if errors:  # with every row's unknown order and impossible refund, shape-failed ones too
+        checked = sorted(valid + partial, key=lambda item: item[0])
+        _references(errors, lambda: ingest_events(session, checked, write=False))
         errors.raise_if_any()
     report = ingest_events(session, valid)
     session.commit()

@@ -58,7 +58,7 @@ def _ancestors_or_self(code: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
-def _only_checked(items: list[tuple[int, OrderIn]], write: bool) -> None:
+def _only_checked(items: list[tuple[int, OrderIn | EventIn]], write: bool) -> None:
     """Rows that failed their shape check may be reference-checked, never written."""
     if write and any(not item.complete for _, item in items):
         raise ValueError("rows that failed their shape check cannot be written")
@@ -331,10 +331,14 @@ def ingest_events(
 
     Refunds are idempotent on ``refund_no``; cancelling a cancelled order is ``unchanged``. A
     refund larger than what is left, or of a cancelled order, fails the batch naming the row.
-    The caller commits. ``write=False`` only checks (raises as above, writes nothing).
+    The caller commits. ``write=False`` only checks (raises as above, writes nothing); the items
+    may then also hold the readable part of rows that failed their shape check
+    (``complete=False``, in row order): their order number is checked, and a refund or cancel
+    that could be read is applied to the order as it stands, as it will be once fixed.
     """
     items = list(items)
-    numbers = {e.order_no for _, e in items}
+    _only_checked(items, write)
+    numbers = {e.order_no for _, e in items if e.order_no is not None}
     orders = (
         {
             o.order_no: o
@@ -355,6 +359,8 @@ def ingest_events(
     start = dict(states)
     errors, report, refunds, deltas = [], [], [], {}
     for row, ev in items:
+        if ev.order_no is None:  # its shape error says so
+            continue
         if ev.order_no not in orders:
             errors.append(
                 {
@@ -372,6 +378,8 @@ def ingest_events(
         if ev.kind == "refund" and ev.refund_no in known_refunds:
             report.append({"row": row, "order_no": ev.order_no, "status": "duplicate"})
             continue
+        if ev.kind not in ("refund", "cancel") or (ev.kind == "refund" and ev.amount is None):
+            continue  # a row whose shape errors leave nothing to apply
         before = states[ev.order_no]
         try:
             after = (

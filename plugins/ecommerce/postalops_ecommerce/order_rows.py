@@ -104,13 +104,15 @@ class EventIn:
     at: datetime
     refund_no: str | None = None
     amount: Decimal | None = None
+    complete: bool = True
+    """False for the readable part of a row that failed its shape check (see ``OrderIn``)."""
 
 
 class RowErrors(PostalOpsError):
     """Collected problems of one row; ``details`` is a list of {row, field, message}.
 
-    ``partial`` is what could be read of a row that failed its shape check (an ``OrderIn``
-    with ``complete=False``), so its reference errors come in the same answer."""
+    ``partial`` is what could be read of a row that failed its shape check (an ``OrderIn`` or
+    ``EventIn`` with ``complete=False``), so its reference errors come in the same answer."""
 
     status = 422
     code = "row_invalid"
@@ -268,11 +270,13 @@ def parse_event(raw: object, row: int) -> EventIn:
             amount = to_money(raw.get("amount"))
             if amount <= 0:
                 errors.append({"row": row, "field": "amount", "message": "must be positive"})
+                amount = None
         except PostalOpsError as exc:
             errors.append({"row": row, "field": "amount", "message": exc.message})
-    if errors:
-        raise RowErrors(f"row {row} is invalid", details=errors)
-    return EventIn(kind, order_no, at, refund_no, amount)  # type: ignore[arg-type]
+    event = EventIn(kind, order_no, at, refund_no, amount, complete=not errors)  # type: ignore[arg-type]
+    if errors:  # the order number, if read, is still checked against the stored orders
+        raise RowErrors(f"row {row} is invalid", details=errors, partial=event)
+    return event
 
 
 def parse_batch(raws: Iterable[object], parse=parse_order, *, first_row: int = 1):

@@ -224,3 +224,26 @@ def test_the_portal_order_upload_names_a_rows_shape_and_reference_errors_togethe
     assert "<td>2</td><td>lines[0].unit_price</td>" in table
     assert "<td>2</td><td>leader</td>" in table
     assert count_rows(po_app, Order) == 0
+
+
+def test_an_event_row_names_its_shape_and_reference_errors_together(
+    po_app, world, ecom, make_token
+):
+    """An event that fails its shape check is still checked against the stored orders: its
+    unknown order, or a refund more than what is left, named with its shape error."""
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    assert eshop.post(ORDERS, json=[ecom.order("A1")]).status_code == 200  # 10.00
+    at = "2022-09-02T08:00:00Z"
+    resp = eshop.post(
+        "/api/v1/ecommerce/events",
+        json=[
+            {"type": "refund", "order_no": "NOPE", "refund_no": "R1", "amount": "-1",
+             "at": at},  # shape: a negative amount; reference: an unknown order
+            {"type": "refund", "order_no": "A1", "refund_no": "R2", "amount": "99.00",
+             "at": "tomorrow"},  # shape: the time; reference: more than the order's 10.00
+            {"type": "cancel", "order_no": "GONE", "at": at},  # reference only
+            {"type": "refund", "order_no": "A1", "refund_no": "R3", "amount": "1.00", "at": at},
+        ],
+    )  # fmt: skip
+    assert fields_by_row(resp) == {0: ["amount", "order_no"], 1: ["at", "amount"], 2: ["order_no"]}
+    assert count_rows(po_app, Refund) == 0
