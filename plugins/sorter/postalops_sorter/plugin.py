@@ -125,4 +125,8 @@ def postalops_status_labels():
             "acknowledged": Status("处理中", "Acknowledged", "warning"),
             "resolved": Status("已解除", "Resolved", "success"),
         },
+        "sorter.token": {
+            "issued": Status("已发放", "Issued", "success"),
+            "none": Status("未发放", "Not issued", "neutral"),
+        },
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -36,6 +37,37 @@ def _device(device_id: int) -> Device:
     return device
 
 
+class ListPage:
+    """The paging of a list computed in Python (the comparison table), for ``ui.pagination``."""
+
+    def __init__(self, rows: list[Any], args: Any, per_page: int = 50) -> None:
+        self.total = len(rows)
+        self.per_page = per_page
+        self.pages = max(1, -(-self.total // per_page))
+        raw = str(args.get("page", "1"))
+        self.page = min(int(raw), self.pages) if raw.isdigit() and int(raw) > 0 else 1
+        self.rows = rows[(self.page - 1) * per_page : self.page * per_page]
+        self.first = 0 if not self.total else (self.page - 1) * per_page + 1
+        self.last = min(self.total, self.page * per_page)
+        self._args = {k: v for k, v in args.items() if k != "page"}
+
+    def page_url(self, n: int) -> str:
+        args = dict(self._args)
+        if n > 1:
+            args["page"] = n
+        return "?" + urlencode(args)
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        keep = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        out: list[int | None] = []
+        for n in range(1, self.pages + 1):
+            if n in keep:
+                out.append(n)
+            elif out and out[-1] is not None:
+                out.append(None)
+        return out
+
+
 @bp.route("/")
 @require_permission("sorter.view")
 def index() -> Any:
@@ -48,7 +80,7 @@ def index() -> Any:
         .where(in_scope_clause(Device.tenant_code, context.tenant()))
         .order_by(Device.tenant_code, Device.code)
     ).all()
-    rows = live.unit_table(s, context.tenant(), frm, to)
+    rows = ListPage(live.unit_table(s, context.tenant(), frm, to), request.args)
     return render_template(
         "sorter/index.html",
         unit=unit,
@@ -69,40 +101,105 @@ def device_page(device_id: int) -> Any:
     )
 
 
+DEVICES = Listing(
+    select(Device),
+    [
+        Column("tenant_code", "网点", "Station", kind="unit", filter="unit", sortable=True),
+        Column(
+            "code",
+            "编号",
+            "Code",
+            sortable=True,
+            filter="text",
+            href=lambda d: url_for("sorter.device_page", device_id=d.id),
+        ),
+        Column("name", "名称", "Name", filter="text"),
+        Column("model", "型号", "Model", sortable=True, filter="text"),
+        Column("chutes", "格口数", "Chutes", kind="count", sortable=True),
+        Column("commissioned_on", "投产日期", "Commissioned", kind="date", sortable=True),
+        Column(
+            "rated_per_hour", "额定能力（件/小时）", "Rated items/h", kind="count", sortable=True
+        ),
+        Column(
+            "token",
+            "接入令牌",
+            "Token",
+            kind="status",
+            domain="sorter.token",
+            value=lambda d: "issued" if d.token_id else "none",
+        ),
+    ],
+    default_sort="tenant_code",
+    tiebreak=(Device.code, Device.id),
+    filename="sorter-devices",
+)
+
+
+def _devices_page(
+    secret: str | None = None, errors: dict[str, str] | None = None, form: Any = None
+) -> Any:
+    page = DEVICES.run(context.session(), request.args)
+    if page.export:
+        return page.export_response()
+    return render_template(
+        "sorter/devices.html",
+        page=page,
+        secret=secret,
+        unit=_unit(),
+        errors=errors or {},
+        form=form or {},
+    ), (422 if errors else 200)
+
+
 @bp.route("/devices", methods=["GET", "POST"])
 @require_permission("sorter.view")
 def devices() -> Any:
     s = context.session()
     secret = None
     if request.method == "POST":
+        from postalops import ui
         from postalops.auth import check_permission
 
         check_permission("sorter.manage")
         action = request.form.get("action")
         if action == "token":
             device = _device(int(request.form["device_id"]))
+            if device.token_id:
+                message = _(
+                    "A new token replaces %(code)s's token: the machine stops sending until the "
+                    "new token is set on it.",
+                    code=device.code,
+                )
+                label = _("Replace the token")
+            else:
+                message = _(
+                    "A token for %(code)s is issued and shown once: copy it to the machine.",
+                    code=device.code,
+                )
+                label = _("Issue a token")
+            confirm = ui.confirm_first(message, label)
+            if confirm is not None:
+                return confirm
             _token, secret = registry.issue_token(
                 s, current_app.extensions["postalops.plugins"], device, context.principal().name
             )
             s.commit()
             flash(_("New token issued; copy it now, it is shown only once."), "ok")
         else:
-            values = _device_form(request.form)
-            unit = context.tenant()
-            if (_unit() or OrgUnit(code="", name_zh="", name_en="", level="")).level != "station":
-                raise ValidationError(
-                    _("Switch to a station to add a sorter."), details=[{"field": "unit"}]
+            unit = _unit()
+            if unit is None or unit.level != "station":
+                return _devices_page(
+                    errors={"code": _("Switch to a station to add a sorter.")}, form=request.form
                 )
-            registry.upsert_device(s, unit, values.pop("code"), values)
+            try:
+                values = _device_form(request.form)
+            except ValidationError as exc:
+                return _devices_page(errors=ui.field_errors(exc.details), form=request.form)
+            registry.upsert_device(s, unit.code, values.pop("code"), values)
             s.commit()
             flash(_("Sorter saved."), "ok")
             return redirect(url_for("sorter.devices"))
-    rows = s.exec(
-        select(Device)
-        .where(in_scope_clause(Device.tenant_code, context.tenant()))
-        .order_by(Device.tenant_code, Device.code)
-    ).all()
-    return render_template("sorter/devices.html", devices=rows, secret=secret, unit=_unit())
+    return _devices_page(secret)
 
 
 def _device_form(form: Any) -> dict[str, Any]:
@@ -113,20 +210,22 @@ def _device_form(form: Any) -> dict[str, Any]:
         "model": (form.get("model") or "").strip(),
     }
     if not values["code"]:
-        details.append({"field": "code", "message": _("required")})
+        details.append({"field": "code", "message": _("Enter the sorter's code, e.g. DS01.")})
     if not values["model"]:
-        details.append({"field": "model", "message": _("required")})
+        details.append({"field": "model", "message": _("Enter the model, e.g. YP-DS24.")})
     for field in ("chutes", "rated_per_hour"):
         try:
             values[field] = int(form.get(field, ""))
             if values[field] < 1:
                 raise ValueError
         except ValueError:
-            details.append({"field": field, "message": _("a positive whole number")})
+            details.append({"field": field, "message": _("Enter a whole number above zero.")})
     try:
         values["commissioned_on"] = dt.date.fromisoformat(form.get("commissioned_on", ""))
     except ValueError:
-        details.append({"field": "commissioned_on", "message": _("a date (YYYY-MM-DD)")})
+        details.append(
+            {"field": "commissioned_on", "message": _("Choose the date it went into service.")}
+        )
     if details:
         raise ValidationError(_("The sorter form has errors."), details=details)
     return values
@@ -145,24 +244,62 @@ def waves() -> Any:
             raise ValidationError(
                 _("Switch to a station to set its waves."), details=[{"field": "unit"}]
             )
-        new = []
-        for n in range(1, 4):
-            start, end = request.form.get(f"start{n}"), request.form.get(f"end{n}")
-            if start and end:
-                try:
-                    new.append(Wave(n, dt.time.fromisoformat(start), dt.time.fromisoformat(end)))
-                except ValueError as exc:
-                    raise ValidationError(
-                        _("Times are HH:MM."), details=[{"row": n, "field": "start"}]
-                    ) from exc
-        registry.replace_waves(s, unit.code, new)
+        new, errors = _wave_form(request.form)
+        if not errors:
+            try:
+                registry.replace_waves(s, unit.code, new)
+            except ValidationError as exc:
+                s.rollback()
+                errors = _wave_errors(new, exc.details)
+        if errors:
+            return render_template(
+                "sorter/waves.html", waves={}, unit=unit, errors=errors, form=request.form
+            ), 422
         marked = registry.mark_wave_days(s, unit.code)
         s.commit()
         registry.start_recompute(unit.code, marked)
         flash(_("Waves saved."), "ok")
         return redirect(url_for("sorter.waves"))
     current = {w["number"]: w for w in registry.wave_list(s, context.tenant())}
-    return render_template("sorter/waves.html", waves=current, unit=unit)
+    return render_template("sorter/waves.html", waves=current, unit=unit, errors={}, form={})
+
+
+def _wave_form(form: Any) -> tuple[list[Wave], dict[str, str]]:
+    """The three wave rows of the form; errors by field name (``start2``, ``end3``)."""
+    new: list[Wave] = []
+    errors: dict[str, str] = {}
+    for n in range(1, 4):
+        raw = {k: (form.get(f"{k}{n}") or "").strip() for k in ("start", "end")}
+        if not raw["start"] and not raw["end"]:
+            continue
+        times = {}
+        for k, value in raw.items():
+            if not value:
+                errors[f"{k}{n}"] = _("Enter both the start and the end, or neither.")
+                continue
+            try:
+                times[k] = dt.time.fromisoformat(value)
+            except ValueError:
+                errors[f"{k}{n}"] = _("Enter a time as HH:MM, e.g. 06:30.")
+        if len(times) == 2:
+            new.append(Wave(n, times["start"], times["end"]))
+    return new, errors
+
+
+def _wave_errors(new: list[Wave], details: Any) -> dict[str, str]:
+    """``check_waves``' details (row = index in ``new``) as errors beside the form's fields."""
+    errors: dict[str, str] = {}
+    for d in details or []:
+        if not isinstance(d, dict) or not isinstance(d.get("row"), int) or d["row"] >= len(new):
+            continue
+        n = new[d["row"]].number
+        if d.get("field") == "end":
+            errors.setdefault(f"end{n}", _("The end must be after the start."))
+        elif "overlaps" in str(d.get("message", "")):
+            errors.setdefault(f"start{n}", _("This wave overlaps another wave."))
+        else:
+            errors.setdefault(f"start{n}", _("Enter whole minutes, as HH:MM."))
+    return errors or {"start1": _("The waves could not be saved; check the times.")}
 
 
 ALERTS = Listing(

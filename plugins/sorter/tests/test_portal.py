@@ -1,5 +1,7 @@
 """Portal pages: reachable from the nav, Chinese first with an English switch, forms that work."""
 
+import re
+
 JINSHUI = "cn.henan.zhengzhou.jinshui"
 
 
@@ -136,3 +138,137 @@ def test_the_alerts_page_is_a_paged_list_in_chinese(po_app, make_user, login, ma
     assert resp.status_code == 302
     again = client.get("/p/sorter/alerts?status=acknowledged").get_data(as_text=True)
     assert "共 2 条" in re.sub(r"<[^>]+>", " ", again)
+
+
+# --- issue 14 §2: devices, waves and overview on the kit ------------------------------------------
+
+SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
+UNIT_CODE = re.compile(r"(?<![\w.])cn(?:\.[a-z][a-z0-9_]*)+(?![\w])")
+LONG_DECIMAL = re.compile(r"(?<![\d.,])[\d,]+\.\d{3,}")
+
+
+def visible(html: str) -> str:
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
+
+
+def assert_readable(html: str) -> str:
+    text = visible(html)
+    assert not SNAKE.findall(text), SNAKE.findall(text)
+    assert not UNIT_CODE.findall(text), UNIT_CODE.findall(text)
+    assert not LONG_DECIMAL.findall(text), LONG_DECIMAL.findall(text)
+    return text
+
+
+def rows_of(html: str, table_id: str) -> int:
+    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
+    assert table is not None, table_id
+    return len(re.findall(r"<tr>", table[0].split("<tbody>")[1]))
+
+
+def test_the_sorter_pages_read_in_chinese_and_devices_are_paged(
+    po_app, make_user, login, make_device
+):
+    for i in range(60):
+        make_device(code=f"DS{i:02d}")
+    client = login(make_user("ops1", JINSHUI, "ops"))
+    for path in ("/p/sorter/", "/p/sorter/devices", "/p/sorter/waves"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert_readable(page.get_data(as_text=True))
+    devices = client.get("/p/sorter/devices").get_data(as_text=True)
+    assert rows_of(devices, "sorter-device-table") == 50 and "共 60 条" in visible(devices)
+    assert (
+        "金水" in visible(devices) and "3,600" in visible(devices) and "未发放" in visible(devices)
+    )
+    page2 = client.get("/p/sorter/devices?page=2").get_data(as_text=True)
+    assert rows_of(page2, "sorter-device-table") == 10
+    # a city sees a link to the machines, not 60 of them on the overview
+    city = login(make_user("city", "cn.henan.zhengzhou", "ops"))
+    overview = city.get("/p/sorter/").get_data(as_text=True)
+    assert "全部 60 台分拣机" in assert_readable(overview)
+
+
+def test_replacing_a_token_is_asked_first(po_app, make_user, login, make_device):
+    from postalops.tenancy import Scope
+    from postalops_sorter.models import Device
+
+    device_id, _machine = make_device()
+    client = login(make_user("ops1", JINSHUI, "ops"))
+    page = client.get("/p/sorter/devices").get_data(as_text=True)
+    assert "发放令牌" in page and 'data-confirm="' in page
+
+    def token_id() -> int | None:
+        with po_app.extensions["postalops.db"].transaction(Scope.system_scope()) as s:
+            return s.get(Device, device_id).token_id
+
+    form = {"csrf_token": client.csrf, "action": "token", "device_id": str(device_id)}
+    asked = client.post("/p/sorter/devices", data=form)
+    assert asked.status_code == 200 and token_id() is None  # the confirmation page, nothing done
+    assert "只显示一次" in visible(asked.get_data(as_text=True))
+    issued = client.post("/p/sorter/devices", data={**form, "confirmed": "1"})
+    assert issued.status_code == 200 and token_id() is not None
+    assert 'id="sorter-token"' in issued.get_data(as_text=True)
+    first = token_id()
+    # now a token exists: replacing it says it cuts the machine off, and is asked first too
+    page = client.get("/p/sorter/devices").get_data(as_text=True)
+    assert "更换令牌" in page and "无法上报数据" in page
+    asked = client.post("/p/sorter/devices", data=form)
+    assert "无法上报数据" in visible(asked.get_data(as_text=True)) and token_id() == first
+    replaced = client.post("/p/sorter/devices", data={**form, "confirmed": "1"})
+    assert replaced.status_code == 200 and token_id() not in (None, first)
+
+
+def test_the_device_and_wave_forms_show_errors_beside_their_fields(
+    po_app, make_user, login, stations
+):
+    from postalops.testing import count_rows
+    from postalops_sorter.models import Device, WaveWindow
+
+    client = login(make_user("ops1", JINSHUI, "ops"))
+    bad = client.post(
+        "/p/sorter/devices",
+        data={
+            "csrf_token": client.csrf,
+            "code": "DS10",
+            "name": "十号机",
+            "model": "",
+            "chutes": "x",
+            "commissioned_on": "",
+            "rated_per_hour": "3500",
+        },
+    )
+    assert bad.status_code == 422 and count_rows(po_app, Device) == 0
+    html = bad.get_data(as_text=True)
+    for field in ("model", "chutes", "commissioned_on"):
+        assert f'id="f-{field}-error"' in html, field
+    assert 'id="f-code-error"' not in html and 'value="DS10"' in html and 'value="十号机"' in html
+    assert "请输入大于零的整数" in html
+    waves = client.post(
+        "/p/sorter/waves",
+        data={
+            "csrf_token": client.csrf,
+            "start1": "06:30",
+            "end1": "09:30",
+            "start2": "09:00",
+            "end2": "08:00",
+            "start3": "14:00",
+        },
+    )
+    assert waves.status_code == 422 and count_rows(po_app, WaveWindow) == 0
+    html = waves.get_data(as_text=True)
+    assert 'id="f-end3-error"' in html and "同时填写" in html
+    assert 'value="09:00"' in html and 'value="14:00"' in html
+    overlap = client.post(
+        "/p/sorter/waves",
+        data={
+            "csrf_token": client.csrf,
+            "start1": "06:30",
+            "end1": "09:30",
+            "start2": "09:00",
+            "end2": "11:00",
+        },
+    )
+    assert overlap.status_code == 422 and count_rows(po_app, WaveWindow) == 0
+    html = overlap.get_data(as_text=True)
+    assert 'id="f-start2-error"' in html and "时间重叠" in html
