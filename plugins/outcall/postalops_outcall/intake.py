@@ -178,6 +178,24 @@ def parse_case(
     row: Mapping[str, Any], *, catalogue: Catalogue, row_number: int | None = None
 ) -> CaseRecord:
     """Validate one row and return it normalised, or raise one error listing all its bad fields."""
+    values, details = read_case(row, catalogue=catalogue)
+    if details:
+        if row_number is not None:
+            details = [{"row": row_number, **d} for d in details]
+        raise ValidationError(
+            f"办件数据有误 / invalid case{'' if row_number is None else f' in row {row_number}'}",
+            code="invalid_case",
+            details=details,
+        )
+    return CaseRecord(**values)
+
+
+def read_case(
+    row: Mapping[str, Any], *, catalogue: Catalogue
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Read one row: the fields that could be read (normalised) and every bad field's error.
+    A row with errors keeps its readable fields so they can still be checked against stored
+    cases and the batch's other rows (issue 15 §5)."""
     row = normalise_headers(row)
     details: list[dict[str, Any]] = []
     values: dict[str, Any] = {}
@@ -219,20 +237,26 @@ def parse_case(
             require_known(values["department"], values["service_item"], catalogue)
         except PostalOpsError as exc:
             details.extend(exc.details)
-    if details:
-        if row_number is not None:
-            details = [{"row": row_number, **d} for d in details]
-        raise ValidationError(
-            f"办件数据有误 / invalid case{'' if row_number is None else f' in row {row_number}'}",
-            code="invalid_case",
-            details=details,
-        )
-    return CaseRecord(**values)
+    return values, details
 
 
 def contradictions(existing: CaseRecord, incoming: CaseRecord) -> list[str]:
     """Names of immutable fields on which a re-sent case disagrees with the stored one."""
     return [f for f in IMMUTABLE_FIELDS if getattr(existing, f) != getattr(incoming, f)]
+
+
+def read_contradictions(known: Mapping[str, Any], incoming: Mapping[str, Any]) -> list[str]:
+    """Like :func:`contradictions` for fields as read (see :func:`read_case`): only the
+    immutable fields known on both sides are compared."""
+    return [
+        f
+        for f in IMMUTABLE_FIELDS
+        if known.get(f) is not None and incoming.get(f) is not None and known[f] != incoming[f]
+    ]
+
+
+def immutable_values(record: CaseRecord) -> dict[str, Any]:
+    return {f: getattr(record, f) for f in IMMUTABLE_FIELDS}
 
 
 def merge(existing: CaseRecord, incoming: CaseRecord) -> CaseRecord:
@@ -284,7 +308,9 @@ def check_batch(
     """Check every row; return the good records with their row numbers, every bad row's every
     error (collected with the core's ``RowErrors``, not raised, so the caller can add its
     reference checks against stored cases and answer once), and whether all of them are
-    contradictions (a 409 rather than a 422).
+    contradictions (a 409 rather than a 422). A row failing its shape check is still compared
+    on the fields that could be read with the batch's other rows, and those fields are kept
+    (``errors.raw_rows()``) for the caller's check against stored cases (issue 15 §5).
 
     Rows are numbered from ``first_row`` (2 for a CSV whose line 1 is the header), or by
     ``row_numbers`` when the caller already knows them. The same case number twice in one batch
@@ -292,27 +318,31 @@ def check_batch(
     """
     records: list[tuple[int, CaseRecord]] = []
     errors = RowErrors()
-    seen: dict[str, tuple[int, CaseRecord]] = {}
+    # The immutable fields known of each case number so far, and the last row that gave them.
+    seen: dict[str, tuple[int, dict[str, Any]]] = {}
     only_conflicts = True
     rows = list(rows)
     numbers = (
         list(row_numbers) if row_numbers is not None else range(first_row, first_row + len(rows))
     )
     for n, row in zip(numbers, rows, strict=True):
-        try:
-            record = parse_case(row, catalogue=catalogue, row_number=n)
-        except PostalOpsError as exc:
-            errors.extend(n, [{k: v for k, v in d.items() if k != "row"} for d in exc.details])
+        values, details = read_case(row, catalogue=catalogue)
+        case_no = values.get("case_no")
+        clash = read_contradictions(seen[case_no][1], values) if case_no in seen else []
+        if details:
             only_conflicts = False
+            # Without a contradiction here, the caller compares it with the stored case.
+            shape = [{k: v for k, v in d.items() if k != "row"} for d in details]
+            errors.extend(n, shape, raw=None if clash else values)
+        for f in clash:
+            errors.add(n, f, f"contradicts row {seen[case_no][0]}")
+        if clash:
             continue
-        if record.case_no in seen:
-            clash = contradictions(seen[record.case_no][1], record)
-            if clash:
-                for f in clash:
-                    errors.add(n, f, f"contradicts row {seen[record.case_no][0]}")
-                continue
-        seen[record.case_no] = (n, record)
-        records.append((n, record))
+        if case_no is not None:
+            known = {f: v for f, v in values.items() if f in IMMUTABLE_FIELDS and v is not None}
+            seen[case_no] = (n, {**seen.get(case_no, (n, {}))[1], **known})
+        if not details:
+            records.append((n, CaseRecord(**values)))
     return records, errors, only_conflicts
 
 

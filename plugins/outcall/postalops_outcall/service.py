@@ -24,7 +24,15 @@ from sqlmodel import Session, select
 from . import call_policy as cp
 from .address import DeliveryAddress, validate_address
 from .eligibility import Catalogue, CatalogueEntry, evaluate
-from .intake import LOCAL_TZ, CaseRecord, IntakeAction, check_batch, classify
+from .intake import (
+    LOCAL_TZ,
+    CaseRecord,
+    IntakeAction,
+    check_batch,
+    classify,
+    immutable_values,
+    read_contradictions,
+)
 from .masking import mask_id_number, mask_name, mask_phone
 from .models import (
     OutcallAttempt,
@@ -315,11 +323,13 @@ def intake_cases(
     records, errors, only_conflicts = check_batch(
         [r for _, r in rows], catalogue=catalogue, row_numbers=numbers
     )
+    # Rows that failed their shape check, as far as they could be read: compared with the
+    # stored case too, so their contradictions come with their shape errors (issue 15 §5).
+    partial = [(n, values) for n, values in errors.raw_rows() if values.get("case_no")]
+    case_numbers = {r.case_no for _, r in records} | {v["case_no"] for _, v in partial}
     stored_cases = {
         c.case_no: c
-        for c in _chunked_in(
-            session, OutcallCase, OutcallCase.case_no, list({r.case_no for _, r in records}), tenant
-        )
+        for c in _chunked_in(session, OutcallCase, OutcallCase.case_no, list(case_numbers), tenant)
     }
     # The case as it stands before each row: stored, or as an earlier row of this batch left it.
     current: dict[str, CaseRecord] = {no: _record_of(c) for no, c in stored_cases.items()}
@@ -332,6 +342,11 @@ def intake_cases(
             continue
         current[rec.case_no] = merged
         plans.append((n, action, merged))
+    for n, values in partial:
+        if values["case_no"] in stored_cases:
+            stored = immutable_values(_record_of(stored_cases[values["case_no"]]))
+            for f in read_contradictions(stored, values):
+                errors.add(n, f, "immutable")
     if errors:
         details = errors.details()
         if only_conflicts:
