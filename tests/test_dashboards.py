@@ -19,8 +19,8 @@ def dash_update(client, unit, start="2022-08-17", end="2022-08-31", path="/dashb
         "inputs": [
             {"id": "po-url", "property": "pathname", "value": path},
             {"id": "po-unit", "property": "value", "value": unit},
-            {"id": "po-period", "property": "start_date", "value": start},
-            {"id": "po-period", "property": "end_date", "value": end},
+            {"id": "po-from", "property": "value", "value": start},
+            {"id": "po-to", "property": "value", "value": end},
         ],
         "changedPropIds": ["po-url.pathname"],
         "state": [],
@@ -190,3 +190,19 @@ def test_overview_charts_name_units_and_translate_axis_titles(po_app, tenants):
     # hover and cards through postalops.formatting
     assert children["customdata"] == ["61 day", "61 day"]
     assert children["hovertemplate"].endswith("%{customdata}<extra></extra>")
+
+
+def test_the_dashboard_page_says_its_language_and_uses_native_controls(po_app, make_user, login):
+    """axe (serious/critical) on /dashboards/: <html> had no lang, and Dash's date-range picker
+    and dropdown carried ARIA attributes they may not have. The page declares its language and
+    the unit and period are native, labelled <select> and date inputs."""
+    c = login(make_user("v", ZZ, "viewer"))
+    page = c.get("/dashboards/").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page
+    c.post("/lang", data={"lang": "en", "csrf_token": c.csrf, "next": "/"})
+    assert '<html lang="en">' in c.get("/dashboards/").get_data(as_text=True)
+    layout = json.dumps(c.get("/dashboards/_dash-layout").json)
+    assert '"po-from"' in layout and '"po-to"' in layout and "DatePickerRange" not in layout
+    assert '"htmlFor": "po-unit"' in layout and '"type": "Select"' in layout
+    bad = dash_update(c, ZZ, start="2022-13-40")
+    assert bad.status_code == 200 and "po-bad-date" in bad.get_data(as_text=True)

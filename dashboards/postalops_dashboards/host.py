@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import dash
+import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 from flask import Flask, session
-from postalops import context, formatting
+from postalops import clock, context, formatting
 from postalops.models import OrgUnit
 from postalops.plugins import DashboardPage
 from postalops.tenancy import in_subtree
@@ -173,10 +174,20 @@ def _viewer_units(s: Session) -> list[OrgUnit]:
     ]
 
 
+class _PortalDash(dash.Dash):
+    """The Dash app of the portal: its page says which language it is in (screen readers and
+    the browser's font choice for Chinese depend on ``<html lang>``)."""
+
+    def interpolate_index(self, **kwargs: Any) -> str:
+        page = super().interpolate_index(**kwargs)
+        lang = "zh-CN" if _zh() else "en"
+        return page.replace("<html>", f'<html lang="{lang}">', 1)
+
+
 def create_dash(app: Flask) -> dash.Dash:
     """Mount the one Dash app of this process on ``app`` and collect plugin pages."""
     theme.register()  # every figure drawn from here on uses the portal's template
-    dash_app = dash.Dash(
+    dash_app = _PortalDash(
         __name__,
         server=app,
         url_base_pathname=BASE,
@@ -205,8 +216,8 @@ def create_dash(app: Flask) -> dash.Dash:
         Output("po-page", "children"),
         Input("po-url", "pathname"),
         Input("po-unit", "value"),
-        Input("po-period", "start_date"),
-        Input("po-period", "end_date"),
+        Input("po-from", "value"),
+        Input("po-to", "value"),
     )
     def render(pathname: str, unit: str, start: str, end: str) -> Any:
         return _render(app, pathname or BASE, unit, start, end)
@@ -299,9 +310,15 @@ def _shell(app: Flask) -> html.Div:
                     ),
                     html.Div(
                         [
-                            dcc.Dropdown(
+                            html.Label(
+                                "单位" if zh else "Unit",
+                                htmlFor="po-unit",
+                                className="visually-hidden",
+                            ),
+                            # native controls (Bootstrap-styled): keyboard and screen-reader
+                            # friendly, and the phone's own pickers
+                            dbc.Select(
                                 id="po-unit",
-                                clearable=False,
                                 value=ctx.unit,
                                 className="po-unit-select",
                                 options=[
@@ -313,11 +330,30 @@ def _shell(app: Flask) -> html.Div:
                                     for u in units
                                 ],
                             ),
-                            dcc.DatePickerRange(
-                                id="po-period",
-                                start_date=default_from,
-                                end_date=default_to,
-                                display_format="YYYY-MM-DD",
+                            html.Label(
+                                "开始日期" if zh else "From",
+                                htmlFor="po-from",
+                                className="visually-hidden",
+                            ),
+                            dbc.Input(
+                                id="po-from",
+                                type="date",
+                                value=str(default_from),
+                                className="po-date",
+                                debounce=True,
+                            ),
+                            html.Span("→", className="po-date-sep", **{"aria-hidden": "true"}),
+                            html.Label(
+                                "结束日期" if zh else "To",
+                                htmlFor="po-to",
+                                className="visually-hidden",
+                            ),
+                            dbc.Input(
+                                id="po-to",
+                                type="date",
+                                value=str(default_to),
+                                className="po-date",
+                                debounce=True,
                             ),
                         ],
                         className="po-dash-controls",
@@ -349,10 +385,14 @@ def _render(app: Flask, pathname: str, unit: str | None, start: str | None, end:
     root = ctx.principal.home_unit or "cn"
     unit = unit if unit and in_subtree(unit, root) else ctx.unit
     try:
-        date_from = dt.date.fromisoformat(start[:10]) if start else dt.date.today()
+        date_from = dt.date.fromisoformat(start[:10]) if start else clock.today()
         date_to = dt.date.fromisoformat(end[:10]) if end else date_from
     except ValueError:
-        return html.Div("bad date", className="flash error")
+        return _notice(
+            "日期无效" if zh else "Not a date",
+            "请按 YYYY-MM-DD 选择开始和结束日期。" if zh else "Pick the start and end dates.",
+            "po-bad-date",
+        )
     if date_from > date_to:
         date_from, date_to = date_to, date_from
     path = pathname[len(BASE) :] if pathname.startswith(BASE) else ""
