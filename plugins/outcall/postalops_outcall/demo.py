@@ -91,6 +91,7 @@ def build_demo(
     done: dict[str, int] = {}
     gz = _unit(units, plan.GUANGZHOU)
     if gz:
+        _agent_accounts(session, gz)
         done.update(_guangzhou(session, gz, progress))
     lf = _unit(units, plan.LINFEN)
     if lf:
@@ -99,6 +100,28 @@ def build_demo(
 
     done.update(build_present(session, units, progress))
     return done
+
+
+def _agent_accounts(session: Session, tenant: str) -> None:
+    """The Guangzhou call agents of the story, as (disabled) accounts with their names, so
+    call lists and the by-agent chart show people, not login ids. They cannot sign in: no
+    password is set (the demo's own logins are made by the core)."""
+    from postalops.models import User
+
+    have = set(session.exec(select(User.username).where(User.username.in_(plan.AGENTS))).all())
+    for login in plan.AGENTS:
+        if login not in have:
+            session.add(
+                User(
+                    username=login,
+                    display_name=plan.AGENT_NAMES[login],
+                    password_hash="!",  # matches no password
+                    home_unit_code=tenant,
+                    roles=["outcall_agent"],
+                    active=False,
+                )
+            )
+    session.flush()
 
 
 def _guangzhou(

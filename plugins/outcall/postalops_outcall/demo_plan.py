@@ -62,6 +62,13 @@ GUANGZHOU_CATALOGUE: tuple[CatalogueEntry, ...] = tuple(
 )
 
 AGENTS: tuple[str, ...] = ("gz_agent_01", "gz_agent_02", "gz_agent_03", "gz_agent_04")
+# The people behind those logins (the demo gives them accounts, so lists and charts name them).
+AGENT_NAMES: dict[str, str] = {
+    "gz_agent_01": "陈晓燕",
+    "gz_agent_02": "黄志强",
+    "gz_agent_03": "林美华",
+    "gz_agent_04": "梁家豪",
+}
 
 # Share of each answer among call attempts, in the order the unit interval is cut.
 # Accepted is the article's 54 % success rate.

@@ -23,6 +23,10 @@ def test_guangzhou_fortnight_and_linfen_certificates(po_app, units, frozen_today
         unit_rows = {u.code: u for u in s.exec(select(OrgUnit)).all()}
         build_demo(s, unit_rows, lambda done, total, msg: steps.append(msg))
     assert steps  # progress was reported
+    from postalops_outcall.dashboards import agent_names
+
+    with db.transaction(Scope.system_scope()) as s:  # the story's agents are named people
+        assert agent_names(s, ["user:gz_agent_01", "user:gz_agent_04"]) == ["陈晓燕", "梁家豪"]
     with db.transaction(Scope.system_scope()) as s:
         kpis = outcall_metrics(s, GZ, dt.date(2022, 8, 17), dt.date(2022, 8, 31))
         linfen = s.exec(
