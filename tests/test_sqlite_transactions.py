@@ -89,7 +89,9 @@ def test_readers_are_not_serialised_behind_a_writer(db):
     finally:
         release.set()
         t.join()
-    assert elapsed < 0.5, f"20 reads took {elapsed:.2f} s behind a writer"
+    # Serialised reads would wait for the writer's 5 s hold (or the 30 s busy timeout); the
+    # bound is far from that and loose enough for a loaded CI machine (a demo builds alongside).
+    assert elapsed < 3.0, f"20 reads took {elapsed:.2f} s behind a writer"
 
 
 def test_a_second_writer_waits_for_the_first_instead_of_failing(db):
