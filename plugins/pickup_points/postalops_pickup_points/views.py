@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import plotly
 from flask import (
@@ -77,6 +78,39 @@ def pickup_label(pairs: dict, key: Any) -> str:
     return zh if is_zh() else en
 
 
+class ListPage:
+    """The paging of a list computed in Python (coverage, uncovered areas, quality), for
+    ``ui.pagination``; ``prefix`` keeps two lists on one page apart (``c_page`` / ``u_page``)."""
+
+    def __init__(self, rows: list[Any], args: Any, prefix: str = "", per_page: int = 50) -> None:
+        self.total = len(rows)
+        self.per_page = per_page
+        self.pages = max(1, -(-self.total // per_page))
+        self._key = prefix + "page"
+        raw = str(args.get(self._key, "1"))
+        self.page = min(int(raw), self.pages) if raw.isdigit() and int(raw) > 0 else 1
+        self.rows = rows[(self.page - 1) * per_page : self.page * per_page]
+        self.first = 0 if not self.total else (self.page - 1) * per_page + 1
+        self.last = min(self.total, self.page * per_page)
+        self._args = {k: v for k, v in args.items() if k != self._key}
+
+    def page_url(self, n: int) -> str:
+        args = dict(self._args)
+        if n > 1:
+            args[self._key] = n
+        return "?" + urlencode(args)
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        keep = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        out: list[int | None] = []
+        for n in range(1, self.pages + 1):
+            if n in keep:
+                out.append(n)
+            elif out and out[-1] is not None:
+                out.append(None)
+        return out
+
+
 @bp.route("/")
 def index() -> Any:
     check_permission(VIEW)
@@ -92,14 +126,19 @@ def coverage() -> Any:
     day = _day()
     unit = context.tenant()
     s = context.session()
-    rows = coverage_store.coverage_table(s, unit, day)
-    uncovered = coverage_store.uncovered_list(s, unit, day, k=3)[:200]
+    from postalops.ui import unit_name
+
+    rows = sorted(  # by the unit's name, as the reader looks for it, then the category
+        coverage_store.coverage_table(s, unit, day),
+        key=lambda r: (r["unit"].count("."), unit_name(r["unit"]), r["category"]),
+    )
+    uncovered = coverage_store.uncovered_list(s, unit, day, k=3)
     return render_template(
         "pickup_points/coverage.html",
         unit=unit,
         day=day,
-        rows=rows,
-        uncovered=uncovered,
+        rows=ListPage(rows, request.args, prefix="c_"),
+        uncovered=ListPage(uncovered, request.args, prefix="u_"),
         categories=AREA_CATEGORY_LABELS,
         can_manage=context.principal().can(MANAGE),
     )
@@ -209,13 +248,25 @@ def plotly_js() -> Any:
 def import_page() -> Any:
     check_permission(VIEW)
     report = result = None
+    errors: dict[str, str] = {}
     kind = request.form.get("kind", "areas")
     if request.method == "POST":
         check_permission(MANAGE)
         f = request.files.get("file")
+        if kind not in ("areas", "points"):
+            errors["kind"] = _("Choose what the file holds.")
         if f is None or not f.filename:
-            flash(_("Choose a file."), "error")
-            return redirect(url_for("pickup_points.import_page"))
+            errors["file"] = _("Choose a CSV, XLSX or GeoJSON file.")
+        if errors:
+            return render_template(
+                "pickup_points/import.html",
+                report=None,
+                result=None,
+                kind=kind,
+                unit=context.tenant(),
+                errors=errors,
+            ), 422
+        assert f is not None and f.filename
         name = f.filename.lower()
         fmt = (
             "xlsx"
@@ -240,13 +291,18 @@ def import_page() -> Any:
                 s.commit()
                 flash(_("Imported: %(created)s new, %(updated)s updated.", **result), "ok")
             else:
-                flash(_("Nothing was imported: fix the rows below."), "error")
+                errors["file"] = _("Nothing was imported: fix the rows below.")
         except PostalOpsError as error:
             s.rollback()
-            flash(error.message, "error")
+            errors["file"] = error.message
     return render_template(
-        "pickup_points/import.html", report=report, result=result, kind=kind, unit=context.tenant()
-    )
+        "pickup_points/import.html",
+        report=report,
+        result=result,
+        kind=kind,
+        unit=context.tenant(),
+        errors=errors,
+    ), (422 if errors else 200)
 
 
 @bp.route("/quality")
@@ -265,13 +321,21 @@ def quality() -> Any:
     rows = sorted(
         ((points[pid], f) for pid, f in per_point.items() if pid in points),
         key=lambda pf: (-(pf[1].uncollected_rate or 0), pf[0].code),
-    )[:300]
-    return render_template("pickup_points/quality.html", frm=frm, to=to, rows=rows, unit=unit)
+    )
+    return render_template(
+        "pickup_points/quality.html", frm=frm, to=to, rows=ListPage(rows, request.args), unit=unit
+    )
 
 
 @bp.route("/direct")
 def direct() -> Any:
     check_permission(VIEW)
+    return _direct_page()
+
+
+def _direct_page(switch_errors: dict[int, str] | None = None) -> Any:
+    """The direct-delivery page; ``switch_errors`` ``{point id: message}`` shows a refused
+    switch beside that proposal's date field (422)."""
     frm, to = _period()
     window_end = _day("window_end", to)
     unit = context.tenant()
@@ -293,37 +357,70 @@ def direct() -> Any:
         window_end=window_end,
         window=rules.window(window_end),
         threshold=rules.threshold_per_day,
-        proposals=[(names.get(p.point_id), p) for p in found],
-        switched=direct_delivery_store.direct_on(s, unit, to),
+        proposals=ListPage([(names.get(p.point_id), p) for p in found], request.args, "p_"),
+        switched=ListPage(
+            sorted(direct_delivery_store.direct_on(s, unit, to).items()), request.args, "s_"
+        ),
         names=names,
         diverted=direct_delivery_store.diverted(s, unit, frm, to),
         city=direct_delivery_store.city_delivery(s, unit, frm, to),
         share=direct_delivery_store.share(s, unit, frm, to),
         handover=trend(months),
-        branches=[
-            (code, unit, c, i, handover_share(c, i))
-            for _, code, unit, c, i in item_flow.counter_handover_by_point(s, unit, frm, to)
-        ],
+        branches=ListPage(
+            [
+                (code, unit, c, i, handover_share(c, i))
+                for _, code, unit, c, i in item_flow.counter_handover_by_point(s, unit, frm, to)
+            ],
+            request.args,
+            "b_",
+        ),
         can_switch=context.principal().can(DIRECT),
-    )
+        switch_errors=switch_errors or {},
+        typed=request.form,
+    ), (422 if switch_errors else 200)
 
 
 @bp.route("/direct/switch", methods=["POST"])
 def direct_switch() -> Any:
+    from postalops import ui
+
     check_permission(DIRECT)
     s = context.session()
     try:
-        point_id = int(request.form["point_id"])
-        effective = dt.date.fromisoformat(request.form["effective"])
+        point_id = int(request.form.get("point_id", ""))
+    except ValueError:
+        abort(400)
+    point = s.get(PickupPoint, point_id)
+    if point is None or not context.current().scope.allows(point.tenant_code):
+        abort(404)
+    try:
+        effective = dt.date.fromisoformat(request.form.get("effective", ""))
+    except ValueError:
+        return _direct_page({point_id: _("Choose the day direct delivery starts.")})
+    confirm = ui.confirm_first(
+        _(
+            "From %(day)s, %(point)s's items are delivered to the door instead of waiting at "
+            "the point.",
+            day=effective.isoformat(),
+            point=f"{point.code} {point.name}",
+        ),
+        _("Switch to direct delivery"),
+    )
+    if confirm is not None:
+        return confirm
+    try:
         direct_delivery_store.record_switch(s, point_id, effective, context.principal().name)
         s.commit()
         flash(_("Switch recorded."), "ok")
-    except (KeyError, ValueError):
-        flash(_("Point and effective date are required."), "error")
     except PostalOpsError as error:
         s.rollback()
-        flash(error.message, "error")
-    return redirect(url_for("pickup_points.direct"))
+        message = (
+            _("This point is already on direct delivery.")
+            if error.code == "already_direct"
+            else error.message
+        )
+        return _direct_page({point_id: message})
+    return redirect(url_for("pickup_points.direct", **request.args))
 
 
 def _choices(labels: dict) -> list[tuple[str, str, str]]:
