@@ -96,6 +96,19 @@ def test_every_payroll_page_reads_in_chinese_and_a_stale_draft_shows_stale(
     assert "草稿已过期" in visible(portal.get("/p/payroll/").get_data(as_text=True))
     run_page = portal.get(f"/p/payroll/runs/{run_id}").get_data(as_text=True)
     assert 'id="run-stale"' in run_page and "草稿已过期" in visible(run_page)
+    portal.post("/lang", data={"lang": "en", "csrf_token": portal.csrf, "next": "/"})
+    for url in (
+        "/p/payroll/",
+        f"/p/payroll/runs/{run_id}",
+        f"/p/payroll/payslips/{slip_id}",
+        "/p/payroll/rate-cards",
+        "/p/payroll/import",
+        "/p/payroll/costs?from=2022-09-01",
+    ):
+        page = portal.get(url)
+        assert page.status_code == 200, url
+        assert "Piece-rate pay" in page.get_data(as_text=True), url
+    assert "Stale draft" in visible(portal.get("/p/payroll/").get_data(as_text=True))
 
 
 def test_runs_and_payslips_are_paged_at_50(payroll_world, as_unit, make_user, login):

@@ -74,6 +74,11 @@ def test_the_pickup_pages_read_in_chinese_and_lists_are_paged(make_user, login, 
     page2 = client.get("/p/pickup_points/coverage?u_page=2").get_data(as_text=True)
     assert rows_of(page2, "uncovered") == 11 and "远郊小区" in visible(page2)
     assert "金水" in visible(coverage) and "城市小区" in visible(coverage)
+    client.post("/lang", data={"lang": "en", "csrf_token": client.csrf, "next": "/"})
+    for path in ("/", "/coverage", "/quality", "/direct", "/import", "/map"):
+        page = client.get("/p/pickup_points" + path)
+        assert page.status_code == 200, path
+        assert "Pickup points" in page.get_data(as_text=True), path
 
 
 def test_switching_to_direct_delivery_is_asked_first_and_a_missing_day_shown_in_place(
