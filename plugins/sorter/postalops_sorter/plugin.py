@@ -125,6 +125,14 @@ def postalops_status_labels():
             "acknowledged": Status("处理中", "Acknowledged", "warning"),
             "resolved": Status("已解除", "Resolved", "success"),
         },
+        "sorter.state": {
+            "running": Status("运行中", "Running", "success"),
+            "idle": Status("空转", "Idle", "neutral"),
+            "jammed": Status("卡件", "Jammed", "danger"),
+            "fault": Status("故障", "Fault", "danger"),
+            "emergency_stop": Status("急停", "Emergency stop", "danger"),
+            "planned_stop": Status("计划停机", "Planned stop", "info"),
+        },
         "sorter.token": {
             "issued": Status("已发放", "Issued", "success"),
             "none": Status("未发放", "Not issued", "neutral"),

@@ -272,3 +272,20 @@ def test_the_device_and_wave_forms_show_errors_beside_their_fields(
     assert overlap.status_code == 422 and count_rows(po_app, WaveWindow) == 0
     html = overlap.get_data(as_text=True)
     assert 'id="f-start2-error"' in html and "时间重叠" in html
+
+
+def test_the_live_page_reads_in_chinese(make_user, login, make_device, tel):
+    """The machine's state as a translated badge, counts and rates formatted, the station by
+    name; the badges the live refresh swaps in are on the page."""
+    device_id, machine = make_device()
+    tel.post(
+        machine,
+        device_id,
+        [tel.state(0, tel.at(8, 0), "emergency_stop")]
+        + [tel.item(i + 1, tel.at(8, 1)) for i in range(3)],
+    )
+    client = login(make_user("head", JINSHUI, "station_head"))
+    html = client.get(f"/p/sorter/devices/{device_id}").get_data(as_text=True)
+    text = assert_readable(html)
+    assert "当前状态" in text and "急停" in text and "金水" in text and "live-chart" in html
+    assert 'data-status="planned_stop"' in html  # the refresh's badges, translated
