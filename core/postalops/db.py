@@ -154,13 +154,13 @@ def _apply_scope(state: ORMExecuteState) -> None:
     if state.is_column_load or state.is_relationship_load:
         return  # the parent query already carried the criteria
     scope: Scope | None = state.session.info.get("scope")
+    if scope is not None and scope.system:
+        return  # unrestricted: nothing to add, nothing to look up
     classes, raw_tenant_table = _touched_tenant_classes(state)
     if not classes and not raw_tenant_table:
         return
     if scope is None:
         raise ScopeError("tenant-scoped query without a scope", code="no_scope")
-    if scope.system:
-        return
     if state.is_insert:
         _check_insert_params(state, scope)
         return
