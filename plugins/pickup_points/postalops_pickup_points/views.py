@@ -19,6 +19,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -123,7 +124,11 @@ def index() -> Any:
 @bp.route("/coverage")
 def coverage() -> Any:
     check_permission(VIEW)
-    day = _day()
+    return _coverage_page(_day())
+
+
+def _coverage_page(day: dt.date, suggest_errors: dict[str, str] | None = None) -> Any:
+    """The coverage page; ``suggest_errors`` shows a refused suggestion form in place (422)."""
     unit = context.tenant()
     s = context.session()
     from postalops.ui import unit_name
@@ -141,7 +146,9 @@ def coverage() -> Any:
         uncovered=ListPage(uncovered, request.args, prefix="u_"),
         categories=AREA_CATEGORY_LABELS,
         can_manage=context.principal().can(MANAGE),
-    )
+        suggest_errors=suggest_errors or {},
+        typed=request.form,
+    ), (422 if suggest_errors else 200)
 
 
 @bp.route("/coverage/suggest", methods=["POST"])
@@ -152,8 +159,11 @@ def suggest() -> Any:
     day = _day()
     unit = context.tenant()
     s = context.session()
+    raw_limit = request.form.get("limit", "5").strip()
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        return _coverage_page(day, {"limit": _("Enter a whole number from 1 to 1000.")})
+    limit = int(raw_limit)
     try:
-        limit = int(request.form.get("limit", "5"))
         f = request.files.get("file")
         if f is not None and f.filename:
             rows = read_rows(f.read(), "xlsx" if f.filename.lower().endswith(".xlsx") else "csv")
@@ -166,12 +176,12 @@ def suggest() -> Any:
                 for u in coverage_store.uncovered_list(s, unit, day, k=1)
             ]
         picked = coverage_store.suggest(s, unit, day, candidates, limit) if candidates else []
-    except (KeyError, ValueError):
-        flash(_("Candidates need id, lon and lat columns; limit must be a number."), "error")
-        return redirect(url_for("pickup_points.coverage", day=day))
+    except (KeyError, ValueError, TypeError):
+        return _coverage_page(
+            day, {"file": _("Candidates need id, lon and lat columns, lon and lat as numbers.")}
+        )
     except PostalOpsError as error:
-        flash(error.message, "error")
-        return redirect(url_for("pickup_points.coverage", day=day))
+        return _coverage_page(day, {"file": error.message})
     return render_template("pickup_points/suggest.html", day=day, picked=picked, limit=limit)
 
 
@@ -220,7 +230,11 @@ def job_progress(job_id: str) -> Any:
     job = context.session().get(Job, job_id)
     if job is None or not context.current().scope.allows(job.tenant_code):
         abort(404)
-    return render_template("pickup_points/job.html", job=job)
+    from postalops.jobs import JobService
+
+    service = current_app.extensions.get("postalops.jobs")
+    label = service.label(job.kind, is_zh()) if isinstance(service, JobService) else _("Job")
+    return render_template("pickup_points/job.html", job=job, job_title=label)
 
 
 @bp.route("/map")

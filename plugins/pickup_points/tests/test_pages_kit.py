@@ -145,3 +145,29 @@ def test_the_import_form_shows_a_missing_file_beside_its_field(po_app, make_user
     assert bad.status_code == 422 and count_rows(po_app, PickupArea) == 0
     html = bad.get_data(as_text=True)
     assert 'id="f-file-error"' in html and 'id="import-report"' in html
+
+
+def test_site_suggestion_and_the_recompute_job_read_in_chinese(
+    po_app, make_user, login, make_token, workers
+):
+    from postalops.jobs import wait_for
+
+    import_network(make_token(ZZ, *ALL))
+    client = login(make_user("planner", ZZ, "pickup_planner", "ops"))
+    bad = client.post(
+        "/p/pickup_points/coverage/suggest", data={"limit": "很多", "csrf_token": client.csrf}
+    )
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert 'id="f-limit-error"' in html and "1 到 1000" in html and 'value="很多"' in html
+    ok = client.post(
+        "/p/pickup_points/coverage/suggest", data={"limit": "2", "csrf_token": client.csrf}
+    )
+    assert ok.status_code == 200 and "远郊小区" in assert_readable(ok.get_data(as_text=True))
+    started = client.post("/p/pickup_points/coverage/recompute", data={"csrf_token": client.csrf})
+    assert started.status_code == 302
+    job_id = started.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    wait_for(po_app.extensions["postalops.db"], job_id, timeout=60)
+    page = client.get(started.headers["Location"]).get_data(as_text=True)
+    text = assert_readable(page)
+    assert "重算自提点覆盖" in text and "已完成" in text and "查看结果" in text
