@@ -229,18 +229,53 @@ class Page:
 
     def page_numbers(self, around: int = 2) -> list[int | None]:
         """Page numbers to link, ``None`` for a gap: 1 … 4 5 [6] 7 8 … 20."""
-        keep = {1, self.pages, *range(self.page - around, self.page + around + 1)}
-        out: list[int | None] = []
-        for n in range(1, self.pages + 1):
-            if n in keep:
-                out.append(n)
-            elif out and out[-1] is not None:
-                out.append(None)
-        return out
+        return page_numbers(self.page, self.pages, around)
 
     def export_response(self) -> Any:
         """The filtered rows (all pages, sorted as shown) as a CSV or XLSX download."""
         return self.listing.export_response(self._session, self._stmt, self.export or "csv")
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """Page numbers to link, ``None`` for a gap: 1 … 4 5 [6] 7 8 … 20."""
+    keep = {1, pages, *range(page - around, page + around + 1)}
+    out: list[int | None] = []
+    for n in range(1, pages + 1):
+        if n in keep:
+            out.append(n)
+        elif out and out[-1] is not None:
+            out.append(None)
+    return out
+
+
+class ListPage:
+    """Paging for a list computed in Python (a report, a comparison table), shown with
+    ``ui.pagination`` like a listing's page: ``ListPage(rows, request.args, prefix="u_")``.
+    ``prefix`` keeps two lists on one page apart (``page`` / ``u_page``); a bad or too large
+    page number shows the nearest page."""
+
+    def __init__(
+        self, rows: Sequence[Any], args: Mapping[str, Any], prefix: str = "", per_page: int = 50
+    ) -> None:
+        self.total = len(rows)
+        self.per_page = per_page
+        self.pages = max(1, -(-self.total // per_page))
+        self._key = prefix + "page"
+        raw = str(args.get(self._key, "1"))
+        self.page = min(int(raw), self.pages) if raw.isdigit() and int(raw) > 0 else 1
+        self.rows = list(rows[(self.page - 1) * per_page : self.page * per_page])
+        self.first = 0 if not self.total else (self.page - 1) * per_page + 1
+        self.last = min(self.total, self.page * per_page)
+        self._args = {k: v for k, v in args.items() if k != self._key}
+
+    def page_url(self, n: int) -> str:
+        args = dict(self._args)
+        if n > 1:
+            args[self._key] = n
+        return "?" + urlencode(args)
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        return page_numbers(self.page, self.pages, around)
 
 
 class Listing:

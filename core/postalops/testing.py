@@ -411,3 +411,36 @@ def default_metrics(app: Any, tenant: str, plugin: str) -> dict[str, Any]:
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     body = resp.get_json()
     return {k: v["value"] for k, v in body["metrics"].get(plugin, {}).items()}
+
+
+# --- reading a page as its user does ----------------------------------------------------------
+
+SNAKE_CASE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
+UNIT_CODE = re.compile(r"(?<![\w.])cn(?:\.[a-z][a-z0-9_]*)+(?![\w])")
+# an unformatted or over-long decimal; a price per item (¥0.585) keeps its own digits
+LONG_DECIMAL = re.compile(r"(?<![¥\d.,])[\d,]+\.\d{3,}")
+
+
+def page_text(html: str, skip: tuple[str, ...] = ("script", "style", "textarea", "code")) -> str:
+    """The text a reader sees: tags, attribute values and the ``skip`` elements removed (a
+    textarea holds what the user edits, a ``<code>`` a column name to type, not prose)."""
+    tags = "|".join(skip)
+    text = re.sub(rf"<({tags})\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
+
+
+def assert_readable(html: str) -> str:
+    """No snake_case token, raw unit code or unformatted decimal in the page's visible text
+    (issue 14's rule for the zh portal); returns that text."""
+    text = page_text(html)
+    assert not SNAKE_CASE.findall(text), SNAKE_CASE.findall(text)
+    assert not UNIT_CODE.findall(text), UNIT_CODE.findall(text)
+    assert not LONG_DECIMAL.findall(text), LONG_DECIMAL.findall(text)
+    return text
+
+
+def table_rows(html: str, table_id: str) -> int:
+    """How many body rows the table ``id=table_id`` shows."""
+    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
+    assert table is not None, table_id
+    return len(re.findall(r"<tr[ >]", table[0].split("<tbody>")[1]))

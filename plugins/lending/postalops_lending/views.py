@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from postalops import clock, context, formatting, ui
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError
-from postalops.listing import Column, Listing
+from postalops.listing import Column, Listing, ListPage
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
@@ -1098,37 +1098,6 @@ CALLS = Listing(
 )
 
 
-class ListPage:
-    """The paging of a list computed in Python, for the kit's ``ui.pagination``."""
-
-    def __init__(self, rows: list[Any], args: Any, per_page: int = OUTREACH_PER_PAGE) -> None:
-        self.total = len(rows)
-        self.per_page = per_page
-        self.pages = max(1, -(-self.total // per_page))
-        page = args.get("page", "1")
-        self.page = min(int(page), self.pages) if str(page).isdigit() and int(page) > 0 else 1
-        self.rows = rows[(self.page - 1) * per_page : self.page * per_page]
-        self.first = 0 if not self.total else (self.page - 1) * per_page + 1
-        self.last = min(self.total, self.page * per_page)
-        self._args = {k: v for k, v in args.items() if k != "page"}
-
-    def page_url(self, n: int) -> str:
-        args = dict(self._args)
-        if n > 1:
-            args["page"] = n
-        return "?" + urlencode(args)
-
-    def page_numbers(self, around: int = 2) -> list[int | None]:
-        keep = {1, self.pages, *range(self.page - around, self.page + around + 1)}
-        out: list[int | None] = []
-        for n in range(1, self.pages + 1):
-            if n in keep:
-                out.append(n)
-            elif out and out[-1] is not None:
-                out.append(None)
-        return out
-
-
 def _phone_back_export(rows: list[dict[str, Any]], on: dt.date, fmt: str) -> Any:
     from flask import send_file
     from postalops.listing import to_csv, to_xlsx
@@ -1238,7 +1207,7 @@ def outreach_list() -> Any:
         return calls.export_response()
     return render_template(
         "lending/outreach.html",
-        listing=ListPage(rows, request.args),
+        listing=ListPage(rows, request.args, per_page=OUTREACH_PER_PAGE),
         on=on,
         today=clock.today(),
         manager=manager,

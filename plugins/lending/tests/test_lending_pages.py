@@ -10,36 +10,12 @@ import re
 from decimal import Decimal as D
 
 from postalops import clock
-from postalops.testing import count_rows
+from postalops.testing import assert_readable, count_rows
+from postalops.testing import page_text as visible
+from postalops.testing import table_rows as rows_of
 from postalops_lending.models import Application, Borrower, Loan, Relief, Repayment
 
 from .conftest import BASE, HUOCHENG, YINING, borrower, months
-
-SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
-UNIT_CODE = re.compile(r"(?<![\w.])cn(?:\.[a-z][a-z0-9_]*)+(?![\w])")
-LONG_DECIMAL = re.compile(r"\d+\.\d{3,}")
-
-
-def visible(html: str) -> str:
-    """The text a reader sees: no scripts, styles, tags or attribute values."""
-    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    text = re.sub(r"<[^>]+>", " ", text)
-    return re.sub(r"\s+", " ", text)
-
-
-def assert_readable(html: str) -> str:
-    """No snake_case token, raw unit code or over-long decimal in the visible text."""
-    text = visible(html)
-    assert not SNAKE.findall(text), SNAKE.findall(text)
-    assert not UNIT_CODE.findall(text), UNIT_CODE.findall(text)
-    assert not LONG_DECIMAL.findall(text), LONG_DECIMAL.findall(text)
-    return text
-
-
-def rows_of(html: str, table_id: str) -> int:
-    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
-    assert table is not None, table_id
-    return len(re.findall(r"<tr>", table[0].split("<tbody>")[1]))
 
 
 def add_borrowers(as_unit, n: int, unit: str = YINING, prefix: str = "测试商贸") -> None:

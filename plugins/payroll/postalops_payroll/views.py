@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -19,7 +18,7 @@ from postalops.db import in_scope_clause
 from postalops.errors import PostalOpsError
 from postalops.imports import parse_csv, parse_xlsx
 from postalops.jobs import submit
-from postalops.listing import Column, Listing
+from postalops.listing import Column, Listing, ListPage
 from postalops.models import Job
 from sqlmodel import select
 
@@ -497,39 +496,6 @@ def import_page() -> Any:
         fields=fields,
         kind=kind,
     ), (422 if fields else 200)
-
-
-class ListPage:
-    """The paging of a list computed in Python (the cost report), for ``ui.pagination``;
-    ``prefix`` keeps two lists on one page apart (``page`` / ``b_page``)."""
-
-    def __init__(self, rows: list[Any], args: Any, prefix: str = "", per_page: int = 50) -> None:
-        self.total = len(rows)
-        self.per_page = per_page
-        self.pages = max(1, -(-self.total // per_page))
-        self._key = prefix + "page"
-        raw = str(args.get(self._key, "1"))
-        self.page = min(int(raw), self.pages) if raw.isdigit() and int(raw) > 0 else 1
-        self.rows = rows[(self.page - 1) * per_page : self.page * per_page]
-        self.first = 0 if not self.total else (self.page - 1) * per_page + 1
-        self.last = min(self.total, self.page * per_page)
-        self._args = {k: v for k, v in args.items() if k != self._key}
-
-    def page_url(self, n: int) -> str:
-        args = dict(self._args)
-        if n > 1:
-            args[self._key] = n
-        return "?" + urlencode(args)
-
-    def page_numbers(self, around: int = 2) -> list[int | None]:
-        keep = {1, self.pages, *range(self.page - around, self.page + around + 1)}
-        out: list[int | None] = []
-        for n in range(1, self.pages + 1):
-            if n in keep:
-                out.append(n)
-            elif out and out[-1] is not None:
-                out.append(None)
-        return out
 
 
 @bp.route("/costs")

@@ -11,7 +11,9 @@ from decimal import Decimal as D
 
 from postalops.jobs import wait_for
 from postalops.models import Job
-from postalops.testing import count_rows
+from postalops.testing import assert_readable, count_rows
+from postalops.testing import page_text as visible
+from postalops.testing import table_rows as rows_of
 from postalops_payroll.models import PayrollPayslip, PayrollRateCard, PayrollRun
 
 ZZ, JINSHUI = "cn.henan.zhengzhou", "cn.henan.zhengzhou.jinshui"
@@ -24,31 +26,6 @@ HR = (
     "payroll.reopen",
     "core.jobs.view",
 )
-SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
-UNIT_CODE = re.compile(r"(?<![\w.])cn(?:\.[a-z][a-z0-9_]*)+(?![\w])")
-LONG_DECIMAL = re.compile(r"(?<![¥\d.,])[\d,]+\.\d{3,}")  # a rate (¥0.585) keeps its digits
-
-
-def visible(html: str) -> str:
-    """The text a reader sees: no scripts, styles, tags or attribute values; a textarea's
-    content is what the user edits (the rate card's JSON), not the page's text."""
-    text = re.sub(r"<(script|style|textarea)\b.*?</\1>", " ", html, flags=re.S)
-    text = re.sub(r"<[^>]+>", " ", text)
-    return re.sub(r"\s+", " ", text)
-
-
-def assert_readable(html: str) -> str:
-    text = visible(html)
-    assert not SNAKE.findall(text), SNAKE.findall(text)
-    assert not UNIT_CODE.findall(text), UNIT_CODE.findall(text)
-    assert not LONG_DECIMAL.findall(text), LONG_DECIMAL.findall(text)
-    return text
-
-
-def rows_of(html: str, table_id: str) -> int:
-    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
-    assert table is not None, table_id
-    return len(re.findall(r"<tr>", table[0].split("<tbody>")[1]))
 
 
 def _run(api, po_app) -> int:

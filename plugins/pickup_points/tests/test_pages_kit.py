@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 
-from postalops.testing import count_rows
+from postalops.testing import assert_readable, count_rows
+from postalops.testing import page_text as visible
+from postalops.testing import table_rows as rows_of
 from postalops_pickup_points.distance import offset
 from postalops_pickup_points.models import PickupArea, PickupDailyVolume, PickupPoint
 
@@ -17,29 +18,6 @@ from .test_api_and_services import ALL, ZZ, ZZ_SEAT, import_network
 
 JINSHUI = "cn.henan.zhengzhou.jinshui"
 SEPT = "from=2022-09-01&to=2022-09-30&window_end=2022-09-30"
-SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
-UNIT_CODE = re.compile(r"(?<![\w.])cn(?:\.[a-z][a-z0-9_]*)+(?![\w])")
-LONG_DECIMAL = re.compile(r"(?<![\d.,])[\d,]+\.\d{3,}")
-
-
-def visible(html: str) -> str:
-    """The page's text; a ``<code>`` is a file's column name to type, not prose."""
-    text = re.sub(r"<(script|style|code)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
-
-
-def assert_readable(html: str) -> str:
-    text = visible(html)
-    assert not SNAKE.findall(text), SNAKE.findall(text)
-    assert not UNIT_CODE.findall(text), UNIT_CODE.findall(text)
-    assert not LONG_DECIMAL.findall(text), LONG_DECIMAL.findall(text)
-    return text
-
-
-def rows_of(html: str, table_id: str) -> int:
-    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
-    assert table is not None, table_id
-    return len(re.findall(r"<tr", table[0].split("<tbody>")[1]))
 
 
 def far_areas(n: int) -> bytes:

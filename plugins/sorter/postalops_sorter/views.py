@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,7 +13,7 @@ from postalops.api import query_period
 from postalops.auth import require_permission
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import NotFound, ValidationError
-from postalops.listing import Column, Listing
+from postalops.listing import Column, Listing, ListPage
 from postalops.models import OrgUnit
 from sqlmodel import select
 
@@ -35,37 +34,6 @@ def _device(device_id: int) -> Device:
     if device is None or not context.current().scope.allows(device.tenant_code):
         raise NotFound(f"no sorter {device_id}")
     return device
-
-
-class ListPage:
-    """The paging of a list computed in Python (the comparison table), for ``ui.pagination``."""
-
-    def __init__(self, rows: list[Any], args: Any, per_page: int = 50) -> None:
-        self.total = len(rows)
-        self.per_page = per_page
-        self.pages = max(1, -(-self.total // per_page))
-        raw = str(args.get("page", "1"))
-        self.page = min(int(raw), self.pages) if raw.isdigit() and int(raw) > 0 else 1
-        self.rows = rows[(self.page - 1) * per_page : self.page * per_page]
-        self.first = 0 if not self.total else (self.page - 1) * per_page + 1
-        self.last = min(self.total, self.page * per_page)
-        self._args = {k: v for k, v in args.items() if k != "page"}
-
-    def page_url(self, n: int) -> str:
-        args = dict(self._args)
-        if n > 1:
-            args["page"] = n
-        return "?" + urlencode(args)
-
-    def page_numbers(self, around: int = 2) -> list[int | None]:
-        keep = {1, self.pages, *range(self.page - around, self.page + around + 1)}
-        out: list[int | None] = []
-        for n in range(1, self.pages + 1):
-            if n in keep:
-                out.append(n)
-            elif out and out[-1] is not None:
-                out.append(None)
-        return out
 
 
 @bp.route("/")

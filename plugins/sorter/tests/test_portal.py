@@ -2,6 +2,10 @@
 
 import re
 
+from postalops.testing import assert_readable
+from postalops.testing import page_text as visible
+from postalops.testing import table_rows as rows_of
+
 JINSHUI = "cn.henan.zhengzhou.jinshui"
 
 
@@ -101,7 +105,6 @@ def test_the_alerts_page_is_a_paged_list_in_chinese(po_app, make_user, login, ma
     """Issue 14 §2: 60 alerts read as a paged list (was up to 200 rows), kinds and states in
     Chinese, the station by name; filtering by state; acknowledging from the row."""
     import datetime as dt
-    import re
 
     from postalops.tenancy import Scope
     from postalops_sorter.models import Alert
@@ -141,29 +144,6 @@ def test_the_alerts_page_is_a_paged_list_in_chinese(po_app, make_user, login, ma
 
 
 # --- issue 14 §2: devices, waves and overview on the kit ------------------------------------------
-
-SNAKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
-UNIT_CODE = re.compile(r"(?<![\w.])cn(?:\.[a-z][a-z0-9_]*)+(?![\w])")
-LONG_DECIMAL = re.compile(r"(?<![\d.,])[\d,]+\.\d{3,}")
-
-
-def visible(html: str) -> str:
-    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
-
-
-def assert_readable(html: str) -> str:
-    text = visible(html)
-    assert not SNAKE.findall(text), SNAKE.findall(text)
-    assert not UNIT_CODE.findall(text), UNIT_CODE.findall(text)
-    assert not LONG_DECIMAL.findall(text), LONG_DECIMAL.findall(text)
-    return text
-
-
-def rows_of(html: str, table_id: str) -> int:
-    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
-    assert table is not None, table_id
-    return len(re.findall(r"<tr>", table[0].split("<tbody>")[1]))
 
 
 def test_the_sorter_pages_read_in_chinese_and_devices_are_paged(
