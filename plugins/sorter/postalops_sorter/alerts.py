@@ -18,6 +18,7 @@ that still holds means "we know", so the next minute's evaluation must not raise
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -185,3 +186,25 @@ def webhook_backoff_seconds(attempt: int, *, base: int = 10, cap: int = 3600) ->
     if attempt < 1:
         raise ValueError("attempt is 1-based")
     return min(cap, base * 2 ** (attempt - 1))
+
+
+_MESSAGES = (
+    (re.compile(r"no telemetry for (\d+)\+ minutes"), "{0} 分钟以上无数据上报"),
+    (
+        re.compile(r"under (\d+) items/h for (\d+) running minutes"),
+        "连续运行 {1} 分钟处理量低于 {0} 件/小时",
+    ),
+    (re.compile(r"(\d+) jams in (\d+) minutes"), "{1} 分钟内卡件 {0} 次"),
+)
+
+
+def message_in(message: str, lang: str) -> str:
+    """An alert's message (stored, and sent to webhooks, in the rules' English) in the reader's
+    language; a message of another shape is shown as stored."""
+    if lang != "zh":
+        return message
+    for pattern, zh in _MESSAGES:
+        m = pattern.fullmatch(message or "")
+        if m:
+            return zh.format(*m.groups())
+    return message

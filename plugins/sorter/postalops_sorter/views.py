@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import context
+from postalops import context, ui
 from postalops.api import query_period
 from postalops.auth import require_permission
 from postalops.db import in_scope_clause, utcnow
@@ -18,7 +18,7 @@ from postalops.models import OrgUnit
 from sqlmodel import select
 
 from . import alerting, live, registry
-from .alerts import AlertKind, AlertStatus
+from .alerts import AlertKind, AlertStatus, message_in
 from .models import Alert, Device, UnitSetting
 from .waves import Wave
 
@@ -311,7 +311,12 @@ ALERTS = Listing(
             choices=[k.value for k in AlertKind],
             expr=Alert.kind,
         ),
-        Column("message", "说明", "Message"),
+        Column(
+            "message",
+            "说明",
+            "Message",
+            value=lambda a: message_in(a.message, ui.locale()),
+        ),
         Column(
             "status",
             "状态",

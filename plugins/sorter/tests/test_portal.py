@@ -118,6 +118,12 @@ def test_the_alerts_page_is_a_paged_list_in_chinese(po_app, make_user, login, ma
                     tenant_code=JINSHUI,
                     device_id=device_id,
                     kind=("silent", "jam_spike", "low_throughput")[i % 3],
+                    # as the rules write them (and webhooks send them): in English
+                    message=(
+                        "no telemetry for 5+ minutes",
+                        "12 jams in 10 minutes",
+                        "under 2000 items/h for 15 running minutes",
+                    )[i % 3],
                     status="raised" if i else "acknowledged",
                     raised_at=now - dt.timedelta(minutes=10 * i),
                 )
@@ -130,6 +136,8 @@ def test_the_alerts_page_is_a_paged_list_in_chinese(po_app, make_user, login, ma
     assert "共 60 条" in text and "无数据上报" in text and "待确认" in text and "DS01" in text
     assert "金水" in text and JINSHUI not in text
     assert not re.search(r"\b(silent|jam_spike|low_throughput|raised|acknowledged)\b", text)
+    assert "5 分钟以上无数据上报" in text and "10 分钟内卡件 12 次" in text
+    assert "连续运行 15 分钟处理量低于 2000 件/小时" in text and "no telemetry" not in text
     handled = client.get("/p/sorter/alerts?status=acknowledged").get_data(as_text=True)
     assert "共 1 条" in re.sub(r"<[^>]+>", " ", handled)
 
