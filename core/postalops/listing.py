@@ -124,6 +124,12 @@ class Column:
         return self.label_zh if formatting.is_zh(locale) else self.label_en
 
     def cell(self, row: Any) -> Any:
+        value = self._raw(row)
+        if self.kind == "status" and isinstance(value, bool):
+            return "true" if value else "false"  # a yes/no column: labelled by its domain
+        return value
+
+    def _raw(self, row: Any) -> Any:
         if self.value is not None:
             return self.value(row)
         if hasattr(row, self.key):

@@ -160,9 +160,7 @@ CASES = Listing(
             kind="status",
             domain="bool",
             filter="choice",
-            choices=[("true", "是", "Yes"), ("false", "否", "No")],
-            value=lambda c: str(bool(c.eligible)).lower(),
-            expr=OutcallCase.eligible,
+            choices=("true", "false"),
         ),
         Column(
             "status",

@@ -431,7 +431,7 @@ AREAS = Listing(
             kind="status",
             domain="pickup_points.covered",
             filter="choice",
-            choices=[("true", "已覆盖", "Covered"), ("false", "未覆盖", "Not covered")],
+            choices=("true", "false"),  # labelled by the domain
             value=lambda a: "unknown" if a.covered is None else str(bool(a.covered)).lower(),
             expr=PickupArea.covered,
         ),
