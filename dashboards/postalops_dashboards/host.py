@@ -330,31 +330,9 @@ def _shell(app: Flask) -> html.Div:
                                     for u in units
                                 ],
                             ),
-                            html.Label(
-                                "开始日期" if zh else "From",
-                                htmlFor="po-from",
-                                className="visually-hidden",
-                            ),
-                            dbc.Input(
-                                id="po-from",
-                                type="date",
-                                value=str(default_from),
-                                className="po-date",
-                                debounce=True,
-                            ),
+                            *_date_field("po-from", "开始日期" if zh else "From", default_from),
                             html.Span("→", className="po-date-sep", **{"aria-hidden": "true"}),
-                            html.Label(
-                                "结束日期" if zh else "To",
-                                htmlFor="po-to",
-                                className="visually-hidden",
-                            ),
-                            dbc.Input(
-                                id="po-to",
-                                type="date",
-                                value=str(default_to),
-                                className="po-date",
-                                debounce=True,
-                            ),
+                            *_date_field("po-to", "结束日期" if zh else "To", default_to),
                         ],
                         className="po-dash-controls",
                     ),
@@ -365,6 +343,14 @@ def _shell(app: Flask) -> html.Div:
         ],
         className="po-dash",
     )
+
+
+def _date_field(id_: str, label: str, value: dt.date) -> list[Any]:
+    """A labelled native date input of the dashboard header (the phone's own picker)."""
+    return [
+        html.Label(label, htmlFor=id_, className="visually-hidden"),
+        dbc.Input(id=id_, type="date", value=str(value), className="po-date", debounce=True),
+    ]
 
 
 def _default_period(app: Flask, today: dt.date) -> tuple[dt.date, dt.date]:
