@@ -166,8 +166,15 @@ def db_revision(owner: str, message: str) -> None:
 @click.option("--seed", default=20221017, show_default=True, type=int)
 @click.option("--if-empty", is_flag=True, help="only when the database has no org units yet")
 @click.option("--skip-plugins", is_flag=True, help="only the org tree and users")
+@click.option(
+    "--scale",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="N x the rolling present's volume (benchmarks; the article's period is unchanged)",
+)
 @handle_errors
-def demo(seed: int, if_empty: bool, skip_plugins: bool) -> None:
+def demo(seed: int, if_empty: bool, skip_plugins: bool, scale: int) -> None:
     """Build the demo network (idempotent): tree, users, then every plugin's demo data."""
     import sqlalchemy as sa
 
@@ -194,7 +201,7 @@ def demo(seed: int, if_empty: bool, skip_plugins: bool) -> None:
         click.echo(line, nl=False, err=True)
         state["label"] = message
 
-    summary = build(app, seed=seed, progress=progress, plugins=not skip_plugins)
+    summary = build(app, seed=seed, progress=progress, plugins=not skip_plugins, scale=scale)
 
     click.echo("", err=True)
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from sqlmodel import select
@@ -43,6 +44,23 @@ def present_days(
     """Every day of :func:`present_window`, oldest first."""
     first, last = present_window(article_end, today, days)
     return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+_SCALE: ContextVar[int] = ContextVar("postalops_demo_scale", default=1)
+
+
+def scale() -> int:
+    """The volume factor of the demo being built (``postalops demo --scale N``; 1 otherwise).
+
+    Each plugin's builder multiplies its rolling-present volume (orders, cases, scans, items a
+    day) by it, so ``--scale 10`` gives ten times the present's rows for benchmarks; the
+    article's period is never scaled, so its figures stay exact."""
+    return _SCALE.get()
+
+
+def scaled(count: float) -> float:
+    """``count`` times :func:`scale` (a present-day volume of the demo being built)."""
+    return count * _SCALE.get()
 
 
 def day_rng(key: str, day: dt.date) -> random.Random:
@@ -178,8 +196,28 @@ def build(
     seed: int = 20221017,
     progress: Callable[[int, int, str], None] | None = None,
     plugins: bool = True,
+    scale: int = 1,
 ) -> dict[str, Any]:
-    """Build (or complete) the demo network; a second run adds nothing."""
+    """Build (or complete) the demo network; a second run adds nothing.
+
+    ``scale`` multiplies the rolling present's volume (:func:`scale`); days already built are
+    not rebuilt, so give it on a fresh database."""
+    if scale < 1:
+        raise ValueError("scale must be at least 1")
+    token = _SCALE.set(scale)
+    try:
+        return _build(app, seed=seed, progress=progress, plugins=plugins)
+    finally:
+        _SCALE.reset(token)
+
+
+def _build(
+    app: Any,
+    *,
+    seed: int,
+    progress: Callable[[int, int, str], None] | None,
+    plugins: bool,
+) -> dict[str, Any]:
     progress = progress or (lambda done, total, message="": None)
     reg = app.extensions["postalops.plugins"]
     db = app.extensions["postalops.db"]

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from postalops import clock
-from postalops.demo import day_rng
+from postalops.demo import day_rng, scaled
 from sqlmodel import Session, select
 
 from . import campaigns, community, demo_plan, rollup
@@ -195,7 +195,7 @@ def _day(
     weekend = day.weekday() >= 5
     lift = 1.35 if weekend else 1.0
     cities = list(by_city)
-    n_sessions = int(SESSIONS_PER_DAY * lift * rng.uniform(0.85, 1.15))
+    n_sessions = int(scaled(SESSIONS_PER_DAY) * lift * rng.uniform(0.85, 1.15))
     picked = rng.choices(cities, weights=[weights[c] for c in cities], k=n_sessions)
     opens = dt.datetime.combine(day, dt.time(9, 0), SHANGHAI)
     sessions, plans = [], []
@@ -259,7 +259,7 @@ def _day(
                     )
                 )
     branches = [ld.tenant_code for c in cities for ld in by_city[c][:5]]
-    for _ in range(int(RETAIL_PER_DAY * lift * rng.uniform(0.8, 1.2))):
+    for _ in range(int(scaled(RETAIL_PER_DAY) * lift * rng.uniform(0.8, 1.2))):
         seq += 1
         paid = opens + dt.timedelta(minutes=rng.randrange(0, 13 * 60))
         orders.append(

@@ -37,7 +37,7 @@ from typing import Any
 from postalops import clock
 from postalops.context import Principal
 from postalops.db import in_scope_clause
-from postalops.demo import day_rng, present_days
+from postalops.demo import day_rng, present_days, scale
 from postalops.models import User
 from sqlmodel import Session, select
 
@@ -190,6 +190,7 @@ def _applications(
     mean = SIZE.get(unit.rsplit(".", 1)[0] if unit.count(".") > 2 else unit, DEFAULT_SIZE)
     # at least one a working day, so the last working day's first one is waiting today
     count = max(1, sum(rng.random() < mean * WEEKDAY_LOAD[day.weekday()] / 3 for _ in range(3)))
+    count *= scale()  # postalops demo --scale N
     made = 0
     for n in range(count):
         # each application its own rng: a re-run that skips the registration draws the same

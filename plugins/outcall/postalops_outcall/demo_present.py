@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from postalops import clock
 from postalops.db import in_scope_clause
-from postalops.demo import day_rng, present_days
+from postalops.demo import day_rng, present_days, scaled
 from sqlmodel import Session
 
 from . import demo_plan as plan
@@ -70,7 +70,7 @@ def build_present(
 def day_cases(day: dt.date) -> list[dict]:
     """The hall's rows for one working day of the present (same rules as the article's)."""
     rng = day_rng("outcall.gz", day)
-    size = CASES_PER_DAY * WEEKDAY_LOAD[day.weekday()] * max(0.5, rng.gauss(1.0, 0.15))
+    size = scaled(CASES_PER_DAY) * WEEKDAY_LOAD[day.weekday()] * max(0.5, rng.gauss(1.0, 0.15))
     if rng.random() < 0.04:  # a backlog batch after a platform outage
         size *= 2
     items = list(plan.GUANGZHOU_CATALOGUE)
@@ -147,7 +147,7 @@ def _called_on(session: Session, tenant: str, day: dt.date) -> bool:
 
 def _linfen_day(session: Session, tenant: str, day: dt.date) -> int:
     rng = day_rng("outcall.lf", day)
-    count = int(20 * WEEKDAY_LOAD[day.weekday()] * max(0.3, rng.gauss(1.0, 0.25)))
+    count = int(scaled(20) * WEEKDAY_LOAD[day.weekday()] * max(0.3, rng.gauss(1.0, 0.25)))
     orders = []
     for n in range(1, count + 1):
         name, phone = plan.make_name(rng), plan.make_phone(rng)

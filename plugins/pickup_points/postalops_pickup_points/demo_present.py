@@ -35,7 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from postalops import clock
-from postalops.demo import PRESENT_DAYS, day_rng, present_days
+from postalops.demo import PRESENT_DAYS, day_rng, present_days, scaled
 from sqlmodel import Session, select
 
 from . import item_flow
@@ -86,7 +86,7 @@ def inbound_on(point: PickupPoint, role: str, day: dt.date) -> tuple[int, int]:
     if role == "closed":
         return 0, 0
     rng = day_rng(f"pickup_points.{point.tenant_code}/{point.code}", day)
-    n = base_level(point, role) * WEEKDAY_LOAD[day.weekday()] * season(day)
+    n = scaled(base_level(point, role)) * WEEKDAY_LOAD[day.weekday()] * season(day)
     inbound = max(0, round(n * rng.uniform(0.85, 1.15)))
     if role == "candidate":
         # above the threshold on every day, so every 30-day window of the present averages ≥ 40
