@@ -15,6 +15,10 @@ Fixtures:
 - ``empty_db``: a :class:`~postalops.db.Database` on a new, empty database (a SQLite file, or
   a PostgreSQL database created for the test and dropped after it), for migration tests.
 - ``frozen_today``: ``postalops.clock`` frozen on ``FROZEN_TODAY`` (``.set(day)`` moves it).
+- ``enable_plugin(key, unit, on=True)``: switch a plugin on (or off) at one unit, as the CLI does.
+- ``run_job(kind, params=None, unit="cn")``: submit a job and return its record once finished.
+- ``login_as(role, unit)`` / ``token_for(role, unit)``: a new user (or token) of that role at
+  that unit, as a logged-in :class:`PortalClient` (or an :class:`ApiClient`), in one line.
 - ``default_metrics(app, tenant, plugin)``: ``GET /api/v1/metrics`` with no period (the last
   30 days up to ``postalops.clock.today()``), through a group-level token.
 """
@@ -365,7 +369,9 @@ FROZEN_TODAY = "2025-03-12"
 
 
 class FrozenClock:
-    """What ``frozen_today`` yields: ``.day`` is today; ``.set(day)`` moves it (a later run)."""
+    """What ``frozen_today`` yields: ``.day`` is today, ``.now`` the frozen moment;
+    ``.set(day)`` moves it (a later run), ``.set("2025-03-12 23:30")`` to a time of day
+    (network zone), ``.advance(days=1, hours=0)`` forward from where it is."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, day: Any) -> None:
         self._mp = monkeypatch
@@ -376,10 +382,21 @@ class FrozenClock:
 
         from postalops import clock
 
-        self.day = dt.date.fromisoformat(day) if isinstance(day, str) else day
-        at = dt.datetime.combine(self.day, dt.time(10, 30), clock.zone())
+        if isinstance(day, str):
+            day = dt.datetime.fromisoformat(day) if len(day) > 10 else dt.date.fromisoformat(day)
+        if isinstance(day, dt.datetime):
+            at = day if day.tzinfo else day.replace(tzinfo=clock.zone())
+        else:
+            at = dt.datetime.combine(day, dt.time(10, 30), clock.zone())
+        self.now = at
+        self.day = at.astimezone(clock.zone()).date()
         self._mp.setattr(clock, "now", lambda: at)
         return self.day
+
+    def advance(self, days: int = 0, hours: int = 0, minutes: int = 0) -> Any:
+        import datetime as dt
+
+        return self.set(self.now + dt.timedelta(days=days, hours=hours, minutes=minutes))
 
 
 @pytest.fixture
@@ -388,6 +405,88 @@ def frozen_today(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     network's zone; ``frozen_today.set("2025-03-13")`` moves it. Code asking
     ``datetime.date.today()`` directly is not frozen: it should ask ``postalops.clock``."""
     return FrozenClock(monkeypatch, FROZEN_TODAY)
+
+
+@pytest.fixture
+def enable_plugin(po_app: Any, tenants: list[str]) -> Any:
+    """``enable_plugin("claims", "cn.henan.zhengzhou")`` switches a plugin on at one unit (or off
+    with ``on=False``) through the core's enablement, as ``postalops plugins enable`` does:
+    requirements checked, audited, the tenant hooks called. ``tenants`` enables every plugin at
+    ``cn``; for "on in Zhengzhou only" switch it off at ``cn`` first."""
+    from postalops import context
+
+    reg = po_app.extensions["postalops.plugins"]
+
+    def switch(key: str, unit: str, on: bool = True) -> None:
+        with context.activate(system_context(po_app)) as ctx:
+            reg.set_enabled(ctx.session, unit, key, on, "test")
+            ctx.session.commit()
+
+    return switch
+
+
+@pytest.fixture
+def run_job(po_app: Any, tenants: list[str], workers: Any) -> Any:
+    """``job = run_job("payroll.run", {"month": "2026-10"}, "cn.henan.zhengzhou")`` submits a job
+    in that unit's scope (refused there like any submit: plugin off, bad params), lets the
+    test's worker threads run it, and returns the job record once it is final (``job.status``,
+    ``job.result``, ``job.error``)."""
+    from postalops import context
+    from postalops.jobs import wait_for
+
+    def run(
+        kind: str,
+        params: dict[str, Any] | None = None,
+        unit: str = "cn",
+        idempotency_key: str | None = None,
+        timeout: float = 30.0,
+    ) -> Any:
+        with context.activate(system_context(po_app, unit)):
+            job = workers.submit(kind, params or {}, idempotency_key=idempotency_key, tenant=unit)
+        return wait_for(po_app.extensions["postalops.db"], job.id, timeout=timeout)
+
+    return run
+
+
+def _role_name(role: str, unit: str, taken: dict[str, int]) -> str:
+    base = f"{role}_{unit.rsplit('.', 1)[-1]}"
+    taken[base] = taken.get(base, 0) + 1
+    return base if taken[base] == 1 else f"{base}_{taken[base]}"
+
+
+@pytest.fixture
+def login_as(make_user: Any, login: Any) -> Any:
+    """``c = login_as("payroll_hr", "cn.henan.zhengzhou")``: a new user holding that role at
+    that unit, logged in through the real form (a :class:`PortalClient`; ``c.user`` is the
+    user). Any role of ``postalops_roles`` or the core's (``admin``, ``ops``, ``viewer``)."""
+    taken: dict[str, int] = {}
+
+    def make(role: str, unit: str = "cn.henan.zhengzhou") -> PortalClient:
+        user = make_user(_role_name(role, unit, taken), unit, role)
+        client = login(user)
+        client.user = user  # type: ignore[attr-defined]
+        return client
+
+    return make
+
+
+@pytest.fixture
+def token_for(po_app: Any, make_token: Any) -> Any:
+    """``api = token_for("station_head", "cn.henan.zhengzhou")``: an :class:`ApiClient` whose
+    token holds exactly the permissions the role grants (every permission for ``admin``)."""
+    from postalops.auth import known_roles, role_permissions
+
+    reg = po_app.extensions["postalops.plugins"]
+
+    def make(role: str, unit: str = "cn.henan.zhengzhou", subject: str | None = None) -> ApiClient:
+        if role not in known_roles(reg):
+            raise ValueError(f"unknown role {role!r}; known: {sorted(known_roles(reg))}")
+        perms = role_permissions(reg, [role])
+        if "*" in perms:
+            perms = frozenset(p.name for p in reg.permissions())
+        return make_token(unit, *sorted(perms), subject=subject)
+
+    return make
 
 
 def default_metrics(app: Any, tenant: str, plugin: str) -> dict[str, Any]:
