@@ -126,7 +126,7 @@ def build_present(
     now = clock.now()
     months = present_months(today, days)
     current = Month(today.year, today.month)
-    last_month = Month(today.year, today.month).previous()
+    last_month = Month.parse(today.replace(day=1) - dt.timedelta(days=1))
     cities = [(i, f"cn.henan.{c}") for i, c in enumerate(HENAN_CITIES) if f"cn.henan.{c}" in units]
     out = {"present_scans": 0, "present_runs": 0, "present_approved": 0}
     for ci, (index, city) in enumerate(cities, 1):
