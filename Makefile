@@ -10,7 +10,7 @@ STAMP := $(VENV)/.postalops-installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint fuzz bench clean
+.PHONY: install run test lint fuzz bench catalogs clean
 
 install: $(STAMP)
 
@@ -55,6 +55,11 @@ bench: install
 	$(BIN)/python bench/bench_lending.py --db $(BENCH_PG)/bench_lending
 	$(BIN)/python bench/bench_payroll.py --db $(BENCH_PG)/bench_payroll --memory-check --ingest 50000 --repeat 5
 
+# Translation catalogues, one domain per plugin: merge the code's strings into each zh_CN/en
+# catalogue of the core and every installed plugin, then compile (fails when Chinese is missing).
+catalogs: install
+	$(BIN)/postalops catalogs update || true
+	$(BIN)/postalops catalogs compile
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

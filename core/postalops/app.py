@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from babel import support
 from flask import Flask, g, redirect, request, session, url_for
-from flask_babel import Babel, Domain, get_locale
+from flask_babel import Babel, Domain
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from . import __version__, context, ui
+from . import __version__, context, i18n, ui
 from .api import ApiBlueprint, JSONProvider, install_converters
 from .auth import (
     authenticate_token,
@@ -68,6 +67,7 @@ def create_app(
     app = Flask(
         "postalops", instance_path=str(settings.instance_path), root_path=str(Path(__file__).parent)
     )
+    app.jinja_environment = i18n.I18nEnvironment  # each template in its owner's domain
     app.json = JSONProvider(app)
     install_converters(app)
     app.config.update(
@@ -103,13 +103,11 @@ def create_app(
         }
     )
 
-    translation_dirs = [str(Path(__file__).parent / "translations")]
-    for p in registry.loaded():
-        mod_file = getattr(p.module, "__file__", None)
-        if mod_file and (Path(mod_file).parent / "translations").is_dir() and p.key != "core":
-            translation_dirs.append(str(Path(mod_file).parent / "translations"))
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_dirs)
-    app.extensions["postalops.babel_domain"] = _CatalogDomain(translation_dirs)
+    # One translation domain per plugin package, the core's below them (postalops.i18n).
+    app.extensions["postalops.i18n"] = i18n.Catalogues(
+        {p.key: i18n.package_of(_module_name(p.module)) for p in registry.loaded()}
+    )
+    app.extensions["postalops.babel_domain"] = i18n.RequestDomain()
     _Babel(app, locale_selector=_select_locale, timezone_selector=lambda: settings.timezone)
 
     CSRFProtect(app)
@@ -130,35 +128,17 @@ def create_app(
     return app
 
 
-class _CatalogDomain(Domain):
-    """Finds ``zh_CN/`` catalogues: Babel parses ``zh_CN`` as ``zh_Hans_CN`` and gettext then
-    only tries ``zh_Hans_CN/`` and ``zh/``. Also caches per app, not per request."""
-
-    def get_translations(self) -> Any:
-        locale = get_locale()
-        if locale is None:
-            return support.NullTranslations()
-        key = str(locale)
-        if key not in self.cache:
-            names = [key]
-            if locale.territory:  # zh_CN before zh_Hans_CN (whose fallback is the bare zh)
-                names.insert(0, f"{locale.language}_{locale.territory}")
-            translations = support.Translations()
-            for dirname in self.translation_directories:
-                catalog = support.Translations.load(dirname, names, self.domain[0])
-                translations.merge(catalog)
-                if hasattr(catalog, "plural"):
-                    translations.plural = catalog.plural
-            self.cache[key] = translations
-        return self.cache[key]
-
-
 class _Babel(Babel):
     @property
     def domain_instance(self) -> Domain:  # type: ignore[override]
         from flask import current_app
 
         return current_app.extensions["postalops.babel_domain"]
+
+
+def _module_name(module: Any) -> str:
+    """A plugin's module name (a plugin registered as an object: its class's module)."""
+    return getattr(module, "__name__", None) or type(module).__module__
 
 
 def _select_locale() -> str:
@@ -318,9 +298,11 @@ def _rollback() -> None:
 
 def _register_blueprints(app: Flask, registry: PluginRegistry) -> None:
     prefixes = app.extensions["postalops.api_prefixes"]
+    catalogues: i18n.Catalogues = app.extensions["postalops.i18n"]
     for key, blueprints in registry.call_each("postalops_blueprints", boot=True, app=app):
         builtin = registry.is_builtin(key)
         for bp in blueprints:
+            catalogues.blueprints[bp.name] = catalogues.packages.get(key, i18n.CORE)
             if isinstance(bp, ApiBlueprint):
                 prefix = "/api/v1" if builtin else f"/api/v1/{key}"
             else:

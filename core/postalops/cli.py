@@ -522,5 +522,14 @@ def metrics(tenant: str, date_from: str, date_to: str, plugin: str | None, as_js
             click.echo(f"  {k['label_zh']} ({name}): {k['value']} {k['unit']}")
 
 
+def _add_catalogs() -> None:
+    from .catalogs import catalogs
+
+    main.add_command(catalogs)  # postalops catalogs extract|update|compile [--plugin KEY]
+
+
+_add_catalogs()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -265,7 +265,9 @@ def compact_json(value: Any) -> str:
 
 
 def _error_texts(status: int) -> tuple[str, str]:
-    from flask_babel import gettext as _
+    from .i18n import core
+
+    _ = core.gettext
 
     return {
         400: (_("The request could not be processed"), _("Check what you entered and try again.")),
@@ -297,7 +299,9 @@ def _error_texts(status: int) -> tuple[str, str]:
 
 def _detail_lines(details: Any, code: str | None) -> list[str]:
     """Details of an error as sentences, never a dict: a missing permission by its label."""
-    from flask_babel import gettext as _
+    from .i18n import core
+
+    _ = core.gettext
 
     lines: list[str] = []
     lang = locale()
@@ -332,9 +336,9 @@ def error_page(
     title, advice = _error_texts(status)
     shown = message if message and status in (400, 409, 422) else None
     if code == "csrf":
-        from flask_babel import gettext as _
+        from .i18n import core
 
-        shown = _("The form has expired. Reload the page and try again.")
+        shown = core.gettext("The form has expired. Reload the page and try again.")
     back = (
         request.referrer
         if request.referrer and request.referrer.startswith(request.host_url)

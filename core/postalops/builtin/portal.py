@@ -19,7 +19,6 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from sqlmodel import select
 
 from postalops import audit, auth, context, ui
@@ -34,9 +33,12 @@ from postalops.auth import (
 )
 from postalops.db import utcnow
 from postalops.errors import PostalOpsError, Unauthorized
+from postalops.i18n import core as _core_domain
 from postalops.listing import Column, Listing
 from postalops.models import ApiToken, AuditRecord, Job, OrgUnit, User
 from postalops.tenancy import in_subtree
+
+_ = _core_domain.gettext  # the core's own strings: plugins cannot change them
 
 bp = Blueprint("portal", __name__, url_prefix="")
 
