@@ -35,7 +35,7 @@ def _insert_stmt(model):
     return model.__table__.insert()
 
 
-def _insert(session: Session, model, rows: list[dict], *, returning: bool = False):
+def _insert(session: Session, model, rows: list[dict]):
     """Batch insert through the table (executemany), not the ORM unit of work: several times
     faster for hundreds of thousands of rows. The core's ORM insert hook does not see a table
     statement, so the scope is checked here, row by row, before anything is sent (PostgreSQL's
@@ -47,10 +47,7 @@ def _insert(session: Session, model, rows: list[dict], *, returning: bool = Fals
                 f"row {index} targets unit {row['tenant_code']!r} outside your scope",
                 details=[{"row": index, "field": "tenant_code", "message": "outside scope"}],
             )
-    stmt = _insert_stmt(model)
-    if returning:
-        stmt = stmt.returning(model.__table__.c.order_no, model.__table__.c.id)
-    return session.execute(stmt, rows)
+    return session.execute(_insert_stmt(model), rows)
 
 
 def _ancestors_or_self(code: str) -> list[str]:
@@ -103,10 +100,16 @@ def ingest_orders(
     errors: list[dict] = []
     leader_codes = {o.leader for _, o in items if o.leader}
     session_codes = {o.session for _, o in items if o.session}
+    # Only the columns the checks read, as rows: building ORM objects for a batch's thousands
+    # of leaders and sessions cost more than the rest of the checks (issue 17 §4).
     leaders = (
         {
             ld.code: ld
-            for ld in session.exec(select(Leader).where(Leader.code.in_(leader_codes))).all()
+            for ld in session.execute(
+                select(Leader.code, Leader.id, Leader.tenant_code, Leader.pickup_point).where(
+                    Leader.code.in_(leader_codes)
+                )
+            ).all()
         }
         if leader_codes
         else {}
@@ -114,8 +117,13 @@ def ingest_orders(
     sessions = (
         {
             s.code: s
-            for s in session.exec(
-                select(GroupSession).where(GroupSession.code.in_(session_codes))
+            for s in session.execute(
+                select(
+                    GroupSession.code,
+                    GroupSession.id,
+                    GroupSession.leader_id,
+                    GroupSession.campaign_id,
+                ).where(GroupSession.code.in_(session_codes))
             ).all()
         }
         if session_codes
@@ -267,7 +275,10 @@ def ingest_orders(
         fresh.append((order, keys))
         _add_delta(deltas, keys["tenant_code"], order.day, order.channel, keys, fen(amount), 1)
     if rows:
-        ids = dict(_insert(session, Order, rows, returning=True).all())
+        # A plain executemany, then the new ids by order number: RETURNING makes SQLAlchemy
+        # build multi-row VALUES statements in Python instead of the driver's executemany.
+        _insert(session, Order, rows)
+        ids = _order_ids(session, [r["order_no"] for r in rows])
         for order, keys in fresh:
             oid = ids[order.order_no]
             for line in order.lines:
@@ -284,6 +295,19 @@ def ingest_orders(
         _insert(session, OrderLine, line_rows)
         _write_deltas(session, deltas)
     return [report[r] for r in sorted(report)]
+
+
+def _order_ids(session: Session, numbers: list[str]) -> dict[str, int]:
+    table = Order.__table__
+    ids: dict[str, int] = {}
+    for start in range(0, len(numbers), 900):  # stay under SQLite's bound-parameter limit
+        chunk = numbers[start : start + 900]
+        ids.update(
+            session.execute(
+                sa.select(table.c.order_no, table.c.id).where(table.c.order_no.in_(chunk))
+            ).all()
+        )
+    return ids
 
 
 def _add_delta(
