@@ -364,12 +364,15 @@ def paginate(
     total}``."""
     page = _int_arg("page", 1, minimum=1, maximum=10_000_000)
     per_page = _int_arg("per_page", default_per_page, minimum=1, maximum=max_per_page)
-    total = session.exec(
-        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
-    ).one()
-    if isinstance(total, tuple | sa.Row):
-        total = total[0]
-    rows = session.exec(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    offset = (page - 1) * per_page
+    rows = session.exec(stmt.limit(per_page).offset(offset)).all()
+    if 0 < len(rows) < per_page or (page == 1 and not rows):
+        # A short page is the last one: the total is known without counting.
+        total = offset + len(rows)
+    else:
+        total = session.exec(count_statement(stmt)).one()
+        if isinstance(total, tuple | sa.Row):
+            total = total[0]
     serialize = serialize or (
         lambda r: r.model_dump(mode="json") if hasattr(r, "model_dump") else r
     )
@@ -379,6 +382,26 @@ def paginate(
         "per_page": per_page,
         "total": int(total),
     }
+
+
+def count_statement(stmt: Any) -> Any:
+    """``SELECT count(*)`` of the rows ``stmt`` returns. A plain select (no grouping, distinct,
+    limit or offset) is counted over its own FROM and WHERE, so the database does not build
+    every selected column into a subquery first; others are counted as a subquery. The tenant
+    scope applies to either, as to any statement run on the caller's session."""
+    plain = (
+        isinstance(stmt, sa.Select)
+        and not stmt._group_by_clauses
+        and not stmt._having_criteria
+        and not stmt._distinct
+        and not stmt._distinct_on
+        and stmt._limit_clause is None
+        and stmt._offset_clause is None
+        and stmt._fetch_clause is None
+    )
+    if plain:
+        return stmt.with_only_columns(sa.func.count(), maintain_column_froms=True).order_by(None)
+    return sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
 
 
 def _int_arg(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:

@@ -19,9 +19,8 @@ from werkzeug.exceptions import HTTPException
 from . import __version__, context, i18n, ui
 from .api import ApiBlueprint, JSONProvider, install_converters
 from .auth import (
-    authenticate_token,
+    authenticate_bearer,
     token_lookup,
-    token_principal,
     user_lookup,
     user_principal,
     visible_unit,
@@ -173,12 +172,9 @@ def _before_request() -> Any:
     if auth_header.startswith("Bearer "):
         secret = auth_header[7:].strip()
         with db.session(None, lookups=token_lookup(secret)) as s:
-            token = authenticate_token(s, secret)
-            s.expunge(token)
-        who = token_principal(token)
-        ctx = CallContext(
-            db=db, scope=Scope.unit(token.unit_code), principal=who, unit=token.unit_code
-        )
+            who = authenticate_bearer(s, secret)
+        unit = who.home_unit
+        ctx = CallContext(db=db, scope=Scope.unit(unit), principal=who, unit=unit)
     elif auth_header:
         raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
     else:
@@ -323,7 +319,7 @@ def _enabled_guard(key: str) -> Any:
         if ctx is None:
             return  # the view's own auth check answers 401 / redirects
         registry: PluginRegistry = _ext("postalops.plugins")
-        if not registry.is_enabled(ctx.session, ctx.unit or "", key):
+        if key not in registry.enabled_at(ctx.db, ctx.unit or ""):
             raise HTTPNotFound()
 
     return guard

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -238,6 +239,16 @@ def _guard_writes(session: Session, flush_context: Any, instances: Any) -> None:
                 raise ScopeError("row belongs to a unit outside your scope")
 
 
+_WRITTEN = "postalops.written_tables"
+_COMMITTED = "postalops.committed_tables"
+_WRITE = re.compile(r"^\s*(?:INSERT|UPDATE|DELETE|TRUNCATE|WITH)\b", re.IGNORECASE)
+# Per process and database URL, like the caches they invalidate: every app of this process on
+# the same database (tests build several) sees each other's commits.
+_GENERATIONS: dict[tuple[str, str], int] = {}
+_WATCHED: dict[str, tuple[str, ...]] = {}
+_GENERATIONS_LOCK = threading.Lock()
+
+
 class Database:
     """Engine plus session factory for one app (``app.extensions['postalops.db']``)."""
 
@@ -257,20 +268,69 @@ class Database:
         self._factory = sessionmaker(self.engine, class_=Session, expire_on_commit=False)
         if self.is_postgres:
             event.listen(self._factory, "after_begin", self._pg_scope)
+        # Committed writes to watched tables, counted for per-process caches (see watch()).
+        event.listen(self.engine, "before_cursor_execute", self._note_write)
+        event.listen(self.engine, "commit", self._note_commit)
+        event.listen(self.engine, "rollback", self._forget_writes)
+        event.listen(self.engine, "checkin", self._publish_writes)
+
+    # -- change counters for per-process caches -------------------------------------------------
+    def watch(self, table: str) -> None:
+        """Count the committed transactions of this process that write ``table`` (idempotent).
+
+        A per-process cache of a small configuration table (plugin enablement) compares
+        :meth:`generation` with the value it loaded under and reloads when it moved, so a
+        change committed by this process (any session, Core statement or raw SQL, through any
+        app on the same database) takes effect at the next request. Other processes are not
+        seen: such a cache also expires after a bound of its own."""
+        with _GENERATIONS_LOCK:
+            _GENERATIONS.setdefault((self.url, table), 0)
+            if table not in _WATCHED.get(self.url, ()):
+                _WATCHED[self.url] = (*_WATCHED.get(self.url, ()), table)
+
+    def generation(self, table: str) -> int:
+        """How many committed transactions of this process wrote ``table`` (watched)."""
+        return _GENERATIONS[(self.url, table)]
+
+    def _note_write(self, conn: sa.Connection, cursor: Any, statement: str, *args: Any) -> None:
+        watched = _WATCHED.get(self.url)
+        if watched and _WRITE.match(statement):
+            for table in watched:
+                if table in statement:
+                    conn.info.setdefault(_WRITTEN, set()).add(table)
+
+    def _note_commit(self, conn: sa.Connection) -> None:
+        # The "commit" event comes before the database commits: counted when the connection
+        # returns to the pool, so a cache reloaded in between cannot keep the old rows.
+        written = conn.info.pop(_WRITTEN, None)
+        if written:
+            conn.info.setdefault(_COMMITTED, set()).update(written)
+
+    def _forget_writes(self, conn: sa.Connection) -> None:
+        conn.info.pop(_WRITTEN, None)
+
+    def _publish_writes(self, dbapi_conn: Any, record: Any) -> None:
+        committed = record.info.pop(_COMMITTED, None) if record is not None else None
+        if committed:
+            with _GENERATIONS_LOCK:
+                for table in committed:
+                    _GENERATIONS[(self.url, table)] += 1
 
     def _pg_scope(self, session: Session, transaction: Any, connection: sa.Connection) -> None:
+        # One round trip per transaction: the role (``set_config('role', …, true)`` is
+        # ``SET LOCAL ROLE``), the scope and the sign-in lookups, all dying with the transaction.
         scope: Scope | None = session.info.get("scope")
+        settings: dict[str, str] = {}
         if self.runtime_role and not session.info.get("owner"):
-            connection.exec_driver_sql(f'SET LOCAL ROLE "{self.runtime_role}"')
-        connection.execute(
-            sa.text("SELECT set_config('postalops.scope', :s, true)"),
-            {"s": scope.pg_setting if scope else ""},
-        )
+            settings["role"] = self.runtime_role
+        settings["postalops.scope"] = scope.pg_setting if scope else ""
         for (table, column), value in (session.info.get("lookups") or {}).items():
-            connection.execute(
-                sa.text("SELECT set_config(:name, :value, true)"),
-                {"name": lookup_setting(table, column), "value": str(value)},
-            )
+            settings[lookup_setting(table, column)] = str(value)
+        calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
+        params: dict[str, str] = {}
+        for i, (name, value) in enumerate(settings.items()):
+            params[f"n{i}"], params[f"v{i}"] = name, value
+        connection.execute(sa.text(f"SELECT {calls}"), params)
 
     def session(
         self,

@@ -11,6 +11,7 @@ import datetime as dt
 import importlib.metadata as md
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,12 @@ from .tenancy import ancestors, in_subtree
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "postalops.plugins"
+
+ENABLEMENT_MAX_AGE = 2.0
+"""Seconds a process may keep serving its cached plugin enablement after another process (the
+admin page on another gunicorn worker or host, ``postalops plugins enable``) switched a plugin:
+the bound within which a switch reaches every process. This process's own switches apply at
+once (:meth:`PluginRegistry.enabled_at`)."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +215,10 @@ class PluginRegistry:
         self.plugins: dict[str, LoadedPlugin] = {}
         self._failure_lock = threading.Lock()
         self._logged: set[tuple[str, str]] = set()
+        # (generation, loaded at, rows, effective set per unit): see enabled_at()
+        self._enablement: tuple[int, float, list[tuple[str, str, bool]], dict[str, frozenset]]
+        self._enablement = (-1, 0.0, [], {})
+        self.enablement_max_age = ENABLEMENT_MAX_AGE
         skip = set(skip)
         for module in builtins:
             self._register(module, None)
@@ -460,21 +471,60 @@ class PluginRegistry:
 
     def effective(self, session: Session, unit_code: str) -> set[str]:
         """Business plugins enabled at ``unit_code``: the nearest explicit row up the tree wins."""
-        chain = ancestors(unit_code)
         rows = session.exec(
-            select(PluginEnablement).where(PluginEnablement.unit_code.in_(chain))  # type: ignore[union-attr]
+            select(PluginEnablement).where(
+                PluginEnablement.unit_code.in_(ancestors(unit_code))  # type: ignore[union-attr]
+            )
         ).all()
-        depth = {code: i for i, code in enumerate(chain)}
-        best: dict[str, tuple[int, bool]] = {}
-        for row in rows:
-            d = depth[row.unit_code]
-            if row.plugin_key not in best or d < best[row.plugin_key][0]:
-                best[row.plugin_key] = (d, row.enabled)
-        installed = set(self.business_keys())
-        return {k for k, (_, on) in best.items() if on and k in installed}
+        return self._effective_of(((r.unit_code, r.plugin_key, r.enabled) for r in rows), unit_code)
 
     def is_enabled(self, session: Session, unit_code: str, key: str) -> bool:
         return self.is_builtin(key) or key in self.effective(session, unit_code)
+
+    def enabled_at(self, db: Any, unit_code: str) -> frozenset[str]:
+        """:meth:`effective` from a per-process cache of the enablement table (the request
+        path's check, which otherwise cost a query a request).
+
+        The cache is reloaded when a transaction of this process that wrote the table commits
+        (``Database.generation``: a switch takes effect at the next request, whichever
+        session made it) and at the latest ``enablement_max_age`` seconds after it was loaded
+        (:data:`ENABLEMENT_MAX_AGE`: the bound for a switch made by another process or host).
+        Inside a transaction that is changing enablement, read :meth:`effective` instead."""
+        table = PluginEnablement.__tablename__
+        db.watch(table)
+        generation, loaded_at, rows, memo = self._enablement
+        now = time.monotonic()
+        if generation != db.generation(table) or now - loaded_at > self.enablement_max_age:
+            generation = db.generation(table)  # read before loading: a later commit reloads
+            from .tenancy import Scope
+
+            with db.session(Scope.system_scope()) as s:
+                rows = [
+                    (r.unit_code, r.plugin_key, r.enabled)
+                    for r in s.execute(
+                        select(
+                            PluginEnablement.unit_code,
+                            PluginEnablement.plugin_key,
+                            PluginEnablement.enabled,
+                        )
+                    )
+                ]
+            memo = {}
+            self._enablement = (generation, now, rows, memo)
+        found = memo.get(unit_code)
+        if found is None:
+            found = memo[unit_code] = frozenset(self._effective_of(rows, unit_code))
+        return found
+
+    def _effective_of(self, rows: Iterable[tuple[str, str, bool]], unit_code: str) -> set[str]:
+        depth = {code: i for i, code in enumerate(ancestors(unit_code))}
+        best: dict[str, tuple[int, bool]] = {}
+        for unit, key, on in rows:
+            d = depth.get(unit)
+            if d is not None and (key not in best or d < best[key][0]):
+                best[key] = (d, on)
+        installed = set(self.business_keys())
+        return {k for k, (_, on) in best.items() if on and k in installed}
 
     def set_enabled(
         self, session: Session, unit_code: str, key: str, enabled: bool, actor: str
