@@ -288,6 +288,34 @@ def plugins_disable(key: str, unit: str) -> None:
     _toggle(key, unit, False)
 
 
+@plugins.command("new")
+@click.argument("key")
+@click.option(
+    "--dir", "target", default=None, help="folder to write (default: ./postalops-<key>, new)"
+)
+@click.option("--name-zh", default=None, help="display name in Chinese, e.g. 投诉工单")
+@click.option("--name-en", default=None, help="display name in English, e.g. Complaints")
+@handle_errors
+def plugins_new(key: str, target: str | None, name_zh: str | None, name_en: str | None) -> None:
+    """Write a new, installable plugin package: pyproject with its entry point, plugin.py,
+    models, the first migration, API, a UI-kit page, a KPI, a dashboard page, a scheduled job,
+    zh/en catalogues, a README with the KPI table and tests (docs/plugins.md)."""
+    from pathlib import Path
+
+    from .scaffold import render
+
+    out = Path(target or f"postalops-{key.replace('_', '-')}")
+    files = render(key, out, name_zh=name_zh, name_en=name_en)
+    click.echo(f"wrote {len(files)} files to {out}/")
+    click.echo(
+        "next:\n"
+        f"  pip install -e {out}\n"
+        "  postalops db upgrade\n"
+        f"  postalops plugins enable {key} --unit <unit code>\n"
+        f"  pytest {out}/tests"
+    )
+
+
 # --- org units ---------------------------------------------------------------------------------
 
 

@@ -449,9 +449,10 @@ def run_job(po_app: Any, tenants: list[str], workers: Any) -> Any:
 
 
 def _role_name(role: str, unit: str, taken: dict[str, int]) -> str:
-    base = f"{role}_{unit.rsplit('.', 1)[-1]}"
+    # hyphens: a login name shown in the page must not read as a snake_case token
+    base = f"{role}-{unit.rsplit('.', 1)[-1]}".replace("_", "-")
     taken[base] = taken.get(base, 0) + 1
-    return base if taken[base] == 1 else f"{base}_{taken[base]}"
+    return base if taken[base] == 1 else f"{base}-{taken[base]}"
 
 
 @pytest.fixture
