@@ -77,16 +77,13 @@ def render(
 
 
 def compile_catalogues(package: Path) -> list[Path]:
-    """``translations/<lang>/LC_MESSAGES/messages.po`` -> ``.mo`` beside it."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
+    """Bring the new package's catalogues in line with its code, as ``postalops catalogs update``
+    and ``compile --plugin <key>`` would (the templates carry the Chinese), and compile them."""
+    from .. import catalogs
 
-    out = []
-    for po in sorted(package.glob("translations/*/LC_MESSAGES/*.po")):
-        with po.open("rb") as f:
-            catalog = read_po(f, locale=po.parts[-3])
-        mo = po.with_suffix(".mo")
-        with mo.open("wb") as f:
-            write_mo(f, catalog)
-        out.append(mo)
-    return out
+    domain = catalogs.Domain(package.name.removeprefix("postalops_"), package.name, package)
+    lacking, _dropped = catalogs.update(domain)
+    lacking += catalogs.compile_(domain)
+    if lacking:  # a template's string without its Chinese: a bug of the scaffold itself
+        raise RuntimeError(f"scaffold catalogue lacks Chinese for {sorted(set(lacking))}")
+    return [domain.po(lang).with_suffix(".mo") for lang in catalogs.LANGS]
