@@ -69,14 +69,22 @@ class Catalogue:
     def knows(self, department: str, item: str) -> bool:
         return (department, item) in self._known
 
+    @cached_property
+    def _departments(self) -> frozenset[str]:
+        return frozenset(d for d, _ in self._known)
+
+    @cached_property
+    def _participating_departments(self) -> frozenset[str]:
+        return frozenset(d for d, _ in self._participating)
+
     def knows_department(self, department: str) -> bool:
-        return any(d == department for d, _ in self._known)
+        return department in self._departments
 
     def participating_items(self) -> frozenset[tuple[str, str]]:
         return self._participating
 
     def participating_departments(self) -> frozenset[str]:
-        return frozenset(d for d, _ in self._participating)
+        return self._participating_departments
 
 
 @dataclass(frozen=True)

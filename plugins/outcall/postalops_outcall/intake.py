@@ -107,10 +107,13 @@ class CaseRecord:
 
 
 CASE_FIELDS = tuple(f.name for f in fields(CaseRecord))
+_FIELD_NAMES = frozenset(CASE_FIELDS)
 
 
-def normalise_headers(row: Mapping[str, Any]) -> dict[str, Any]:
+def normalise_headers(row: Mapping[str, Any]) -> Mapping[str, Any]:
     """Map Chinese platform headers to field names; unknown columns are kept and ignored."""
+    if _FIELD_NAMES.issuperset(row):  # the API's own field names: nothing to map
+        return row
     return {HEADER_ALIASES.get(str(k).strip(), str(k).strip()): v for k, v in row.items()}
 
 
@@ -199,35 +202,11 @@ def read_case(
     row = normalise_headers(row)
     details: list[dict[str, Any]] = []
     values: dict[str, Any] = {}
-
-    def take(name: str, parse: Any) -> None:
+    for name, parse, args in _READERS:
         try:
-            values[name] = parse()
+            values[name] = parse(row.get(name), *args)
         except PostalOpsError as exc:
             details.extend(exc.details)
-
-    take("case_no", lambda: _text(row.get("case_no"), "case_no", 64))
-    take("department", lambda: _text(row.get("department"), "department"))
-    take("service_item", lambda: _text(row.get("service_item"), "service_item"))
-    take(
-        "applicant_type", lambda: _enum(ApplicantType, row.get("applicant_type"), "applicant_type")
-    )
-    take(
-        "approval_level", lambda: _enum(ApprovalLevel, row.get("approval_level"), "approval_level")
-    )
-    take("applicant_name", lambda: _text(row.get("applicant_name"), "applicant_name", 100))
-    take("phone", lambda: validate_phone(row.get("phone")))
-    take("id_number", lambda: validate_id_number(row.get("id_number")))
-    take("approved_at", lambda: parse_time(row.get("approved_at"), field="approved_at"))
-    take(
-        "issuing_method", lambda: _enum(IssuingMethod, row.get("issuing_method"), "issuing_method")
-    )
-    take(
-        "old_certificate_return",
-        lambda: _flag(row.get("old_certificate_return"), "old_certificate_return"),
-    )
-    take("ready_at", lambda: parse_time(row.get("ready_at"), field="ready_at"))
-    take("collected_at", lambda: parse_time(row.get("collected_at"), field="collected_at"))
     if values.get("approved_at") is None and not any(
         d.get("field") == "approved_at" for d in details
     ):
@@ -238,6 +217,25 @@ def read_case(
         except PostalOpsError as exc:
             details.extend(exc.details)
     return values, details
+
+
+# (field, reader, extra arguments) in the order errors are reported; each reader takes the raw
+# value first and raises a PostalOpsError naming the field.
+_READERS: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
+    ("case_no", _text, ("case_no", 64)),
+    ("department", _text, ("department",)),
+    ("service_item", _text, ("service_item",)),
+    ("applicant_type", lambda v, f: _enum(ApplicantType, v, f), ("applicant_type",)),
+    ("approval_level", lambda v, f: _enum(ApprovalLevel, v, f), ("approval_level",)),
+    ("applicant_name", _text, ("applicant_name", 100)),
+    ("phone", validate_phone, ()),
+    ("id_number", validate_id_number, ()),
+    ("approved_at", lambda v, f: parse_time(v, field=f), ("approved_at",)),
+    ("issuing_method", lambda v, f: _enum(IssuingMethod, v, f), ("issuing_method",)),
+    ("old_certificate_return", _flag, ("old_certificate_return",)),
+    ("ready_at", lambda v, f: parse_time(v, field=f), ("ready_at",)),
+    ("collected_at", lambda v, f: parse_time(v, field=f), ("collected_at",)),
+)
 
 
 def contradictions(existing: CaseRecord, incoming: CaseRecord) -> list[str]:
