@@ -91,6 +91,7 @@ def create_app(
     )
     broker = make_broker(settings.redis_url, heartbeat_ms=settings.redis_heartbeat_ms)
     jobs = JobService(db, registry, broker, registry_is_enabled=registry.is_enabled)
+    jobs.app = app
     app.extensions.update(
         {
             "postalops.settings": settings,

@@ -276,8 +276,12 @@ def create_token(
     created_by: str | None,
     expires_at: dt.datetime | None = None,
     subject: str | None = None,
+    secret: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create an API token; returns the row and the secret, which is shown only once."""
+    """Create an API token; returns the row and the secret, which is shown only once.
+
+    ``secret`` is for the core's own clients that derive theirs (``postalops simulate``);
+    everyone else gets a random one."""
     permissions = sorted(set(permissions))
     known = {p.name for p in registry.permissions()}
     errors = []
@@ -292,7 +296,7 @@ def create_token(
         errors.append({"field": "name", "message": "required"})
     if errors:
         raise ValidationError("invalid token", details=errors)
-    secret = "po_" + secrets.token_urlsafe(32)
+    secret = secret or "po_" + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name,
         prefix=secret[:10],

@@ -72,11 +72,19 @@ def serve(host: str, port: int, no_upgrade: bool) -> None:
     app = _app()
     if not no_upgrade:
         migrate.upgrade(app.extensions["postalops.db"], app.extensions["postalops.plugins"])
+    from . import simulate as sim
+
     jobs = app.extensions["postalops.jobs"]
     settings = app.extensions["postalops.settings"]
+    simulating = sim.wanted_by_serve(settings)
     if settings.redis_url is None:
-        jobs.start_workers(settings.worker_threads)
+        # the simulation job holds a worker thread for as long as it runs: one more for it
+        jobs.start_workers(settings.worker_threads + (1 if simulating else 0))
         start_background(app)
+    if simulating:
+        own = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        sim.start_with_serve(app, f"http://{own}:{port}")
+        click.echo("simulation: on (POSTALOPS_SIMULATE=0 turns it off)")
     click.echo(f"PostalOps serving on http://{host}:{port}/")
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
@@ -107,6 +115,73 @@ def scheduler() -> None:
     from .scheduler import run_blocking
 
     run_blocking(_app())
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="the portal")
+@click.option("--interval", default=5.0, show_default=True, type=float, help="seconds per tick")
+@click.option("--duration", default=None, type=float, help="stop after this many seconds")
+@click.option("--unit", default=None, help="only this unit's subtree (default: every unit)")
+@click.option("--speed", default=1.0, show_default=True, type=float, help="arrival rate factor")
+@click.option("--submit", "as_job", is_flag=True, help="run as a tracked job instead")
+@handle_errors
+def simulate(
+    url: str,
+    interval: float,
+    duration: float | None,
+    unit: str | None,
+    speed: float,
+    as_job: bool,
+) -> None:
+    """Keep the demo network alive: sorters, outcall intake, orders, pickup items, repayments.
+
+    Each plugin's clients call its public API at URL (which must serve this configuration's
+    database) every INTERVAL seconds. Runs in the foreground until Ctrl-C or --duration;
+    with --submit it becomes a job on the jobs page, cancellable there."""
+    from . import simulate as sim
+
+    if interval <= 0:
+        raise ValidationError("--interval must be > 0", details=[{"field": "interval"}])
+    if speed < 0:
+        raise ValidationError("--speed must be >= 0", details=[{"field": "speed"}])
+    if duration is not None and duration < 0:
+        raise ValidationError("--duration must be >= 0", details=[{"field": "duration"}])
+    if not url.startswith(("http://", "https://")):
+        raise ValidationError("--url must be http(s)://...", details=[{"field": "url"}])
+    app = _app()
+    if as_job:
+        job_id = sim.submit_job(
+            app, url=url, interval=interval, duration=duration, unit=unit, speed=speed
+        )
+        click.echo(job_id)
+        return
+    stop = threading.Event()
+
+    def on_tick(n: int, counts: dict[str, Any]) -> None:
+        parts = []
+        for key, values in counts.items():
+            if "error" in values:
+                parts.append(f"{key}: error {values['error'][:120]}")
+            else:
+                parts.append(f"{key}: " + ", ".join(f"{v} {k}" for k, v in values.items()))
+        click.echo(f"tick {n}  " + "; ".join(parts))
+
+    try:
+        result = sim.run(
+            app,
+            url=url,
+            interval=interval,
+            duration=duration,
+            units=(unit,) if unit else (),
+            scope_unit=unit,
+            speed=speed,
+            on_tick=on_tick,
+            should_stop=stop.is_set,
+        )
+    except KeyboardInterrupt:
+        click.echo("stopped")
+        return
+    click.echo(json.dumps(result, ensure_ascii=False))
 
 
 # --- database ----------------------------------------------------------------------------------

@@ -73,6 +73,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "17 3 * * *",
         "when the core's housekeeping job runs (UTC cron)",
     ),
+    "POSTALOPS_SIMULATE": (
+        "1",
+        "1 = `postalops serve` in the embedded mode starts `postalops simulate` against itself; "
+        "0 = off (never started with PostgreSQL, Redis or gunicorn)",
+    ),
 }
 
 
@@ -105,6 +110,7 @@ class Settings:
     trusted_proxies: int = 0
     disabled_plugins: frozenset[str] = field(default_factory=frozenset)
     dashboard_period: tuple[dt.date, dt.date] | None = None
+    simulate: bool = True
     testing: bool = False
 
     @classmethod
@@ -133,6 +139,7 @@ class Settings:
             login_address_max_failures=int(_env("POSTALOPS_LOGIN_ADDRESS_MAX_FAILURES") or 20),
             trusted_proxies=int(_env("POSTALOPS_TRUSTED_PROXIES") or 0),
             dashboard_period=_period(_env("POSTALOPS_DASHBOARD_PERIOD")),
+            simulate=(_env("POSTALOPS_SIMULATE") or "1") != "0",
             disabled_plugins=frozenset(
                 p.strip()
                 for p in (_env("POSTALOPS_DISABLED_PLUGINS") or "").split(",")

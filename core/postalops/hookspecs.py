@@ -121,6 +121,18 @@ def postalops_demo(session, units, rng, progress):
 
 
 @hookspec
+def postalops_simulators():
+    """Called by ``postalops simulate`` (and the job ``serve`` starts in the embedded mode).
+    Return a list of :class:`postalops.simulate.Simulator`: each ``tick(t)`` makes the calls the
+    plugin's machines and partners would make at ``t.at``, through the plugin's public API with
+    ``t.client(unit, role=...)`` (a bearer token), and returns counts of what it sent. Idempotent
+    per ``t.key``; only records of ``t.at``'s day.
+
+    Example: ``return [Simulator("sorter", simulate.tick)]``
+    """
+
+
+@hookspec
 def postalops_tenant_enabled(session, unit_code, plugin_key):
     """Called after any plugin is switched on for a unit (including this one). Return nothing.
 

@@ -117,6 +117,11 @@ class JobContext:
         """The job's working session, scoped to the tenant of whoever started it."""
         return self.call.session
 
+    @property
+    def app(self) -> Any:
+        """The Flask app the job runs for (its settings and plugin registry)."""
+        return self._service.app
+
     def progress(self, done: int, total: int, message: str = "") -> None:
         """Record progress (committed at once, so the portal bar moves) and honour cancel."""
         with self._service.db.transaction(Scope.system_scope()) as s:
@@ -214,6 +219,7 @@ class JobService:
     ) -> None:
         self.db = db
         self.broker = broker
+        self.app: Any = None  # the Flask app, set by create_app (jobs that need its services)
         self.specs: dict[str, JobSpec] = {}
         self.actors: dict[str, dramatiq.Actor] = {}
         self._is_enabled = registry_is_enabled

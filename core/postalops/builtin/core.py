@@ -86,10 +86,12 @@ def postalops_nav_items():
 
 @hookimpl
 def postalops_actors():
+    from postalops.simulate import simulate_job
+
     from .housekeeping import housekeeping
     from .probe import probe
 
-    return [probe, housekeeping]
+    return [probe, housekeeping, simulate_job]
 
 
 @hookimpl
