@@ -149,3 +149,12 @@ def postalops_status_labels():
             "sales": Status("缺销售", "No sales", "warning"),
         }
     }
+
+
+@hookimpl
+def postalops_simulators():
+    from postalops.simulate import Simulator
+
+    from . import simulate
+
+    return [Simulator("ecommerce", simulate.tick)]

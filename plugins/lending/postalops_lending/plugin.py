@@ -269,3 +269,12 @@ RELIEF_KINDS = (
     ("extension", "临时性延期", "Temporary extension"),
     ("renewal", "无还本续贷", "Renewal"),
 )
+
+
+@hookimpl
+def postalops_simulators():
+    from postalops.simulate import Simulator
+
+    from . import simulate
+
+    return [Simulator("lending", simulate.tick)]

@@ -138,3 +138,12 @@ def postalops_status_labels():
             "none": Status("未发放", "Not issued", "neutral"),
         },
     }
+
+
+@hookimpl
+def postalops_simulators():
+    from postalops.simulate import Simulator
+
+    from . import simulate
+
+    return [Simulator("sorter", simulate.tick)]
