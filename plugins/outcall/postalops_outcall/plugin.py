@@ -230,18 +230,3 @@ def postalops_simulators():
     from . import simulate
 
     return [Simulator("outcall", simulate.tick)]
-
-
-@hookimpl
-def postalops_settings_schema():
-    """The queue policy and waybill prefix, per unit (the core stores and edits them)."""
-    from .settings import OutcallSettings
-
-    return SettingsSchema(
-        OutcallSettings, view_permission="outcall.view", edit_permission="outcall.manage"
-    )
-            "pending": Status("待推送", "Pending", "info"),
-            "delivered": Status("已送达", "Delivered", "success"),
-            "failed": Status("推送失败", "Failed", "danger"),
-        },
-    }
