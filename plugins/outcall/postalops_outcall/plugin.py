@@ -221,6 +221,11 @@ def postalops_status_labels():
             "hall": Status("大厅寄递", "Mailed by the hall", "neutral"),
         },
         "outcall.notification": {
+            "pending": Status("待推送", "Pending", "info"),
+            "delivered": Status("已送达", "Delivered", "success"),
+            "failed": Status("推送失败", "Failed", "danger"),
+        },
+    }
 
 
 @hookimpl
