@@ -361,11 +361,15 @@ def paginate(
     max_per_page: int = 500,
 ) -> dict[str, Any]:
     """Run ``stmt`` one page at a time: ``?page=1&per_page=50`` -> ``{items, page, per_page,
-    total}``."""
+    total}``. ``serialize`` gets each result: the model instance for ``select(Model)`` (from
+    sqlmodel or sqlalchemy), a ``Row`` for a select of several columns; without it a model is
+    dumped with ``model_dump(mode="json")``."""
     page = _int_arg("page", 1, minimum=1, maximum=10_000_000)
     per_page = _int_arg("per_page", default_per_page, minimum=1, maximum=max_per_page)
     offset = (page - 1) * per_page
     rows = session.exec(stmt.limit(per_page).offset(offset)).all()
+    if rows and isinstance(rows[0], sa.Row) and _one_entity(stmt):
+        rows = [r[0] for r in rows]  # sqlalchemy's select(Model) gives Rows; hand over the model
     if 0 < len(rows) < per_page or (page == 1 and not rows):
         # A short page is the last one: the total is known without counting.
         total = offset + len(rows)
@@ -402,6 +406,15 @@ def count_statement(stmt: Any) -> Any:
     if plain:
         return stmt.with_only_columns(sa.func.count(), maintain_column_froms=True).order_by(None)
     return sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+
+
+def _one_entity(stmt: Any) -> bool:
+    """``stmt`` selects exactly one ORM entity (``select(Model)``), not columns."""
+    described = getattr(stmt, "column_descriptions", None) or []
+    if len(described) != 1:
+        return False
+    entity = described[0].get("entity")
+    return entity is not None and described[0].get("expr") is entity
 
 
 def _int_arg(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:

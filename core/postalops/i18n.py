@@ -307,3 +307,146 @@ class I18nEnvironment(FlaskEnvironment):
                 self.globals[new] = functions[kind]
             node.name = new
         return tree
+
+
+# --- messages with values: import reports ---------------------------------------------------------
+
+
+def N_(string: str) -> str:  # noqa: N802 - the gettext convention
+    """Marks a msgid for ``postalops catalogs extract`` without translating it (yet)."""
+    return string
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def _pattern(msgid: str) -> re.Pattern[str]:
+    parts, last = [], 0
+    for m in _PLACEHOLDER.finditer(msgid):
+        parts.append(re.escape(msgid[last : m.start()]))
+        parts.append(f"(?P<{m.group(1)}>.+?)")
+        last = m.end()
+    parts.append(re.escape(msgid[last:]))
+    return re.compile("".join(parts), re.S)
+
+
+def _code(value: str) -> Markup:
+    """A value from the file, as typed: ``'a' or 'b'`` -> ``a``, ``b`` as code."""
+    items = re.findall(r"'([^']*)'", value)
+    if not items:
+        items = [value.strip().strip("'\"")]
+    return Markup(", ").join(Markup("<code>%s</code>") % i for i in items)
+
+
+class Messages:
+    """English messages carrying values (``"at most 64 characters"``), matched to the msgids
+    they were made from (``"at most %(n)s characters"``) and translated in a domain; the values
+    are shown as code. ``Messages(translations(__name__), N_("required"), ...)``."""
+
+    def __init__(self, domain: Translations, *msgids: str) -> None:
+        self.domain = domain
+        self.exact = {m for m in msgids if not _PLACEHOLDER.search(m)}
+        self.patterns = [(_pattern(m), m) for m in msgids if _PLACEHOLDER.search(m)]
+
+    def translate(self, message: str) -> Markup | None:
+        """``message`` in the user's language, or None when it is none of these msgids."""
+        if message in self.exact:
+            return Markup.escape(self.domain.gettext(message))
+        for pattern, msgid in self.patterns:
+            m = pattern.fullmatch(message)
+            if m is not None:
+                values = {k: _code(v) for k, v in m.groupdict().items()}
+                return Markup.escape(self.domain.gettext(msgid)) % values
+        return None
+
+
+# The core's wording of pydantic's messages (by error type, and a few carrying a limit).
+_PYDANTIC_TYPES = {
+    "missing": N_("required"),
+    "string_type": N_("must be text"),
+    "int_parsing": N_("not a whole number"),
+    "int_type": N_("not a whole number"),
+    "int_from_float": N_("not a whole number"),
+    "float_parsing": N_("not a number"),
+    "float_type": N_("not a number"),
+    "decimal_parsing": N_("not a number"),
+    "decimal_type": N_("not a number"),
+    "decimal_max_places": N_("too many decimal places"),
+    "date_parsing": N_("not a date (YYYY-MM-DD)"),
+    "date_type": N_("not a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": N_("not a date (YYYY-MM-DD)"),
+    "datetime_parsing": N_("not a date and time"),
+    "datetime_type": N_("not a date and time"),
+    "datetime_from_date_parsing": N_("not a date and time"),
+    "bool_parsing": N_("not yes or no"),
+    "extra_forbidden": N_("not a known column"),
+}
+_CORE_MESSAGES = (
+    N_("required"),
+    N_("missing"),
+    N_("not a number"),
+    N_("unknown unit"),
+    N_("outside scope"),
+    N_("String should have at most %(n)s characters"),
+    N_("String should have at least %(n)s characters"),
+    N_("Input should be greater than or equal to %(n)s"),
+    N_("Input should be greater than %(n)s"),
+    N_("Input should be less than or equal to %(n)s"),
+    N_("Input should be less than %(n)s"),
+    N_("Input should be %(expected)s"),
+)
+
+
+def row_problems(
+    details: Any, columns: dict[str, str] | None = None, messages: Messages | None = None
+) -> list[dict[str, Any]]:
+    """An import's refused rows for a page, in the user's language: ``[{"row": n, "problems":
+    [(column, message)]}]`` (Markup), from ``{"row", "errors": [{"field", "message"}]}`` or
+    ``{"row", "errors": {field: message}}`` details. ``columns`` maps a file column to its label
+    (a msgid of the plugin's domain), shown with the column as code; ``messages`` translates the
+    plugin's messages, then the core's and pydantic's are tried, else the message is shown."""
+    core_messages = Messages(core, *_CORE_MESSAGES)
+    domain = messages.domain if messages is not None else core
+    out: list[dict[str, Any]] = []
+    for detail in details or []:
+        if not isinstance(detail, dict):
+            out.append({"row": None, "problems": [(None, Markup.escape(str(detail)))]})
+            continue
+        errors = detail.get("errors")
+        if errors is None:
+            errors = [detail]
+        elif isinstance(errors, dict):
+            errors = [{"field": f, "message": m} for f, m in errors.items()]
+        problems = []
+        for err in errors:
+            field = str(err.get("field") or "")
+            problems.append(
+                (_column(field, columns, domain), _message(err, messages, core_messages))
+            )
+        out.append({"row": detail.get("row"), "problems": problems})
+    return out
+
+
+def _column(field: str, columns: dict[str, str] | None, domain: Translations) -> Markup | None:
+    if not field or field == "body":
+        return None
+    label = (columns or {}).get(field) or (columns or {}).get(field.split(".", 1)[0])
+    if label is None:
+        return Markup("<code>%s</code>") % field
+    return Markup.escape(core.gettext("%(label)s (%(column)s)")) % {
+        "label": domain.gettext(label),
+        "column": Markup("<code>%s</code>") % field,
+    }
+
+
+def _message(err: dict[str, Any], messages: Messages | None, core_messages: Messages) -> Markup:
+    text = str(err.get("message") or err.get("msg") or "")
+    text = text.removeprefix("Value error, ")
+    found = messages.translate(text) if messages is not None else None
+    if found is not None:
+        return found
+    by_type = _PYDANTIC_TYPES.get(str(err.get("type") or ""))
+    if by_type is not None:
+        return Markup.escape(core.gettext(by_type))
+    found = core_messages.translate(text)
+    return found if found is not None else Markup.escape(text)

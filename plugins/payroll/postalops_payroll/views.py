@@ -16,13 +16,14 @@ from postalops import context, formatting, ui
 from postalops.auth import check_permission
 from postalops.db import in_scope_clause
 from postalops.errors import PostalOpsError
+from postalops.i18n import row_problems
 from postalops.imports import parse_csv, parse_xlsx
 from postalops.jobs import submit
 from postalops.listing import Column, Listing, ListPage
 from postalops.models import Job
 from sqlmodel import select
 
-from . import reports
+from . import import_labels, reports
 from .ingest import ingest
 from .models import PayrollPayslip, PayrollRateCard, PayrollRun
 from .payroll_run import approve, check_can_run, payslip_lines, reopen
@@ -492,7 +493,8 @@ def import_page() -> Any:
     return render_template(
         "payroll/import.html",
         report=report,
-        errors=errors,
+        problems=row_problems(errors, import_labels.COLUMNS, import_labels.MESSAGES),
+        count_labels=import_labels.COUNTS,
         fields=fields,
         kind=kind,
     ), (422 if fields else 200)

@@ -31,12 +31,13 @@ from postalops import clock, context
 from postalops.auth import check_permission
 from postalops.db import in_scope_clause
 from postalops.errors import PostalOpsError
+from postalops.i18n import row_problems
 from postalops.jobs import submit
 from postalops.listing import Column, Listing, ListPage
 from postalops.models import Job
 from sqlmodel import select
 
-from . import coverage_store, direct_delivery_store, item_flow, network
+from . import coverage_store, direct_delivery_store, import_labels, item_flow, network
 from .area_import import read_rows, validate_area_row, validate_point_row, validate_rows
 from .counter_handover import handover_share, trend
 from .figures import map_figure
@@ -241,6 +242,9 @@ def import_page() -> Any:
             return render_template(
                 "pickup_points/import.html",
                 report=None,
+                problems=[],
+                columns=import_labels.COLUMNS,
+                file_columns=import_labels.FILE_COLUMNS,
                 result=None,
                 kind=kind,
                 unit=context.tenant(),
@@ -275,9 +279,17 @@ def import_page() -> Any:
         except PostalOpsError as error:
             s.rollback()
             errors["file"] = error.message
+    refused = [r for r in report.rows if not r.ok] if report is not None else []
     return render_template(
         "pickup_points/import.html",
         report=report,
+        problems=row_problems(
+            [{"row": r.row, "errors": r.errors} for r in refused],
+            import_labels.COLUMNS,
+            import_labels.MESSAGES,
+        ),
+        columns=import_labels.COLUMNS,
+        file_columns=import_labels.FILE_COLUMNS,
         result=result,
         kind=kind,
         unit=context.tenant(),
