@@ -16,7 +16,7 @@ from flask_babel import Babel, Domain
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from . import __version__, context, i18n, ui
+from . import __version__, context, i18n, metrics_cache, ui
 from .api import ApiBlueprint, JSONProvider, install_converters
 from .auth import (
     authenticate_bearer,
@@ -91,6 +91,8 @@ def create_app(
     )
     broker = make_broker(settings.redis_url, heartbeat_ms=settings.redis_heartbeat_ms)
     jobs = JobService(db, registry, broker, registry_is_enabled=registry.is_enabled)
+    # KPIs cached per plugin, invalidated by the commits that write the plugin's tables
+    metrics_cache.install(db.engine, registry.business_keys())
     jobs.app = app
     app.extensions.update(
         {

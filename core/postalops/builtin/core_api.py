@@ -169,6 +169,10 @@ class MetricsOut(BaseModel):
     tenant: str
     from_: dt.date = Field(alias="from")
     to: dt.date
+    as_of: dt.datetime = Field(
+        description="when the oldest figure of the answer was computed (UTC): at most 60 s "
+        "before the request; a write committed through the app shows at the next request"
+    )
     metrics: dict[str, dict[str, KpiOut]] = Field(description="plugin key -> KPI name -> KPI")
 
 

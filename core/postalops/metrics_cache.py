@@ -1,0 +1,213 @@
+"""The metrics contract's cache: each plugin's KPIs for a (tenant, from, to), kept until that
+plugin's data changes.
+
+Invalidation is explicit and exact, across processes and hosts:
+
+- Every SQL write (``INSERT``/``UPDATE``/``DELETE``, ORM flush or Core, any session) is seen by a
+  ``before_cursor_execute`` listener on the engine, which notes the *area* of the table written:
+  the plugin whose key prefixes the table name (``sorter_rollup`` -> ``sorter``), or ``core``
+  for the org tree and plugin enablement.
+- When that transaction commits, the same transaction bumps the area's row of
+  ``core_metrics_version`` (one upsert, in the ``commit`` event, before the database commits):
+  the write and the new version become visible together.
+- A reader reads the versions first (one small query), then serves a cached entry only if it
+  was computed at the current version of its plugin and of ``core``; otherwise it recomputes.
+  So the next read after any committed write reflects it, whichever process made it.
+
+A write that bypasses SQLAlchemy's cursor (``COPY`` through the raw driver, ``psql``) is not
+seen; its writer calls :func:`touch` in its transaction, and in any case no entry is served
+more than :data:`MAX_AGE` seconds after it was computed: the documented freshness bound. The
+contract's answer carries ``as_of``, the oldest computation time among the entries it used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Field, Session, SQLModel
+
+from .db import UTCDateTime, utcnow
+
+MAX_AGE = 60.0  # seconds: no entry is served older than this (writes outside SQLAlchemy)
+MAX_ENTRIES = 4096  # per process and database
+CORE_AREA = "core"
+# Core tables whose rows change KPIs: the tree (units' subtrees) and enablement.
+CORE_TABLES = frozenset({"core_org_unit", "core_plugin_enablement"})
+TABLE = "core_metrics_version"
+
+_WRITTEN = "postalops_metrics_written"
+_WRITE = re.compile(
+    r'\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?([A-Za-z_][A-Za-z0-9_]*)',
+    re.IGNORECASE,
+)
+_AREA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class MetricsVersion(SQLModel, table=True):
+    """How many committed transactions have written an area's tables (a plugin, or ``core``)."""
+
+    __tablename__ = TABLE
+
+    area: str = Field(primary_key=True, max_length=64)
+    version: int = Field(default=0, sa_type=sa.BigInteger)
+    changed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MetricsCache:
+    """The cache of one database (engine) in this process, and the write tracking that keeps
+    it exact. Created by :func:`install`; found again by :func:`for_bind`."""
+
+    def __init__(self, engine: sa.Engine, areas: Iterable[str], max_age: float = MAX_AGE) -> None:
+        self.engine = engine
+        self.max_age = max_age
+        self.areas = sorted({a for a in areas if _AREA_NAME.match(a)}, key=len, reverse=True)
+        self._area_of: dict[str, str | None] = {}
+        self._entries: OrderedDict[tuple, tuple[tuple[int, int], float, dt.datetime, Any]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+        self._table_ok = False
+        self._table_checked = 0.0
+        self.hits = 0
+        self.misses = 0
+        event.listen(engine, "before_cursor_execute", self._seen)
+        event.listen(engine, "commit", self._commit)
+        event.listen(engine, "rollback", self._rollback)
+
+    # --- write tracking ------------------------------------------------------------------------
+
+    def area_of(self, table: str) -> str | None:
+        """The area whose KPIs a write to ``table`` can change (``None``: none)."""
+        if table not in self._area_of:
+            name = table.lower()
+            found = CORE_AREA if name in CORE_TABLES else None
+            if found is None and not name.startswith("core_"):
+                found = next((a for a in self.areas if name.startswith(a + "_")), None)
+            self._area_of[table] = found
+        return self._area_of[table]
+
+    def _seen(
+        self, conn: sa.Connection, cursor: Any, statement: str, params: Any, ctx: Any, many: bool
+    ) -> None:
+        head = statement.lstrip()[:1]
+        if head not in ("I", "U", "D", "W", "i", "u", "d", "w"):
+            return  # SELECT, SAVEPOINT, PRAGMA, SET ...: no write
+        for table in _WRITE.findall(statement):
+            area = self.area_of(table)
+            if area is not None:
+                conn.info.setdefault(_WRITTEN, set()).add(area)
+
+    def _rollback(self, conn: sa.Connection) -> None:
+        conn.info.pop(_WRITTEN, None)
+
+    def _commit(self, conn: sa.Connection) -> None:
+        areas = conn.info.pop(_WRITTEN, None)
+        if areas:
+            self._bump(conn, areas)
+
+    def _bump(self, conn: sa.Connection, areas: Iterable[str]) -> None:
+        """Upsert the areas' versions on the committing transaction (raw cursor: no events)."""
+        names = sorted(a for a in set(areas) if _AREA_NAME.match(a))  # one lock order
+        if not names:
+            return
+        values = ", ".join(f"('{a}', 1, CURRENT_TIMESTAMP)" for a in names)
+        sql = (
+            f"INSERT INTO {TABLE} (area, version, changed_at) VALUES {values} "
+            f"ON CONFLICT (area) DO UPDATE SET version = {TABLE}.version + 1, "
+            "changed_at = excluded.changed_at"
+        )
+        cursor = conn.connection.cursor()
+        try:
+            if self._table_ok:
+                cursor.execute(sql)
+                return
+            # until the table is known to exist (a database not yet migrated), never let the
+            # bump abort the writer's transaction
+            cursor.execute("SAVEPOINT postalops_metrics_version")
+            try:
+                cursor.execute(sql)
+            except conn.dialect.loaded_dbapi.Error:
+                cursor.execute("ROLLBACK TO SAVEPOINT postalops_metrics_version")
+            else:
+                self._table_ok = True
+            cursor.execute("RELEASE SAVEPOINT postalops_metrics_version")
+        finally:
+            cursor.close()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def versions(self, session: Session) -> dict[str, int] | None:
+        """Every area's version, or ``None`` while the version table does not exist."""
+        if not self._table_ok:
+            now = time.monotonic()
+            if now - self._table_checked < 5:
+                return None
+            self._table_checked = now
+            if not sa.inspect(self.engine).has_table(TABLE):
+                return None
+            self._table_ok = True
+        t = MetricsVersion.__table__
+        return dict(session.execute(sa.select(t.c.area, t.c.version)).all())
+
+    def lookup(self, key: tuple, version: tuple[int, int] | None) -> tuple[Any, dt.datetime] | None:
+        """``(value, computed_at)`` of ``key`` if it was computed at ``version`` and at most
+        ``max_age`` seconds ago; else ``None`` (always ``None`` without a version)."""
+        if version is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] == version and now - hit[1] <= self.max_age:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return hit[3], hit[2]
+        self.misses += 1
+        return None
+
+    def store(self, key: tuple, version: tuple[int, int], value: Any, at: dt.datetime) -> None:
+        """Keep ``value``, computed at ``version`` (read before computing) and time ``at``."""
+        # its age counts from ``at`` (when the computation began), not from now
+        started = time.monotonic() - max(0.0, (dt.datetime.now(dt.UTC) - at).total_seconds())
+        with self._lock:
+            self._entries[key] = (version, started, at, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry of this process (the benchmark's cold start; tests)."""
+        with self._lock:
+            self._entries.clear()
+
+
+_CACHES: weakref.WeakKeyDictionary[sa.Engine, MetricsCache] = weakref.WeakKeyDictionary()
+
+
+def install(engine: sa.Engine, areas: Iterable[str], max_age: float = MAX_AGE) -> MetricsCache:
+    """Track writes on ``engine`` and cache metrics read through it (once per engine)."""
+    cache = _CACHES.get(engine)
+    if cache is None:
+        cache = _CACHES[engine] = MetricsCache(engine, areas, max_age)
+    return cache
+
+
+def for_bind(bind: Any) -> MetricsCache | None:
+    """The cache of the engine behind ``bind`` (a session's bind, an engine or a connection)."""
+    engine = getattr(bind, "engine", bind)
+    return _CACHES.get(engine)
+
+
+def touch(session: Session, *areas: str) -> None:
+    """Mark ``areas`` (plugin keys) changed by the session's transaction, for a write the engine
+    cannot see (``COPY`` through the raw driver): their cached KPIs are recomputed after commit."""
+    conn = session.connection()
+    conn.info.setdefault(_WRITTEN, set()).update(areas)
