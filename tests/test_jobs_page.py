@@ -43,7 +43,7 @@ def test_scheduled_housekeeping_is_hidden_unless_asked_for(po_app, tenants, make
     mine = add_job(po_app, started_by="user:ops1")
     fired = fire(po_app, Schedule("core.housekeeping", "core.housekeeping", cron="* * * * *"))
     assert fired is not None
-    chained = add_job(po_app, kind="sorter.notify", started_by=f"job:{fired}(scheduler:x)",
+    chained = add_job(po_app, kind="core.webhooks.deliver", started_by=f"job:{fired}(scheduler:x)",
                       tenant_code="cn")  # fmt: skip
     admin = login(make_user("root", "cn", "admin"))
     html = admin.get("/jobs").get_data(as_text=True)

@@ -1,5 +1,5 @@
-"""Issue 15 §3: users, tokens, plugin enablement and pickup-point settings under row-level
-security on PostgreSQL. The runtime role, scoped to one city, reads nothing of another city's;
+"""Issue 15 §3: users, tokens, plugin enablement, plugin settings and webhook endpoints under
+row-level security on PostgreSQL. The runtime role, scoped to one city, reads nothing of another city's;
 configuration set above the city (enablement, settings) stays readable, not writable."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ ZZ, KF = "cn.henan.zhengzhou", "cn.henan.kaifeng"
 
 @pytest.fixture
 def spread(po_app, tenants, make_user, make_token):
-    """A user and a token in Zhengzhou, Kaifeng and Henan; enablement and pickup-point
-    settings rows at the group, Henan, both cities and Hebei."""
+    """A user and a token in Zhengzhou, Kaifeng and Henan; enablement rows at Henan, both
+    cities and Hebei; plugin-settings and webhook-endpoint rows at the group, Henan and both
+    cities."""
     from postalops.models import PluginEnablement
 
     for name, unit in [("zz_user", ZZ), ("kf_user", KF), ("hn_user", "cn.henan")]:
@@ -27,8 +28,17 @@ def spread(po_app, tenants, make_user, make_token):
         for unit in ("cn", "cn.henan", ZZ, KF):
             s.execute(
                 sa.text(
-                    'INSERT INTO pickup_points_settings (unit_code, "values", changed_by, at) '
-                    "VALUES (:u, '{}', 'test', CURRENT_TIMESTAMP)"
+                    "INSERT INTO core_plugin_setting "
+                    '(unit_code, plugin_key, "values", changed_by, changed_at) '
+                    "VALUES (:u, 'pickup_points', '{}', 'test', CURRENT_TIMESTAMP)"
+                ),
+                {"u": unit},
+            )
+            s.execute(
+                sa.text(
+                    "INSERT INTO core_webhook_endpoint (unit_code, url, secret, event_types, "
+                    "active, description, created_at) "
+                    "VALUES (:u, 'http://x', 's', '[]', true, '', CURRENT_TIMESTAMP)"
                 ),
                 {"u": unit},
             )
@@ -56,8 +66,9 @@ def test_a_city_scope_reads_nothing_of_another_city(spread):
             "cn.henan",
             ZZ,
         ]
-        assert _seen(s, "SELECT unit_code FROM pickup_points_settings") == ["cn", "cn.henan", ZZ]
-        for table in ("core_plugin_enablement", "pickup_points_settings"):
+        for table in ("core_plugin_setting", "core_webhook_endpoint"):
+            assert _seen(s, f"SELECT unit_code FROM {table}") == ["cn", "cn.henan", ZZ]
+        for table in ("core_plugin_enablement", "core_plugin_setting", "core_webhook_endpoint"):
             assert _seen(s, f"SELECT unit_code FROM {table} WHERE unit_code = '{KF}'") == []
 
 
@@ -71,7 +82,8 @@ def test_a_city_scope_writes_only_its_own_rows(spread):
             "UPDATE core_user SET display_name = 'x' WHERE username IN ('kf_user', 'hn_user')",
             f"UPDATE core_api_token SET revoked_at = now() WHERE unit_code <> '{ZZ}'",
             "DELETE FROM core_plugin_enablement WHERE unit_code IN ('cn', 'cn.henan')",
-            "UPDATE pickup_points_settings SET changed_by = 'x' WHERE unit_code = 'cn.henan'",
+            "UPDATE core_plugin_setting SET changed_by = 'x' WHERE unit_code = 'cn.henan'",
+            "UPDATE core_webhook_endpoint SET url = 'http://evil' WHERE unit_code = 'cn'",
         ):
             assert s.execute(sa.text(sql)).rowcount == 0, sql
         s.rollback()
@@ -88,7 +100,8 @@ def test_a_city_scope_writes_only_its_own_rows(spread):
             "core_user",
             "core_api_token",
             "core_plugin_enablement",
-            "pickup_points_settings",
+            "core_plugin_setting",
+            "core_webhook_endpoint",
         ):
             assert s.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0, table
 

@@ -176,10 +176,7 @@ def _touched_tenant_classes(state: ORMExecuteState) -> tuple[list[type], bool]:
     base = _tenant_base()
     _classes, by_table = _tenant_index()
     found: dict[type, None] = {}
-    for mapper in state.all_mappers:
-        if issubclass(mapper.class_, base):
-            found[mapper.class_] = None
-    raw = False
+    raw = tables = False
     for t in find_tables(
         state.statement,
         include_aliases=True,
@@ -191,11 +188,18 @@ def _touched_tenant_classes(state: ORMExecuteState) -> tuple[list[type], bool]:
             t = t.element
         if not isinstance(t, sa.Table):
             continue
+        tables = True
         mapped = by_table.get(t)
         if mapped:
             found.update(dict.fromkeys(mapped))
         elif "tenant_code" in t.c:
             raw = True
+    if not tables:
+        # Entities without their table in the statement (``from_statement``): found by their
+        # mappers. Asked only then: ``all_mappers`` costs more than walking the tables.
+        for mapper in state.all_mappers:
+            if issubclass(mapper.class_, base):
+                found[mapper.class_] = None
     return list(found), raw
 
 
@@ -254,6 +258,7 @@ class Database:
 
     def __init__(self, url: str, *, runtime_role: str | None = None, echo: bool = False) -> None:
         self.url = url
+        self.jobs: Any = None  # the app's JobService, set by it (queues work after a commit)
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}

@@ -234,3 +234,18 @@ def postalops_pickup_point_state(session, tenant, code, day):
 
     Example: ``return history.state_on(session, code, day)``
     """
+
+
+@hookspec
+def postalops_settings_schema():
+    """Called when settings are read or shown (the settings page and API). Return a
+    :class:`postalops.plugins.SettingsSchema`: a pydantic model whose fields are this plugin's
+    settings (defaults and validation; ``title`` and ``json_schema_extra={"label_zh": ...}`` label
+    the form), with the permissions to view and to change them. The core stores the values per
+    unit, a unit inheriting what it does not set from above, and serves them at
+    ``/admin/settings/<key>`` and ``GET/PUT /api/v1/settings/<key>``. Read them in plugin code with
+    ``postalops.plugin_settings.values(session, key, unit, Model)``.
+
+    Example: ``return SettingsSchema(QueueSettings, view_permission="outcall.view",
+    edit_permission="outcall.manage")``
+    """

@@ -225,6 +225,7 @@ class JobService:
         self._is_enabled = registry_is_enabled
         self._plugin_of: dict[str, str] = {}
         self._workers: list[dramatiq.Worker] = []
+        db.jobs = self  # code holding only the database queues work after a commit (webhooks)
         for plugin_key, fns in registry.call_each("postalops_actors", boot=True):
             for fn in fns:
                 spec: JobSpec | None = getattr(fn, "__postalops_job__", None)
@@ -283,7 +284,28 @@ class JobService:
         params = params or {}
         _check_json(params)
         _bind_params(self.specs[kind], params)
+        return self.send(
+            kind,
+            params,
+            tenant=tenant,
+            actor=ctx.principal.name,
+            idempotency_key=idempotency_key,
+            delay_ms=delay_ms,
+        )
 
+    def send(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        tenant: str,
+        actor: str,
+        idempotency_key: str | None = None,
+        delay_ms: int | None = None,
+    ) -> Job:
+        """Write the job record (in its own transaction) and enqueue it, without the caller
+        checks of :meth:`submit`: for the core's own work queued after a commit (webhook
+        deliveries), when the caller's session can no longer be used."""
         with self.db.transaction(Scope.system_scope()) as s:
             if idempotency_key:
                 existing = s.exec(select(Job).where(Job.idempotency_key == idempotency_key)).first()
@@ -294,7 +316,7 @@ class JobService:
                 kind=kind,
                 tenant_code=tenant,
                 params=params,
-                started_by=ctx.principal.name,
+                started_by=actor,
                 idempotency_key=idempotency_key,
                 message="queued",
             )
@@ -309,7 +331,7 @@ class JobService:
                 return existing
         msg = self.actors[kind].message_with_options(
             args=(row.id,),
-            postalops_scope={"unit": tenant, "system": False, "actor": ctx.principal.name},
+            postalops_scope={"unit": tenant, "system": False, "actor": actor},
         )
         self.broker.enqueue(msg, delay=delay_ms)
         return row

@@ -173,3 +173,89 @@ class ScheduledRun(SQLModel, table=True):
     fired_by: str = Field(max_length=120)
     fired_at: dt.datetime = ts_field()
     job_id: str | None = Field(default=None, max_length=36)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """Where a unit's events are POSTed (``postalops.webhooks``): a URL, its signing secret and
+    the event types it subscribes to. An endpoint at a unit receives the events of its subtree."""
+
+    __tablename__ = "core_webhook_endpoint"
+    # PostgreSQL: a unit reads its own endpoints and those above it (an event raised in a city
+    # goes to the province's endpoint too), writes only in its subtree.
+    __table_args__ = {"info": {SCOPE_INFO: {"column": "unit_code", "read": "path"}}}
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(max_length=200, index=True)
+    url: str = Field(max_length=500)
+    # The HMAC key; kept in clear because signing needs it, shown once at creation.
+    secret: str = Field(max_length=100)
+    event_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    description: str = Field(default="", max_length=200)
+    created_by: str | None = Field(default=None, max_length=120)
+    created_at: dt.datetime = ts_field()
+
+
+class WebhookEvent(TenantScoped, table=True):
+    """One event a plugin emitted (the outbox), written in the plugin's own transaction."""
+
+    __tablename__ = "core_webhook_event"
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=36, unique=True)  # sent as the event id; stable across retries
+    event_type: str = Field(max_length=120, index=True)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = ts_field(index=True)
+
+
+class WebhookDelivery(TenantScoped, table=True):
+    """One event for one endpoint: its state and the next try (the delivery job's record)."""
+
+    __tablename__ = "core_webhook_delivery"
+    __table_args__ = (sa.UniqueConstraint("event_id", "endpoint_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="core_webhook_event.id", index=True)
+    endpoint_id: int = Field(foreign_key="core_webhook_endpoint.id", index=True)
+    event_type: str = Field(max_length=120, index=True)
+    # pending | sending | retrying | delivered | failed
+    status: str = Field(default="pending", max_length=12, index=True)
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    next_attempt_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+    delivered_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+    created_at: dt.datetime = ts_field()
+
+
+class WebhookAttempt(TenantScoped, table=True):
+    """The delivery log: one row per try, written before the request is sent (so a try is
+    made at most once) and completed with the answer."""
+
+    __tablename__ = "core_webhook_attempt"
+    __table_args__ = (sa.UniqueConstraint("delivery_id", "try_no"),)
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="core_webhook_delivery.id", index=True)
+    try_no: int
+    url: str = Field(max_length=500)
+    started_at: dt.datetime = ts_field()
+    status_code: int | None = None
+    latency_ms: int | None = None
+    ok: bool = False
+    error: str | None = Field(default=None, max_length=500)
+    replay: bool = False
+
+
+class PluginSetting(SQLModel, table=True):
+    """A plugin's settings values set at a unit (``postalops.plugin_settings``); units below
+    inherit each value unless they set it themselves."""
+
+    __tablename__ = "core_plugin_setting"
+    # PostgreSQL: a unit reads its own values and those above it (inherited), writes its subtree.
+    __table_args__ = (
+        sa.UniqueConstraint("unit_code", "plugin_key"),
+        {"info": {SCOPE_INFO: {"column": "unit_code", "read": "path"}}},
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(max_length=200, index=True)
+    plugin_key: str = Field(max_length=60)
+    values: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    changed_by: str | None = Field(default=None, max_length=120)
+    changed_at: dt.datetime = ts_field()

@@ -114,6 +114,18 @@ class DashboardPage:
     permission: str | None = None
 
 
+@dataclass(frozen=True)
+class SettingsSchema:
+    """A plugin's settings (``postalops_settings_schema``): a pydantic ``model`` whose fields
+    are the settings (defaults, validation; labels in ``Field(title=..., json_schema_extra=
+    {"label_zh": ...})``), the permission that may read them and the one that may change them.
+    The core stores values per unit with inheritance (``postalops.plugin_settings``)."""
+
+    model: type
+    view_permission: str
+    edit_permission: str
+
+
 TASK_TONES = ("info", "warning", "danger")
 
 
@@ -460,6 +472,14 @@ class PluginRegistry:
 
     def permissions(self) -> list[Permission]:
         return [perm for _, perms in self.call_each("postalops_permissions") for perm in perms]
+
+    def settings_schemas(self) -> dict[str, SettingsSchema]:
+        """plugin key -> its :class:`SettingsSchema`, for plugins that declare one."""
+        out = {}
+        for key, schema in self.call_each("postalops_settings_schema"):
+            if isinstance(schema, SettingsSchema):
+                out[key] = schema
+        return out
 
     def roles(self) -> list[Role]:
         return [r for _, roles in self.call_each("postalops_roles") for r in roles]

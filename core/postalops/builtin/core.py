@@ -22,6 +22,8 @@ PERMISSIONS = [
     Permission("core.users.manage", "管理用户", "Manage users", ()),
     Permission("core.tokens.manage", "管理接口令牌", "Manage API tokens", ()),
     Permission("core.audit.read", "查看审计日志", "Read the audit log", ()),
+    Permission("core.webhooks.manage", "管理事件推送", "Manage webhooks", ()),
+    Permission("core.settings.view", "查看插件设置", "View plugin settings", ("ops", "viewer")),
 ]
 
 
@@ -44,9 +46,9 @@ def postalops_permissions():
 
 @hookimpl
 def postalops_blueprints(app):
-    from . import core_api, portal
+    from . import admin_config, core_api, portal, settings_api, webhooks_api
 
-    return [portal.bp, core_api.api]
+    return [portal.bp, admin_config.bp, core_api.api, webhooks_api.api, settings_api.api]
 
 
 @hookimpl
@@ -80,6 +82,22 @@ def postalops_nav_items():
             order=940,
             admin=True,
         ),
+        NavItem(
+            "事件推送",
+            "Webhooks",
+            "/admin/webhooks",
+            permission="core.webhooks.manage",
+            order=935,
+            admin=True,
+        ),
+        NavItem(
+            "插件设置",
+            "Plugin settings",
+            "/admin/settings",
+            permission="core.settings.view",
+            order=936,
+            admin=True,
+        ),
         NavItem("接口文档", "API docs", "/api/v1/docs", order=950, admin=True),
     ]
 
@@ -87,11 +105,12 @@ def postalops_nav_items():
 @hookimpl
 def postalops_actors():
     from postalops.simulate import simulate_job
+    from postalops.webhooks import deliver, sweep
 
     from .housekeeping import housekeeping
     from .probe import probe
 
-    return [probe, housekeeping, simulate_job]
+    return [probe, housekeeping, simulate_job, deliver, sweep]
 
 
 @hookimpl
@@ -101,7 +120,10 @@ def postalops_schedules():
     from postalops.plugins import Schedule
 
     cron = os.environ.get("POSTALOPS_HOUSEKEEPING_CRON") or "17 3 * * *"
-    return [Schedule("core.housekeeping", "core.housekeeping", cron=cron, tenant="cn")]
+    return [
+        Schedule("core.housekeeping", "core.housekeeping", cron=cron, tenant="cn"),
+        Schedule("core.webhooks.sweep", "core.webhooks.sweep", cron="*/5 * * * *", tenant="cn"),
+    ]
 
 
 @hookimpl
@@ -112,5 +134,6 @@ def postalops_health():
 @hookimpl
 def postalops_status_labels():
     from postalops.ui import CORE_STATUS_LABELS
+    from postalops.webhooks import status_labels
 
-    return CORE_STATUS_LABELS
+    return {**CORE_STATUS_LABELS, **status_labels()}
