@@ -856,9 +856,13 @@ def loan_detail(loan_id: int) -> Any:
         .where(Instalment.loan_id == loan.id)
         .order_by(Instalment.version.desc(), Instalment.number)
     ).all()
-    versions: dict[int, list[Instalment]] = {}
+    by_version: dict[int, list[Instalment]] = {}
     for x in lines:
-        versions.setdefault(x.version, []).append(x)
+        by_version.setdefault(x.version, []).append(x)
+    # a schedule runs up to 360 lines: 50 a page, each version paged on its own (v3_page=2)
+    versions = {
+        v: ListPage(xs, request.args, prefix=f"v{v}_") for v, xs in by_version.items()
+    }
     linked = {
         row.id: row.loan_no
         for row in s.exec(
@@ -874,11 +878,15 @@ def loan_detail(loan_id: int) -> Any:
         product=s.get(Product, loan.product_id),
         versions=versions,
         quote=loans.quote(s, loan, today) if loan.status == "active" else {},
-        repayments=s.exec(
-            select(Repayment)
-            .where(Repayment.loan_id == loan.id)
-            .order_by(Repayment.paid_on, Repayment.id)
-        ).all(),
+        repayments=ListPage(
+            s.exec(
+                select(Repayment)
+                .where(Repayment.loan_id == loan.id)
+                .order_by(Repayment.paid_on, Repayment.id)
+            ).all(),
+            request.args,
+            prefix="r_",
+        ),
         reliefs=s.exec(select(Relief).where(Relief.loan_id == loan.id).order_by(Relief.id)).all(),
         linked=linked,
         today=today,
