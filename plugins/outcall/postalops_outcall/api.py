@@ -7,28 +7,27 @@ the pure modules. Refusals raise domain errors before anything is committed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Literal
 
 from flask import Response, request
-from postalops import context
-from postalops import jobs as core_jobs
+from postalops import context, webhooks
 from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
 from postalops.db import in_scope_clause, utcnow
+from postalops.errors import NotFound
 from postalops.fields import WebhookUrl
 from postalops.imports import read_upload
+from postalops.models import WebhookDelivery
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from . import call_script
 from . import service as services
-from .jobs import submit_notification
 from .metrics import breakdown, daily
 from .models import (
     OutcallAttempt,
     OutcallCase,
     OutcallCatalogueItem,
-    OutcallNotification,
-    OutcallNotificationAttempt,
     OutcallOrder,
 )
 
@@ -160,7 +159,7 @@ def list_cases() -> Any:
     if request.args.get("case_no"):
         stmt = stmt.where(OutcallCase.case_no == request.args["case_no"])
     stmt = stmt.order_by(OutcallCase.approved_at.desc(), OutcallCase.id.desc())
-    return paginate(context.session(), stmt, services.masked_case)
+    return paginate(context.session(), stmt, services.masked_case, plain=True)
 
 
 @api.operation(
@@ -252,15 +251,7 @@ def outcome(case_id: int, body: OutcomeIn) -> Any:
     s.commit()
     result: dict[str, Any] = {"case": services.masked_case(case), "order": None}
     if order is not None:
-        notification = s.exec(
-            select(OutcallNotification).where(OutcallNotification.order_id == order.id)
-        ).one()
-        job_id = submit_notification(core_jobs.submit, notification)
-        notification.job_id = job_id
-        s.add(notification)
-        s.commit()
         result["order"] = _order_json(order, full=True)
-        result["notification_job"] = job_id
     return result
 
 
@@ -322,16 +313,25 @@ def put_catalogue(body: list[CatalogueEntryIn]) -> Any:
     return out
 
 
+def _deprecated(body: dict[str, Any], successor: str) -> Any:
+    from flask import jsonify
+
+    resp = jsonify(json.loads(json.dumps(body, default=str)))
+    resp.headers["Deprecation"] = "true"
+    resp.headers["Link"] = f'<{successor}>; rel="successor-version"'
+    return resp
+
+
 @api.operation(
     "/settings",
     methods=["GET"],
     permission="outcall.view",
-    summary="The unit's queue policy and webhook",
+    summary="Deprecated: the unit's queue policy and webhook "
+    "(use /api/v1/settings/outcall and /api/v1/webhooks/endpoints)",
 )
 def get_settings() -> Any:
-    row = services.get_settings(context.session(), context.tenant())
-    context.session().commit()
-    return {f: getattr(row, f) for f in services.SETTINGS_FIELDS}
+    view = services.settings_view(context.session(), context.tenant())
+    return _deprecated(view, "/api/v1/settings/outcall")
 
 
 @api.operation(
@@ -339,7 +339,8 @@ def get_settings() -> Any:
     methods=["PATCH"],
     body=SettingsIn,
     permission="outcall.manage",
-    summary="Change the queue policy or webhook (audited)",
+    summary="Deprecated: change the queue policy or webhook (audited; "
+    "use /api/v1/settings/outcall and /api/v1/webhooks/endpoints)",
 )
 def patch_settings(body: SettingsIn) -> Any:
     """A field left out or sent as null stays as it is (the platform's PATCH convention), except
@@ -350,9 +351,9 @@ def patch_settings(body: SettingsIn) -> Any:
         for k, v in body.model_dump(exclude_unset=True).items()
         if v is not None or k == "webhook_url"
     }
-    row = services.update_settings(s, context.tenant(), changes, actor=_agent())
+    view = services.update_settings(s, context.tenant(), changes, actor=_agent())
     s.commit()
-    return {f: getattr(row, f) for f in services.SETTINGS_FIELDS}
+    return _deprecated(view, "/api/v1/settings/outcall")
 
 
 @api.operation(
@@ -373,62 +374,40 @@ def list_orders() -> Any:
     return paginate(context.session(), stmt, _order_json)
 
 
+def _notification_json(s: Any, d: Any) -> dict[str, Any]:
+    out = webhooks.delivery_json(s, d)
+    return {"case_no": webhooks.payload_of(s, d).get("case_no"), **out}
+
+
 @api.operation(
     "/notifications",
     methods=["GET"],
     permission="outcall.view",
-    summary="Platform notifications and their delivery tries",
+    summary="Platform notifications (the core's deliveries of outcall.* events) and their tries",
 )
 def list_notifications() -> Any:
     s = context.session()
-    stmt = select(OutcallNotification).order_by(OutcallNotification.id.desc())
+    stmt = webhooks.deliveries_of("outcall.").order_by(WebhookDelivery.id.desc())
     if request.args.get("status"):
-        stmt = stmt.where(OutcallNotification.status == request.args["status"])
-
-    def ser(n: OutcallNotification) -> dict[str, Any]:
-        tries = s.exec(
-            select(OutcallNotificationAttempt)
-            .where(OutcallNotificationAttempt.notification_id == n.id)
-            .order_by(OutcallNotificationAttempt.id)
-        ).all()
-        return {
-            "id": n.id,
-            "case_no": n.case_no,
-            "status": n.status,
-            "attempts": n.attempts,
-            "last_error": n.last_error,
-            "delivered_at": n.delivered_at,
-            "job_id": n.job_id,
-            "tries": [
-                {"at": t.at, "ok": t.ok, "status_code": t.status_code, "error": t.error}
-                for t in tries
-            ],
-        }
-
-    return paginate(s, stmt, ser)
+        stmt = stmt.where(WebhookDelivery.status == request.args["status"])
+    return paginate(s, stmt, lambda d: _notification_json(s, d))
 
 
 @api.operation(
     "/notifications/<int:notification_id>/retry",
     methods=["POST"],
     permission="outcall.manage",
-    summary="Send a notification again now",
+    summary="Deprecated: send a notification again now "
+    "(use POST /api/v1/webhooks/deliveries/{id}/replay)",
 )
 def retry_notification(notification_id: int) -> Any:
     s = context.session()
-    n = s.exec(select(OutcallNotification).where(OutcallNotification.id == notification_id)).first()
-    if n is None:
-        from postalops.errors import NotFound
-
+    d = s.get(WebhookDelivery, notification_id)
+    if d is None or not d.event_type.startswith("outcall."):
         raise NotFound(f"no notification {notification_id}", details=[{"field": "notification_id"}])
-    if n.status == "delivered":
-        from postalops.errors import Conflict
-
-        raise Conflict("已送达 / already delivered", code="already_delivered")
-    n.job_id = submit_notification(core_jobs.submit, n)
-    s.add(n)
+    webhooks.replay(s, notification_id, actor=_agent())
     s.commit()
-    return {"job_id": n.job_id}
+    return {"id": notification_id, "status": "pending"}
 
 
 @api.operation(

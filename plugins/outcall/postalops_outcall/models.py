@@ -10,25 +10,6 @@ from postalops.models import TenantScoped, ts_field
 from sqlmodel import JSON, Column, Field, SQLModel
 
 
-class OutcallSettings(TenantScoped, table=True):
-    """One unit's queue policy, webhook and waybill numbering (the supervisor edits it)."""
-
-    __tablename__ = "outcall_settings"
-    __table_args__ = (sa.UniqueConstraint("tenant_code", name="uq_outcall_settings_tenant"),)
-    id: int | None = Field(default=None, primary_key=True)
-    retry_delay_minutes: int = 120
-    max_attempts: int = 3
-    claim_minutes: int = 10
-    calling_start: str = Field(default="09:00", max_length=5)
-    calling_end: str = Field(default="20:00", max_length=5)
-    timezone: str = Field(default="Asia/Shanghai", max_length=40)
-    queue_days: int = 7
-    callback_hold_minutes: int = 30
-    webhook_url: str | None = Field(default=None, max_length=500)
-    waybill_prefix: str = Field(default="RA", max_length=2)
-    updated_at: dt.datetime = ts_field()
-
-
 class OutcallCatalogueItem(TenantScoped, table=True):
     """A service item (事项) of a department in the unit's hall, and whether outcall covers it."""
 
@@ -119,35 +100,6 @@ class OutcallOrder(TenantScoped, table=True):
     detail: str = Field(max_length=200)
     created_by: str = Field(default="", max_length=120)
     created_at: dt.datetime = ts_field(index=True)
-
-
-class OutcallNotification(TenantScoped, table=True):
-    """Telling the government platform that a case's issuing method became mail."""
-
-    __tablename__ = "outcall_notification"
-    id: int | None = Field(default=None, primary_key=True)
-    order_id: int = Field(foreign_key="outcall_order.id", unique=True)
-    case_no: str = Field(max_length=64)
-    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=20, index=True)  # pending|delivered|failed
-    attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=1000)
-    job_id: str | None = Field(default=None, max_length=36)
-    created_at: dt.datetime = ts_field()
-    delivered_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
-
-
-class OutcallNotificationAttempt(TenantScoped, table=True):
-    """Each try at delivering a notification, kept so failures stay visible."""
-
-    __tablename__ = "outcall_notification_attempt"
-    id: int | None = Field(default=None, primary_key=True)
-    notification_id: int = Field(foreign_key="outcall_notification.id", index=True)
-    at: dt.datetime = ts_field()
-    url: str = Field(default="", max_length=500)
-    status_code: int | None = None
-    ok: bool = False
-    error: str | None = Field(default=None, max_length=1000)
 
 
 class OutcallWaybillCounter(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from postalops import hookimpl
-from postalops.plugins import NavItem, Permission, PluginInfo, Role, Schedule
+from postalops.plugins import NavItem, Permission, PluginInfo, Role, Schedule, SettingsSchema
 
 from . import __version__
 
@@ -220,11 +220,6 @@ def postalops_status_labels():
             "outcall": Status("外呼转邮寄", "From a call", "info"),
             "hall": Status("大厅寄递", "Mailed by the hall", "neutral"),
         },
-        "outcall.notification": {
-            "pending": Status("待推送", "Pending", "info"),
-            "delivered": Status("已送达", "Delivered", "success"),
-            "failed": Status("推送失败", "Failed", "danger"),
-        },
     }
 
 
@@ -235,3 +230,13 @@ def postalops_simulators():
     from . import simulate
 
     return [Simulator("outcall", simulate.tick)]
+
+
+@hookimpl
+def postalops_settings_schema():
+    """The queue policy and waybill prefix, per unit (the core stores and edits them)."""
+    from .settings import OutcallSettings
+
+    return SettingsSchema(
+        OutcallSettings, view_permission="outcall.view", edit_permission="outcall.manage"
+    )

@@ -16,12 +16,13 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from postalops import audit
+from postalops import audit, plugin_settings, webhooks
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import Conflict, NotFound, ValidationError
 from sqlmodel import Session, select
 
 from . import call_policy as cp
+from . import settings as settings_schema
 from .address import DeliveryAddress, validate_address
 from .eligibility import Catalogue, CatalogueEntry, evaluate
 from .intake import (
@@ -38,80 +39,55 @@ from .models import (
     OutcallAttempt,
     OutcallCase,
     OutcallCatalogueItem,
-    OutcallNotification,
     OutcallOrder,
-    OutcallSettings,
     OutcallWaybillCounter,
 )
+from .settings import OutcallSettings
 from .waybill import make_waybill
 
 # --- settings and catalogue -------------------------------------------------------------------
 
-SETTINGS_FIELDS = (
-    "retry_delay_minutes",
-    "max_attempts",
-    "claim_minutes",
-    "calling_start",
-    "calling_end",
-    "timezone",
-    "queue_days",
-    "callback_hold_minutes",
-    "webhook_url",
-    "waybill_prefix",
-)
+# The settings the deprecated /api/v1/outcall/settings path shows: the core-stored schema plus
+# the unit's platform webhook URL (a core webhook endpoint taking outcall.* events).
+SETTINGS_FIELDS = (*settings_schema.FIELDS, "webhook_url")
+WEBHOOK_TYPES = ["outcall.*"]
+ISSUING_METHOD_CHANGED = "outcall.issuing_method_changed"
 
 
 def get_settings(session: Session, tenant: str) -> OutcallSettings:
-    """The unit's settings row, created with defaults on first use.
+    """The settings in force at the unit (its own values, else inherited, else defaults).
 
-    Kept in ``session.info`` for the session's life: the row is the same identity-map object
-    that ``update_settings`` changes, so the cache never disagrees with it.
-    """
+    Kept in ``session.info`` for the session's life; ``update_settings`` refreshes it."""
     cache = session.info.setdefault("outcall_settings", {})
-    row = cache.get(tenant)
-    if row is not None and row in session:
-        return row
-    row = session.exec(select(OutcallSettings).where(OutcallSettings.tenant_code == tenant)).first()
-    if row is None:
-        row = OutcallSettings(tenant_code=tenant)
-        session.add(row)
-        session.flush()
-    cache[tenant] = row
-    return row
-
-
-def _hhmm(value: str, field: str) -> dt.time:
-    try:
-        return dt.time.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValidationError(
-            "时间须为 HH:MM / time must be HH:MM",
-            code="invalid_time",
-            details=[{"field": field, "message": str(value)}],
-        ) from None
+    if tenant not in cache:
+        cache[tenant] = plugin_settings.values(session, "outcall", tenant, OutcallSettings)
+    return cache[tenant]
 
 
 def policy_of(settings: OutcallSettings) -> cp.CallPolicy:
-    """The pure queue policy for a settings row (validates it too)."""
+    """The pure queue policy for the settings (validates it too)."""
     return cp.CallPolicy(
         retry_delay=dt.timedelta(minutes=settings.retry_delay_minutes),
         max_attempts=settings.max_attempts,
         claim_ttl=dt.timedelta(minutes=settings.claim_minutes),
-        calling_hours=cp.CallingHours(
-            _hhmm(settings.calling_start, "calling_start"),
-            _hhmm(settings.calling_end, "calling_end"),
-            settings.timezone,
-        ),
+        calling_hours=cp.CallingHours(settings.start(), settings.end(), settings.timezone),
         queue_days=settings.queue_days,
         callback_hold=dt.timedelta(minutes=settings.callback_hold_minutes),
     )
 
 
+def settings_view(session: Session, tenant: str) -> dict[str, Any]:
+    """The settings in force plus the platform webhook URL (the deprecated API's answer)."""
+    values = get_settings(session, tenant).model_dump()
+    endpoint = webhooks.plugin_endpoint(session, tenant, WEBHOOK_TYPES)
+    return {**values, "webhook_url": endpoint.url if endpoint else None}
+
+
 def update_settings(
     session: Session, tenant: str, changes: Mapping[str, Any], *, actor: str | None = None
-) -> OutcallSettings:
-    """Apply the supervisor's changes (validated through ``policy_of``), audited."""
-    row = get_settings(session, tenant)
+) -> dict[str, Any]:
+    """Change some settings at the unit (the others keep their values, own or inherited), and
+    ``webhook_url`` (None removes it): through the core's settings and webhooks, audited there."""
     unknown = sorted(set(changes) - set(SETTINGS_FIELDS))
     if unknown:
         raise ValidationError(
@@ -119,39 +95,21 @@ def update_settings(
             code="unknown_setting",
             details=[{"field": f, "message": "unknown"} for f in unknown],
         )
-    before = {f: getattr(row, f) for f in SETTINGS_FIELDS}
-    for key, value in changes.items():
-        setattr(row, key, value)
-    url = row.webhook_url
-    if url and not (url.startswith("http://") or url.startswith("https://")):
-        raise ValidationError(
-            "回调地址须为 http(s) / webhook URL must be http(s)",
-            code="invalid_url",
-            details=[{"field": "webhook_url", "message": url}],
+    values = {k: v for k, v in changes.items() if k != "webhook_url"}
+    if values:
+        own = plugin_settings.effective(session, OutcallSettings, "outcall", tenant).own
+        plugin_settings.save(
+            session, OutcallSettings, "outcall", tenant, {**own, **values}, actor=actor
         )
-    prefix = row.waybill_prefix or ""
-    if not (len(prefix) == 2 and prefix.isalpha() and prefix.isupper()):
-        raise ValidationError(
-            "运单前缀须为两位大写字母 / waybill prefix is two capital letters",
-            code="invalid_prefix",
-            details=[{"field": "waybill_prefix", "message": prefix}],
+        session.info.setdefault("outcall_settings", {}).pop(tenant, None)
+        policy_of(get_settings(session, tenant))
+    if "webhook_url" in changes:
+        url = changes["webhook_url"]
+        webhooks.set_plugin_endpoint(
+            session, tenant, WEBHOOK_TYPES, str(url) if url else None, actor=actor
         )
-    policy_of(row)
-    row.updated_at = utcnow()
-    session.add(row)
-    after = {f: getattr(row, f) for f in SETTINGS_FIELDS}
-    audit.record(
-        "outcall.settings.update",
-        target_type="outcall_settings",
-        target_id=tenant,
-        tenant=tenant,
-        before=before,
-        after=after,
-        session=session,
-        actor=actor,
-    )
     session.flush()
-    return row
+    return settings_view(session, tenant)
 
 
 def load_catalogue(session: Session, tenant: str) -> Catalogue:
@@ -700,14 +658,9 @@ def record_outcome(
             ],
             actor=agent,
         )[0]
-        session.add(
-            OutcallNotification(
-                tenant_code=case.tenant_code,
-                order_id=order.id,
-                case_no=case.case_no,
-                payload=notification_payload(case, order),
-                created_at=now,
-            )
+        # The platform is told through the core's webhook outbox, in this transaction.
+        webhooks.emit(
+            session, case.tenant_code, ISSUING_METHOD_CHANGED, notification_payload(case, order)
         )
     session.flush()
     return case, order

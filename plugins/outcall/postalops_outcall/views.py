@@ -9,26 +9,26 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import context
+from postalops import context, webhooks
 from postalops import jobs as core_jobs
 from postalops.api import parse_date
 from postalops.auth import check_permission, require_permission
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import PostalOpsError
 from postalops.listing import Column, Listing
+from postalops.models import WebhookDelivery
 from sqlmodel import select
 
 from . import call_script
 from . import service as services
 from .call_policy import Outcome
 from .eligibility import RULE_LABELS
-from .jobs import IMPORT, submit_notification
+from .jobs import IMPORT
 from .metrics import outcall_metrics
 from .models import (
     OutcallAttempt,
     OutcallCase,
     OutcallCatalogueItem,
-    OutcallNotification,
     OutcallOrder,
 )
 
@@ -283,12 +283,6 @@ def work_outcome(case_id: int) -> Any:
         _fail(exc)
         return redirect(url_for("outcall.work"))
     if order is not None:
-        n = s.exec(
-            select(OutcallNotification).where(OutcallNotification.order_id == order.id)
-        ).one()
-        n.job_id = submit_notification(core_jobs.submit, n)
-        s.add(n)
-        s.commit()
         flash(_("Converted to mail: waybill %(no)s", no=order.waybill_no), "info")
         return redirect(url_for("outcall.order_label", order_id=order.id))
     flash(_("Call recorded."), "info")
@@ -354,29 +348,9 @@ def catalogue() -> Any:
 @bp.route("/settings", methods=["GET", "POST"])
 @require_permission("outcall.manage")
 def settings() -> Any:
-    s, tenant = context.session(), context.tenant()
-    if request.method == "POST":
-        changes: dict[str, Any] = {}
-        for key in services.SETTINGS_FIELDS:
-            if key in request.form:
-                value: Any = request.form[key].strip()
-                if key.endswith(("_minutes", "_attempts", "_days")):
-                    try:
-                        value = int(value)
-                    except ValueError:
-                        flash(_("%(field)s must be a whole number.", field=key), "error")
-                        return redirect(url_for("outcall.settings"))
-                changes[key] = value or None if key == "webhook_url" else value
-        try:
-            services.update_settings(s, tenant, changes, actor=context.principal().name)
-            s.commit()
-            flash(_("Settings saved."), "info")
-        except PostalOpsError as exc:
-            _fail(exc)
-        return redirect(url_for("outcall.settings"))
-    row = services.get_settings(s, tenant)
-    s.commit()
-    return _render("settings.html", row=row)
+    """Deprecated (one release): the queue settings are edited on the core's settings page;
+    the platform webhook on /admin/webhooks."""
+    return redirect("/admin/settings/outcall", code=302 if request.method == "GET" else 307)
 
 
 ORDERS = Listing(
@@ -441,28 +415,33 @@ def order_label(order_id: int) -> Any:
     return _render("label.html", order=order)
 
 
+def _case_no(d: Any) -> str:
+    return str(webhooks.payload_of(context.session(), d).get("case_no") or "")
+
+
 NOTIFICATIONS = Listing(
-    select(OutcallNotification),
+    webhooks.deliveries_of("outcall."),
     [
-        Column("case_no", "办件编号", "Case number", sortable=True, filter="text"),
+        Column("case_no", "办件编号", "Case number", value=_case_no),
         Column(
             "status",
             "状态",
             "Status",
             kind="status",
-            domain="outcall.notification",
+            domain="core.webhook.delivery",
             filter="choice",
-            choices=["pending", "delivered", "failed"],
+            choices=["pending", "retrying", "delivered", "failed"],
         ),
         Column("attempts", "推送次数", "Tries", kind="count", sortable=True),
-        Column("last_error", "最近错误", "Last error", kind="json"),
+        Column("last_status_code", "应答", "Response", kind="text"),
+        Column("last_error", "最近错误", "Last error"),
         Column(
             "created_at", "生成时间", "Created", kind="datetime", sortable=True, filter="date_range"
         ),
         Column("delivered_at", "送达时间", "Delivered", kind="datetime", sortable=True),
     ],
     default_sort="-created_at",
-    tiebreak=(OutcallNotification.id,),
+    tiebreak=(WebhookDelivery.id,),
     filename="outcall-notifications",
 )
 
@@ -470,15 +449,14 @@ NOTIFICATIONS = Listing(
 @bp.route("/notifications", methods=["GET", "POST"])
 @require_permission("outcall.view")
 def notifications() -> Any:
+    """The platform notifications: the core's deliveries of outcall.* events (read only here;
+    sending again is the core's replay)."""
     s = context.session()
     if request.method == "POST":
         check_permission("outcall.manage")
-        n = s.exec(
-            select(OutcallNotification).where(OutcallNotification.id == int(request.form["id"]))
-        ).first()
-        if n is not None and n.status != "delivered":
-            n.job_id = submit_notification(core_jobs.submit, n)
-            s.add(n)
+        d = s.get(WebhookDelivery, int(request.form["id"]))
+        if d is not None and d.event_type.startswith("outcall.") and d.status == "failed":
+            webhooks.replay(s, d.id, actor=context.principal().name)
             s.commit()
             flash(_("Notification sent again."), "info")
         return redirect(url_for("outcall.notifications"))

@@ -207,7 +207,7 @@ def test_portal_pages_render_in_both_languages(hall, platform, make_user, login,
         "/p/outcall/work",
         "/p/outcall/orders",
         "/p/outcall/catalogue",
-        "/p/outcall/settings",
+        "/admin/settings/outcall",
         "/p/outcall/upload",
         "/p/outcall/notifications",
     ]

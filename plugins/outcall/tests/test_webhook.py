@@ -1,67 +1,24 @@
-"""Telling the government platform: a tracked job with retries; failures recorded, never lost."""
+"""Telling the government platform through the core's webhooks: an accepted call emits
+outcall.issuing_method_changed in the outcome's transaction; the core's job delivers it, signed,
+retrying while the platform fails; the tries are logged and never lost."""
 
-import http.server
-import json
-import threading
 import time
 
 import pytest
-from postalops_outcall import service
-from postalops_outcall.models import OutcallNotification, OutcallNotificationAttempt
+from postalops import webhooks
+from postalops.webhook_receiver import Receiver
 from postalops_outcall.testing import ADDRESS, GZ
-from sqlmodel import select
-
-
-class FlakyPlatform(http.server.BaseHTTPRequestHandler):
-    """Answers 500 to the first ``fail`` requests, then 200; counts what it accepted."""
-
-    fail = 2
-    seen: list = []
-    delivered: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server's name
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append(body)
-        if len(type(self).seen) <= type(self).fail:
-            self.send_response(500)
-            self.end_headers()
-            self.wfile.write(b"platform busy")
-            return
-        type(self).delivered.append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"ok": true}')
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
-def platform_server():
-    FlakyPlatform.seen, FlakyPlatform.delivered = [], []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyPlatform)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/outcall/notify"
-    server.shutdown()
+def platform(monkeypatch):
+    monkeypatch.setenv("POSTALOPS_WEBHOOK_BACKOFF_S", "0.2")
+    rx = Receiver(answers=[500, 500])
+    yield rx
+    rx.stop()
 
 
-def wait_until(check, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
-def test_a_platform_failing_twice_then_succeeding_gets_exactly_one_notification(
-    hall, live, make_token, make_user, login, workers, platform_server
-):
-    with hall(GZ) as s:
-        service.update_settings(s, GZ, {"webhook_url": platform_server}, actor="test")
+def accept_one(live, make_token, make_user, login):
     make_token(GZ, "outcall.intake").post("/api/v1/outcall/cases", json=[live(1)])
     agent = login(make_user("gz_agent", GZ, "outcall_agent"))
     case = agent.post("/api/v1/outcall/queue/claim").get_json()["case"]
@@ -70,54 +27,84 @@ def test_a_platform_failing_twice_then_succeeding_gets_exactly_one_notification(
         json={"outcome": "accepted", "address": ADDRESS},
     )
     assert resp.status_code == 200, resp.get_json()
-    waybill = resp.get_json()["order"]["waybill_no"]
-
-    def delivered():
-        with hall(GZ) as s:
-            n = s.exec(select(OutcallNotification)).one()
-            return n if n.status == "delivered" else None
-
-    n = wait_until(delivered)
-    assert n.attempts == 3
-    assert len(FlakyPlatform.delivered) == 1  # exactly one delivered notification
-    assert FlakyPlatform.delivered[0]["waybill_no"] == waybill
-    assert FlakyPlatform.delivered[0]["issuing_method"] == "mail"
-    with hall(GZ) as s:
-        tries = s.exec(
-            select(OutcallNotificationAttempt).order_by(OutcallNotificationAttempt.id)
-        ).all()
-        assert [(t.ok, t.status_code) for t in tries] == [(False, 500), (False, 500), (True, 200)]
-        assert "platform busy" in tries[0].error
-    # Every try carried the same idempotency key, so the platform could de-duplicate.
-    assert len({b["idempotency_key"] for b in FlakyPlatform.seen}) == 1
-    # A delivered notification is never sent again, even if asked.
-    boss = login(make_user("gz_boss", GZ, "outcall_supervisor"))
-    assert boss.post(f"/api/v1/outcall/notifications/{n.id}/retry").status_code == 409
-    listed = boss.get("/api/v1/outcall/notifications").get_json()["items"][0]
-    assert [t["ok"] for t in listed["tries"]] == [False, False, True]
+    return resp.get_json()["order"]["waybill_no"]
 
 
-def test_a_notification_that_could_not_be_sent_is_not_lost_the_sweep_sends_it(
-    po_app, hall, live, make_token, make_user, login, workers, platform_server, as_unit, monkeypatch
+def wait_until(check, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_a_platform_down_then_failing_twice_gets_exactly_one_notification(
+    hall, live, make_token, make_user, login, workers, platform
 ):
-    monkeypatch.setattr(FlakyPlatform, "fail", 0)
-    make_token(GZ, "outcall.intake").post("/api/v1/outcall/cases", json=[live(1)])
-    agent = login(make_user("gz_agent", GZ, "outcall_agent"))
-    case = agent.post("/api/v1/outcall/queue/claim").get_json()["case"]
-    agent.post(
-        f"/api/v1/outcall/cases/{case['id']}/outcome",
-        json={"outcome": "accepted", "address": ADDRESS},
-    )
+    admin = make_token(GZ, "core.webhooks.manage")
+    ep = admin.post(
+        "/api/v1/webhooks/endpoints",
+        json={"url": platform.url, "event_types": ["outcall.*"]},
+    ).get_json()
+    waybill = accept_one(live, make_token, make_user, login)
+    boss = login(make_user("gz_boss", GZ, "outcall_supervisor"))
 
-    def status():
-        with hall(GZ) as s:
-            return s.exec(select(OutcallNotification)).one().status
+    def tries():
+        items = boss.get("/api/v1/outcall/notifications").get_json()["items"]
+        return items[0]["tries"] if items else []
 
-    # No webhook configured yet: the job finishes, the notification waits, visibly.
-    wait_until(lambda: status() == "waiting")
-    with hall(GZ) as s:
-        service.update_settings(s, GZ, {"webhook_url": platform_server}, actor="test")
-    with as_unit("cn"):
-        po_app.extensions["postalops.jobs"].submit("outcall.sweep", {}, tenant="cn")
-    wait_until(lambda: status() == "delivered")
-    assert len(FlakyPlatform.delivered) == 1
+    wait_until(lambda: len(tries()) >= 1)  # the platform is down: connection refused
+    platform.start()
+    (got,) = platform.wait_for(1)
+    assert [r.status for r in platform.received] == [500, 500, 200]
+    assert webhooks.verify(ep["secret"], got.headers["X-PostalOps-Signature"], got.body)
+    data = got.json["data"]
+    assert got.json["type"] == "outcall.issuing_method_changed"
+    assert (data["waybill_no"], data["issuing_method"]) == (waybill, "mail")
+    # Every try carried the same event id and idempotency key, so the platform can de-duplicate.
+    assert len({r.headers["X-PostalOps-Event-Id"] for r in platform.received}) == 1
+    assert len({r.json["data"]["idempotency_key"] for r in platform.received}) == 1
+    listed = wait_until(
+        lambda: (
+            boss.get("/api/v1/outcall/notifications?status=delivered").get_json()["items"] or None
+        )
+    )[0]
+    assert listed["case_no"] == data["case_no"] and listed["attempts"] == 4
+    assert [(t["ok"], t["status_code"]) for t in listed["tries"]] == [
+        (False, None),
+        (False, 500),
+        (False, 500),
+        (True, 200),
+    ]
+    assert "HTTP 500" in listed["tries"][1]["error"]
+    # A delivered notification is not re-sent from the outcall page (only failed ones are).
+    page = boss.get("/p/outcall/notifications").get_data(as_text=True)
+    assert data["case_no"] in page and "已送达" in page
+
+
+def test_without_an_endpoint_nothing_is_sent_and_the_deprecated_settings_set_one(
+    hall, live, make_token, make_user, login, workers, monkeypatch
+):
+    monkeypatch.setenv("POSTALOPS_WEBHOOK_BACKOFF_S", "0.2")
+    accept_one(live, make_token, make_user, login)
+    boss = login(make_user("gz_boss", GZ, "outcall_supervisor"))
+    assert boss.get("/api/v1/outcall/notifications").get_json()["items"] == []
+    rx = Receiver().start()
+    try:
+        manager = make_token(GZ, "outcall.manage", "outcall.view")
+        r = manager.patch("/api/v1/outcall/settings", json={"webhook_url": rx.url})
+        assert r.status_code == 200 and r.headers["Deprecation"] == "true"
+        assert r.get_json()["webhook_url"] == rx.url
+        make_token(GZ, "outcall.intake").post("/api/v1/outcall/cases", json=[live(2)])
+        agent = login(make_user("gz_agent2", GZ, "outcall_agent"))
+        case = agent.post("/api/v1/outcall/queue/claim").get_json()["case"]
+        agent.post(
+            f"/api/v1/outcall/cases/{case['id']}/outcome",
+            json={"outcome": "accepted", "address": ADDRESS},
+        )
+        (got,) = rx.wait_for(1)
+        assert got.json["data"]["case_no"] == case["case_no"]
+    finally:
+        rx.stop()
