@@ -1,5 +1,5 @@
 """Alerts in the database: evaluate the rules for every device, move alerts through their life
-cycle, and deliver them to the units' webhooks.
+cycle, and emit ``sorter.alert.raised`` through the core's webhooks for each new alert.
 
 The rules themselves are in :mod:`postalops_sorter.alerts` (pure); this module feeds them from
 minute rollups and the device's last event, and records what they decide.
@@ -8,13 +8,12 @@ minute rollups and the device's last event, and records what they decide.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from postalops import webhooks
 from postalops.errors import NotFound
-from postalops.tenancy import ancestors
 from sqlmodel import Session, select
 
 from .alerts import (
@@ -29,9 +28,11 @@ from .alerts import (
     transition,
 )
 from .live import current_state
-from .models import Alert, Device, Rollup, UnitSetting
+from .models import Alert, Device, Rollup
 from .recompute import device_day_totals, last_seen
 from .timeline import LOCAL_TZ, MINUTE_MS, to_ms
+
+ALERT_RAISED = "sorter.alert.raised"
 
 
 def rules_of(device: Device) -> AlertRules:
@@ -104,15 +105,17 @@ def evaluate_device(session: Session, device: Device, now: dt.datetime) -> dict[
     ).all()
     actions = reconcile(held, open_alerts, [AlertKind(k) for k in suppressed])
     for kind, message in actions.raise_.items():
-        session.add(
-            Alert(
-                tenant_code=device.tenant_code,
-                device_id=device.id,
-                kind=kind.value,
-                message=message,
-                raised_at=now,
-            )
+        alert = Alert(
+            tenant_code=device.tenant_code,
+            device_id=device.id,
+            kind=kind.value,
+            message=message,
+            raised_at=now,
         )
+        session.add(alert)
+        session.flush()
+        # The outbox row is written with the alert; the core sends it after the commit.
+        webhooks.emit(session, device.tenant_code, ALERT_RAISED, payload(alert, device))
     for kind in actions.resolve:
         a = open_alerts[kind]
         a.status, a.resolved_at, a.resolved_by = AlertStatus.RESOLVED.value, now, "auto"
@@ -175,19 +178,8 @@ def move(
     return alert
 
 
-def webhooks_for(session: Session, tenant_code: str) -> list[UnitSetting]:
-    """Webhooks of the alert's unit and of every unit above it (each level gets its own)."""
-    return list(
-        session.exec(
-            select(UnitSetting).where(
-                UnitSetting.tenant_code.in_(ancestors(tenant_code)),
-                UnitSetting.webhook_url.is_not(None),
-            )
-        ).all()
-    )
-
-
 def payload(alert: Alert, device: Device | None) -> dict[str, Any]:
+    """What webhook receivers get for ``sorter.alert.raised`` (the message in English)."""
     return {
         "alert_id": alert.id,
         "kind": alert.kind,
@@ -197,44 +189,6 @@ def payload(alert: Alert, device: Device | None) -> dict[str, Any]:
         "device": device.code if device else None,
         "raised_at": alert.raised_at.isoformat(),
     }
-
-
-def pending_notifications(session: Session) -> list[Alert]:
-    return list(
-        session.exec(select(Alert).where(Alert.notified_at.is_(None)).order_by(Alert.id)).all()
-    )
-
-
-def deliver(
-    session: Session,
-    alert: Alert,
-    post: Callable[[str, bytes], int],
-    now: dt.datetime,
-) -> bool:
-    """POST the alert to every webhook of its unit chain; True when all accepted (2xx).
-
-    ``post(url, body) -> status`` is injected so tests need no network. A failure is recorded on
-    the alert and re-raised by the job, whose retries back off.
-    """
-    device = session.get(Device, alert.device_id)
-    body = json.dumps(payload(alert, device), ensure_ascii=False).encode()
-    alert.notify_attempts += 1
-    errors = []
-    for hook in webhooks_for(session, alert.tenant_code):
-        try:
-            status = post(hook.webhook_url or "", body)
-        except OSError as exc:
-            errors.append(f"{hook.tenant_code}: {exc}")
-            continue
-        if not 200 <= status < 300:
-            errors.append(f"{hook.tenant_code}: HTTP {status}")
-    if errors:
-        alert.notify_error = "; ".join(errors)[:300]
-    else:
-        alert.notified_at, alert.notify_error = now, None
-    session.add(alert)
-    session.flush()
-    return not errors
 
 
 def open_alert_count(session: Session, tenant: str) -> int:

@@ -181,13 +181,6 @@ def transition(current: AlertStatus, target: AlertStatus) -> AlertStatus:
     return target
 
 
-def webhook_backoff_seconds(attempt: int, *, base: int = 10, cap: int = 3600) -> int:
-    """Delay before retry ``attempt`` (1-based) of a webhook delivery: 10 s, 20 s, 40 s, … ≤ 1 h."""
-    if attempt < 1:
-        raise ValueError("attempt is 1-based")
-    return min(cap, base * 2 ** (attempt - 1))
-
-
 _MESSAGES = (
     (re.compile(r"no telemetry for (\d+)\+ minutes"), "{0} 分钟以上无数据上报"),
     (

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, request
-from postalops import audit, context
+from postalops import audit, context, webhooks
 from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import Forbidden, NotFound, ValidationError
@@ -25,7 +25,7 @@ from . import alerting, live, registry
 from .alerts import AlertRules, AlertStatus
 from .events import decode_payload
 from .ingest import ingest
-from .models import Alert, Departure, Device, Rollup, UnitSetting
+from .models import Alert, Departure, Device, Rollup
 from .timeline import LOCAL_TZ
 from .waves import Wave
 
@@ -490,8 +490,6 @@ def alert_dict(a: Alert) -> dict[str, Any]:
         "acknowledged_by": a.acknowledged_by,
         "resolved_at": a.resolved_at,
         "resolved_by": a.resolved_by,
-        "notified_at": a.notified_at,
-        "notify_attempts": a.notify_attempts,
         "suppressed_until": a.suppressed_until,
     }
 
@@ -570,16 +568,29 @@ def resolve_alert(alert_id: int, query: ResolveQuery) -> Any:
     return _move(alert_id, AlertStatus.RESOLVED, query.suppress_until)
 
 
+# Deprecated (one release): the alert webhook is a core endpoint subscribed to sorter.* at
+# the unit (/api/v1/webhooks/endpoints, /admin/webhooks); these paths read and set its URL.
+WEBHOOK_TYPES = ["sorter.*"]
+
+
+def _deprecated(body: dict[str, Any]) -> Any:
+    from flask import jsonify
+
+    resp = jsonify(body)
+    resp.headers["Deprecation"] = "true"
+    resp.headers["Link"] = '</api/v1/webhooks/endpoints>; rel="successor-version"'
+    return resp
+
+
 @api.operation(
-    "/settings", permission="sorter.view", tags=TAGS, summary="The active unit's sorter settings"
+    "/settings",
+    permission="sorter.view",
+    tags=TAGS,
+    summary="Deprecated: the unit's alert webhook URL (use /api/v1/webhooks/endpoints)",
 )
 def get_settings() -> Any:
-    row = (
-        context.session()
-        .exec(select(UnitSetting).where(UnitSetting.tenant_code == context.tenant()))
-        .first()
-    )
-    return {"unit": context.tenant(), "webhook_url": row.webhook_url if row else None}
+    row = webhooks.plugin_endpoint(context.session(), context.tenant(), WEBHOOK_TYPES)
+    return _deprecated({"unit": context.tenant(), "webhook_url": row.url if row else None})
 
 
 @api.operation(
@@ -588,26 +599,19 @@ def get_settings() -> Any:
     permission="sorter.manage",
     body=SettingsIn,
     tags=TAGS,
-    summary="Set the active unit's alert webhook",
+    summary="Deprecated: set the unit's alert webhook URL, a core endpoint taking sorter.* "
+    "(use /api/v1/webhooks/endpoints)",
 )
 def put_settings(body: SettingsIn) -> Any:
     s = context.session()
     unit = context.tenant()
-    row = s.exec(select(UnitSetting).where(UnitSetting.tenant_code == unit)).first()
-    before = {"webhook_url": row.webhook_url} if row else None
-    row = row or UnitSetting(tenant_code=unit)
-    row.webhook_url = str(body.webhook_url) if body.webhook_url else None
-    s.add(row)
-    audit.record(
-        "sorter.settings.update",
-        target_type="sorter_unit_setting",
-        target_id=unit,
-        tenant=unit,
-        before=before,
-        after={"webhook_url": row.webhook_url},
-    )
+    url = str(body.webhook_url) if body.webhook_url else None
+    row = webhooks.set_plugin_endpoint(s, unit, WEBHOOK_TYPES, url, actor=context.principal().name)
     s.commit()
-    return {"unit": unit, "webhook_url": row.webhook_url}
+    out: dict[str, Any] = {"unit": unit, "webhook_url": row.url if row else None}
+    if row is not None:
+        out["secret_hint"] = "the signing secret is shown on /admin/webhooks (rotate it there)"
+    return _deprecated(out)
 
 
 JOB_KINDS = {"rollup": "sorter.rollup", "alerts": "sorter.alerts", "retention": "sorter.retention"}

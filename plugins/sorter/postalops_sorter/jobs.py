@@ -1,13 +1,13 @@
-"""Tracked jobs: rollups, alert evaluation, webhook delivery and raw-event retention.
+"""Tracked jobs: rollups, alert evaluation and raw-event retention.
 
-Each is idempotent: rollups replace a device-day's rows, alerts reconcile against open ones,
-webhooks go only to alerts not yet delivered, retention drops what is already past the cutoff.
+Each is idempotent: rollups replace a device-day's rows, alerts reconcile against open ones
+(a new alert emits ``sorter.alert.raised``, which the core's webhook outbox delivers),
+retention drops what is already past the cutoff.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import urllib.request
 from typing import Any
 
 from postalops.jobs import JobContext, job
@@ -16,8 +16,6 @@ from postalops.tenancy import Scope
 from . import alerting, purge
 from .ingest import retention_days
 from .recompute import recompute_dirty
-
-WEBHOOK_TIMEOUT_S = 5
 
 
 def now_utc() -> dt.datetime:
@@ -57,48 +55,11 @@ def rollup(ctx: JobContext) -> dict[str, Any]:
     result_url="/p/sorter/alerts",
 )
 def check_alerts(ctx: JobContext) -> dict[str, Any]:
-    """Evaluate the alert rules for every device in scope, then queue webhook delivery."""
+    """Evaluate the alert rules for every device in scope. Each new alert is emitted to the
+    core's webhooks in the transaction that stores it; the core delivers it after the commit."""
     result = alerting.evaluate_all(ctx.session, now_utc(), progress=committing(ctx))
     ctx.session.commit()
-    if alerting.pending_notifications(ctx.session):
-        # Through the job's own context: a worker thread has no Flask app context, so the
-        # module-level ``postalops.jobs.submit`` (request shortcut) would fail here.
-        ctx.submit("sorter.notify", {}, tenant=ctx.tenant)
     return result
-
-
-def http_post(url: str, body: bytes) -> int:
-    req = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=WEBHOOK_TIMEOUT_S) as resp:  # noqa: S310 - admin-set URL
-        return resp.status
-
-
-class WebhookFailed(RuntimeError):
-    """Some webhook refused or could not be reached; the job is retried with backoff."""
-
-
-@job(
-    "sorter.notify",
-    max_retries=6,
-    min_backoff_ms=10_000,
-    label_zh="告警推送",
-    label_en="Alert webhooks",
-    result_url="/p/sorter/alerts",
-)
-def notify(ctx: JobContext) -> dict[str, Any]:
-    """Post undelivered alerts to their units' webhooks; raise (so Dramatiq retries with
-    exponential backoff) while any delivery fails."""
-    pending = alerting.pending_notifications(ctx.session)
-    failed = 0
-    for i, alert in enumerate(pending, 1):
-        if not alerting.deliver(ctx.session, alert, http_post, now_utc()):
-            failed += 1
-        committing(ctx)(i, len(pending), f"alert {alert.id}")
-    if failed:
-        raise WebhookFailed(f"{failed} of {len(pending)} alerts not delivered")
-    return {"delivered": len(pending)}
 
 
 @job(
@@ -120,4 +81,4 @@ def retention(ctx: JobContext) -> dict[str, Any]:
     return {**result, "created_partitions": created}
 
 
-ACTORS = [rollup, check_alerts, notify, retention]
+ACTORS = [rollup, check_alerts, retention]

@@ -145,17 +145,5 @@ class Alert(TenantScoped, table=True):
     acknowledged_by: str | None = Field(default=None, max_length=120)
     resolved_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
     resolved_by: str | None = Field(default=None, max_length=120)
-    notified_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
-    notify_attempts: int = 0
-    notify_error: str | None = Field(default=None, max_length=300)
     # set by a manual resolve: the rules raise nothing of this kind on this device before it
     suppressed_until: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
-
-
-class UnitSetting(TenantScoped, table=True):
-    """Per-unit sorter settings: where alerts of this unit's subtree are posted."""
-
-    __tablename__ = "sorter_unit_setting"
-    __table_args__ = (sa.UniqueConstraint("tenant_code"),)
-    id: int | None = Field(default=None, primary_key=True)
-    webhook_url: str | None = Field(default=None, max_length=500)

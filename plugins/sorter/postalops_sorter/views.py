@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from . import alerting, live, registry
 from .alerts import AlertKind, AlertStatus, message_in
-from .models import Alert, Device, UnitSetting
+from .models import Alert, Device
 from .waves import Wave
 
 bp = Blueprint("sorter", __name__, template_folder="templates")
@@ -343,48 +343,25 @@ def alerts() -> Any:
         from postalops import audit
         from postalops.auth import check_permission
 
-        if request.form.get("action") == "webhook":
-            check_permission("sorter.manage")
-            url = (request.form.get("webhook_url") or "").strip() or None
-            if url and not url.startswith(("http://", "https://")):
-                raise ValidationError(
-                    _("The webhook must be an http(s) URL."), details=[{"field": "webhook_url"}]
-                )
-            row = s.exec(
-                select(UnitSetting).where(UnitSetting.tenant_code == context.tenant())
-            ).first()
-            before = {"webhook_url": row.webhook_url} if row else None
-            row = row or UnitSetting(tenant_code=context.tenant())
-            row.webhook_url = url
-            s.add(row)
-            audit.record(
-                "sorter.settings.update",
-                target_type="sorter_unit_setting",
-                target_id=context.tenant(),
-                before=before,
-                after={"webhook_url": url},
-            )
-        else:
-            check_permission("sorter.operate")
-            target = AlertStatus(request.form["action"])
-            alert_id = int(request.form["alert_id"])
-            alert = s.get(Alert, alert_id)
-            if alert is None or not context.current().scope.allows(alert.tenant_code):
-                raise NotFound(f"no alert {alert_id}")
-            before = alert.status
-            alerting.move(s, alert_id, target, context.principal().name, utcnow())
-            audit.record(
-                f"sorter.alert.{target.value}",
-                target_type="sorter_alert",
-                target_id=alert_id,
-                tenant=alert.tenant_code,
-                before={"status": before},
-                after={"status": target.value},
-            )
+        check_permission("sorter.operate")
+        target = AlertStatus(request.form["action"])
+        alert_id = int(request.form["alert_id"])
+        alert = s.get(Alert, alert_id)
+        if alert is None or not context.current().scope.allows(alert.tenant_code):
+            raise NotFound(f"no alert {alert_id}")
+        before = alert.status
+        alerting.move(s, alert_id, target, context.principal().name, utcnow())
+        audit.record(
+            f"sorter.alert.{target.value}",
+            target_type="sorter_alert",
+            target_id=alert_id,
+            tenant=alert.tenant_code,
+            before={"status": before},
+            after={"status": target.value},
+        )
         s.commit()
         return redirect(url_for("sorter.alerts"))
     page = ALERTS.run(s, request.args)
     if page.export:
         return page.export_response()
-    setting = s.exec(select(UnitSetting).where(UnitSetting.tenant_code == context.tenant())).first()
-    return render_template("sorter/alerts.html", page=page, setting=setting)
+    return render_template("sorter/alerts.html", page=page)

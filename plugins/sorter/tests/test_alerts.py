@@ -10,7 +10,6 @@ from postalops_sorter.alerts import (
     evaluate,
     reconcile,
     transition,
-    webhook_backoff_seconds,
 )
 
 MIN = 60_000
@@ -81,9 +80,6 @@ def test_life_cycle_raise_acknowledge_resolve():
         transition(AlertStatus.ACKNOWLEDGED, AlertStatus.RAISED)
 
 
-def test_webhook_retries_back_off_to_an_hour():
-    assert [webhook_backoff_seconds(a) for a in (1, 2, 3, 4)] == [10, 20, 40, 80]
-    assert webhook_backoff_seconds(20) == 3600
 
 
 def test_rules_must_be_positive():

@@ -1,16 +1,15 @@
 """Alerts end to end: raised by the rules, acknowledged and resolved by people (API), auto-
-resolved when the condition clears, delivered to the unit's webhooks."""
+resolved when the condition clears, sent to the unit's webhook endpoints by the core."""
 
 import datetime as dt
-import http.server
-import json
-import threading
+import time
 
 import pytest
-from postalops import context
+from postalops import context, webhooks
 from postalops.testing import system_context
+from postalops.webhook_receiver import Receiver
 from postalops_sorter import alerting
-from postalops_sorter.models import Alert, Device, UnitSetting
+from postalops_sorter.models import Alert, Device
 from sqlmodel import select
 
 JINSHUI = "cn.henan.zhengzhou.jinshui"
@@ -107,73 +106,13 @@ def test_viewers_cannot_acknowledge(po_app, make_device, make_token, tel):
     assert viewer.post(f"/api/v1/sorter/alerts/{alert_id}/acknowledge").status_code == 403
 
 
-class Hook(http.server.BaseHTTPRequestHandler):
-    """A webhook receiver that refuses the first ``fail`` posts."""
-
-    received: list = []
-    fail = 0
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if Hook.fail > 0:
-            Hook.fail -= 1
-            self.send_response(503)
-        else:
-            Hook.received.append(json.loads(body))
-            self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def hook_url():
-    Hook.received, Hook.fail = [], 0
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
-
-
-def test_delivery_failure_is_recorded_then_retried_to_success(po_app, make_device, tel, hook_url):
-    from postalops_sorter.jobs import http_post
-
-    device_id, client = make_device(silent_minutes=5, low_minutes=30)
-    tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "idle")])
-    evaluate(po_app, device_id, parse(tel.at(8, 6)))
-    with context.activate(system_context(po_app)) as ctx:
-        ctx.session.add(UnitSetting(tenant_code="cn.henan.zhengzhou", webhook_url=hook_url))
-        ctx.session.commit()
-    Hook.fail = 1
-    with context.activate(system_context(po_app)) as ctx:
-        alert = alerting.pending_notifications(ctx.session)[0]
-        assert alerting.deliver(ctx.session, alert, http_post, dt.datetime.now(dt.UTC)) is False
-        assert alert.notify_attempts == 1 and "503" in alert.notify_error
-        assert alerting.deliver(ctx.session, alert, http_post, dt.datetime.now(dt.UTC)) is True
-        ctx.session.commit()
-        assert alerting.pending_notifications(ctx.session) == []
-    assert [(m["kind"], m["unit"], m["device"]) for m in Hook.received] == [
-        ("silent", JINSHUI, "DS01")
-    ]
-
-
-def test_the_notify_job_delivers_through_the_workers(po_app, make_device, tel, hook_url, workers):
-    from postalops.jobs import wait_for
-
-    device_id, client = make_device(silent_minutes=5, low_minutes=30)
-    tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "idle")])
-    evaluate(po_app, device_id, parse(tel.at(8, 6)))
-    with context.activate(system_context(po_app)) as ctx:
-        ctx.session.add(UnitSetting(tenant_code=JINSHUI, webhook_url=hook_url))
-        ctx.session.commit()
-    with po_app.test_request_context(), context.activate(system_context(po_app, "cn")):
-        job = po_app.extensions["postalops.jobs"].submit("sorter.notify", {})
-    done = wait_for(po_app.extensions["postalops.db"], job.id, timeout=20)
-    assert done.status == "succeeded", done.error
-    assert done.result == {"delivered": 1}
-    assert len(Hook.received) == 1
+def receiver(monkeypatch):
+    """A local receiver (the core's webhook test server); retries come fast."""
+    monkeypatch.setenv("POSTALOPS_WEBHOOK_BACKOFF_S", "0.2")
+    rx = Receiver(answers=[503])  # not listening yet, then one 503, then 200
+    yield rx
+    rx.stop()
 
 
 def test_a_machine_left_in_planned_stop_raises_no_silence_alert(po_app, make_device, tel):
@@ -187,28 +126,70 @@ def test_a_machine_left_in_planned_stop_raises_no_silence_alert(po_app, make_dev
 
 
 def test_a_silent_device_reaches_the_webhook_through_the_alerts_job(
-    po_app, make_device, make_token, tel, hook_url, workers
+    po_app, make_device, make_token, tel, receiver, workers
 ):
-    """The real path: the alerts job (started over HTTP) raises 'silent' and queues the notify
-    job from inside itself; the workers run both and the unit's webhook receives the post."""
-    import time
-
+    """The real path: the alerts job (started over HTTP) raises 'silent' and emits
+    sorter.alert.raised in the same transaction; the core's delivery job posts it, signed, to
+    the unit's endpoint: refused while the receiver is down, 503 once, then delivered."""
     from postalops.jobs import wait_for
+    from postalops.models import WebhookDelivery
 
     device_id, client = make_device(silent_minutes=5, low_minutes=30)
     tel.post(client, device_id, [tel.state(0, tel.at(8, 0), "idle")])
+    admin = make_token(JINSHUI, "core.webhooks.manage")
+    ep = admin.post(
+        "/api/v1/webhooks/endpoints", json={"url": receiver.url, "event_types": ["sorter.*"]}
+    ).get_json()
     manager = make_token(JINSHUI, "sorter.view", "sorter.manage")
-    assert manager.put("/api/v1/sorter/settings", json={"webhook_url": hook_url}).status_code == 200
     started = manager.post("/api/v1/sorter/jobs/alerts")
     assert started.status_code == 202
     done = wait_for(po_app.extensions["postalops.db"], started.get_json()["job_id"], timeout=20)
     assert done.status == "succeeded", done.error
-    deadline = time.monotonic() + 20
-    while not Hook.received and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _tries(po_app):
         time.sleep(0.05)
-    assert [(m["kind"], m["unit"], m["device"]) for m in Hook.received] == [
-        ("silent", JINSHUI, "DS01")
-    ]
+    receiver.start()
+    (got,) = receiver.wait_for(1)
+    assert [r.status for r in receiver.received] == [503, 200]
+    assert webhooks.verify(ep["secret"], got.headers["X-PostalOps-Signature"], got.body)
+    assert got.headers["X-PostalOps-Event"] == "sorter.alert.raised"
+    data = got.json["data"]
+    assert (data["kind"], data["unit"], data["device"]) == ("silent", JINSHUI, "DS01")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with context.activate(system_context(po_app)) as ctx:
+            (d,) = ctx.session.exec(select(WebhookDelivery)).all()
+            if d.status == "delivered":
+                break
+        time.sleep(0.05)
+    assert (d.status, d.attempts) == ("delivered", 3)
+
+
+def _tries(po_app):
+    from postalops.models import WebhookAttempt
+
+    with context.activate(system_context(po_app)) as ctx:
+        return ctx.session.exec(select(WebhookAttempt).where(WebhookAttempt.ok.is_(False))).all()
+
+
+def test_the_deprecated_settings_path_points_the_core_endpoint(po_app, make_device, make_token):
+    """PUT /api/v1/sorter/settings (kept for one release) now sets a core endpoint taking
+    sorter.* at the unit; GET reads it back; null switches it off."""
+    manager = make_token(JINSHUI, "sorter.view", "sorter.manage")
+    r = manager.put("/api/v1/sorter/settings", json={"webhook_url": "http://127.0.0.1:9/x"})
+    assert r.status_code == 200 and r.get_json()["webhook_url"] == "http://127.0.0.1:9/x"
+    assert r.headers.get("Deprecation") == "true"
+    admin = make_token(JINSHUI, "core.webhooks.manage")
+    (ep,) = admin.get("/api/v1/webhooks/endpoints").get_json()["items"]
+    assert (ep["url"], ep["event_types"], ep["active"]) == (
+        "http://127.0.0.1:9/x",
+        ["sorter.*"],
+        True,
+    )
+    assert manager.get("/api/v1/sorter/settings").get_json()["webhook_url"] == ep["url"]
+    assert manager.put("/api/v1/sorter/settings", json={"webhook_url": None}).status_code == 200
+    assert manager.get("/api/v1/sorter/settings").get_json()["webhook_url"] is None
+    assert admin.get("/api/v1/webhooks/endpoints").get_json()["items"][0]["active"] is False
 
 
 def test_a_manual_resolve_is_not_raised_again_while_suppressed(
