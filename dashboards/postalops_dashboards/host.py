@@ -117,10 +117,22 @@ def csv_link(df: pd.DataFrame, name: str, label: str = "CSV") -> html.A:
     )
 
 
-def chart(figure: Any, df: pd.DataFrame, name: str, *, zh: bool = True) -> html.Div:
+def chart(
+    figure: Any, df: pd.DataFrame | None = None, name: str | None = None, *, zh: bool | None = None
+) -> html.Div:
     """A plotly figure in the portal's template with a CSV download of the data it draws; a
     figure with nothing to draw shows the empty state ("所选期间没有数据") instead of empty axes,
-    and offers no download."""
+    and offers no download.
+
+    ``df`` is what the download holds (default: the figure's own trace data, a ``series``,
+    ``x``, ``y`` frame); ``name`` names the file and the chart's id, unique on the page
+    (default: from the figure's title and data); ``zh`` the language (default: the viewer's).
+    """
+    zh = _zh() if zh is None else zh
+    if df is None:
+        df = figure_frame(figure)
+    if name is None:
+        name = _chart_name(figure)
     theme.apply(figure)
     figures.date_axes(figure)
     empty = not figures.has_data(figure)
@@ -139,6 +151,32 @@ def chart(figure: Any, df: pd.DataFrame, name: str, *, zh: bool = True) -> html.
     )
 
 
+def figure_frame(figure: Any) -> pd.DataFrame:
+    """The points a figure draws, one row each: ``series`` (the trace name), ``x``, ``y``."""
+    rows = []
+    for trace in getattr(figure, "data", ()) or ():
+        xs = list(getattr(trace, "x", None) if getattr(trace, "x", None) is not None else [])
+        ys = list(getattr(trace, "y", None) if getattr(trace, "y", None) is not None else [])
+        for i in range(max(len(xs), len(ys))):
+            rows.append(
+                {
+                    "series": getattr(trace, "name", None) or "",
+                    "x": xs[i] if i < len(xs) else None,
+                    "y": ys[i] if i < len(ys) else None,
+                }
+            )
+    return pd.DataFrame(rows, columns=["series", "x", "y"])
+
+
+def _chart_name(figure: Any) -> str:
+    import hashlib
+
+    title = getattr(getattr(getattr(figure, "layout", None), "title", None), "text", None) or ""
+    slug = "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split())[:40]
+    digest = hashlib.sha1(figure.to_json().encode()).hexdigest()[:8]
+    return f"{slug or 'chart'}-{digest}"
+
+
 def format_value(entry: dict[str, Any], zh: bool = True) -> str:
     """A KPI of the metrics contract as on the portal's cards (``postalops.formatting``)."""
     value = entry.get("value")
@@ -150,7 +188,13 @@ def format_value(entry: dict[str, Any], zh: bool = True) -> str:
         return str(value)
 
 
-def metric_cards(metrics: dict[str, dict[str, Any]], zh: bool, plugin: str = "") -> html.Div:
+def metric_cards(
+    metrics: dict[str, dict[str, Any]], zh: bool | None = None, plugin: str = ""
+) -> html.Div:
+    """One card per KPI of a metrics-contract dict (``{kpi: {"value", "unit", "label_zh",
+    "label_en"}}``, e.g. ``ctx.metrics("payroll")["payroll"]``), values formatted by unit; ``zh``
+    the language (default: the viewer's); ``plugin`` prefixes each card's ``data-kpi``."""
+    zh = _zh() if zh is None else zh
     cards = []
     for name, entry in metrics.items():
         cards.append(
@@ -410,8 +454,21 @@ def _render(app: Flask, pathname: str, unit: str | None, start: str | None, end:
         zh=zh,
         registry=app.extensions["postalops.plugins"],
     )
+    try:
+        body = page.layout(view)
+    except Exception as exc:  # noqa: BLE001 - one page's bug must not answer 500 for the shell
+        # the plugin is marked degraded with its error (``postalops plugins``, /healthz); the
+        # viewer reads plain words, never the exception
+        app.extensions["postalops.plugins"].record_failure(key, "dashboard_layout", exc)
+        return _notice(
+            "此看板暂时无法显示" if zh else "This dashboard cannot be shown right now",
+            "页面出错，已记录。请稍后再试或联系管理员。"
+            if zh
+            else "The page failed and the error was logged. Try again later or ask an administrator.",
+            "po-page-failed",
+        )
     return html.Div(
-        [html.H2(page.title_zh if zh else page.title_en), page.layout(view)],
+        [html.H2(page.title_zh if zh else page.title_en), body],
         id="po-page-body",
         **{"data-unit": unit},
     )
