@@ -590,10 +590,29 @@ def direct_share():
 # --- settings -----------------------------------------------------------------------------------
 
 
-@api.operation("/settings", summary="Rules in force at your unit", permission=VIEW, tags=TAGS)
+# Deprecated (one release): the rules are the core's plugin settings,
+# GET/PUT /api/v1/settings/pickup_points?unit= and /admin/settings/pickup_points.
+
+
+def _deprecated(body: dict) -> Any:
+    from flask import jsonify
+
+    resp = jsonify(body)
+    resp.headers["Deprecation"] = "true"
+    resp.headers["Link"] = '</api/v1/settings/pickup_points>; rel="successor-version"'
+    return resp
+
+
+@api.operation(
+    "/settings",
+    summary="Deprecated: rules in force at your unit (use /api/v1/settings/pickup_points)",
+    permission=VIEW,
+    tags=TAGS,
+)
 def get_settings():
     rules = rules_store.rules_for(context.session(), context.tenant())
-    return {"unit": context.tenant(), "values": json.loads(json.dumps(rules.values, default=str))}
+    values = json.loads(json.dumps(rules.values, default=str))
+    return _deprecated({"unit": context.tenant(), "values": values})
 
 
 class SettingsIn(BaseModel):
@@ -612,7 +631,8 @@ class SettingsIn(BaseModel):
     "/settings",
     methods=["PUT"],
     body=SettingsIn,
-    summary="Configure the rules at your unit (audited; units below inherit them)",
+    summary="Deprecated: configure the rules at your unit (audited; units below inherit them; "
+    "use PUT /api/v1/settings/pickup_points)",
     permission=CONFIGURE,
     tags=TAGS,
 )
@@ -621,4 +641,5 @@ def put_settings(body: SettingsIn):
     values = body.model_dump(exclude_none=True)
     rules = rules_store.save_rules(s, context.tenant(), values, context.principal().name)
     s.commit()
-    return {"unit": context.tenant(), "values": json.loads(json.dumps(rules.values, default=str))}
+    values = json.loads(json.dumps(rules.values, default=str))
+    return _deprecated({"unit": context.tenant(), "values": values})

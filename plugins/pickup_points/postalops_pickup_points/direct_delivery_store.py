@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from postalops import audit
+from postalops import audit, webhooks
 from postalops.db import in_scope_clause
 from postalops.errors import Conflict
 from sqlmodel import Session, select
@@ -20,6 +20,8 @@ from .direct_delivery import PointVolume, Proposal, diverted_share, propose
 from .models import PickupCityVolume, PickupDailyVolume, PickupDirectSwitch
 from .network import get_point, points_on
 from .rules_store import rules_for
+
+DIRECT_SWITCHED = "pickup_points.point.direct_delivery"
 
 
 def window_totals(session: Session, tenant: str, start: dt.date, end: dt.date) -> dict[int, int]:
@@ -111,6 +113,17 @@ def record_switch(
         after={"direct_since": effective.isoformat(), "average_per_day": row.average_per_day},
         session=session,
         actor=actor,
+    )
+    webhooks.emit(
+        session,
+        point.tenant_code,
+        DIRECT_SWITCHED,
+        {
+            "code": point.code,
+            "name": point.name,
+            "effective": effective.isoformat(),
+            "average_per_day": row.average_per_day,
+        },
     )
     return row
 

@@ -4,7 +4,7 @@ reads to the caller's subtree and refuses writes outside it. Table names start w
 
 Where a row's ``tenant_code`` points: areas and points to the org unit that runs them (a city,
 or a county/station below it); items, volumes, complaints, status changes and switches to their
-point's unit; city volumes to the city; settings to the unit they configure (inherited below).
+point's unit; city volumes to the city. The rules are the core's plugin settings (settings.py).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
-from postalops.db import SCOPE_INFO, Money
+from postalops.db import Money
 from postalops.models import TenantScoped, ts_field
-from sqlmodel import JSON, Column, Field, SQLModel
+from sqlmodel import JSON, Column, Field
 
 
 class PickupArea(TenantScoped, table=True):
@@ -156,22 +156,3 @@ class PickupComplaint(TenantScoped, table=True):
     point_id: int = Field(foreign_key="pickup_points_point.id", index=True)
     day: dt.date = Field(index=True)
     note: str = Field(default="", max_length=500)
-
-
-class PickupSettings(SQLModel, table=True):
-    """Rules configured at a unit; the nearest unit up the tree with a row wins.
-
-    Configuration, not business data: a city reads the rules its province set, so this table is
-    keyed by ``unit_code`` rather than tenant-scoped; writes are checked against the caller's
-    scope by the service (``rules_store.save_rules``), like the core's plugin enablement. On
-    PostgreSQL row-level security backs that: a unit reads its own row and those above it,
-    and writes only in its subtree.
-    """
-
-    __tablename__ = "pickup_points_settings"
-    __table_args__ = {"info": {SCOPE_INFO: {"column": "unit_code", "read": "path"}}}
-    id: int | None = Field(default=None, primary_key=True)
-    unit_code: str = Field(max_length=200, unique=True, index=True)
-    values: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    changed_by: str | None = Field(default=None, max_length=120)
-    at: dt.datetime = ts_field()

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from postalops import audit
+from postalops import audit, webhooks
 from postalops.db import check_in_scope, in_scope_clause, utcnow
 from postalops.errors import NotFound
 from postalops.imports import RowErrors
@@ -24,6 +24,7 @@ from .models import PickupArea, PickupAssignment, PickupPoint, PickupStatusChang
 from .points import PointStatus, PointType, StatusChange, parse_enum, state_on
 
 BATCH = 2000
+STATUS_CHANGED = "pickup_points.point.status_changed"
 
 
 def _batches(rows: list[dict[str, Any]], size: int = BATCH) -> Iterable[list[dict[str, Any]]]:
@@ -201,6 +202,20 @@ def set_status(
         before=before,
         after={"status": new.value, "effective": effective.isoformat()},
         session=session,
+    )
+    # Partners (the e-shop's pickup map) learn it through the core's webhooks, sent after commit.
+    webhooks.emit(
+        session,
+        point.tenant_code,
+        STATUS_CHANGED,
+        {
+            "code": point.code,
+            "name": point.name,
+            "point_type": point.point_type,
+            "status_before": before["status"],
+            "status": new.value,
+            "effective": effective.isoformat(),
+        },
     )
     return point
 

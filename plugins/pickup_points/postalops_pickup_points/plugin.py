@@ -166,3 +166,14 @@ def postalops_simulators():
     from . import simulate
 
     return [Simulator("pickup_points", simulate.tick)]
+
+
+@hookimpl
+def postalops_settings_schema():
+    """The coverage, service-quality and direct-delivery rules, per unit (stored by the core)."""
+    from postalops.plugins import SettingsSchema
+
+    from .permissions import CONFIGURE, VIEW
+    from .settings import PickupRules
+
+    return SettingsSchema(PickupRules, view_permission=VIEW, edit_permission=CONFIGURE)

@@ -1,7 +1,8 @@
 """The rules a unit runs with (radii, feedback hours, N/M days, direct-delivery threshold).
 
-Stored as one JSON row per unit in ``pickup_points_settings``; a unit without a row inherits the
-nearest ancestor's, and the defaults below apply at the top. Changing them is audited.
+The values are the core's plugin settings (schema :class:`.settings.PickupRules`): stored per
+unit by the core, inherited down the tree, validated and audited there. This module turns them
+into the pure rules.
 """
 
 from __future__ import annotations
@@ -10,28 +11,18 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from postalops import audit
-from postalops.db import check_in_scope
+from postalops import plugin_settings
 from postalops.errors import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from .coverage import CoverageRules
 from .direct_delivery import DirectDeliveryRules
-from .models import PickupSettings
 from .points import AreaCategory
 from .service_quality import QualityRules
+from .settings import PickupRules
 
-DEFAULTS: dict[str, Any] = {
-    "radius_urban_m": 500,
-    "radius_village_m": 2000,
-    "radius_mailroom_m": 500,
-    "feedback_hours": "24",
-    "uncollected_days": 3,
-    "return_days": 7,
-    "day_basis": "calendar",
-    "direct_threshold_per_day": "40",
-    "direct_window_days": 30,
-}
+KEY = "pickup_points"
+DEFAULTS: dict[str, Any] = PickupRules().model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -40,11 +31,6 @@ class UnitRules:
     quality: QualityRules
     direct: DirectDeliveryRules
     values: dict[str, Any]
-
-
-def _ancestors(code: str) -> list[str]:
-    parts = code.split(".")
-    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
 def _build(values: dict[str, Any]) -> UnitRules:
@@ -83,37 +69,14 @@ def _build(values: dict[str, Any]) -> UnitRules:
 
 
 def rules_for(session: Session, unit_code: str) -> UnitRules:
-    """The rules in force at ``unit_code`` (nearest configured ancestor, else defaults)."""
-    chain = _ancestors(unit_code)
-    rows = session.exec(
-        select(PickupSettings).where(PickupSettings.unit_code.in_(chain))  # type: ignore[union-attr]
-    ).all()
-    by_code = {r.unit_code: r.values for r in rows}
-    merged: dict[str, Any] = {}
-    for code in reversed(chain):  # province first, unit last: the nearest wins
-        merged.update(by_code.get(code, {}))
-    return _build(merged)
+    """The rules in force at ``unit_code`` (its own values, else the nearest ancestor's, else
+    the defaults)."""
+    values = plugin_settings.values(session, KEY, unit_code, PickupRules)
+    return _build(values.model_dump(mode="json"))
 
 
 def save_rules(session: Session, unit_code: str, values: dict[str, Any], actor: str) -> UnitRules:
-    """Validate and store ``values`` for ``unit_code`` (audited, before/after)."""
-    check_in_scope(session, unit_code)
-    rules = _build(values)
-    row = session.exec(select(PickupSettings).where(PickupSettings.unit_code == unit_code)).first()
-    before = dict(row.values) if row else None
-    if row is None:
-        row = PickupSettings(unit_code=unit_code, values=dict(values), changed_by=actor)
-    else:
-        row.values = dict(values)
-        row.changed_by = actor
-    session.add(row)
-    audit.record(
-        "pickup_points.rules.save",
-        target_type="pickup_points_settings",
-        target_id=unit_code,
-        tenant=unit_code,
-        before=before,
-        after=dict(values),
-        session=session,
-    )
-    return rules
+    """Replace the values ``unit_code`` sets itself with ``values`` (the rest inherited);
+    validated and audited by the core."""
+    plugin_settings.save(session, PickupRules, KEY, unit_code, values, actor=actor)
+    return rules_for(session, unit_code)
