@@ -65,7 +65,7 @@ def checker_tasks(session: Session, user: Any, unit: str) -> list[Task]:
             "approve_runs",
             "待审批的工资核算",
             "Payroll runs to approve",
-            "/p/payroll/",
+            "/p/payroll/?status=draft",  # the list of what waits, not every run
             count=len(runs),
             unit="runs",
             detail_zh="月份：" + "、".join(_month(m, "zh") for m in months[:4]),

@@ -8,6 +8,7 @@ costs and budgets. Pages call the same services as the API.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -24,6 +25,7 @@ from postalops.models import Job
 from sqlmodel import select
 
 from . import import_labels, reports
+from .controls import controls_for
 from .ingest import ingest
 from .models import PayrollPayslip, PayrollRateCard, PayrollRun
 from .payroll_run import approve, check_can_run, payslip_lines, reopen
@@ -166,13 +168,30 @@ def start_run() -> Any:
     return redirect(url_for("payroll.job_progress", job_id=job.id))
 
 
+def _job_message(message: str | None) -> str | None:
+    """The run job's stage in the reader's language. The job record keeps the English the job
+    reported (``payroll_run``, the job service); the states the badge already names (queued,
+    done, failed, cancelled) show nothing more."""
+    text = message or ""
+    if text in ("", "queued", "done", "failed", "cancelled"):
+        return None
+    if m := re.fullmatch(r"retry (\d+)/(\d+)", text):
+        return _("Retry %(n)s of %(max)s", n=m.group(1), max=m.group(2))
+    if m := re.fullmatch(r"(\d+) payslips priced", text):
+        return _("%(n)s payslips priced", n=formatting.number(int(m.group(1)), locale=ui.locale()))
+    return {
+        "reading the month's tallies": _("Reading the month's tallies"),
+        "writing payslips": _("Writing the payslips"),
+    }.get(text, text)
+
+
 @bp.route("/jobs/<job_id>")
 def job_progress(job_id: str) -> Any:
     check_permission(VIEW)
     job = context.session().get(Job, job_id)
     if job is None or not context.current().scope.allows(job.tenant_code):
         abort(404)
-    return render_template("payroll/job.html", job=job)
+    return render_template("payroll/job.html", job=job, message=_job_message(job.message))
 
 
 def _slips_listing(run_id: int) -> Listing:
@@ -216,6 +235,12 @@ def _run_page(run: PayrollRun, errors: dict[str, str] | None = None) -> Any:
         return page.export_response()
     who = context.principal()
     changes = changes_since_run(session, run)
+    # whoever ran the draft is told who approves it instead of offered a button that refuses
+    maker = (
+        run.status == "draft"
+        and run.started_by == who.name
+        and controls_for(session, run.tenant_code or "").maker_checker
+    )
     return render_template(
         "payroll/run.html",
         run=run,
@@ -223,7 +248,8 @@ def _run_page(run: PayrollRun, errors: dict[str, str] | None = None) -> Any:
         state=_run_state(run),
         month_text=_month_text(run.month),
         changes=[(_part_label(c["field"]), c["message"]) for c in changes],
-        can_approve=who.can(APPROVE),
+        can_approve=who.can(APPROVE) and not maker,
+        maker_checker=who.can(APPROVE) and maker,
         can_reopen=who.can(REOPEN),
         errors=errors or {},
         form=request.form,
