@@ -279,6 +279,11 @@ def demo(seed: int, if_empty: bool, skip_plugins: bool, scale: int) -> None:
     summary = build(app, seed=seed, progress=progress, plugins=not skip_plugins, scale=scale)
 
     click.echo("", err=True)
+    click.echo(
+        f"enabled at cn for the demo: {', '.join(summary['enabled']) or 'none'}"
+        + (f"; left off: {', '.join(summary['left_off'])}" if summary["left_off"] else ""),
+        err=True,
+    )
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
 

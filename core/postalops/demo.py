@@ -1,7 +1,8 @@
 """``postalops demo``: the demo network of ARCHITECTURE.md, deterministic and idempotent.
 
-Builds the org tree and one user per role and level, enables every installed plugin at the
-group, then calls each plugin's ``postalops_demo`` hook (in plugin-key order).
+Builds the org tree and one user per role and level, enables at the group the plugins the demo
+needs (those with a ``postalops_demo`` hook, and what they require) and no other, then calls each
+plugin's ``postalops_demo`` hook (in plugin-key order).
 """
 
 from __future__ import annotations
@@ -240,7 +241,8 @@ def _build(
         ]
         s.add_all(new_units)
         s.flush()
-        for key in plugin_keys:
+        needed = demo_plugins_needed(reg)
+        for key in needed:
             if (
                 s.exec(
                     select(PluginEnablement).where(
@@ -293,4 +295,26 @@ def _build(
                     s.commit()
         progress(total, total, "done")
     summary["plugins"] = demo_plugins
+    summary["enabled"] = needed
+    summary["left_off"] = [k for k in plugin_keys if k not in needed]
     return summary
+
+
+def demo_plugins_needed(reg: Any) -> list[str]:
+    """The plugins the demo enables at ``cn``: those that add demo data (implement
+    ``postalops_demo``) and, transitively, what they require. Any other installed plugin (a
+    third-party one, a scaffold being written) stays off until an admin enables it."""
+    installed = set(reg.business_keys())
+    with_demo = {
+        reg.pm.get_name(impl.plugin) for impl in reg.pm.hook.postalops_demo.get_hookimpls()
+    }
+    needed: set[str] = set()
+    todo = [k for k in installed if k in with_demo]
+    while todo:
+        key = todo.pop()
+        if key in needed or key not in installed:
+            continue
+        needed.add(key)
+        info = reg.plugins[key].info
+        todo.extend(info.requires if info else ())
+    return sorted(needed)
