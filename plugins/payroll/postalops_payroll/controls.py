@@ -1,7 +1,9 @@
 """Payroll controls set per unit: maker-checker on approval (on unless a unit turns it off).
 
-A unit inherits the nearest setting up the tree, so a province can set it for its cities and a
-city can differ. Like lending's loan decisions, an approval is refused (403
+The controls are the core's plugin settings (schema :class:`PayrollControls`, declared with
+``postalops_settings_schema``; ``/admin/settings/payroll``, ``/api/v1/settings/payroll``): a unit
+inherits the nearest value up the tree, so a province can set it for its cities and a city can
+differ. Like lending's loan decisions, an approval is refused (403
 ``maker_cannot_check``) when the approver is whoever ran the month's last draft.
 """
 
@@ -9,16 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from postalops import audit
-from postalops.db import check_in_scope
+from postalops import plugin_settings
 from postalops.errors import Forbidden
-from postalops.tenancy import ancestors
-from sqlmodel import Session, select
+from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from .models import PayrollSetting
-from .rate_card_store import reading_above
+KEY = "payroll"
 
-DEFAULT_MAKER_CHECKER = True
+
+class PayrollControls(BaseModel):
+    maker_checker: bool = Field(
+        True,
+        title="Maker-checker on approval (the approver is not who ran the draft)",
+        json_schema_extra={"label_zh": "审核分离（审批人不得是核算人）"},
+    )
 
 
 @dataclass(frozen=True)
@@ -29,41 +35,17 @@ class Controls:
 
 
 def controls_for(session: Session, unit: str) -> Controls:
-    """The controls in force at ``unit``: its own row, else the nearest ancestor's, else the
-    defaults. Ancestors lie outside a city's scope, so they are read through ``reading_above``
-    (read-only, these rows only)."""
-    chain = ancestors(unit)
-    with reading_above(session) as reader:
-        rows = reader.exec(
-            select(PayrollSetting).where(PayrollSetting.tenant_code.in_(chain))  # type: ignore[union-attr]
-        ).all()
-        by_unit = {r.tenant_code: r.maker_checker for r in rows}
-    for code in chain:  # nearest first
-        if code in by_unit:
-            return Controls(unit, by_unit[code], code)
-    return Controls(unit, DEFAULT_MAKER_CHECKER, None)
+    """The controls in force at ``unit``: its own value, else the nearest ancestor's, else the
+    default (on)."""
+    eff = plugin_settings.effective(session, PayrollControls, KEY, unit)
+    return Controls(unit, eff.model.maker_checker, eff.source["maker_checker"])  # type: ignore[attr-defined]
 
 
 def save_controls(session: Session, unit: str, maker_checker: bool, actor: str) -> Controls:
-    """Set the controls at ``unit`` (in the caller's scope; audited before/after)."""
-    check_in_scope(session, unit)
-    row = session.exec(select(PayrollSetting).where(PayrollSetting.tenant_code == unit)).first()
-    before = {"maker_checker": row.maker_checker} if row else None
-    if row is None:
-        row = PayrollSetting(tenant_code=unit)
-    row.maker_checker, row.changed_by = maker_checker, actor
-    session.add(row)
-    audit.record(
-        "payroll.settings.save",
-        target_type="payroll_setting",
-        target_id=unit,
-        tenant=unit,
-        before=before,
-        after={"maker_checker": maker_checker},
-        session=session,
-        actor=actor,
+    """Set the controls at ``unit`` (in the caller's scope; audited by the core)."""
+    plugin_settings.save(
+        session, PayrollControls, KEY, unit, {"maker_checker": maker_checker}, actor=actor
     )
-    session.flush()
     return Controls(unit, maker_checker, unit)
 
 

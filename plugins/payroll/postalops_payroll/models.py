@@ -357,18 +357,6 @@ class PayrollBudget(TenantScoped, table=True):
     unit_price_cap: Decimal = money_field()
 
 
-class PayrollSetting(TenantScoped, table=True):
-    """Payroll controls set at a unit (its ``tenant_code``); the nearest unit above with a row
-    wins, and without one the defaults apply (``controls.py``)."""
-
-    __tablename__ = "payroll_setting"
-    __table_args__ = (sa.UniqueConstraint("tenant_code", name="uq_payroll_setting"),)
-    id: int | None = Field(default=None, primary_key=True)
-    maker_checker: bool = True
-    changed_by: str = Field(default="", max_length=120)
-    changed_at: dt.datetime = ts_field()
-
-
 def month_key(year: int, month: int) -> int:
     return year * 100 + month
 

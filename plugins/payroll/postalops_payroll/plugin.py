@@ -157,3 +157,14 @@ def postalops_status_labels():
             "exhausted": Status("预算用尽", "Budget used up", "danger"),
         },
     }
+
+
+@hookimpl
+def postalops_settings_schema():
+    """Maker-checker on approval, per unit (the core stores, inherits and edits it)."""
+    from postalops.plugins import SettingsSchema
+
+    from .controls import PayrollControls
+    from .permissions import SETTINGS, VIEW
+
+    return SettingsSchema(PayrollControls, view_permission=VIEW, edit_permission=SETTINGS)

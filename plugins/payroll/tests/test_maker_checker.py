@@ -101,8 +101,13 @@ def test_the_setting_is_per_unit_inherited_and_audited(
     assert refused.status_code == 403
     bad = admin.put("/api/v1/payroll/settings", json={"unit": "cn.nowhere", "maker_checker": True})
     assert bad.status_code == 422
-    audit = admin.get("/api/v1/audit?action=payroll.settings.save").get_json()["items"]
-    assert sorted(a["target_id"] for a in audit) == ["cn.henan", KF]
+    audit = admin.get("/api/v1/audit?action=core.settings.save").get_json()["items"]
+    assert sorted(a["target_id"] for a in audit) == ["payroll@cn.henan", f"payroll@{KF}"]
+    # the same controls on the core's settings API (payroll_0006 moved them there)
+    core = admin.get(f"/api/v1/settings/payroll?unit={ZZ}").get_json()
+    assert (
+        core["values"] == {"maker_checker": False} and core["source"]["maker_checker"] == "cn.henan"
+    )
 
 
 def test_migration_payroll_0004_up_and_down(po_app, empty_db):
@@ -111,7 +116,7 @@ def test_migration_payroll_0004_up_and_down(po_app, empty_db):
     from postalops import migrate
 
     registry = po_app.extensions["postalops.plugins"]
-    migrate.upgrade(empty_db, registry)
+    migrate.upgrade(empty_db, registry, target="payroll_0004")
     assert "payroll_setting" in sa.inspect(empty_db.engine).get_table_names()
     with empty_db.engine.begin() as conn:
         command.downgrade(migrate.alembic_config(registry, conn), "payroll_0003")
@@ -119,3 +124,30 @@ def test_migration_payroll_0004_up_and_down(po_app, empty_db):
     assert "payroll_setting" not in sa.inspect(empty_db.engine).get_table_names()
     migrate.upgrade(empty_db, registry)
     assert migrate.pending(empty_db, registry) == []
+
+
+def test_migration_payroll_0006_moves_the_controls_to_the_core_settings(po_app, empty_db):
+    import json
+
+    import sqlalchemy as sa
+    from postalops import migrate
+
+    registry = po_app.extensions["postalops.plugins"]
+    migrate.upgrade(empty_db, registry, target="payroll_0005")
+    with empty_db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO payroll_setting (tenant_code, maker_checker, changed_by, changed_at) "
+                "VALUES ('cn.henan', false, 'hr', CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate.upgrade(empty_db, registry)
+    empty_db.engine.dispose()
+    assert "payroll_setting" not in sa.inspect(empty_db.engine).get_table_names()
+    with empty_db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text('SELECT unit_code, plugin_key, "values" FROM core_plugin_setting')
+        ).all()
+    assert [(u, k, json.loads(v) if isinstance(v, str) else v) for u, k, v in rows] == [
+        ("cn.henan", "payroll", {"maker_checker": False})
+    ]

@@ -123,11 +123,18 @@ def upgrade() -> None:
                 )
                 .returning(endpoint.c.id)
             ).scalar_one()
+    notification = sa.table(
+        "outcall_notification",
+        sa.column("id", sa.Integer),
+        sa.column("tenant_code", sa.String),
+        sa.column("payload", sa.JSON),
+        sa.column("status", sa.String),
+        sa.column("created_at", TS),  # typed: raw SQL would read text on SQLite
+    )
     pending = conn.execute(
-        sa.text(
-            "SELECT tenant_code, payload, created_at FROM outcall_notification "
-            "WHERE status <> 'delivered' ORDER BY id"
-        )
+        sa.select(notification.c.tenant_code, notification.c.payload, notification.c.created_at)
+        .where(notification.c.status != "delivered")
+        .order_by(notification.c.id)
     ).all()
     for tenant, payload, created in pending:
         if isinstance(payload, str):

@@ -51,9 +51,9 @@ def upgrade() -> None:
                     "plugin_key": "pickup_points",
                     "values": values or {},
                     "changed_by": by,
-                    "changed_at": at or postalops.db.utcnow(),
+                    "changed_at": postalops.db.utcnow(),  # raw SQL reads text on SQLite
                 }
-                for unit, values, by, at in rows
+                for unit, values, by, _at in rows
             ],
         )
     with op.batch_alter_table("pickup_points_settings", schema=None) as batch_op:
@@ -88,5 +88,9 @@ def downgrade() -> None:
         sa.column("changed_by", sa.String),
         sa.column("at", TS),
     )
-    for unit, values, by, at in rows:
-        conn.execute(table.insert().values(unit_code=unit, values=values, changed_by=by, at=at))
+    for unit, values, by, _at in rows:
+        conn.execute(
+            table.insert().values(
+                unit_code=unit, values=values, changed_by=by, at=postalops.db.utcnow()
+            )
+        )
