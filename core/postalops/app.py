@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel, Domain
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -68,6 +69,7 @@ def create_app(
     )
     app.jinja_environment = i18n.I18nEnvironment  # each template in its owner's domain
     app.json = JSONProvider(app)
+    app.session_interface = _CookieSessions()
     install_converters(app)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -128,6 +130,17 @@ def create_app(
     ui.init_app(app)
     registry.call_each("postalops_app_created", app=app)  # guarded: see PluginRegistry
     return app
+
+
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the cookie signer for a request that
+    carries no session cookie (API calls with a token, health checks): an empty session needs
+    no signature, and the signer cost more than the whole ``/healthz`` view."""
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 class _Babel(Babel):
