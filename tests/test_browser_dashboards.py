@@ -70,3 +70,19 @@ def test_dashboards_in_zh_at_both_widths(po_app, server, browser, make_user, wid
     assert errors == []
     shot(page, f"dashboards-payroll-{width}")
     page.context.close()
+
+
+def test_the_modebar_speaks_chinese(po_app, server, browser, make_user):  # noqa: F811
+    """plotly's modebar tooltips were English in the Chinese portal; its zh-CN locale is loaded
+    from the dashboards' own assets (no request leaves the server) and named in each chart."""
+    make_user("mb_zz", ZZ, "ops")
+    page, errors = open_dashboard(browser, server, "mb_zz", "", 1440, 900)
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(server) else None)
+    page.wait_for_selector("#po-overview .js-plotly-plot")
+    page.hover("#po-overview .js-plotly-plot")
+    titles = page.eval_on_selector_all(".modebar-btn", "els => els.map(e => e.dataset.title)")
+    assert "下载图表为PNG格式" in titles and "缩放" in titles, titles
+    assert not [t for t in titles if t and re.search(r"[A-Za-z]{4,}", t)], titles
+    assert errors == [] and outside == []
+    page.context.close()

@@ -206,3 +206,40 @@ def test_the_dashboard_page_says_its_language_and_uses_native_controls(po_app, m
     assert '"htmlFor": "po-unit"' in layout and '"type": "Select"' in layout
     bad = dash_update(c, ZZ, start="2022-13-40")
     assert bad.status_code == 200 and "po-bad-date" in bad.get_data(as_text=True)
+
+
+def test_charts_speak_the_viewers_language_with_plotlys_locale_served_locally(
+    po_app, make_user, login
+):
+    """The modebar's tooltips (Zoom, Autoscale, Download plot as a png ...) were English in the
+    Chinese portal: every chart is configured with plotly's zh-CN locale, whose script the
+    dashboards serve themselves (no CDN); English viewers keep plotly's own English."""
+    c = login(make_user("loc", ZZ, "ops"))
+    page = c.get("/dashboards/").get_data(as_text=True)
+    scripts = re.findall(r'<script[^>]*src="([^"]+)"', page)
+    locale = [s for s in scripts if "plotly-locale-zh-cn" in s]
+    assert locale and all(s.startswith("/dashboards/") for s in scripts), scripts
+    js = c.get(locale[0].split("?")[0]).get_data(as_text=True)
+    assert "'zh-CN'" in js and "自动缩放" in js and "PlotlyLocales" in js
+
+    def configs(client):
+        body = dash_update(client, ZZ).get_data(as_text=True)
+        found = []
+
+        def walk(node):
+            if isinstance(node, dict):
+                if node.get("type") == "Graph":
+                    found.append(node["props"].get("config", {}))
+                for v in node.values():
+                    walk(v)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v)
+
+        walk(json.loads(body))
+        assert found
+        return found
+
+    assert {cfg.get("locale") for cfg in configs(c)} == {"zh-CN"}
+    c.post("/lang", data={"lang": "en", "csrf_token": c.csrf, "next": "/"})
+    assert {cfg.get("locale") for cfg in configs(c)} == {"en"}

@@ -141,7 +141,15 @@ def chart(
     graph = dcc.Graph(
         figure=figure,
         id={"type": "chart", "name": name},
-        config={"displaylogo": False, "responsive": True},
+        # plotly's own texts (modebar tooltips, date names) in the viewer's language: the zh-CN
+        # locale script is served from assets/ (plotly-locale-zh-cn.js), never a CDN; no
+        # "Share chart..." button (it would send the data to plotly's cloud)
+        config={
+            "displaylogo": False,
+            "responsive": True,
+            "locale": "zh-CN" if zh else "en",
+            "modeBarButtonsToRemove": ["sendChartToCloud"],
+        },
         className="po-graph",
     )
     if empty:
