@@ -9,6 +9,11 @@ Everything else is private.
 
 import pluggy
 
+__all__ = [
+    "hookimpl",
+]
+
+
 __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("postalops")

@@ -38,6 +38,15 @@ from .errors import BadRequest, Forbidden, NotFound, ValidationError
 from .fields import INT64_MAX
 from .tenancy import in_subtree, valid_code
 
+__all__ = [
+    "ApiBlueprint",
+    "paginate",
+    "query_tenant",
+    "query_period",
+    "parse_date",
+]
+
+
 log = logging.getLogger(__name__)
 
 try:

@@ -15,6 +15,10 @@ from sqlmodel import Session
 from . import context
 from .models import AuditRecord
 
+__all__ = [
+    "record",
+]
+
 
 def _plain(value: Any) -> Any:
     """JSON-safe copy: Decimal -> str, datetimes/dates -> ISO strings."""

@@ -21,6 +21,13 @@ from .errors import Forbidden, PostalOpsError, Unauthorized, ValidationError
 from .models import ApiToken, LoginFailure, OrgUnit, User
 from .tenancy import in_subtree
 
+__all__ = [
+    "require_permission",
+    "check_permission",
+    "create_user",
+]
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters

@@ -12,6 +12,13 @@ import os
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+__all__ = [
+    "today",
+    "now",
+    "zone",
+]
+
+
 DEFAULT_ZONE = "Asia/Shanghai"
 
 

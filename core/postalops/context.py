@@ -15,6 +15,14 @@ from typing import TYPE_CHECKING, Any
 from .errors import ScopeError, Unauthorized
 from .tenancy import Scope
 
+__all__ = [
+    "session",
+    "principal",
+    "tenant",
+    "Principal",
+]
+
+
 if TYPE_CHECKING:
     from sqlmodel import Session
 

@@ -27,16 +27,18 @@ from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel
 
 from .errors import ScopeError, ValidationError
-from .tenancy import Scope, in_subtree
+from .tenancy import Scope, in_subtree  # noqa: F401 - imported from here by older code
 
+# The plugin surface of this module (postalops.surface); the rest (Database, scope_of, the
+# row-level-security helpers) is the core's own.
 __all__ = [
-    "Database",
     "Money",
     "UTCDateTime",
-    "Session",
-    "scope_of",
     "utcnow",
-    "MONEY_QUANT",
+    "money",
+    "in_scope_clause",
+    "check_in_scope",
+    "SCOPE_INFO",
 ]
 
 MONEY_QUANT = Decimal("0.01")
@@ -603,16 +605,3 @@ def money(value: Any) -> Decimal:
 def in_scope_clause(column: Any, root: str) -> Any:
     """SQL for ``column`` in the subtree of ``root`` (for Core/aggregate queries)."""
     return or_(column == root, column.like(root + ".%"))
-
-
-__all__ += [
-    "SCOPE_INFO",
-    "lookup_setting",
-    "unit_scoped_tables",
-    "check_in_scope",
-    "ensure_row_level_security",
-    "tenant_tables",
-    "money",
-    "in_scope_clause",
-    "in_subtree",
-]

@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "PostalOpsError",
+    "ValidationError",
+    "BadRequest",
+    "NotFound",
+    "Conflict",
+    "Forbidden",
+    "ScopeError",
+]
+
 
 class PostalOpsError(Exception):
     """Base error with a machine-readable ``code``, a human ``message`` and ``details``.

@@ -19,6 +19,22 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+__all__ = [
+    "money",
+    "money_card",
+    "percent",
+    "number",
+    "count",
+    "unit_word",
+    "kpi_value",
+    "duration",
+    "date",
+    "datetime",
+    "month",
+    "UNITS",
+]
+
+
 log = logging.getLogger(__name__)
 
 MISSING = "—"

@@ -34,6 +34,13 @@ from flask_babel import Domain
 from jinja2 import nodes, pass_context
 from markupsafe import Markup
 
+__all__ = [
+    "translations",
+    "Translations",
+    "N_",
+]
+
+
 CORE = "postalops"
 """The core's domain (its package name)."""
 

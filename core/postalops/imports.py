@@ -34,6 +34,17 @@ from pydantic import ValidationError as PydanticValidationError
 from .api import load_json, pydantic_errors
 from .errors import BadRequest, ValidationError
 
+__all__ = [
+    "read_upload",
+    "validate_rows",
+    "check_rows",
+    "row_report",
+    "RowErrors",
+    "parse_csv",
+    "parse_xlsx",
+]
+
+
 MAX_ROWS = 100_000
 
 

@@ -41,6 +41,13 @@ from .errors import Conflict, NotFound, PostalOpsError, ValidationError
 from .models import Job
 from .tenancy import Scope
 
+__all__ = [
+    "job",
+    "JobContext",
+    "submit",
+]
+
+
 log = logging.getLogger(__name__)
 
 QUEUE = "postalops"

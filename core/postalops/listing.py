@@ -50,6 +50,13 @@ import sqlalchemy as sa
 
 from . import formatting
 
+__all__ = [
+    "Column",
+    "Listing",
+    "ListPage",
+]
+
+
 log = logging.getLogger(__name__)
 
 KINDS = (

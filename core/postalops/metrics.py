@@ -15,6 +15,11 @@ from sqlmodel import Session
 from . import metrics_cache
 from .errors import ValidationError
 
+__all__ = [
+    "kpi",
+]
+
+
 REQUIRED = ("value", "unit", "label_zh", "label_en")
 
 

@@ -14,6 +14,12 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 from .db import SCOPE_INFO, UTCDateTime, utcnow
 
+__all__ = [
+    "TenantScoped",
+    "ts_field",
+    "OrgUnit",
+]
+
 
 def ts_field(**kw: Any) -> Any:
     """A timezone-aware UTC timestamp column (``created_at: datetime = ts_field()``)."""

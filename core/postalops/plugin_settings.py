@@ -32,6 +32,13 @@ from .db import check_in_scope, utcnow
 from .errors import NotFound, ValidationError
 from .models import PluginSetting
 
+__all__ = [
+    "values",
+    "effective",
+    "save",
+]
+
+
 M = typing.TypeVar("M", bound=BaseModel)
 
 

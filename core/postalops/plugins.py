@@ -26,6 +26,18 @@ from .errors import Conflict, NotFound
 from .models import OrgUnit, PluginEnablement
 from .tenancy import ancestors, in_subtree
 
+__all__ = [
+    "PluginInfo",
+    "Role",
+    "Permission",
+    "NavItem",
+    "Schedule",
+    "DashboardPage",
+    "SettingsSchema",
+    "Task",
+]
+
+
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "postalops.plugins"

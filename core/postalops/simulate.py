@@ -38,6 +38,14 @@ from .jobs import JobCancelled, JobContext, job
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "Simulator",
+    "Tick",
+    "Client",
+    "SimulateError",
+]
+
+
 JOB_KIND = "core.simulate"
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_INTERVAL = 5.0

@@ -10,6 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+__all__ = [
+    "Scope",
+    "ancestors",
+    "in_subtree",
+    "valid_code",
+]
+
+
 CODE_RE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*$")
 
 

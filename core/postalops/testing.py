@@ -37,6 +37,38 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+__all__ = [
+    "PASSWORD",
+    "FROZEN_TODAY",
+    "TREE",
+    "PortalClient",
+    "ApiClient",
+    "FrozenClock",
+    "count_rows",
+    "system_scope",
+    "system_context",
+    "build_tree",
+    "default_metrics",
+    "page_text",
+    "assert_readable",
+    "table_rows",
+    "po_app",
+    "po_db",
+    "tenants",
+    "make_user",
+    "login",
+    "make_token",
+    "as_unit",
+    "workers",
+    "empty_db",
+    "frozen_today",
+    "enable_plugin",
+    "run_job",
+    "login_as",
+    "token_for",
+]
+
+
 PASSWORD = "test-password-1"
 
 TREE = [

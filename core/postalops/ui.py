@@ -27,6 +27,16 @@ from flask import Blueprint, Flask, current_app, g, has_request_context
 
 from . import formatting
 
+__all__ = [
+    "Status",
+    "status_label",
+    "unit_name",
+    "humanize",
+    "field_errors",
+    "confirm_first",
+]
+
+
 log = logging.getLogger(__name__)
 
 TONES = ("neutral", "info", "progress", "success", "warning", "danger")

@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+__all__ = [
+    "Receiver",
+]
+
 
 @dataclass
 class Received:

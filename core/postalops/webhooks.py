@@ -41,6 +41,19 @@ from .errors import Conflict, NotFound, ValidationError
 from .jobs import JobContext, job
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
+__all__ = [
+    "emit",
+    "sign",
+    "verify",
+    "plugin_endpoint",
+    "set_plugin_endpoint",
+    "replay",
+    "deliveries_of",
+    "payload_of",
+    "delivery_json",
+]
+
+
 DELIVER = "core.webhooks.deliver"
 SIGNATURE_HEADER = "X-PostalOps-Signature"
 TOLERANCE_S = 300
