@@ -59,6 +59,9 @@ SIGNATURE_HEADER = "X-PostalOps-Signature"
 TOLERANCE_S = 300
 TIMEOUT_S = 10
 _PENDING = "postalops.webhooks.pending"
+# Who queues the retries and the sweep's tries: a fixed name, since nesting the previous job's
+# name ("job:<id>(job:<id>(user:…))") would outgrow core_job.started_by.
+RETRY_ACTOR = "system:webhooks"
 
 
 def max_attempts() -> int:
@@ -355,7 +358,7 @@ def _send_try(
         DELIVER,
         {"delivery_id": delivery_id, "try_no": try_no},
         tenant=tenant,
-        actor=actor,
+        actor=actor[:120],
         idempotency_key=f"{DELIVER}:{delivery_id}:{try_no}",
         delay_ms=delay_ms,
     )
@@ -453,7 +456,7 @@ def deliver(ctx: JobContext, delivery_id: int, try_no: int) -> dict[str, Any]:
             d.id,
             d.tenant_code,
             try_no + 1,
-            actor=ctx.call.principal.name,
+            actor=RETRY_ACTOR,
             delay_ms=int(retry_in * 1000),
         )
     return {"status": d.status, "http": code, "try": try_no, "error": error}
@@ -478,7 +481,7 @@ def sweep(ctx: JobContext) -> dict[str, Any]:
     queued = []
     for d in rows:
         job_row = _send_try(
-            ctx.call.db.jobs, d.id, d.tenant_code, d.attempts + 1, actor=ctx.call.principal.name
+            ctx.call.db.jobs, d.id, d.tenant_code, d.attempts + 1, actor=RETRY_ACTOR
         )
         if job_row.status == "queued":
             queued.append(d.id)

@@ -71,14 +71,13 @@ def test_a_platform_down_then_failing_twice_gets_exactly_one_notification(
             boss.get("/api/v1/outcall/notifications?status=delivered").get_json()["items"] or None
         )
     )[0]
-    assert listed["case_no"] == data["case_no"] and listed["attempts"] == 4
-    assert [(t["ok"], t["status_code"]) for t in listed["tries"]] == [
-        (False, None),
-        (False, 500),
-        (False, 500),
-        (True, 200),
-    ]
-    assert "HTTP 500" in listed["tries"][1]["error"]
+    logged = [(t["ok"], t["status_code"]) for t in listed["tries"]]
+    # one or more refused while down (how many depends on the machine's speed), then the rest
+    refused = len(logged) - 3
+    assert refused >= 1 and logged[:refused] == [(False, None)] * refused
+    assert logged[refused:] == [(False, 500), (False, 500), (True, 200)]
+    assert listed["case_no"] == data["case_no"] and listed["attempts"] == len(logged)
+    assert "HTTP 500" in listed["tries"][refused]["error"]
     # A delivered notification is not re-sent from the outcall page (only failed ones are).
     page = boss.get("/p/outcall/notifications").get_data(as_text=True)
     assert data["case_no"] in page and "已送达" in page

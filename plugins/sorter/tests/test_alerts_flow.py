@@ -162,7 +162,7 @@ def test_a_silent_device_reaches_the_webhook_through_the_alerts_job(
             if d.status == "delivered":
                 break
         time.sleep(0.05)
-    assert (d.status, d.attempts) == ("delivered", 3)
+    assert d.status == "delivered" and d.attempts == len(_tries(po_app)) + 1 >= 3
 
 
 def _tries(po_app):
