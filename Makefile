@@ -48,6 +48,9 @@ bench: install
 	  createdb -h 127.0.0.1 -U postgres $$db 2>/dev/null || true; done
 	$(BIN)/python bench/bench_core_scope.py
 	$(BIN)/python bench/bench_rls_policy.py
+	$(BIN)/python bench/bench_request_path.py
+	$(BIN)/python bench/bench_portal.py
+	$(BIN)/python bench/bench_portal.py --db $(BENCH_PG)/bench_portal
 	$(BIN)/python bench/bench_outcall.py --db $(BENCH_PG)/bench_outcall
 	$(BIN)/python bench/bench_pickup_points.py
 	$(BIN)/python bench/bench_sorter.py --db $(BENCH_PG)/bench_sorter --days 7
