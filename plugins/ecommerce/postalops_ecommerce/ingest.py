@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import sqlalchemy as sa
-from postalops.errors import PostalOpsError, ScopeError, ValidationError
+from postalops.bulk import insert_rows
+from postalops.errors import PostalOpsError, ValidationError
 from postalops.models import OrgUnit
 from sqlmodel import Session, select
 
@@ -31,23 +32,11 @@ def fen(amount: Decimal) -> int:
     return int(amount / FEN)
 
 
-def _insert_stmt(model):
-    return model.__table__.insert()
-
-
-def _insert(session: Session, model, rows: list[dict]):
-    """Batch insert through the table (executemany), not the ORM unit of work: several times
-    faster for hundreds of thousands of rows. The core's ORM insert hook does not see a table
-    statement, so the scope is checked here, row by row, before anything is sent (PostgreSQL's
-    row-level security checks it again)."""
-    scope = session.info["scope"]
-    for index, row in enumerate(rows):
-        if not scope.allows(row["tenant_code"]):
-            raise ScopeError(
-                f"row {index} targets unit {row['tenant_code']!r} outside your scope",
-                details=[{"row": index, "field": "tenant_code", "message": "outside scope"}],
-            )
-    return session.execute(_insert_stmt(model), rows)
+def _insert(session: Session, model, rows: list[dict]) -> None:
+    """Batch insert through the core's bulk writer (executemany on SQLite, COPY and one
+    policy-checked INSERT on PostgreSQL), not the ORM unit of work; it checks every row's unit
+    against the session's scope before anything is written."""
+    insert_rows(session, model, rows)
 
 
 def _ancestors_or_self(code: str) -> list[str]:
