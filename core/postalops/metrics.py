@@ -49,10 +49,6 @@ def collect(
     among the answers used (UTC, ISO 8601)."""
     if date_from > date_to:
         raise ValidationError("from is after to", details=[{"field": "from"}])
-    enabled = registry.effective(session, tenant)
-    if plugin is not None:
-        registry.get(plugin)
-        enabled = enabled & {plugin}
     cache = metrics_cache.for_bind(session.get_bind())
     scope = session.info.get("scope")
     # an entry is shared by every caller whose scope holds the whole subtree of ``tenant``
@@ -62,10 +58,22 @@ def collect(
         else None
     )
     core_version = (versions or {}).get(metrics_cache.CORE_AREA, 0)
+    written = cache.written(session) if versions is not None else set()
+    if versions is None or metrics_cache.CORE_AREA in written:
+        enabled = registry.effective(session, tenant)
+    else:
+        enabled = cache.enabled(session, registry, tenant, core_version)
+    if plugin is not None:
+        registry.get(plugin)
+        enabled = enabled & {plugin}
+    if metrics_cache.CORE_AREA in written:
+        versions = None  # the org tree or enablement changed in this transaction
     answers: dict[str, tuple[dict[str, Any], dt.datetime]] = {}
     missing = set()
     for key in sorted(enabled):
-        version = None if versions is None else (versions.get(key, 0), core_version)
+        version = (
+            None if versions is None or key in written else (versions.get(key, 0), core_version)
+        )
         hit = cache.lookup((key, tenant, date_from, date_to), version) if cache else None
         if hit is None:
             missing.add(key)
@@ -89,7 +97,7 @@ def collect(
                 registry.record_failure(key, "postalops_metrics", exc)
                 continue
             answers[key] = (kpis, started)
-            if cache is not None and versions is not None and key in missing:
+            if cache is not None and versions is not None and key in missing - written:
                 version = (versions.get(key, 0), core_version)
                 cache.store((key, tenant, date_from, date_to), version, kpis, started)
     out: dict[str, Any] = {}

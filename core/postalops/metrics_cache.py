@@ -45,6 +45,7 @@ CORE_TABLES = frozenset({"core_org_unit", "core_plugin_enablement"})
 TABLE = "core_metrics_version"
 
 _WRITTEN = "postalops_metrics_written"
+_MEMO = "postalops_metrics_versions"
 _WRITE = re.compile(
     r'\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?([A-Za-z_][A-Za-z0-9_]*)',
     re.IGNORECASE,
@@ -74,6 +75,7 @@ class MetricsCache:
         self._entries: OrderedDict[tuple, tuple[tuple[int, int], float, dt.datetime, Any]] = (
             OrderedDict()
         )
+        self._enabled: dict[str, tuple[int, frozenset[str]]] = {}
         self._lock = threading.Lock()
         self._table_ok = False
         self._table_checked = 0.0
@@ -146,7 +148,10 @@ class MetricsCache:
     # --- reading -------------------------------------------------------------------------------
 
     def versions(self, session: Session) -> dict[str, int] | None:
-        """Every area's version, or ``None`` while the version table does not exist."""
+        """Every area's version, or ``None`` while the version table does not exist.
+
+        Read once per transaction of ``session`` (a dashboard page asks for dozens of answers;
+        they all use the same versions, so the page is consistent)."""
         if not self._table_ok:
             now = time.monotonic()
             if now - self._table_checked < 5:
@@ -155,8 +160,38 @@ class MetricsCache:
             if not sa.inspect(self.engine).has_table(TABLE):
                 return None
             self._table_ok = True
-        t = MetricsVersion.__table__
-        return dict(session.execute(sa.select(t.c.area, t.c.version)).all())
+        transaction = session.get_transaction()
+        memo = session.info.get(_MEMO)
+        if transaction is not None and memo is not None and memo[0] is transaction:
+            return memo[1]
+        rows = session.connection().exec_driver_sql(f"SELECT area, version FROM {TABLE}")
+        versions = {area: int(version) for area, version in rows}
+        session.info[_MEMO] = (session.get_transaction(), versions)
+        return versions
+
+    @staticmethod
+    def written(session: Session) -> set[str]:
+        """Areas the session's open transaction has written (not committed yet): their cached
+        answers predate those writes, so they are recomputed, and not kept."""
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # pending rows count as written (as autoflush would make them)
+        if session.get_transaction() is None:
+            return set()
+        return set(session.connection().info.get(_WRITTEN, ()))
+
+    def enabled(self, session: Session, registry: Any, tenant: str, core_version: int) -> set[str]:
+        """``registry.effective(session, tenant)``, kept while the core version stands (every
+        enablement change bumps it)."""
+        with self._lock:
+            hit = self._enabled.get(tenant)
+        if hit is not None and hit[0] == core_version:
+            return set(hit[1])
+        found = registry.effective(session, tenant)
+        with self._lock:
+            self._enabled[tenant] = (core_version, frozenset(found))
+            if len(self._enabled) > MAX_ENTRIES:
+                self._enabled.clear()
+        return set(found)
 
     def lookup(self, key: tuple, version: tuple[int, int] | None) -> tuple[Any, dt.datetime] | None:
         """``(value, computed_at)`` of ``key`` if it was computed at ``version`` and at most
@@ -187,6 +222,7 @@ class MetricsCache:
         """Forget every entry of this process (the benchmark's cold start; tests)."""
         with self._lock:
             self._entries.clear()
+            self._enabled.clear()
 
 
 _CACHES: weakref.WeakKeyDictionary[sa.Engine, MetricsCache] = weakref.WeakKeyDictionary()

@@ -4,6 +4,7 @@ bypasses SQLAlchemy shows at the latest ``MAX_AGE`` seconds later, or at once af
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from postalops.testing import make_settings
 
 ZZ, HENAN = "cn.henan.zhengzhou", "cn.henan"
 SEPT = "from=2022-09-01&to=2022-09-30"
+SEPT_FROM, SEPT_TO = dt.date(2022, 9, 1), dt.date(2022, 9, 30)
 SCOPES = ("payroll.view", "payroll.ingest", "core.metrics.read")
 
 
@@ -123,3 +125,28 @@ def test_answers_carry_as_of(september_events, make_token):
 )
 def test_tables_map_to_the_area_whose_kpis_they_change(po_app, table, area):
     assert cache_of(po_app).area_of(table) == area
+
+
+def test_a_transaction_reads_its_own_writes_past_the_cache(september_events, pay, po_app, as_unit):
+    """Metrics read inside the transaction that wrote (a job reporting what it just did)."""
+    from postalops.metrics import collect
+    from postalops_payroll.ingest import ingest
+
+    registry = po_app.extensions["postalops.plugins"]
+
+    def value(s) -> int:
+        out = collect(registry, s, ZZ, SEPT_FROM, SEPT_TO, "payroll")
+        return out["metrics"]["payroll"]["delivered_items"]["value"]
+
+    with as_unit(ZZ) as s:
+        assert value(s) == 141
+        assert value(s) == 141
+        ingest(
+            s,
+            "delivery",
+            pay.delivery_rows("ZZ-0002", [("parcel", "door", "urban", 4)], prefix="TX"),
+        )
+        assert value(s) == 145  # this transaction's own rows, not the cached 141
+        s.rollback()
+    with as_unit(ZZ) as s:
+        assert value(s) == 141  # and nothing of the rolled-back rows was kept
