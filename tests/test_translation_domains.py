@@ -144,12 +144,19 @@ def test_catalogs_cli_keeps_a_third_party_plugins_catalogues(tmp_path):
     en = read_po((folder / "en" / "LC_MESSAGES" / "messages.po").open("rb"))
     assert en.get("Open", "ticket").string == "Open"
 
+    # another plugin's wording is only offered: fuzzy, so not compiled, and listed as lacking
+    created = zh.get("Created")
+    assert created.fuzzy and created.string == "新建" and "payroll" in created.user_comments[0]
+    assert "  Created (fuzzy)" in out.stdout
+    # a translation written before its code is kept (obsolete) and comes back with the code
+    zh.add("Escalated", "已升级")
     # translate the rest, then compile
     for msg in zh:
         if msg.id and isinstance(msg.id, tuple):
             msg.string = ("%(num)d 张",)
         elif msg.id and not msg.string:
             msg.string = f"[{msg.id}]"
+        msg.flags.discard("fuzzy")
     from babel.messages.pofile import write_po
 
     with zh_po.open("wb") as f:
@@ -157,6 +164,15 @@ def test_catalogs_cli_keeps_a_third_party_plugins_catalogues(tmp_path):
     out = catalogs("compile", "--plugin", "tr_gamma")
     assert out.returncode == 0, out.stdout + out.stderr
     assert (folder / "zh_CN" / "LC_MESSAGES" / "messages.mo").stat().st_size > 0
+
+    out = catalogs("update", "--plugin", "tr_gamma")
+    assert out.returncode == 0 and "1 string(s) no longer in the code kept" in out.stdout
+    assert "Escalated" in zh_po.read_text(encoding="utf-8")  # as #~ obsolete
+    plugin_py = target / "postalops_tr_gamma" / "plugin.py"
+    plugin_py.write_text(plugin_py.read_text() + '\nLATER = t.lazy_gettext("Escalated")\n')
+    out = catalogs("update", "--plugin", "tr_gamma")
+    assert out.returncode == 0, out.stdout
+    assert read_po(zh_po.open("rb")).get("Escalated").string == "已升级"
 
     out = catalogs("update", "--plugin", "no_such_plugin")
     assert out.returncode == 2 and "unknown plugin no_such_plugin" in out.stderr

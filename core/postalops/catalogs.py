@@ -7,9 +7,10 @@ its ``translations/{zh_CN,en}/LC_MESSAGES/messages.po``:
 - ``extract`` writes ``translations/messages.pot`` from ``*.py`` and ``templates/**.html``
   (``_``, ``gettext``, ``ngettext``, ``pgettext``, ``npgettext`` and the ``lazy_*`` forms);
 - ``update`` merges it into both catalogues: existing translations are kept (by msgid and
-  context), strings no longer in the code are dropped, a new string the core already translates
-  starts from the core's translation, the ``en`` catalogue's strings are the English msgids, and
-  the strings still lacking a Chinese translation are listed;
+  context), translated strings no longer in the code are kept as obsolete (``#~``) entries and
+  come back with their code, a new string the core already translates starts from the core's
+  translation (another domain's is offered as fuzzy), the ``en`` catalogue's strings are the
+  English msgids unless set, and the strings still lacking a Chinese translation are listed;
 - ``compile`` writes the ``.mo`` files; fuzzy entries are left out.
 
 ``update`` and ``compile`` exit with status 1 when a Chinese translation is missing or fuzzy.
@@ -146,9 +147,48 @@ def missing(domain: Domain, lang: str = "zh_CN") -> list[str]:
     return [_key(m) for m in cat if m.id and not _translated(m)]
 
 
-def update(domain: Domain, template: Catalog | None = None) -> tuple[list[str], int]:
+def _msg_key(
+    msgid: str | tuple[str, ...] | list[str], context: str | None
+) -> tuple[str, str | None]:
+    return (msgid if isinstance(msgid, str) else msgid[0], context)
+
+
+def _previous(old: Catalog | None, msg: Message) -> Message | None:
+    """The catalogue's entry for ``msg``, also among its obsolete ones (``#~``): a string
+    translated before its code was written, or whose code came back, keeps its translation."""
+    if old is None:
+        return None
+    found = old.get(msg.id, msg.context)
+    if found is None:
+        key, context = _msg_key(msg.id, msg.context)
+        found = old.obsolete.get(key if context is None else (key, context))
+    return found
+
+
+def suggestions(domains: Iterable[Domain]) -> dict[tuple[str, str | None], tuple[str, Message]]:
+    """Every domain's Chinese translations by (msgid, context): ``update`` offers one to a
+    domain lacking the string, as a fuzzy entry (not shown to users until a translator clears
+    the flag: another plugin's wording may not fit)."""
+    out: dict[tuple[str, str | None], tuple[str, Message]] = {}
+    for d in domains:
+        cat = read(d.po("zh_CN"), "zh_CN")
+        for m in cat or ():
+            if m.id and _translated(m):
+                out.setdefault(_msg_key(m.id, m.context), (d.key, m))
+    return out
+
+
+def update(
+    domain: Domain,
+    template: Catalog | None = None,
+    others: dict[tuple[str, str | None], tuple[str, Message]] | None = None,
+) -> tuple[list[str], int]:
     """Merge the extracted strings into the ``zh_CN`` and ``en`` catalogues; returns the
-    msgids lacking Chinese and the number of strings dropped (no longer in the code)."""
+    msgids lacking Chinese and the number of strings no longer in the code (kept as obsolete
+    ``#~`` entries when translated, so they come back with their code).
+
+    A new string starts from the core's translation when the core has one (the wording a
+    plugin page would show anyway), else from another domain's (``others``) as fuzzy."""
     template = template if template is not None else extract(domain)
     if not any(m.id for m in template) and not domain.po("zh_CN").exists():
         return [], 0  # nothing to translate (yet): no empty catalogues
@@ -163,31 +203,41 @@ def update(domain: Domain, template: Catalog | None = None) -> tuple[list[str], 
         for msg in template:
             if not msg.id:
                 continue
+            prev = _previous(old, msg)
+            comments: list[str] = []
             if lang == "en":
-                string = msg.id
+                string = prev.string if prev is not None and _translated(prev) else msg.id
                 fuzzy = False
             else:
-                prev = old.get(msg.id, msg.context) if old is not None else None
-                if (
-                    prev is None
-                    and core is not None
-                    and _translated(c := core.get(msg.id, msg.context))
-                ):
-                    prev = c
+                if prev is None and core is not None:
+                    c = core.get(msg.id, msg.context)
+                    prev = c if _translated(c) else None
+                suggested = None
+                if prev is None and others:
+                    suggested = others.get(_msg_key(msg.id, msg.context))
+                if suggested is not None and suggested[0] != domain.key:
+                    prev = suggested[1]
+                    comments = [f"suggested from the {suggested[0]} catalogue"]
+                    fuzzy = True
+                else:
+                    fuzzy = bool(prev is not None and prev.fuzzy)
                 string = prev.string if prev is not None else ""
-                fuzzy = bool(prev is not None and prev.fuzzy)
-                if prev is None or not _translated(prev):
-                    lacking.append(_key(msg))
+                if prev is None or fuzzy or not _translated(prev):
+                    lacking.append(_key(msg) + (" (fuzzy)" if fuzzy else ""))
             cat.add(
                 msg.id,
                 string,
                 msg.locations,
                 auto_comments=msg.auto_comments,
+                user_comments=comments or (prev.user_comments if prev is not None else []),
                 flags=("fuzzy",) if fuzzy else (),
                 context=msg.context,
             )
-        if old is not None and lang == "zh_CN":
-            dropped = sum(1 for m in old if m.id and cat.get(m.id, m.context) is None)
+        for m in list(old or ()) + list(old.obsolete.values() if old is not None else ()):
+            if m.id and cat.get(m.id, m.context) is None and _translated(m):
+                key, context = _msg_key(m.id, m.context)
+                cat.obsolete[key if context is None else (key, context)] = m
+                dropped += 1 if lang == "zh_CN" else 0
         path = domain.po(lang)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as f:
@@ -249,11 +299,12 @@ def extract_cmd(plugins: tuple[str, ...]) -> None:
 def update_cmd(plugins: tuple[str, ...]) -> None:
     """Merge the code's strings into the zh_CN and en catalogues."""
     status = 0
+    others = suggestions(installed_domains())
     for domain in select(plugins):
-        lacking, dropped = update(domain)
+        lacking, dropped = update(domain, others=others)
         click.echo(
             f"{domain.key}: {domain.translations} updated"
-            + (f", {dropped} string(s) no longer in the code dropped" if dropped else "")
+            + (f", {dropped} string(s) no longer in the code kept as obsolete" if dropped else "")
         )
         _report(domain, lacking)
         status = status or (1 if lacking else 0)
