@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import math
 import random
 import threading
 import time
@@ -31,12 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from . import clock
 from .jobs import JobCancelled, JobContext, job
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "Simulator",
@@ -45,6 +45,8 @@ __all__ = [
     "SimulateError",
 ]
 
+
+log = logging.getLogger(__name__)
 
 JOB_KIND = "core.simulate"
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -145,13 +147,13 @@ class TokenBank:
                 self._cache[key] = self._ensure(unit, perms, subject, label)
             return self._cache[key]
 
-    def forget(self, unit: str, permissions: Iterable[str], subject: str | None = None) -> None:
+    def clear(self) -> None:
+        """Forget the secrets held (after a 401: a token was revoked; the next is made anew)."""
         with self._lock:
-            self._cache.pop((unit, tuple(sorted(set(permissions))), subject), None)
+            self._cache.clear()
 
     def _ensure(self, unit: str, perms: tuple[str, ...], subject: str | None, label: str) -> str:
-        from . import audit, context
-        from .auth import create_token, token_lookup
+        from .auth import token_lookup
         from .context import CallContext, Principal
         from .db import utcnow
         from .models import ApiToken, OrgUnit
@@ -166,7 +168,8 @@ class TokenBank:
             db=db, scope=scope, principal=Principal.system("simulate"), unit=self.scope_unit
         )
         now = utcnow()
-        for generation in range(100):  # a revoked or expired token is replaced by the next one
+        generation, raced = 0, False
+        while generation < 100:  # a revoked or expired token is replaced by the next one
             material = "|".join(("simulate", unit, ",".join(perms), subject or "", str(generation)))
             digest = hmac.new(self._key, material.encode(), hashlib.sha256).hexdigest()
             secret = f"po_sim{digest[:40]}"
@@ -181,33 +184,55 @@ class TokenBank:
                 with db.session(scope) as s:
                     if s.exec(select(OrgUnit).where(OrgUnit.code == unit)).first() is None:
                         raise SimulateError("TOKEN", unit, 404, f"no unit {unit}")
-                with context.activate(ctx) as active:
-                    token, _ = create_token(
-                        active.session,
-                        self.app.extensions["postalops.plugins"],
-                        name=name,
-                        unit_code=unit,
-                        permissions=perms,
-                        created_by="simulate",
-                        subject=subject,
-                        expires_at=now + dt.timedelta(days=TOKEN_DAYS),
-                        secret=secret,
-                    )
-                    audit.record(
-                        "core.token.create",
-                        target_type="token",
-                        target_id=token.id,
-                        tenant=unit,
-                        after={"name": name, "permissions": list(perms), "subject": subject},
-                    )
-                    active.session.commit()
+                try:
+                    self._create(ctx, name, unit, perms, subject, secret, now)
+                except IntegrityError:  # another simulation made the same token meanwhile
+                    if raced:
+                        raise
+                    raced = True
+                    continue  # look it up again
                 return secret
             expires = row.expires_at
             if expires is not None and expires.tzinfo is None:
                 expires = expires.replace(tzinfo=dt.UTC)
             if row.revoked_at is None and (expires is None or expires > now):
                 return secret
+            generation += 1
         raise SimulateError("TOKEN", unit, 409, "too many revoked simulation tokens")
+
+    def _create(
+        self,
+        ctx: Any,
+        name: str,
+        unit: str,
+        perms: tuple[str, ...],
+        subject: str | None,
+        secret: str,
+        now: dt.datetime,
+    ) -> None:
+        from . import audit, context
+        from .auth import create_token
+
+        with context.activate(ctx) as active:
+            token, _ = create_token(
+                active.session,
+                self.app.extensions["postalops.plugins"],
+                name=name,
+                unit_code=unit,
+                permissions=perms,
+                created_by="simulate",
+                subject=subject,
+                expires_at=now + dt.timedelta(days=TOKEN_DAYS),
+                secret=secret,
+            )
+            audit.record(
+                "core.token.create",
+                target_type="token",
+                target_id=token.id,
+                tenant=unit,
+                after={"name": name, "permissions": list(perms), "subject": subject},
+            )
+            active.session.commit()
 
 
 _cache: dict[tuple[str, str], tuple[float, Any]] = {}
@@ -307,6 +332,8 @@ def run_tick(app: Any, tick: Tick) -> dict[str, Any]:
         try:
             counts = sim.tick(tick)
         except SimulateError as exc:
+            if exc.status == 401:  # a token revoked or expired: make the next one
+                tick.bank.clear()
             log.warning("simulate %s: %s", sim.key, exc)
             out[sim.key] = {"error": str(exc)[:300]}
             continue
@@ -341,8 +368,9 @@ def run(
     on_tick: Callable[[int, dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> dict[str, Any]:
-    """Tick every ``interval`` seconds until ``duration`` has passed or ``should_stop()``
-    answers true (checked every half second). Returns ``{"ticks", "counts"}``.
+    """Tick every ``interval`` seconds (at once when a tick took longer) until the next tick
+    would start after ``duration`` seconds, or ``should_stop()`` answers true (checked every
+    half second). ``duration=0`` makes one tick. Returns ``{"ticks", "counts"}``.
 
     A tick's time is ``postalops.clock.now()`` at the start plus the time elapsed since (the
     same as the clock's, unless a test froze it: then the simulation still moves on)."""
@@ -371,9 +399,9 @@ def run(
             ticks += 1
             if on_tick is not None:
                 on_tick(ticks, counts)
-            if duration is not None and time.monotonic() - started + interval > duration:
-                break
             wake = began + interval
+            if duration is not None and wake - started >= duration:
+                break  # the next tick would start after the duration
             while not should_stop() and time.monotonic() < wake:
                 time.sleep(min(0.5, max(0.0, wake - time.monotonic())))
     finally:
@@ -491,12 +519,12 @@ def simulate_job(
     if not str(url).startswith(("http://", "https://")):
         raise ValidationError("url must be http(s)", details=[{"field": "url"}])
     interval = max(0.5, float(interval))
-    total = int(duration // interval) + 1 if duration else 0
+    total = max(1, math.ceil(duration / interval)) if duration is not None else 0
     cancelled = {"flag": False}
 
     def on_tick(n: int, counts: dict[str, Any]) -> None:
         sent = sum(v for c in counts.values() for v in c.values() if isinstance(v, int))
-        ctx.progress(n, max(total, n), f"tick {n}: {sent} records")
+        ctx.progress(n, max(total, n) if total else 0, f"tick {n}: {sent} records")
 
     last_check = [0.0]
 
