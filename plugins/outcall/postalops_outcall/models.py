@@ -31,6 +31,7 @@ class OutcallCase(TenantScoped, table=True):
     __table_args__ = (
         sa.UniqueConstraint("tenant_code", "case_no", name="uq_outcall_case_no"),
         sa.Index("ix_outcall_case_queue", "tenant_code", "status", "next_call_at"),
+        sa.Index("ix_outcall_case_list", "approved_at", "id"),  # the list's order (issue 17)
     )
     id: int | None = Field(default=None, primary_key=True)
     case_no: str = Field(max_length=64)
