@@ -17,6 +17,7 @@ from .errors import ValidationError
 
 __all__ = [
     "kpi",
+    "touch",
 ]
 
 
@@ -30,6 +31,13 @@ def kpi(value: Any, unit: str, label_zh: str, label_en: str, **extra: Any) -> di
     if isinstance(value, Decimal):
         value = str(value)
     return {"value": value, "unit": unit, "label_zh": label_zh, "label_en": label_en, **extra}
+
+
+def touch(session: Session, *plugins: str) -> None:
+    """Mark ``plugins``' KPIs changed by ``session``'s transaction, for a write the engine does
+    not see (``COPY`` through the driver's own cursor): cached answers are recomputed after the
+    commit. Every write through SQLAlchemy (ORM or Core, any statement) is seen on its own."""
+    metrics_cache.touch(session, *plugins)
 
 
 def collect(
