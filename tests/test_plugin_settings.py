@@ -58,6 +58,8 @@ def test_scope_permission_and_enablement_are_checked(make_token, enable_plugin):
     assert make_token(ZZ, "pickup_points.view").put(URL, json={"values": {}}).status_code == 403
     assert make_token(ZZ, "core.jobs.view").get(URL).status_code == 403
     assert zz.get("/api/v1/settings/nosuchplugin").status_code == 404
+    r = make_token("cn", *PERMS).put(f"{URL}?unit=cn.henan.nowhere", json={"values": {}})
+    assert r.status_code == 404 and r.json["error"]["details"][0]["field"] == "query.unit"
     assert zz.get("/api/v1/settings/sorter").status_code == 404  # declares no settings
     enable_plugin("pickup_points", KF, on=False)
     kf = make_token(KF, *PERMS)

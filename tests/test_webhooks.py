@@ -216,6 +216,11 @@ def test_endpoint_api_refuses_bad_input_naming_the_field(po_app, tenants, make_t
         json={"url": "http://x", "event_types": ["*"], "unit": KF},
     )
     assert r.status_code == 403
+    r = admin.post(
+        "/api/v1/webhooks/endpoints",
+        json={"url": "http://x", "event_types": ["*"], "unit": ZZ + ".nowhere"},
+    )
+    assert r.status_code == 422 and r.json["error"]["details"][0]["field"] == "unit"
     assert make_token(ZZ, "core.jobs.view").get("/api/v1/webhooks/endpoints").status_code == 403
     assert admin.get("/api/v1/webhooks/endpoints").json["total"] == 0
 

@@ -110,6 +110,15 @@ def new_secret() -> str:
 # --- endpoints ------------------------------------------------------------------------------
 
 
+def _check_unit(session: Session, unit: str) -> None:
+    from .models import OrgUnit
+
+    if session.exec(select(OrgUnit.id).where(OrgUnit.code == unit)).first() is None:
+        raise ValidationError(
+            f"unknown unit {unit!r}", details=[{"field": "unit", "message": "unknown unit"}]
+        )
+
+
 def _check_url(url: str) -> str:
     url = (url or "").strip()
     if not (url.startswith("http://") or url.startswith("https://")) or len(url) > 500:
@@ -145,6 +154,7 @@ def create_endpoint(
 ) -> WebhookEndpoint:
     """Add an endpoint at ``unit`` (in the caller's scope; audited). Its ``secret`` is new."""
     check_in_scope(session, unit)
+    _check_unit(session, unit)
     row = WebhookEndpoint(
         unit_code=unit,
         url=_check_url(url),

@@ -6,12 +6,14 @@ from typing import Any
 
 from flask import current_app
 from pydantic import BaseModel, Field
+from sqlmodel import select
 
 from postalops import context, plugin_settings
 from postalops.api import ApiBlueprint
 from postalops.auth import check_permission
 from postalops.db import check_in_scope
 from postalops.errors import NotFound
+from postalops.models import OrgUnit
 
 api = ApiBlueprint("core_settings_api", __name__)
 TAGS = ["settings"]
@@ -51,6 +53,10 @@ def resolve(plugin: str, unit: str | None, *, edit: bool) -> tuple[Any, str]:
     unit = unit or context.tenant()
     s = context.session()
     check_in_scope(s, unit)
+    if s.exec(select(OrgUnit.id).where(OrgUnit.code == unit)).first() is None:
+        raise NotFound(
+            f"unknown unit {unit!r}", details=[{"field": "query.unit", "message": "unknown unit"}]
+        )
     if not registry.is_enabled(s, unit, plugin):
         raise NotFound(
             f"plugin {plugin} is not enabled at {unit}",
