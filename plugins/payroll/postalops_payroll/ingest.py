@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from postalops.bulk import insert_rows
 from postalops.db import check_in_scope, in_scope_clause
 from postalops.errors import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
@@ -162,16 +163,20 @@ def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """
     for unit in {row["tenant_code"] for row in rows}:
         check_in_scope(session, unit)
-    table = model.__table__
-    insert = _dialect_insert(session)
     keys = TALLY_KEYS[model]
-    returned = [table.c[name] for name in keys]
-    if model is PayrollCollection:
-        returned.append(table.c.postage)
-    statement = insert(table).on_conflict_do_nothing().returning(*returned)
+    returned = [*keys, "postage"] if model is PayrollCollection else list(keys)
     added: dict[tuple, list[int]] = {}
+    # The core's bulk writer: on PostgreSQL one COPY and one policy-checked INSERT ... SELECT
+    # per 5,000 rows instead of one INSERT per row (most of the demo's PostgreSQL time).
     for start in range(0, len(rows), 5000):
-        for row in session.execute(statement, rows[start : start + 5000]):
+        inserted = insert_rows(
+            session,
+            model,
+            rows[start : start + 5000],
+            on_conflict_do_nothing=True,
+            returning=returned,
+        )
+        for row in inserted:
             key = tuple(row[: len(keys)])
             sums = added.setdefault(key, [0, 0])
             sums[0] += 1
