@@ -18,6 +18,7 @@ __all__ = [
     "TenantScoped",
     "ts_field",
     "OrgUnit",
+    "WebhookDelivery",
 ]
 
 

@@ -25,6 +25,7 @@ PUBLIC_MODULES = (
     "postalops.audit",
     "postalops.api",
     "postalops.imports",
+    "postalops.bulk",
     "postalops.jobs",
     "postalops.metrics",
     "postalops.i18n",
