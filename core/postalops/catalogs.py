@@ -200,6 +200,8 @@ def update(
     for lang in LANGS:
         old = read(domain.po(lang), lang)
         cat = Catalog(locale=lang, project=domain.package, fuzzy=False)
+        if old is not None:  # a run that changes no string leaves the file as it was
+            cat.creation_date, cat.revision_date = old.creation_date, old.revision_date
         for msg in template:
             if not msg.id:
                 continue
@@ -241,7 +243,9 @@ def update(
         path = domain.po(lang)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as f:
-            write_po(f, cat, width=WIDTH, sort_output=True)
+            # file names without line numbers: editing code elsewhere in a file does not
+            # touch the catalogues (fewer clashes between people adding strings)
+            write_po(f, cat, width=WIDTH, sort_output=True, include_lineno=False)
     return lacking, dropped
 
 
@@ -302,6 +306,9 @@ def update_cmd(plugins: tuple[str, ...]) -> None:
     others = suggestions(installed_domains())
     for domain in select(plugins):
         lacking, dropped = update(domain, others=others)
+        if not domain.po("zh_CN").exists():
+            click.echo(f"{domain.key}: no translatable string")
+            continue
         click.echo(
             f"{domain.key}: {domain.translations} updated"
             + (f", {dropped} string(s) no longer in the code kept as obsolete" if dropped else "")
