@@ -110,6 +110,15 @@ def test_the_roles_and_core_permissions_tables_match_the_installed_plugins(po_ap
     }
     rows = table("Roles and core permissions", "role")
     assert {(r[0].strip("`"), r[1]) for r in rows} == roles
+    by_key = {
+        (r.name, key): r
+        for key, found in reg.call_each("postalops_roles", boot=True)
+        for r in found
+    }
+    for row in rows:
+        role = by_key[(row[0].strip("`"), row[1])]
+        grants = ", ".join(f"`{g}`" for g in role.grants) or "—"
+        assert row[2:] == [role.label_zh, role.label_en, grants], row
     perms = {p.name: p for p in reg.permissions() if p.name.startswith("core.")}
     text = section("Roles and core permissions")
     start = text.index("| permission |")
@@ -121,7 +130,8 @@ def test_the_roles_and_core_permissions_tables_match_the_installed_plugins(po_ap
         listed[cells[0].strip("`")] = cells
     assert set(listed) == set(perms)
     for name, p in perms.items():
-        assert listed[name][1:3] == [p.label_zh, p.label_en], name
+        held = ", ".join(f"`{r}`" for r in p.roles) or "admin only"
+        assert listed[name][1:] == [p.label_zh, p.label_en, held], name
 
 
 def test_a_parent_shows_no_kpis_of_a_plugin_enabled_only_on_a_child(enable_plugin, token_for):
