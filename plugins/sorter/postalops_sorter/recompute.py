@@ -212,35 +212,45 @@ def recompute_device_day(session: Session, device: Device, day: dt.date, waves: 
     return len(rows)
 
 
-def recompute_departures(session: Session, station: str, day: dt.date) -> int:
+def recompute_departures(
+    session: Session,
+    station: str,
+    day: dt.date,
+    *,
+    devices: list[Device] | None = None,
+    waves: list[Wave] | None = None,
+    logs: dict[int, list[dt.datetime]] | None = None,
+) -> int:
     """Telemetry departures of one station-day: each wave's last sorted item, with its advance
-    over the station's pre-commissioning departure log. Returns how many were written."""
-    devices = session.exec(select(Device).where(Device.tenant_code == station)).all()
+    over the station's pre-commissioning departure log. Returns how many were written.
+
+    ``devices``, ``waves`` and ``logs`` (:func:`departure_logs`) may be passed by a caller
+    that recomputes many days of the station: they do not change from one day to the next."""
+    if devices is None:
+        devices = list(session.exec(select(Device).where(Device.tenant_code == station)).all())
     if not devices:
         return 0
     commissioned = min(d.commissioned_on for d in devices)
     conn = session.connection()
     t = EventRow.__table__
     written = 0
-    waves = station_waves(session, station)
-    for gone in session.exec(
+    waves = station_waves(session, station) if waves is None else waves
+    logs = departure_logs(session, station, commissioned) if logs is None else logs
+    numbers = {w.number for w in waves}
+    existing: dict[int, Departure] = {}
+    # the station-day's telemetry departures in one query: a removed wave's is deleted
+    for row in session.exec(
         select(Departure).where(
             Departure.tenant_code == station,
             Departure.day == day,
             Departure.source == "telemetry",
-            Departure.wave.not_in([w.number for w in waves]),
         )
     ).all():
-        session.delete(gone)  # its wave was removed from the station's windows
+        if row.wave not in numbers:
+            session.delete(row)  # its wave was removed from the station's windows
+        else:
+            existing.setdefault(row.wave, row)
     for w in waves:
-        existing = session.exec(
-            select(Departure).where(
-                Departure.tenant_code == station,
-                Departure.day == day,
-                Departure.wave == w.number,
-                Departure.source == "telemetry",
-            )
-        ).first()
         ws, we = w.window(day)
         last = None
         if day >= commissioned:
@@ -256,20 +266,12 @@ def recompute_departures(session: Session, station: str, day: dt.date) -> int:
                 ).scalar()
             )
         if last is None:
-            if existing is not None:
-                session.delete(existing)
+            if w.number in existing:
+                session.delete(existing[w.number])
             continue
-        log = session.exec(
-            select(Departure.departed_at).where(
-                Departure.tenant_code == station,
-                Departure.wave == w.number,
-                Departure.source == "log",
-                Departure.day < commissioned,
-            )
-        ).all()
-        base = baseline_minute([to_ms(_aware(d)) for d in log])
+        base = baseline_minute([to_ms(_aware(d)) for d in logs.get(w.number, [])])
         advance = advance_minutes(base, to_ms(last)) if base is not None else None
-        row = existing or Departure(
+        row = existing.get(w.number) or Departure(
             tenant_code=station, day=day, wave=w.number, source="telemetry", departed_at=last
         )
         row.departed_at, row.advance_minutes = last, advance
@@ -277,6 +279,22 @@ def recompute_departures(session: Session, station: str, day: dt.date) -> int:
         written += 1
     session.flush()
     return written
+
+
+def departure_logs(
+    session: Session, station: str, commissioned: dt.date
+) -> dict[int, list[dt.datetime]]:
+    """The station's logged departures before commissioning, by wave (the baseline)."""
+    out: dict[int, list[dt.datetime]] = defaultdict(list)
+    for wave, at in session.exec(
+        select(Departure.wave, Departure.departed_at).where(
+            Departure.tenant_code == station,
+            Departure.source == "log",
+            Departure.day < commissioned,
+        )
+    ).all():
+        out[wave].append(at)
+    return dict(out)
 
 
 def mark_station_days(
@@ -335,13 +353,28 @@ def recompute_dirty(
             stations.add((device.tenant_code, mark.day))
         if progress and (i % 50 == 0 or i == len(dirty)):
             progress(i, len(dirty), f"device {mark.device_id} {mark.day}")
-    departures = sum(recompute_departures(session, s, d) for s, d in sorted(stations))
+    # A station's devices, waves and departure log are read once for all its dirty days.
+    by_station: dict[str, list[Device]] = defaultdict(list)
+    for d in devices.values():
+        by_station[d.tenant_code].append(d)
+    logs_of: dict[str, dict[int, list[dt.datetime]]] = {}
+    departures = 0
+    for station, day in sorted(stations):
+        mine = by_station[station]
+        if station not in logs_of:
+            commissioned = min(d.commissioned_on for d in mine)
+            logs_of[station] = departure_logs(session, station, commissioned)
+        departures += recompute_departures(
+            session, station, day, devices=mine, waves=waves_of[station], logs=logs_of[station]
+        )
     t = DirtyDay.__table__
-    conn = session.connection()
-    for mark in dirty:
-        conn.execute(
+    if dirty:  # one executemany: a single round trip on psycopg's pipeline
+        session.connection().execute(
             sa.delete(t).where(
-                t.c.device_id == mark.device_id, t.c.day == mark.day, t.c.marked_at <= started
-            )
+                t.c.device_id == sa.bindparam("mark_device"),
+                t.c.day == sa.bindparam("mark_day"),
+                t.c.marked_at <= started,
+            ),
+            [{"mark_device": m.device_id, "mark_day": m.day} for m in dirty],
         )
     return {"device_days": len(dirty), "rollup_rows": rows, "departures": departures}
