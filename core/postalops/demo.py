@@ -21,6 +21,16 @@ from .context import CallContext, Principal
 from .models import OrgUnit, PluginEnablement, User
 from .tenancy import Scope
 
+__all__ = [
+    "PRESENT_DAYS",
+    "present_window",
+    "present_days",
+    "day_rng",
+    "scale",
+    "scaled",
+]
+
+
 DEMO_PASSWORD = "postalops-demo"
 
 # The "present" each plugin's demo builds after the article's records: from the day after the

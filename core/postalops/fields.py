@@ -21,6 +21,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
+__all__ = [
+    "Money",
+    "WebhookUrl",
+    "parse_money",
+]
+
+
 INT64_MAX = 2**63 - 1
 """The largest id or count a BIGINT column (and SQLite's INTEGER) holds."""
 

@@ -36,6 +36,8 @@ PUBLIC_MODULES = (
     "postalops.plugin_settings",
     "postalops.simulate",
     "postalops.errors",
+    "postalops.fields",
+    "postalops.demo",
     "postalops.testing",
     "postalops.webhook_receiver",
     "postalops_dashboards",
