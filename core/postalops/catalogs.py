@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from babel.messages.catalog import Catalog, Message
@@ -38,7 +39,7 @@ METHODS = [
     ("**.py", "python"),
     ("**/templates/**.html", "jinja2"),
 ]
-KEYWORDS: dict[str, object] = {
+KEYWORDS: dict[str, Any] = {
     "_": None,
     "gettext": None,
     "lazy_gettext": None,
