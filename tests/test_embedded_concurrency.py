@@ -110,36 +110,25 @@ def _devices(app: Any, n: int) -> list[tuple[int, str]]:
     return out
 
 
-def _notifications(app: Any, n: int) -> None:
-    """Undelivered government-platform notifications: every sweep re-sends them."""
-    from postalops.tenancy import Scope
-    from postalops_outcall.models import OutcallNotification, OutcallOrder
+def _overdue_deliveries(app: Any, n: int) -> None:
+    """Webhook deliveries whose try is overdue (written where no job was queued): every sweep
+    queues them; the receiver is down, so each try fails at once and is recorded."""
+    import datetime as dt
 
-    with app.extensions["postalops.db"].transaction(Scope.system_scope()) as s:
+    from postalops import webhooks
+    from postalops.models import WebhookDelivery
+    from postalops.tenancy import Scope
+    from sqlmodel import select
+
+    db = app.extensions["postalops.db"]
+    with db.transaction(Scope.unit("cn.henan.zhengzhou")) as s:
+        webhooks.create_endpoint(s, "cn.henan.zhengzhou", "http://127.0.0.1:9/down", ["*"])
         for i in range(n):
-            order = OutcallOrder(
-                tenant_code="cn.henan.zhengzhou",
-                waybill_no=f"KA{i:09d}CN"[:13],
-                source="hall",
-                source_ref=f"REF{i}",
-                item="身份证",
-                recipient="张三",
-                phone="13800000000",
-                province="河南省",
-                city="郑州市",
-                district="金水区",
-                detail="农业路1号",
-            )
-            s.add(order)
-            s.flush()
-            s.add(
-                OutcallNotification(
-                    tenant_code="cn.henan.zhengzhou",
-                    order_id=order.id,
-                    case_no=f"CASE{i}",
-                    payload={"idempotency_key": f"k{i}"},
-                )
-            )
+            webhooks.emit(s, "cn.henan.zhengzhou", "outcall.issuing_method_changed", {"i": i})
+    with db.transaction(Scope.system_scope()) as s:
+        for d in s.exec(select(WebhookDelivery)).all():
+            d.next_attempt_at = d.next_attempt_at - dt.timedelta(minutes=10)
+            s.add(d)
 
 
 def _batch(batch: int) -> list[dict[str, Any]]:
@@ -162,7 +151,7 @@ def _batch(batch: int) -> list[dict[str, Any]]:
     return events
 
 
-def test_twenty_api_writers_and_scheduled_jobs_never_see_a_locked_database(embedded):
+def test_twenty_api_writers_and_scheduled_jobs_never_see_a_locked_database(embedded, monkeypatch):
     from postalops.models import Job
     from postalops.scheduler import fire, schedules
     from postalops.tenancy import Scope
@@ -170,8 +159,9 @@ def test_twenty_api_writers_and_scheduled_jobs_never_see_a_locked_database(embed
 
     app, base = embedded
     devices = _devices(app, WRITERS)
-    _notifications(app, 5)
-    wanted = {"outcall.sweep", "sorter.rollup", "sorter.alerts"}
+    monkeypatch.setenv("POSTALOPS_WEBHOOK_MAX_ATTEMPTS", "1")  # one try each, no delayed retries
+    _overdue_deliveries(app, 5)
+    wanted = {"outcall.sweep", "sorter.rollup", "sorter.alerts", "core.webhooks.sweep"}
     scheduled = [s for s in schedules(app) if s.name in wanted]
     assert {s.name for s in scheduled} == wanted
 
