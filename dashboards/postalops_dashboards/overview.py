@@ -10,11 +10,12 @@ from typing import Any
 import pandas as pd
 import plotly.express as px
 from dash import dcc, html
+from postalops import metrics_cache
 from postalops.models import OrgUnit
 from sqlmodel import select
 
 from . import figures
-from .host import ViewContext, chart, metric_cards
+from .host import ViewContext, can_view, chart, metric_cards
 
 
 def weeks(date_from: dt.date, date_to: dt.date, limit: int = 12) -> list[tuple[dt.date, dt.date]]:
@@ -78,6 +79,29 @@ def headline(metrics: dict[str, dict[str, Any]]) -> tuple[str, str, dict[str, An
 
 
 def layout(view: ViewContext) -> html.Div:
+    """The page, from the per-process cache while no plugin's figures nor the org tree changed
+    (``postalops.metrics_cache``: the same versions as the metrics it draws, and no older than
+    its ``MAX_AGE``); building the two figures is most of a page's time."""
+    cache = metrics_cache.for_bind(view.session.get_bind())
+    scope = view.session.info.get("scope")
+    if cache is None or scope is None or not scope.allows(view.tenant):
+        return _layout(view)
+    versions = cache.versions(view.session)
+    if versions is None or cache.written(view.session):
+        return _layout(view)
+    visible = tuple(k for k in view.registry.business_keys() if can_view(view.registry, k))
+    key = ("dashboards.overview", view.tenant, view.date_from, view.date_to, view.zh, visible)
+    version = tuple(sorted(versions.items()))
+    hit = cache.lookup(key, version)
+    if hit is not None:
+        return hit[0]
+    started = dt.datetime.now(dt.UTC)
+    page = _layout(view)
+    cache.store(key, version, page, started)
+    return page
+
+
+def _layout(view: ViewContext) -> html.Div:
     metrics = view.metrics()
     if not metrics:
         return html.Div(

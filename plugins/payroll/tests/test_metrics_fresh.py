@@ -5,6 +5,7 @@ bypasses SQLAlchemy shows at the latest ``MAX_AGE`` seconds later, or at once af
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 
 import pytest
@@ -150,3 +151,58 @@ def test_a_transaction_reads_its_own_writes_past_the_cache(september_events, pay
         s.rollback()
     with as_unit(ZZ) as s:
         assert value(s) == 141  # and nothing of the rolled-back rows was kept
+
+
+def overview_card(client, kpi: str) -> str:
+    """The text of one KPI card of the overview page for Zhengzhou in September (the Dash
+    callback the browser posts)."""
+    payload = {
+        "output": "po-page.children",
+        "outputs": {"id": "po-page", "property": "children"},
+        "inputs": [
+            {"id": "po-url", "property": "pathname", "value": "/dashboards/"},
+            {"id": "po-unit", "property": "value", "value": ZZ},
+            {"id": "po-from", "property": "value", "value": "2022-09-01"},
+            {"id": "po-to", "property": "value", "value": "2022-09-30"},
+        ],
+        "changedPropIds": ["po-url.pathname"],
+        "state": [],
+    }
+    response = client.client.post(
+        "/dashboards/_dash-update-component",
+        data=json.dumps(payload),
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+
+    def find(node):
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if props.get("data-kpi") == kpi:
+                return json.dumps(props.get("children"), ensure_ascii=False)
+            for value in list(props.values()) + list(node.values()):
+                found = find(value)
+                if found:
+                    return found
+        if isinstance(node, list):
+            for value in node:
+                found = find(value)
+                if found:
+                    return found
+        return None
+
+    card = find(response.get_json())
+    assert card is not None, f"no card {kpi}"
+    return card
+
+
+def test_the_overview_page_shows_a_posted_scan_at_its_next_render(
+    september_events, make_token, pay, login_as
+):
+    viewer = login_as("payroll_hr", ZZ)
+    before = overview_card(viewer, "payroll.delivered_items")
+    assert "141" in before
+    assert overview_card(viewer, "payroll.delivered_items") == before  # the cached page
+    post_scans(make_token(ZZ, *SCOPES), pay, "DSH", 5)
+    after = overview_card(viewer, "payroll.delivered_items")
+    assert "146" in after and "141" not in after
