@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 import threading
 from collections.abc import Iterator
@@ -145,15 +146,19 @@ def _scope_options(classes: Any, scope: Scope) -> list[Any]:
     classes: building a criterion for every tenant class of every installed plugin cost ~11 ms
     a statement with the six plugins, and grew with each plugin added (issue 17)."""
     code = scope.code or ""
+    return [_scope_option(cls, code) for cls in classes]
+
+
+@functools.lru_cache(maxsize=4096)
+def _scope_option(cls: type, code: str) -> Any:
+    """The criterion for one class and unit, built once: the option is immutable and the
+    values it binds are ``code`` and its prefix, so each statement of the same unit reuses it."""
     prefix = code + ".%"
-    return [
-        with_loader_criteria(
-            cls,
-            lambda c: or_(c.tenant_code == code, c.tenant_code.like(prefix)),
-            include_aliases=True,
-        )
-        for cls in classes
-    ]
+    return with_loader_criteria(
+        cls,
+        lambda c: or_(c.tenant_code == code, c.tenant_code.like(prefix)),
+        include_aliases=True,
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")
