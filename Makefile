@@ -43,6 +43,7 @@ lint: install
 # Each benchmark prints its figure beside a reference measured in the same run on the same data;
 # docs/benchmarks.md records the results. PostgreSQL ones use a database of their own.
 BENCH_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432
+BENCH_DEMO10 ?= /tmp/postalops-demo-scale10
 bench: install
 	for db in bench_outcall bench_payroll bench_lending bench_sorter bench_ecommerce; do \
 	  createdb -h 127.0.0.1 -U postgres $$db 2>/dev/null || true; done
@@ -57,6 +58,8 @@ bench: install
 	$(BIN)/python bench/bench_ecommerce.py --db $(BENCH_PG)/bench_ecommerce
 	$(BIN)/python bench/bench_lending.py --db $(BENCH_PG)/bench_lending
 	$(BIN)/python bench/bench_payroll.py --db $(BENCH_PG)/bench_payroll --memory-check --ingest 50000 --repeat 5
+	POSTALOPS_INSTANCE_PATH=$(BENCH_DEMO10) $(BIN)/postalops demo --scale 10 --if-empty
+	$(BIN)/python bench/bench_metrics.py --instance $(BENCH_DEMO10)
 
 # Translation catalogues, one domain per plugin: merge the code's strings into each zh_CN/en
 # catalogue of the core and every installed plugin, then compile (fails when Chinese is missing).
