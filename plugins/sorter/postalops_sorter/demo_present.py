@@ -24,6 +24,10 @@ Variety (raw events are one per item, so volumes stay at the article's county-st
 - today's runs up to the current minute only, so the live page shows a machine that is sorting
   now or finished its wave this morning.
 
+Hours that ``postalops simulate`` already posted live telemetry for (its own sequence numbers,
+from ``simulate.SEQ_BASE``) are left out, so a re-run after a simulated morning does not sort the
+same hours twice (:func:`live_spans`).
+
 Idempotent: sequence numbers are a function of day, wave and part (ingest skips what is stored);
 a device-day with its last wave rolled up is not simulated again, and alert checks run only for
 runs whose events were new. A re-run on the same day (at the same time) adds nothing; a later
@@ -38,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from postalops import clock
 from postalops.demo import PRESENT_DAYS, day_rng, present_days
 from sqlmodel import Session, select
@@ -45,7 +50,7 @@ from sqlmodel import Session, select
 from . import alerting
 from .demo import STATIONS_WITH_SORTERS, _ingest, pick_stations, seq_base
 from .ingest import retention_days
-from .models import Device, Rollup
+from .models import Device, Event, Rollup
 from .recompute import recompute_dirty
 from .simulation import (
     BASELINE_DEPARTURE,
@@ -194,6 +199,28 @@ def part_events(part: Part, station: str, now: dt.datetime) -> list[dict]:
     return [e for e in events if e["ts"] <= cut]
 
 
+def live_spans(session: Session, device_id: int, since: dt.datetime) -> list[tuple[str, str]]:
+    """Per local day, the first and last time of the telemetry ``postalops simulate`` posted for
+    this device (sequence numbers from ``simulate.SEQ_BASE``), as the ISO UTC text events carry:
+    the demo leaves those spans to it, so a later ``postalops demo`` on the same day does not
+    sort the same hours twice."""
+    from .simulate import SEQ_BASE
+
+    spans: dict[dt.date, list[dt.datetime]] = {}
+    for (at,) in session.execute(
+        sa.select(Event.at).where(
+            Event.device_id == device_id, Event.seq >= SEQ_BASE, Event.at >= since
+        )
+    ):
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        day = spans.setdefault(at.astimezone(SHANGHAI).date(), [at, at])
+        day[0], day[1] = min(day[0], at), max(day[1], at)
+    return [
+        tuple(t.astimezone(dt.UTC).isoformat(timespec="milliseconds") for t in pair)  # type: ignore[misc]
+        for pair in spans.values()
+    ]
+
+
 def build_present(
     session: Session,
     units: dict[str, Any],
@@ -234,6 +261,8 @@ def build_present(
             ).all()
         )
         pending: list[dict] = []
+        since = dt.datetime.combine(the_days[0], dt.time(0), SHANGHAI).astimezone(dt.UTC)
+        live = live_spans(session, device.id, since)
         for day in the_days:
             if day in complete or day < device.commissioned_on:
                 continue
@@ -241,6 +270,8 @@ def build_present(
                 if part.run.start >= now:
                     break
                 events = part_events(part, plan.station, now)
+                if live:  # hours the live simulation already covered
+                    events = [e for e in events if not any(a <= e["ts"] <= b for a, b in live)]
                 if not part.checks:
                     pending += events
                     if len(pending) >= BATCH:
