@@ -86,6 +86,14 @@ class User:
         ).first.click()
         self.page.wait_for_load_state()
 
+    def dialog(self) -> str:
+        """The confirmation dialog's question, once it has finished opening."""
+        self.page.wait_for_function(
+            """() => { const m = document.querySelector('#po-confirm.show .modal-dialog');
+                       return !!m && getComputedStyle(m).transform === 'none'; }"""
+        )
+        return self.text("#po-confirm-text")
+
     def confirm(self) -> None:
         """Answer the portal's confirmation dialog (the UI kit's modal) with its OK button."""
         ok = self.page.locator("#po-confirm-ok")
@@ -104,6 +112,10 @@ class User:
 
     def text(self, selector: str = "main") -> str:
         return self.page.locator(selector).first.inner_text()
+
+    def show(self, selector: str) -> None:
+        """Scroll so that ``selector`` sits in the middle of the window (for a screenshot)."""
+        self.page.locator(selector).first.evaluate("e => e.scrollIntoView({block: 'center'})")
 
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -163,7 +175,6 @@ def test_payroll_hr_runs_last_months_payroll_a_second_user_approves_it(as_user: 
     checker = as_user("payroll_hr_province")
     task = checker.page.locator("#inbox li.po-task", has_text="审批").first
     assert month_zh in task.inner_text(), checker.text("#inbox")
-    checker.shot("payroll-2-workbench")
     task.locator("a.po-task-title").click()
     checker.page.wait_for_load_state()
     if checker.page.url != run_url:  # the summary: the runs that wait, newest month first
@@ -174,10 +185,9 @@ def test_payroll_hr_runs_last_months_payroll_a_second_user_approves_it(as_user: 
         row.get_by_role("link", name=month_zh).click()
         checker.page.wait_for_load_state()
     assert checker.page.url == run_url
-    checker.shot("payroll-3-approve")
     checker.click("审批并锁定本月")
-    assert "锁定" in checker.text("#po-confirm-text")
-    checker.shot("payroll-4-confirm")
+    assert "锁定" in checker.dialog()
+    checker.shot("payroll-2-confirm")
     checker.confirm()
     assert "已审批" in checker.text("#run-status")
 
@@ -200,7 +210,103 @@ def test_payroll_hr_runs_last_months_payroll_a_second_user_approves_it(as_user: 
     assert not any(
         isinstance(v, str) and re.fullmatch(r"-?[\d,]+\.?\d*", v) for r in rows for v in r
     ), "a number stored as text"
-    maker.shot("payroll-5-approved")
+
+
+# --- 2. outcall: claim the next case, accepted with an address: waybill, label, notification --
+
+
+class Platform:
+    """The government-service platform, which is outside PostalOps: a local HTTP server that
+    records what the portal's webhook posts to it."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        received: list[dict[str, Any]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body or b"{}"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/notify"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def platform() -> Any:
+    p = Platform()
+    yield p
+    p.close()
+
+
+def test_outcall_agent_claims_the_next_case_and_converts_it_to_mail(
+    as_user: Any, platform: Platform
+) -> None:
+    # what the people in charge set up once, in the portal: the platform's address (the group
+    # administrator) and calling hours that hold whenever this test runs (the supervisor; the
+    # default is 09:00-20:00 Beijing time)
+    admin = as_user("admin")
+    admin.nav("事件推送")
+    form = admin.page.locator("#new-endpoint")
+    form.locator("#f-unit").select_option(value="cn.guangdong.guangzhou")
+    form.locator("#f-url").fill(platform.url)
+    form.locator("#f-event_types").fill("outcall.*")
+    form.get_by_role("button", name="添加推送地址").click()
+    admin.page.wait_for_load_state()
+    assert platform.url in admin.text("main")
+    supervisor = as_user("outcall_supervisor_guangzhou")
+    supervisor.nav("出件外呼")
+    supervisor.click("队列设置", "#outcall-tabs")
+    supervisor.page.locator("#f-calling_start").fill("00:00")
+    supervisor.page.locator("#f-calling_end").fill("23:59")
+    supervisor.page.locator("#plugin-settings").get_by_role("button", name="保存").click()
+    supervisor.page.wait_for_load_state()
+    assert "已保存" in supervisor.text(".po-flashes")
+
+    agent = as_user("outcall_agent_guangzhou")
+    agent.nav("出件外呼")
+    kpis = agent.text("#outcall-kpis")
+    assert not re.search(r"[A-Za-z]{3,}", kpis), kpis  # units and rates read in Chinese
+    agent.click("外呼工作台", "#outcall-tabs")
+    agent.click("领取下一件")
+    call = agent.page.locator("#active-call")
+    case_no = call.locator("tr", has_text="办件编号").locator("td").first.inner_text().strip()
+    assert case_no, agent.text("main")
+    agent.page.locator("#outcome").select_option(label="同意邮寄")
+    agent.page.locator("input[name=district]").fill("天河区")
+    agent.page.locator("input[name=detail]").fill("天河路385号 1201室")
+    agent.shot("outcall-1-call")
+    agent.click("保存结果")
+
+    waybill = agent.text("#waybill").strip()  # the label, ready to print
+    assert re.fullmatch(r"[A-Z]{2}\d{9}[A-Z]{2}|[A-Z0-9]{10,16}", waybill), waybill
+    assert "天河区" in agent.text("#label")
+    assert f"运单号 {waybill}" in agent.text("body")  # the outcome, said on the label page
+    agent.shot("outcall-2-label")
+    agent.click("返回外呼工作台", "body")
+    agent.click("邮寄订单", "#outcall-tabs")
+    assert waybill in agent.text("#orders-table, main table")
+    agent.click("平台通知", "#outcall-tabs")
+    row = agent.page.locator("#notifications-table tbody tr").first
+    assert case_no in row.inner_text(), agent.text("#notifications-table")
+    assert re.search("待推送|推送中|已送达|重试", row.inner_text()), row.inner_text()
+    deadline = dt.datetime.now() + dt.timedelta(seconds=20)  # the job sends it in the background
+    while not platform.received and dt.datetime.now() < deadline:
+        agent.page.wait_for_timeout(250)
+    assert any(case_no in str(body) for body in platform.received), platform.received
 
 
 # --- 3. pickup points: Henan's coverage gaps, this month's candidates, one switched -----------
@@ -214,7 +320,7 @@ def test_pickup_planner_opens_gaps_and_candidates_and_switches_one(as_user: Any)
     assert planner.page.locator("#f-day").input_value() == clock.today().isoformat()
     gaps = planner.page.locator("#uncovered tbody tr")
     assert gaps.count() >= 1, "no coverage gap in Henan"
-    planner.page.locator("#uncovered").scroll_into_view_if_needed()
+    planner.show("#uncovered")
     planner.shot("pickup-1-gaps")
 
     planner.click("串点直投", "#pickup-tabs")
@@ -228,7 +334,7 @@ def test_pickup_planner_opens_gaps_and_candidates_and_switches_one(as_user: Any)
     first.locator('input[type="date"]').fill(clock.today().isoformat())
     planner.shot("pickup-2-candidates")
     first.get_by_role("button", name="改为直投").click()
-    assert point.split(" ", 1)[1] in planner.text("#po-confirm-text")
+    assert point.split(" ", 1)[1] in planner.dialog()
     planner.confirm()
     assert "已记录" in planner.text(".po-flashes")
     assert int(planner.text("#switched small").replace(",", "")) == on_direct + 1
@@ -283,6 +389,7 @@ def test_loan_officer_applies_approver_approves_officer_contracts_and_disburses(
     form.locator("#f-borrower_id").select_option(label=borrower)
     form.locator("#f-product_id").select_option(label="小微E贷(税务模式·等额本息)")
     form.locator("#f-requested_amount").fill("200000")
+    officer.show("#new-application")
     officer.shot("lending-1-apply")
     form.locator("button[type=submit]").click()
     officer.page.wait_for_load_state()
@@ -293,7 +400,6 @@ def test_loan_officer_applies_approver_approves_officer_contracts_and_disburses(
     # while it waits for review, it is on the officer's workbench
     item = inbox_item(officer, "待审查的贷款申请")
     assert item.count() == 1, officer.text("#inbox")
-    officer.shot("lending-2-officer-workbench")
     item.locator("a.po-task-title").click()
     officer.page.wait_for_load_state()
     if officer.page.url != app_url:  # more than one waits: the list, newest first
@@ -307,7 +413,7 @@ def test_loan_officer_applies_approver_approves_officer_contracts_and_disburses(
     approver = as_user("credit_approver_city")
     item = inbox_item(approver, "待审批的贷款申请")
     assert item.count() == 1, approver.text("#inbox")
-    approver.shot("lending-3-approver-workbench")
+    approver.shot("lending-2-workbench")
     item.locator("a.po-task-title").click()
     approver.page.wait_for_load_state()
     if approver.page.url != app_url:
@@ -322,17 +428,16 @@ def test_loan_officer_applies_approver_approves_officer_contracts_and_disburses(
     assert item.count() == 1, officer.text("#inbox")
     officer.page.goto(app_url)
     officer.click("签订合同", "#step-form")
-    assert borrower in officer.text("#po-confirm-text")
+    assert borrower in officer.dialog()
     officer.confirm()
     officer.click("发放贷款", "#step-form")
-    officer.shot("lending-4-disburse-confirm")
     officer.confirm()
     assert "贷款已发放" in officer.text(".po-flashes")
     officer.click("查看贷款")
     schedule = officer.page.locator("table.schedule").first
     assert schedule.locator("tbody tr").count() == 24  # 24 monthly instalments
-    officer.page.locator("h2", has_text="还款计划").first.scroll_into_view_if_needed()
-    officer.shot("lending-5-schedule")
+    officer.show("table.schedule")
+    officer.shot("lending-3-schedule")
 
 
 # --- 5. administration: e-commerce off for Zhengzhou, after a confirmation -------------------
@@ -370,7 +475,7 @@ def test_admin_city_turns_ecommerce_off_for_zhengzhou_only(as_user: Any) -> None
     assert admin.page.locator("#plugins-unit-select option:checked").inner_text() == "郑州市分公司"
     row = admin.page.locator('tr[data-plugin="ecommerce"]')
     row.get_by_role("button", name="停用电商节").click()
-    question = admin.text("#po-confirm-text")
+    question = admin.dialog()
     assert "电商节" in question and "郑州市分公司" in question, question
     admin.shot("admin-1-confirm")
     admin.confirm()
@@ -381,3 +486,16 @@ def test_admin_city_turns_ecommerce_off_for_zhengzhou_only(as_user: Any) -> None
 
     sibling = as_user("admin_city2")  # Kaifeng, Zhengzhou's sibling city, keeps everything
     assert ecommerce_seen(sibling) == {"menu": True, "page": 200, "api": 200, "cards": True}
+
+
+def test_the_user_guide_shows_the_pictures_these_tests_take() -> None:
+    """docs/user-guide.md (五项日常任务) shows each screenshot the tasks take, and each is in
+    docs/img/guide at 1440 px."""
+    taken = set(re.findall(r'\.shot\("([\w-]+)"\)', Path(__file__).read_text(encoding="utf-8")))
+    guide = GUIDE.read_text(encoding="utf-8")
+    assert "## 五项日常任务 · The five daily tasks" in guide
+    shown = set(re.findall(r"\(img/guide/([\w-]+)\.png\)", guide))
+    assert shown == taken, shown ^ taken
+    for name in shown:
+        png = (ROOT / "docs" / "img" / "guide" / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 1440, name
