@@ -3,8 +3,8 @@
 While a campaign runs today (``GET /api/v1/ecommerce/campaigns``), each tick the shop pushes
 the retail orders paid since the last one to ``POST /api/v1/ecommerce/orders`` with its token
 (``ecommerce.ingest``): at the branches of the campaign's leaders, one to three catalogue
-products (``GET /products``) at their agreed prices, more in the evening and at weekends, none
-in the small hours. About 3 % of orders get one item refunded through ``POST /events``.
+products (``GET /products``) at their agreed prices, more in the evening and at weekends, a
+trickle in the small hours. About 3 % of orders get one item refunded through ``POST /events``.
 
 Order and refund numbers are made from the tick's name (``SIM<tick><n>``, ``RF-<order>``), and
 the plugin answers a re-sent order ``duplicate`` and a re-sent refund unchanged, so a repeated
@@ -27,7 +27,7 @@ CACHE_TTL = 300.0
 def hour_factor(at: dt.datetime) -> float:
     """Orders by time of day (online shopping peaks after dinner) and weekday."""
     h = at.hour
-    base = 0.0 if h < 7 else 0.5 if h < 9 else 1.0 if h < 19 else 1.6 if h < 23 else 0.3
+    base = 0.15 if h < 7 else 0.5 if h < 9 else 1.0 if h < 19 else 1.6 if h < 23 else 0.4
     return base * (1.35 if at.weekday() >= 5 else 1.0)
 
 
