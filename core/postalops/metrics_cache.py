@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import threading
 import time
 import weakref
@@ -47,14 +48,17 @@ TABLE = "core_metrics_version"
 _WRITTEN = "postalops_metrics_written"
 _MEMO = "postalops_metrics_versions"
 _WRITE = re.compile(
-    r'\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?([A-Za-z_][A-Za-z0-9_]*)',
+    r'\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"?'
+    r"([A-Za-z_][A-Za-z0-9_]*)",
     re.IGNORECASE,
 )
+_TRUNCATE_LIST = re.compile(r"\bTRUNCATE(?:\s+TABLE)?\s+([^;]+)", re.IGNORECASE)
 _AREA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class MetricsVersion(SQLModel, table=True):
-    """How many committed transactions have written an area's tables (a plugin, or ``core``)."""
+    """The version of an area's data (a plugin, or ``core``): a new random number at every
+    committed transaction that wrote the area's tables."""
 
     __tablename__ = TABLE
 
@@ -101,9 +105,13 @@ class MetricsCache:
         self, conn: sa.Connection, cursor: Any, statement: str, params: Any, ctx: Any, many: bool
     ) -> None:
         head = statement.lstrip()[:1]
-        if head not in ("I", "U", "D", "W", "i", "u", "d", "w"):
+        if head not in ("I", "U", "D", "W", "T", "i", "u", "d", "w", "t"):
             return  # SELECT, SAVEPOINT, PRAGMA, SET ...: no write
-        for table in _WRITE.findall(statement):
+        tables = _WRITE.findall(statement)
+        if head in ("T", "t"):
+            for names in _TRUNCATE_LIST.findall(statement):  # TRUNCATE a, b, c
+                tables += [n.strip().strip('"') for n in names.split(",")]
+        for table in tables:
             area = self.area_of(table)
             if area is not None:
                 conn.info.setdefault(_WRITTEN, set()).add(area)
@@ -121,10 +129,13 @@ class MetricsCache:
         names = sorted(a for a in set(areas) if _AREA_NAME.match(a))  # one lock order
         if not names:
             return
-        values = ", ".join(f"('{a}', 1, CURRENT_TIMESTAMP)" for a in names)
+        # a new random version, not version + 1: a version must never come back after the
+        # table was emptied (tests do; a restore would), or an old entry would match it again
+        version = secrets.randbits(62)
+        values = ", ".join(f"('{a}', {version}, CURRENT_TIMESTAMP)" for a in names)
         sql = (
             f"INSERT INTO {TABLE} (area, version, changed_at) VALUES {values} "
-            f"ON CONFLICT (area) DO UPDATE SET version = {TABLE}.version + 1, "
+            "ON CONFLICT (area) DO UPDATE SET version = excluded.version, "
             "changed_at = excluded.changed_at"
         )
         cursor = conn.connection.cursor()
