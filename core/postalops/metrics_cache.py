@@ -22,6 +22,7 @@ contract's answer carries ``as_of``, the oldest computation time among the entri
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import secrets
@@ -29,7 +30,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,6 +81,7 @@ class MetricsCache:
             OrderedDict()
         )
         self._enabled: dict[str, tuple[int, frozenset[str]]] = {}
+        self._inflight: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
         self._table_ok = False
         self._table_checked = 0.0
@@ -228,6 +230,19 @@ class MetricsCache:
             self._entries.move_to_end(key)
             while len(self._entries) > MAX_ENTRIES:
                 self._entries.popitem(last=False)
+
+    @contextlib.contextmanager
+    def single_flight(self, key: tuple) -> Iterator[None]:
+        """Hold ``key``'s lock of this process: threads asking for the same missing entry wait
+        for the one computing it (then find it with :meth:`lookup`) instead of computing it
+        side by side."""
+        with self._lock:
+            lock = self._inflight.setdefault(key, threading.Lock())
+        with lock:
+            yield
+        with self._lock:
+            if len(self._inflight) > MAX_ENTRIES:
+                self._inflight.clear()
 
     def clear(self) -> None:
         """Forget every entry of this process (the benchmark's cold start; tests)."""

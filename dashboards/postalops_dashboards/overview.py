@@ -95,9 +95,13 @@ def layout(view: ViewContext) -> html.Div:
     hit = cache.lookup(key, version)
     if hit is not None:
         return hit[0]
-    started = dt.datetime.now(dt.UTC)
-    page = _layout(view)
-    cache.store(key, version, page, started)
+    with cache.single_flight(key):  # 20 viewers of a cold page wait for one build of it
+        hit = cache.lookup(key, version)
+        if hit is not None:
+            return hit[0]
+        started = dt.datetime.now(dt.UTC)
+        page = _layout(view)
+        cache.store(key, version, page, started)
     return page
 
 
