@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from postalops import audit, plugin_settings, webhooks
+from postalops.bulk import insert_rows
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import Conflict, NotFound, ValidationError
 from sqlmodel import Session, select
@@ -362,12 +363,10 @@ def intake_cases(
             case.updated_at = now
             session.add(case)
         outcome[merged.case_no] = (case.eligible, dict(case.rules), case.status)
-    # Through the table, not the ORM bulk path: that splits the rows into one statement per
-    # run of rows with the same None columns (~1 statement per 3 rows of a platform batch).
-    # The core's insert hook checks every row's tenant against the scope all the same.
-    values = list(new_rows.values())
-    for i in range(0, len(values), 1000):
-        session.execute(OutcallCase.__table__.insert(), values[i : i + 1000])
+    # Through the core's bulk writer, not the ORM bulk path: that split the rows into one
+    # statement per run of rows with the same None columns (~1 per 3 rows of a platform batch).
+    # It checks every row's tenant against the scope; on PostgreSQL it COPYs.
+    insert_rows(session, OutcallCase, list(new_rows.values()))
     session.flush()
     report = []
     for n, action, merged in plans:
