@@ -187,10 +187,18 @@ def _before_request() -> Any:
     ctx: CallContext | None = None
     if auth_header.startswith("Bearer "):
         secret = auth_header[7:].strip()
-        with db.session(None, lookups=token_lookup(secret)) as s:
+        # One session for the token lookup and the request's work: found under its sign-in
+        # lookup, then scoped to the token's unit (Database.rescope).
+        s = db.session(None, lookups=token_lookup(secret))
+        try:
             who = authenticate_bearer(s, secret)
-        unit = who.home_unit
-        ctx = CallContext(db=db, scope=Scope.unit(unit), principal=who, unit=unit)
+            unit = who.home_unit
+            scope = Scope.unit(unit)
+            db.rescope(s, scope)
+        except BaseException:
+            s.close()
+            raise
+        ctx = CallContext(db=db, scope=scope, principal=who, unit=unit, _session=s)
     elif auth_header:
         raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_auth_header")
     else:

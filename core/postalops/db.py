@@ -342,11 +342,20 @@ class Database:
         settings["postalops.scope"] = scope.pg_setting if scope else ""
         for (table, column), value in (session.info.get("lookups") or {}).items():
             settings[lookup_setting(table, column)] = str(value)
-        calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
-        params: dict[str, str] = {}
-        for i, (name, value) in enumerate(settings.items()):
-            params[f"n{i}"], params[f"v{i}"] = name, value
-        connection.execute(sa.text(f"SELECT {calls}"), params)
+        _set_local(connection, settings)
+
+    def rescope(self, session: Session, scope: Scope) -> None:
+        """Give a session opened for a sign-in lookup (``session(None, lookups=...)``) the
+        caller's scope once the lookup has found who is calling, so a bearer request runs its
+        token lookup and its work in one session and transaction. The lookups end here: on
+        PostgreSQL the open transaction's scope is set and its lookup settings are emptied."""
+        lookups = session.info.get("lookups") or {}
+        session.info["scope"] = scope
+        session.info["lookups"] = {}
+        if self.is_postgres and session.in_transaction():
+            settings = {"postalops.scope": scope.pg_setting}
+            settings.update({lookup_setting(t, c): "" for t, c in lookups})
+            _set_local(session.connection(), settings)
 
     def session(
         self,
@@ -381,6 +390,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _set_local(connection: sa.Connection, settings: dict[str, str]) -> None:
+    """``set_config(name, value, true)`` for each setting, in one statement."""
+    calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
+    params: dict[str, str] = {}
+    for i, (name, value) in enumerate(settings.items()):
+        params[f"n{i}"], params[f"v{i}"] = name, value
+    connection.execute(sa.text(f"SELECT {calls}"), params)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
