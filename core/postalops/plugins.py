@@ -100,13 +100,21 @@ class NavItem:
 
 @dataclass(frozen=True)
 class Schedule:
-    """A periodic job: ``kind`` is a job kind from ``postalops_actors``; ``cron`` has 5 fields."""
+    """A periodic job: ``kind`` is a job kind from ``postalops_actors``; ``cron`` has 5 fields.
+
+    Without ``per_unit`` one job runs at ``tenant`` (refused when the plugin is off there).
+    With ``per_unit="city"`` (any org level: "province", "city", "station", ...) each firing
+    sends one job per unit of that level under ``tenant`` where the plugin is enabled, scoped
+    to that unit (idempotency key ``schedule:<name>:<unit>:<fire time>``); units where it is
+    off get none.
+    """
 
     name: str
     kind: str
     cron: str
     params: dict[str, Any] = field(default_factory=dict)
     tenant: str = "cn"
+    per_unit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import socket
 import time
 from typing import Any
 
+import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -24,7 +25,7 @@ from . import context
 from .context import CallContext, Principal
 from .db import utcnow
 from .errors import PostalOpsError
-from .models import ScheduledRun
+from .models import OrgUnit, ScheduledRun
 from .plugins import Schedule
 from .tenancy import Scope
 
@@ -36,9 +37,32 @@ def schedules(app: Any) -> list[Schedule]:
     return [s for _, items in reg.call_each("postalops_schedules") for s in items]
 
 
+def target_units(app: Any, schedule: Schedule) -> list[str]:
+    """Where ``schedule`` sends its jobs: ``[schedule.tenant]``, or with ``per_unit`` every unit
+    of that level under ``schedule.tenant`` where the job's plugin is enabled."""
+    if not schedule.per_unit:
+        return [schedule.tenant]
+    db = app.extensions["postalops.db"]
+    reg = app.extensions["postalops.plugins"]
+    plugin = app.extensions["postalops.jobs"].plugin_of(schedule.kind)
+    root = schedule.tenant
+    with db.session(Scope.system_scope()) as s:
+        codes = s.exec(
+            select(OrgUnit.code)
+            .where(OrgUnit.level == schedule.per_unit)
+            .where(
+                sa.or_(OrgUnit.code == root, OrgUnit.code.like(root + ".%"))  # type: ignore[attr-defined]
+            )
+            .order_by(OrgUnit.code)
+        ).all()
+        return [c for c in codes if reg.is_enabled(s, c, plugin)]
+
+
 def fire(app: Any, schedule: Schedule, period: str | None = None) -> str | None:
     """Fire ``schedule`` for ``period`` (default: the current UTC minute) unless another
-    process already did. Returns the job id, or None when this process lost the race."""
+    process already did. Returns the (first) job id, or None when this process lost the race
+    or no job was sent. A ``per_unit`` schedule sends one job per enabled unit
+    (:func:`target_units`), each scoped to its unit."""
     db = app.extensions["postalops.db"]
     jobs = app.extensions["postalops.jobs"]
     period = period or utcnow().strftime("%Y-%m-%dT%H:%M")
@@ -51,28 +75,48 @@ def fire(app: Any, schedule: Schedule, period: str | None = None) -> str | None:
             s.rollback()
             return None
     who = Principal.system(f"scheduler:{schedule.name}")
-    call = CallContext(
-        db=db, scope=Scope.unit(schedule.tenant), principal=who, unit=schedule.tenant
-    )
-    with context.activate(call):
-        try:
-            row = jobs.submit(
-                schedule.kind,
-                dict(schedule.params),
-                idempotency_key=f"schedule:{schedule.name}:{period}",
-            )
-        except PostalOpsError as exc:
-            log.warning("schedule %s not fired: %s", schedule.name, exc.message)
-            return None
+    ids: list[str] = []
+    for unit in target_units(app, schedule):
+        key = f"schedule:{schedule.name}:{period}"
+        if schedule.per_unit:
+            key = f"schedule:{schedule.name}:{unit}:{period}"
+        call = CallContext(db=db, scope=Scope.unit(unit), principal=who, unit=unit)
+        with context.activate(call):
+            try:
+                row = jobs.submit(
+                    schedule.kind, dict(schedule.params), idempotency_key=key, tenant=unit
+                )
+            except PostalOpsError as exc:
+                log.warning("schedule %s not fired at %s: %s", schedule.name, unit, exc.message)
+                continue
+        ids.append(row.id)
+    if not ids:
+        return None
     with db.session(None) as s:
         run = s.exec(
             select(ScheduledRun).where(
                 ScheduledRun.schedule == schedule.name, ScheduledRun.period == period
             )
         ).one()
-        run.job_id = row.id
+        run.job_id = ids[0]
         s.commit()
-    return row.id
+    return ids[0]
+
+
+def tick(app: Any, now: dt.datetime | None = None, grace_s: int = 30) -> list[str]:
+    """One pass of the scheduler at ``now`` (default: the UTC time): fire every schedule whose
+    latest cron time at or before ``now`` is at most ``grace_s`` seconds old (the scheduler's
+    misfire grace), with that time as its period. Returns the names fired by this call."""
+    now = (now or utcnow()).astimezone(dt.UTC)
+    fired = []
+    for item in schedules(app):
+        trigger = trigger_for(item.cron)
+        period = period_of(trigger, now)
+        at = dt.datetime.strptime(period, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
+        if dt.timedelta(0) <= now - at <= dt.timedelta(seconds=grace_s):
+            if fire(app, item, period) is not None:
+                fired.append(item.name)
+    return fired
 
 
 def trigger_for(cron: str) -> CronTrigger:

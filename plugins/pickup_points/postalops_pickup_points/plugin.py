@@ -62,11 +62,16 @@ def postalops_actors():
 
 @hookimpl
 def postalops_schedules():
-    """Recompute coverage nightly for the whole network."""
+    """Recompute coverage nightly, one job per city where the plugin is enabled."""
     from postalops.plugins import Schedule
 
     return [
-        Schedule("pickup_points.coverage", "pickup_points.recompute_coverage", cron="30 2 * * *")
+        Schedule(
+            "pickup_points.coverage",
+            "pickup_points.recompute_coverage",
+            cron="30 2 * * *",
+            per_unit="city",
+        )
     ]
 
 
