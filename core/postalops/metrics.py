@@ -6,7 +6,10 @@ the same thing everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +25,21 @@ __all__ = [
 
 
 REQUIRED = ("value", "unit", "label_zh", "label_en")
+
+# While set (:func:`tracking_as_of`), every ``collect`` answer's ``as_of`` is appended to it: a
+# page cached from several answers is as old as the oldest of them.
+_OLDEST: ContextVar[list[dt.datetime] | None] = ContextVar("postalops_metrics_oldest", default=None)
+
+
+@contextlib.contextmanager
+def tracking_as_of() -> Iterator[list[dt.datetime]]:
+    """``with tracking_as_of() as seen:`` collects the ``as_of`` of every answer read inside."""
+    seen: list[dt.datetime] = []
+    token = _OLDEST.set(seen)
+    try:
+        yield seen
+    finally:
+        _OLDEST.reset(token)
 
 
 def kpi(value: Any, unit: str, label_zh: str, label_en: str, **extra: Any) -> dict[str, Any]:
@@ -78,11 +96,54 @@ def collect(
         versions = None  # the org tree or enablement changed in this transaction
     answers: dict[str, tuple[dict[str, Any], dt.datetime]] = {}
     missing = set()
+    claimed = []
+    try:
+        return _answer(
+            registry,
+            session,
+            tenant,
+            date_from,
+            date_to,
+            plugin,
+            enabled,
+            versions,
+            core_version,
+            written,
+            cache,
+            answers,
+            missing,
+            claimed,
+        )
+    finally:
+        for k in claimed:
+            cache.release(k)
+
+
+def _answer(
+    registry: Any,
+    session: Session,
+    tenant: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    plugin: str | None,
+    enabled: set[str],
+    versions: dict[str, int] | None,
+    core_version: int,
+    written: set[str],
+    cache: Any,
+    answers: dict[str, tuple[dict[str, Any], dt.datetime]],
+    missing: set[str],
+    claimed: list[tuple],
+) -> dict[str, Any]:
     for key in sorted(enabled):
         version = (
             None if versions is None or key in written else (versions.get(key, 0), core_version)
         )
-        hit = cache.lookup((key, tenant, date_from, date_to), version) if cache else None
+        entry = (key, tenant, date_from, date_to)
+        hit = cache.lookup(entry, version) if cache else None
+        if hit is not None and cache.stale_soon(hit[1]) and cache.claim(entry):
+            claimed.append(entry)  # this request refreshes it; the others keep the hit
+            hit = None
         if hit is None:
             missing.add(key)
         else:
@@ -116,6 +177,9 @@ def collect(
         if kpis:  # copies: a caller may change what it was given, never the cache
             out[key] = {name: dict(entry) for name, entry in kpis.items()}
     as_of = min(stamps) if stamps else dt.datetime.now(dt.UTC)
+    oldest = _OLDEST.get()
+    if oldest is not None:
+        oldest.append(as_of)
     return {
         "tenant": tenant,
         "from": date_from.isoformat(),

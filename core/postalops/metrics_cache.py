@@ -91,6 +91,12 @@ class MetricsCache:
         event.listen(engine, "commit", self._commit)
         event.listen(engine, "rollback", self._rollback)
 
+    def add_areas(self, areas: Iterable[str]) -> None:
+        merged = set(self.areas) | {a for a in areas if _AREA_NAME.match(a)}
+        if len(merged) != len(self.areas):
+            self.areas = sorted(merged, key=len, reverse=True)
+            self._area_of = {}
+
     # --- write tracking ------------------------------------------------------------------------
 
     def area_of(self, table: str) -> str | None:
@@ -231,6 +237,24 @@ class MetricsCache:
             while len(self._entries) > MAX_ENTRIES:
                 self._entries.popitem(last=False)
 
+    def stale_soon(self, at: dt.datetime) -> bool:
+        r"""An entry computed at ``at`` is past half its life: the request that :meth:`claim`\ s
+        it recomputes it, while every other one is still served the valid entry (so entries
+        expiring under load are never rebuilt by all their readers at once)."""
+        return (dt.datetime.now(dt.UTC) - at).total_seconds() > self.max_age / 2
+
+    def claim(self, key: tuple) -> bool:
+        """Take ``key``'s lock without waiting (``False``: another thread is refreshing it)."""
+        with self._lock:
+            lock = self._inflight.setdefault(key, threading.Lock())
+        return lock.acquire(blocking=False)
+
+    def release(self, key: tuple) -> None:
+        with self._lock:
+            lock = self._inflight.get(key)
+        if lock is not None and lock.locked():
+            lock.release()
+
     @contextlib.contextmanager
     def single_flight(self, key: tuple) -> Iterator[None]:
         """Hold ``key``'s lock of this process: threads asking for the same missing entry wait
@@ -259,6 +283,8 @@ def install(engine: sa.Engine, areas: Iterable[str], max_age: float = MAX_AGE) -
     cache = _CACHES.get(engine)
     if cache is None:
         cache = _CACHES[engine] = MetricsCache(engine, areas, max_age)
+    else:  # another app on the same engine (tests): its plugins' tables count too
+        cache.add_areas(areas)
     return cache
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.express as px
 from dash import dcc, html
 from postalops import metrics_cache
+from postalops.metrics import tracking_as_of
 from postalops.models import OrgUnit
 from sqlmodel import select
 
@@ -94,14 +95,29 @@ def layout(view: ViewContext) -> html.Div:
     version = tuple(sorted(versions.items()))
     hit = cache.lookup(key, version)
     if hit is not None:
-        return hit[0]
+        if not cache.stale_soon(hit[1]) or not cache.claim(key):
+            return hit[0]
+        try:  # past half its life: this request rebuilds it, the others keep the valid page
+            return _build(view, cache, key, version)
+        finally:
+            cache.release(key)
     with cache.single_flight(key):  # 20 viewers of a cold page wait for one build of it
         hit = cache.lookup(key, version)
         if hit is not None:
             return hit[0]
-        started = dt.datetime.now(dt.UTC)
+        return _build(view, cache, key, version)
+
+
+def _build(view: ViewContext, cache: Any, key: tuple, version: tuple) -> html.Div:
+    """Build the page and keep it as old as the oldest answer it drew (so it is never served
+    more than ``MAX_AGE`` after its figures were computed)."""
+    started = dt.datetime.now(dt.UTC)
+    with tracking_as_of() as seen:
         page = _layout(view)
-        cache.store(key, version, page, started)
+    oldest = min(
+        [started, *(dt.datetime.fromisoformat(a) if isinstance(a, str) else a for a in seen)]
+    )
+    cache.store(key, version, page, oldest)
     return page
 
 

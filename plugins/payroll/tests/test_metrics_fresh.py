@@ -206,3 +206,28 @@ def test_the_overview_page_shows_a_posted_scan_at_its_next_render(
     post_scans(make_token(ZZ, *SCOPES), pay, "DSH", 5)
     after = overview_card(viewer, "payroll.delivered_items")
     assert "146" in after and "141" not in after
+
+
+def test_an_entry_past_half_its_life_is_refreshed_by_the_next_read(
+    september_events, make_token, po_app
+):
+    """Refresh-ahead: the reader that finds an entry older than MAX_AGE / 2 recomputes it (so
+    entries do not all expire under load at once); a younger entry is served as it is."""
+    api = make_token(ZZ, *SCOPES)
+    cache = cache_of(po_app)
+    db = po_app.extensions["postalops.db"]
+    saved = cache.max_age
+    cache.max_age = 8.0
+    try:
+        assert delivered(api, ZZ)[0] == 141
+        raw = db.engine.raw_connection()
+        try:
+            raw.cursor().execute("DELETE FROM payroll_delivery WHERE waybill LIKE 'WZZ-0002%'")
+            raw.commit()
+        finally:
+            raw.close()
+        assert delivered(api, ZZ)[0] == 141  # young: served
+        time.sleep(4.1)
+        assert delivered(api, ZZ)[0] == 131  # past half of its 8 s: refreshed by this read
+    finally:
+        cache.max_age = saved
