@@ -364,11 +364,14 @@ def distribute(campaign_id: int, body: DistributionIn):
 )
 def push_leaders():
     """All-or-nothing: every row's every error in one answer, shape (missing or too long
-    fields) and reference (unknown or out-of-scope branch, unknown pickup point) together."""
+    fields) and reference (unknown or out-of-scope branch, unknown pickup point) together.
+    A batch naming a branch where pickup_points is off is refused whole (409
+    ``pickup_points_disabled``): group-buy leaders collect at its points."""
     valid, errors = check_rows(read_upload(), LeaderIn)
     session = context.session()
     points = PointDirectory(session, _registry())
     rows = [(n, b.model_dump()) for n, b in valid]
+    community.require_pickup_points(session, rows + errors.raw_rows(), points)
     community.leader_reference_errors(session, rows + errors.raw_rows(), points, errors)
     errors.raise_if_any()
     new = community.import_leaders(session, [r for _, r in rows], points)

@@ -25,11 +25,14 @@ def add_leader(
     pickup_point: str,
     points: PointDirectory | None = None,
 ) -> Leader:
-    """A leader of ``branch`` collecting at ``pickup_point``; the point is checked against the
-    pickup_points plugin when it is enabled for the branch, else kept as a plain reference."""
+    """A leader of ``branch`` collecting at ``pickup_point``, one of the active points of the
+    pickup_points plugin. With ``points`` given, a branch where pickup_points is off is refused
+    (409 ``pickup_points_disabled``); without, the point is not checked (demo, fixtures)."""
     check_in_scope(session, branch)
     if session.exec(select(OrgUnit.id).where(OrgUnit.code == branch)).first() is None:
         raise ValidationError("unknown branch", details=[{"field": "branch"}])
+    if points is not None:
+        points.require(branch)
     if not pickup_point:
         raise ValidationError("pickup_point is required", details=[{"field": "pickup_point"}])
     if points is not None and not points.known(branch, pickup_point):
@@ -77,6 +80,18 @@ def add_session(
     return gs
 
 
+def require_pickup_points(
+    session: Session, rows: list[tuple[int, Mapping[str, Any]]], points: PointDirectory
+) -> None:
+    """Refuse the whole batch (409 ``pickup_points_disabled``) when one of its known, in-scope
+    branches has pickup_points off; unknown branches are left to the row errors."""
+    branches = {r.get("branch") for _, r in rows if isinstance(r.get("branch"), str)}
+    scope = session.info["scope"]
+    known = session.exec(select(OrgUnit.code).where(OrgUnit.code.in_(branches))).all()
+    for branch in sorted(b for b in known if scope.allows(b)):
+        points.require(branch)
+
+
 def leader_reference_errors(
     session: Session,
     rows: list[tuple[int, Mapping[str, Any]]],
@@ -108,6 +123,8 @@ def import_leaders(session: Session, rows: list[dict], points: PointDirectory | 
     have = set(
         session.exec(select(Leader.code).where(Leader.code.in_([r["code"] for r in rows]))).all()
     )
+    if points is not None:
+        require_pickup_points(session, list(enumerate(rows)), points)
     errors = RowErrors()
     for i, r in enumerate(rows):
         if not r.get("pickup_point"):

@@ -184,6 +184,8 @@ def catalogue_page() -> Any:
 
 def _leader_errors(exc: PostalOpsError) -> dict[str, str]:
     """The add-leader form's errors in the user's words, beside each field."""
+    if exc.code == "pickup_points_disabled":
+        return {"branch": _("Pickup points are not enabled for this branch: no leaders here.")}
     words = {
         "branch": _("Choose a unit of yours as the leader's branch."),
         "code": _("Enter the leader's code.")
@@ -203,7 +205,10 @@ def groupbuy_page() -> Any:
     check_permission("ecommerce.view")
     session = context.session()
     errors: dict[str, str] = {}
+    status = 422
     form = request.form if request.method == "POST" else {"branch": context.tenant()}
+    points = PointDirectory(session, current_app.extensions["postalops.plugins"])
+    groupbuy_on = points.uses_plugin(context.tenant())
     if request.method == "POST":
         check_permission("ecommerce.groupbuy")
         values = {k: (request.form.get(k) or "").strip() for k in FIELDS_LEADER}
@@ -216,7 +221,7 @@ def groupbuy_page() -> Any:
                     code=values["code"],
                     name=values["name"],
                     pickup_point=values["pickup_point"],
-                    points=PointDirectory(session, current_app.extensions["postalops.plugins"]),
+                    points=points,
                 )
                 session.commit()
                 flash(_("Leader %(name)s added.", name=values["name"]), "success")
@@ -224,6 +229,7 @@ def groupbuy_page() -> Any:
             except PostalOpsError as exc:
                 session.rollback()
                 errors = _leader_errors(exc)
+                status = 409 if exc.code == "pickup_points_disabled" else 422
     page = LEADERS.run(session, request.args)
     if page.export:
         return page.export_response()
@@ -233,7 +239,8 @@ def groupbuy_page() -> Any:
         form=form,
         errors=errors,
         branches=[(code, ("\u3000" * depth) + name) for code, name, depth in ui.visible_units()],
-    ), (422 if errors else 200)
+        groupbuy_on=groupbuy_on,
+    ), (status if errors else 200)
 
 
 FIELDS_LEADER = ("branch", "code", "name", "pickup_point")

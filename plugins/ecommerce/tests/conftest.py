@@ -92,6 +92,44 @@ def world(po_app: Any, tenants: list[str], as_unit: Any) -> dict[str, Any]:
     return ids
 
 
+@pytest.fixture
+def hebei_points(po_app: Any, world: Any, enable_plugin: Any, as_unit: Any) -> list[str]:
+    """pickup_points switched on in Hebei (through the core's enablement) with active points
+    PP-1 … PP-9 at Shijiazhuang: group-buy leaders can be registered there."""
+    if "pickup_points" not in po_app.extensions["postalops.plugins"].business_keys():
+        pytest.skip("pickup_points plugin not installed")
+    from postalops_pickup_points.models import PickupPoint, PickupStatusChange
+
+    enable_plugin("pickup_points", "cn.hebei")
+    codes = [f"PP-{n}" for n in range(1, 10)]
+    opened = dt.date(2022, 1, 1)
+    with as_unit(None) as s:
+        for code in codes:
+            point = PickupPoint(
+                tenant_code=HEBEI_BRANCH,
+                code=code,
+                name=code,
+                point_type="own",
+                county="chang_an",
+                lon=114.5,
+                lat=38.0,
+                opened_on=opened,
+            )
+            s.add(point)
+            s.flush()
+            s.add(
+                PickupStatusChange(
+                    tenant_code=HEBEI_BRANCH,
+                    point_id=point.id,
+                    effective=opened,
+                    status="active",
+                    point_type="own",
+                )
+            )
+        s.commit()
+    return codes
+
+
 def _order(
     no: str,
     price: str = "10.00",

@@ -61,7 +61,9 @@ def test_an_event_batch_names_shape_and_reference_errors_together(po_app, world,
     assert count_rows(po_app, Refund) == 0
 
 
-def test_a_leader_batch_names_shape_and_reference_errors_together(po_app, world, make_token):
+def test_a_leader_batch_names_shape_and_reference_errors_together(
+    po_app, world, hebei_points, make_token
+):
     groupbuy = make_token("cn.hebei", "ecommerce.groupbuy")
     before = count_rows(po_app, Leader)
     resp = groupbuy.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from postalops.errors import ValidationError
+from postalops.errors import Conflict, ValidationError
 from postalops_ecommerce.community import add_leader
 from postalops_ecommerce.ingest import ingest_orders
 from postalops_ecommerce.order_rows import parse_order
@@ -32,19 +32,22 @@ class StubRegistry:
         ]
 
 
-def test_without_the_plugin_any_point_code_is_a_plain_reference(world, as_unit):
+def test_without_the_plugin_a_point_is_a_plain_reference_and_leaders_are_refused(world, as_unit):
+    """Orders keep a point as a plain reference; a group-buy leader is refused (409)."""
     with as_unit("cn.hebei") as s:
         points = PointDirectory(s, StubRegistry(None, []))
         assert not points.uses_plugin("cn.hebei.shijiazhuang")
         assert points.known("cn.hebei.shijiazhuang", "ANY-CODE")
-        add_leader(
-            s,
-            branch="cn.hebei.shijiazhuang",
-            code="HB-L9",
-            name="x",
-            pickup_point="ANY-CODE",
-            points=points,
-        )
+        with pytest.raises(Conflict) as err:
+            add_leader(
+                s,
+                branch="cn.hebei.shijiazhuang",
+                code="HB-L9",
+                name="x",
+                pickup_point="ANY-CODE",
+                points=points,
+            )
+        assert err.value.code == "pickup_points_disabled"
 
 
 def test_with_the_plugin_only_its_active_points_are_accepted(world, ecom, as_unit):

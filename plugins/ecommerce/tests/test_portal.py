@@ -82,7 +82,7 @@ def test_the_api_is_in_the_openapi_document(po_app, world, make_token):
 
 
 def test_leaders_and_products_are_paged_lists_and_the_form_shows_errors_in_place(
-    po_app, world, make_user, login
+    po_app, world, hebei_points, make_user, login
 ):
     """Issue 14 §2: the lists use the kit (50 a page, filters, names not codes), and a bad
     leader is refused beside the field it concerns, with what was typed kept and nothing
