@@ -497,6 +497,68 @@ def units_import(path: str) -> None:
     click.echo(json.dumps({"added": added, "updated": renamed}))
 
 
+# --- jobs --------------------------------------------------------------------------------------
+
+
+@main.group()
+def jobs() -> None:
+    """Tracked jobs: start one a plugin declares startable."""
+
+
+def _param(values: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not k=v", param_hint="--param")
+        try:
+            params[key.strip()] = json.loads(raw)  # 30, true, null, [..]: typed; else text
+        except ValueError:
+            params[key.strip()] = raw
+    return params
+
+
+@jobs.command("run")
+@click.argument("kind")
+@click.option("--unit", required=True, help="the unit the job runs for, e.g. cn.henan.zhengzhou")
+@click.option("--param", "params", multiple=True, help="k=v, repeatable (the kind's params)")
+@click.option("--key", "idempotency_key", default=None, help="idempotency key")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="wait until it is final")
+@handle_errors
+def jobs_run(
+    kind: str, unit: str, params: tuple[str, ...], idempotency_key: str | None, wait: bool
+) -> None:
+    """Start KIND at --unit, as ``POST /api/v1/jobs`` does (params validated, plugin enabled
+    there). Without Redis the job runs in this process. Exit 1 when it fails."""
+    from dramatiq.brokers.stub import StubBroker
+
+    from . import context
+    from .jobs import wait_for
+
+    values = _param(params)
+    app = _app()
+    service = app.extensions["postalops.jobs"]
+    with context.activate(_system(app)):
+        row = service.start(kind, unit, values, idempotency_key=idempotency_key)
+    job_id = row.id
+    if isinstance(service.broker, StubBroker):  # no Redis: nobody else would run it
+        wait = True
+        service.start_workers(1)
+    try:
+        if wait:
+            row = wait_for(app.extensions["postalops.db"], job_id, timeout=3600)
+    finally:
+        service.stop_workers()
+    out = {"id": row.id, "kind": row.kind, "unit": row.tenant_code, "status": row.status}
+    if row.status == "succeeded":
+        out["result"] = row.result
+    if row.error:
+        out["error"] = row.error
+    click.echo(json.dumps(out, ensure_ascii=False, default=str))
+    if row.status in ("failed", "cancelled"):
+        sys.exit(1)
+
+
 # --- users & tokens ----------------------------------------------------------------------------
 
 

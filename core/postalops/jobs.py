@@ -31,13 +31,15 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Middleware
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from . import context
 from .context import CallContext, Principal
 from .db import Database, utcnow
-from .errors import Conflict, NotFound, PostalOpsError, ValidationError
+from .errors import Conflict, Forbidden, NotFound, PostalOpsError, ValidationError
 from .models import Job
 from .tenancy import Scope
 
@@ -65,6 +67,13 @@ class JobSpec:
     label_zh: str = ""
     label_en: str = ""
     result_url: str | Callable[[Job], str | None] | None = None
+    run_permission: str | None = None
+    params_model: type[BaseModel] | None = None
+
+    @property
+    def startable(self) -> bool:
+        """Users may start it (``POST /api/v1/jobs``, ``postalops jobs run``, "run now")."""
+        return self.run_permission is not None
 
 
 def job(
@@ -76,6 +85,8 @@ def job(
     label_zh: str = "",
     label_en: str = "",
     result_url: str | Callable[[Job], str | None] | None = None,
+    run_permission: str | None = None,
+    params_model: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark ``fn(ctx: JobContext, **params)`` as the tracked job ``kind`` ("<plugin>.<verb>").
 
@@ -86,6 +97,10 @@ def job(
     portal path formatted with the job's ``params``, ``result``, ``tenant`` and ``id``
     (``"/p/payroll/runs/{result[run_id]}"``), or a function of the job record returning a path
     or None. A job may also record its own link as ``result["result_url"]``.
+
+    ``run_permission`` makes the job startable by users holding it (``POST /api/v1/jobs``,
+    ``postalops jobs run``, the "run now" button of its schedules); ``params_model`` (a pydantic
+    model) validates what they pass, and its dump becomes the job's params.
     """
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,6 +113,8 @@ def job(
             label_zh=label_zh or kind,
             label_en=label_en or kind,
             result_url=result_url,
+            run_permission=run_permission,
+            params_model=params_model,
         )
         return fn
 
@@ -299,6 +316,65 @@ class JobService:
             idempotency_key=idempotency_key,
             delay_ms=delay_ms,
         )
+
+    def start(
+        self,
+        kind: str,
+        unit: str,
+        params: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """A user starts a startable job (see :func:`job`'s ``run_permission``) at ``unit``:
+        404 for a kind that is unknown or not startable, 403 without its permission, 422
+        naming the bad param (``params.<name>``), then :meth:`submit`'s checks (unit in the
+        caller's scope, plugin enabled there: 404)."""
+        spec = self.specs.get(kind)
+        if spec is None or not spec.startable:
+            raise NotFound(
+                f"no job {kind!r} that users may start",
+                details=[{"field": "kind", "message": "unknown or not startable"}],
+            )
+        who = context.current().principal
+        if not who.can(spec.run_permission):
+            raise Forbidden(
+                f"missing permission {spec.run_permission}",
+                code="missing_permission",
+                details=[{"permission": spec.run_permission}],
+            )
+        from .models import OrgUnit
+
+        session = context.current().session
+        known = isinstance(unit, str) and (
+            session.exec(select(OrgUnit.code).where(OrgUnit.code == unit)).first() is not None
+        )
+        if not known:
+            raise NotFound(f"unknown unit {unit!r}", details=[{"field": "unit"}])
+        params = dict(params or {})
+        if spec.params_model is not None:
+            try:
+                params = spec.params_model.model_validate(params).model_dump(mode="json")
+            except PydanticError as exc:
+                details = [
+                    {
+                        "field": ".".join(["params", *(str(p) for p in err["loc"])]),
+                        "message": err["msg"],
+                    }
+                    for err in exc.errors()
+                ]
+                raise ValidationError(
+                    f"bad parameters for {kind}: "
+                    + "; ".join(f"{d['field']}: {d['message']}" for d in details),
+                    details=details,
+                ) from exc
+        return self.submit(kind, params, idempotency_key=idempotency_key, tenant=unit)
+
+    def startable(self) -> list[JobSpec]:
+        """The job kinds users may start, by kind."""
+        return [self.specs[k] for k in sorted(self.specs) if self.specs[k].startable]
+
+    def plugin_of(self, kind: str) -> str:
+        return self._plugin_of[kind]
 
     def send(
         self,

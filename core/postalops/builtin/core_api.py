@@ -663,6 +663,68 @@ def cancel_job(job_id: str) -> Any:
     return job_dict(row)
 
 
+class JobStartIn(BaseModel):
+    kind: str = Field(min_length=1, max_length=100, description="a startable job kind")
+    unit: str = Field(min_length=1, max_length=200, description="the unit the job runs for")
+    params: dict[str, Any] = Field(default_factory=dict, description="the kind's params schema")
+    idempotency_key: str | None = Field(default=None, max_length=200)
+
+
+class JobKindOut(BaseModel):
+    kind: str
+    plugin: str
+    label_zh: str
+    label_en: str
+    permission: str
+    params_schema: dict[str, Any]
+
+
+class JobKindList(BaseModel):
+    items: list[JobKindOut]
+
+
+@api.operation(
+    "/jobs",
+    methods=["POST"],
+    body=JobStartIn,
+    tags=["jobs"],
+    status=202,
+    summary="Start a job a plugin declares startable (its run permission; params validated; "
+    "404 where its plugin is off)",
+    response=JobOut,
+)
+def start_job(body: JobStartIn) -> Any:
+    row = current_app.extensions["postalops.jobs"].start(
+        body.kind, body.unit, body.params, idempotency_key=body.idempotency_key
+    )
+    return job_dict(row), 202
+
+
+@api.operation(
+    "/jobs/kinds",
+    tags=["jobs"],
+    summary="The job kinds users may start: their permission and params schema",
+    response=JobKindList,
+)
+def startable_kinds() -> Any:
+    service = current_app.extensions["postalops.jobs"]
+    return {
+        "items": [
+            {
+                "kind": spec.kind,
+                "plugin": service.plugin_of(spec.kind),
+                "label_zh": spec.label_zh,
+                "label_en": spec.label_en,
+                "permission": spec.run_permission,
+                "params_schema": spec.params_model.model_json_schema()
+                if spec.params_model
+                else {"type": "object", "properties": {}},
+            }
+            for spec in service.startable()
+        ]
+    }
+
+
 class ProbeIn(BaseModel):
     steps: int = Field(default=10, ge=1, le=10_000)
     delay_ms: int = Field(default=200, ge=0, le=10_000)

@@ -32,7 +32,7 @@ from postalops.auth import (
     visible_unit,
 )
 from postalops.db import utcnow
-from postalops.errors import PostalOpsError, Unauthorized
+from postalops.errors import NotFound, PostalOpsError, Unauthorized
 from postalops.i18n import core as _core_domain
 from postalops.listing import Column, Listing
 from postalops.models import ApiToken, AuditRecord, Job, OrgUnit, User
@@ -298,12 +298,97 @@ def jobs() -> Any:
     return render_template(
         "postalops/jobs.html",
         page=page,
+        runnable=_runnable_schedules(session),
+        per_unit_label=_per_unit_label,
         hidden_scheduled=hidden,
         job_label=lambda kind: service.label(kind, zh),
         result_url=service.result_url,
         started_by=started_by_label,
         columns={c.key: c for c in JOBS.columns},
     )
+
+
+def _per_unit_label(level: str | None) -> str:
+    labels = {
+        "province": _("Once per province where it is enabled"),
+        "city": _("Once per city where it is enabled"),
+        "county": _("Once per county where it is enabled"),
+        "station": _("Once per station where it is enabled"),
+        "branch": _("Once per branch where it is enabled"),
+    }
+    return labels.get(level or "", _("Once for the whole unit"))
+
+
+def _runnable_schedules(session: Any) -> list[Any]:
+    """Schedules whose job is startable by this user, and the units "run now" would start it
+    for at the unit being viewed (its plugin enabled there)."""
+    from postalops.scheduler import schedules
+
+    ctx = context.current()
+    service = current_app.extensions["postalops.jobs"]
+    reg = _registry()
+    if not ctx.unit:
+        return []
+    out = []
+    for item in schedules(current_app):
+        spec = service.specs.get(item.kind)
+        if spec is None or not spec.startable or not ctx.principal.can(spec.run_permission):
+            continue
+        if _run_now_units(session, item, ctx.unit, reg, service):
+            out.append(item)
+    return out
+
+
+def _run_now_units(session: Any, item: Any, unit: str, reg: Any, service: Any) -> list[str]:
+    """Where "run now" at ``unit`` starts ``item``'s job: a ``per_unit`` schedule at each unit
+    of its level under ``unit`` where the plugin is on (or at ``unit`` itself when it is that
+    level or below); any other at ``unit``. Only units where the plugin is enabled."""
+    plugin = service.plugin_of(item.kind)
+    if item.per_unit:
+        below = session.exec(
+            select(OrgUnit.code)
+            .where(OrgUnit.level == item.per_unit)
+            .where(sa.or_(OrgUnit.code == unit, OrgUnit.code.like(unit + ".%")))  # type: ignore[attr-defined]
+            .order_by(OrgUnit.code)
+        ).all()
+        targets = [c for c in below if reg.is_enabled(session, c, plugin)]
+        if targets:
+            return targets
+    return [unit] if reg.is_enabled(session, unit, plugin) else []
+
+
+@bp.route("/jobs/schedules/<name>/run", methods=["POST"])
+def run_schedule_now(name: str) -> Any:
+    """The "run now" button of a schedule: its job at the unit being viewed, through the same
+    checks as ``POST /api/v1/jobs`` (the job's run permission, plugin enabled, params)."""
+    from postalops.scheduler import schedules
+
+    service = current_app.extensions["postalops.jobs"]
+    item = next((s for s in schedules(current_app) if s.name == name), None)
+    spec = service.specs.get(item.kind) if item else None
+    if item is None or spec is None or not spec.startable:
+        raise NotFound(f"no schedule {name} that can be run now")
+    check_permission(spec.run_permission)
+    page = ui.confirm_first(_("The job starts now, besides its scheduled runs."), _("Run now"))
+    if page is not None:
+        return page
+    ctx = context.current()
+    units = _run_now_units(ctx.session, item, ctx.unit, _registry(), service)
+    if not units:
+        flash(_("This plugin is not enabled here."), "error")
+        return redirect(url_for("portal.jobs"))
+    started = 0
+    for unit in units:
+        try:
+            service.start(item.kind, unit, dict(item.params))
+            started += 1
+        except PostalOpsError as exc:
+            if exc.status == 403:
+                raise
+            flash(exc.message, "error")
+    if started:
+        flash(_("Jobs started: %(n)s.", n=started), "info")
+    return redirect(url_for("portal.jobs"))
 
 
 @bp.route("/jobs/<job_id>/cancel", methods=["POST"])

@@ -10,8 +10,16 @@ import datetime as dt
 
 from postalops import clock
 from postalops.jobs import JobContext, job
+from pydantic import BaseModel, Field
 
 from . import coverage_store, direct_delivery_store
+from .permissions import MANAGE
+
+
+class CoverageParams(BaseModel):
+    """What a user may pass when starting the recompute (``POST /api/v1/jobs``)."""
+
+    day: dt.date | None = Field(default=None, description="the day to recompute (default today)")
 
 
 @job(
@@ -19,6 +27,8 @@ from . import coverage_store, direct_delivery_store
     label_zh="重算自提点覆盖",
     label_en="Recompute coverage",
     result_url="/p/pickup_points/coverage",
+    run_permission=MANAGE,
+    params_model=CoverageParams,
 )
 def recompute_coverage_job(ctx: JobContext, day: str | None = None) -> dict:
     """Recompute coverage of every area in the job's unit on ``day`` (default today)."""

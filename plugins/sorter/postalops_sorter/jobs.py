@@ -12,10 +12,17 @@ from typing import Any
 
 from postalops.jobs import JobContext, job
 from postalops.tenancy import Scope
+from pydantic import BaseModel
 
 from . import alerting, purge
 from .ingest import retention_days
 from .recompute import recompute_dirty
+
+
+class NoParams(BaseModel):
+    """The rollup takes no parameters (anything passed is refused)."""
+
+    model_config = {"extra": "forbid"}
 
 
 def now_utc() -> dt.datetime:
@@ -39,6 +46,8 @@ def committing(ctx: JobContext) -> Any:
     label_zh="分拣机数据汇总",
     label_en="Sorter rollups",
     result_url="/p/sorter/",
+    run_permission="sorter.manage",
+    params_model=NoParams,
 )
 def rollup(ctx: JobContext) -> dict[str, Any]:
     """Recompute the rollups of every device-day flagged by ingest (new, late, out-of-order)."""
