@@ -66,3 +66,17 @@ def test_token_for_holds_exactly_the_roles_permissions(token_for):
     assert courier.get("/api/v1/metrics?tenant=cn.henan.zhengzhou").status_code == 403
     with pytest.raises(ValueError, match="unknown role"):
         token_for("no_such_role", ZZ)
+
+
+def test_scheduler_tick_fires_a_per_city_schedule_only_where_the_plugin_is_on(
+    po_app, enable_plugin, workers
+):
+    from postalops.testing import jobs_of, scheduler_tick
+
+    enable_plugin("pickup_points", "cn", on=False)
+    enable_plugin("pickup_points", ZZ)
+    at = dt.datetime(2025, 3, 12, 2, 30, 5, tzinfo=dt.UTC)  # pickup_points' coverage, per city
+    assert "pickup_points.coverage" in scheduler_tick(po_app, at)
+    jobs = jobs_of(po_app, "pickup_points.recompute_coverage")
+    assert [j.tenant_code for j in jobs] == [ZZ]
+    assert "pickup_points.coverage" not in scheduler_tick(po_app, at)  # the same minute: once

@@ -47,6 +47,7 @@ __all__ = [
     "job",
     "JobContext",
     "submit",
+    "wait_for",
 ]
 
 

@@ -52,6 +52,8 @@ __all__ = [
     "page_text",
     "assert_readable",
     "table_rows",
+    "scheduler_tick",
+    "jobs_of",
     "po_app",
     "po_db",
     "tenants",
@@ -478,6 +480,27 @@ def run_job(po_app: Any, tenants: list[str], workers: Any) -> Any:
         return wait_for(po_app.extensions["postalops.db"], job.id, timeout=timeout)
 
     return run
+
+
+def scheduler_tick(app: Any, at: Any) -> list[str]:
+    """One pass of the scheduler at ``at`` (an aware datetime; cron times are UTC): fires every
+    schedule due then, as ``postalops scheduler`` would, and returns the names fired."""
+    from postalops.scheduler import tick
+
+    return tick(app, at)
+
+
+def jobs_of(app: Any, kind: str) -> list[Any]:
+    """The job records of ``kind`` across all units, oldest first (detached)."""
+    from sqlmodel import select
+
+    from postalops.models import Job
+
+    with app.extensions["postalops.db"].transaction(system_scope()) as s:
+        rows = list(s.exec(select(Job).where(Job.kind == kind).order_by(Job.created_at)).all())
+        for row in rows:
+            s.expunge(row)
+    return rows
 
 
 def _role_name(role: str, unit: str, taken: dict[str, int]) -> str:
