@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session
 
+from . import metrics_cache
 from .db import scope_of
 from .errors import ScopeError
 
@@ -163,4 +164,7 @@ def _copy_insert(
                     values[i] = fn(values[i])
                 write(values)
         cursor.execute(statement)
+        # the driver's own cursor: the engine does not see this INSERT, so the cached metrics
+        # of the table's plugin are marked changed here (postalops.metrics_cache)
+        metrics_cache.touch_tables(session, table.name)
         return cursor.fetchall() if returning else cursor.rowcount

@@ -299,3 +299,14 @@ def touch(session: Session, *areas: str) -> None:
     cannot see (``COPY`` through the raw driver): their cached KPIs are recomputed after commit."""
     conn = session.connection()
     conn.info.setdefault(_WRITTEN, set()).update(areas)
+
+
+def touch_tables(session: Session, *tables: str) -> None:
+    """:func:`touch` the areas of ``tables`` (for a writer that knows tables, not plugins:
+    ``postalops.bulk`` inserting through COPY and the driver's own cursor)."""
+    cache = for_bind(session.get_bind())
+    if cache is None:
+        return
+    areas = {a for a in map(cache.area_of, tables) if a is not None}
+    if areas:
+        touch(session, *areas)

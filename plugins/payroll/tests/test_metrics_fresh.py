@@ -231,3 +231,14 @@ def test_an_entry_past_half_its_life_is_refreshed_by_the_next_read(
         assert delivered(api, ZZ)[0] == 131  # past half of its 8 s: refreshed by this read
     finally:
         cache.max_age = saved
+
+
+def test_a_bulk_copy_of_a_plugins_rows_marks_its_metrics_changed(po_app, as_unit, tenants):
+    """postalops.bulk inserts through the driver's own cursor on PostgreSQL (COPY): it marks the
+    table's plugin changed itself, as any write through SQLAlchemy is."""
+    cache = cache_of(po_app)
+    with as_unit(ZZ) as s:
+        assert "payroll" not in cache.written(s)
+        metrics_cache.touch_tables(s, "payroll_delivery", "core_job")
+        assert cache.written(s) == {"payroll"}
+        s.rollback()
