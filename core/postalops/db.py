@@ -28,6 +28,8 @@ from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel
 
 from .errors import ScopeError, ValidationError
+from .money import FEN as MONEY_QUANT
+from .money import to_fen
 from .tenancy import Scope, in_subtree  # noqa: F401 - imported from here by older code
 
 # The plugin surface of this module (postalops.surface); the rest (Database, scope_of, the
@@ -42,7 +44,6 @@ __all__ = [
     "SCOPE_INFO",
 ]
 
-MONEY_QUANT = Decimal("0.01")
 
 
 def utcnow() -> dt.datetime:
@@ -623,10 +624,11 @@ def ensure_row_level_security(conn: sa.Connection, runtime_role: str | None) -> 
 
 
 def money(value: Any) -> Decimal:
-    """Parse a money value (str/int/Decimal) exactly; floats are refused."""
+    """A money value (str/int/Decimal) as ``Decimal`` rounded half up to the fen
+    (:func:`postalops.money.to_fen`); floats are refused (``TypeError``)."""
     if isinstance(value, float):
         raise TypeError("money must not be float")
-    return Decimal(str(value)).quantize(MONEY_QUANT)
+    return to_fen(Decimal(str(value)))
 
 
 def in_scope_clause(column: Any, root: str) -> Any:

@@ -37,6 +37,7 @@ PUBLIC_MODULES = (
     "postalops.simulate",
     "postalops.errors",
     "postalops.fields",
+    "postalops.money",
     "postalops.demo",
     "postalops.testing",
     "postalops.webhook_receiver",

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from .money import FEN
+from postalops.money import FEN
+
 from .order_rows import SHANGHAI, EventIn, LineIn, OrderIn
 
 CAMPAIGN_CODE = "919"

@@ -13,13 +13,13 @@ from decimal import Decimal
 import sqlalchemy as sa
 from postalops.db import in_scope_clause
 from postalops.metrics import kpi
+from postalops.money import FEN
 from sqlmodel import Session, select
 
 from . import board_cache
 from .attainment import attainment, rank
 from .board_cache import BoardCache
 from .models import Campaign, Rollup, Target
-from .money import FEN
 from .order_rows import SHANGHAI
 from .plan_curve import cumulative, plan_line
 from .targets import MONEY_KINDS, plan_for_unit

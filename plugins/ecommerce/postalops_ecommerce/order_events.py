@@ -19,8 +19,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from postalops.errors import Conflict, ValidationError
-
-from .money import ZERO
+from postalops.money import ZERO
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from postalops.errors import PostalOpsError
+from postalops.money import line_amount, sum_lines
 
-from .money import line_amount, sum_lines, to_money
+from .money import to_money
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHANNELS = ("retail", "groupbuy")

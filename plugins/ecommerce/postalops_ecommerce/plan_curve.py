@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from .money import FEN, ZERO
+from postalops.money import FEN, ZERO
 
 
 def days(start: date, end: date) -> list[date]:

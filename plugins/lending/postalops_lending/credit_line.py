@@ -21,8 +21,7 @@ from datetime import date
 from decimal import Decimal
 
 from postalops.errors import ValidationError
-
-from postalops_lending.money import FEN, ZERO, floor_to
+from postalops.money import FEN, ZERO, floor_to
 
 TAX_GRADES = ("A", "B", "M", "C", "D")
 

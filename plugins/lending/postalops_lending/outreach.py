@@ -17,9 +17,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from postalops.errors import ValidationError
+from postalops.money import ZERO
 
 from postalops_lending.credit_line import TaxMonth
-from postalops_lending.money import ZERO
 
 
 class CallOutcome(StrEnum):

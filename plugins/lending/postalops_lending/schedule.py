@@ -23,8 +23,8 @@ from datetime import date
 from decimal import Decimal, localcontext
 
 from postalops.errors import ValidationError
+from postalops.money import FEN, ZERO, to_fen
 
-from postalops_lending.money import FEN, ZERO, fen
 from postalops_lending.product import DayCount, RepaymentMethod
 
 
@@ -81,18 +81,18 @@ def period_interest(
     principal: Decimal, annual_rate: Decimal, days: int, day_count: DayCount
 ) -> Decimal:
     """Interest on ``principal`` for ``days`` day-count days, rounded half up to the fen."""
-    return fen(principal * annual_rate * days / basis(day_count))
+    return to_fen(principal * annual_rate * days / basis(day_count))
 
 
 def level_payment(principal: Decimal, annual_rate: Decimal, periods: int) -> Decimal:
     """The 等额本息 monthly payment, rounded half up to the fen (r = annual rate / 12)."""
     if annual_rate == 0:
-        return fen(principal / periods)
+        return to_fen(principal / periods)
     with localcontext() as ctx:
         ctx.prec = 34
         r = annual_rate / 12
         growth = (1 + r) ** periods
-        return fen(principal * r * growth / (growth - 1))
+        return to_fen(principal * r * growth / (growth - 1))
 
 
 def due_dates(start: date, term_months: int) -> list[date]:
@@ -185,7 +185,7 @@ def _check_inputs(
     principal: Decimal, annual_rate: Decimal, start: date, dates: Sequence[date]
 ) -> None:
     details = []
-    if principal <= 0 or principal != fen(principal):
+    if principal <= 0 or principal != to_fen(principal):
         details.append({"field": "principal", "message": "positive, at most 2 decimals"})
     if not (0 <= annual_rate < 1):
         details.append({"field": "annual_rate", "message": "a fraction in [0, 1)"})

@@ -19,8 +19,8 @@ from datetime import date
 from decimal import Decimal
 
 from postalops.errors import Conflict, ValidationError
+from postalops.money import ZERO, to_fen
 
-from postalops_lending.money import ZERO, fen
 from postalops_lending.product import DayCount
 from postalops_lending.schedule import day_count_days, period_interest
 
@@ -130,7 +130,7 @@ def allocate_repayment(
             code="loan_not_active",
             details=[{"field": "loan_id", "message": f"status is {loan_status}"}],
         )
-    if amount <= 0 or amount != fen(amount):
+    if amount <= 0 or amount != to_fen(amount):
         raise ValidationError(
             "repayment amount must be positive with at most 2 decimals",
             code="invalid_amount",

@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
 from postalops.errors import ValidationError
-
-CENT = Decimal("0.01")
+from postalops.money import ZERO, parse_amount, to_fen
 
 
 def money(value, field: str) -> Decimal:
-    """A non-negative amount in yuan, quantised to the cent; errors name ``field``."""
+    """A non-negative amount in yuan, rounded half up to the fen; errors (422
+    ``invalid_amount``) name ``field`` in one wording, which the import page translates. A float
+    from a spreadsheet is read through ``str``."""
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        amount = None
-    if amount is None or not amount.is_finite() or amount < 0:
+        return parse_amount(value, field, extra_places="round", minimum=ZERO, allow_float=True)
+    except ValidationError:
         raise ValidationError(
             f"{field} must be a non-negative amount",
             code="invalid_amount",
             details=[{"field": field, "message": f"{value!r} is not a non-negative amount"}],
-        )
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -66,4 +64,4 @@ def check_within_door_rate(agent_fee: Decimal, courier_fee: Decimal, door_rate: 
 
 def fees_due(items: int, agreement: AgentFeeAgreement) -> Decimal:
     """Agent fees for ``items`` handled: the per-item fee (already in cents) times the count."""
-    return (agreement.fee_per_item * items).quantize(CENT)
+    return to_fen(agreement.fee_per_item * items)

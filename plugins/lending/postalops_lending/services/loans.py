@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from postalops import audit, clock
 from postalops.context import Principal
 from postalops.errors import Conflict, ValidationError
+from postalops.money import ZERO
 from sqlmodel import Session, select
 
 from postalops_lending import schedule as rules
 from postalops_lending.models import Instalment, Loan, Repayment
-from postalops_lending.money import ZERO
 from postalops_lending.product import DayCount, RepaymentMethod
 from postalops_lending.services.common import get_or_404, utcnow
 from postalops_lending.servicing import (

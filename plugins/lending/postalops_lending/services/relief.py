@@ -11,12 +11,12 @@ from typing import Any
 from postalops import audit
 from postalops.context import Principal
 from postalops.errors import Conflict
+from postalops.money import ZERO
 from sqlmodel import Session, select
 
 from postalops_lending import application_flow as flow
 from postalops_lending import relief as rules
 from postalops_lending.models import Borrower, Instalment, Loan, Relief, Repayment
-from postalops_lending.money import ZERO
 from postalops_lending.product import DayCount, RepaymentMethod
 from postalops_lending.services import loans
 from postalops_lending.services.applications import _id, actor_permissions
