@@ -115,17 +115,52 @@ def quota_completion(collected: Decimal, quota: Decimal) -> Decimal:
 
 
 def price_own_courier(work: CourierMonth, card: RateCard) -> Payslip:
-    """Price one own-staff courier's month against ``card``. Deterministic in its inputs."""
-    lines: list[PayLine] = []
-    version = card.version
-    lines.append(PayLine("base", Decimal(1), work.base_pay, to_fen(work.base_pay), version))
+    """Price one own-staff courier's month against ``card``. Deterministic in its inputs.
 
+    The steps, each a function below: the quota band the month's collected postage reaches
+    (its multiplier scales delivery and volume pay), then the lines in slip order: base pay,
+    delivery piece pay per cell, volume-tier uplift, collection commission, pickup-point agent
+    fees (negative), manual adjustments.
+    """
     quota = card.quota_for(work.grade)
     collected = sum(work.postage.values(), ZERO)
     completion = quota_completion(collected, quota)
     band = card.band_for(completion)
     multiplier = band.multiplier
+    delivery, delivered, pickup_items = _delivery_lines(work, card, multiplier)
+    lines = (
+        _base_line(work, card),
+        *delivery,
+        *_volume_tier_lines(card, delivered, multiplier),
+        *_commission_lines(work, card),
+        *_agent_fee_lines(card, pickup_items),
+        *_adjustment_lines(work),
+    )
+    return Payslip(
+        courier_code=work.courier_code,
+        kind=OWN,
+        lines=lines,
+        delivered_items=delivered,
+        pickup_point_items=sum(pickup_items.values()),
+        quota=quota,
+        collected_postage=collected,
+        quota_completion=completion,
+        quota_band=band.label,
+        quota_multiplier=multiplier,
+        rate_card_version=card.version,
+    )
 
+
+def _base_line(work: CourierMonth, card: RateCard) -> PayLine:
+    return PayLine("base", Decimal(1), work.base_pay, to_fen(work.base_pay), card.version)
+
+
+def _delivery_lines(
+    work: CourierMonth, card: RateCard, multiplier: Decimal
+) -> tuple[list[PayLine], int, dict[Category, int]]:
+    """One line per delivered cell (rate x quota multiplier), the items delivered, and the
+    items handed to pickup points per category (their agent fees)."""
+    lines: list[PayLine] = []
     delivered = 0
     pickup_items: dict[Category, int] = {}
     for cell in sorted(work.deliveries):
@@ -140,7 +175,7 @@ def price_own_courier(work: CourierMonth, card: RateCard) -> Payslip:
                 Decimal(count),
                 unit_rate,
                 to_fen(count * unit_rate),
-                version,
+                card.version,
                 category=str(category),
                 mode=str(mode),
                 tier=str(tier),
@@ -150,7 +185,12 @@ def price_own_courier(work: CourierMonth, card: RateCard) -> Payslip:
         delivered += count
         if mode is Mode.PICKUP_POINT:
             pickup_items[category] = pickup_items.get(category, 0) + count
+    return lines, delivered, pickup_items
 
+
+def _volume_tier_lines(card: RateCard, delivered: int, multiplier: Decimal) -> list[PayLine]:
+    """The progressive uplift for the items above each volume tier's threshold."""
+    lines = []
     for index, (count, volume_tier) in enumerate(card.volume_split(delivered), start=1):
         unit_rate = volume_tier.uplift * multiplier
         lines.append(
@@ -159,11 +199,16 @@ def price_own_courier(work: CourierMonth, card: RateCard) -> Payslip:
                 Decimal(count),
                 unit_rate,
                 to_fen(count * unit_rate),
-                version,
+                card.version,
                 volume_tier=index,
             )
         )
+    return lines
 
+
+def _commission_lines(work: CourierMonth, card: RateCard) -> list[PayLine]:
+    """The commission on collected postage, per category."""
+    lines = []
     for category in sorted(work.postage):
         postage = work.postage[category]
         if postage == ZERO:
@@ -175,11 +220,16 @@ def price_own_courier(work: CourierMonth, card: RateCard) -> Payslip:
                 postage,
                 share,
                 to_fen(postage * share),
-                version,
+                card.version,
                 category=str(category),
             )
         )
+    return lines
 
+
+def _agent_fee_lines(card: RateCard, pickup_items: Mapping[Category, int]) -> list[PayLine]:
+    """The pickup-point agent fees, deducted from the courier (negative lines)."""
+    lines = []
     for category in sorted(pickup_items):
         fee = card.agent_fees[category]
         count = pickup_items[category]
@@ -189,37 +239,27 @@ def price_own_courier(work: CourierMonth, card: RateCard) -> Payslip:
                 Decimal(count),
                 -fee,
                 -to_fen(count * fee),
-                version,
+                card.version,
                 category=str(category),
                 mode=str(Mode.PICKUP_POINT),
             )
         )
+    return lines
 
-    for adjustment in work.adjustments:
-        lines.append(
-            PayLine(
-                "adjustment",
-                Decimal(1),
-                adjustment.amount,
-                to_fen(adjustment.amount),
-                reason=adjustment.reason,
-                author=adjustment.author,
-            )
+
+def _adjustment_lines(work: CourierMonth) -> list[PayLine]:
+    """The manual adjustments (补扣款), each with its reason and author."""
+    return [
+        PayLine(
+            "adjustment",
+            Decimal(1),
+            adjustment.amount,
+            to_fen(adjustment.amount),
+            reason=adjustment.reason,
+            author=adjustment.author,
         )
-
-    return Payslip(
-        courier_code=work.courier_code,
-        kind=OWN,
-        lines=tuple(lines),
-        delivered_items=delivered,
-        pickup_point_items=sum(pickup_items.values()),
-        quota=quota,
-        collected_postage=collected,
-        quota_completion=completion,
-        quota_band=band.label,
-        quota_multiplier=multiplier,
-        rate_card_version=version,
-    )
+        for adjustment in work.adjustments
+    ]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from postalops_lending.models import Instalment, Loan, Repayment
 from postalops_lending.product import DayCount, RepaymentMethod
 from postalops_lending.services.common import get_or_404, utcnow
 from postalops_lending.servicing import (
+    Allocation,
     OpenInstalment,
     accrued_interest,
     allocate_repayment,
@@ -170,24 +171,10 @@ def record_repayment(
     Idempotent on ``reference``: the same reference and amount again returns the first record;
     the same reference with another amount is a 409. Nothing is written when a rule refuses.
     """
-    today = clock.today()
-    if paid_on > today:
-        raise ValidationError(
-            "repayment dated in the future",
-            code="paid_on_in_future",
-            details=[{"field": "paid_on", "message": f"after today ({today.isoformat()})"}],
-        )
+    _refuse_future_payment(paid_on)
     loan = get_or_404(session, Loan, loan_id, "loan_id", for_update=True)
-    prior = session.exec(
-        select(Repayment).where(Repayment.loan_id == loan.id, Repayment.reference == reference)
-    ).first()
+    prior = _earlier_repayment(session, loan, reference, amount, paid_on)
     if prior is not None:
-        if prior.amount != amount or prior.paid_on != paid_on:
-            raise Conflict(
-                "reference already used for a different repayment",
-                code="duplicate_reference",
-                details=[{"field": "reference", "message": f"repayment {prior.id}"}],
-            )
         return prior
     if paid_on < loan.disbursed_on:
         raise Conflict(
@@ -196,18 +183,61 @@ def record_repayment(
             details=[{"field": "paid_on", "message": f"disbursed {loan.disbursed_on}"}],
         )
     lines = active_lines(session, loan.id)
-    by_number = {x.number: x for x in lines}
-    dc = DayCount(loan.day_count)
     result = allocate_repayment(
         amount,
         open_view(lines),
         paid_on,
         annual_rate=loan.annual_rate,
-        day_count=dc,
+        day_count=DayCount(loan.day_count),
         anchor_day=loan.anchor_day,
         allow_prepayment=loan.allow_prepayment,
         loan_status=loan.status,
     )
+    before_status = loan.status
+    _apply_allocation(session, loan, lines, result, paid_on)
+    repayment = _repayment_record(actor, loan, amount, paid_on, reference, result)
+    session.add(repayment)
+    session.add(loan)
+    session.flush()
+    if result.closes_loan or result.prepaid_principal > 0:
+        _audit_prepayment_or_close(session, actor, loan, repayment, result, before_status)
+    return repayment
+
+
+def _refuse_future_payment(paid_on: dt.date) -> None:
+    """A repayment cannot be dated after today (the network's day)."""
+    today = clock.today()
+    if paid_on > today:
+        raise ValidationError(
+            "repayment dated in the future",
+            code="paid_on_in_future",
+            details=[{"field": "paid_on", "message": f"after today ({today.isoformat()})"}],
+        )
+
+
+def _earlier_repayment(
+    session: Session, loan: Loan, reference: str, amount: Decimal, paid_on: dt.date
+) -> Repayment | None:
+    """The repayment already recorded under ``reference`` (a replay), or None; the same
+    reference for another amount or day is a 409."""
+    prior = session.exec(
+        select(Repayment).where(Repayment.loan_id == loan.id, Repayment.reference == reference)
+    ).first()
+    if prior is not None and (prior.amount != amount or prior.paid_on != paid_on):
+        raise Conflict(
+            "reference already used for a different repayment",
+            code="duplicate_reference",
+            details=[{"field": "reference", "message": f"repayment {prior.id}"}],
+        )
+    return prior
+
+
+def _apply_allocation(
+    session: Session, loan: Loan, lines: Sequence[Instalment], result: Allocation, paid_on: dt.date
+) -> None:
+    """Book the allocation on the instalments and the loan: each line's share, the outstanding
+    principal, then the payoff (closing the loan) or the reschedule after a prepayment."""
+    by_number = {x.number: x for x in lines}
     for part in result.lines:
         line = by_number[part.number]
         line.interest_paid += part.interest
@@ -217,7 +247,6 @@ def record_repayment(
         )
         session.add(line)
     loan.outstanding_principal -= result.principal
-    before_status = loan.status
     if result.closes_loan:
         loan.status, loan.closed_on = "closed", paid_on
         for line in lines:
@@ -234,7 +263,18 @@ def record_repayment(
                 session.add(line)
     elif result.prepaid_principal > 0:
         _reschedule_after_prepayment(session, loan, lines, paid_on)
-    repayment = Repayment(
+
+
+def _repayment_record(
+    actor: Principal,
+    loan: Loan,
+    amount: Decimal,
+    paid_on: dt.date,
+    reference: str,
+    result: Allocation,
+) -> Repayment:
+    """The repayment row, with how it was allocated line by line."""
+    return Repayment(
         tenant_code=loan.tenant_code,
         loan_id=loan.id,
         paid_on=paid_on,
@@ -249,25 +289,30 @@ def record_repayment(
         },
         recorded_by=actor.name,
     )
-    session.add(repayment)
-    session.add(loan)
-    session.flush()
-    if result.closes_loan or result.prepaid_principal > 0:
-        audit.record(
-            "lending.loan.prepayment" if not result.closes_loan else "lending.loan.close",
-            target_type="lending_loan",
-            target_id=loan.id,
-            tenant=loan.tenant_code,
-            before={"status": before_status},
-            after={
-                "status": loan.status,
-                "repayment_id": repayment.id,
-                "outstanding_principal": loan.outstanding_principal,
-            },
-            session=session,
-            actor=actor.name,
-        )
-    return repayment
+
+
+def _audit_prepayment_or_close(
+    session: Session,
+    actor: Principal,
+    loan: Loan,
+    repayment: Repayment,
+    result: Allocation,
+    before_status: str,
+) -> None:
+    audit.record(
+        "lending.loan.prepayment" if not result.closes_loan else "lending.loan.close",
+        target_type="lending_loan",
+        target_id=loan.id,
+        tenant=loan.tenant_code,
+        before={"status": before_status},
+        after={
+            "status": loan.status,
+            "repayment_id": repayment.id,
+            "outstanding_principal": loan.outstanding_principal,
+        },
+        session=session,
+        actor=actor.name,
+    )
 
 
 def _reschedule_after_prepayment(
