@@ -17,13 +17,17 @@ never costs the company more than delivering it to the door.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from postalops.errors import PostalOpsError, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from .dimensions import Category, Mode, Tier
 from .money import ZERO, parse_decimal
@@ -292,97 +296,170 @@ def select_version(cards: Iterable[RateCard], month: Month) -> RateCard:
 # --- JSON shape ------------------------------------------------------------------------------
 
 
+def _number(value: Any) -> Decimal:
+    """A rate, fee or fraction (``parse_decimal``: >= 0); its refusal in parse_decimal's words."""
+    try:
+        parsed = parse_decimal(value, "value")
+    except PostalOpsError as error:
+        raise PydanticCustomError("rate_card_value", error.details[0]["message"]) from None
+    assert parsed is not None
+    return parsed
+
+
+def _optional_number(value: Any) -> Decimal | None:
+    return None if value is None else _number(value)
+
+
+def _integer(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PydanticCustomError("rate_card_integer", "an integer")
+    return value
+
+
+def _first_day(value: Any) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise PydanticCustomError("rate_card_date", "a date like 2022-01-01") from None
+
+
+Number = Annotated[Decimal, BeforeValidator(_number)]
+OptionalNumber = Annotated[Decimal | None, BeforeValidator(_optional_number)]
+
+
+class _BandIn(BaseModel):
+    model_config = ConfigDict(validate_default=True)
+    lower: Number = "0"  # type: ignore[assignment]
+    upper: OptionalNumber = None
+    multiplier: Number = None  # type: ignore[assignment]
+    lower_closed: Annotated[bool, BeforeValidator(bool)] = True
+    upper_closed: Annotated[bool, BeforeValidator(bool)] = False
+
+
+class _VolumeTierIn(BaseModel):
+    model_config = ConfigDict(validate_default=True)
+    above: Annotated[int, BeforeValidator(_integer)] = None  # type: ignore[assignment]
+    uplift: Number = None  # type: ignore[assignment]
+
+
+class RateCardIn(BaseModel):
+    """The JSON shape of a rate card (README). Keys stay text here; which category, mode and
+    tier they name is checked when the card is built, so an unknown one is named with its cell."""
+
+    model_config = ConfigDict(validate_default=True)
+    effective_from: Annotated[date, BeforeValidator(_first_day)] = ""  # type: ignore[assignment]
+    delivery_rates: dict[str, dict[str, dict[str, Number]]] = None  # type: ignore[assignment]
+    commission_rates: dict[str, Number] = {}
+    agent_fees: dict[str, Number] = {}
+    market_rates: dict[str, Number] = {}
+    quotas_by_grade: dict[str, Number] = {}
+    quota_bands: list[_BandIn] = None  # type: ignore[assignment]
+    volume_tiers: Annotated[list[_VolumeTierIn], BeforeValidator(lambda v: v or [])] = []
+
+
+# A refused value is replaced by one of these and the card read again, so the rule checks still
+# run over everything else and one reply names every problem (as a hand-written reader would).
+_STAND_IN = {
+    "rate_card_value": "0",
+    "rate_card_integer": 0,
+    "rate_card_date": "1970-01-01",
+    "dict_type": {},
+    "model_type": {},
+    "list_type": [],
+}
+_WORDS = {
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "list_type": "must be a list",
+}
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """``("quota_bands", 0, "lower")`` -> ``quota_bands[0].lower``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problem(error: Any) -> dict[str, Any]:
+    problem = {"field": _path(error["loc"]), "message": _WORDS.get(error["type"], error["msg"])}
+    if error["type"] == "rate_card_value" and error["msg"] != "required":
+        problem["value"] = str(error["input"])
+    return problem
+
+
+def _read_shape(data: Mapping[str, Any]) -> tuple[RateCardIn | None, list[dict[str, Any]]]:
+    """The card as read, with every refused value named; refused values read as stand-ins."""
+    problems: list[dict[str, Any]] = []
+    data = copy.deepcopy(dict(data))
+    for _ in range(8):
+        try:
+            return RateCardIn.model_validate(data), problems
+        except PydanticValidationError as exc:
+            for error in exc.errors():
+                problems.append(_problem(error))
+                *parents, last = error["loc"]
+                container: Any = data
+                for key in parents:
+                    container = container[key]
+                container[last] = _STAND_IN.get(error["type"])
+    return None, problems
+
+
+def _replace(problems: list[dict[str, Any]], problem: dict[str, Any]) -> None:
+    """``problem`` instead of any other about the same field."""
+    problems[:] = [p for p in problems if p["field"] != problem["field"]] + [problem]
+
+
+def _known_keys(
+    values: Mapping[str, Decimal], key: str, problems: list[dict[str, Any]]
+) -> dict[Category, Decimal]:
+    result = {}
+    for category_key, value in values.items():
+        name = f"{key}.{category_key}"
+        try:
+            result[Category(category_key)] = value
+        except ValueError:  # named as unknown, whatever its value
+            _replace(problems, {"field": name, "message": "unknown category"})
+    return result
+
+
+def _known_cells(
+    grid: Mapping[str, Mapping[str, Mapping[str, Decimal]]],
+    problems: list[dict[str, Any]],
+) -> dict[Cell, Decimal]:
+    rates: dict[Cell, Decimal] = {}
+    for category_key, by_mode in grid.items():
+        for mode_key, by_tier in by_mode.items():
+            for tier_key, value in by_tier.items():
+                name = f"delivery_rates.{category_key}.{mode_key}.{tier_key}"
+                try:
+                    rates[(Category(category_key), Mode(mode_key), Tier(tier_key))] = value
+                except ValueError:  # named as unknown, whatever its value
+                    _replace(problems, {"field": name, "message": "unknown category, mode or tier"})
+    return rates
+
+
 def rate_card_from_dict(
     data: Mapping[str, Any], *, version: int = 0, unit_code: str = ""
 ) -> RateCard:
-    """Parse the JSON shape (see README) and validate it; every problem is reported at once."""
-    problems: list[dict[str, Any]] = []
-
-    def number(value: object, name: str) -> Decimal:
-        try:
-            parsed = parse_decimal(value, name)
-        except PostalOpsError as error:
-            problems.extend(error.details)
-            return ZERO
-        assert parsed is not None
-        return parsed
-
-    def mapping(value: object, name: str) -> Mapping[str, Any]:
-        if isinstance(value, Mapping):
-            return value
-        problems.append({"field": name, "message": "must be an object"})
-        return {}
-
-    effective_from = date(1970, 1, 1)
-    try:
-        effective_from = date.fromisoformat(str(data.get("effective_from", "")))
-    except ValueError:
-        problems.append({"field": "effective_from", "message": "a date like 2022-01-01"})
-
-    rates: dict[Cell, Decimal] = {}
-    grid = mapping(data.get("delivery_rates"), "delivery_rates")
-    for category_key, by_mode in grid.items():
-        for mode_key, by_tier in mapping(by_mode, f"delivery_rates.{category_key}").items():
-            for tier_key, value in mapping(
-                by_tier, f"delivery_rates.{category_key}.{mode_key}"
-            ).items():
-                name = f"delivery_rates.{category_key}.{mode_key}.{tier_key}"
-                try:
-                    cell = (Category(category_key), Mode(mode_key), Tier(tier_key))
-                except ValueError:
-                    problems.append({"field": name, "message": "unknown category, mode or tier"})
-                    continue
-                rates[cell] = number(value, name)
-
-    def per_category(key: str) -> dict[Category, Decimal]:
-        result = {}
-        for category_key, value in mapping(data.get(key, {}), key).items():
-            try:
-                result[Category(category_key)] = number(value, f"{key}.{category_key}")
-            except ValueError:
-                problems.append({"field": f"{key}.{category_key}", "message": "unknown category"})
-        return result
-
-    bands = []
-    raw_bands = data.get("quota_bands")
-    if not isinstance(raw_bands, list):
-        problems.append({"field": "quota_bands", "message": "must be a list"})
-        raw_bands = []
-    for index, raw in enumerate(raw_bands):
-        raw = mapping(raw, f"quota_bands[{index}]")
-        upper = raw.get("upper")
-        bands.append(
-            QuotaBand(
-                lower=number(raw.get("lower", "0"), f"quota_bands[{index}].lower"),
-                upper=None if upper is None else number(upper, f"quota_bands[{index}].upper"),
-                multiplier=number(raw.get("multiplier"), f"quota_bands[{index}].multiplier"),
-                lower_closed=bool(raw.get("lower_closed", True)),
-                upper_closed=bool(raw.get("upper_closed", False)),
-            )
+    """Parse the JSON shape (see README, :class:`RateCardIn`) and validate it; every problem is
+    reported at once, each naming its cell or path."""
+    shape, problems = _read_shape(data)
+    if shape is None:
+        raise ValidationError(
+            f"rate card has {len(problems)} problem(s)", code="invalid_rate_card", details=problems
         )
-
-    tiers = []
-    for index, raw in enumerate(data.get("volume_tiers") or []):
-        raw = mapping(raw, f"volume_tiers[{index}]")
-        above = raw.get("above")
-        if not isinstance(above, int) or isinstance(above, bool):
-            problems.append({"field": f"volume_tiers[{index}].above", "message": "an integer"})
-            above = 0
-        tiers.append(VolumeTier(above, number(raw.get("uplift"), f"volume_tiers[{index}].uplift")))
-
-    quotas = {
-        str(grade): number(value, f"quotas_by_grade.{grade}")
-        for grade, value in mapping(data.get("quotas_by_grade", {}), "quotas_by_grade").items()
-    }
     card = RateCard(
-        effective_from=effective_from,
-        delivery_rates=rates,
-        commission_rates=per_category("commission_rates"),
-        quota_bands=tuple(bands),
-        agent_fees=per_category("agent_fees"),
-        quotas_by_grade=quotas,
-        volume_tiers=tuple(tiers),
-        market_rates=per_category("market_rates"),
+        effective_from=shape.effective_from,
+        delivery_rates=_known_cells(shape.delivery_rates, problems),
+        commission_rates=_known_keys(shape.commission_rates, "commission_rates", problems),
+        quota_bands=tuple(QuotaBand(**band.model_dump()) for band in shape.quota_bands),
+        agent_fees=_known_keys(shape.agent_fees, "agent_fees", problems),
+        quotas_by_grade=dict(shape.quotas_by_grade),
+        volume_tiers=tuple(VolumeTier(t.above, t.uplift) for t in shape.volume_tiers),
+        market_rates=_known_keys(shape.market_rates, "market_rates", problems),
         version=version,
         unit_code=unit_code,
     )
