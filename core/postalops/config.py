@@ -73,6 +73,14 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "17 3 * * *",
         "when the core's housekeeping job runs (UTC cron)",
     ),
+    "POSTALOPS_WEBHOOK_MAX_ATTEMPTS": (
+        "8",
+        "tries per webhook delivery before it is marked failed (replay from the admin page)",
+    ),
+    "POSTALOPS_WEBHOOK_BACKOFF_S": (
+        "30",
+        "wait before the second try of a webhook delivery; it doubles with each further try",
+    ),
     "POSTALOPS_SIMULATE": (
         "1",
         "1 = `postalops serve` in the embedded mode starts `postalops simulate` against itself; "
