@@ -83,6 +83,7 @@ def campaign_page(campaign_id: int) -> Any:
     check_permission("ecommerce.view")
     session = context.session()
     campaign = campaigns.get_campaign(session, campaign_id)
+    errors: dict[str, str] = {}
     if request.method == "POST":
         check_permission("ecommerce.plan")
         try:
@@ -111,6 +112,17 @@ def campaign_page(campaign_id: int) -> Any:
             flash(_("Saved."), "info")
         except PostalOpsError as exc:
             session.rollback()
+            if request.form.get("action") != "distribute":  # the set-target form: in place
+                errors = _target_errors(exc)
+                return render_template(
+                    "ecommerce/campaign.html",
+                    campaign=campaign,
+                    rows=campaigns.history(session, campaign_id),
+                    tenant=context.tenant(),
+                    unit_options=_unit_options(),
+                    form=request.form,
+                    errors=errors,
+                ), 422
             detail = "; ".join(
                 str(d.get("field", "")) + " " + str(d.get("message", d)) for d in exc.details
             )
@@ -118,8 +130,30 @@ def campaign_page(campaign_id: int) -> Any:
         return redirect(url_for("ecommerce.campaign_page", campaign_id=campaign_id))
     rows = campaigns.history(session, campaign_id)
     return render_template(
-        "ecommerce/campaign.html", campaign=campaign, rows=rows, tenant=context.tenant()
+        "ecommerce/campaign.html",
+        campaign=campaign,
+        rows=rows,
+        tenant=context.tenant(),
+        unit_options=_unit_options(),
+        form={"unit": context.tenant(), "parent": context.tenant()},
+        errors=errors,
     )
+
+
+def _unit_options() -> list[tuple[str, str]]:
+    """The caller's units by name, indented by depth: the unit pickers of the target forms."""
+    return [(code, ("\u3000" * depth) + name) for code, name, depth in ui.visible_units()]
+
+
+def _target_errors(exc: PostalOpsError) -> dict[str, str]:
+    """The set-target form's errors in the user's words, beside each field."""
+    words = {
+        "unit": _("Choose a unit of yours; its parent must have a target covering it."),
+        "kind": _("Choose what the target measures."),
+        "value": _("Enter the target as a number (a whole number for counts)."),
+    }
+    fields = ui.field_errors(exc.details) or {"value": ""}
+    return {name: words.get(name, exc.message) for name in fields}
 
 
 PRODUCTS = Listing(
@@ -273,8 +307,12 @@ def import_page() -> Any:
         check_permission("ecommerce.ingest")
         upload = request.files.get("file")
         try:
-            if upload is None or not upload.filename:
-                raise PostalOpsError(_("Choose a CSV or XLSX file."))
+            if upload is None or not upload.filename:  # named beside the file field
+                return render_template(
+                    "ecommerce/import.html",
+                    errors=[],
+                    file_error=_("Choose a CSV or XLSX file."),
+                ), 422
             data = upload.read()
             rows = (
                 parse_xlsx(data) if upload.filename.lower().endswith(".xlsx") else parse_csv(data)
