@@ -199,7 +199,7 @@ def postalops_status_labels():
     """Case states, call outcomes, order sources and platform notifications in words."""
     from postalops.ui import Status
 
-    from .views import OUTCOME_LABELS, STATUS_LABELS
+    from .views import FACT_LABELS, OUTCOME_LABELS, STATUS_LABELS
 
     tones = {
         "queued": "info",
@@ -216,6 +216,10 @@ def postalops_status_labels():
             k: Status(zh, en, tones.get(k, "neutral")) for k, (zh, en) in STATUS_LABELS.items()
         },
         "outcall.outcome": {k: Status(zh, en) for k, (zh, en) in OUTCOME_LABELS.items()},
+        **{
+            domain: {k: Status(zh, en) for k, (zh, en) in labels.items()}
+            for domain, labels in FACT_LABELS.items()
+        },
         "outcall.order_source": {
             "outcall": Status("外呼转邮寄", "From a call", "info"),
             "hall": Status("大厅寄递", "Mailed by the hall", "neutral"),

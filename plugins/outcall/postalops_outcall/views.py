@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import context, webhooks
+from postalops import context, ui, webhooks
 from postalops import jobs as core_jobs
 from postalops.api import parse_date
 from postalops.auth import check_permission, require_permission
@@ -54,6 +54,21 @@ OUTCOME_LABELS = {
     "wrong_number": ("号码错误", "Wrong number"),
     "callback": ("预约回拨", "Call back later"),
 }
+# The case's facts from the platform, in words (labelled through postalops_status_labels).
+FACT_LABELS = {
+    "outcall.applicant_type": {
+        "personal": ("个人", "Individual"),
+        "enterprise": ("企业", "Business"),
+    },
+    "outcall.approval_level": {
+        "municipal": ("市级", "Municipal"),
+        "district": ("区级", "District"),
+    },
+    "outcall.issuing_method": {
+        "window": ("窗口领取", "At the window"),
+        "mail": ("邮寄", "By mail"),
+    },
+}
 
 
 @bp.app_template_filter("outcall_local")
@@ -78,7 +93,11 @@ def _labels() -> dict[str, Any]:
         "status_label": lambda s: pick(STATUS_LABELS.get(s, (s, s))),
         "outcome_label": lambda o: pick(OUTCOME_LABELS.get(o, (o, o))),
         "rule_label": lambda r: pick(RULE_LABELS.get(r, (r, r))),
+        "fact_label": lambda value, domain: ui.status_label(value, domain)[0],
         "outcomes": [o.value for o in Outcome],
+        "outcome_options": [
+            (o.value, pick(OUTCOME_LABELS.get(o.value, (o.value,) * 2))) for o in Outcome
+        ],
     }
 
 
@@ -237,6 +256,12 @@ def work() -> Any:
         if case is None:
             flash(_("No case can be called now (queue empty or outside calling hours)."), "info")
         return redirect(url_for("outcall.work"))
+    return _render_work(s, tenant, agent, now)
+
+
+def _render_work(
+    s: Any, tenant: str, agent: str, now: dt.datetime, form: Any = None, errors: Any = None
+) -> Any:
     case = services.active_claim(s, tenant, agent, now)
     script = call_script.for_case(s, case) if case is not None else None
     policy = services.policy_of(services.get_settings(s, tenant))
@@ -246,7 +271,28 @@ def work() -> Any:
         script=script,
         open_now=policy.calling_hours.contains(now),
         policy=policy,
+        form=form or {},
+        errors=errors or {},
     )
+
+
+def _outcome_errors(exc: PostalOpsError) -> dict[str, str]:
+    """The outcome form's field errors in the user's words (address fields by their name)."""
+    words = {
+        "phone": _("Enter a mobile number (11 digits) or a landline with its area code."),
+        "callback_at": _("Enter the call-back date and time."),
+        "outcome": _("Choose the outcome of the call."),
+    }
+    out: dict[str, str] = {}
+    for field, message in ui.field_errors(exc.details).items():
+        name = field.split(".", 1)[1] if field.startswith("address.") else field
+        if field == "address":  # the whole address is missing: name its first fields
+            out.update({"district": _("Required."), "detail": _("Required.")})
+        elif "required" in message or "必填" in message:
+            out[name] = _("Required.")
+        else:
+            out[name] = words.get(name, _("Check this value."))
+    return out
 
 
 @bp.route("/work/<int:case_id>/outcome", methods=["POST"])
@@ -259,8 +305,8 @@ def work_outcome(case_id: int) -> Any:
         try:
             callback_at = dt.datetime.fromisoformat(f["callback_at"]).replace(tzinfo=LOCAL)
         except ValueError:
-            flash(_("Call-back time is not a valid date and time."), "error")
-            return redirect(url_for("outcall.work"))
+            errors = {"callback_at": _("Call-back time is not a valid date and time.")}
+            return _render_work(s, tenant, agent, utcnow(), form=f, errors=errors), 422
     address = None
     if f.get("outcome") == Outcome.ACCEPTED.value:
         address = {
@@ -280,8 +326,12 @@ def work_outcome(case_id: int) -> Any:
         )
         s.commit()
     except PostalOpsError as exc:
-        _fail(exc)
-        return redirect(url_for("outcall.work"))
+        errors = _outcome_errors(exc)
+        if not errors or exc.status != 422:  # not about a field: say it above the page
+            _fail(exc)
+            return redirect(url_for("outcall.work"))
+        s.rollback()
+        return _render_work(s, tenant, agent, utcnow(), form=f, errors=errors), 422
     if order is not None:
         flash(_("Converted to mail: waybill %(no)s", no=order.waybill_no), "info")
         return redirect(url_for("outcall.order_label", order_id=order.id))
@@ -295,6 +345,8 @@ def upload() -> Any:
     if request.method == "POST":
         from postalops.imports import read_upload
 
+        if not (request.files.get("file") and request.files["file"].filename):
+            return _render("upload.html", file_error=_("Choose a CSV or XLSX file.")), 422
         try:
             rows = read_upload()
         except PostalOpsError as exc:
