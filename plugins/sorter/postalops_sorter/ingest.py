@@ -210,32 +210,6 @@ def _store_pg(conn: sa.Connection, device_id: int, tenant_code: str, batch: Colu
         return cur.rowcount
 
 
-def copy_insert(
-    conn: sa.Connection,
-    table: str,
-    columns: tuple[str, ...] | list[str],
-    rows: list[tuple],
-    on_conflict: str = "",
-) -> int:
-    """Bulk insert on PostgreSQL under row-level security: ``COPY`` into a temporary twin of
-    ``table`` (RLS forbids ``COPY`` into the scoped table itself), then one ``INSERT ... SELECT``
-    that the policies check. Returns the rows inserted."""
-    raw = conn.connection.driver_connection  # the psycopg connection of this transaction
-    cols = ", ".join(f'"{c}"' for c in columns)
-    tmp = f"{table}_load_tmp"
-    with raw.cursor() as cur:
-        cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        # a transaction may load several batches (demo, imports): start from an empty table
-        cur.execute(f"TRUNCATE {tmp}")
-        with cur.copy(f"COPY {tmp} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {tmp} {on_conflict}")
-        return cur.rowcount
-
-
 def local_days(times: Iterable[dt.datetime]) -> set[dt.date]:
     """The local (station) dates of ``times``.
 

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from postalops import bulk
 from sqlmodel import Session, select
 
 from .events import State
-from .ingest import copy_insert, mark_dirty
+from .ingest import mark_dirty
 from .models import Departure, Device, DirtyDay, Rollup, WaveWindow
 from .models import Event as EventRow
 from .oee import Totals
@@ -203,12 +204,8 @@ def recompute_device_day(session: Session, device: Device, day: dt.date, waves: 
     rows = _bucket_rows(device, day, conn, waves)
     t = Rollup.__table__
     conn.execute(sa.delete(t).where(t.c.device_id == device.id, t.c.day == day))
-    if rows and conn.dialect.name == "postgresql":
-        # an executemany is a round trip per row on psycopg: COPY through a temporary table
-        cols = list(rows[0])
-        copy_insert(conn, "sorter_rollup", cols, [tuple(r[c] for c in cols) for r in rows])
-    elif rows:
-        conn.execute(sa.insert(t), rows)
+    # the core's bulk writer: COPY through a staging table on PostgreSQL, executemany on SQLite
+    bulk.insert_rows(session, t, rows)
     return len(rows)
 
 
