@@ -26,6 +26,8 @@ def test_the_campaign_page_shows_targets_by_name_label_and_formatted_value(world
     text = assert_readable(html)  # no cn.hebei, retail_turnover or 1234567.50 as text
     assert "¥1,234,567.50" in text and "零售额" in text
     assert 'class="unit-name" title="cn.hebei"' in html
+    assert re.search(r"有效团购场次</td><td class=\"num\">2</td>", html)  # a count, no decimals
+    assert "user:" not in text
     assert 'class="breadcrumb' in html and 'id="ecommerce-tabs"' in html
     # the set-target form picks a unit of the caller's scope by name, not a typed code
     form = re.search(r'<form[^>]*id="set-target".*?</form>', html, re.S)[0]
