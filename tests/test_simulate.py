@@ -31,11 +31,15 @@ for _plugin in ("sorter", "outcall", "ecommerce", "pickup_points", "lending"):
 
 
 def _weekday() -> dt.date:
-    """The last working day up to today (the sorters' ingest keeps only recent telemetry, by
-    the real clock: the simulated day must be a recent one)."""
+    """The last working day whose 11:30 has passed (the sorters' ingest keeps only recent
+    telemetry and refuses future times, by the real clock: the simulated hour must be a recent
+    past one; before 11:35 in China that is an earlier day)."""
     from postalops import clock
 
-    day = clock.today()
+    now = clock.now().astimezone(clock.zone())
+    day = now.date()
+    if now.time() < dt.time(11, 35):
+        day -= dt.timedelta(days=1)
     while day.weekday() >= 5:
         day -= dt.timedelta(days=1)
     return day
