@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import re
 import threading
+import weakref
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -265,6 +266,16 @@ _WATCHED: dict[str, tuple[str, ...]] = {}
 _GENERATIONS_LOCK = threading.Lock()
 
 
+# Every Database of this process (weakly): the test plugin closes their idle pooled connections
+# after each test module, so a suite that builds many apps stays under the server's limit.
+_LIVE: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def live_databases() -> list[Database]:
+    """The Database objects of this process not yet garbage-collected."""
+    return list(_LIVE)
+
+
 class Database:
     """Engine plus session factory for one app (``app.extensions['postalops.db']``)."""
 
@@ -278,6 +289,7 @@ class Database:
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
         self.engine: Engine = sa.create_engine(url, **kwargs)
         self.is_postgres = self.engine.dialect.name == "postgresql"
+        _LIVE.add(self)
         self.runtime_role = runtime_role if self.is_postgres else None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -136,6 +136,23 @@ def _cheap_password_hashing() -> None:
     auth._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_idle_connections() -> Iterator[None]:
+    """After each test module, close the idle pooled PostgreSQL connections of every app built
+    so far (an engine reconnects when next used). Tests that build apps of their own would
+    otherwise keep up to 15 connections each until garbage collection, and the whole suite ran
+    the server out of its 100 ("too many clients already")."""
+    yield
+    import gc
+
+    from postalops.db import live_databases
+
+    gc.collect()
+    for db in live_databases():
+        if db.is_postgres:
+            db.dispose()
+
+
 @pytest.fixture(scope="session")
 def po_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from postalops.app import create_app
