@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from postalops.bulk import insert_rows
 from postalops.errors import PostalOpsError, ValidationError
 from postalops.models import OrgUnit
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from .models import Campaign, GroupSession, Leader, Order, OrderLine, PendingDelta, Refund
@@ -289,6 +290,15 @@ def ingest_orders(
 def _order_ids(session: Session, numbers: list[str]) -> dict[str, int]:
     table = Order.__table__
     ids: dict[str, int] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        # one array parameter: psycopg prepares a statement run five times, and the generic
+        # plan of a 900-parameter IN list scanned the whole table (0.5 s a batch at 180,000
+        # orders; the demo's 346,800 orders took over an hour); = ANY(array) keeps the index
+        nos = sa.bindparam("nos", type_=postgresql.ARRAY(sa.String))
+        query = sa.select(table.c.order_no, table.c.id).where(table.c.order_no == sa.any_(nos))
+        for start in range(0, len(numbers), 5_000):
+            ids.update(session.execute(query, {"nos": numbers[start : start + 5_000]}).all())
+        return ids
     for start in range(0, len(numbers), 900):  # stay under SQLite's bound-parameter limit
         chunk = numbers[start : start + 900]
         ids.update(
