@@ -231,14 +231,7 @@ def ingest_orders(
         return []
 
     numbers = [o.order_no for _, o, _ in prepared]
-    existing = set()
-    for start in range(0, len(numbers), 900):  # stay under SQLite's bound-parameter limit
-        chunk = numbers[start : start + 900]
-        existing |= set(
-            session.execute(
-                sa.select(Order.__table__.c.order_no).where(Order.__table__.c.order_no.in_(chunk))
-            ).scalars()
-        )
+    existing = set(_order_ids(session, numbers))
     rows, line_rows, deltas = [], [], {}
     fresh = []
     for row, order, keys in prepared:
