@@ -249,3 +249,17 @@ def postalops_settings_schema():
     Example: ``return SettingsSchema(QueueSettings, view_permission="outcall.view",
     edit_permission="outcall.manage")``
     """
+
+
+@hookspec
+def postalops_journal_entries(session, tenant, date_from, date_to):
+    """Called for ``GET /api/v1/journal``, ``postalops journal export`` and the finance page,
+    only when the plugin is enabled for ``tenant``. Return the
+    :class:`postalops.journal.JournalLine` entries of the money this plugin moved in
+    ``tenant``'s subtree on the inclusive local dates ``date_from``..``date_to``; lines sharing a
+    ``reference`` form one voucher and must balance. Accounts are keys of
+    ``postalops.journal.DEFAULT_CHART``; the core maps them to each unit's codes.
+
+    Example: ``return [JournalLine(day, "selling_expenses", gross, ZERO, unit, ref, "9月工资"),
+    JournalLine(day, "payroll_payable", ZERO, gross, unit, ref, "9月工资")]``
+    """

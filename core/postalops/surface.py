@@ -38,6 +38,7 @@ PUBLIC_MODULES = (
     "postalops.errors",
     "postalops.fields",
     "postalops.money",
+    "postalops.journal",
     "postalops.demo",
     "postalops.testing",
     "postalops.webhook_receiver",
