@@ -36,6 +36,7 @@ __all__ = [
     "values",
     "effective",
     "save",
+    "label",
 ]
 
 
@@ -185,6 +186,19 @@ def save(
 
 
 # --- the form -------------------------------------------------------------------------------
+
+
+def label(zh: str, help_zh: str = "", help_en: str = "", **extra: Any) -> dict[str, Any]:
+    """The ``json_schema_extra`` that labels a settings field on the form: its Chinese label and
+    the help text in both languages (the English label is the field's ``title``); ``extra``
+    adds further keys such as ``option_labels``."""
+    out: dict[str, Any] = {"label_zh": zh}
+    if help_zh:
+        out["help_zh"] = help_zh
+    if help_en:
+        out["help_en"] = help_en
+    out.update(extra)
+    return out
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from postalops.plugin_settings import label
 from pydantic import BaseModel, Field, field_validator
-
-
-def _label(zh: str, help_zh: str = "") -> dict[str, str]:
-    return {"label_zh": zh, "help_zh": help_zh}
 
 
 class OutcallSettings(BaseModel):
@@ -25,52 +22,52 @@ class OutcallSettings(BaseModel):
         ge=0,
         le=10080,
         title="Retry delay (minutes)",
-        json_schema_extra=_label("重拨间隔（分钟）"),
+        json_schema_extra=label("重拨间隔（分钟）"),
     )
     max_attempts: int = Field(
-        3, ge=1, le=20, title="Maximum attempts", json_schema_extra=_label("最多外呼次数")
+        3, ge=1, le=20, title="Maximum attempts", json_schema_extra=label("最多外呼次数")
     )
     claim_minutes: int = Field(
         10,
         ge=1,
         le=1440,
         title="Claim expires after (minutes)",
-        json_schema_extra=_label("领取后保留（分钟）"),
+        json_schema_extra=label("领取后保留（分钟）"),
     )
     calling_start: str = Field(
         "09:00",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
         title="Calling hours start (HH:MM)",
-        json_schema_extra=_label("外呼开始时间（时:分）"),
+        json_schema_extra=label("外呼开始时间（时:分）"),
     )
     calling_end: str = Field(
         "20:00",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
         title="Calling hours end (HH:MM)",
-        json_schema_extra=_label("外呼结束时间（时:分）"),
+        json_schema_extra=label("外呼结束时间（时:分）"),
     )
     timezone: str = Field(
-        "Asia/Shanghai", max_length=40, title="Time zone", json_schema_extra=_label("时区")
+        "Asia/Shanghai", max_length=40, title="Time zone", json_schema_extra=label("时区")
     )
     queue_days: int = Field(
         7,
         ge=1,
         le=365,
         title="Days a case stays in the queue",
-        json_schema_extra=_label("办件在队列中保留天数"),
+        json_schema_extra=label("办件在队列中保留天数"),
     )
     callback_hold_minutes: int = Field(
         30,
         ge=0,
         le=1440,
         title="Call-back held for the same agent (minutes)",
-        json_schema_extra=_label("约定回拨为同一坐席保留（分钟）"),
+        json_schema_extra=label("约定回拨为同一坐席保留（分钟）"),
     )
     waybill_prefix: str = Field(
         "RA",
         pattern=r"^[A-Z]{2}$",
         title="Waybill prefix (2 capital letters)",
-        json_schema_extra=_label("运单前缀（两位大写字母）"),
+        json_schema_extra=label("运单前缀（两位大写字母）"),
     )
 
     @field_validator("timezone")

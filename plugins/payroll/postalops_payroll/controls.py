@@ -23,7 +23,7 @@ class PayrollControls(BaseModel):
     maker_checker: bool = Field(
         True,
         title="Maker-checker on approval (the approver is not who ran the draft)",
-        json_schema_extra={"label_zh": "审核分离（审批人不得是核算人）"},
+        json_schema_extra=plugin_settings.label("审核分离（审批人不得是核算人）"),
     )
 
 
