@@ -13,10 +13,10 @@ from postalops import clock, context, ui
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError
 from postalops.imports import parse_csv, parse_xlsx
-from postalops.listing import Column, Listing
+from postalops.listing import Column, Listing, ListPage
 from sqlmodel import select
 
-from . import board_cache, campaigns, community
+from . import board_cache, campaigns, community, import_labels
 from . import metrics as figures
 from .catalogue import readiness
 from .ingest import ingest_orders
@@ -64,7 +64,10 @@ def index() -> Any:
     if level not in figures.LEVELS:
         level = "city"
     kpis = figures.metrics(session, tenant, frm, to)
-    board = figures.leaderboard(session, tenant, level, frm, to, board_cache.for_app(current_app))
+    board = ListPage(
+        figures.leaderboard(session, tenant, level, frm, to, board_cache.for_app(current_app)),
+        request.args,
+    )
     return render_template(
         "ecommerce/index.html",
         campaigns=items,
@@ -83,11 +86,26 @@ def campaign_page(campaign_id: int) -> Any:
     check_permission("ecommerce.view")
     session = context.session()
     campaign = campaigns.get_campaign(session, campaign_id)
-    errors: dict[str, str] = {}
+
+    def page(form, errors, dform, derrors, status=200):
+        return render_template(
+            "ecommerce/campaign.html",
+            campaign=campaign,
+            rows=campaigns.history(session, campaign_id),
+            tenant=context.tenant(),
+            unit_options=_unit_options(),
+            form=form,
+            errors=errors,
+            dform=dform,
+            derrors=derrors,
+        ), status
+
+    blank = {"unit": context.tenant(), "parent": context.tenant()}
     if request.method == "POST":
         check_permission("ecommerce.plan")
+        distributing = request.form.get("action") == "distribute"
         try:
-            if request.form.get("action") == "distribute":
+            if distributing:
                 shares = {}
                 for line in (request.form.get("shares") or "").splitlines():
                     if "=" in line:
@@ -96,48 +114,27 @@ def campaign_page(campaign_id: int) -> Any:
                 campaigns.distribute(
                     session,
                     campaign,
-                    parent_code=request.form["parent"],
-                    kind=request.form["kind"],
+                    parent_code=request.form.get("parent", ""),
+                    kind=request.form.get("kind", ""),
                     shares=shares,
                 )
             else:
                 campaigns.set_target(
                     session,
                     campaign,
-                    unit_code=request.form["unit"],
-                    kind=request.form["kind"],
-                    value=request.form["value"],
+                    unit_code=request.form.get("unit", ""),
+                    kind=request.form.get("kind", ""),
+                    value=request.form.get("value", ""),
                 )
             session.commit()
             flash(_("Saved."), "info")
         except PostalOpsError as exc:
-            session.rollback()
-            if request.form.get("action") != "distribute":  # the set-target form: in place
-                errors = _target_errors(exc)
-                return render_template(
-                    "ecommerce/campaign.html",
-                    campaign=campaign,
-                    rows=campaigns.history(session, campaign_id),
-                    tenant=context.tenant(),
-                    unit_options=_unit_options(),
-                    form=request.form,
-                    errors=errors,
-                ), 422
-            detail = "; ".join(
-                str(d.get("field", "")) + " " + str(d.get("message", d)) for d in exc.details
-            )
-            flash(f"{exc.message} {detail}", "error")
+            session.rollback()  # each form's errors beside its own fields, what was typed kept
+            if distributing:
+                return page(blank, {}, request.form, _distribute_errors(exc), 422)
+            return page(request.form, _target_errors(exc), blank, {}, 422)
         return redirect(url_for("ecommerce.campaign_page", campaign_id=campaign_id))
-    rows = campaigns.history(session, campaign_id)
-    return render_template(
-        "ecommerce/campaign.html",
-        campaign=campaign,
-        rows=rows,
-        tenant=context.tenant(),
-        unit_options=_unit_options(),
-        form={"unit": context.tenant(), "parent": context.tenant()},
-        errors=errors,
-    )
+    return page(blank, {}, blank, {})
 
 
 def _unit_options() -> list[tuple[str, str]]:
@@ -154,6 +151,44 @@ def _target_errors(exc: PostalOpsError) -> dict[str, str]:
     }
     fields = ui.field_errors(exc.details) or {"value": ""}
     return {name: words.get(name, exc.message) for name in fields}
+
+
+def _distribute_errors(exc: PostalOpsError) -> dict[str, str]:
+    """The distribute form's errors in the user's words, beside its parent, kind or shares."""
+    if exc.code == "no_parent_target":
+        return {"parent": _("This unit has no target of this kind in force to hand down.")}
+    if exc.code == "target_kind_unknown":
+        return {"kind": _("Choose what the target measures.")}
+    if exc.code == "distribution_empty":
+        return {"shares": _("Enter at least one share, one 'unit=value' per line.")}
+    detail = exc.details[0] if exc.details else {}
+    if exc.code == "distribution_mismatch":
+        return {
+            "shares": _(
+                "The shares add up to %(sum)s; the parent's target is %(parent)s "
+                "(difference %(difference)s).",
+                sum=detail.get("sum"),
+                parent=detail.get("parent"),
+                difference=detail.get("difference"),
+            )
+        }
+    if exc.code in ("exceeds_parent_target", "below_children_targets"):
+        return {
+            "shares": _(
+                "The units below %(unit)s would add up to %(sum)s, above its target %(target)s.",
+                unit=ui.unit_name(str(detail.get("parent", ""))),
+                sum=detail.get("children_sum"),
+                target=detail.get("parent_target"),
+            )
+        }
+    problems = []
+    for d in exc.details:
+        child = str(d.get("field", "")).removeprefix("children.")
+        if str(d.get("message", "")).startswith("not a child"):
+            problems.append(_("%(unit)s is not directly below the parent unit.", unit=child))
+        else:
+            problems.append(_("%(unit)s: enter a number (a whole number for counts).", unit=child))
+    return {"shares": "; ".join(problems) or exc.message}
 
 
 PRODUCTS = Listing(
@@ -324,13 +359,20 @@ def import_page() -> Any:
             if errors:  # with every row's unknown leaders, sessions, branches: one pass
                 errors += _reference_errors(sorted(valid + partial, key=lambda item: item[0]))
                 errors.sort(key=lambda e: e["row"])
-                return render_template("ecommerce/import.html", errors=errors), 422
+                return render_template(
+                    "ecommerce/import.html", errors=import_labels.problems(errors)
+                ), 422
             jobs.submit(
                 "ecommerce.import_orders", {"orders": [o for _, o in objects], "first_row": 2}
             )
             flash(_("Import queued; follow it on the Jobs page."), "info")
             return redirect(url_for("portal.jobs"))
         except PostalOpsError as exc:
-            flash(exc.message, "error")
-            return render_template("ecommerce/import.html", errors=exc.details), exc.status
+            return render_template(
+                "ecommerce/import.html",
+                errors=import_labels.problems(exc.details),
+                file_error=None
+                if exc.details
+                else _("This file could not be read as an order file (CSV or XLSX)."),
+            ), exc.status
     return render_template("ecommerce/import.html", errors=[])

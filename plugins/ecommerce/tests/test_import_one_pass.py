@@ -3,6 +3,8 @@ a reference error in another names both at once and writes nothing (issue 15 §5
 
 from __future__ import annotations
 
+import re
+
 from postalops.testing import count_rows
 from postalops_ecommerce.models import Leader, Order, Refund
 
@@ -163,7 +165,13 @@ def test_the_portal_order_upload_names_shape_and_reference_errors_together(
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     table = page[page.index('id="import-errors"') :]
-    assert "lines[0].unit_price" in table and "<td>leader</td>" in table
+    # Issue 14: the row, a Chinese label (the order's first line's unit price; the file's column
+    # as code) and a translated message, not the raw path lines[0].unit_price in English.
+    assert "lines[0]" not in table and "not a number" not in table
+    assert re.search(
+        r'<td class="num">2</td><td>第1行商品 单价（<code>unit_price</code>）：不是数字', table
+    )
+    assert re.search(r'<td class="num">3</td><td>团长（<code>leader</code>）：未知团长', table)
     assert count_rows(po_app, Order) == 0
 
 
@@ -223,8 +231,9 @@ def test_the_portal_order_upload_names_a_rows_shape_and_reference_errors_togethe
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     table = page[page.index('id="import-errors"') :]
-    assert "<td>2</td><td>lines[0].unit_price</td>" in table
-    assert "<td>2</td><td>leader</td>" in table
+    row2 = re.search(r'<td class="num">2</td><td>(.*?)</td>', table)[1]
+    assert "第1行商品 单价（<code>unit_price</code>）：不是数字" in row2
+    assert "团长（<code>leader</code>）：未知团长" in row2  # the same row, both problems
     assert count_rows(po_app, Order) == 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from postalops.testing import count_rows
 from postalops_ecommerce.models import Target
 
@@ -38,9 +40,14 @@ def test_a_bad_distribution_from_the_form_is_shown_and_not_saved(po_app, world, 
             "shares": "cn.hebei.shijiazhuang=1",
         },
     )
-    assert resp.status_code == 302
-    page = client.get(f"/p/ecommerce/campaigns/{world['hebei']}").get_data(as_text=True)
-    assert "sum to 1" in page
+    # Issue 14: the error sits beside the shares field (422, what was typed kept), in Chinese:
+    # the shares add up to 1, the parent's valid-session target is 2, so 1 is missing.
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    error = re.search(r'id="f-shares-error"[^>]*>(.*?)</div>', page, re.S)[1]
+    assert "份额合计 1" in error and "上级目标为 2" in error and "相差 1" in error
+    assert "cn.hebei.shijiazhuang=1</textarea>" in page
+    assert "sum to" not in page
     assert count_rows(po_app, Target) == before
 
 
