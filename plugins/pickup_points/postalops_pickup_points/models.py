@@ -156,3 +156,37 @@ class PickupComplaint(TenantScoped, table=True):
     point_id: int = Field(foreign_key="pickup_points_point.id", index=True)
     day: dt.date = Field(index=True)
     note: str = Field(default="", max_length=500)
+
+
+class PickupSitingScenario(TenantScoped, table=True):
+    """A siting scenario (candidate set, radii, K) and what LSCP, MCLP, the greedy and the
+    capacity assignment made of it. ``code`` is the job id that ran it (or ``demo-…``), so a
+    re-run job overwrites its own scenario instead of adding one."""
+
+    __tablename__ = "pickup_points_siting_scenario"
+    __table_args__ = (sa.UniqueConstraint("tenant_code", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    status: str = Field(default="running", max_length=20, index=True)  # running | done | failed
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    result: dict | None = Field(default=None, sa_column=Column(JSON))
+    started_by: str | None = Field(default=None, max_length=120)
+    created_at: dt.datetime = ts_field()
+    finished_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+
+
+class PickupPlannedSite(TenantScoped, table=True):
+    """A chosen site a planner accepted as a planned point (not yet open: covers nothing)."""
+
+    __tablename__ = "pickup_points_planned_site"
+    __table_args__ = (sa.UniqueConstraint("scenario_id", "candidate_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    scenario_id: int = Field(foreign_key="pickup_points_siting_scenario.id", index=True)
+    candidate_id: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    lon: float
+    lat: float
+    households: int = 0  # households the site would newly cover in its scenario
+    accepted_by: str | None = Field(default=None, max_length=120)
+    accepted_at: dt.datetime = ts_field()
