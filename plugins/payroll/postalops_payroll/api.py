@@ -20,11 +20,18 @@ from postalops.jobs import submit
 from pydantic import BaseModel, Field, StrictBool
 from sqlmodel import select
 
-from . import exports, reports
+from . import bank_file, exports, reports
 from .controls import controls_for, save_controls
 from .ingest import ingest
-from .models import PayrollCourier, PayrollPayslip, PayrollRateCard, PayrollRun
+from .models import (
+    PayrollCourier,
+    PayrollDeductionRate,
+    PayrollPayslip,
+    PayrollRateCard,
+    PayrollRun,
+)
 from .money import parse_decimal
+from .net import publish_rates, rates_dict, rates_from_payload
 from .payroll_run import (
     add_adjustment,
     approve,
@@ -287,6 +294,14 @@ def _run_dict(run: PayrollRun) -> dict[str, Any]:
         "outsourced_total": run.outsourced_total,
         "payroll_total": run.payroll_total,
         "rate_card_versions": run.rate_card_versions,
+        # From gross to net, over own staff (outsourced couriers are paid by their contractor).
+        "deductions_total": run.deductions_total,
+        "employer_total": run.employer_total,
+        "income_tax_total": run.income_tax_total,
+        "net_total": run.net_total,
+        "paid_on": run.paid_on,
+        # Set when this month's approval recomputed later months' cumulative tax.
+        "recomputed_following_months": (run.net_notice or {}).get("months", []),
         "stale": bool(changes),
         "changes": changes,
     }
@@ -482,6 +497,19 @@ def _slip_dict(slip: PayrollPayslip, with_lines: bool = False) -> dict[str, Any]
         "rate_card_version": slip.rate_card_version,
         "agent_fees": slip.agent_fees,
         "total": slip.total,
+        "gross": slip.total,
+        "contribution_base": slip.contribution_base,
+        "pension": slip.pension,
+        "medical": slip.medical,
+        "unemployment": slip.unemployment,
+        "housing_fund": slip.housing_fund,
+        "employer_costs": slip.employer_costs,
+        "special_deduction": slip.special_deduction,
+        "ytd_taxable": slip.ytd_taxable,
+        "ytd_tax": slip.ytd_tax,
+        "income_tax": slip.income_tax,
+        "net_pay": slip.net_pay,
+        "pdf_url": f"/api/v1/payroll/payslips/{slip.id}.pdf",
     }
     if with_lines:
         out["lines"] = [
@@ -535,6 +563,120 @@ def payslip(slip_id: int) -> Any:
     if slip is None or (only is not None and slip.courier_id not in only):
         raise NotFound(f"no payslip {slip_id}")
     return _slip_dict(slip, with_lines=True)
+
+
+@api.operation("/payslips/<int:slip_id>.pdf", tags=TAGS, summary="One payslip as a PDF, in Chinese")
+def payslip_pdf(slip_id: int) -> Any:
+    from postalops.ui import unit_name
+
+    from .payslip_pdf import payslip_pdf as render
+
+    only = own_courier_ids()
+    session = context.session()
+    slip = session.get(PayrollPayslip, slip_id)
+    if slip is None or (only is not None and slip.courier_id not in only):
+        raise NotFound(f"no payslip {slip_id}")
+    courier = session.get(PayrollCourier, slip.courier_id)
+    data = render(
+        slip,
+        courier.name if courier else slip.courier_code,
+        unit_name(slip.tenant_code or "", "zh"),
+    )
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f"inline; filename=payslip-{slip.courier_code}-{slip.month}.pdf"
+        },
+    )
+
+
+# --- statutory rates ----------------------------------------------------------------------------
+
+
+class DeductionRatesIn(BaseModel):
+    unit: str = Field(description="unit the rates apply to (normally a city)")
+    effective_from: str = Field(examples=["2022-01-01"], description="the 1st of a month")
+    pension: Any = Field(description='employee share of pension insurance, e.g. "0.08"')
+    medical: Any = Field(description='employee share of medical insurance, e.g. "0.02"')
+    unemployment: Any = Field(description="employee share of unemployment insurance")
+    housing_fund: Any = Field(description="employee share of the housing fund")
+    employer_pension: Any
+    employer_medical: Any
+    employer_unemployment: Any
+    employer_housing_fund: Any
+    base_floor: Any = Field(description="lowest contribution base, yuan")
+    base_ceiling: Any = Field(description="highest contribution base, yuan")
+
+
+@api.operation(
+    "/deduction-rates",
+    methods=["POST"],
+    body=DeductionRatesIn,
+    permission=MANAGE,
+    status=201,
+    tags=TAGS,
+    summary="Save a version of a unit's statutory rates (五险一金 shares, base floor and "
+    "ceiling); 422 names every bad field, 409 month_locked in an approved month",
+)
+def save_deduction_rates(body: DeductionRatesIn) -> Any:
+    rates = rates_from_payload(body.model_dump())
+    row = publish_rates(context.session(), body.unit, rates, context.principal().name)
+    _commit()
+    return rates_dict(row)
+
+
+@api.operation(
+    "/deduction-rates", permission=VIEW, tags=TAGS, summary="Statutory rate versions in scope"
+)
+def list_deduction_rates() -> Any:
+    statement = (
+        select(PayrollDeductionRate)
+        .where(in_scope_clause(PayrollDeductionRate.tenant_code, query_tenant()))
+        .order_by(PayrollDeductionRate.tenant_code, PayrollDeductionRate.effective_from)
+    )
+    return paginate(context.session(), statement, rates_dict)
+
+
+# --- the bank payment file ----------------------------------------------------------------------
+
+
+def _bank_rows() -> tuple[PayrollRun, list]:
+    session = context.session()
+    run = get_run(session, query_tenant(required=True), _month_arg())
+    rows = bank_file.payees(session, run)
+    bank_file.record_payment(session, run, rows, context.principal().name)
+    _commit()
+    return run, rows
+
+
+@api.operation(
+    "/exports/bank-file.csv",
+    permission=RUN,
+    tags=TAGS,
+    summary="Bank payment file (代发工资) of an approved month as CSV (?tenant=&month=); "
+    "422 missing_bank_account names every payee without one",
+)
+def bank_file_csv() -> Any:
+    run, rows = _bank_rows()
+    return Response(
+        bank_file.bank_csv(rows),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename=bank-{run.tenant_code}-{run.month}.csv"
+        },
+    )
+
+
+@api.operation(
+    "/exports/bank-file.xlsx",
+    permission=RUN,
+    tags=TAGS,
+    summary="Bank payment file (代发工资) of an approved month as XLSX (amounts numeric)",
+)
+def bank_file_xlsx() -> Any:
+    run, rows = _bank_rows()
+    return _xlsx(bank_file.bank_xlsx(rows), f"bank-{run.tenant_code}-{run.month}.xlsx")
 
 
 # --- outsourcing, reports, exports -------------------------------------------------------------

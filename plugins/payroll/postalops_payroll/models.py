@@ -174,6 +174,11 @@ class PayrollCourier(TenantScoped, table=True):
     contractor_id: int | None = Field(default=None, foreign_key="payroll_contractor.id")
     username: str | None = Field(default=None, max_length=80, index=True)
     active: bool = True
+    # Salary account for the bank payment file (代发工资); own staff only (migration payroll_0007).
+    bank_account: str | None = Field(default=None, max_length=40)
+    bank_name: str | None = Field(default=None, max_length=60)
+    # Special additional deductions (专项附加扣除) per month, as the employee declared them.
+    special_deduction: Decimal | None = money_field(nullable=True, default=None)
 
 
 class PayrollRateCard(TenantScoped, table=True):
@@ -305,6 +310,15 @@ class PayrollRun(TenantScoped, table=True):
     rate_card_versions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # What the run priced (``run_inputs.py``): approval refuses a draft whose inputs changed.
     inputs: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # From gross to net (``net_pay.py``, migration payroll_0007): sums of the own-staff slips.
+    deductions_total: Decimal = money_field(default=Decimal("0"))  # employee SI + housing fund
+    employer_total: Decimal = money_field(default=Decimal("0"))  # employer SI + housing fund
+    income_tax_total: Decimal = money_field(default=Decimal("0"))
+    net_total: Decimal = money_field(default=Decimal("0"))
+    # The local date the bank payment file was first produced: the payment voucher's date.
+    paid_on: dt.date | None = None
+    # Set when an approval recomputed later months' cumulative tax: months, couriers, when.
+    net_notice: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class PayrollPayslip(TenantScoped, table=True):
@@ -331,6 +345,20 @@ class PayrollPayslip(TenantScoped, table=True):
     # of an outsourced line, the reason and author of an adjustment.
     lines: list = Field(default_factory=list, sa_column=Column(PayLines(), nullable=False))
     line_notes: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # From gross (``total``) to net (``net_pay.py``); null until computed (slips before 0007).
+    contribution_base: Decimal | None = money_field(nullable=True, default=None)
+    pension: Decimal | None = money_field(nullable=True, default=None)
+    medical: Decimal | None = money_field(nullable=True, default=None)
+    unemployment: Decimal | None = money_field(nullable=True, default=None)
+    housing_fund: Decimal | None = money_field(nullable=True, default=None)
+    employer_costs: Decimal | None = money_field(nullable=True, default=None)
+    special_deduction: Decimal | None = money_field(nullable=True, default=None)
+    ytd_taxable: Decimal | None = money_field(nullable=True, default=None)  # 累计应纳税所得额
+    ytd_tax: Decimal | None = money_field(nullable=True, default=None)  # 累计应纳税额
+    income_tax: Decimal | None = money_field(
+        nullable=True, default=None
+    )  # this month's withholding
+    net_pay: Decimal | None = money_field(nullable=True, default=None)
 
 
 class PayrollAdjustment(TenantScoped, table=True):
@@ -355,6 +383,30 @@ class PayrollBudget(TenantScoped, table=True):
     month: int
     volume_budget: int
     unit_price_cap: Decimal = money_field()
+
+
+class PayrollDeductionRate(TenantScoped, table=True):
+    """One effective-dated version of a unit's statutory rates (五险一金): employee and employer
+    shares as fractions of the contribution base, which is clamped to [floor, ceiling]."""
+
+    __tablename__ = "payroll_deduction_rate"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_code", "effective_from", name="uq_payroll_deduction_rate"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    effective_from: dt.date
+    pension: Decimal = rate_field(nullable=False)
+    medical: Decimal = rate_field(nullable=False)
+    unemployment: Decimal = rate_field(nullable=False)
+    housing_fund: Decimal = rate_field(nullable=False)
+    employer_pension: Decimal = rate_field(nullable=False)
+    employer_medical: Decimal = rate_field(nullable=False)
+    employer_unemployment: Decimal = rate_field(nullable=False)
+    employer_housing_fund: Decimal = rate_field(nullable=False)
+    base_floor: Decimal = money_field()
+    base_ceiling: Decimal = money_field()
+    created_by: str = Field(default="", max_length=120)
+    created_at: dt.datetime = ts_field()
 
 
 def month_key(year: int, month: int) -> int:

@@ -41,6 +41,7 @@ from .models import (
     lines_as_json,
 )
 from .money import FEN, ZERO, money_value, sum_money
+from .net import compute_net
 from .payslip import (
     OUTSOURCED,
     Adjustment,
@@ -184,6 +185,7 @@ def run_payroll(
     else:
         _write(session, run.id, priced)
     _summarise(session, run)
+    compute_net(session, run)  # deductions, income tax and net pay of this month's slips
     run.status = "draft"
     run.job_id = job_id
     run.started_by = actor
@@ -552,6 +554,18 @@ def approve(session: Session, unit: str, month: Month, actor: str) -> PayrollRun
     ensure_not_stale(session, run)
     row = _month_row(session, unit, run.month) or PayrollMonth(tenant_code=unit, month=run.month)
     before = {"status": run.status, "locked": row.locked}
+    # The month's net figures as they stand now, and the year's later months of the same
+    # couriers: a reopened month approved again changes their cumulative tax.
+    following = compute_net(session, run, following=True)
+    run.net_notice = (
+        None
+        if not following
+        else {
+            "months": [str(Month(m // 100, m % 100)) for m in following],
+            "at": utcnow().isoformat(timespec="seconds"),
+            "by": actor,
+        }
+    )
     run.status = "approved"
     row.locked, row.approved_by, row.approved_at = True, actor, utcnow()
     session.add_all([run, row])
@@ -561,10 +575,25 @@ def approve(session: Session, unit: str, month: Month, actor: str) -> PayrollRun
         target_id=f"{unit}#{month}",
         tenant=unit,
         before=before,
-        after={"status": "approved", "locked": True, "payroll_total": run.payroll_total},
+        after={
+            "status": "approved",
+            "locked": True,
+            "payroll_total": run.payroll_total,
+            "net_total": run.net_total,
+        },
         session=session,
         actor=actor,
     )
+    if following:
+        audit.record(
+            "payroll.net.recomputed",
+            target_type="payroll_run",
+            target_id=f"{unit}#{month}",
+            tenant=unit,
+            after=run.net_notice,
+            session=session,
+            actor=actor,
+        )
     session.flush()
     return run
 

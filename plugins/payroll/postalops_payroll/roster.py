@@ -111,6 +111,17 @@ def OptionalText(max_length: int) -> Any:  # noqa: N802 - a type
 Fen = Annotated[Decimal, BeforeValidator(_fen)]
 
 
+def _bank_account(value: Any) -> str | None:
+    """A bank card or account number: 8 to 30 digits once spaces and dashes are dropped."""
+    text = _cell_text(value)
+    if text is None:
+        return None
+    digits = text.replace(" ", "").replace("-", "")
+    if not digits.isdigit() or not 8 <= len(digits) <= 30:
+        raise ValueError("a bank account is 8 to 30 digits")
+    return digits
+
+
 class ContractorRow(BaseModel):
     """One contractor: its code, name and the city (unit) it works for."""
 
@@ -136,6 +147,11 @@ class CourierRow(BaseModel):
     base_pay: Annotated[Decimal | None, BeforeValidator(_optional_fen)] = None
     contractor: OptionalText(40) = None
     username: OptionalText(80) = None
+    # Salary account for the bank payment file (代发工资): digits, spaces allowed and dropped.
+    bank_account: Annotated[str | None, BeforeValidator(_bank_account)] = None
+    bank_name: OptionalText(60) = None
+    # Monthly special additional deductions (专项附加扣除) the courier declared, in yuan.
+    special_deduction: Annotated[Decimal | None, BeforeValidator(_optional_fen)] = None
 
 
 class ContractTermRow(BaseModel):
@@ -230,7 +246,9 @@ def import_couriers(session: Session, rows: Rows) -> dict[str, Any]:
 
     Columns: ``code``, ``name``, ``kind`` (own | outsourced), ``station`` (unit code), and for own
     staff ``grade`` and ``base_pay``; for outsourced couriers ``contractor`` (its code).
-    Optional ``username`` links the courier's portal login.
+    Optional ``username`` links the courier's portal login; optional ``bank_account``,
+    ``bank_name`` (for the bank payment file) and ``special_deduction`` (monthly special
+    additional deductions for income tax) are kept when a later file leaves them out.
 
     The report flags (``warnings``, per row and listed together) own couriers who cannot be
     paid as things stand: a grade without a quota in the card in force, or no card
@@ -279,6 +297,10 @@ def import_couriers(session: Session, rows: Rows) -> dict[str, Any]:
             "tenant_code": item.station,
             "username": item.username,
         }
+        # Bank and tax columns are optional in an import: a file without them keeps what is set.
+        for name in ("bank_account", "bank_name", "special_deduction"):
+            if getattr(item, name) is not None:
+                values[name] = getattr(item, name)
         if item.kind == OWN:
             values.update(grade=item.grade, base_pay=item.base_pay, contractor_id=None)
         else:
