@@ -52,6 +52,9 @@ class Product(TenantScoped, table=True):
     allow_prepayment: bool = False
     policy: dict = json_field(nullable=False, factory=dict)
     active: bool = True
+    # penalty surcharge, compound setting, allocation order, fee, provision rates
+    # (``accounting.AccountingTerms``); empty: the defaults
+    accounting: dict = json_field(nullable=False, factory=dict)
 
 
 class Borrower(TenantScoped, table=True):
@@ -149,6 +152,16 @@ class Loan(TenantScoped, table=True):
     outstanding_principal: Decimal = money_field()
     days_past_due: int = 0
     category: str = Field(default="normal", max_length=20)
+    # the loan book in accounting terms, kept by the close of business and the events
+    # (``LoanEvent``) that change them; README "Loan accounting"
+    fee: Decimal = money_field()  # arrangement fee withheld at disbursement
+    accrued_through: dt.date | None = None  # last day interest and penalty were accrued
+    interest_accrued: Decimal = money_field()
+    penalty_accrued: Decimal = money_field()  # 罚息 and compound interest
+    penalty_paid: Decimal = money_field()
+    provision: Decimal = money_field()  # loan-loss provision held against this loan
+    written_off: Decimal = money_field()  # principal and interest written off (核销)
+    recovered: Decimal = money_field()  # recovered after the write-off
 
 
 class Instalment(TenantScoped, table=True):
@@ -187,7 +200,9 @@ class Repayment(TenantScoped, table=True):
     amount: Decimal = money_field()
     interest: Decimal = money_field()
     principal: Decimal = money_field()
-    kind: str = Field(default="repayment", max_length=20)  # repayment | renewal_settlement
+    penalty: Decimal = money_field()  # penalty interest paid (negative on a reversal)
+    # repayment | renewal_settlement | reversal (a compensating row: negative amounts)
+    kind: str = Field(default="repayment", max_length=20)
     reference: str = Field(max_length=60)  # the payer's reference: a retry is recognised
     allocation: dict = json_field(nullable=False, factory=dict)
     recorded_by: str = Field(default="", max_length=120)
@@ -243,3 +258,47 @@ class PortfolioSnapshot(TenantScoped, table=True):
     category: str = Field(max_length=20)
     loans: int = 0
     outstanding: Decimal = money_field()
+
+
+class LoanEvent(TenantScoped, table=True):
+    """One accounting event of a loan, never edited: accrual, provision change, write-off,
+    recovery, disbursement reversal. A correction is a new event (README "Loan accounting").
+
+    ``amount`` is the event's total (for ``provision`` the signed change); the parts say what it
+    is made of. ``reference`` makes each event once per loan (idempotent close of business)."""
+
+    __tablename__ = "lending_loan_event"
+    __table_args__ = (sa.UniqueConstraint("loan_id", "reference"),)
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: int = Field(foreign_key="lending_loan.id", index=True)
+    kind: str = Field(max_length=30, index=True)
+    event_date: dt.date = Field(index=True)
+    amount: Decimal = money_field()
+    principal: Decimal = money_field()
+    interest: Decimal = money_field()
+    penalty: Decimal = money_field()
+    fee: Decimal = money_field()
+    category: str = Field(default="", max_length=20)
+    reference: str = Field(max_length=80)
+    memo: str = Field(default="", max_length=200)
+    recorded_by: str = Field(default="", max_length=120)
+    recorded_at: dt.datetime = ts_field()
+
+
+class WriteOff(TenantScoped, table=True):
+    """A write-off (核销) of a 损失 loan: requested by a maker, approved by another user."""
+
+    __tablename__ = "lending_write_off"
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: int = Field(foreign_key="lending_loan.id", index=True)
+    status: str = Field(default="requested", max_length=20)  # requested | approved | rejected
+    reason: str = Field(default="", max_length=500)
+    principal: Decimal | None = money_field(nullable=True, default=None)
+    interest: Decimal | None = money_field(nullable=True, default=None)
+    requested_by: int | None = None
+    requested_by_name: str = Field(default="", max_length=120)
+    requested_at: dt.datetime = ts_field()
+    decided_by: int | None = None
+    decided_by_name: str = Field(default="", max_length=120)
+    decided_at: dt.datetime | None = opt_ts()
+    decision_note: str = Field(default="", max_length=500)

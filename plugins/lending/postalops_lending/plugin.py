@@ -107,6 +107,27 @@ def postalops_demo(session, units, rng, progress):
 
 
 @hookimpl
+def postalops_settings_schema():
+    """Loan-loss provision rates per unit, defaulting to the PBoC guideline (README)."""
+    from postalops.plugins import SettingsSchema
+
+    from postalops_lending.permissions import CONFIGURE
+    from postalops_lending.settings import ProvisionSettings
+
+    return SettingsSchema(ProvisionSettings, view_permission=VIEW, edit_permission=CONFIGURE)
+
+
+@hookimpl
+def postalops_journal_entries(session, tenant, date_from, date_to):
+    """Balanced vouchers of the loan book: disbursements (with the fee), repayments and their
+    reversals, daily accruals, provision changes, write-offs, recoveries, disbursement
+    reversals (README, "Loan accounting")."""
+    from postalops_lending.services.accounting import journal_lines
+
+    return journal_lines(session, tenant, date_from, date_to)
+
+
+@hookimpl
 def postalops_health():
     return {"lending": "ok"}
 
@@ -164,6 +185,25 @@ def postalops_status_labels():
             "active": Status("在贷", "Active", "info"),
             "closed": Status("已结清", "Closed", "neutral"),
             "renewed": Status("已续贷", "Renewed", "neutral"),
+            "written_off": Status("已核销", "Written off", "danger"),
+            "reversed": Status("已冲销", "Reversed", "neutral"),
+        },
+        "lending.write_off": {
+            "requested": Status("待审批", "Awaiting approval", "warning"),
+            "approved": Status("已核销", "Written off", "danger"),
+            "rejected": Status("已驳回", "Rejected", "neutral"),
+        },
+        "lending.event": {
+            "accrual": Status("计提利息", "Interest accrued", "neutral"),
+            "provision": Status("计提/转回减值准备", "Provision change", "neutral"),
+            "write_off": Status("核销", "Write-off", "danger"),
+            "recovery": Status("核销后收回", "Recovery", "success"),
+            "disbursement_reversal": Status("冲销放款", "Disbursement reversed", "warning"),
+        },
+        "lending.bucket": {
+            "penalty": Status("罚息", "Penalty interest", "neutral"),
+            "interest": Status("利息", "Interest", "neutral"),
+            "principal": Status("本金", "Principal", "neutral"),
         },
         "lending.category": {
             "normal": Status("正常", "Normal", "success"),
@@ -191,6 +231,7 @@ def postalops_status_labels():
         "lending.repayment_kind": {
             "repayment": Status("还款", "Repayment", "neutral"),
             "renewal_settlement": Status("续贷结清", "Settled by renewal", "neutral"),
+            "reversal": Status("冲销还款", "Reversal", "warning"),
         },
         "lending.call_outcome": {
             "needs_relief": Status("需要纾困", "Needs relief", "warning"),
@@ -244,6 +285,16 @@ def postalops_status_labels():
             "lending.application.disburse": Status("发放贷款", "Loan disbursed", "success"),
             "lending.loan.prepayment": Status("提前还款", "Prepayment", "info"),
             "lending.loan.close": Status("贷款结清", "Loan closed", "success"),
+            "lending.repayment.reverse": Status("冲销还款", "Repayment reversed", "warning"),
+            "lending.loan.reverse_disbursement": Status(
+                "冲销放款", "Disbursement reversed", "warning"
+            ),
+            "lending.write_off.request": Status("申请核销", "Write-off requested", "info"),
+            "lending.write_off.approve": Status("批准核销", "Write-off approved", "danger"),
+            "lending.write_off.reject": Status("驳回核销", "Write-off rejected", "neutral"),
+            "lending.write_off.recovery": Status(
+                "收回已核销贷款", "Recovery on a written-off loan", "success"
+            ),
             "lending.relief.reject": Status("拒绝纾困申请", "Relief rejected", "danger"),
             **{
                 f"lending.relief.request.{kind}": Status(f"申请{zh}", f"{en} requested", "info")

@@ -1,8 +1,9 @@
 """Servicing rules: what is due, the payoff amount, repayment allocation and days past due.
 
-Allocation order (stated once, tested in ``test_servicing``):
-  1. interest of billed instalments (due date on or before the payment date), oldest first;
-  2. principal of billed instalments, oldest first;
+Allocation order (stated once, tested in ``test_servicing`` and ``test_accounting``):
+  1.-2. the product's order of the buckets penalty (罚息 and compound interest accrued),
+     interest of billed instalments (due date on or before the payment date) and principal of
+     billed instalments; default penalty -> interest -> principal, oldest line first in each;
   3. only if the product allows prepayment: interest accrued in the current period up to the
      payment date, then outstanding principal not yet billed. The service then regenerates the
      remaining schedule from the payment date over the same due dates (lower payments, same
@@ -56,6 +57,7 @@ class Allocation:
     accrued_interest: Decimal  # current-period interest paid early (prepayment only)
     prepaid_principal: Decimal  # unbilled principal paid early (prepayment only)
     closes_loan: bool
+    penalty: Decimal = ZERO  # penalty interest (罚息, with compound interest) paid
 
     @property
     def interest(self) -> Decimal:
@@ -122,8 +124,11 @@ def allocate_repayment(
     anchor_day: int,
     allow_prepayment: bool,
     loan_status: str = "active",
+    penalty_due: Decimal = ZERO,
+    order: Sequence[str] = ("penalty", "interest", "principal"),
 ) -> Allocation:
-    """Apply ``amount`` received on ``as_of``: interest first, then principal (see module doc)."""
+    """Apply ``amount`` received on ``as_of`` in the product's ``order`` (see module doc);
+    ``penalty_due`` is the penalty interest owed on that day."""
     if loan_status != "active":
         raise Conflict(
             f"loan is {loan_status}; it takes no repayment",
@@ -136,8 +141,8 @@ def allocate_repayment(
             code="invalid_amount",
             details=[{"field": "amount", "message": "must be > 0, in fen"}],
         )
-    due = amount_due(instalments, as_of)
-    payoff = payoff_amount(instalments, as_of, annual_rate, day_count, anchor_day)
+    due = amount_due(instalments, as_of) + penalty_due
+    payoff = payoff_amount(instalments, as_of, annual_rate, day_count, anchor_day) + penalty_due
     if amount > payoff:
         raise ValidationError(
             f"repayment {amount} exceeds the payoff amount {payoff}",
@@ -152,17 +157,26 @@ def allocate_repayment(
         )
 
     billed = sorted((i for i in instalments if i.due_date <= as_of), key=lambda i: i.due_date)
+    buckets = {
+        "penalty": penalty_due,
+        "interest": sum((i.interest_due for i in billed), ZERO),
+        "principal": sum((i.principal_due for i in billed), ZERO),
+    }
+    split = {}
     left = amount
+    for bucket in order:
+        split[bucket] = min(left, buckets[bucket])
+        left -= split[bucket]
     interest_paid: dict[int, Decimal] = {}
     principal_paid: dict[int, Decimal] = {}
+    pool = split["interest"]
     for line in billed:
-        part = min(left, line.interest_due)
-        interest_paid[line.number] = part
-        left -= part
+        interest_paid[line.number] = part = min(pool, line.interest_due)
+        pool -= part
+    pool = split["principal"]
     for line in billed:
-        part = min(left, line.principal_due)
-        principal_paid[line.number] = part
-        left -= part
+        principal_paid[line.number] = part = min(pool, line.principal_due)
+        pool -= part
 
     accrued = ZERO
     prepaid = ZERO
@@ -184,6 +198,7 @@ def allocate_repayment(
         accrued_interest=accrued,
         prepaid_principal=prepaid,
         closes_loan=amount == payoff,
+        penalty=split["penalty"],
     )
 
 

@@ -11,6 +11,7 @@ from postalops.context import Principal
 from postalops.errors import Forbidden, ValidationError
 from sqlmodel import Session
 
+from postalops_lending.accounting import AccountingTerms, arrangement_fee
 from postalops_lending import application_flow as flow
 from postalops_lending.credit_line import pre_check
 from postalops_lending.models import Application, Borrower, Loan, Product
@@ -260,6 +261,7 @@ def disburse(
         disbursed_at=at,
         disbursed_on=on,
         application_id=app.id,
+        fee=arrangement_fee(app.granted_amount, AccountingTerms.from_json(product.accounting)),
     )
     _step(session, actor, app, "disburse", at, loan_id=loan.id)
     return loan

@@ -1,5 +1,7 @@
 """The nightly close of business (日终): days past due, five-category classification and the
-portfolio snapshot for one date, in a handful of set-based SQL statements.
+portfolio snapshot for one date, in a handful of set-based SQL statements; then the books
+(``services.accounting.close_accounts``): each loan's interest and penalty accrued up to the date
+and its provision change for its class.
 
 Idempotent: every statement computes its result from the instalments and loans as they stand,
 and the snapshot for the date is replaced, so running it twice changes nothing the second time.
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from postalops_lending.classification import Bands, sql_case
+from postalops_lending.services import accounting
 
 
 def _subtree(column: str) -> str:
@@ -67,6 +70,7 @@ def statements(dialect: str, bands: Bands = Bands()) -> list[str]:
 def run(session: Session, unit: str, as_of: dt.date, bands: Bands = Bands()) -> dict[str, Any]:
     """Close business for ``unit``'s subtree on ``as_of``; returns loans classified, how many
     changed, and the loans per category."""
+    session.flush()  # the statements below read what the ORM has pending
     dialect = session.get_bind().dialect.name
     params = {
         "as_of": as_of.isoformat() if dialect != "postgresql" else as_of,
@@ -88,9 +92,12 @@ def run(session: Session, unit: str, as_of: dt.date, bands: Bands = Bands()) -> 
         ).all()
     )
     categories = {k: int(v) for k, v in counts.items()}
+    session.expire_all()  # loans just reclassified in SQL are read afresh by the ORM
+    books = accounting.close_accounts(session, unit, as_of)
     return {
         "as_of": as_of.isoformat(),
         "loans": sum(categories.values()),
         "changed": changed,
         "categories": categories,
+        **books,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from postalops import audit, clock
@@ -16,6 +17,7 @@ from sqlmodel import Session, select
 from postalops_lending import schedule as rules
 from postalops_lending.models import Instalment, Loan, Repayment
 from postalops_lending.product import DayCount, RepaymentMethod
+from postalops_lending.services import accounting
 from postalops_lending.services.common import get_or_404, utcnow
 from postalops_lending.servicing import (
     Allocation,
@@ -46,8 +48,10 @@ def create_loan(
     application_id: int | None = None,
     renewed_from_id: int | None = None,
     lines: Sequence[rules.Instalment] | None = None,
+    fee: Decimal = ZERO,
 ) -> Loan:
-    """Store a loan and its first schedule (generated here unless ``lines`` is given)."""
+    """Store a loan and its first schedule (generated here unless ``lines`` is given);
+    ``fee`` is the arrangement fee withheld from the amount paid out."""
     if lines is None:
         lines = rules.generate_schedule(
             principal, annual_rate, disbursed_on, term_months, method, day_count
@@ -71,6 +75,7 @@ def create_loan(
         anchor_day=disbursed_on.day,
         renewed_from_id=renewed_from_id,
         outstanding_principal=principal,
+        fee=fee,
     )
     session.add(loan)
     session.flush()
@@ -146,15 +151,26 @@ def open_view(lines: Sequence[Instalment]) -> list[OpenInstalment]:
     ]
 
 
-def quote(session: Session, loan: Loan, as_of: dt.date) -> dict[str, Decimal]:
-    """What is due and what settles ``loan`` on ``as_of``."""
+def quote(session: Session, loan: Loan, as_of: dt.date) -> dict[str, Any]:
+    """What is due and what settles ``loan`` on ``as_of``: billed interest and principal, the
+    penalty interest (罚息, with compound interest where the product sets it), the payoff, and
+    the order a repayment is allocated in."""
     view = open_view(active_lines(session, loan.id))
     dc = DayCount(loan.day_count)
+    terms = accounting.loan_terms(session, loan)
+    penalty = (
+        accounting.penalty_due(session, loan, as_of, terms) if loan.status == "active" else ZERO
+    )
+    billed = [x for x in view if x.due_date <= as_of]
     return {
-        "amount_due": amount_due(view, as_of),
+        "amount_due": amount_due(view, as_of) + penalty,
+        "billed_interest": sum((x.interest_due for x in billed), ZERO),
+        "billed_principal": sum((x.principal_due for x in billed), ZERO),
+        "penalty_interest": penalty,
         "accrued_interest": accrued_interest(view, as_of, loan.annual_rate, dc, loan.anchor_day),
-        "payoff": payoff_amount(view, as_of, loan.annual_rate, dc, loan.anchor_day),
+        "payoff": payoff_amount(view, as_of, loan.annual_rate, dc, loan.anchor_day) + penalty,
         "outstanding_principal": loan.outstanding_principal,
+        "allocation_order": list(terms.allocation_order),
     }
 
 
@@ -183,6 +199,10 @@ def record_repayment(
             details=[{"field": "paid_on", "message": f"disbursed {loan.disbursed_on}"}],
         )
     lines = active_lines(session, loan.id)
+    terms = accounting.loan_terms(session, loan)
+    penalty = (
+        accounting.penalty_due(session, loan, paid_on, terms) if loan.status == "active" else ZERO
+    )
     result = allocate_repayment(
         amount,
         open_view(lines),
@@ -192,10 +212,21 @@ def record_repayment(
         anchor_day=loan.anchor_day,
         allow_prepayment=loan.allow_prepayment,
         loan_status=loan.status,
+        penalty_due=penalty,
+        order=terms.allocation_order,
     )
     before_status = loan.status
+    # what a reversal restores: the schedule version and each line's paid figures before
+    before = {
+        "version": loan.schedule_version,
+        "before": [
+            [x.number, str(x.principal_paid), str(x.interest_paid), x.paid_off] for x in lines
+        ],
+    }
+    loan.penalty_paid += result.penalty
     _apply_allocation(session, loan, lines, result, paid_on)
     repayment = _repayment_record(actor, loan, amount, paid_on, reference, result)
+    repayment.allocation = {**repayment.allocation, **before}
     session.add(repayment)
     session.add(loan)
     session.flush()
@@ -281,8 +312,10 @@ def _repayment_record(
         amount=amount,
         interest=result.interest,
         principal=result.principal,
+        penalty=result.penalty,
         reference=reference,
         allocation={
+            "penalty": str(result.penalty),
             "lines": [[x.number, str(x.interest), str(x.principal)] for x in result.lines],
             "accrued_interest": str(result.accrued_interest),
             "prepaid_principal": str(result.prepaid_principal),

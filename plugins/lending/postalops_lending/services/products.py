@@ -10,6 +10,7 @@ from postalops.context import Principal
 from postalops.errors import Conflict, ValidationError
 from sqlmodel import Session, select
 
+from postalops_lending.accounting import AccountingTerms
 from postalops_lending.credit_line import TaxModePolicy
 from postalops_lending.models import Product
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
@@ -66,6 +67,7 @@ def create_product(
     terms: ProductTerms,
     policy: TaxModePolicy | None = None,
     tenant_code: str | None = None,
+    accounting: AccountingTerms | None = None,
 ) -> Product:
     """Add a product at the caller's unit (or ``tenant_code`` in scope); audited."""
     if not code or len(code) > 40:
@@ -90,6 +92,7 @@ def create_product(
         method=terms.method.value,
         allow_prepayment=terms.allow_prepayment,
         policy=policy_to_json(policy or TaxModePolicy()),
+        accounting=(accounting or AccountingTerms()).to_json(),
     )
     session.add(row)
     session.flush()
@@ -119,8 +122,35 @@ def product_json(row: Product) -> dict[str, Any]:
         "method": row.method,
         "allow_prepayment": row.allow_prepayment,
         "policy": row.policy,
+        "accounting": AccountingTerms.from_json(row.accounting).to_json(),
         "active": row.active,
     }
+
+
+def set_accounting(
+    session: Session, actor: Principal, row: Product, accounting: AccountingTerms
+) -> bool:
+    """Change a product's accounting settings (penalty surcharge, compound interest, allocation
+    order, fee, provision rates); audited. Loans disbursed before keep the fee they were charged;
+    accrual, penalty and allocation follow the product's settings from now on."""
+    before = AccountingTerms.from_json(row.accounting).to_json()
+    after = accounting.to_json()
+    if before == after:
+        return False
+    row.accounting = after
+    session.add(row)
+    session.flush()
+    audit.record(
+        "lending.product.update",
+        target_type="lending_product",
+        target_id=row.id,
+        tenant=row.tenant_code,
+        before={"accounting": before},
+        after={"accounting": after},
+        session=session,
+        actor=actor.name,
+    )
+    return True
 
 
 POLICY_FIELDS = ("cap", "factor", "min_tax_paid", "min_line", "line_unit")
