@@ -20,14 +20,22 @@ from postalops.errors import BadRequest, NotFound, ValidationError
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from . import coverage_store, direct_delivery_store, item_flow, network, rules_store
+from . import (
+    coverage_store,
+    direct_delivery_store,
+    item_flow,
+    network,
+    rules_store,
+    siting_store,
+)
 from .area_import import read_rows, validate_area_row, validate_point_row, validate_rows
 from .counter_handover import handover_share, trend
-from .models import PickupArea, PickupPoint
+from .models import PickupArea, PickupPoint, PickupSitingScenario
 from .permissions import CONFIGURE, DIRECT, MANAGE, RECORD, VIEW
 from .points import AreaCategory, PointType
 from .service_quality import rollup_by_unit
 from .site_suggestion import Candidate
+from .siting_store import SitingParams
 
 api = ApiBlueprint("pickup_points_api", __name__)
 TAGS = ["pickup_points"]
@@ -643,3 +651,73 @@ def put_settings(body: SettingsIn):
     s.commit()
     values = json.loads(json.dumps(rules.values, default=str))
     return _deprecated({"unit": context.tenant(), "values": values})
+
+
+# --- siting scenarios (issue 20 §3) ----------------------------------------------------------
+# A scenario is started as the tracked job ``pickup_points.siting`` (``POST /api/v1/jobs``,
+# ``postalops jobs run``, or ``POST /siting/scenarios`` below, which is the same job).
+
+
+class AcceptIn(BaseModel):
+    sites: list[str] = Field(min_length=1, max_length=1000, description="candidate ids")
+
+
+@api.operation(
+    "/siting/scenarios",
+    summary="Siting scenarios (paginated, newest first)",
+    permission=VIEW,
+    tags=TAGS,
+)
+def list_scenarios():
+    tenant = query_tenant()
+    stmt = (
+        select(PickupSitingScenario)
+        .where(in_scope_clause(PickupSitingScenario.tenant_code, tenant))
+        .order_by(PickupSitingScenario.created_at.desc(), PickupSitingScenario.id.desc())
+    )
+    return paginate(context.session(), stmt, siting_store.scenario_summary)
+
+
+@api.operation(
+    "/siting/scenarios",
+    methods=["POST"],
+    body=SitingParams,
+    summary="Run a siting scenario at your unit (tracked job pickup_points.siting)",
+    permission=MANAGE,
+    status=202,
+    tags=TAGS,
+)
+def start_scenario(body: SitingParams):
+    job = po_jobs.submit("pickup_points.siting", body.model_dump(mode="json"))
+    return {"job_id": job.id, "status": job.status}
+
+
+@api.operation(
+    "/siting/scenarios/<int:scenario_id>",
+    summary="A siting scenario with its LSCP, MCLP, greedy and capacity results",
+    permission=VIEW,
+    tags=TAGS,
+)
+def get_scenario(scenario_id: int):
+    row = siting_store.get_scenario(context.session(), scenario_id)
+    out = siting_store.scenario_summary(row)
+    out["planned"] = [p.candidate_id for p in siting_store.planned_sites(context.session(), row.id)]
+    return out
+
+
+@api.operation(
+    "/siting/scenarios/<int:scenario_id>/accept",
+    methods=["POST"],
+    body=AcceptIn,
+    summary="Accept chosen sites of a scenario as planned points (audited)",
+    permission=MANAGE,
+    tags=TAGS,
+)
+def accept_scenario_sites(scenario_id: int, body: AcceptIn):
+    s = context.session()
+    row = siting_store.get_scenario(s, scenario_id)
+    added = siting_store.accept_sites(s, row, body.sites, context.principal().name)
+    return {
+        "added": [p.candidate_id for p in added],
+        "planned": [p.candidate_id for p in siting_store.planned_sites(s, row.id)],
+    }

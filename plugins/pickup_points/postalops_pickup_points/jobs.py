@@ -1,4 +1,4 @@
-"""Tracked jobs: coverage recompute and the direct-delivery proposal run.
+"""Tracked jobs: coverage recompute, the direct-delivery proposal run and siting scenarios.
 
 Both are idempotent: recompute overwrites the same coverage columns; the proposal run records a
 switch only where none is in force, so a retried job never duplicates rows.
@@ -12,8 +12,9 @@ from postalops import clock
 from postalops.jobs import JobContext, job
 from pydantic import BaseModel, Field
 
-from . import coverage_store, direct_delivery_store
+from . import coverage_store, direct_delivery_store, siting_store
 from .permissions import MANAGE
+from .siting_store import SitingParams
 
 
 class CoverageParams(BaseModel):
@@ -71,4 +72,44 @@ def propose_direct_delivery_job(
         "proposed": len(found),
         "switched": len(found) if switch else 0,
         "points": [p.point_id for p in found],
+    }
+
+
+def _scenario_url(job: object) -> str | None:
+    result = getattr(job, "result", None) or {}
+    sid = result.get("scenario_id") if isinstance(result, dict) else None
+    return f"/p/pickup_points/siting/{sid}" if sid else None
+
+
+@job(
+    "pickup_points.siting",
+    label_zh="自提点选址测算",
+    label_en="Pickup-point siting scenario",
+    result_url=_scenario_url,
+    run_permission=MANAGE,
+    params_model=SitingParams,
+)
+def siting_job(ctx: JobContext, **params: object) -> dict:
+    """Run one siting scenario (LSCP, MCLP, greedy, capacity) in the job's unit.
+
+    Idempotent: the scenario is keyed by this job's id, so a redelivered message overwrites it.
+    """
+    parsed = SitingParams.model_validate(params)
+    actor = getattr(getattr(ctx.call, "principal", None), "name", None)
+    try:
+        row = siting_store.run_scenario(
+            ctx.session, ctx.tenant, parsed, ctx.id, actor, ctx.progress
+        )
+    except Exception as error:
+        ctx.session.rollback()
+        siting_store.mark_failed(ctx.session, ctx.tenant, ctx.id, str(error))
+        raise
+    result = row.result or {}
+    return {
+        "scenario_id": row.id,
+        "lscp_sites": result["lscp"]["site_count"],
+        "lscp_status": result["lscp"]["status"],
+        "lscp_gap": result["lscp"]["gap"],
+        "mclp_households": result["mclp"]["covered_households"],
+        "greedy_households": result["greedy"]["covered_households"],
     }

@@ -54,10 +54,10 @@ def postalops_nav_items():
 
 @hookimpl
 def postalops_actors():
-    """Coverage recompute and direct-delivery proposal runs, as tracked jobs."""
-    from .jobs import propose_direct_delivery_job, recompute_coverage_job
+    """Coverage recompute, direct-delivery proposal runs and siting scenarios, as tracked jobs."""
+    from .jobs import propose_direct_delivery_job, recompute_coverage_job, siting_job
 
-    return [recompute_coverage_job, propose_direct_delivery_job]
+    return [recompute_coverage_job, propose_direct_delivery_job, siting_job]
 
 
 @hookimpl
