@@ -41,24 +41,33 @@ def slip_totals(session: Session, tenant: str, months: list[int]) -> dict[str, d
             sum_money(session, PayrollPayslip.total),
             sum_money(session, PayrollPayslip.agent_fees),
             func.count(),
+            *(sum_money(session, getattr(PayrollPayslip, name)) for name in NET_SUMS),
         )
         .where(
             in_scope_clause(PayrollPayslip.tenant_code, tenant), PayrollPayslip.month.in_(months)
         )  # type: ignore[attr-defined]
         .group_by(PayrollPayslip.kind)
     )
-    out = {
-        kind: {"items": 0, "total": ZERO, "agent_fees": ZERO, "slips": 0}
-        for kind in (OWN, OUTSOURCED)
-    }
-    for kind, items, total, fees, slips in session.exec(statement):
+    out = {kind: _empty() for kind in (OWN, OUTSOURCED)}
+    for kind, items, total, fees, slips, *net in session.exec(statement):
         out[kind] = {
             "items": int(items),
             "total": money_value(session, total),
             "agent_fees": money_value(session, fees),
             "slips": int(slips),
+            **{name: money_value(session, v) for name, v in zip(NET_SUMS, net, strict=True)},
         }
     return out
+
+
+# Net-pay columns summed per kind (null on slips stored before net pay: counted as zero).
+NET_SUMS = ("pension", "medical", "unemployment", "housing_fund", "income_tax", "net_pay")
+
+
+def _empty() -> dict[str, Any]:
+    return {"items": 0, "total": ZERO, "agent_fees": ZERO, "slips": 0} | dict.fromkeys(
+        NET_SUMS, ZERO
+    )
 
 
 def payroll_metrics(
@@ -79,12 +88,7 @@ def payroll_metrics(
         )
     ).one()
     slips = (
-        slip_totals(session, tenant, months)
-        if months
-        else {
-            OWN: {"items": 0, "total": ZERO, "agent_fees": ZERO},
-            OUTSOURCED: {"items": 0, "total": ZERO, "agent_fees": ZERO},
-        }
+        slip_totals(session, tenant, months) if months else {OWN: _empty(), OUTSOURCED: _empty()}
     )
     own, out = slips[OWN], slips[OUTSOURCED]
     own_cost = own["total"] + own["agent_fees"]
@@ -140,4 +144,14 @@ def payroll_metrics(
             "Median collection-quota completion",
         ),
         "payroll_total": kpi(own["total"] + out["total"], "CNY", "工资总额", "Payroll total"),
+        "net_pay": kpi(own["net_pay"], "CNY", "实发工资", "Net pay"),
+        "deductions": kpi(
+            own["pension"] + own["medical"] + own["unemployment"] + own["housing_fund"],
+            "CNY",
+            "个人社保公积金扣款",
+            "Employee social insurance and housing fund",
+        ),
+        "income_tax_withheld": kpi(
+            own["income_tax"], "CNY", "代扣个人所得税", "Income tax withheld"
+        ),
     }

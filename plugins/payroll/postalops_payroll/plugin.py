@@ -70,7 +70,7 @@ def postalops_migrations():
 
 @hookimpl
 def postalops_metrics(session, tenant, date_from, date_to):
-    """Seven KPIs, each defined in the plugin README."""
+    """Ten KPIs, each defined in the plugin README."""
     from .metrics import payroll_metrics
 
     return payroll_metrics(session, tenant, date_from, date_to)
@@ -92,6 +92,15 @@ def postalops_demo(session, units, rng, progress):
 
     build_demo(session, units, rng, progress)
     build_present(session, units, progress)
+
+
+@hookimpl
+def postalops_journal_entries(session, tenant, date_from, date_to):
+    """Approved runs' accrual, withholding and outsourced vouchers (month end) and the payment
+    voucher (the day the bank file was produced); see ``journal.py``."""
+    from .journal import journal_lines
+
+    return journal_lines(session, tenant, date_from, date_to)
 
 
 @hookimpl

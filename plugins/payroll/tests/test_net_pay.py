@@ -84,8 +84,14 @@ def test_the_version_in_force_is_the_latest_on_or_before_the_month():
 
 def test_bad_rates_are_named_field_by_field():
     bad = DeductionRates(
-        dt.date(2022, 1, 15), D("-0.01"), D("0.02"), D("0.6"), D("0.1"), *[D("0.1")] * 4,
-        D("5000.00"), D("4000.00"),
+        dt.date(2022, 1, 15),
+        D("-0.01"),
+        D("0.02"),
+        D("0.6"),
+        D("0.1"),
+        *[D("0.1")] * 4,
+        D("5000.00"),
+        D("4000.00"),
     )
     with pytest.raises(RateProblem) as caught:
         check_rates(bad)
@@ -156,8 +162,15 @@ def test_courier_c_uneven_months_never_withhold_a_negative_amount():
     gross = ["4000", "12000", "3000", "9000"] + ["6000"] * 8
     deductions = ["400", "1200", "300", "900"] + ["600"] * 8
     year = withhold_year(_year(gross, deductions, ["0"] * 12))
-    assert [m.ytd_taxable for m in year][:4] == [D("0.00"), D("4400.00"), D("2100.00"), D("5200.00")]
-    assert [m.tax for m in year] == [D("0.00"), D("132.00"), D("0.00"), D("24.00")] + [D("12.00")] * 8
+    assert [m.ytd_taxable for m in year][:4] == [
+        D("0.00"),
+        D("4400.00"),
+        D("2100.00"),
+        D("5200.00"),
+    ]
+    assert [m.tax for m in year] == [D("0.00"), D("132.00"), D("0.00"), D("24.00")] + [
+        D("12.00")
+    ] * 8
     assert year[-1].ytd_tax == D("252.00") == sum(m.tax for m in year)
 
 
