@@ -146,6 +146,7 @@ class Operation:
     tags: list[str] = dataclasses.field(default_factory=list)
     files: bool = False
     status: int = 200
+    downloads: tuple[str, ...] = ()
 
 
 def pydantic_errors(exc: PydanticValidationError, prefix: str = "") -> list[dict[str, Any]]:
@@ -327,9 +328,12 @@ class ApiBlueprint(Blueprint):
         tags: list[str] | None = None,
         files: bool = False,
         status: int = 200,
+        downloads: tuple[str, ...] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register an API route. ``body``/``query`` models are validated before the view runs
-        and passed as ``body=``/``query=``; ``permission`` is checked first (401/403)."""
+        and passed as ``body=``/``query=``; ``permission`` is checked first (401/403).
+        ``downloads`` names the media types the route may send instead of JSON (``"text/csv"``
+        for ``?format=csv``): documented as files beside the JSON ``response``."""
 
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
             def view(**path_args: Any) -> Any:
@@ -359,6 +363,7 @@ class ApiBlueprint(Blueprint):
                     tags=tags or [],
                     files=files,
                     status=status,
+                    downloads=tuple(downloads),
                 )
             )
             return fn
@@ -632,6 +637,10 @@ def build_openapi(app: Any) -> dict[str, Any]:
                         "application/json": {
                             "schema": _schema_ref(op.response, components, prefix_name)
                         }
+                    }
+                for media in op.downloads:
+                    entry["responses"][str(op.status)].setdefault("content", {})[media] = {
+                        "schema": {"type": "string", "format": "binary"}
                     }
                 for code in ("400", "401", "403", "404", "409", "422"):
                     entry["responses"][code] = {

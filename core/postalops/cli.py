@@ -1,4 +1,5 @@
-"""The ``postalops`` command: serve, worker, scheduler, db, demo, plugins, users, tokens, metrics.
+"""The ``postalops`` command: serve, worker, scheduler, db, demo, plugins, users, tokens, metrics,
+journal.
 
 Bad input exits with status 2 and prints the JSON error format on stderr.
 """
@@ -690,6 +691,63 @@ def metrics(tenant: str, date_from: str, date_to: str, plugin: str | None, as_js
         click.echo(f"[{key}]")
         for name, k in kpis.items():
             click.echo(f"  {k['label_zh']} ({name}): {k['value']} {k['unit']}")
+
+
+# --- journal -----------------------------------------------------------------------------------
+
+
+@main.group()
+def journal() -> None:
+    """Finance's journal: the vouchers (记账凭证) of every enabled plugin (docs/finance.md)."""
+
+
+@journal.command("export")
+@click.option("--tenant", required=True, help="unit code, e.g. cn.henan")
+@click.option("--from", "date_from", required=True, help="first local date, YYYY-MM-DD")
+@click.option("--to", "date_to", required=True, help="last local date, YYYY-MM-DD")
+@click.option("--format", "fmt", default="xlsx", show_default=True, help="xlsx | csv | json")
+@click.option("--output", default=None, help="file to write ('-' = stdout; default: journal-….FMT)")
+@handle_errors
+def journal_export(tenant: str, date_from: str, date_to: str, fmt: str, output: str | None) -> None:
+    """Write the vouchers of TENANT's subtree dated FROM..TO; totals and problems on stderr."""
+    from sqlmodel import select
+
+    from . import context, vouchers
+    from .errors import NotFound
+    from .models import OrgUnit
+
+    if fmt not in ("xlsx", "csv", "json"):
+        raise ValidationError(
+            "--format must be xlsx, csv or json", details=[{"field": "format", "message": fmt}]
+        )
+    frm, to = _date(date_from, "from"), _date(date_to, "to")
+    vouchers.check_range(frm, to)
+    app = _app()
+    with context.activate(_system(app)) as ctx:
+        if ctx.session.exec(select(OrgUnit).where(OrgUnit.code == tenant)).first() is None:
+            raise NotFound(f"unknown unit {tenant!r}", details=[{"field": "tenant"}])
+    with context.activate(_system(app, tenant)) as ctx:
+        out = vouchers.collect(app.extensions["postalops.plugins"], ctx.session, tenant, frm, to)
+        if fmt == "json":
+            data = json.dumps(out.as_json(), ensure_ascii=False, indent=2).encode() + b"\n"
+        else:
+            data = vouchers.export_bytes(ctx.session, out, fmt)[0]
+    target = output or vouchers.filename(out, fmt)
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        with open(target, "wb") as fh:
+            fh.write(data)
+    t = out.totals
+    state = "balanced" if t.balanced else f"NOT balanced: {t.unbalanced} voucher(s)"
+    click.echo(
+        f"{tenant} {frm}..{to}: {t.vouchers} vouchers, debit {t.debit}, credit {t.credit}, "
+        f"{state}" + ("" if target == "-" else f" -> {target}"),
+        err=True,
+    )
+    for d in out.degraded:
+        click.echo(f"warning: plugin {d['plugin']} left out (degraded): {d['error']}", err=True)
 
 
 def _add_catalogs() -> None:

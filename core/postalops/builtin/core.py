@@ -9,6 +9,8 @@ ROLES = [
     Role("admin", "管理员", "Administrator"),
     Role("ops", "运营人员", "Operations staff"),
     Role("viewer", "只读用户", "Read-only viewer"),
+    # Finance staff read the journal (vouchers of every plugin) and keep their units' chart.
+    Role("finance", "财务人员", "Finance staff", demo_units=("cn.henan",)),
 ]
 
 PERMISSIONS = [
@@ -24,6 +26,8 @@ PERMISSIONS = [
     Permission("core.audit.read", "查看审计日志", "Read the audit log", ()),
     Permission("core.webhooks.manage", "管理事件推送", "Manage webhooks", ()),
     Permission("core.settings.view", "查看插件设置", "View plugin settings", ("ops", "viewer")),
+    Permission("core.journal.read", "查看财务凭证", "Read the journal vouchers", ("finance",)),
+    Permission("core.journal.manage", "维护科目映射", "Keep the chart of accounts", ("finance",)),
 ]
 
 
@@ -46,14 +50,25 @@ def postalops_permissions():
 
 @hookimpl
 def postalops_blueprints(app):
-    from . import admin_config, core_api, portal, settings_api, webhooks_api
+    from . import admin_config, core_api, journal, portal, settings_api, webhooks_api
 
-    return [portal.bp, admin_config.bp, core_api.api, webhooks_api.api, settings_api.api]
+    return [
+        portal.bp,
+        admin_config.bp,
+        journal.bp,
+        core_api.api,
+        webhooks_api.api,
+        settings_api.api,
+        journal.api,
+    ]
 
 
 @hookimpl
 def postalops_nav_items():
     return [
+        NavItem(
+            "财务凭证", "Journal", "/finance/journal", permission="core.journal.read", order=800
+        ),
         NavItem("作业", "Jobs", "/jobs", permission="core.jobs.view", order=900),
         NavItem(
             "插件启用",
@@ -136,4 +151,17 @@ def postalops_status_labels():
     from postalops.ui import CORE_STATUS_LABELS
     from postalops.webhooks import status_labels
 
-    return {**CORE_STATUS_LABELS, **status_labels()}
+    from .journal import STATUS_LABELS
+
+    return {**CORE_STATUS_LABELS, **status_labels(), **STATUS_LABELS}
+
+
+@hookimpl
+def postalops_settings_schema():
+    """The journal's chart of accounts per unit (``/admin/settings/core``)."""
+    from postalops.plugins import SettingsSchema
+    from postalops.vouchers import ChartSettings
+
+    return SettingsSchema(
+        ChartSettings, view_permission="core.journal.read", edit_permission="core.journal.manage"
+    )
