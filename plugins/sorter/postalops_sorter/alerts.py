@@ -32,21 +32,69 @@ class AlertKind(StrEnum):
     LOW_THROUGHPUT = "low_throughput"
     SILENT = "silent"
     JAM_SPIKE = "jam_spike"
+    OEE_BELOW_TARGET = "oee_below_target"
 
 
 class AlertStatus(StrEnum):
-    RAISED = "raised"
+    RAISED = "raised"  # open, waiting for someone
     ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"  # unacknowledged past the rule's M minutes: the second contact has it
+    SNOOZED = "snoozed"  # quiet until snoozed_until, then open again (escalation clock restarts)
     RESOLVED = "resolved"
 
 
-OPEN = frozenset({AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED})
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+OPEN = frozenset(
+    {AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED, AlertStatus.ESCALATED, AlertStatus.SNOOZED}
+)
+# waiting for a first response: the escalation clock runs only for these
+UNACKNOWLEDGED = frozenset({AlertStatus.RAISED})
 
 _ALLOWED = {
-    AlertStatus.RAISED: {AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED},
+    AlertStatus.RAISED: {
+        AlertStatus.ACKNOWLEDGED,
+        AlertStatus.ESCALATED,
+        AlertStatus.SNOOZED,
+        AlertStatus.RESOLVED,
+    },
+    AlertStatus.ESCALATED: {AlertStatus.ACKNOWLEDGED, AlertStatus.SNOOZED, AlertStatus.RESOLVED},
+    AlertStatus.SNOOZED: {AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED},
     AlertStatus.ACKNOWLEDGED: {AlertStatus.RESOLVED},
     AlertStatus.RESOLVED: set(),
 }
+
+MAX_SNOOZE_HOURS = 24
+
+
+def escalation_due(
+    raised_at: dt.datetime, escalate_after_minutes: int | None
+) -> dt.datetime | None:
+    """When an unacknowledged alert passes to the second contact (None: the rule never
+    escalates). Also used when a snooze ends: the clock restarts from the wake-up."""
+    if not escalate_after_minutes:
+        return None
+    return raised_at + dt.timedelta(minutes=escalate_after_minutes)
+
+
+def is_escalation_due(status: AlertStatus, due: dt.datetime | None, now: dt.datetime) -> bool:
+    """An alert escalates when it is still unacknowledged (raised) at or after its due time."""
+    return status in UNACKNOWLEDGED and due is not None and now >= due
+
+
+def snooze_end(now: dt.datetime, minutes: int | None) -> dt.datetime:
+    """When a snooze ends: 1 .. 24 h × 60 minutes from now."""
+    if not isinstance(minutes, int) or not 1 <= minutes <= MAX_SNOOZE_HOURS * 60:
+        raise ValidationError(
+            "snooze for 1 to 1440 minutes",
+            code="invalid_snooze",
+            details=[{"field": "minutes", "message": "1..1440"}],
+        )
+    return now + dt.timedelta(minutes=minutes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +236,10 @@ _MESSAGES = (
         "连续运行 {1} 分钟处理量低于 {0} 件/小时",
     ),
     (re.compile(r"(\d+) jams in (\d+) minutes"), "{1} 分钟内卡件 {0} 次"),
+    (
+        re.compile(r"shift (\d+) of (\S+): OEE (\S+) under target (\S+)"),
+        "{1} 第 {0} 班 OEE {2} 低于目标 {3}",
+    ),
 )
 
 

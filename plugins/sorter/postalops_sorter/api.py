@@ -474,7 +474,10 @@ def import_departures() -> Any:
 
 
 class AlertQuery(BaseModel):
-    status: str | None = Field(default=None, pattern="^(raised|acknowledged|resolved|open)$")
+    status: str | None = Field(
+        default=None, pattern="^(raised|acknowledged|escalated|snoozed|resolved|open)$"
+    )
+    severity: str | None = Field(default=None, pattern="^(info|warning|critical)$")
 
 
 def alert_dict(a: Alert) -> dict[str, Any]:
@@ -491,6 +494,12 @@ def alert_dict(a: Alert) -> dict[str, Any]:
         "resolved_at": a.resolved_at,
         "resolved_by": a.resolved_by,
         "suppressed_until": a.suppressed_until,
+        "severity": a.severity,
+        "escalate_due_at": a.escalate_due_at,
+        "escalate_to": a.escalate_to,
+        "escalated_at": a.escalated_at,
+        "snoozed_until": a.snoozed_until,
+        "subject": a.subject,
     }
 
 
@@ -508,6 +517,8 @@ def list_alerts(query: AlertQuery) -> Any:
         stmt = stmt.where(Alert.status != "resolved")
     elif query.status:
         stmt = stmt.where(Alert.status == query.status)
+    if query.severity:
+        stmt = stmt.where(Alert.severity == query.severity)
     return paginate(
         context.session(), stmt.order_by(Alert.raised_at.desc(), Alert.id.desc()), alert_dict
     )
@@ -521,7 +532,13 @@ class ResolveQuery(BaseModel):
     )
 
 
-def _move(alert_id: int, target: AlertStatus, suppress_until: dt.datetime | None = None) -> Any:
+def _move(
+    alert_id: int,
+    target: AlertStatus,
+    suppress_until: dt.datetime | None = None,
+    snooze_minutes: int | None = None,
+    comment: str = "",
+) -> Any:
     s = context.session()
     alert = s.get(Alert, alert_id)
     if alert is None or not context.current().scope.allows(alert.tenant_code):
@@ -529,8 +546,19 @@ def _move(alert_id: int, target: AlertStatus, suppress_until: dt.datetime | None
             f"no alert {alert_id}", details=[{"field": "alert_id", "message": "unknown"}]
         )
     before = alert.status
-    alerting.move(s, alert_id, target, context.principal().name, utcnow(), suppress_until)
+    alerting.move(
+        s,
+        alert_id,
+        target,
+        context.principal().name,
+        utcnow(),
+        suppress_until,
+        snooze_minutes=snooze_minutes,
+        comment=comment,
+    )
     after: dict[str, Any] = {"status": alert.status}
+    if alert.snoozed_until is not None:
+        after["snoozed_until"] = alert.snoozed_until.isoformat()
     if alert.suppressed_until is not None:
         after["suppressed_until"] = alert.suppressed_until.isoformat()
     audit.record(
@@ -614,7 +642,12 @@ def put_settings(body: SettingsIn) -> Any:
     return _deprecated(out)
 
 
-JOB_KINDS = {"rollup": "sorter.rollup", "alerts": "sorter.alerts", "retention": "sorter.retention"}
+JOB_KINDS = {
+    "rollup": "sorter.rollup",
+    "alerts": "sorter.alerts",
+    "retention": "sorter.retention",
+    "escalation": "sorter.escalation",
+}
 
 
 @api.operation(
@@ -647,3 +680,6 @@ def open_alert_total(tenant: str) -> int:
         )
         .one()
     )
+
+
+from . import api_losses  # noqa: E402,F401  (issue 20 routes on the same blueprint)

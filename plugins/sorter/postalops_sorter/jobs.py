@@ -26,7 +26,10 @@ class NoParams(BaseModel):
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The network clock (``postalops.clock``, frozen in tests) in UTC."""
+    from postalops import clock
+
+    return clock.now().astimezone(dt.UTC)
 
 
 def committing(ctx: JobContext) -> Any:
@@ -90,4 +93,19 @@ def retention(ctx: JobContext) -> dict[str, Any]:
     return {**result, "created_partitions": created}
 
 
-ACTORS = [rollup, check_alerts, retention]
+@job(
+    "sorter.escalation",
+    max_retries=1,
+    label_zh="分拣机告警升级",
+    label_en="Sorter alert escalation",
+    result_url="/p/sorter/alerts",
+)
+def escalation(ctx: JobContext) -> dict[str, Any]:
+    """Wake snoozed alerts whose snooze ended; pass alerts unacknowledged past their rule's M
+    minutes to the second contact (``sorter.alert.escalated`` through the core's webhooks)."""
+    result = alerting.escalate_due(ctx.session, now_utc())
+    ctx.session.commit()
+    return result
+
+
+ACTORS = [rollup, check_alerts, retention, escalation]

@@ -7,7 +7,8 @@ KPI's definition is in the README.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from sqlmodel import Session, select
 
 from .models import Departure, Device, Rollup
 from .oee import Totals, kpis
+from .timeline import HOUR_MS, MINUTE_MS
 
 LABELS: dict[str, tuple[str, str, str]] = {
     # key: (unit, label_zh, label_en)
@@ -31,6 +33,22 @@ LABELS: dict[str, tuple[str, str, str]] = {
     "mtbf_minutes": ("minutes", "平均故障间隔", "Mean time between failures"),
     "mttr_minutes": ("minutes", "平均修复时间", "Mean time to repair"),
     "departure_advance_minutes": ("minutes", "投递员出班提前", "Courier departure advance"),
+    # issue 20 §1: calendars, losses, alarms, maintenance
+    "planned_production_hours": ("hours", "计划生产时间", "Planned production time"),
+    "calendar_availability": ("ratio", "计划时间开动率", "Availability under the calendar"),
+    "shift_oee": ("ratio", "班次设备综合效率", "OEE over planned shifts"),
+    "stops": ("count", "停机次数", "Stops"),
+    "downtime_minutes": ("minutes", "停机时长", "Downtime"),
+    "loss_breakdown_minutes": ("minutes", "设备故障损失", "Breakdown loss"),
+    "loss_setup_minutes": ("minutes", "换型调整损失", "Setup and changeover loss"),
+    "loss_small_stops_minutes": ("minutes", "短暂停机损失", "Small stops loss"),
+    "loss_reduced_speed_minutes": ("minutes", "速度降低损失", "Reduced speed loss"),
+    "loss_startup_rejects_minutes": ("minutes", "开机废品损失", "Startup rejects loss"),
+    "loss_production_rejects_minutes": ("minutes", "生产废品损失", "Production rejects loss"),
+    "alerts_raised": ("count", "告警次数", "Alerts raised"),
+    "alerts_escalated": ("count", "升级告警次数", "Alerts escalated"),
+    "alert_ack_minutes": ("minutes", "告警平均确认时间", "Mean time to acknowledge"),
+    "maintenance_minutes": ("minutes", "维护时长", "Maintenance time"),
 }
 
 _TOTAL_COLUMNS = list(Totals.__dataclass_fields__)
@@ -88,5 +106,73 @@ def sorter_metrics(
         "stations_with_sorters": stations_with_sorters(session, tenant, date_to),
         **{key: k[key] for key in LABELS if key in k},
         "departure_advance_minutes": departure_advance(session, tenant, date_from, date_to),
+        **loss_metrics(session, tenant, date_from, date_to),
     }
     return {key: kpi(values[key], unit, zh, en) for key, (unit, zh, en) in LABELS.items()}
+
+
+def _minutes(ms: int | Fraction) -> Decimal:
+    f = Fraction(ms) / MINUTE_MS
+    return (Decimal(f.numerator) / Decimal(f.denominator)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def loss_metrics(
+    session: Session, tenant: str, date_from: dt.date, date_to: dt.date
+) -> dict[str, Any]:
+    """The issue 20 figures: planned time and availability under the calendars, OEE over planned
+    shifts, stops and the six big losses, alerts, maintenance time."""
+    from postalops import clock
+
+    from .losses import Loss
+    from .models import Alert, Maintenance, Stop
+    from .reasons import pareto_for
+    from .shifts import calendar_totals, shift_kpis, shift_results
+    from .timeline import LOCAL_TZ
+
+    results = shift_results(session, tenant, date_from, date_to, clock.now().astimezone(dt.UTC))
+    planned, shift_totals = calendar_totals(results)
+    sk = shift_kpis(planned, shift_totals)
+    rows = pareto_for(session, tenant, date_from, date_to)
+    by_loss = {loss.value: Decimal("0.0") for loss in Loss}
+    for r in rows:
+        if r.loss in by_loss:
+            by_loss[r.loss] += r.minutes
+    n_stops, stop_ms = session.exec(
+        select(sa.func.count(), sa.func.coalesce(sa.func.sum(Stop.duration_ms), 0)).where(
+            Stop.day >= date_from,
+            Stop.day <= date_to,
+            in_scope_clause(Stop.tenant_code, tenant),
+        )
+    ).one()
+    start = dt.datetime.combine(date_from, dt.time(), tzinfo=LOCAL_TZ)
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tzinfo=LOCAL_TZ)
+    alerts = session.exec(
+        select(Alert.raised_at, Alert.acknowledged_at, Alert.escalated_at).where(
+            Alert.raised_at >= start,
+            Alert.raised_at < end,
+            in_scope_clause(Alert.tenant_code, tenant),
+        )
+    ).all()
+    acked = [(ack - raised) for raised, ack, _ in alerts if ack is not None]
+    ack_ms = sum(d // dt.timedelta(milliseconds=1) for d in acked)
+    maint = session.exec(
+        select(sa.func.coalesce(sa.func.sum(Maintenance.duration_minutes), 0)).where(
+            Maintenance.started_at >= start,
+            Maintenance.started_at < end,
+            in_scope_clause(Maintenance.tenant_code, tenant),
+        )
+    ).one()
+    return {
+        "planned_production_hours": (Decimal(planned) / HOUR_MS).quantize(Decimal("0.01"))
+        if planned
+        else None,
+        "calendar_availability": sk["availability"],
+        "shift_oee": sk["oee"],
+        "stops": int(n_stops),
+        "downtime_minutes": _minutes(int(stop_ms)),
+        **{f"loss_{loss}_minutes": v for loss, v in by_loss.items()},
+        "alerts_raised": len(alerts),
+        "alerts_escalated": sum(1 for _, _, esc in alerts if esc is not None),
+        "alert_ack_minutes": _minutes(Fraction(ack_ms, len(acked))) if acked else None,
+        "maintenance_minutes": int(maint),
+    }

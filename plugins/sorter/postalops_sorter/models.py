@@ -147,3 +147,119 @@ class Alert(TenantScoped, table=True):
     resolved_by: str | None = Field(default=None, max_length=120)
     # set by a manual resolve: the rules raise nothing of this kind on this device before it
     suppressed_until: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+    # issue 20: severity and escalation from the unit's rule; snooze; what the alert is about
+    severity: str = Field(default="warning", max_length=10)
+    escalate_due_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+    escalate_to: str | None = Field(default=None, max_length=120)
+    escalated_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+    snoozed_until: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+    subject: str | None = Field(default=None, max_length=40)  # e.g. "2025-03-12#1" (a shift)
+
+
+class AlertEvent(TenantScoped, table=True):
+    """One line of an alert's timeline: who did what, when (raised, acknowledged, escalated,
+    snoozed, woke, commented, resolved), with an optional note."""
+
+    __tablename__ = "sorter_alert_event"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(index=True)
+    at: dt.datetime = ts_field()
+    who: str = Field(max_length=120)
+    action: str = Field(max_length=20)
+    note: str = Field(default="", max_length=1000)
+
+
+class AlarmRule(TenantScoped, table=True):
+    """A unit's rule for one alert kind; the nearest unit above a device wins, else the
+    device's own thresholds. ``threshold``: items/h (low_throughput), jams (jam_spike), target
+    ratio (oee_below_target); ``minutes``: N (low_throughput), silence (silent), jam window."""
+
+    __tablename__ = "sorter_alarm_rule"
+    __table_args__ = (sa.UniqueConstraint("tenant_code", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    enabled: bool = True
+    severity: str = Field(default="warning", max_length=10)
+    threshold: Decimal | None = Field(
+        default=None, sa_column=Column(sa.Numeric(10, 4, asdecimal=True), nullable=True)
+    )
+    minutes: int | None = None
+    escalate_after_minutes: int | None = None
+    escalate_to: str | None = Field(default=None, max_length=120)
+
+
+class Reason(TenantScoped, table=True):
+    """A downtime reason of a unit's catalogue, in one of the six big losses."""
+
+    __tablename__ = "sorter_reason"
+    __table_args__ = (sa.UniqueConstraint("tenant_code", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=30)
+    name_zh: str = Field(max_length=60)
+    name_en: str = Field(max_length=60)
+    loss: str = Field(max_length=20)
+    active: bool = True
+
+
+class Stop(TenantScoped, table=True):
+    """A stop of a device (jammed / fault / emergency stop), cut at local-day edges, kept by the
+    rollup job; its reason survives recomputes (matched on device and start)."""
+
+    __tablename__ = "sorter_stop"
+    __table_args__ = (
+        sa.UniqueConstraint("device_id", "started_at", name="uq_sorter_stop_start"),
+        sa.Index("ix_sorter_stop_day", "day"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(index=True)
+    day: dt.date
+    started_at: dt.datetime = ts_field(default_now=False)
+    ended_at: dt.datetime = ts_field(default_now=False)
+    duration_ms: int = Field(default=0, sa_column=Column(sa.BigInteger, nullable=False))
+    state: str = Field(max_length=16)
+    reason_code: str = Field(max_length=30)
+    loss: str = Field(max_length=20)
+    reason_by: str | None = Field(default=None, max_length=120)  # None: the machine's report
+    maintenance_id: int | None = Field(default=None, index=True)
+
+
+class Shift(TenantScoped, table=True):
+    """A station's shift (班次) as a local-time window on some weekdays."""
+
+    __tablename__ = "sorter_shift"
+    __table_args__ = (sa.UniqueConstraint("tenant_code", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    number: int
+    name: str = Field(default="", max_length=40)
+    start: dt.time
+    end: dt.time
+    weekdays: str = Field(default="1234567", max_length=7)
+
+
+class CalendarEntry(TenantScoped, table=True):
+    """A holiday (a whole local day without planned production) or a planned maintenance window
+    of a station."""
+
+    __tablename__ = "sorter_calendar_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=12)  # holiday | maintenance
+    day: dt.date = Field(index=True)  # the holiday, or the local day the window starts
+    starts_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+    ends_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)
+    note: str = Field(default="", max_length=200)
+
+
+class Maintenance(TenantScoped, table=True):
+    """A maintenance log entry of a device: planned or corrective, parts, duration; the stops it
+    explains point to it (``Stop.maintenance_id``)."""
+
+    __tablename__ = "sorter_maintenance"
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(index=True)
+    kind: str = Field(max_length=12)  # planned | corrective
+    started_at: dt.datetime = ts_field(default_now=False)
+    duration_minutes: int
+    parts: str = Field(default="", max_length=300)
+    note: str = Field(default="", max_length=500)
+    done_by: str = Field(max_length=120)
+    created_at: dt.datetime = ts_field()

@@ -67,6 +67,7 @@ def postalops_schedules():
         Schedule("sorter.rollup", "sorter.rollup", cron="* * * * *"),
         Schedule("sorter.alerts", "sorter.alerts", cron="* * * * *"),
         Schedule("sorter.retention", "sorter.retention", cron="30 3 * * *"),
+        Schedule("sorter.escalation", "sorter.escalation", cron="* * * * *"),
     ]
 
 
@@ -121,9 +122,33 @@ def postalops_status_labels():
             kind: Status(zh, en.capitalize(), "warning") for kind, (zh, en) in KIND_WORDS.items()
         },
         "sorter.alert": {
-            "raised": Status("待确认", "Raised", "danger"),
+            "raised": Status("待确认", "Open", "danger"),
             "acknowledged": Status("处理中", "Acknowledged", "warning"),
+            "escalated": Status("已升级", "Escalated", "danger"),
+            "snoozed": Status("已暂缓", "Snoozed", "neutral"),
             "resolved": Status("已解除", "Resolved", "success"),
+        },
+        "sorter.severity": {
+            "info": Status("提示", "Info", "info"),
+            "warning": Status("警告", "Warning", "warning"),
+            "critical": Status("严重", "Critical", "danger"),
+        },
+        "sorter.loss": {
+            "breakdown": Status("设备故障损失", "Breakdown", "danger"),
+            "setup": Status("换型调整损失", "Setup / changeover", "warning"),
+            "small_stops": Status("短暂停机损失", "Small stops", "warning"),
+            "reduced_speed": Status("速度降低损失", "Reduced speed", "info"),
+            "startup_rejects": Status("开机废品损失", "Startup rejects", "neutral"),
+            "production_rejects": Status("生产废品损失", "Production rejects", "neutral"),
+            "unassigned": Status("未归因", "Unassigned", "neutral"),
+        },
+        "sorter.maintenance": {
+            "planned": Status("计划维护", "Planned", "info"),
+            "corrective": Status("故障维修", "Corrective", "warning"),
+        },
+        "sorter.calendar": {
+            "holiday": Status("节假日", "Holiday", "neutral"),
+            "maintenance": Status("计划维护", "Planned maintenance", "info"),
         },
         "sorter.state": {
             "running": Status("运行中", "Running", "success"),

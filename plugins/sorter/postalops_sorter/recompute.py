@@ -19,14 +19,27 @@ import sqlalchemy as sa
 from postalops import bulk
 from sqlmodel import Session, select
 
+from .calendar import Shift
 from .events import State
 from .ingest import mark_dirty
+from .losses import DEFAULT_REASON_OF_STATE, UNASSIGNED, stops_from_segments
 from .models import Departure, Device, DirtyDay, Rollup, WaveWindow
 from .models import Event as EventRow
+from .models import Shift as ShiftRow
+from .models import Stop as StopRow
 from .oee import Totals
 from .retention import cutoff
 from .rollup import state_totals, window_totals
-from .timeline import HOUR_MS, LOCAL_TZ, MINUTE_MS, Grain, from_ms, local_day_start_ms, to_ms
+from .timeline import (
+    HOUR_MS,
+    LOCAL_TZ,
+    MINUTE_MS,
+    Grain,
+    from_ms,
+    local_day_start_ms,
+    segments,
+    to_ms,
+)
 from .waves import Wave, advance_minutes, baseline_minute
 
 RESULT_FIELDS = {
@@ -144,15 +157,28 @@ def device_day_totals(conn: sa.Connection, device: Device, day: dt.date) -> dict
 SKIP_MINUTES = frozenset({State.PLANNED_STOP})
 
 
+def station_shifts(session: Session, tenant_code: str) -> list[Shift]:
+    rows = session.exec(select(ShiftRow).where(ShiftRow.tenant_code == tenant_code)).all()
+    return sorted(
+        (Shift(r.number, r.name, r.start, r.end, r.weekdays) for r in rows), key=lambda s: s.start
+    )
+
+
 def _bucket_rows(
-    device: Device, day: dt.date, conn: sa.Connection, waves: list[Wave]
+    device: Device,
+    day: dt.date,
+    conn: sa.Connection,
+    waves: list[Wave],
+    shifts: list[Shift] | None = None,
+    inputs: Any = None,
 ) -> list[dict]:
     """Rollup rows of one device-day: minutes (where the machine was on), hours, waves, day.
 
     Hours come from the state timeline cut at hour edges, not from summing minutes, so a
     machine switched off all night costs 24 pieces, not 1,440.
     """
-    inputs = _day_inputs(conn, device, day)
+    if inputs is None:
+        inputs = _day_inputs(conn, device, day)
     if inputs is None:
         return []
     ds, de, horizon, prior, changes, counts = inputs
@@ -192,21 +218,99 @@ def _bucket_rows(
         t = window_totals(changes, prior, ws, we, rated, in_window, horizon=horizon)
         if t != Totals():
             rows.append(row("wave", ws, t, w.number))
+    # Shift buckets (grain "shift", number in ``wave``) carry running time and counts inside
+    # the shift's window; the calendar's planned time is applied when they are read.
+    for sh in shifts or []:
+        if not sh.works_on(day):
+            continue
+        ss, se = sh.window(day)
+        in_window = {}
+        for m, c in counts.items():
+            if ss <= m < se:
+                for k, v in c.items():
+                    in_window[k] = in_window.get(k, 0) + v
+        t = window_totals(changes, prior, ss, se, rated, in_window, horizon=horizon)
+        if t != Totals():
+            rows.append(row("shift", ss, t, sh.number))
     day_total = sum(hours.values(), Totals())
     if day_total != Totals():
         rows.append(row("day", local_day_start_ms(day), day_total))
     return rows
 
 
-def recompute_device_day(session: Session, device: Device, day: dt.date, waves: list[Wave]) -> int:
-    """Replace one device-day's rollups; returns how many rollup rows were written."""
+def recompute_device_day(
+    session: Session,
+    device: Device,
+    day: dt.date,
+    waves: list[Wave],
+    shifts: list[Shift] | None = None,
+) -> int:
+    """Replace one device-day's rollups and stops; returns how many rollup rows were written."""
     conn = session.connection()
-    rows = _bucket_rows(device, day, conn, waves)
+    if shifts is None:
+        shifts = station_shifts(session, device.tenant_code)
+    inputs = _day_inputs(conn, device, day)
+    rows = _bucket_rows(device, day, conn, waves, shifts, inputs) if inputs is not None else []
     t = Rollup.__table__
     conn.execute(sa.delete(t).where(t.c.device_id == device.id, t.c.day == day))
     # the core's bulk writer: COPY through a staging table on PostgreSQL, executemany on SQLite
     bulk.insert_rows(session, t, rows)
+    recompute_stops(session, device, day, inputs)
     return len(rows)
+
+
+def recompute_stops(session: Session, device: Device, day: dt.date, inputs: Any = None) -> int:
+    """Rebuild a device-day's stops from its timeline. A stop already known (same device and
+    start) keeps the reason a person gave it and its maintenance link; its end may move (late
+    events). Stops that no longer exist are deleted."""
+    conn = session.connection()
+    if inputs is None:
+        inputs = _day_inputs(conn, device, day)
+    t = StopRow.__table__
+    old = {
+        _aware(r.started_at): r
+        for r in conn.execute(sa.select(t).where(t.c.device_id == device.id, t.c.day == day)).all()
+    }
+    found = []
+    if inputs is not None:
+        ds, de, horizon, prior, changes, _ = inputs
+        until = max(ds, min(de, horizon))
+        found = stops_from_segments(segments(changes, prior, ds, until))
+    from .reasons import catalogue, loss_of
+
+    cat = None
+    keep: set[dt.datetime] = set()
+    for stop in found:
+        start = from_ms(stop.start)
+        keep.add(start)
+        prev = old.get(start)
+        if prev is not None:
+            conn.execute(
+                sa.update(t)
+                .where(t.c.id == prev.id)
+                .values(ended_at=from_ms(stop.end), duration_ms=stop.ms, state=stop.state.value)
+            )
+            continue
+        if cat is None:
+            cat = catalogue(session, device.tenant_code)
+        code = DEFAULT_REASON_OF_STATE.get(stop.state, UNASSIGNED)
+        conn.execute(
+            sa.insert(t).values(
+                tenant_code=device.tenant_code,
+                device_id=device.id,
+                day=day,
+                started_at=start,
+                ended_at=from_ms(stop.end),
+                duration_ms=stop.ms,
+                state=stop.state.value,
+                reason_code=code,
+                loss=loss_of(cat, code),
+            )
+        )
+    gone = [r.id for at, r in old.items() if at not in keep]
+    if gone:
+        conn.execute(sa.delete(t).where(t.c.id.in_(gone)))
+    return len(found)
 
 
 def recompute_departures(
@@ -339,6 +443,7 @@ def recompute_dirty(
     keep_from = cutoff(now, retention_days).astimezone(LOCAL_TZ).date()
     devices = {d.id: d for d in session.exec(select(Device)).all()}
     waves_of: dict[str, list[Wave]] = {}
+    shifts_of: dict[str, list[Shift]] = {}
     stations: set[tuple[str, dt.date]] = set()
     rows = 0
     for i, mark in enumerate(dirty, 1):
@@ -346,7 +451,14 @@ def recompute_dirty(
         if device is not None and mark.day >= keep_from:
             if device.tenant_code not in waves_of:
                 waves_of[device.tenant_code] = station_waves(session, device.tenant_code)
-            rows += recompute_device_day(session, device, mark.day, waves_of[device.tenant_code])
+                shifts_of[device.tenant_code] = station_shifts(session, device.tenant_code)
+            rows += recompute_device_day(
+                session,
+                device,
+                mark.day,
+                waves_of[device.tenant_code],
+                shifts_of[device.tenant_code],
+            )
             stations.add((device.tenant_code, mark.day))
         if progress and (i % 50 == 0 or i == len(dirty)):
             progress(i, len(dirty), f"device {mark.device_id} {mark.day}")

@@ -20,6 +20,7 @@ KIND_WORDS = {
     AlertKind.LOW_THROUGHPUT.value: ("效率偏低", "low throughput"),
     AlertKind.SILENT.value: ("无数据上报", "silent"),
     AlertKind.JAM_SPIKE.value: ("卡件频发", "jam spike"),
+    AlertKind.OEE_BELOW_TARGET.value: ("班次OEE未达标", "shift OEE below target"),
 }
 
 
@@ -39,7 +40,13 @@ def operator_tasks(session: Session, user: Any, unit: str) -> list[Task]:
         sa.select(Alert.status, Alert.kind, sa.func.count(), sa.func.min(Alert.raised_at))
         .where(
             in_scope_clause(Alert.tenant_code, unit),
-            Alert.status.in_([AlertStatus.RAISED.value, AlertStatus.ACKNOWLEDGED.value]),
+            Alert.status.in_(
+                [
+                    AlertStatus.RAISED.value,
+                    AlertStatus.ESCALATED.value,
+                    AlertStatus.ACKNOWLEDGED.value,
+                ]
+            ),
         )
         .group_by(Alert.status, Alert.kind)
     ).all()
@@ -60,7 +67,12 @@ def operator_tasks(session: Session, user: Any, unit: str) -> list[Task]:
             "info",
         ),
     ):
-        mine = [(kind, n, first) for st, kind, n, first in rows if st == status]
+        # an escalated alert still waits for its first acknowledgement
+        mine = [
+            (kind, n, first)
+            for st, kind, n, first in rows
+            if st == status or (st == AlertStatus.ESCALATED.value and status == "raised")
+        ]
         if not mine:
             continue
         counts = [(kind, n) for kind, n, _ in mine]

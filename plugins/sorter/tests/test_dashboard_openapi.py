@@ -66,18 +66,40 @@ def test_metrics_follow_the_contract(po_app, tenants, make_token):
         f"/api/v1/metrics?tenant=cn.henan&from={day}&to={day}&plugin=sorter"
     )
     kpis = resp.get_json()["metrics"]["sorter"]
-    assert set(kpis) == {
+    assert set(kpis) == readme_kpis()
+    assert {
         "stations_with_sorters",
-        "items_sorted",
-        "items_per_running_hour",
-        "availability",
-        "performance",
-        "quality",
-        "oee",
-        "jams",
-        "mtbf_minutes",
-        "mttr_minutes",
         "departure_advance_minutes",
-    }
+        "calendar_availability",
+        "shift_oee",
+        "loss_breakdown_minutes",
+        "alerts_escalated",
+        "maintenance_minutes",
+    } <= set(kpis)
+    # the README's unit column is the contract's unit
+    assert {k: v["unit"] for k, v in kpis.items()} == readme_kpi_units()
     assert kpis["oee"]["unit"] == "ratio" and kpis["oee"]["value"] is None  # no data: no figure
     assert all(k["label_zh"] and k["label_en"] for k in kpis.values())
+
+
+README = __import__("pathlib").Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _kpi_table() -> list[list[str]]:
+    text = README.read_text(encoding="utf-8").split("## KPIs (metrics contract)")[1]
+    text = text.split("\n## ")[0]
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) >= 5:
+            rows.append(cells)
+    return rows
+
+
+def readme_kpis() -> set[str]:
+    """The KPI keys of the README's table (first column, in backticks)."""
+    return {cells[0].strip("`") for cells in _kpi_table()}
+
+
+def readme_kpi_units() -> dict[str, str]:
+    return {cells[0].strip("`"): cells[-1] for cells in _kpi_table()}
