@@ -89,3 +89,74 @@ def map_figure(
         },
     )
     return fig
+
+
+def siting_figure(session: Session, scenario: object, zh: bool = True) -> go.Figure:
+    """A siting scenario on plain lon/lat axes: the unit's areas, today's active points (when
+    the scenario keeps them), and the sites LSCP, MCLP and the greedy chose; areas no
+    candidate reaches as red crosses."""
+    from postalops.db import in_scope_clause
+    from sqlmodel import select
+
+    from .models import PickupArea
+
+    tenant = scenario.tenant_code  # type: ignore[attr-defined]
+    result = scenario.result or {}  # type: ignore[attr-defined]
+    params = scenario.params or {}  # type: ignore[attr-defined]
+    day = dt.date.fromisoformat(result.get("day") or dt.date.today().isoformat())
+    areas = session.exec(
+        select(PickupArea.id, PickupArea.name, PickupArea.lon, PickupArea.lat).where(
+            in_scope_clause(PickupArea.tenant_code, tenant)
+        )
+    ).all()
+    unreachable = set((result.get("lscp") or {}).get("unreachable", []))
+    fig = go.Figure()
+
+    def add(xs, ys, text, name, marker):
+        if xs:
+            fig.add_trace(
+                go.Scatter(
+                    x=xs, y=ys, mode="markers", name=name, marker=marker, text=text,
+                    hoverinfo="text",
+                )
+            )  # fmt: skip
+
+    reach = [a for a in areas if str(a.id) not in unreachable]
+    add([a.lon for a in reach], [a.lat for a in reach], [a.name for a in reach],
+        "服务区域" if zh else "Service area", {"size": 6, "color": "#9aa0a6"})  # fmt: skip
+    far = [a for a in areas if str(a.id) in unreachable]
+    add([a.lon for a in far], [a.lat for a in far], [a.name for a in far],
+        "无候选点可达的区域" if zh else "Area no candidate reaches",
+        {"size": 11, "color": "#d62728", "symbol": "x"})  # fmt: skip
+    if params.get("existing", "keep") == "keep":
+        pts = [p for p, st in network.points_on(session, tenant, day)
+               if st.status is PointStatus.ACTIVE]  # fmt: skip
+        add([p.lon for p in pts], [p.lat for p in pts], [f"{p.code} {p.name}" for p in pts],
+            "现有自提点" if zh else "Existing point", {"size": 6, "color": "#1b7a3e"})  # fmt: skip
+    sites = result.get("sites") or {}
+    for key, zh_name, en_name, marker in (
+        ("greedy", "贪心建议", "Greedy suggestion",
+         {"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": "#c07a00", "width": 2},
+          "symbol": "circle-open"}),
+        ("mclp", "最大覆盖（MCLP）", "Maximal covering (MCLP)",
+         {"size": 12, "color": "#1f5fbf", "symbol": "diamond"}),
+        ("lscp", "最少选址（LSCP）", "Set covering (LSCP)",
+         {"size": 14, "color": "#7b3fb5", "symbol": "star"}),
+    ):  # fmt: skip
+        chosen = [(cid, v) for cid, v in sites.items() if v.get(key)]
+        add([v["lon"] for _, v in chosen], [v["lat"] for _, v in chosen],
+            [f"{cid} {v['name']}" for cid, v in chosen], zh_name if zh else en_name, marker)  # fmt: skip
+    lats = [a.lat for a in areas] or [34.7]
+    mid = sum(lats) / len(lats)
+    fig.update_layout(
+        height=560,
+        margin={"l": 40, "r": 10, "t": 30, "b": 40},
+        legend={"orientation": "h"},
+        xaxis={"title": "经度" if zh else "Longitude"},
+        yaxis={
+            "title": "纬度" if zh else "Latitude",
+            "scaleanchor": "x",
+            "scaleratio": 1 / max(0.1, math.cos(math.radians(mid))),
+        },
+    )
+    return fig

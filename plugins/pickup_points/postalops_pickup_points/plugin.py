@@ -156,6 +156,33 @@ def postalops_status_labels():
             "suspended": Status("暂停", "Suspended", "warning"),
             "closed": Status("已关闭", "Closed", "neutral"),
         },
+        "pickup_points.scenario_status": {
+            "running": Status("计算中", "Running", "progress"),
+            "done": Status("已完成", "Done", "success"),
+            "failed": Status("失败", "Failed", "danger"),
+        },
+        "pickup_points.solver_status": {
+            "optimal": Status("已证最优", "Proven optimal", "success"),
+            "time_limit": Status("到时限停止", "Stopped at the time limit", "warning"),
+            "no_solution": Status("时限内无解", "No solution in time", "danger"),
+            "heuristic": Status("启发式", "Heuristic", "neutral"),
+        },
+        "pickup_points.capacity": {
+            "over": Status("超能力", "Over capacity", "danger"),
+            "ok": Status("能力内", "Within capacity", "success"),
+        },
+        "pickup_points.planned": {
+            "true": Status("已纳入规划", "Planned", "success"),
+            "false": Status("未纳入", "Not planned", "neutral"),
+        },
+        "audit.action": {
+            "pickup_points.siting.accept": Status(
+                "采纳选址为规划点", "Sites accepted as planned", "success"
+            ),
+        },
+        "audit.target": {
+            "pickup_points.siting_scenario": Status("自提点选址方案", "Siting scenario", "neutral"),
+        },
         "pickup_points.covered": {
             "true": Status("已覆盖", "Covered", "success"),
             "false": Status("未覆盖", "Not covered", "danger"),

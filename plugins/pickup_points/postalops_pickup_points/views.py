@@ -35,17 +35,26 @@ from postalops.i18n import row_problems
 from postalops.jobs import submit
 from postalops.listing import Column, Listing, ListPage
 from postalops.models import Job
+from pydantic import ValidationError as PydanticError
 from sqlmodel import select
 
-from . import coverage_store, direct_delivery_store, import_labels, item_flow, network
+from . import (
+    coverage_store,
+    direct_delivery_store,
+    import_labels,
+    item_flow,
+    network,
+    siting_store,
+)
 from .area_import import read_rows, validate_area_row, validate_point_row, validate_rows
 from .counter_handover import handover_share, trend
-from .figures import map_figure
+from .figures import map_figure, siting_figure
 from .metrics import kpis
-from .models import PickupArea, PickupPoint
+from .models import PickupArea, PickupPoint, PickupSitingScenario
 from .permissions import DIRECT, MANAGE, VIEW
 from .points import AREA_CATEGORY_LABELS, POINT_TYPE_LABELS, PointStatus
 from .site_suggestion import Candidate
+from .siting_store import SitingParams
 
 bp = Blueprint("pickup_points", __name__, template_folder="templates")
 
@@ -534,3 +543,150 @@ def point_status(point_id: int) -> Any:
         s.rollback()
         flash(error.message, "error")
     return redirect(url_for("pickup_points.points"))
+
+
+# --- siting scenarios (issue 20 §3) ----------------------------------------------------------
+
+
+def _siting_messages() -> dict[str, str]:
+    """The form's error per field, in the user's language (pydantic's own words are English)."""
+    return {
+        "name": _("At most 200 characters."),
+        "k": _("Enter a whole number from 1 to 1000."),
+        "existing": _("Choose whether today's points stay."),
+        "radius_urban_community_m": _("Enter metres from 0 to 100000."),
+        "radius_village_m": _("Enter metres from 0 to 100000."),
+        "radius_mailroom_m": _("Enter metres from 0 to 100000."),
+        "time_limit_s": _("Enter seconds from 1 to 600."),
+        "items_per_household": _("Enter a number from 0 to 10."),
+        "new_site_capacity": _("Enter a whole number from 1 to 1000000."),
+        "candidates": _("Candidates need id, lon and lat columns, lon and lat as numbers."),
+    }
+
+
+def _siting_page(errors: dict[str, str] | None = None) -> Any:
+    s = context.session()
+    unit = context.tenant()
+    rows = s.exec(
+        select(PickupSitingScenario)
+        .where(in_scope_clause(PickupSitingScenario.tenant_code, unit))
+        .order_by(PickupSitingScenario.created_at.desc(), PickupSitingScenario.id.desc())
+    ).all()
+    return render_template(
+        "pickup_points/siting.html",
+        unit=unit,
+        scenarios=ListPage(rows, request.args),
+        can_manage=context.principal().can(MANAGE),
+        errors=errors or {},
+        typed=request.form,
+    ), (422 if errors else 200)
+
+
+@bp.route("/siting", methods=["GET", "POST"])
+def siting() -> Any:
+    """Siting scenarios: the list, and the form that starts one as a tracked job."""
+    check_permission(VIEW)
+    if request.method == "GET":
+        return _siting_page()
+    check_permission(MANAGE)
+    form = {k: v.strip() for k, v in request.form.items() if k != "csrf_token" and v.strip()}
+    messages = _siting_messages()
+    errors: dict[str, str] = {}
+    f = request.files.get("file")
+    if f is not None and f.filename:
+        try:
+            rows = read_rows(f.read(), "xlsx" if f.filename.lower().endswith(".xlsx") else "csv")
+            form["candidates"] = [
+                {
+                    "id": str(r.get("id") or n),
+                    "lon": float(r["lon"]),
+                    "lat": float(r["lat"]),
+                    "name": (str(r["name"]) if r.get("name") else None),
+                }
+                for n, r in rows
+            ]
+        except (KeyError, ValueError, TypeError, PostalOpsError):
+            errors["file"] = messages["candidates"]
+    try:
+        params = SitingParams.model_validate(form)
+    except PydanticError as exc:
+        for e in exc.errors():
+            field = str(e["loc"][0]) if e.get("loc") else "name"
+            key = "file" if field == "candidates" else field
+            errors.setdefault(key, messages.get(field, _("Check this value.")))
+    if errors:
+        return _siting_page(errors)
+    try:
+        job = submit("pickup_points.siting", params.model_dump(mode="json"))
+    except PostalOpsError as error:
+        flash(error.message, "error")
+        return redirect(url_for("pickup_points.siting"))
+    return redirect(url_for("pickup_points.job_progress", job_id=job.id))
+
+
+@bp.route("/siting/<int:scenario_id>")
+def siting_scenario(scenario_id: int) -> Any:
+    """One scenario: LSCP, MCLP and the greedy side by side, the map, the chosen sites (to
+    accept as planned points) and the capacity check per point."""
+    check_permission(VIEW)
+    s = context.session()
+    try:
+        row = siting_store.get_scenario(s, scenario_id)
+    except PostalOpsError:
+        abort(404)
+    result = row.result or {}
+    planned = {p.candidate_id for p in siting_store.planned_sites(s, row.id)}
+    sites = sorted(
+        (dict(v, id=k) for k, v in (result.get("sites") or {}).items()),
+        key=lambda v: (not v["lscp"], -v["households"], v["id"]),
+    )
+    capacity = sorted(
+        (result.get("capacity") or {}).get("sites", []),
+        key=lambda c: (not c["over_capacity"], -float(c["utilisation"] or 0), c["name"]),
+    )
+    figure = None
+    if row.status == "done":
+        fig = siting_figure(s, row, is_zh())
+        figure = fig.to_html(full_html=False, include_plotlyjs=False, div_id="siting-map")
+    return render_template(
+        "pickup_points/siting_scenario.html",
+        row=row,
+        result=result,
+        sites=ListPage(sites, request.args, prefix="s_"),
+        capacity=ListPage(capacity, request.args, prefix="c_"),
+        planned=planned,
+        figure=figure,
+        categories=AREA_CATEGORY_LABELS,
+        can_manage=context.principal().can(MANAGE),
+    )
+
+
+@bp.route("/siting/<int:scenario_id>/accept", methods=["POST"])
+def siting_accept(scenario_id: int) -> Any:
+    """Accept the ticked sites as planned points (audited)."""
+    check_permission(MANAGE)
+    from postalops import ui
+
+    s = context.session()
+    try:
+        row = siting_store.get_scenario(s, scenario_id)
+    except PostalOpsError:
+        abort(404)
+    chosen = request.form.getlist("site")
+    if not chosen:
+        flash(_("Tick at least one site to accept."), "error")
+        return redirect(url_for("pickup_points.siting_scenario", scenario_id=scenario_id))
+    page = ui.confirm_first(
+        _("The ticked sites are recorded as planned points of this unit."),
+        _("Accept as planned points"),
+    )
+    if page is not None:
+        return page
+    try:
+        added = siting_store.accept_sites(s, row, chosen, context.principal().name)
+    except PostalOpsError as error:
+        s.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("pickup_points.siting_scenario", scenario_id=scenario_id))
+    flash(_("%(n)s sites accepted as planned points.", n=len(added)), "success")
+    return redirect(url_for("pickup_points.siting_scenario", scenario_id=scenario_id))
