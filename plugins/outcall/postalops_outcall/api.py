@@ -66,10 +66,20 @@ class AddressIn(BaseModel):
 
 
 class OutcomeIn(BaseModel):
-    outcome: Literal["accepted", "declined", "no_answer", "busy", "wrong_number", "callback"]
+    outcome: (
+        Literal["accepted", "declined", "no_answer", "busy", "wrong_number", "callback"] | None
+    ) = Field(None, description="required unless a disposition is given (it maps to one)")
+    disposition: str | None = Field(None, description="a code of the unit's disposition catalogue")
     callback_at: dt.datetime | None = None
     address: AddressIn | None = None
     note: str = ""
+    started_at: dt.datetime | None = Field(
+        None, description="when the call started (else the start recorded by the call buttons/CTI)"
+    )
+    ended_at: dt.datetime | None = None
+    wrapup_seconds: int | None = Field(
+        None, description="wrap-up after the call; default: from ended_at to now"
+    )
 
 
 class CatalogueEntryIn(BaseModel):
@@ -237,19 +247,31 @@ def claim() -> Any:
     summary="Record the outcome of your call on a case you hold; accepted creates the mail order",
 )
 def outcome(case_id: int, body: OutcomeIn) -> Any:
+    from .call_flow import record_call
+
     s = context.session()
-    case, order = services.record_outcome(
+    done = record_call(
         s,
         context.tenant(),
         case_id,
         _agent(),
-        body.outcome,
+        outcome=body.outcome,
+        disposition=body.disposition,
+        started_at=_aware(body.started_at),
+        ended_at=_aware(body.ended_at),
+        wrapup_seconds=body.wrapup_seconds,
         callback_at=_aware(body.callback_at),
         address=body.address.model_dump() if body.address else None,
         note=body.note,
+        now=utcnow(),
     )
     s.commit()
-    result: dict[str, Any] = {"case": services.masked_case(case), "order": None}
+    case, order = done.case, done.order
+    result: dict[str, Any] = {
+        "case": services.masked_case(case),
+        "order": None,
+        "offer_opt_out": done.offer_opt_out,
+    }
     if order is not None:
         result["order"] = _order_json(order, full=True)
     return result

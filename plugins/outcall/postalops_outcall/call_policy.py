@@ -100,6 +100,8 @@ class CallPolicy:
     queue_days: int = 7
     # A callback is held for the agent who promised it this long after its time, then anyone may take it.
     callback_hold: dt.timedelta = dt.timedelta(minutes=30)
+    # Calls to one phone number per local day, across every case of the unit (issue 20).
+    daily_calls_per_phone: int = 3
 
     def __post_init__(self) -> None:
         problems = []

@@ -97,6 +97,46 @@ KPI_DEFS: tuple[KpiDef, ...] = (
         "Median over cases whose first-ever attempt falls in the period of (first attempt − approval "
         "time) in minutes, 1 decimal; 0 when no case had its first call in the period.",
     ),
+    KpiDef(
+        "average_handle_seconds",
+        "seconds",
+        "平均处理时长",
+        "Average handle time",
+        "Mean over the period's attempts that recorded a call start and end of (end − start + "
+        "wrap-up) in seconds, 1 decimal; 0 when no attempt has times.",
+    ),
+    KpiDef(
+        "average_talk_seconds",
+        "seconds",
+        "平均通话时长",
+        "Average talk time",
+        "Mean (end − start) in seconds over the same attempts, 1 decimal; 0 when none.",
+    ),
+    KpiDef(
+        "average_wrapup_seconds",
+        "seconds",
+        "平均话后处理时长",
+        "Average wrap-up time",
+        "Mean wrap-up seconds (from the call's end to the saved outcome) over the same attempts, "
+        "1 decimal; 0 when none.",
+    ),
+    KpiDef(
+        "attempts_per_conversion",
+        "calls",
+        "每单转化外呼次数",
+        "Attempts per conversion",
+        "calls ÷ accepted (distinct cases accepted), both in the period, 2 decimals; 0 when "
+        "nothing was accepted.",
+    ),
+    KpiDef(
+        "service_level",
+        "ratio",
+        "服务水平（审批后按时首呼）",
+        "Service level (first call in time)",
+        "Eligible cases approved in the period (Asia/Shanghai date) whose first call came within "
+        "the unit's service_level_hours of approval ÷ those cases, leaving out a case still "
+        "inside its window and not called yet; 0 when none.",
+    ),
 )
 KPI_KEYS = tuple(k.key for k in KPI_DEFS)
 
@@ -111,6 +151,11 @@ class KpiCounts:
     departments: int = 0
     service_items: int = 0
     minutes_to_first_call: tuple[float | Decimal, ...] = ()
+    # handle time (issue 20): per timed attempt, seconds
+    talk_seconds: tuple[int, ...] = ()
+    wrapup_seconds: tuple[int, ...] = ()
+    service_level_met: int = 0
+    service_level_cases: int = 0
 
 
 def ratio(numerator: int, denominator: int) -> Decimal:
@@ -128,6 +173,18 @@ def median_minutes(values: Iterable[float | Decimal]) -> Decimal:
     return Decimal(statistics.median(vals)).quantize(MINUTE_PLACES, rounding=ROUND_HALF_UP)
 
 
+def _mean(values: list[int]) -> Decimal:
+    if not values:
+        return Decimal("0.0")
+    return (Decimal(sum(values)) / len(values)).quantize(MINUTE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _per(calls: int, conversions: int) -> Decimal:
+    if conversions == 0:
+        return Decimal("0.00")
+    return (Decimal(calls) / conversions).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 def kpi_values(counts: KpiCounts) -> dict[str, dict[str, Any]]:
     """The metrics-contract payload: counts as ints, rates and minutes as decimal strings."""
     raw: dict[str, int | Decimal] = {
@@ -140,6 +197,13 @@ def kpi_values(counts: KpiCounts) -> dict[str, dict[str, Any]]:
         "departments": counts.departments,
         "service_items": counts.service_items,
         "median_minutes_to_first_call": median_minutes(counts.minutes_to_first_call),
+        "average_handle_seconds": _mean(
+            [t + w for t, w in zip(counts.talk_seconds, counts.wrapup_seconds, strict=True)]
+        ),
+        "average_talk_seconds": _mean(list(counts.talk_seconds)),
+        "average_wrapup_seconds": _mean(list(counts.wrapup_seconds)),
+        "attempts_per_conversion": _per(counts.calls, counts.accepted_cases),
+        "service_level": ratio(counts.service_level_met, counts.service_level_cases),
     }
     return {
         d.key: {

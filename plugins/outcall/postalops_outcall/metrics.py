@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from postalops.db import in_scope_clause
+from postalops.db import in_scope_clause, utcnow
 from sqlmodel import Session
 
 from .call_policy import REACHED_OUTCOMES, Outcome
@@ -50,7 +50,26 @@ def counts(session: Session, tenant: str, date_from: dt.date, date_to: dt.date) 
             k.first_called_at < end,
         )
     ).all()
+    timed = session.execute(
+        sa.select(a.started_at, a.ended_at, a.wrapup_seconds).where(
+            in_scope_clause(a.tenant_code, tenant),
+            a.at >= start,
+            a.at < end,
+            a.started_at.is_not(None),
+            a.ended_at.is_not(None),
+        )
+    ).all()
+    from .live import service_level
+    from .service import get_settings
+
+    met, eligible = service_level(
+        session, tenant, start, end, utcnow(), get_settings(session, tenant).service_level_hours
+    )
     return KpiCounts(
+        talk_seconds=tuple(int((e - s_).total_seconds()) for s_, e, _w in timed),
+        wrapup_seconds=tuple(w or 0 for _s, _e, w in timed),
+        service_level_met=met,
+        service_level_cases=eligible,
         calls=int(row[0]),
         cases_called=int(row[1]),
         reached=int(row[2]),

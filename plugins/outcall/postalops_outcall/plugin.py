@@ -58,6 +58,14 @@ PERMISSIONS = [
     Permission(
         "outcall.export", "导出办件（脱敏）", "Export cases (masked)", ("outcall_supervisor", "ops")
     ),
+    Permission(
+        "outcall.supervise",
+        "查看坐席实时监控",
+        "Supervise agents live",
+        ("outcall_supervisor",),
+    ),
+    # The telephony provider's machine token (click-to-dial callbacks); no person needs it.
+    Permission("outcall.cti", "外呼平台回调", "Telephony provider callbacks", ()),
 ]
 
 
@@ -84,6 +92,7 @@ def postalops_permissions():
 
 @hookimpl
 def postalops_blueprints(app):
+    from . import api_ops, views_ops  # noqa: F401 (their routes join the two blueprints)
     from .api import api
     from .views import bp
 
@@ -220,9 +229,51 @@ def postalops_status_labels():
             domain: {k: Status(zh, en) for k, (zh, en) in labels.items()}
             for domain, labels in FACT_LABELS.items()
         },
+        **_issue20_labels(Status),
         "outcall.order_source": {
             "outcall": Status("外呼转邮寄", "From a call", "info"),
             "hall": Status("大厅寄递", "Mailed by the hall", "neutral"),
+        },
+    }
+
+
+def _issue20_labels(Status):
+    """Agents' states, pause codes, do-not-call reasons and click-to-dial calls in words."""
+    return {
+        "outcall.agent_state": {
+            "available": Status("空闲", "Available", "success"),
+            "on_call": Status("通话中", "On call", "progress"),
+            "wrap_up": Status("话后处理", "Wrap-up", "info"),
+            "paused": Status("暂停", "Paused", "warning"),
+        },
+        "outcall.pause_code": {
+            "break": Status("小休", "Break"),
+            "meal": Status("用餐", "Meal"),
+            "training": Status("培训", "Training"),
+            "meeting": Status("开会", "Meeting"),
+            "admin": Status("后台事务", "Back-office work"),
+        },
+        "outcall.dnc_reason": {
+            "opt_out": Status("本人要求不再来电", "Opted out", "warning"),
+            "complaint": Status("投诉", "Complaint", "danger"),
+            "wrong_person": Status("非本人号码", "Not the applicant's number", "neutral"),
+            "other": Status("其他", "Other", "neutral"),
+        },
+        "outcall.cti_call": {
+            "placed": Status("已发起", "Placed", "info"),
+            "started": Status("通话中", "In progress", "progress"),
+            "ended": Status("已结束", "Ended", "success"),
+        },
+        "audit.action": {
+            "outcall.dnc.add": Status("加入免打扰名单", "Do-not-call entry added", "warning"),
+            "outcall.dnc.remove": Status("移出免打扰名单", "Do-not-call entry removed", "info"),
+            "outcall.dispositions.save": Status("保存处理结果目录", "Dispositions saved", "info"),
+            "outcall.cti.save": Status("设置外呼平台", "Telephony provider set", "info"),
+        },
+        "audit.target": {
+            "outcall_dnc": Status("免打扰号码", "Do-not-call entry"),
+            "outcall_disposition": Status("处理结果目录", "Dispositions"),
+            "outcall_cti_config": Status("外呼平台", "Telephony provider"),
         },
     }
 

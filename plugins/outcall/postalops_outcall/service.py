@@ -23,6 +23,7 @@ from postalops.errors import Conflict, NotFound, ValidationError
 from sqlmodel import Session, select
 
 from . import call_policy as cp
+from . import dnc
 from . import settings as settings_schema
 from .address import DeliveryAddress, validate_address
 from .eligibility import Catalogue, CatalogueEntry, evaluate
@@ -74,6 +75,7 @@ def policy_of(settings: OutcallSettings) -> cp.CallPolicy:
         calling_hours=cp.CallingHours(settings.start(), settings.end(), settings.timezone),
         queue_days=settings.queue_days,
         callback_hold=dt.timedelta(minutes=settings.callback_hold_minutes),
+        daily_calls_per_phone=settings.daily_calls_per_phone,
     )
 
 
@@ -495,6 +497,8 @@ def claim_next(
         OutcallCase.reserved_until <= now,
     )
     own_first = sa.case((OutcallCase.reserved_agent == agent, 0), else_=1)
+    # never a number on the do-not-call list, nor one called its daily cap already (dnc.py)
+    fair = dnc.claim_filters(session, tenant, now, policy)
     for _ in range(5):
         candidates = session.exec(
             select(OutcallCase.id)
@@ -505,6 +509,7 @@ def claim_next(
                 OutcallCase.deadline > now,
                 free,
                 not_held_for_other,
+                *fair,
             )
             .order_by(own_first, OutcallCase.next_call_at, OutcallCase.id)
             .limit(8)
@@ -590,12 +595,14 @@ def record_outcome(
     address: Mapping[str, Any] | None = None,
     note: str = "",
     policy: cp.CallPolicy | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> tuple[OutcallCase, OutcallOrder | None]:
     """Record the agent's call on a case they hold; on ``accepted`` create the delivery order.
 
     Refuses (409) an unclaimed case or an expired claim, (422) a bad outcome, a callback
     without a future time, or an accepted call without a complete address. Nothing is written
-    on refusal.
+    on refusal. ``details`` are further attempt columns (handle time, disposition, recording:
+    see ``call_flow``).
     """
     now = now or utcnow()
     try:
@@ -629,6 +636,7 @@ def record_outcome(
             at=now,
             callback_at=callback_at if outcome == cp.Outcome.CALLBACK else None,
             note=note[:500],
+            **dict(details or {}),
         )
     )
     _store_state(case, state)

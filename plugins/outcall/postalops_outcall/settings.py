@@ -69,6 +69,26 @@ class OutcallSettings(BaseModel):
         title="Waybill prefix (2 capital letters)",
         json_schema_extra=label("运单前缀（两位大写字母）"),
     )
+    daily_calls_per_phone: int = Field(
+        3,
+        ge=1,
+        le=50,
+        title="Calls per phone number per day (all cases)",
+        json_schema_extra=label(
+            "每个号码每天最多外呼次数",
+            help_zh="同一号码在本单位所有办件上的当天外呼合计，达到后当天不再派发",
+            help_en="All cases of the unit together; at the cap the number is not offered again that day",
+        ),
+    )
+    service_level_hours: int = Field(
+        24,
+        ge=1,
+        le=720,
+        title="Service level: first call within (hours of approval)",
+        json_schema_extra=label(
+            "服务水平：审批后多少小时内首呼", help_zh="统计符合条件办件在该时长内完成首呼的占比"
+        ),
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -262,17 +262,25 @@ def work() -> Any:
 def _render_work(
     s: Any, tenant: str, agent: str, now: dt.datetime, form: Any = None, errors: Any = None
 ) -> Any:
+    from .views_ops import workbench_context
+
     case = services.active_claim(s, tenant, agent, now)
     script = call_script.for_case(s, case) if case is not None else None
     policy = services.policy_of(services.get_settings(s, tenant))
+    shown = services.masked_case(case, full=True) if case else None
+    extra = workbench_context(s, tenant, agent, shown, now)
+    s.commit()  # a new agent's state row
+    opt_out = request.args.get("opt_out", type=int)
     return _render(
         "work.html",
-        case=services.masked_case(case, full=True) if case else None,
+        case=shown,
         script=script,
         open_now=policy.calling_hours.contains(now),
         policy=policy,
         form=form or {},
         errors=errors or {},
+        opt_out_case=opt_out,
+        **extra,
     )
 
 
@@ -282,6 +290,7 @@ def _outcome_errors(exc: PostalOpsError) -> dict[str, str]:
         "phone": _("Enter a mobile number (11 digits) or a landline with its area code."),
         "callback_at": _("Enter the call-back date and time."),
         "outcome": _("Choose the outcome of the call."),
+        "disposition": _("Choose a disposition of the list, matching the outcome."),
     }
     out: dict[str, str] = {}
     for field, message in ui.field_errors(exc.details).items():
@@ -293,6 +302,16 @@ def _outcome_errors(exc: PostalOpsError) -> dict[str, str]:
         else:
             out[name] = words.get(name, _("Check this value."))
     return out
+
+
+def _accepting(code: str | None) -> bool:
+    """The chosen disposition counts as accepted (the address is then required)."""
+    if not code:
+        return False
+    from .dispositions import catalogue
+
+    s, tenant = context.session(), context.tenant()
+    return any(d.code == code and d.outcome == Outcome.ACCEPTED.value for d in catalogue(s, tenant))
 
 
 @bp.route("/work/<int:case_id>/outcome", methods=["POST"])
@@ -308,23 +327,28 @@ def work_outcome(case_id: int) -> Any:
             errors = {"callback_at": _("Call-back time is not a valid date and time.")}
             return _render_work(s, tenant, agent, utcnow(), form=f, errors=errors), 422
     address = None
-    if f.get("outcome") == Outcome.ACCEPTED.value:
+    if f.get("outcome") == Outcome.ACCEPTED.value or _accepting(f.get("disposition")):
         address = {
             k: f.get(k, "")
             for k in ("province", "city", "district", "detail", "recipient", "phone")
         }
+    from .call_flow import record_call
+
     try:
-        _case, order = services.record_outcome(
+        done = record_call(
             s,
             tenant,
             case_id,
             agent,
-            f.get("outcome", ""),
+            outcome=f.get("outcome") or None,
+            disposition=f.get("disposition") or None,
             callback_at=callback_at,
             address=address,
             note=f.get("note", ""),
+            now=utcnow(),
         )
         s.commit()
+        order = done.order
     except PostalOpsError as exc:
         errors = _outcome_errors(exc)
         if not errors or exc.status != 422:  # not about a field: say it above the page
@@ -336,6 +360,8 @@ def work_outcome(case_id: int) -> Any:
         flash(_("Converted to mail: waybill %(no)s", no=order.waybill_no), "info")
         return redirect(url_for("outcall.order_label", order_id=order.id))
     flash(_("Call recorded."), "info")
+    if done.offer_opt_out:
+        return redirect(url_for("outcall.work", opt_out=case_id))
     return redirect(url_for("outcall.work"))
 
 

@@ -56,6 +56,13 @@ def test_kpis_for_the_hand_table():
         "service_items": 22,
         # Cases whose first-ever call is in the period: A (60 min) and B (10 min); median 35.
         "median_minutes_to_first_call": "35.0",
+        # 5 calls ÷ 2 accepted cases = 2.5
+        "attempts_per_conversion": "2.50",
+        # these plain records carry no call times nor service-level cases (test_handle_time)
+        "average_handle_seconds": "0.0",
+        "average_talk_seconds": "0.0",
+        "average_wrapup_seconds": "0.0",
+        "service_level": "0.0000",
     }
 
 
