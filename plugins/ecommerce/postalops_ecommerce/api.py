@@ -10,19 +10,27 @@ import datetime as dt
 from typing import Literal
 
 from flask import current_app, request
-from postalops import context
+from postalops import clock, context
 from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
-from postalops.errors import Conflict, ValidationError
+from postalops.errors import Conflict, NotFound, PostalOpsError, ValidationError
 from postalops.imports import RowErrors, check_rows, read_upload
 from postalops.jobs import submit
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from . import board_cache, campaigns, catalogue, community
+from . import board_cache, campaigns, catalogue, community, settlement
 from . import metrics as figures
 from .catalogue import readiness
 from .ingest import ingest_events, ingest_orders
-from .models import Campaign, Leader, Merchant, Product
+from .models import (
+    Campaign,
+    CommissionRate,
+    GroupSession,
+    Leader,
+    Merchant,
+    Product,
+    Statement,
+)
 from .order_rows import group_line_rows, parse_event, parse_moment, parse_numbered, parse_order
 from .pickup import PointDirectory
 
@@ -102,6 +110,9 @@ class SessionIn(BaseModel):
     starts_at: dt.datetime
     ends_at: dt.datetime
     skus: list[str] = []
+    min_orders: int | None = Field(
+        default=None, ge=1, description="成团: fewest orders; closing below it cancels the session"
+    )
 
 
 class MerchantIn(BaseModel):
@@ -599,3 +610,249 @@ def start_refresh():
 )
 def start_recompute():
     return {"job": submit("ecommerce.recompute", {}).id}
+
+
+# --- leader commission, pickup verification, statements, group threshold (issue 19 §3) --------
+
+
+class CommissionRateIn(BaseModel):
+    unit: str | None = Field(default=None, description="unit the rate is set at (default: yours)")
+    sku: str = Field(default="", max_length=40, description="a product, or")
+    category: str = Field(default="", max_length=30, description="a whole category")
+    rate: str = Field(description='a fraction as a decimal string, e.g. "0.08" for 8 %')
+    effective_from: dt.date
+
+
+class PickupIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40, description="the order's pickup code")
+    pickup_point: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the verifying point (taken from a token bound to pickup_point:<code>)",
+    )
+    verified_at: dt.datetime | None = Field(
+        default=None,
+        description="when a device verified offline and syncs later (default: now; never ahead)",
+    )
+
+
+class PeriodIn(BaseModel):
+    period: str = Field(description="a month, YYYY-MM")
+
+
+class PaidIn(BaseModel):
+    paid_on: dt.date | None = None
+
+
+def _secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def _rate_json(r) -> dict:
+    return {"id": r.id, "unit": r.unit_code, "sku": r.sku, "category": r.category,
+            "rate": r.rate, "effective_from": r.effective_from.isoformat()}  # fmt: skip
+
+
+@api.operation(
+    "/commission-rates",
+    methods=["POST"],
+    body=list[CommissionRateIn],
+    permission="ecommerce.settle",
+    summary="Set leader commission rates per product or category, effective-dated",
+    status=201,
+)
+def push_commission_rates(body: list[CommissionRateIn]):
+    session = context.session()
+    errors = RowErrors()
+    made = []
+    for n, item in enumerate(body):
+        try:
+            with session.begin_nested():
+                made.append(
+                    settlement.set_rate(
+                        session,
+                        unit=item.unit or context.tenant(),
+                        rate=item.rate,
+                        effective_from=item.effective_from,
+                        sku=item.sku,
+                        category=item.category,
+                        by=context.principal().name,
+                    )
+                )
+        except PostalOpsError as exc:
+            errors.extend(n, [{"field": d.get("field"), "message": d.get("message", exc.message)}
+                              for d in exc.details] or [{"field": None, "message": exc.message}])  # fmt: skip
+    errors.raise_if_any()
+    session.commit()
+    return {"created": [_rate_json(r) for r in made]}
+
+
+@api.operation("/commission-rates", permission="ecommerce.view", summary="Commission rates")
+def list_commission_rates():
+    stmt = select(CommissionRate).order_by(CommissionRate.effective_from, CommissionRate.id)
+    return paginate(context.session(), stmt, _rate_json)
+
+
+@api.operation(
+    "/orders/<order_no>/pickup-code",
+    permission="ecommerce.ingest",
+    summary="An order's pickup code (提货码), for the e-shop to show its customer",
+)
+def get_pickup_code(order_no: str):
+    return settlement.code_for(context.session(), _secret(), order_no)
+
+
+@api.operation(
+    "/pickups",
+    methods=["POST"],
+    body=PickupIn,
+    permission="ecommerce.pickup",
+    summary="Verify a pickup code at a pickup point (核销): the order becomes picked up",
+    status=201,
+)
+def verify_pickup(body: PickupIn):
+    principal = context.principal()
+    point = body.pickup_point
+    bound = (principal.subject or "").removeprefix("pickup_point:")
+    if principal.subject and principal.subject.startswith("pickup_point:"):
+        if point and point != bound:
+            raise ValidationError(
+                f"this token verifies at {bound}, not {point}",
+                code="wrong_pickup_point",
+                details=[{"field": "pickup_point", "message": "not this token's pickup point"}],
+            )
+        point = bound
+    if not point:
+        raise ValidationError(
+            "pickup_point is required",
+            code="pickup_point_required",
+            details=[{"field": "pickup_point", "message": "required"}],
+        )
+    session = context.session()
+    result = settlement.verify_pickup(
+        session, _secret(), code=body.code, point=point, by=principal.name,
+        at=_aware(body.verified_at),
+    )  # fmt: skip
+    session.commit()
+    return result
+
+
+def _statement_json(st, leader=None, lines=None) -> dict:
+    out = {
+        "id": st.id,
+        "leader": leader.code if leader else st.leader_id,
+        "branch": st.tenant_code,
+        "period": st.period,
+        "status": st.status,
+        "earned": st.earned,
+        "clawback": st.clawback,
+        "carried": st.carried,
+        "payable": st.payable,
+        "prepared_by": st.prepared_by,
+        "decided_by": st.decided_by or None,
+        "decided_on": st.decided_on.isoformat() if st.decided_on else None,
+        "paid_on": st.paid_on.isoformat() if st.paid_on else None,
+    }
+    if lines is not None:
+        out["lines"] = [
+            {"order_no": ln.order_no, "kind": ln.kind, "base": ln.base,
+             "commission": ln.commission, "picked_up_on": ln.picked_up_on.isoformat()}
+            for ln in lines
+        ]  # fmt: skip
+    return out
+
+
+@api.operation(
+    "/statements",
+    methods=["POST"],
+    body=PeriodIn,
+    permission="ecommerce.settle",
+    summary="Draw up the month's commission statements of the leaders in scope (idempotent)",
+    status=201,
+)
+def prepare_statements(body: PeriodIn):
+    session = context.session()
+    result = settlement.generate(
+        session, context.tenant(), body.period, by=context.principal().name
+    )
+    session.commit()
+    return result
+
+
+@api.operation(
+    "/statements",
+    permission="ecommerce.view",
+    summary="Commission statements (?period=&status=), or the payout export (?export=csv|xlsx)",
+)
+def list_statements():
+    from .statement_listing import STATEMENTS
+
+    page = STATEMENTS.run(context.session(), request.args)
+    if page.export:
+        return page.export_response()
+    stmt = select(Statement, Leader).join(Leader, Leader.id == Statement.leader_id)
+    if request.args.get("period"):
+        stmt = stmt.where(Statement.period == request.args["period"])
+    if request.args.get("status"):
+        stmt = stmt.where(Statement.status == request.args["status"])
+    return paginate(
+        context.session(),
+        stmt.order_by(Statement.period, Leader.code),
+        lambda row: _statement_json(row[0], row[1]),
+    )
+
+
+@api.operation("/statements/<int:statement_id>", permission="ecommerce.view",
+               summary="One statement with its order lines")  # fmt: skip
+def get_statement(statement_id: int):
+    session = context.session()
+    st = settlement.get(session, statement_id)
+    leader = session.exec(select(Leader).where(Leader.id == st.leader_id)).first()
+    return _statement_json(st, leader, settlement.lines_of(session, st.id))
+
+
+def _decide(statement_id: int, approve: bool):
+    session = context.session()
+    st = settlement.decide(
+        session, statement_id, approve=approve, by=context.principal().name, on=clock.today()
+    )
+    session.commit()
+    return _statement_json(st)
+
+
+@api.operation("/statements/<int:statement_id>/approve", methods=["POST"],
+               permission="ecommerce.settle_approve",
+               summary="Approve a statement (not by who prepared it)")  # fmt: skip
+def approve_statement(statement_id: int):
+    return _decide(statement_id, True)
+
+
+@api.operation("/statements/<int:statement_id>/reject", methods=["POST"],
+               permission="ecommerce.settle_approve", summary="Reject a statement")  # fmt: skip
+def reject_statement(statement_id: int):
+    return _decide(statement_id, False)
+
+
+@api.operation("/statements/<int:statement_id>/pay", methods=["POST"], body=PaidIn,
+               permission="ecommerce.settle",
+               summary="Record the payout of an approved statement")  # fmt: skip
+def pay_statement(statement_id: int, body: PaidIn):
+    session = context.session()
+    st = settlement.pay(
+        session, statement_id, by=context.principal().name, on=body.paid_on or clock.today()
+    )
+    session.commit()
+    return _statement_json(st)
+
+
+@api.operation("/sessions/<code>/close", methods=["POST"], permission="ecommerce.groupbuy",
+               summary="Close a group-buy session; below its minimum (成团) it is cancelled "
+               "and its orders refunded")  # fmt: skip
+def close_group_session(code: str):
+    session = context.session()
+    group = session.exec(select(GroupSession).where(GroupSession.code == code)).first()
+    if group is None:
+        raise NotFound("unknown session", details=[{"field": "code", "message": "unknown session"}])
+    result = settlement.close_session(session, group)
+    session.commit()
+    return result

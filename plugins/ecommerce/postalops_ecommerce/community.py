@@ -58,6 +58,7 @@ def add_session(
     starts_at: dt.datetime,
     ends_at: dt.datetime,
     skus: list[str],
+    min_orders: int | None = None,
 ) -> GroupSession:
     leader = session.exec(select(Leader).where(Leader.code == leader_code)).first()
     if leader is None:
@@ -74,6 +75,7 @@ def add_session(
         starts_at=starts_at,
         ends_at=ends_at,
         skus=list(skus),
+        min_orders=min_orders,
     )
     session.add(gs)
     session.flush()
@@ -189,6 +191,8 @@ def import_sessions(session: Session, campaign: Campaign, rows: list[dict]) -> i
             "starts_at": r["starts_at"],
             "ends_at": r["ends_at"],
             "skus": list(r["skus"]),
+            "min_orders": r.get("min_orders"),
+            "state": "open",
         }
         for r in rows
         if r["code"] not in have

@@ -74,3 +74,25 @@ def import_orders(ctx: JobContext, orders: list[dict], first_row: int = 2) -> di
         "duplicate": total - created,
         "rows": report[:1000],
     }
+
+
+@job(
+    "ecommerce.close_sessions",
+    label_zh="团购场次成团检查",
+    label_en="Close ended group-buy sessions",
+    result_url="/p/ecommerce/groupbuy",
+)
+def close_sessions(ctx: JobContext) -> dict:
+    """Close the ended sessions of the job's unit that set a minimum (成团): below it a session
+    is cancelled and its orders refunded (idempotent: a closed session is left as it is)."""
+    from . import settlement
+
+    closed = settlement.close_due_sessions(ctx.session)
+    if closed:
+        rollup.refresh(ctx.session, ctx.tenant)
+    ctx.session.commit()
+    return {
+        "closed": sum(1 for c in closed if c["state"] == "closed"),
+        "cancelled": sum(1 for c in closed if c["state"] == "cancelled"),
+        "refunded": sum(c["refunded"] for c in closed),
+    }

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from . import board_cache
 from .attainment import attainment, rank
 from .board_cache import BoardCache
-from .models import Campaign, Rollup, Target
+from .models import Campaign, Order, Pickup, Rollup, Statement, Target
 from .order_rows import SHANGHAI
 from .plan_curve import cumulative, plan_line
 from .targets import MONEY_KINDS, plan_for_unit
@@ -231,6 +231,57 @@ def metrics(session: Session, tenant: str, date_from: dt.date, date_to: dt.date)
         "orders": k(actual["orders"], "orders", "订单数", "Orders"),
         "ten_thousand_order_groups": k(
             actual["ten_thousand_order_groups"], "groups", "万单团", "Ten-thousand-order groups"
+        ),
+        **_pickup_and_commission(session, tenant, date_from, date_to),
+    }
+
+
+def _pickup_and_commission(
+    session: Session, tenant: str, date_from: dt.date, date_to: dt.date
+) -> dict:
+    """Picked-up orders and their rate, and commissions payable (README, KPIs)."""
+    r = Rollup.__table__
+    groupbuy_orders = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(r.c.orders), 0)).where(
+            in_scope_clause(r.c.tenant_code, tenant),
+            r.c.day >= date_from,
+            r.c.day <= date_to,
+            r.c.channel == "groupbuy",
+        )
+    ).scalar_one()
+    picked = session.exec(
+        select(sa.func.count())
+        .select_from(Pickup)
+        .join(Order, Order.id == Pickup.order_id)
+        .where(
+            in_scope_clause(Order.tenant_code, tenant),
+            Order.day >= date_from,
+            Order.day <= date_to,
+            Order.channel == "groupbuy",
+            Order.cancelled.is_(False),
+            Order.net_fen > 0,
+            Pickup.day <= date_to,
+        )
+    ).one()
+    payable = session.exec(
+        select(Statement.payable).where(
+            in_scope_clause(Statement.tenant_code, tenant),
+            Statement.status.in_(("approved", "paid")),
+            Statement.decided_on <= date_to,
+            sa.or_(Statement.paid_on.is_(None), Statement.paid_on > date_to),
+            Statement.payable > 0,
+        )
+    ).all()
+    rate = (
+        None
+        if not groupbuy_orders
+        else float((Decimal(picked) / Decimal(groupbuy_orders)).quantize(Decimal("0.0001")))
+    )
+    return {
+        "picked_up_orders": kpi(int(picked), "orders", "已提货订单", "Orders picked up"),
+        "picked_up_rate": kpi(rate, "ratio", "提货率", "Picked-up rate"),
+        "commissions_payable": kpi(
+            str(sum(payable, Decimal("0.00"))), "CNY", "应付团长佣金", "Commissions payable"
         ),
     }
 

@@ -15,7 +15,7 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
-from postalops.db import Money, UTCDateTime
+from postalops.db import SCOPE_INFO, Money, UTCDateTime
 from postalops.models import TenantScoped, ts_field
 from sqlmodel import JSON, Column, Field, SQLModel
 
@@ -110,6 +110,12 @@ class GroupSession(TenantScoped, table=True):
     starts_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ends_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     skus: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    min_orders: int | None = None
+    """成团: the fewest paid orders the session needs; closing below it cancels the session."""
+    state: str = Field(
+        default="open", max_length=12, sa_column_kwargs={"server_default": "open"}
+    )  # open | closed | cancelled
+    closed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class Order(TenantScoped, table=True):
@@ -214,3 +220,78 @@ class FiguresVersion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     reason: str = Field(max_length=40)
     at: dt.datetime = ts_field()
+
+
+class CommissionRate(SQLModel, table=True):
+    """A leader commission rate (团长佣金比例) for one product (``sku``) or a whole ``category``,
+    set at a unit for its subtree, in force from ``effective_from`` (a local day) until a later
+    row for the same product or category. Never updated: a change is a new row. ``rate`` is a
+    fraction as exact text ("0.08" for 8 %). Like a setting, a unit reads its own rates and
+    those above it (a province's rates apply in its cities) and writes only in its subtree."""
+
+    __tablename__ = "ecommerce_commission_rate"
+    __table_args__ = (
+        sa.Index("ix_ecommerce_commission_rate_key", "sku", "category"),
+        {"info": {SCOPE_INFO: {"column": "unit_code", "read": "path"}}},
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(max_length=200, index=True)
+    sku: str = Field(default="", max_length=40)
+    category: str = Field(default="", max_length=30)
+    rate: str = Field(max_length=12)
+    effective_from: dt.date
+    set_by: str = Field(default="", max_length=120)
+    recorded_at: dt.datetime = ts_field()
+
+
+class Pickup(TenantScoped, table=True):
+    """The verification (核销) of an order's pickup code at its pickup point: the order is then
+    picked up, which is what leader commission and the point's agent fee count. One per order."""
+
+    __tablename__ = "ecommerce_pickup"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="ecommerce_order.id", unique=True)
+    pickup_point: str = Field(max_length=64, index=True)
+    day: dt.date = Field(index=True)
+    verified_at: dt.datetime = ts_field()
+    verified_by: str = Field(default="", max_length=120)
+
+
+class Statement(TenantScoped, table=True):
+    """A leader's commission statement (佣金结算单) for one month, approved by maker-checker.
+
+    ``earned`` is the commission of orders picked up and not yet settled, ``clawback`` (≤ 0)
+    takes back what refunds after settlement removed, ``carried`` (≤ 0) is a previous
+    statement's negative balance, ``payable = earned + clawback + carried``; paid out only when
+    positive."""
+
+    __tablename__ = "ecommerce_statement"
+    id: int | None = Field(default=None, primary_key=True)
+    leader_id: int = Field(foreign_key="ecommerce_leader.id", index=True)
+    period: str = Field(max_length=7, index=True)  # YYYY-MM
+    status: str = Field(default="pending", max_length=12)  # pending|approved|rejected|paid
+    earned: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    clawback: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    carried: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    payable: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    prepared_by: str = Field(default="", max_length=120)
+    prepared_at: dt.datetime = ts_field()
+    decided_by: str = Field(default="", max_length=120)
+    decided_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    decided_on: dt.date | None = None
+    paid_by: str = Field(default="", max_length=120)
+    paid_on: dt.date | None = None
+
+
+class StatementLine(TenantScoped, table=True):
+    """One order on a statement: its commission earned (> 0) or clawed back (< 0)."""
+
+    __tablename__ = "ecommerce_statement_line"
+    id: int | None = Field(default=None, primary_key=True)
+    statement_id: int = Field(foreign_key="ecommerce_statement.id", index=True)
+    order_id: int = Field(foreign_key="ecommerce_order.id", index=True)
+    order_no: str = Field(max_length=64)
+    kind: str = Field(max_length=10)  # earned | clawback
+    base: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    commission: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    picked_up_on: dt.date

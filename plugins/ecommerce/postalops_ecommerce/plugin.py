@@ -63,6 +63,24 @@ def postalops_permissions():
         Permission(
             "ecommerce.refresh", "刷新排行", "Refresh the leaderboard", ("ops", "marketing")
         ),
+        Permission(
+            "ecommerce.pickup",
+            "核销提货码",
+            "Verify pickup codes",
+            ("ops", "marketing", "branch_head"),
+        ),
+        Permission(
+            "ecommerce.settle",
+            "编制团长佣金结算",
+            "Prepare leader commission statements",
+            ("marketing",),
+        ),
+        Permission(
+            "ecommerce.settle_approve",
+            "审批团长佣金结算",
+            "Approve leader commission statements",
+            ("marketing", "ops"),
+        ),
     ]
 
 
@@ -85,14 +103,20 @@ def postalops_blueprints(app):
 
 @hookimpl
 def postalops_actors():
-    from .jobs import import_orders, recompute, refresh
+    from .jobs import close_sessions, import_orders, recompute, refresh
 
-    return [refresh, recompute, import_orders]
+    return [refresh, recompute, import_orders, close_sessions]
 
 
 @hookimpl
 def postalops_schedules():
-    return [Schedule("ecommerce.refresh", "ecommerce.refresh", cron="* * * * *", tenant="cn")]
+    return [
+        Schedule("ecommerce.refresh", "ecommerce.refresh", cron="* * * * *", tenant="cn"),
+        # 成团: sessions whose window has ended are closed (cancelled below their minimum).
+        Schedule(
+            "ecommerce.close_sessions", "ecommerce.close_sessions", cron="*/10 * * * *", tenant="cn"
+        ),
+    ]
 
 
 @hookimpl
@@ -143,11 +167,48 @@ def postalops_status_labels():
     from postalops.ui import Status
 
     return {
+        "ecommerce.statement": {
+            "pending": Status("待审批", "Awaiting approval", "info"),
+            "approved": Status("已审批", "Approved", "success"),
+            "rejected": Status("已驳回", "Rejected", "danger"),
+            "paid": Status("已付款", "Paid", "success"),
+        },
+        "ecommerce.statement_line": {
+            "earned": Status("佣金", "Earned", "success"),
+            "clawback": Status("退款追回", "Clawed back", "warning"),
+        },
+        "ecommerce.session": {
+            "open": Status("进行中", "Open", "progress"),
+            "closed": Status("已成团", "Closed", "success"),
+            "cancelled": Status("未成团已取消", "Cancelled below minimum", "neutral"),
+        },
+        "ecommerce.pickup": {
+            "picked_up": Status("已提货", "Picked up", "success"),
+            "waiting": Status("待提货", "Waiting for pickup", "info"),
+        },
+        "audit.action": {
+            "ecommerce.commission_rate.set": Status("设置团长佣金比例", "Commission rate set"),
+            "ecommerce.statement.prepare": Status("编制佣金结算单", "Statement prepared", "info"),
+            "ecommerce.statement.approve": Status(
+                "审批佣金结算单", "Statement approved", "success"
+            ),
+            "ecommerce.statement.reject": Status("驳回佣金结算单", "Statement rejected", "danger"),
+            "ecommerce.statement.pay": Status("佣金已付款", "Commission paid out", "success"),
+            "ecommerce.session.close": Status("团购场次成团", "Session closed", "success"),
+            "ecommerce.session.cancel": Status(
+                "团购场次未成团取消", "Session cancelled below minimum", "neutral"
+            ),
+        },
+        "audit.target": {
+            "ecommerce_commission_rate": Status("团长佣金比例", "Commission rate"),
+            "ecommerce_statement": Status("佣金结算单", "Commission statement"),
+            "ecommerce_session": Status("团购场次", "Group-buy session"),
+        },
         "ecommerce.readiness": {
             "products": Status("缺产品", "No products", "warning"),
             "operations": Status("缺运营人员", "No operations staff", "warning"),
             "sales": Status("缺销售", "No sales", "warning"),
-        }
+        },
     }
 
 
@@ -158,3 +219,11 @@ def postalops_simulators():
     from . import simulate
 
     return [Simulator("ecommerce", simulate.tick)]
+
+
+@hookimpl
+def postalops_journal_entries(session, tenant, date_from, date_to):
+    """Leader commissions: accrued when a statement is approved, clawed back, paid out."""
+    from .journal import journal_entries
+
+    return journal_entries(session, tenant, date_from, date_to)
