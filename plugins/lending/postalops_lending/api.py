@@ -19,12 +19,23 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
+from postalops_lending.accounting import PBOC_SPECIAL, AccountingTerms, ProvisionRates
 from postalops_lending.classification import Bands
 from postalops_lending.credit_line import TaxModePolicy
-from postalops_lending.models import Application, Borrower, Instalment, Loan, Product, Relief
+from postalops_lending.models import (
+    Application,
+    Borrower,
+    Instalment,
+    Loan,
+    LoanEvent,
+    Product,
+    Relief,
+    WriteOff,
+)
 from postalops_lending.money import parse_amount
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
 from postalops_lending.services import (
+    accounting,
     applications,
     borrowers,
     loans,
@@ -112,6 +123,47 @@ class PolicyIn(BaseModel):
         )
 
 
+class ProvisionIn(BaseModel):
+    general: Rate = Field(default=Decimal("0.01"), ge=0, le=1)
+    special: dict[Literal["normal", "special_mention", "substandard", "doubtful", "loss"], Rate] = (
+        Field(default_factory=dict, description='class -> rate, e.g. {"loss": "1.00"}')
+    )
+
+
+class AccountingIn(BaseModel):
+    """A product's accounting settings (README, "Loan accounting"). Omitted: the defaults."""
+
+    penalty_surcharge: Rate = Field(
+        default=Decimal("0.5"), ge=0, le=2, description='penalty rate = rate × (1 + this), "0.5"'
+    )
+    compound_overdue_interest: bool = Field(
+        default=False, description="overdue interest earns the penalty rate too (复利)"
+    )
+    allocation_order: list[Literal["penalty", "interest", "principal"]] = Field(
+        default_factory=lambda: ["penalty", "interest", "principal"], min_length=3, max_length=3
+    )
+    arrangement_fee_rate: Rate = Field(
+        default=Decimal("0"), ge=0, lt=Decimal("0.1"), description='fee / principal, "0.01"'
+    )
+    provision: ProvisionIn | None = Field(
+        default=None, description="the product's own provision rates; none: the unit's"
+    )
+
+    def terms(self) -> AccountingTerms:
+        provision = None
+        if self.provision is not None:
+            special = dict(PBOC_SPECIAL)
+            special.update(self.provision.special)
+            provision = ProvisionRates(self.provision.general, special)
+        return AccountingTerms(
+            penalty_surcharge=self.penalty_surcharge,
+            compound_overdue_interest=self.compound_overdue_interest,
+            allocation_order=tuple(self.allocation_order),
+            arrangement_fee_rate=self.arrangement_fee_rate,
+            provision=provision,
+        )
+
+
 class ProductIn(BaseModel):
     code: str = Field(min_length=1, max_length=40)
     name_zh: str = Field(min_length=1, max_length=100)
@@ -127,6 +179,7 @@ class ProductIn(BaseModel):
         default=None, description="unit that offers it (in your scope); default: your unit"
     )
     policy: PolicyIn = Field(default_factory=PolicyIn)
+    accounting: AccountingIn = Field(default_factory=AccountingIn)
 
 
 class ProductPatch(BaseModel):
@@ -141,6 +194,7 @@ class ProductPatch(BaseModel):
     allow_prepayment: bool | None = None
     active: bool | None = Field(default=None, description="false: withdrawn, no new application")
     policy: PolicyIn | None = None
+    accounting: AccountingIn | None = None
 
 
 @api.operation("/products", summary="List loan products", permission=perm.VIEW, tags=["lending"])
@@ -177,6 +231,7 @@ def create_product(body: ProductIn):
         terms=terms,
         policy=body.policy.policy(),
         tenant_code=body.tenant_code,
+        accounting=body.accounting.terms(),
     )
     s.commit()
     return products.product_json(row), 201
@@ -213,6 +268,8 @@ def patch_product(product_id: int, body: ProductPatch):
         policy=body.policy.policy() if body.policy is not None else products.policy_of(row),
         active=row.active if body.active is None else body.active,
     )
+    if body.accounting is not None:
+        products.set_accounting(s, who, row, body.accounting.terms())
     s.commit()
     return products.product_json(row)
 
@@ -642,6 +699,125 @@ def record_repayment(loan_id: int, body: RepaymentIn):
     rep = loans.record_repayment(s, who, loan_id, body.amount, body.paid_on, body.reference)
     s.commit()
     return rep.model_dump(mode="json"), 201
+
+
+# --- loan accounting: reversals, write-off, recovery, events ---------------------------------
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+@api.operation(
+    "/loans/<int:loan_id>/repayments/<int:repayment_id>/reversal",
+    methods=["POST"],
+    body=ReasonIn,
+    permission=perm.APPROVE,
+    status=201,
+    summary="Reverse a repayment entered by mistake (a compensating row; latest first)",
+    tags=["lending"],
+)
+def reverse_repayment(loan_id: int, repayment_id: int, body: ReasonIn):
+    s, who = _ctx()
+    row = accounting.reverse_repayment(s, who, loan_id, repayment_id, body.reason)
+    s.commit()
+    return row.model_dump(mode="json"), 201
+
+
+@api.operation(
+    "/loans/<int:loan_id>/disbursement-reversal",
+    methods=["POST"],
+    body=ReasonIn,
+    permission=perm.APPROVE,
+    status=201,
+    summary="Reverse a disbursement entered by mistake (no repayment may stand)",
+    tags=["lending"],
+)
+def reverse_disbursement(loan_id: int, body: ReasonIn):
+    s, who = _ctx()
+    event = accounting.reverse_disbursement(s, who, loan_id, body.reason)
+    s.commit()
+    return event.model_dump(mode="json"), 201
+
+
+@api.operation(
+    "/loans/<int:loan_id>/write-offs",
+    methods=["POST"],
+    body=ReasonIn,
+    permission=perm.SERVICE,
+    status=201,
+    summary="Request the write-off (核销) of a loan classified 损失 (maker)",
+    tags=["lending"],
+)
+def request_write_off(loan_id: int, body: ReasonIn):
+    s, who = _ctx()
+    row = accounting.request_write_off(s, who, loan_id, body.reason)
+    s.commit()
+    return row.model_dump(mode="json"), 201
+
+
+@api.operation(
+    "/write-offs", summary="List write-off requests", permission=perm.VIEW, tags=["lending"]
+)
+def list_write_offs():
+    s, _ = _ctx()
+    return paginate(
+        s, select(WriteOff).order_by(WriteOff.id.desc()), lambda r: r.model_dump(mode="json")
+    )
+
+
+@api.operation(
+    "/write-offs/<int:write_off_id>/decision",
+    methods=["POST"],
+    body=DecisionIn,
+    permission=perm.APPROVE,
+    summary="Approve (write the loan off against its provision) or reject (checker)",
+    tags=["lending"],
+)
+def decide_write_off(write_off_id: int, body: DecisionIn):
+    s, who = _ctx()
+    row = accounting.decide_write_off(s, who, write_off_id, approve=body.approve, note=body.note)
+    s.commit()
+    return row.model_dump(mode="json")
+
+
+class RecoveryIn(BaseModel):
+    amount: Amount
+    recovered_on: dt.date
+    reference: str = Field(min_length=1, max_length=60)
+
+
+@api.operation(
+    "/loans/<int:loan_id>/recoveries",
+    methods=["POST"],
+    body=RecoveryIn,
+    permission=perm.SERVICE,
+    status=201,
+    summary="Record money recovered on a written-off loan",
+    tags=["lending"],
+)
+def record_recovery(loan_id: int, body: RecoveryIn):
+    s, who = _ctx()
+    event = accounting.record_recovery(
+        s, who, loan_id, body.amount, body.recovered_on, body.reference
+    )
+    s.commit()
+    return event.model_dump(mode="json"), 201
+
+
+@api.operation(
+    "/loans/<int:loan_id>/events",
+    summary="A loan's accounting events: accruals, provisions, write-off, recoveries, reversal",
+    permission=perm.VIEW,
+    tags=["lending"],
+)
+def loan_events(loan_id: int):
+    s, _ = _ctx()
+    loan = get_or_404(s, Loan, loan_id, "loan_id")
+    rows = s.exec(
+        select(LoanEvent).where(LoanEvent.loan_id == loan.id).order_by(LoanEvent.id)
+    ).all()
+    return {"items": [r.model_dump(mode="json") for r in rows]}
 
 
 # --- relief ------------------------------------------------------------------------------------

@@ -860,9 +860,7 @@ def loan_detail(loan_id: int) -> Any:
     for x in lines:
         by_version.setdefault(x.version, []).append(x)
     # a schedule runs up to 360 lines: 50 a page, each version paged on its own (v3_page=2)
-    versions = {
-        v: ListPage(xs, request.args, prefix=f"v{v}_") for v, xs in by_version.items()
-    }
+    versions = {v: ListPage(xs, request.args, prefix=f"v{v}_") for v, xs in by_version.items()}
     linked = {
         row.id: row.loan_no
         for row in s.exec(

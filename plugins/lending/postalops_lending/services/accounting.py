@@ -42,7 +42,9 @@ def loan_terms(session: Session, loan: Loan) -> rules.AccountingTerms:
     return terms_of(session.get(Product, loan.product_id))
 
 
-def provision_rates(session: Session, loan: Loan, terms: rules.AccountingTerms) -> rules.ProvisionRates:
+def provision_rates(
+    session: Session, loan: Loan, terms: rules.AccountingTerms
+) -> rules.ProvisionRates:
     """The product's rates when it sets them, otherwise the unit's settings (PBoC default)."""
     if terms.provision is not None:
         return terms.provision
@@ -322,7 +324,11 @@ def decide_write_off(
     day = clock.today()
     interest, penalty = interest_receivable(session, loan)
     principal = loan.outstanding_principal
-    before = {"status": loan.status, "outstanding_principal": principal, "provision": loan.provision}
+    before = {
+        "status": loan.status,
+        "outstanding_principal": principal,
+        "provision": loan.provision,
+    }
     session.add(
         LoanEvent(
             tenant_code=loan.tenant_code,
@@ -450,7 +456,9 @@ def reverse_repayment(
             details=[{"field": "repayment_id", "message": original.kind}],
         )
     if not reason.strip():
-        raise ValidationError("give the reason", details=[{"field": "reason", "message": "required"}])
+        raise ValidationError(
+            "give the reason", details=[{"field": "reason", "message": "required"}]
+        )
     ref = f"reversal:{original.id}"
     if session.exec(
         select(Repayment).where(Repayment.loan_id == loan.id, Repayment.reference == ref)
@@ -587,13 +595,17 @@ def _reclassify(session: Session, loan: Loan, as_of: dt.date) -> None:
     loan.days_past_due, loan.category = dpd, classify(dpd, Bands()).value
 
 
-def reverse_disbursement(session: Session, actor: Principal, loan_id: int, reason: str) -> LoanEvent:
+def reverse_disbursement(
+    session: Session, actor: Principal, loan_id: int, reason: str
+) -> LoanEvent:
     """Reverse a disbursement entered by mistake: a compensating event that takes the principal
     (and the fee withheld) back and the interest accrued on it out of income; the loan becomes
     ``reversed``. Refused while a repayment on it stands (reverse those first)."""
     loan = get_or_404(session, Loan, loan_id, "loan_id", for_update=True)
     if not reason.strip():
-        raise ValidationError("give the reason", details=[{"field": "reason", "message": "required"}])
+        raise ValidationError(
+            "give the reason", details=[{"field": "reason", "message": "required"}]
+        )
     if loan.status != "active" or loan.origin != "application":
         raise Conflict(
             "only an active loan disbursed from an application can be reversed",
@@ -692,7 +704,9 @@ def journal_lines(
         ]
         if sign < 0:
             debits, credits = credits, debits
-        out += _voucher(r.paid_on, r.tenant_code, f"lending:repayment:{r.id}", memo, debits, credits)
+        out += _voucher(
+            r.paid_on, r.tenant_code, f"lending:repayment:{r.id}", memo, debits, credits
+        )
     events = session.exec(
         select(LoanEvent).where(
             in_scope_clause(LoanEvent.tenant_code, tenant),

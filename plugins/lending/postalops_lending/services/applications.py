@@ -11,8 +11,8 @@ from postalops.context import Principal
 from postalops.errors import Forbidden, ValidationError
 from sqlmodel import Session
 
-from postalops_lending.accounting import AccountingTerms, arrangement_fee
 from postalops_lending import application_flow as flow
+from postalops_lending.accounting import AccountingTerms, arrangement_fee
 from postalops_lending.credit_line import pre_check
 from postalops_lending.models import Application, Borrower, Loan, Product
 from postalops_lending.services import loans
