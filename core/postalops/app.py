@@ -334,7 +334,9 @@ def _register_blueprints(app: Flask, registry: PluginRegistry) -> None:
 
 
 def _enabled_guard(key: str) -> Any:
-    """404 for a plugin's routes where the caller's active unit has it disabled."""
+    """404 for a plugin's routes where the caller's active unit has it disabled; where it is
+    enabled, the request's scope is narrowed for the plugin (``Scope.for_plugin``): the
+    subtrees below the unit where it is off are cut out, from the enablement cache."""
 
     def guard() -> None:
         from werkzeug.exceptions import NotFound as HTTPNotFound
@@ -345,5 +347,13 @@ def _enabled_guard(key: str) -> Any:
         registry: PluginRegistry = _ext("postalops.plugins")
         if key not in registry.enabled_at(ctx.db, ctx.unit or ""):
             raise HTTPNotFound()
+        narrowed = registry.plugin_scope_at(ctx.db, ctx.scope, key)
+        cut = (narrowed.off, narrowed.on) != (ctx.scope.off, ctx.scope.on)
+        ctx.scope = narrowed
+        if ctx._session is not None:
+            if cut:  # a bearer request's open session (PostgreSQL: one more set_config)
+                ctx.db.rescope(ctx._session, narrowed)
+            else:
+                ctx._session.info["scope"] = narrowed
 
     return guard

@@ -7,6 +7,11 @@ plugin author cannot forget the filter. On PostgreSQL each transaction also runs
 ``SET LOCAL ROLE <runtime role>`` and ``set_config('postalops.scope', ..., true)`` so row-level
 security is a second wall for Core statements and raw SQL; ``SET LOCAL`` dies with the
 transaction, so pooled connections never leak a scope.
+
+A scope narrowed for a plugin (:meth:`Scope.for_plugin`: a plugin's job, page or API call) also
+cuts out the subtrees below its unit where the plugin is off: the ORM criteria gain one
+``NOT (...)`` term per statement, and on PostgreSQL ``postalops.off`` carries the same cut as a
+regular expression the tenant policy tests (one comparison per row when nothing is cut out).
 """
 
 from __future__ import annotations
@@ -44,7 +49,6 @@ __all__ = [
     "check_in_scope",
     "SCOPE_INFO",
 ]
-
 
 
 def utcnow() -> dt.datetime:
@@ -148,7 +152,10 @@ def _scope_options(classes: Any, scope: Scope) -> list[Any]:
     classes: building a criterion for every tenant class of every installed plugin cost ~11 ms
     a statement with the six plugins, and grew with each plugin added (issue 17)."""
     code = scope.code or ""
-    return [_scope_option(cls, code) for cls in classes]
+    options = [_scope_option(cls, code) for cls in classes]
+    if scope.off:
+        options += [_off_option(cls, scope.off, scope.on) for cls in classes]
+    return options
 
 
 @functools.lru_cache(maxsize=4096)
@@ -161,6 +168,27 @@ def _scope_option(cls: type, code: str) -> Any:
         lambda c: or_(c.tenant_code == code, c.tenant_code.like(prefix)),
         include_aliases=True,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _off_option(cls: type, off: tuple[str, ...], on: tuple[str, ...]) -> Any:
+    """The criterion cutting a plugin's off subtrees out of one class (see Scope.for_plugin).
+    A plain expression, not a lambda: its shape depends on how many subtrees are cut out."""
+    return with_loader_criteria(cls, off_clause(cls.tenant_code, off, on), include_aliases=True)
+
+
+def off_clause(column: Any, off: tuple[str, ...], on: tuple[str, ...]) -> Any:
+    """SQL for ``column`` outside the cut-out subtrees ``off`` (except those of ``on`` inside
+    them): the ORM side of ``Scope.excludes``; ``postalops.off`` is the PostgreSQL side."""
+    from .tenancy import excluded_groups
+
+    arms = []
+    for root, holes in excluded_groups(off, on):
+        inside = in_scope_clause(column, root)
+        if holes:
+            inside = sa.and_(inside, sa.not_(or_(*(in_scope_clause(column, h) for h in holes))))
+        arms.append(inside)
+    return sa.not_(or_(*arms))
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -353,6 +381,7 @@ class Database:
         if self.runtime_role and not session.info.get("owner"):
             settings["role"] = self.runtime_role
         settings["postalops.scope"] = scope.pg_setting if scope else ""
+        settings["postalops.off"] = scope.pg_off if scope else ""
         for (table, column), value in (session.info.get("lookups") or {}).items():
             settings[lookup_setting(table, column)] = str(value)
         _set_local(connection, settings)
@@ -361,12 +390,13 @@ class Database:
         """Give a session opened for a sign-in lookup (``session(None, lookups=...)``) the
         caller's scope once the lookup has found who is calling, so a bearer request runs its
         token lookup and its work in one session and transaction. The lookups end here: on
-        PostgreSQL the open transaction's scope is set and its lookup settings are emptied."""
+        PostgreSQL the open transaction's scope is set and its lookup settings are emptied.
+        Also narrows a request's open session for a plugin (``Scope.for_plugin``)."""
         lookups = session.info.get("lookups") or {}
         session.info["scope"] = scope
         session.info["lookups"] = {}
         if self.is_postgres and session.in_transaction():
-            settings = {"postalops.scope": scope.pg_setting}
+            settings = {"postalops.scope": scope.pg_setting, "postalops.off": scope.pg_off}
             settings.update({lookup_setting(t, c): "" for t, c in lookups})
             _set_local(session.connection(), settings)
 
@@ -502,7 +532,11 @@ def check_in_scope(session: Session, tenant_code: str) -> None:
 # ``scope || '.'`` are exactly those in [scope || '.', scope || '/'), as '/' follows '.'.
 # An unset or empty scope matches nothing: NULL compares to nothing, and no code starts with
 # '.'. ``postalops_in_scope(code)`` is the same test as a function, for ad-hoc SQL.
+# Tenant rows also pass the plugin cut (``postalops.off``, see Scope.for_plugin): empty or unset
+# lets every row through after one comparison with the InitPlan's value; else the code must not
+# match the regular expression (compiled once per backend and pattern by PostgreSQL's cache).
 _SCOPE = "(SELECT current_setting('postalops.scope', true)"
+_OFF = "(SELECT current_setting('postalops.off', true))"
 
 
 def _scope_test(column: str) -> str:
@@ -513,10 +547,18 @@ def _scope_test(column: str) -> str:
     )
 
 
-RLS_POLICY = _scope_test("tenant_code")
+def _off_test(column: str) -> str:
+    return f"(COALESCE({_OFF}, '') = '' OR {column} !~ {_OFF})"
+
+
+def _tenant_test(column: str) -> str:
+    return f"({_scope_test(column)}) AND {_off_test(column)}"
+
+
+RLS_POLICY = _tenant_test("tenant_code")
 _RLS_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION postalops_in_scope(code text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT {_scope_test("code")} $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT {_tenant_test("code")} $$
 """
 
 

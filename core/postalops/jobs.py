@@ -248,6 +248,7 @@ class JobService:
         self.specs: dict[str, JobSpec] = {}
         self.actors: dict[str, dramatiq.Actor] = {}
         self._is_enabled = registry_is_enabled
+        self._registry = registry
         self._plugin_of: dict[str, str] = {}
         self._workers: list[dramatiq.Worker] = []
         db.jobs = self  # code holding only the database queues work after a commit (webhooks)
@@ -458,6 +459,10 @@ class JobService:
                 row.finished_at = utcnow()
                 s.add(row)
                 return
+            # The job works at its unit without the subtrees below it where its plugin is off
+            # (a province-wide job of a plugin that is off in one city never touches that
+            # city): the core enforces it, in the ORM criteria and the PostgreSQL policy.
+            scope = self._registry.plugin_scope(s, Scope.unit(unit), plugin)
             row.status, row.attempts, row.started_at = "running", row.attempts + 1, utcnow()
             row.error, row.message = None, "running"
             s.add(row)
@@ -469,7 +474,7 @@ class JobService:
             home_unit=unit,
             permissions=frozenset({"*"}),
         )
-        call = CallContext(db=self.db, scope=Scope.unit(unit), principal=who, unit=unit)
+        call = CallContext(db=self.db, scope=scope, principal=who, unit=unit)
         try:
             _bind_params(spec, row.params)
             with context.activate(call) as active:

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from . import hookspecs
 from .errors import Conflict, NotFound
 from .models import OrgUnit, PluginEnablement
-from .tenancy import ancestors, in_subtree
+from .tenancy import Scope, ancestors, in_subtree, plugin_exclusions
 
 __all__ = [
     "PluginInfo",
@@ -247,8 +247,9 @@ class PluginRegistry:
         self.plugins: dict[str, LoadedPlugin] = {}
         self._failure_lock = threading.Lock()
         self._logged: set[tuple[str, str]] = set()
-        # (generation, loaded at, rows, effective set per unit): see enabled_at()
-        self._enablement: tuple[int, float, list[tuple[str, str, bool]], dict[str, frozenset]]
+        # (generation, loaded at, rows, memo): see enabled_at(); the memo maps a unit to its
+        # effective set and a (unit, plugin) pair to its cut-out subtrees (plugin_scope_at())
+        self._enablement: tuple[int, float, list[tuple[str, str, bool]], dict[Any, Any]]
         self._enablement = (-1, 0.0, [], {})
         self.enablement_max_age = ENABLEMENT_MAX_AGE
         skip = set(skip)
@@ -536,8 +537,6 @@ class PluginRegistry:
         now = time.monotonic()
         if generation != db.generation(table) or now - loaded_at > self.enablement_max_age:
             generation = db.generation(table)  # read before loading: a later commit reloads
-            from .tenancy import Scope
-
             with db.session(Scope.system_scope()) as s:
                 rows = [
                     (r.unit_code, r.plugin_key, r.enabled)
@@ -555,6 +554,34 @@ class PluginRegistry:
         if found is None:
             found = memo[unit_code] = frozenset(self._effective_of(rows, unit_code))
         return found
+
+    def plugin_scope(self, session: Session, scope: Scope, key: str) -> Scope:
+        """``scope`` narrowed for work of ``key`` (``Scope.for_plugin``): the subtrees below its
+        unit where ``key`` is switched off are cut out, read from the database (a job's start).
+        Built-in plugins and the system scope are not narrowed."""
+        if scope.system or scope.code is None or self.is_builtin(key):
+            return scope
+        rows = session.exec(
+            select(PluginEnablement.unit_code, PluginEnablement.enabled).where(
+                PluginEnablement.plugin_key == key,
+                PluginEnablement.unit_code.like(scope.code + ".%"),  # type: ignore[union-attr]
+            )
+        ).all()
+        return scope.for_plugin(key, *plugin_exclusions(rows, scope.code))
+
+    def plugin_scope_at(self, db: Any, scope: Scope, key: str) -> Scope:
+        """:meth:`plugin_scope` from the per-process enablement cache of :meth:`enabled_at`
+        (the request path's narrowing of ``/p/<key>`` and ``/api/v1/<key>``): a dictionary
+        lookup once the (unit, plugin) pair was seen since the cache was loaded."""
+        if scope.system or scope.code is None or self.is_builtin(key):
+            return scope
+        self.enabled_at(db, scope.code)  # (re)loads the cache when stale
+        _generation, _loaded, rows, memo = self._enablement
+        cut = memo.get((scope.code, key))
+        if cut is None:
+            mine = ((u, on) for u, k, on in rows if k == key)
+            cut = memo[(scope.code, key)] = plugin_exclusions(mine, scope.code)
+        return scope.for_plugin(key, *cut)
 
     def _effective_of(self, rows: Iterable[tuple[str, str, bool]], unit_code: str) -> set[str]:
         depth = {code: i for i, code in enumerate(ancestors(unit_code))}
