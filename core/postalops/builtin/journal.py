@@ -15,11 +15,8 @@ from postalops import clock, context
 from postalops.api import ApiBlueprint, query_tenant
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError, ValidationError
-from postalops.i18n import core as _core_domain
 from postalops.ui import Status
 from postalops.vouchers import Journal, check_range, collect, export_bytes, filename
-
-_ = _core_domain.gettext
 
 api = ApiBlueprint("core_journal_api", __name__)
 bp = Blueprint("finance", __name__, url_prefix="")
