@@ -16,7 +16,14 @@ from postalops.metrics import kpi
 from sqlmodel import Session, select
 
 from postalops_lending.classification import NON_PERFORMING
-from postalops_lending.models import Application, Loan, PortfolioSnapshot, Relief, Repayment
+from postalops_lending.models import (
+    Application,
+    Loan,
+    LoanEvent,
+    PortfolioSnapshot,
+    Relief,
+    Repayment,
+)
 from postalops_lending.portfolio import median, ratio
 from postalops_lending.relief import ReliefKind
 
@@ -49,6 +56,7 @@ def compute(session: Session, tenant: str, date_from: dt.date, date_to: dt.date)
         select(sa.func.count(), money_sum(session, Loan.principal)).where(
             in_scope_clause(Loan.tenant_code, tenant),
             Loan.origin == "application",
+            Loan.status != "reversed",
             Loan.disbursed_on >= date_from,
             Loan.disbursed_on <= date_to,
         )
@@ -65,7 +73,15 @@ def compute(session: Session, tenant: str, date_from: dt.date, date_to: dt.date)
             in_scope_clause(Repayment.tenant_code, tenant), Repayment.paid_on <= date_to
         )
     ).one()
-    outstanding = to_decimal(session, _scalar(lent)) - to_decimal(session, _scalar(repaid))
+    taken_off = _event_sums(session, tenant, None, date_to)
+    outstanding = (
+        to_decimal(session, _scalar(lent))
+        - to_decimal(session, _scalar(repaid))
+        - taken_off["write_off"]["principal"]
+        - taken_off["disbursement_reversal"]["principal"]
+    )
+    period = _event_sums(session, tenant, date_from, date_to)
+    provisions = taken_off["provision"]["amount"] - taken_off["write_off"]["principal"]
 
     start, end = day_bounds(date_from, date_to)
     durations = session.exec(
@@ -131,6 +147,16 @@ def compute(session: Session, tenant: str, date_from: dt.date, date_to: dt.date)
             "Non-performing loan ratio",
             as_of=last_cob.isoformat() if last_cob else None,
         ),
+        "provisions": kpi(
+            provisions, "CNY", "贷款损失准备余额", "Loan-loss provisions", as_of=date_to.isoformat()
+        ),
+        "accrued_interest": kpi(
+            period["accrual"]["interest"], "CNY", "计提利息", "Interest accrued"
+        ),
+        "penalty_interest": kpi(
+            period["accrual"]["penalty"], "CNY", "计提罚息", "Penalty interest accrued"
+        ),
+        "written_off": kpi(period["write_off"]["amount"], "CNY", "核销金额", "Written off"),
         "relief_refinancing": kpi(
             int(reliefs.get(ReliefKind.REFINANCING.value, 0)),
             "cases",
@@ -150,6 +176,30 @@ def compute(session: Session, tenant: str, date_from: dt.date, date_to: dt.date)
             "Renewals without principal repayment",
         ),
     }
+
+
+EVENT_KINDS = ("accrual", "provision", "write_off", "disbursement_reversal", "recovery")
+
+
+def _event_sums(
+    session: Session, tenant: str, date_from: dt.date | None, date_to: dt.date
+) -> dict[str, dict[str, Decimal]]:
+    """Per event kind, the sums of amount, principal, interest and penalty of the loan events
+    dated in [date_from, date_to] (from the beginning when ``date_from`` is None)."""
+    where = [in_scope_clause(LoanEvent.tenant_code, tenant), LoanEvent.event_date <= date_to]
+    if date_from is not None:
+        where.append(LoanEvent.event_date >= date_from)
+    cols = ("amount", "principal", "interest", "penalty")
+    rows = session.exec(
+        select(LoanEvent.kind, *(money_sum(session, getattr(LoanEvent, c)) for c in cols))
+        .where(*where)
+        .group_by(LoanEvent.kind)
+    ).all()
+    zero = Decimal("0.00")
+    out = {k: dict.fromkeys(cols, zero) for k in EVENT_KINDS}
+    for kind, *values in rows:
+        out[kind] = {c: to_decimal(session, v) for c, v in zip(cols, values, strict=True)}
+    return out
 
 
 def _scalar(value: Any) -> Any:

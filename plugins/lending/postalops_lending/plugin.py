@@ -83,7 +83,7 @@ def postalops_migrations():
 
 @hookimpl
 def postalops_metrics(session, tenant, date_from, date_to):
-    """The eight lending KPIs (README, "Metrics")."""
+    """The lending KPIs (README, "Metrics")."""
     from postalops_lending import metrics
 
     return metrics.compute(session, tenant, date_from, date_to)

@@ -212,6 +212,16 @@ def test_write_off_by_maker_checker_then_a_recovery(
         ("loan_loss_provision", D("8660.00"), D("0")),
         ("credit_impairment_loss", D("0"), D("8660.00")),
     ])  # fmt: skip
+    m = maker.get(f"/api/v1/metrics?tenant={YINING}&from=2022-06-01&to=2022-06-30&plugin=lending")
+    kpis = m.get_json()["metrics"]["lending"]
+    # provisions: 874,660.00 - 8,660.00 booked - 866,000.00 used by the write-off = 0.00
+    assert D(str(kpis["provisions"]["value"])) == D("0.00")
+    # the 14 Jun close accrued 10 May -> 14 Jun in one event: 3,662.46; no penalty
+    assert D(str(kpis["accrued_interest"]["value"])) == D("3662.46")
+    assert D(str(kpis["penalty_interest"]["value"])) == D("0.00")
+    # written off: 866,000.00 + 3,662.46 = 869,662.46; the balance is then 0
+    assert D(str(kpis["written_off"]["value"])) == D("869662.46")
+    assert D(str(kpis["outstanding_balance"]["value"])) == D("0.00")
 
 
 def test_a_repayment_entered_by_mistake_is_reversed_by_a_new_row(
