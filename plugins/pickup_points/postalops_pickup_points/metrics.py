@@ -7,6 +7,7 @@ coverage, active points and switched points are taken on ``to``.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from postalops.metrics import kpi
@@ -18,6 +19,7 @@ from .direct_delivery_store import direct_point_count, share
 from .item_flow import counter_handover_totals, quality_total
 from .network import active_points
 from .points import AreaCategory
+from .siting_store import capacity_figures, latest_done, planned_count
 
 RATIO = "ratio"
 
@@ -26,8 +28,17 @@ def _value(v: Any) -> Any:
     return str(v) if v is not None else None
 
 
+def _ratio(num: int, den: int) -> str | None:
+    if not den:
+        return None
+    return str((Decimal(num) / Decimal(den)).quantize(Decimal("0.0001"), ROUND_HALF_UP))
+
+
 def kpis(session: Session, tenant: str, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
     """``{kpi: {"value", "unit", "label_zh", "label_en"}}`` for ``tenant`` and the period."""
+    items, offered, over = capacity_figures(session, tenant, date_from, date_to)
+    scenario = latest_done(session, tenant, date_to)
+    result = (scenario.result or {}) if scenario is not None else {}
     _, _, figures = coverage_on(session, tenant, date_to)
     rates = category_rates(figures, tenant)
     quality = quality_total(session, tenant, date_from, date_to)
@@ -68,5 +79,30 @@ def kpis(session: Session, tenant: str, date_from: dt.date, date_to: dt.date) ->
         ),
         "counter_handover_share": kpi(
             _value(handover_share(counter, inbound)), RATIO, "转窗投占比", "Counter handover share"
+        ),
+        "capacity_utilisation": kpi(
+            _ratio(items, offered), RATIO, "自提点能力利用率", "Point capacity utilisation"
+        ),
+        "over_capacity_points": kpi(over, "points", "超能力自提点", "Points over capacity"),
+        "planned_sites": kpi(
+            planned_count(session, tenant, date_to), "points", "规划自提点", "Planned sites"
+        ),
+        "siting_lscp_sites": kpi(
+            result["lscp"]["site_count"] if result else None,
+            "points",
+            "全覆盖最少选址数",
+            "Fewest sites for full coverage (LSCP)",
+        ),
+        "siting_mclp_coverage": kpi(
+            result["mclp"]["coverage"] if result else None,
+            RATIO,
+            "K个选址最大覆盖率",
+            "Coverage with K sites (MCLP)",
+        ),
+        "siting_greedy_coverage": kpi(
+            result["greedy"]["coverage"] if result else None,
+            RATIO,
+            "K个选址贪心覆盖率",
+            "Coverage with K sites (greedy)",
         ),
     }

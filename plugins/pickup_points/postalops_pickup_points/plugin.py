@@ -83,7 +83,7 @@ def postalops_migrations():
 
 @hookimpl
 def postalops_metrics(session, tenant, date_from, date_to):
-    """Nine KPIs, each defined in the plugin README."""
+    """Fifteen KPIs, each defined in the plugin README."""
     from .metrics import kpis
 
     return kpis(session, tenant, date_from, date_to)

@@ -302,3 +302,76 @@ def scenario_summary(row: PickupSitingScenario) -> dict[str, Any]:
         "created_at": row.created_at.isoformat() if row.created_at else None,
         "finished_at": row.finished_at.isoformat() if row.finished_at else None,
     }
+
+
+# --- figures for the metrics hook ----------------------------------------------------------
+
+
+def capacity_figures(
+    session: Session, tenant: str, date_from: dt.date, date_to: dt.date
+) -> tuple[int, int, int]:
+    """(inbound items, capacity offered, points over capacity) over the daily volumes of points
+    with a stated capacity in ``[from, to]``: each volume row offers its point's capacity once;
+    a point is over capacity when its inbound exceeded the capacity on at least one day."""
+    import sqlalchemy as sa
+
+    from .models import PickupDailyVolume, PickupPoint
+
+    where = (
+        in_scope_clause(PickupDailyVolume.tenant_code, tenant),
+        PickupPoint.capacity.is_not(None),
+        PickupDailyVolume.day >= date_from,
+        PickupDailyVolume.day <= date_to,
+    )
+    joined = (PickupPoint, PickupPoint.id == PickupDailyVolume.point_id)
+    items, offered = session.exec(
+        select(
+            sa.func.coalesce(sa.func.sum(PickupDailyVolume.inbound_items), 0),
+            sa.func.coalesce(sa.func.sum(PickupPoint.capacity), 0),
+        )
+        .select_from(PickupDailyVolume)
+        .join(*joined)
+        .where(*where)
+    ).one()
+    over = session.exec(
+        select(sa.func.count(sa.distinct(PickupDailyVolume.point_id)))
+        .select_from(PickupDailyVolume)
+        .join(*joined)
+        .where(*where, PickupDailyVolume.inbound_items > PickupPoint.capacity)
+    ).one()
+    return int(items), int(offered), int(over)
+
+
+def _local_end(day: dt.date) -> dt.datetime:
+    """The first instant after ``day`` ends in Asia/Shanghai, in UTC."""
+    from zoneinfo import ZoneInfo
+
+    nxt = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), ZoneInfo("Asia/Shanghai"))
+    return nxt.astimezone(dt.UTC)
+
+
+def planned_count(session: Session, tenant: str, date_to: dt.date) -> int:
+    """Planned sites accepted under ``tenant`` on or before ``to`` (local date)."""
+    import sqlalchemy as sa
+
+    return int(
+        session.exec(
+            select(sa.func.count(PickupPlannedSite.id)).where(
+                in_scope_clause(PickupPlannedSite.tenant_code, tenant),
+                PickupPlannedSite.accepted_at < _local_end(date_to),
+            )
+        ).one()
+    )
+
+
+def latest_done(session: Session, tenant: str, date_to: dt.date) -> PickupSitingScenario | None:
+    """The scenario under ``tenant`` finished last on or before ``to`` (local date)."""
+    return session.exec(
+        select(PickupSitingScenario)
+        .where(
+            in_scope_clause(PickupSitingScenario.tenant_code, tenant),
+            PickupSitingScenario.status == "done",
+            PickupSitingScenario.finished_at < _local_end(date_to),
+        )
+        .order_by(PickupSitingScenario.finished_at.desc(), PickupSitingScenario.id.desc())
+    ).first()
