@@ -244,3 +244,34 @@ def test_a_rate_is_for_a_product_or_a_category_and_a_fraction(po_app, world, mak
     assert planner.get("/api/v1/ecommerce/commission-rates").status_code == 403  # no view
     viewer = make_token("cn.hebei", "ecommerce.view")
     assert viewer.get("/api/v1/ecommerce/commission-rates").get_json()["items"] == []
+
+
+def test_the_payouts_reach_finance_through_the_core_journal(po_app, world, make_token):
+    """Through ``GET /api/v1/journal``: one September statement (A1: 5.00, as above) approved
+    and paid on 2022-10-08 gives, in October, one balanced payout voucher 5.00 Dr 其他应付款-团长佣金
+    / Cr 银行存款."""
+    planner = setup_catalogue_and_rates(make_token)
+    checker = make_token("cn.hebei", "ecommerce.settle_approve", "ecommerce.view")
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    pp1 = make_token("cn.hebei", "ecommerce.pickup", subject="pickup_point:PP-1")
+    batch = [order("A1", [("P1", 3, "12.50"), ("P2", 1, "19.99")])]
+    assert eshop.post("/api/v1/ecommerce/orders", json=batch).status_code == 200
+    pick_up(pp1, eshop, "A1", "2022-09-05T10:00:00+08:00")
+    (sid,) = planner.post("/api/v1/ecommerce/statements", json={"period": "2022-09"}).get_json()[
+        "created"
+    ]
+    assert checker.post(f"/api/v1/ecommerce/statements/{sid}/approve").status_code == 200
+    assert (
+        planner.post(
+            f"/api/v1/ecommerce/statements/{sid}/pay", json={"paid_on": "2022-10-08"}
+        ).status_code
+        == 200
+    )
+    finance = make_token("cn.hebei", "core.journal.read")
+    body = finance.get("/api/v1/journal?tenant=cn.hebei&from=2022-10-01&to=2022-10-31").get_json()
+    ours = [v for v in body["items"] if v["plugin"] == "ecommerce"]
+    assert len(ours) == 1 and ours[0]["balanced"] and ours[0]["debit"] == "5.00"
+    assert [(ln["code"], ln["debit"], ln["credit"]) for ln in ours[0]["lines"]] == [
+        ("2241.01", "5.00", "0.00"), ("1002", "0.00", "5.00"),
+    ]  # fmt: skip
+    assert body["totals"]["balanced"] and body["degraded"] == []
