@@ -102,9 +102,11 @@ def postalops_demo(session, units, rng, progress):
     """Henan's areas, points, volumes and items for Aug–Sep 2022 (see README, "Demo")."""
     from .demo import build_demo
     from .demo_present import build_present  # volumes and items up to today (issue 16 §2)
+    from .demo_siting import build_siting  # saved siting scenarios (issue 20 §3)
 
     build_demo(session, units, progress)
     build_present(session, units, progress)
+    build_siting(session, units, progress)
 
 
 @hookimpl
