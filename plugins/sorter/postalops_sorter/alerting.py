@@ -76,12 +76,12 @@ def unit_rules(session: Session, station: str) -> dict[AlertKind, UnitRule]:
     province, group) among those the session can see, else the defaults."""
     chain = _chain(station)
     rows = session.exec(
-        select(AlarmRule).where(AlarmRule.tenant_code.in_(chain))  # type: ignore[attr-defined]
+        select(AlarmRule).where(AlarmRule.unit_code.in_(chain))  # type: ignore[attr-defined]
     ).all()
     depth = {code: i for i, code in enumerate(chain)}
     best: dict[str, AlarmRule] = {}
     for r in rows:
-        if r.kind not in best or depth[r.tenant_code] > depth[best[r.kind].tenant_code]:
+        if r.kind not in best or depth[r.unit_code] > depth[best[r.kind].unit_code]:
             best[r.kind] = r
     out = {}
     for kind in AlertKind:

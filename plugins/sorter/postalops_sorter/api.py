@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, request
-from postalops import audit, context, webhooks
+from postalops import audit, clock, context, webhooks
 from postalops.api import ApiBlueprint, paginate, query_period, query_tenant
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import Forbidden, NotFound, ValidationError
@@ -551,7 +551,7 @@ def _move(
         alert_id,
         target,
         context.principal().name,
-        utcnow(),
+        clock.now().astimezone(dt.UTC),  # the network clock (frozen in tests)
         suppress_until,
         snooze_minutes=snooze_minutes,
         comment=comment,

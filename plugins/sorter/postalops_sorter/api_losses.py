@@ -11,7 +11,7 @@ from typing import Any
 
 from postalops import audit, clock, context
 from postalops.api import paginate, query_period, query_tenant
-from postalops.db import in_scope_clause, utcnow
+from postalops.db import in_scope_clause
 from postalops.errors import NotFound, ValidationError
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import select
@@ -431,7 +431,7 @@ class RuleIn(BaseModel):
 
 def rule_dict(r: Any, unit: str | None = None) -> dict[str, Any]:
     return {
-        "unit": unit or getattr(r, "tenant_code", None),
+        "unit": unit or getattr(r, "unit_code", None),
         "kind": str(r.kind),
         "enabled": r.enabled,
         "severity": str(r.severity),
@@ -451,7 +451,7 @@ def rule_dict(r: Any, unit: str | None = None) -> dict[str, Any]:
 def get_rules() -> Any:
     unit = context.tenant()
     s = context.session()
-    own = s.exec(select(AlarmRule).where(AlarmRule.tenant_code == unit)).all()
+    own = s.exec(select(AlarmRule).where(AlarmRule.unit_code == unit)).all()
     return {
         "unit": unit,
         "rules": [rule_dict(r) for r in own],
@@ -474,11 +474,11 @@ def save_rules(unit: str, body: list[RuleIn]) -> None:
             details.append({"row": i, "field": "escalate_to", "message": "name the second contact"})
     if details:
         raise ValidationError("invalid alarm rules", code="invalid_alarm_rules", details=details)
-    before = [rule_dict(r) for r in s.exec(select(AlarmRule).where(AlarmRule.tenant_code == unit))]
+    before = [rule_dict(r) for r in s.exec(select(AlarmRule).where(AlarmRule.unit_code == unit))]
     for r in body:
         row = s.exec(
-            select(AlarmRule).where(AlarmRule.tenant_code == unit, AlarmRule.kind == r.kind.value)
-        ).first() or AlarmRule(tenant_code=unit, kind=r.kind.value)
+            select(AlarmRule).where(AlarmRule.unit_code == unit, AlarmRule.kind == r.kind.value)
+        ).first() or AlarmRule(unit_code=unit, kind=r.kind.value)
         row.enabled, row.severity = r.enabled, r.severity.value
         row.threshold, row.minutes = r.threshold, r.minutes
         row.escalate_after_minutes = r.escalate_after_minutes
@@ -557,7 +557,13 @@ def timeline_json(alert_id: int) -> list[dict[str, Any]]:
 )
 def comment_alert(alert_id: int, body: CommentIn) -> Any:
     _alert_in_scope(alert_id)
-    alerting.comment(context.session(), alert_id, context.principal().name, body.text, utcnow())
+    alerting.comment(
+        context.session(),
+        alert_id,
+        context.principal().name,
+        body.text,
+        clock.now().astimezone(dt.UTC),
+    )
     context.session().commit()
     return {"alert_id": alert_id, "timeline": timeline_json(alert_id)}
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from postalops.db import UTCDateTime
 from postalops.models import TenantScoped, ts_field
-from sqlmodel import Column, Field
+from sqlmodel import Column, Field, SQLModel
 
 from .oee import Totals
 
@@ -169,14 +169,19 @@ class AlertEvent(TenantScoped, table=True):
     note: str = Field(default="", max_length=1000)
 
 
-class AlarmRule(TenantScoped, table=True):
+class AlarmRule(SQLModel, table=True):
     """A unit's rule for one alert kind; the nearest unit above a device wins, else the
     device's own thresholds. ``threshold``: items/h (low_throughput), jams (jam_spike), target
-    ratio (oee_below_target); ``minutes``: N (low_throughput), silence (silent), jam window."""
+    ratio (oee_below_target); ``minutes``: N (low_throughput), silence (silent), jam window.
+
+    Configuration inherited downwards, like the core's plugin settings: keyed by ``unit_code``,
+    not tenant-scoped, so a station reads the rules of the units above it; the API writes only
+    at the caller's active unit (in scope)."""
 
     __tablename__ = "sorter_alarm_rule"
-    __table_args__ = (sa.UniqueConstraint("tenant_code", "kind"),)
+    __table_args__ = (sa.UniqueConstraint("unit_code", "kind"),)
     id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(max_length=200, index=True)
     kind: str = Field(max_length=20)
     enabled: bool = True
     severity: str = Field(default="warning", max_length=10)

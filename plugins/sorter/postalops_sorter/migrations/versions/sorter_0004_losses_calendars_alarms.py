@@ -52,8 +52,8 @@ def upgrade() -> None:
 
     op.create_table(
         "sorter_alarm_rule",
-        _tenant(),
         sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("unit_code", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("severity", sa.String(length=10), nullable=False),
@@ -61,9 +61,9 @@ def upgrade() -> None:
         sa.Column("minutes", sa.Integer(), nullable=True),
         sa.Column("escalate_after_minutes", sa.Integer(), nullable=True),
         sa.Column("escalate_to", sa.String(length=120), nullable=True),
-        sa.UniqueConstraint("tenant_code", "kind"),
+        sa.UniqueConstraint("unit_code", "kind"),
     )
-    _index_tenant("sorter_alarm_rule")
+    op.create_index("ix_sorter_alarm_rule_unit_code", "sorter_alarm_rule", ["unit_code"])
 
     op.create_table(
         "sorter_reason",
