@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from postalops import context, formatting, ui
+from postalops import clock, context, formatting, ui
 from postalops.auth import check_permission
 from postalops.db import in_scope_clause
 from postalops.errors import PostalOpsError
@@ -27,7 +28,8 @@ from sqlmodel import select
 from . import import_labels, reports
 from .controls import controls_for
 from .ingest import ingest
-from .models import PayrollPayslip, PayrollRateCard, PayrollRun
+from .models import PayrollDeductionRate, PayrollPayslip, PayrollRateCard, PayrollRun
+from .net import publish_rates, rates_from_payload
 from .payroll_run import approve, check_can_run, payslip_lines, reopen
 from .period import Month
 from .permissions import APPROVE, INGEST, MANAGE, OWN_PAYSLIP, REOPEN, RUN, VIEW
@@ -103,6 +105,7 @@ RUNS = Listing(
         Column("own_items", "自有投递量（件）", "Own items", kind="count", sortable=True),
         Column("outsourced_items", "外包投递量（件）", "Outsourced items", kind="count"),
         Column("payroll_total", "工资总额", "Payroll total", kind="money", sortable=True),
+        Column("net_total", "实发工资", "Net pay", kind="money", sortable=True),
     ],
     default_sort="-month",
     tiebreak=(PayrollRun.tenant_code, PayrollRun.id),
@@ -221,6 +224,8 @@ def _slips_listing(run_id: int) -> Listing:
             Column("quota_completion", "揽收任务完成率", "Quota completion", kind="percent"),
             Column("quota_multiplier", "系数", "Multiplier", kind="number"),
             Column("total", "应发合计", "Total", kind="money", sortable=True),
+            Column("income_tax", "个人所得税", "Income tax", kind="money"),
+            Column("net_pay", "实发工资", "Net pay", kind="money", sortable=True),
         ],
         default_sort="courier_code",
         tiebreak=(PayrollPayslip.id,),
@@ -251,6 +256,11 @@ def _run_page(run: PayrollRun, errors: dict[str, str] | None = None) -> Any:
         can_approve=who.can(APPROVE) and not maker,
         maker_checker=who.can(APPROVE) and maker,
         can_reopen=who.can(REOPEN),
+        can_pay=who.can(RUN) and run.status == "approved",
+        recomputed=[
+            formatting.month(tuple(int(p) for p in m.split("-")), ui.locale())
+            for m in (run.net_notice or {}).get("months", [])
+        ],
         errors=errors or {},
         form=request.form,
     ), (422 if errors else 200)
@@ -359,6 +369,10 @@ def payslip(slip_id: int) -> Any:
     return render_template(
         "payroll/payslip.html",
         slip=slip,
+        employee_deductions=sum(
+            (v for v in (slip.pension, slip.medical, slip.unemployment, slip.housing_fund) if v),
+            Decimal("0.00"),
+        ),
         lines=payslip_lines(slip),
         month_text=_month_text(slip.month),
         staff=context.principal().can(VIEW),
@@ -387,7 +401,16 @@ def my_payslips() -> Any:
             ),
             Column("courier_code", "投递员", "Courier", show=False),
             Column("delivered_items", "投递量（件）", "Items delivered", kind="count"),
-            Column("total", "应发合计", "Total", kind="money"),
+            Column("total", "应发合计", "Gross pay", kind="money"),
+            Column("net_pay", "实发工资", "Net pay", kind="money"),
+            Column(
+                "pdf",
+                "PDF",
+                "PDF",
+                value=lambda s: _("Download PDF"),
+                href=lambda s: f"/api/v1/payroll/payslips/{s.id}.pdf",
+                export=False,
+            ),
         ],
         default_sort="-month",
         tiebreak=(PayrollPayslip.id,),
@@ -543,3 +566,109 @@ def costs() -> Any:
         date_from=date_from,
         date_to=date_to,
     )
+
+
+# --- statutory rates (五险一金) --------------------------------------------------------------------
+
+DEDUCTION_RATES = Listing(
+    select(PayrollDeductionRate),
+    [
+        Column("tenant_code", "单位", "Unit", kind="unit", filter="unit", sortable=True),
+        Column("effective_from", "生效日期", "Effective from", kind="date", sortable=True),
+        Column("pension", "养老（个人）", "Pension (employee)", kind="percent"),
+        Column("medical", "医疗（个人）", "Medical (employee)", kind="percent"),
+        Column("unemployment", "失业（个人）", "Unemployment (employee)", kind="percent"),
+        Column("housing_fund", "公积金（个人）", "Housing fund (employee)", kind="percent"),
+        Column("employer_pension", "养老（单位）", "Pension (employer)", kind="percent"),
+        Column("employer_medical", "医疗（单位）", "Medical (employer)", kind="percent"),
+        Column("employer_unemployment", "失业（单位）", "Unemployment (employer)", kind="percent"),
+        Column(
+            "employer_housing_fund", "公积金（单位）", "Housing fund (employer)", kind="percent"
+        ),
+        Column("base_floor", "缴费基数下限", "Base floor", kind="money"),
+        Column("base_ceiling", "缴费基数上限", "Base ceiling", kind="money"),
+        Column("created_by", "保存人", "Saved by"),
+    ],
+    default_sort="-effective_from",
+    tiebreak=(PayrollDeductionRate.tenant_code, PayrollDeductionRate.id),
+    filename="payroll-deduction-rates",
+)
+
+RATE_LABELS = {
+    "pension": ("养老保险（个人，比例）", "Pension, employee share"),
+    "medical": ("医疗保险（个人，比例）", "Medical, employee share"),
+    "unemployment": ("失业保险（个人，比例）", "Unemployment, employee share"),
+    "housing_fund": ("住房公积金（个人，比例）", "Housing fund, employee share"),
+    "employer_pension": ("养老保险（单位，比例）", "Pension, employer share"),
+    "employer_medical": ("医疗保险（单位，比例）", "Medical, employer share"),
+    "employer_unemployment": ("失业保险（单位，比例）", "Unemployment, employer share"),
+    "employer_housing_fund": ("住房公积金（单位，比例）", "Housing fund, employer share"),
+    "base_floor": ("缴费基数下限（元）", "Contribution base floor (yuan)"),
+    "base_ceiling": ("缴费基数上限（元）", "Contribution base ceiling (yuan)"),
+}
+
+
+def _rate_problem(message: str) -> str:
+    """A rates problem in the reader's language (the API keeps the English message)."""
+    known = {
+        "required": _("Required."),
+        "not a number": _("Not a number."),
+        "must be >= 0": _("Must not be negative."),
+        "must be between 0 and 0.5": _("A fraction between 0 and 0.5."),
+        "must be positive": _("Must be more than zero."),
+        "must not be below base_floor": _("Must not be below the floor."),
+        "must be the 1st of a month": _("The 1st of a month."),
+        "a date, e.g. 2022-01-01": _("A date, e.g. 2022-01-01."),
+        "whole fen only (two decimals)": _("At most two decimals."),
+        "month already approved": _("That month is already approved; reopen it first."),
+        "outside scope": _("Choose a unit within your scope."),
+    }
+    return known.get(message, message)
+
+
+@bp.route("/deduction-rates", methods=["GET", "POST"])
+def deduction_rates() -> Any:
+    """HR keeps each city's statutory rates here; every bad field is named beside it."""
+    check_permission(VIEW)
+    session = context.session()
+    errors: dict[str, str] = {}
+    form: dict[str, Any] = dict(request.form)
+    if request.method == "POST":
+        check_permission(MANAGE)
+        try:
+            rates = rates_from_payload(form)
+            publish_rates(session, form.get("unit") or _unit(), rates, context.principal().name)
+            session.commit()
+            flash(_("Rates saved."), "ok")
+            return redirect(url_for("payroll.deduction_rates"))
+        except PostalOpsError as error:
+            session.rollback()
+            for detail in error.details or []:
+                if isinstance(detail, dict) and detail.get("field"):
+                    errors.setdefault(detail["field"], _rate_problem(detail.get("message", "")))
+            if not errors:
+                errors["unit"] = error.message
+    page = DEDUCTION_RATES.run(session, request.args)
+    if page.export:
+        return page.export_response()
+    if not form:
+        latest = session.exec(
+            select(PayrollDeductionRate)
+            .where(in_scope_clause(PayrollDeductionRate.tenant_code, _unit()))
+            .order_by(PayrollDeductionRate.effective_from.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        ).first()
+        today = clock.today()
+        form = {"unit": _unit(), "effective_from": today.replace(day=1).isoformat()}
+        if latest is not None:
+            form |= {name: str(getattr(latest, name)) for name in RATE_LABELS}
+    zh = formatting.is_zh(ui.locale())
+    fields = [(name, labels[0] if zh else labels[1]) for name, labels in RATE_LABELS.items()]
+    return render_template(
+        "payroll/deduction_rates.html",
+        page=page,
+        errors=errors,
+        form=form,
+        fields=fields,
+        can_manage=context.principal().can(MANAGE),
+    ), (422 if errors else 200)

@@ -218,16 +218,17 @@ def test_payslips_and_cost_summary_export_to_xlsx(september_events, make_token, 
     response = api.get(f"/api/v1/payroll/exports/payslips.xlsx?tenant={ZZ}&month=2022-09")
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(response.data))
-    slips = list(book["payslips"].iter_rows(values_only=True))
-    assert slips[0][0] == "courier"
-    assert sorted((r[0], D(repr(r[-1]))) for r in slips[1:]) == [  # numbers (see
+    slips = list(book["工资条"].iter_rows(values_only=True))
+    assert slips[0][0] == "投递员工号 courier"  # Chinese first, then the column's key
+    assert slips[0][12] == "应发合计 total" and slips[0][-2] == "实发工资 net_pay"
+    assert sorted((r[0], D(repr(r[12]))) for r in slips[1:]) == [  # numbers (see
         ("ZZ-0001", D("3127.78")),  # test_review_defects.py for their formats)
         ("ZZ-0002", D("2509.00")),
         ("ZZ-W01", D("22.00")),
     ]
-    assert len(list(book["lines"].iter_rows())) == 1 + 13
+    assert len(list(book["工资明细"].iter_rows())) == 1 + 13
     costs = api.get("/api/v1/payroll/exports/cost-summary.xlsx?from=2022-09-01&to=2022-09-30")
-    rows = list(load_workbook(io.BytesIO(costs.data))["cost_summary"].iter_rows(values_only=True))
+    rows = list(load_workbook(io.BytesIO(costs.data))["成本汇总"].iter_rows(values_only=True))
     assert rows[1][:2] == (ZZ, "2022-09")
 
 
@@ -250,6 +251,11 @@ def test_metrics_follow_the_contract(september_events, make_token, workers, po_a
         "pickup_point_share": "0.2128",
         "quota_completion_median": "0.4000",
         "payroll_total": "5658.78",
+        # no statutory rates in this world, and both own slips (3,127.78 and 2,509.00) are
+        # under the 5,000 monthly basic deduction: net = gross = 5,636.78
+        "net_pay": "5636.78",
+        "deductions": "0.00",
+        "income_tax_withheld": "0.00",
     }
     assert all(
         set(v) >= {"value", "unit", "label_zh", "label_en"}

@@ -232,9 +232,11 @@ def _sheet(data: bytes, name: str) -> tuple[list[str], list[dict[str, object]]]:
     import io
 
     from openpyxl import load_workbook
+    from postalops_payroll.exports import SHEETS
 
-    rows = list(load_workbook(io.BytesIO(data))[name].iter_rows())
-    header = [c.value for c in rows[0]]
+    rows = list(load_workbook(io.BytesIO(data))[SHEETS[name]].iter_rows())
+    # Chinese first: "应发合计 total" -> the key after the label
+    header = [c.value.rsplit(" ", 1)[-1] for c in rows[0]]
     return header, [dict(zip(header, row, strict=True)) for row in rows[1:]]
 
 

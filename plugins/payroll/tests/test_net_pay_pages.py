@@ -1,0 +1,99 @@
+"""The net-pay pages (issue 19 §1): HR keeps the statutory rates, a courier reads their own
+months with net pay and the PDF on a phone, the run page offers the bank file and says when a
+re-approval recomputed later months."""
+
+from __future__ import annotations
+
+from postalops_payroll.net import publish_rates, rates_from_payload
+from postalops_payroll.payroll_run import approve, run_payroll
+from postalops_payroll.period import Month
+
+ZZ, JINSHUI = "cn.henan.zhengzhou", "cn.henan.zhengzhou.jinshui"
+RATES = {
+    "effective_from": "2022-01-01",
+    "pension": "0.08",
+    "medical": "0.02",
+    "unemployment": "0.005",
+    "housing_fund": "0.10",
+    "employer_pension": "0.16",
+    "employer_medical": "0.08",
+    "employer_unemployment": "0.007",
+    "employer_housing_fund": "0.10",
+    "base_floor": "3500.00",
+    "base_ceiling": "20000.00",
+}
+
+
+def _approved_september(as_unit) -> None:
+    with as_unit(ZZ) as s:
+        publish_rates(s, ZZ, rates_from_payload(RATES), "hr.zhang")
+        run_payroll(s, ZZ, Month(2022, 9), "hr.zhang")
+        approve(s, ZZ, Month(2022, 9), "hr.li")
+        s.commit()
+
+
+def test_hr_saves_rates_and_a_bad_field_is_named_beside_it(payroll_world, make_user, login):
+    portal = login(make_user("hr", ZZ, "payroll_hr"))
+    page = portal.get("/p/payroll/deduction-rates")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "社保公积金缴费比例" in html and "保存缴费比例" in html
+    refused = portal.post(
+        "/p/payroll/deduction-rates",
+        data={**RATES, "unit": ZZ, "pension": "八", "base_ceiling": "1000.00"},
+    )
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert 'id="f-pension-error"' in html and "不是数字" in html
+    assert 'id="f-base_ceiling-error"' in html and "不能低于下限" in html
+    saved = portal.post("/p/payroll/deduction-rates", data={**RATES, "unit": ZZ})
+    assert saved.status_code == 302
+    listing = portal.get("/p/payroll/deduction-rates").get_data(as_text=True)
+    assert "8.0%" in listing and "¥20,000.00" in listing
+
+
+def test_a_station_head_may_read_the_rates_but_not_save_them(payroll_world, make_user, login):
+    portal = login(make_user("head", ZZ, "station_head"))
+    assert portal.get("/p/payroll/deduction-rates").status_code == 200
+    assert portal.post("/p/payroll/deduction-rates", data={**RATES, "unit": ZZ}).status_code == 403
+
+
+def test_a_courier_reads_their_net_pay_and_pdf_and_nobody_elses(
+    payroll_world, as_unit, make_user, login
+):
+    _approved_september(as_unit)
+    courier = login(make_user("zz1", JINSHUI, "courier"))
+    html = courier.get("/p/payroll/my").get_data(as_text=True)
+    # ZZ-0001, no scans: gross = base 3,000; base raised to the floor 3,500 -> 717.50 off;
+    # no tax (under 5,000); net 2,282.50
+    assert "实发工资" in html and "¥2,282.50" in html and "下载 PDF" in html
+    assert 'name="viewport"' in html  # the layout's phone viewport
+    with as_unit(ZZ) as s:
+        from postalops_payroll.models import PayrollPayslip
+        from sqlmodel import select
+
+        slips = {
+            p.courier_code: p.id
+            for p in s.exec(select(PayrollPayslip).where(PayrollPayslip.month == 202209))
+        }
+    pdf = courier.get(f"/api/v1/payroll/payslips/{slips['ZZ-0001']}.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.data.startswith(b"%PDF") and b"STSong-Light" in pdf.data
+    assert courier.get(f"/api/v1/payroll/payslips/{slips['ZZ-0002']}.pdf").status_code == 404
+    slip_page = courier.get(f"/p/payroll/payslips/{slips['ZZ-0001']}").get_data(as_text=True)
+    assert "从应发到实发" in slip_page and "¥350.00" in slip_page  # housing fund 3,500 × 10 %
+    assert "¥2,282.50" in slip_page
+
+
+def test_the_run_page_offers_the_bank_file_and_shows_net_totals(
+    payroll_world, as_unit, make_user, login
+):
+    _approved_september(as_unit)
+    portal = login(make_user("hr", ZZ, "payroll_hr"))
+    with as_unit(ZZ) as s:
+        from postalops_payroll.payroll_run import get_run
+
+        run_id = get_run(s, ZZ, Month(2022, 9)).id
+    html = portal.get(f"/p/payroll/runs/{run_id}").get_data(as_text=True)
+    assert "代发工资文件（XLSX）" in html and "bank-file.csv" in html
+    assert "实发工资" in html and "尚未发放" in html
