@@ -53,9 +53,9 @@ def test_the_queue_never_offers_a_number_on_the_do_not_call_list(
     # offered case 2 (B), then nothing: case 3 has number A too.
     _intake(platform, [live(1, phone=A), live(2, phone=B), live(3, phone=A)])
     with hall(None) as s:
-        s.exec(select(OutcallCase).where(OutcallCase.case_no == "GZ000001")).one().next_call_at -= (
-            dt.timedelta(minutes=30)
-        )
+        s.exec(
+            select(OutcallCase).where(OutcallCase.case_no == "GZ000001")
+        ).one().next_call_at -= dt.timedelta(minutes=30)
     added = supervisor.post("/api/v1/outcall/dnc", json={"phone": A, "reason": "complaint"})
     assert added.status_code == 201, added.get_json()
     assert added.get_json()["phone"] == "138****0001"  # masked in every answer
@@ -96,7 +96,9 @@ def test_a_bad_entry_names_its_field_and_writes_nothing(hall, supervisor, agent,
     assert fields == {"phone", "expires_at"}
     assert count_rows(po_app, OutcallDoNotCall) == 0
     # agents may not edit the list
-    assert agent.post("/api/v1/outcall/dnc", json={"phone": A, "reason": "other"}).status_code == 403
+    assert (
+        agent.post("/api/v1/outcall/dnc", json={"phone": A, "reason": "other"}).status_code == 403
+    )
 
 
 def test_a_number_is_called_at_most_the_daily_cap_across_cases(live, platform, supervisor, agent):
@@ -143,7 +145,8 @@ def test_an_applicant_who_declines_twice_is_offered_to_opt_out(live, platform, a
 def test_the_do_not_call_page_lists_masked_numbers_and_adds_one(live, hall, login_as):
     page = login_as("outcall_supervisor", GZ)
     resp = page.post(
-        "/p/outcall/dnc", data={"phone": A, "reason": "opt_out", "expires_on": "", "note": "本人要求"}
+        "/p/outcall/dnc",
+        data={"phone": A, "reason": "opt_out", "expires_on": "", "note": "本人要求"},
     )
     assert resp.status_code == 302
     html = page.get("/p/outcall/dnc").get_data(as_text=True)

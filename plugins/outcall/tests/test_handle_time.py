@@ -128,20 +128,26 @@ def test_times_sent_with_the_outcome_are_checked(live, make_token, agents):
     )
     assert resp.status_code == 422  # an end is needed too
     # the call buttons record the times instead: start, end, then the outcome (wrap-up)
-    assert client.post(f"/api/v1/outcall/cases/{case['id']}/call/start").get_json()[
-        "state"
-    ] == "on_call"
-    assert client.post(f"/api/v1/outcall/cases/{case['id']}/call/end").get_json()[
-        "state"
-    ] == "wrap_up"
-    assert client.post(
-        f"/api/v1/outcall/cases/{case['id']}/outcome", json={"outcome": "busy"}
-    ).status_code == 200
+    assert (
+        client.post(f"/api/v1/outcall/cases/{case['id']}/call/start").get_json()["state"]
+        == "on_call"
+    )
+    assert (
+        client.post(f"/api/v1/outcall/cases/{case['id']}/call/end").get_json()["state"] == "wrap_up"
+    )
+    assert (
+        client.post(
+            f"/api/v1/outcall/cases/{case['id']}/outcome", json={"outcome": "busy"}
+        ).status_code
+        == 200
+    )
     me = client.get("/api/v1/outcall/agents/me").get_json()
     assert me["state"] == "available" and me["case_id"] is None
-    detail = make_token(GZ, "outcall.view", "outcall.call").get(
-        "/api/v1/outcall/stats"
-    ).get_json()["queue"]
+    detail = (
+        make_token(GZ, "outcall.view", "outcall.call")
+        .get("/api/v1/outcall/stats")
+        .get_json()["queue"]
+    )
     assert detail["calls"] == 1 and detail["timed_calls"] == 1
 
 
