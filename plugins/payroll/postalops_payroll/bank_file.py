@@ -11,6 +11,7 @@ date), which dates the payment voucher of the journal; producing it again gives 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -98,11 +99,14 @@ def payees(session: Session, run: PayrollRun) -> list[Payee]:
     return out
 
 
-def record_payment(session: Session, run: PayrollRun, rows: list[Payee], actor: str) -> None:
-    """The first file dates the payment (audited); later ones change nothing."""
+def record_payment(
+    session: Session, run: PayrollRun, rows: list[Payee], actor: str, on: dt.date | None = None
+) -> None:
+    """The first file dates the payment (audited; today, or ``on`` for the demo's history);
+    later ones change nothing."""
     if run.paid_on is not None:
         return
-    run.paid_on = clock.today()
+    run.paid_on = on or clock.today()
     session.add(run)
     audit.record(
         "payroll.bank_file",

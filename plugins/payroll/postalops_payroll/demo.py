@@ -219,6 +219,9 @@ def _roster(session: Session, units: dict[str, Any], cities: list[str]) -> None:
                         "grade": "A" if n % 3 else "B",
                         "base_pay": "75.00" if n % 3 else "60.00",
                         "username": login if n == 0 else None,
+                        # salary account for the bank payment file (demo_net.py)
+                        "bank_account": f"621799{index + 1:04d}{n + 1:09d}",
+                        "bank_name": f"中国邮政储蓄银行{city.split('.')[-1]}支行",
                     },
                 )
             )

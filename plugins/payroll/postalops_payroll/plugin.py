@@ -88,10 +88,13 @@ def postalops_dashboard_pages(dash_app):
 def postalops_demo(session, units, rng, progress):
     """Henan's 18 cities, January-September 2022, priced by the plugin's own run."""
     from .demo import build_demo
+    from .demo_net import build_rates, settle  # gross to net, bank files (issue 19 §1)
     from .demo_present import build_present  # scans and runs up to today (issue 16 §2)
 
+    build_rates(session, units)  # before the runs, which compute net pay with them
     build_demo(session, units, rng, progress)
     build_present(session, units, progress)
+    settle(session)
 
 
 @hookimpl
