@@ -204,6 +204,14 @@ def postalops_status_labels():
             "ecommerce_statement": Status("佣金结算单", "Commission statement"),
             "ecommerce_session": Status("团购场次", "Group-buy session"),
         },
+        "ecommerce.category": {
+            "meat_egg_dairy": Status("肉蛋奶", "Meat, eggs and dairy"),
+            "dried_fruit": Status("干果", "Dried fruit"),
+            "fresh_produce": Status("生鲜", "Fresh produce"),
+            "seasonings": Status("调味品", "Seasonings"),
+            "grain_oil": Status("粮油", "Grain and oil"),
+            "other": Status("其他", "Other"),
+        },
         "ecommerce.readiness": {
             "products": Status("缺产品", "No products", "warning"),
             "operations": Status("缺运营人员", "No operations staff", "warning"),

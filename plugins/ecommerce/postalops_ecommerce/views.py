@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,15 +15,17 @@ from postalops.auth import check_permission
 from postalops.errors import PostalOpsError
 from postalops.imports import parse_csv, parse_xlsx
 from postalops.listing import Column, Listing, ListPage
+from postalops.ui import status_label
 from sqlmodel import select
 
-from . import board_cache, campaigns, community, import_labels
+from . import board_cache, campaigns, community, import_labels, settlement
 from . import metrics as figures
-from .catalogue import readiness
+from .catalogue import CATEGORIES, readiness
 from .ingest import ingest_orders
-from .models import Leader, Product
+from .models import CommissionRate, Leader, Order, Pickup, Product
 from .order_rows import group_line_rows, parse_numbered, parse_order
 from .pickup import PointDirectory
+from .statement_listing import STATEMENTS
 
 bp = Blueprint("ecommerce", __name__, template_folder="templates")
 
@@ -196,7 +199,16 @@ PRODUCTS = Listing(
     [
         Column("sku", "商品编码", "SKU", sortable=True, filter="text"),
         Column("name", "商品名称", "Product", sortable=True, filter="text"),
-        Column("category", "品类", "Category", sortable=True, filter="text"),
+        Column(
+            "category",
+            "品类",
+            "Category",
+            kind="status",
+            domain="ecommerce.category",
+            sortable=True,
+            filter="choice",
+            choices=CATEGORIES,
+        ),
         Column("tenant_code", "单位", "Unit", kind="unit", filter="unit"),
         Column("agreed_price", "议定价格", "Agreed price", kind="money", sortable=True),
         Column(
@@ -376,3 +388,247 @@ def import_page() -> Any:
                 else _("This file could not be read as an order file (CSV or XLSX)."),
             ), exc.status
     return render_template("ecommerce/import.html", errors=[])
+
+
+# --- pickup verification, commission rates, statements (issue 19 §3) ------------------------
+
+PICKUPS = Listing(
+    select(
+        Pickup.id,
+        Pickup.day,
+        Pickup.verified_at,
+        Pickup.pickup_point,
+        Pickup.tenant_code,
+        Order.order_no,
+        Order.amount,
+    ).join(Order, Order.id == Pickup.order_id),
+    [
+        Column("verified_at", "核销时间", "Verified at", kind="datetime", sortable=True,
+               expr=Pickup.verified_at),
+        Column("day", "提货日", "Pickup day", kind="date", filter="date_range", expr=Pickup.day),
+        Column("order_no", "订单号", "Order", filter="text", expr=Order.order_no),
+        Column("pickup_point", "自提点", "Pickup point", filter="text", expr=Pickup.pickup_point),
+        Column("tenant_code", "网点", "Branch", kind="unit", filter="unit", expr=Pickup.tenant_code),
+        Column("amount", "订单金额", "Amount", kind="money"),
+    ],
+    default_sort="-verified_at",
+    filename="pickups",
+)  # fmt: skip
+
+RATES = Listing(
+    select(CommissionRate),
+    [
+        Column("effective_from", "生效日", "Effective from", kind="date", sortable=True),
+        Column("sku", "商品编码", "SKU", filter="text", value=lambda r: r.sku or "—"),
+        Column("category", "品类", "Category", kind="status", domain="ecommerce.category",
+               value=lambda r: r.category or None),
+        Column("rate", "佣金比例", "Rate", kind="percent", value=lambda r: Decimal(r.rate)),
+        Column("unit_code", "设置单位", "Set at", kind="unit"),
+        Column("set_by", "设置人", "Set by", value=lambda r: r.set_by.split(":", 1)[-1]),
+    ],
+    default_sort="-effective_from",
+    tiebreak=(CommissionRate.id,),
+    filename="commission-rates",
+)  # fmt: skip
+
+
+def _pickup_errors(exc: PostalOpsError) -> dict[str, str]:
+    words = {
+        "pickup_code_invalid": ("code", _("This is not a valid pickup code here. Check the digits.")),
+        "already_picked_up": ("code", _("This code was already verified: the order was picked up.")),
+        "order_cancelled": ("code", _("This order was cancelled or refunded: nothing to hand over.")),
+        "wrong_pickup_point": ("pickup_point", _("This order is collected at another pickup point.")),
+        "verified_before_paid": ("code", _("This order was paid after that time.")),
+    }  # fmt: skip
+    field, text = words.get(exc.code, ("code", exc.message))
+    if exc.code == "wrong_pickup_point" and exc.details and exc.details[0].get("expected"):
+        text = _(
+            "This order is collected at %(point)s, not here.", point=exc.details[0]["expected"]
+        )
+    return {field: text}
+
+
+@bp.route("/pickup", methods=["GET", "POST"])
+def pickup_page() -> Any:
+    """The pickup point's phone page: type the customer's code, hand over the parcel."""
+    check_permission("ecommerce.pickup")
+    session = context.session()
+    errors: dict[str, str] = {}
+    status = 200
+    form = (
+        dict(request.form)
+        if request.method == "POST"
+        else {"pickup_point": request.args.get("point", "")}
+    )
+    if request.method == "POST":
+        point = (request.form.get("pickup_point") or "").strip()
+        code = (request.form.get("code") or "").strip()
+        if not point:
+            errors["pickup_point"] = _("Enter your pickup point's code.")
+        if not code:
+            errors["code"] = _("Enter the customer's pickup code.")
+        if not errors:
+            try:
+                done = settlement.verify_pickup(
+                    session, current_app.config["SECRET_KEY"], code=code, point=point,
+                    by=context.principal().name,
+                )  # fmt: skip
+                session.commit()
+                flash(
+                    _("Order %(no)s picked up: hand over the parcel.", no=done["order_no"]),
+                    "success",
+                )
+                return redirect(url_for("ecommerce.pickup_page", point=point))
+            except PostalOpsError as exc:
+                session.rollback()
+                errors = _pickup_errors(exc)
+                status = exc.status
+        else:
+            status = 422
+    page = PICKUPS.run(session, request.args)
+    if page.export:
+        return page.export_response()
+    return render_template("ecommerce/pickup.html", form=form, errors=errors, page=page), status
+
+
+@bp.route("/commission", methods=["GET", "POST"])
+def commission_page() -> Any:
+    check_permission("ecommerce.view")
+    session = context.session()
+    errors: dict[str, str] = {}
+    form = dict(request.form) if request.method == "POST" else {"target": "category"}
+    if request.method == "POST":
+        check_permission("ecommerce.settle")
+        target = request.form.get("target", "category")
+        value = (
+            (request.form.get("sku") or "").strip()
+            if target == "sku"
+            else request.form.get("category", "")
+        )
+        try:
+            day = dt.date.fromisoformat(request.form.get("effective_from") or "")
+        except ValueError:
+            errors["effective_from"] = _("Enter the first day the rate applies, e.g. 2022-09-01.")
+            day = None
+        if not value:
+            errors["sku" if target == "sku" else "category"] = _("Choose the product or category.")
+        rate = (request.form.get("rate_percent") or "").strip().rstrip("%")
+        try:
+            fraction = (Decimal(rate) / 100) if rate else None
+        except InvalidOperation:
+            fraction = None
+        if fraction is None:
+            errors["rate_percent"] = _("Enter the rate in percent, e.g. 8 or 7.5.")
+        if not errors:
+            try:
+                settlement.set_rate(
+                    session, unit=context.tenant(), rate=fraction.normalize(), effective_from=day,
+                    sku=value if target == "sku" else "", category=value if target != "sku" else "",
+                    by=context.principal().name,
+                )  # fmt: skip
+                session.commit()
+                flash(_("Commission rate saved."), "success")
+                return redirect(url_for("ecommerce.commission_page"))
+            except PostalOpsError:
+                session.rollback()
+                errors["rate_percent"] = _(
+                    "A rate is from 0 to 50 percent, with at most two decimals."
+                )
+    page = RATES.run(session, request.args)
+    if page.export:
+        return page.export_response()
+    return render_template(
+        "ecommerce/commission.html",
+        page=page,
+        form=form,
+        errors=errors,
+        categories=[(c, status_label(c, "ecommerce.category")[0]) for c in CATEGORIES],
+    ), (422 if errors else 200)
+
+
+@bp.route("/statements", methods=["GET", "POST"])
+def statements_page() -> Any:
+    check_permission("ecommerce.view")
+    session = context.session()
+    errors: dict[str, str] = {}
+    last_month = clock.today().replace(day=1) - dt.timedelta(days=1)
+    form = (
+        dict(request.form) if request.method == "POST" else {"period": last_month.strftime("%Y-%m")}
+    )
+    if request.method == "POST":
+        check_permission("ecommerce.settle")
+        try:
+            made = settlement.generate(
+                session, context.tenant(), (request.form.get("period") or "").strip(),
+                by=context.principal().name,
+            )  # fmt: skip
+            session.commit()
+            flash(
+                _("%(n)s statements drawn up; %(m)s already existed.",
+                  n=len(made["created"]), m=len(made["existing"])),
+                "success" if made["created"] else "info",
+            )  # fmt: skip
+            return redirect(url_for("ecommerce.statements_page", period=request.form["period"]))
+        except PostalOpsError:
+            session.rollback()
+            errors["period"] = _("Enter a month as YYYY-MM, e.g. 2022-09.")
+    page = STATEMENTS.run(session, request.args)
+    if page.export:
+        return page.export_response()
+    return render_template("ecommerce/statements.html", page=page, form=form, errors=errors), (
+        422 if errors else 200
+    )
+
+
+@bp.route("/statements/<int:statement_id>", methods=["GET", "POST"])
+def statement_page(statement_id: int) -> Any:
+    check_permission("ecommerce.view")
+    session = context.session()
+    st = settlement.get(session, statement_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        action = request.form.get("action")
+        check_permission("ecommerce.settle" if action == "pay" else "ecommerce.settle_approve")
+        try:
+            if action == "pay":
+                try:
+                    paid_on = dt.date.fromisoformat(request.form.get("paid_on") or "")
+                except ValueError:
+                    errors["paid_on"] = _("Enter the payment date, e.g. 2022-10-08.")
+                    raise
+                settlement.pay(session, st.id, by=context.principal().name, on=paid_on)
+                flash(_("Payout recorded."), "success")
+            else:
+                settlement.decide(
+                    session, st.id, approve=action == "approve", by=context.principal().name,
+                    on=clock.today(),
+                )  # fmt: skip
+                flash(_("Statement approved.") if action == "approve" else _("Statement rejected."),
+                      "success" if action == "approve" else "info")  # fmt: skip
+            session.commit()
+            return redirect(url_for("ecommerce.statement_page", statement_id=st.id))
+        except ValueError:
+            session.rollback()
+        except PostalOpsError as exc:
+            session.rollback()
+            if exc.code == "maker_checker":
+                flash(_("You prepared this statement; someone else must approve it."), "error")
+            elif exc.code == "nothing_to_pay":
+                flash(
+                    _("Nothing to pay: the negative balance is carried into the next statement."),
+                    "error",
+                )
+            else:
+                flash(_("This statement can no longer be changed this way."), "error")
+            return redirect(url_for("ecommerce.statement_page", statement_id=st.id))
+        st = settlement.get(session, statement_id)
+    leader = session.exec(select(Leader).where(Leader.id == st.leader_id)).first()
+    return render_template(
+        "ecommerce/statement.html",
+        st=st,
+        leader=leader,
+        lines=ListPage(settlement.lines_of(session, st.id), request.args),
+        errors=errors,
+        today=clock.today(),
+        own=st.prepared_by == context.principal().name,
+    ), (422 if errors else 200)
