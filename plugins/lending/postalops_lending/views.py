@@ -24,6 +24,7 @@ from postalops.listing import Column, Listing, ListPage
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
+from postalops_lending import views_accounting
 from postalops_lending.application_flow import Status as AppStatus
 from postalops_lending.classification import Category
 from postalops_lending.identity import mask_id_number
@@ -848,6 +849,13 @@ def loan_detail(loan_id: int) -> Any:
                 else:
                     flash(_("Relief requested; it awaits approval"), "success")
                     return redirect(back)
+        elif which in views_accounting.FORMS:
+            errors, page = views_accounting.handle(s, loan, which, f)
+            if page is True:
+                return redirect(back)
+            if page is not None:
+                return page
+            loan = get_or_404(s, Loan, loan_id, "loan_id")
         else:
             flash(_("Unknown step"), "error")
             return redirect(back)
@@ -895,6 +903,8 @@ def loan_detail(loan_id: int) -> Any:
         relief_kinds=[
             (k.value, ui.status_label(k.value, "lending.relief_kind")[0]) for k in ReliefKind
         ],
+        form=request.form if errors else {},
+        books=views_accounting.page_context(s, loan),
     ), (422 if errors else 200)
 
 

@@ -1,0 +1,87 @@
+"""The loan page's books through the portal: accruals, penalty, provision, fee, write-off by
+maker-checker with a question first, a recovery, and the reversal of a repayment."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from postalops.testing import assert_readable, table_rows
+from postalops_lending.classification import Bands
+from postalops_lending.services import close_of_business
+
+from .conftest import YINING
+
+
+def _loss(as_unit):
+    with as_unit(YINING) as s:
+        close_of_business.run(s, YINING, dt.date(2022, 6, 14), Bands(1, 2, 3, 4))
+        s.commit()
+
+
+def test_the_loan_page_shows_the_books_and_writes_off_after_a_question(
+    po_app, people, loan, as_unit, frozen_today
+):
+    frozen_today.set("2022-06-15")
+    _loss(as_unit)
+    cm, approver = people["cm"], people["approver"]
+    url = f"/p/lending/loans/{loan.id}"
+    html = cm.get(url).get_data(as_text=True)
+    text = assert_readable(html)
+    for word in ("会计核算", "已计提利息", "¥3,662.46", "贷款损失准备", "¥874,660.00", "罚息",
+                 "计提利息", "损失", "申请核销", "核算记录"):  # fmt: skip
+        assert word in text, word
+    assert table_rows(html, "loan-events") == 2  # the accrual and the provision
+    # no reason: 422 beside the field, nothing written
+    bad = cm.post(url, data={"csrf_token": cm.csrf, "form": "write_off", "reason": ""})
+    assert bad.status_code == 422
+    assert "必填" in assert_readable(bad.get_data(as_text=True)) or "is-invalid" in bad.get_data(
+        as_text=True
+    )
+    # without JavaScript: a question first, then the request
+    ask = cm.post(
+        url,
+        data={"csrf_token": cm.csrf, "form": "write_off", "reason": "企业注销", "confirmed": "0"},
+    )
+    assert ask.status_code == 200 and "须由另一位用户审批" in ask.get_data(as_text=True)
+    done = cm.post(url, data={"csrf_token": cm.csrf, "form": "write_off", "reason": "企业注销",
+                              "confirmed": "1"})  # fmt: skip
+    assert done.status_code == 302
+    page = approver.get(url).get_data(as_text=True)
+    assert "待审批" in page and "批准核销" in page
+    ok = approver.post(url, data={"csrf_token": approver.csrf, "form": "write_off_decision",
+                                  "write_off_id": "1", "decision": "approve",
+                                  "confirmed": "1"})  # fmt: skip
+    assert ok.status_code == 302
+    page = cm.get(url).get_data(as_text=True)
+    text = assert_readable(page)
+    # written off: 866,000.00 + 3,662.46 = 869,662.46
+    assert "已核销" in text and "¥869,662.46" in text and "登记核销后收回" in text
+    rec = cm.post(url, data={"csrf_token": cm.csrf, "form": "recovery", "amount": "1,000.00",
+                             "recovered_on": "2022-06-15", "reference": "R-1"})  # fmt: skip
+    assert rec.status_code == 302
+    assert "¥1,000.00" in cm.get(url).get_data(as_text=True)
+    over = cm.post(url, data={"csrf_token": cm.csrf, "form": "recovery", "amount": "999999.00",
+                              "recovered_on": "2022-06-15", "reference": "R-2"})  # fmt: skip
+    assert over.status_code == 422 and "超过尚未收回的核销金额" in over.get_data(as_text=True)
+
+
+def test_a_checker_reverses_a_repayment_from_the_loan_page(
+    po_app, people, loan, as_unit, frozen_today, token_for
+):
+    frozen_today.set("2022-06-20")
+    officer = token_for("loan_officer", YINING)
+    r = officer.post(f"/api/v1/lending/loans/{loan.id}/repayments",
+                     json={"amount": "3243.89", "paid_on": "2022-06-10", "reference": "X1"})  # fmt: skip
+    assert r.status_code == 201
+    approver = people["approver"]
+    url = f"/p/lending/loans/{loan.id}"
+    page = approver.get(url).get_data(as_text=True)
+    assert "冲销还款" in page and "冲销放款" not in page  # a repayment stands
+    ok = approver.post(url, data={"csrf_token": approver.csrf, "form": "reverse_repayment",
+                                  "repayment_id": str(r.get_json()["id"]), "reason": "记错贷款",
+                                  "confirmed": "1"})  # fmt: skip
+    assert ok.status_code == 302
+    page = approver.get(url).get_data(as_text=True)
+    text = assert_readable(page)
+    assert "（已冲销）" in text and "-¥3,243.89" in text.replace("−", "-") or "¥-3,243.89" in text
+    assert "冲销放款" in text  # no repayment stands any more: the disbursement can be reversed
