@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/bench_portal.py --db $(BENCH_PG)/bench_portal
 	$(BIN)/python bench/bench_outcall.py --db $(BENCH_PG)/bench_outcall
 	$(BIN)/python bench/bench_pickup_points.py
+	$(BIN)/python bench/bench_siting.py
 	$(BIN)/python bench/bench_sorter.py --db $(BENCH_PG)/bench_sorter --days 7
 	$(BIN)/python bench/bench_ecommerce.py --db $(BENCH_PG)/bench_ecommerce
 	$(BIN)/python bench/bench_lending.py --db $(BENCH_PG)/bench_lending
