@@ -143,9 +143,13 @@ def postalops_demo(session, units, rng, progress):
     """The article's 919 campaign, then a campaign running this month (issue 16 §2)."""
     from .demo import build_demo
     from .demo_present import build_present
+    from .demo_settlement import build_settlement
 
     result = build_demo(session, units, progress)
-    return {**result, "present": build_present(session, units, progress)}
+    present = build_present(session, units, progress)
+    if "cn.hebei" not in units:
+        return {**result, "present": present}
+    return {**result, "present": present, "settlement": build_settlement(session, progress)}
 
 
 @hookimpl

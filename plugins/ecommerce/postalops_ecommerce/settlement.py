@@ -316,19 +316,7 @@ def generate(session: Session, tenant: str, period: str, *, by: str) -> dict[str
                        status="pending", prepared_by=by, **sums)  # fmt: skip
         session.add(st)
         session.flush()
-        for ln in lines:
-            session.add(
-                StatementLine(
-                    tenant_code=ld.tenant_code,
-                    statement_id=st.id,
-                    order_id=ln.order_id,
-                    order_no=ln.order_no,
-                    kind=ln.kind,
-                    base=ln.base,
-                    commission=ln.commission,
-                    picked_up_on=ln.picked_up_on,
-                )
-            )
+        add_lines(session, st, lines)
         audit.record(
             "ecommerce.statement.prepare",
             target_type="ecommerce_statement",
@@ -338,6 +326,22 @@ def generate(session: Session, tenant: str, period: str, *, by: str) -> dict[str
         created.append(st.id)
     session.flush()
     return {"created": created, "existing": sorted(have.values())}
+
+
+def add_lines(session: Session, st: Statement, lines: list[commission.StatementLineOut]) -> None:
+    for ln in lines:
+        session.add(
+            StatementLine(
+                tenant_code=st.tenant_code,
+                statement_id=st.id,
+                order_id=ln.order_id,
+                order_no=ln.order_no,
+                kind=ln.kind,
+                base=ln.base,
+                commission=ln.commission,
+                picked_up_on=ln.picked_up_on,
+            )
+        )
 
 
 def get(session: Session, statement_id: int) -> Statement:
