@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
@@ -380,20 +380,63 @@ def application_list() -> Any:
     page = APPLICATIONS.run(s, request.args)
     if page.export:
         return page.export_response()
+    offered = s.exec(select(Product).where(Product.active).order_by(Product.code)).all()
+    people = s.exec(select(Borrower).order_by(Borrower.name, Borrower.id)).all()
+    chosen = next((p for p in offered if str(p.id) == form.get("product_id")), None)
+    hints = _eligibility(s, people, chosen or (offered[0] if offered else None))
     return render_template(
         "lending/applications.html",
         page=page,
         form=form,
         errors=errors,
-        borrowers=[
-            (str(b.id), b.name)
-            for b in s.exec(select(Borrower).order_by(Borrower.name, Borrower.id)).all()
-        ],
-        products=[
-            (str(p.id), p.name_zh if _is_zh() else p.name_en)
-            for p in s.exec(select(Product).where(Product.active).order_by(Product.code)).all()
-        ],
+        borrowers=[(str(b.id), f"{b.name} · {hints[b.id]['short']}") for b in people],
+        hints=[(b, hints[b.id]) for b in people][:50],
+        hint_product=(chosen or (offered[0] if offered else None)),
+        is_zh=_is_zh(),
+        products=[(str(p.id), p.name_zh if _is_zh() else p.name_en) for p in offered],
     ), (422 if errors else 200)
+
+
+def _eligibility(s: Any, people: Sequence[Borrower], product: Product | None) -> dict[int, dict]:
+    """Per borrower, today's pre-check against ``product``'s policy, in words: eligible with
+    the credit line, or the rules that fail (so the officer picks an eligible borrower)."""
+    from postalops_lending.credit_line import pre_check
+    from postalops_lending.services.borrowers import months_in_business, tax_record
+    from postalops_lending.services.products import policy_of
+
+    out: dict[int, dict] = {}
+    if product is None:
+        return {b.id: {"ok": None, "short": _("no product to check against"), "rules": []}
+                for b in people}  # fmt: skip
+    today = clock.today()
+    record = tax_record(s, [b.id for b in people])
+    for b in people:
+        result = pre_check(
+            policy_of(product),
+            tax_months=record[b.id],
+            months_in_business=months_in_business(b.established_on, today),
+            business_operating=b.operating,
+            requested_amount=Decimal("1"),
+            as_of=today,
+        )
+        failed = [
+            rule_words(
+                {"rule": o.rule, "passed": o.passed, "observed": o.observed,
+                 "threshold": o.threshold}
+            )
+            for o in result.outcomes
+            if not o.passed
+        ]  # fmt: skip
+        line = formatting.money(result.credit_line, ui.locale())
+        out[b.id] = {
+            "ok": result.approved,
+            "line": result.credit_line,
+            "rules": failed,
+            "short": _("eligible, line %(line)s", line=line)
+            if result.approved
+            else _("not eligible: %(rules)s", rules="、".join(r["label"] for r in failed)),
+        }
+    return out
 
 
 # --- rule outcomes (pre-check, relief eligibility) in words ---------------------------------

@@ -85,3 +85,23 @@ def test_a_checker_reverses_a_repayment_from_the_loan_page(
     text = assert_readable(page)
     assert "（已冲销）" in text and "-¥3,243.89" in text.replace("−", "-") or "¥-3,243.89" in text
     assert "冲销放款" in text  # no repayment stands any more: the disbursement can be reversed
+
+
+def test_the_application_form_says_which_borrowers_are_eligible_and_why(people, product_id):
+    from .conftest import BASE, borrower, months
+
+    cm = people["cm"]
+    good = borrower(cm).get_json()["id"]
+    cm.put(f"{BASE}/borrowers/{good}/tax-months", json=months())  # 14 months, grade A
+    poor = borrower(cm, code="91654002MA7700001J", rep_id="11010519491231002X",
+                    name="某小店").get_json()["id"]  # fmt: skip
+    assert poor
+    cm.put(f"{BASE}/borrowers/{poor}/tax-months", json=months(grade="C"))
+    html = cm.get("/p/lending/applications").get_data(as_text=True)
+    text = assert_readable(html)
+    assert table_rows(html, "borrower-eligibility") == 2
+    # 12 x 14,433.34 = 173,200.08 tax paid; x 5 = 866,000.40, capped at 1,000,000, grade A 1.0,
+    # over 36 months in business 1.0 -> line 866,000
+    assert "可申请，额度 ¥866,000.00" in text
+    assert "不可申请：纳税信用等级准入" in text
+    assert "纳税信用等级准入为 C，要求 A、B、M" in text
