@@ -182,3 +182,53 @@ def test_the_present_up_to_today_runs_closed_months_and_drafts_this_one(
             for r in s.exec(select(PayrollRun).where(PayrollRun.month > 202501)).all()
         }
     assert states == {202502: "approved", 202503: "draft", 202504: "draft"}, states
+
+
+def test_the_demo_pays_net_and_its_journal_balances(henan, as_unit, po_app):
+    """Issue 19: the demo's cities have statutory rates, its couriers bank accounts; every
+    approved month has net pay and a bank file dated the 10th of the next month, and the
+    journal balances with payroll payable credited exactly the approved runs' net plus what
+    was withheld and contributed, summed here from the slips themselves."""
+    from postalops.journal import balanced
+    from postalops_payroll.demo_net import build_rates, settle
+    from postalops_payroll.journal import journal_lines
+    from postalops_payroll.money import ZERO
+
+    with as_unit(None) as s:
+        units = {u.code: u for u in s.exec(select(OrgUnit))}
+        assert build_rates(s, units, dt.date(2025, 3, 12)) == 18 * 2
+        s.commit()
+    _build(as_unit)
+    with as_unit(None) as s:
+        paid = settle(s, dt.date(2025, 3, 12))
+    assert paid == {"net_backfilled": 0, "paid": 18 * 8}  # January .. August
+    with as_unit(None) as s:
+        assert settle(s, dt.date(2025, 3, 12)) == {"net_backfilled": 0, "paid": 0}
+        assert build_rates(s, units, dt.date(2025, 3, 12)) == 0
+    with as_unit("cn.henan") as s:
+        august = journal_lines(s, "cn.henan", dt.date(2022, 8, 1), dt.date(2022, 8, 31))
+        september = journal_lines(s, "cn.henan", dt.date(2022, 9, 1), dt.date(2022, 9, 30))
+        slips = s.exec(
+            select(PayrollPayslip).where(
+                PayrollPayslip.month == 202208, PayrollPayslip.kind == "own"
+            )
+        ).all()
+    assert balanced(august) and balanced(september)
+    assert all(slip.net_pay is not None and slip.net_pay > 0 for slip in slips)
+    net = sum((slip.net_pay for slip in slips), ZERO)
+    withheld = sum(
+        (
+            slip.pension + slip.medical + slip.unemployment + slip.housing_fund + slip.income_tax
+            for slip in slips
+        ),
+        ZERO,
+    )
+    employer = sum((slip.employer_costs for slip in slips), ZERO)
+    assert withheld > 0 and employer > 0
+    credited = sum(ln.credit for ln in august if ln.account == "payroll_payable")
+    assert credited == net + withheld + employer
+    assert credited == sum((slip.total for slip in slips), ZERO) + employer  # gross + employer
+    # August is paid on 10 September: the bank is credited its net in September's journal.
+    bank = [ln for ln in september if ln.account == "bank"]
+    assert {ln.date for ln in bank} == {dt.date(2022, 9, 10)}
+    assert sum(ln.credit for ln in bank) == net
