@@ -605,3 +605,28 @@ def test_the_finance_page_needs_the_finance_permission(po_app, books):
     c = portal(app, "courier1", HENAN, "viewer")
     assert c.get("/finance/journal").status_code == 403
     assert 'href="/finance/journal"' not in c.get("/").get_data(as_text=True)
+
+
+def test_finance_staff_keep_the_chart_on_the_settings_form(po_app, books):
+    app = make_app(po_app, books)
+    c = portal(app, "fin", HENAN, "finance")
+    page = c.get(f"/admin/settings/core?unit={HENAN}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "应付职工薪酬：科目代码" in html and 'name="payroll_payable_code"' in html
+    bad = c.post(
+        f"/admin/settings/core?unit={HENAN}",
+        data={"csrf_token": c.csrf, "unit": HENAN, "payroll_payable_code": "22-11"},
+    )
+    assert bad.status_code == 422
+    assert "is-invalid" in bad.get_data(as_text=True)
+    ok = c.post(
+        f"/admin/settings/core?unit={HENAN}",
+        data={"csrf_token": c.csrf, "unit": HENAN, "payroll_payable_code": "221101"},
+    )
+    assert ok.status_code == 302
+    body = c.get(f"/api/v1/journal?tenant={HENAN}&{SEP}").json
+    codes = {
+        ln["code"] for v in body["items"] for ln in v["lines"] if ln["account"] == "payroll_payable"
+    }
+    assert codes == {"221101"}
