@@ -97,3 +97,28 @@ def test_the_run_page_offers_the_bank_file_and_shows_net_totals(
     html = portal.get(f"/p/payroll/runs/{run_id}").get_data(as_text=True)
     assert "代发工资文件（XLSX）" in html and "bank-file.csv" in html
     assert "实发工资" in html and "尚未发放" in html
+
+
+def test_migration_payroll_0007_up_and_down(po_app, empty_db):
+    import sqlalchemy as sa
+    from alembic import command
+    from postalops import migrate
+
+    registry = po_app.extensions["postalops.plugins"]
+    migrate.upgrade(empty_db, registry, target="payroll_0007")
+    inspector = sa.inspect(empty_db.engine)
+    assert "payroll_deduction_rate" in inspector.get_table_names()
+    assert {"bank_account", "special_deduction"} <= {
+        c["name"] for c in inspector.get_columns("payroll_courier")
+    }
+    assert {"net_pay", "income_tax", "ytd_tax"} <= {
+        c["name"] for c in inspector.get_columns("payroll_payslip")
+    }
+    with empty_db.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(registry, conn), "payroll_0006")
+    empty_db.engine.dispose()
+    inspector = sa.inspect(empty_db.engine)
+    assert "payroll_deduction_rate" not in inspector.get_table_names()
+    assert "net_pay" not in {c["name"] for c in inspector.get_columns("payroll_payslip")}
+    migrate.upgrade(empty_db, registry)
+    assert migrate.pending(empty_db, registry) == []
