@@ -26,6 +26,7 @@ import os
 import re
 import tempfile
 import time
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -158,12 +159,22 @@ def _outcome(
     )
 
 
+def _binary(problem: pulp.LpProblem, name: str) -> pulp.LpVariable:
+    # PuLP 3.3 attaches variables to the model (LpVariable(...) is deprecated there).
+    if hasattr(problem, "add_variable"):
+        return problem.add_variable(name, cat=pulp.LpBinary)
+    return pulp.LpVariable(name, cat=pulp.LpBinary)
+
+
 def _solve(problem: pulp.LpProblem, time_limit: float) -> tuple[str, float | None]:
     """Run CBC; return (state, the bound CBC printed when it stopped on the time limit)."""
     fd, log = tempfile.mkstemp(prefix="postalops-cbc-", suffix=".log")
     os.close(fd)
     try:
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1, logPath=log)
+        with warnings.catch_warnings():
+            # PuLP 3.3 announces that 4.0 moves the bundled CBC to an extra; pinned below 4.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1, logPath=log)
         problem.solve(solver)
         with open(log, encoding="utf-8", errors="replace") as f:
             text = f.read()
@@ -171,12 +182,13 @@ def _solve(problem: pulp.LpProblem, time_limit: float) -> tuple[str, float | Non
         os.unlink(log)
     if problem.sol_status == pulp.LpSolutionOptimal:
         return OPTIMAL, None
-    if problem.sol_status in (pulp.LpSolutionIntegerFeasible,):
-        # CBC's summary: "Result - Stopped on time limit … Lower bound: 64.052". CBC minimises
-        # internally, so a maximisation's bound is printed negated (handled by the caller).
-        m = re.search(r"(?:Lower|Upper) bound:\s*(-?[0-9.eE+]+)", text)
-        return TIME_LIMIT, float(m.group(1)) if m else None
-    return NO_SOLUTION, None
+    # CBC's summary: "Result - Stopped on time limit … Lower bound: 64.052". CBC minimises
+    # internally, so a maximisation's bound is printed negated (handled by the caller).
+    m = re.search(r"(?:Lower|Upper) bound:\s*(-?[0-9.eE+]+)", text)
+    bound = float(m.group(1)) if m else None
+    if problem.sol_status == pulp.LpSolutionIntegerFeasible:
+        return TIME_LIMIT, bound
+    return NO_SOLUTION, bound
 
 
 def _relative_gap(value: float, bound: float | None) -> Decimal | None:
@@ -215,14 +227,26 @@ def solve_lscp(
         return _outcome("lscp", OPTIMAL, areas, candidates, [], reach_sets, unreachable, started)
     useful = sorted({ci for ai in demand for ci in reached_by[ai]})
     problem = pulp.LpProblem("lscp", pulp.LpMinimize)
-    x = {ci: pulp.LpVariable(f"x{ci}", cat=pulp.LpBinary) for ci in useful}
+    x = {ci: _binary(problem, f"x{ci}") for ci in useful}
     problem += pulp.lpSum(x.values())
     for ai in demand:
         problem += pulp.lpSum(x[ci] for ci in reached_by[ai]) >= 1, f"a{ai}"
     state, bound = _solve(problem, time_limit)
     if state == NO_SOLUTION:
-        return _outcome("lscp", state, areas, candidates, [], reach_sets, unreachable, started)
-    chosen = [ci for ci in useful if (x[ci].value() or 0) > 0.5]
+        # Stopped before CBC found a cover (a very short limit on a busy machine): the greedy's
+        # cover of the same areas is always feasible, so report it against CBC's bound.
+        index = {c.id: ci for ci, c in enumerate(candidates)}
+        picked = suggest_sites([areas[ai] for ai in demand], candidates, len(candidates), rules)
+        chosen = sorted(index[s.candidate_id] for s in picked)
+        covered = set().union(*(reach_sets[ci] for ci in chosen)) if chosen else set()
+        if not set(demand) <= covered:  # areas without households: the greedy skips them
+            for ai in sorted(set(demand) - covered):
+                chosen.append(reached_by[ai][0])
+                covered |= reach_sets[reached_by[ai][0]]
+            chosen = sorted(set(chosen))
+        state = TIME_LIMIT
+    else:
+        chosen = [ci for ci in useful if (x[ci].value() or 0) > 0.5]
     gap = None
     if state == TIME_LIMIT and bound is not None:
         bound = float(math.ceil(bound - 1e-6))  # a count of sites: the bound rounds up
@@ -261,8 +285,8 @@ def solve_mclp(
         return _outcome("mclp", OPTIMAL, areas, candidates, [], reach_sets, unreachable, started)
     useful = sorted({ci for ai in demand for ci in reached_by[ai]})
     problem = pulp.LpProblem("mclp", pulp.LpMaximize)
-    x = {ci: pulp.LpVariable(f"x{ci}", cat=pulp.LpBinary) for ci in useful}
-    y = {ai: pulp.LpVariable(f"y{ai}", cat=pulp.LpBinary) for ai in demand}
+    x = {ci: _binary(problem, f"x{ci}") for ci in useful}
+    y = {ai: _binary(problem, f"y{ai}") for ai in demand}
     # Less than one household in total, so it never trades a household for a site.
     epsilon = 1.0 / (len(useful) + 1)
     problem += pulp.lpSum(areas[ai].households * y[ai] for ai in demand) - epsilon * pulp.lpSum(

@@ -155,3 +155,28 @@ def test_capacity_overflow_goes_to_next_nearest():
     ]
     assert out.flows == [("A", "P1", 100), ("B", "P1", 20), ("B", "P2", 30), ("C", "P3", 10)]
     assert out.unserved == {"C": 10}
+
+
+def test_time_limit_reports_the_gap():
+    # 1,200 villages and 500 candidates spread within 15 km: every candidate reaches several
+    # villages and CBC cannot prove the optimum within 2 s. The best solution found is kept
+    # with CBC's bound, and the gap is (sites − ⌈bound⌉) / sites.
+    import math
+    import random
+
+    from postalops_pickup_points.distance import offset
+
+    rng = random.Random(7)
+
+    def spot():
+        return offset(113.625, 34.746, rng.uniform(0, 360), 15_000 * math.sqrt(rng.random()))
+
+    areas = [Area(f"V{i}", V, *spot(), 100, "cn.t") for i in range(1200)]
+    cands = [Candidate(f"C{j}", *spot()) for j in range(500)]
+    r = solve_lscp(areas, cands, time_limit=2)
+    assert r.status == "time_limit", r.as_dict()
+    assert r.bound is not None and r.bound == int(r.bound) and r.bound <= len(r.sites)
+    expected = (Decimal(len(r.sites)) - Decimal(int(r.bound))) / Decimal(len(r.sites))
+    assert r.gap == expected.quantize(Decimal("0.0001"))
+    # Still a cover: every reachable village is covered.
+    assert r.covered_areas == len(areas) - len(r.unreachable)
