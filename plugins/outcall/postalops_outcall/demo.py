@@ -99,6 +99,10 @@ def build_demo(
     from .demo_present import build_present
 
     done.update(build_present(session, units, progress))
+    if gz:  # dispositions, call times, do-not-call entries, agents' states (issue 20 §2)
+        from . import demo_ops
+
+        done.update(demo_ops.build(session, gz))
     return done
 
 

@@ -26,10 +26,34 @@ from .views import LOCAL, _fail, _render, bp
 # --- the supervisor's live view -------------------------------------------------------------------
 
 
+def _named(s: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's agent by the name people know (``user:gz_agent_01`` → 陈晓燕)."""
+    from .dashboards import agent_names
+
+    names = agent_names(s, [r["agent"] for r in rows])
+    return [{**r, "name": n} for r, n in zip(rows, names, strict=True)]
+
+
 def _snapshot() -> dict[str, Any]:
     s, tenant = context.session(), context.tenant()
     hours = services.get_settings(s, tenant).service_level_hours
-    return live.snapshot(s, tenant, utcnow(), hours=hours)
+    snap = live.snapshot(s, tenant, utcnow(), hours=hours)
+    snap["agents"] = _named(s, snap["agents"])
+    snap["callbacks_next_hour"] = [
+        {**c, "agent_name": n}
+        for c, n in zip(
+            snap["callbacks_next_hour"],
+            agent_names_of(s, [c["agent"] or "" for c in snap["callbacks_next_hour"]]),
+            strict=True,
+        )
+    ]
+    return snap
+
+
+def agent_names_of(s: Any, agents: list[str]) -> list[str]:
+    from .dashboards import agent_names
+
+    return agent_names(s, agents) if agents else []
 
 
 @bp.route("/live")
@@ -59,6 +83,7 @@ def stats() -> Any:
     except PostalOpsError:
         to, frm = today, today - dt.timedelta(days=29)
     figures = handle_time.period_stats(s, tenant, frm, to)
+    figures["agents"] = _named(s, figures["agents"])
     return _render("stats.html", figures=figures, frm=frm, to=to)
 
 

@@ -8,7 +8,14 @@ from postalops.testing import count_rows, default_metrics
 from postalops_outcall.call_policy import CaseStatus
 from postalops_outcall.demo import build_demo
 from postalops_outcall.metrics import outcall_metrics
-from postalops_outcall.models import OutcallAttempt, OutcallCase, OutcallOrder
+from postalops_outcall.models import (
+    OutcallAgentState,
+    OutcallAttempt,
+    OutcallCase,
+    OutcallDisposition,
+    OutcallDoNotCall,
+    OutcallOrder,
+)
 from postalops_outcall.testing import GZ, LF
 from sqlmodel import select
 
@@ -62,6 +69,32 @@ def test_guangzhou_fortnight_and_linfen_certificates(po_app, units, frozen_today
     assert any(c.next_call_at <= now for c in waiting)  # an agent finds a case this morning
     assert len(recent_orders) > 100
 
+    # issue 20 §2: every attempt has call times and a disposition, a few numbers are on the
+    # do-not-call list, and the four agents are available, on a call, in wrap-up and paused.
+    def issue20():
+        with db.transaction(Scope.system_scope()) as s:
+            attempts = s.exec(select(OutcallAttempt).where(OutcallAttempt.tenant_code == GZ)).all()
+            untimed = [a.id for a in attempts if a.started_at is None or a.disposition is None]
+            states = sorted(
+                (x.state, x.pause_code or "")
+                for x in s.exec(
+                    select(OutcallAgentState).where(OutcallAgentState.tenant_code == GZ)
+                ).all()
+            )
+            listed = len(s.exec(select(OutcallDoNotCall)).all())
+            kinds = len(s.exec(select(OutcallDisposition)).all())
+        return untimed, states, listed, kinds
+
+    untimed, states, listed, kinds = issue20()
+    assert untimed == []
+    assert states == [("available", ""), ("on_call", ""), ("paused", "meal"), ("wrap_up", "")]
+    assert listed == 6 and kinds == 8
+    with db.transaction(Scope.system_scope()) as s:
+        aug = outcall_metrics(s, GZ, dt.date(2022, 8, 17), dt.date(2022, 8, 31))
+    # talk 45-224 s or ringing 20-44 s, plus wrap-up 15-74 s
+    assert 35 <= float(aug["average_handle_seconds"]["value"]) <= 298
+    assert {k: aug[k] for k in kpis} == kpis  # the article's figures are untouched
+
     def rerun():
         with db.transaction(Scope.system_scope()) as s:
             build_demo(s, {u.code: u for u in s.exec(select(OrgUnit)).all()}, lambda *a: None)
@@ -69,11 +102,13 @@ def test_guangzhou_fortnight_and_linfen_certificates(po_app, units, frozen_today
     before = {m: count_rows(po_app, m) for m in (OutcallCase, OutcallAttempt, OutcallOrder)}
     rerun()
     assert {m: count_rows(po_app, m) for m in before} == before
+    assert issue20() == (untimed, states, listed, kinds)
 
     frozen_today.set(frozen_today.day + dt.timedelta(days=1))  # a Thursday
     rerun()
     after = {m: count_rows(po_app, m) for m in before}
     assert all(after[m] > before[m] for m in before), (before, after)
+    assert issue20()[0] == []  # the new day's calls have times too
     with db.transaction(Scope.system_scope()) as s:
         again = outcall_metrics(s, GZ, dt.date(2022, 8, 17), dt.date(2022, 8, 31))
     assert again == kpis
