@@ -255,17 +255,17 @@ def compute_net(session: Session, run: PayrollRun, *, following: bool = False) -
                 if deductions is not None
                 else sum((row.pension, row.medical, row.unemployment, row.housing_fund), ZERO)
             )
-            months.append(
-                MonthIn(row.total, employee, special)
-                if row.kind != "outsourced"
-                else MonthIn(ZERO, ZERO, ZERO)
-            )
+            # Only own-staff months count for the tax year (an outsourced month is not
+            # this employer's wage and brings no 5,000 basic deduction).
+            if row.kind != "outsourced":
+                months.append(MonthIn(row.total, employee, special))
             computed.append((row, redo, deductions, special))
-        taxes = withhold_year(months)
-        for (row, redo, deductions, special), tax in zip(computed, taxes, strict=True):
+        taxes = iter(withhold_year(months))
+        for row, redo, deductions, special in computed:
+            tax = None if row.kind == "outsourced" else next(taxes)
             if not redo or deductions is None:
                 continue
-            income_tax = ZERO if row.kind == "outsourced" else tax.tax
+            income_tax = ZERO if tax is None else tax.tax
             values = {
                 "contribution_base": deductions.base,
                 "pension": deductions.pension,
@@ -274,8 +274,8 @@ def compute_net(session: Session, run: PayrollRun, *, following: bool = False) -
                 "housing_fund": deductions.housing_fund,
                 "employer_costs": deductions.employer,
                 "special_deduction": special,
-                "ytd_taxable": ZERO if row.kind == "outsourced" else tax.ytd_taxable,
-                "ytd_tax": ZERO if row.kind == "outsourced" else tax.ytd_tax,
+                "ytd_taxable": ZERO if tax is None else tax.ytd_taxable,
+                "ytd_tax": ZERO if tax is None else tax.ytd_tax,
                 "income_tax": income_tax,
                 "net_pay": net_pay(row.total, deductions, income_tax),
             }

@@ -122,3 +122,25 @@ def test_migration_payroll_0007_up_and_down(po_app, empty_db):
     assert "net_pay" not in {c["name"] for c in inspector.get_columns("payroll_payslip")}
     migrate.upgrade(empty_db, registry)
     assert migrate.pending(empty_db, registry) == []
+
+
+def test_outsourced_couriers_get_no_deductions_and_are_not_payees(
+    september_events, as_unit, make_token
+):
+    _approved_september(as_unit)
+    api = make_token(ZZ, "payroll.view", "payroll.run")
+    slips = {
+        s["courier"]: s
+        for s in api.get(f"/api/v1/payroll/payslips?tenant={ZZ}&month=2022-09").get_json()["items"]
+    }
+    # ZZ-W01: 20 parcels × 1.10 = 22.00, paid by the contractor: nothing withheld
+    outsourced = slips["ZZ-W01"]
+    assert (outsourced["gross"], outsourced["pension"], outsourced["income_tax"]) == (
+        "22.00",
+        "0.00",
+        "0.00",
+    )
+    assert (outsourced["employer_costs"], outsourced["net_pay"]) == ("0.00", "22.00")
+    refused = api.get(f"/api/v1/payroll/exports/bank-file.csv?tenant={ZZ}&month=2022-09")
+    assert refused.status_code == 422
+    assert [d["courier"] for d in refused.get_json()["error"]["details"]] == ["ZZ-0001", "ZZ-0002"]
