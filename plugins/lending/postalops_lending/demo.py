@@ -26,11 +26,13 @@ from postalops.context import Principal
 from postalops.models import User
 from sqlmodel import Session, select
 
+from postalops_lending.accounting import AccountingTerms
 from postalops_lending.credit_line import TaxModePolicy
-from postalops_lending.models import Instalment, Loan, Product
+from postalops_lending.models import Instalment, Loan, Product, Repayment
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
 from postalops_lending.schedule import add_months
 from postalops_lending.services import (
+    accounting,
     applications,
     borrowers,
     close_of_business,
@@ -312,6 +314,10 @@ def build(
         ),
         policy=TaxModePolicy(),
         tenant_code=unit,
+        # a one-off arrangement fee of 0.5 % and compound interest on overdue interest
+        accounting=AccountingTerms(
+            arrangement_fee_rate=Decimal("0.005"), compound_overdue_interest=True
+        ),
     )
     product_ids = {PRODUCT_BULLET: bullet.id, PRODUCT_EQUAL: equal.id}
 
@@ -376,8 +382,11 @@ def build(
             relief_days.setdefault(dt.date.fromisoformat(day), []).append((loan_of[p.key], kind))
     day = dt.date(YEAR, 1, 1)
     month_ends = {add_months(dt.date(YEAR, m, 1), 1) - dt.timedelta(days=1) for m in range(1, 13)}
+    mistaken = next((loan_of[p.key] for p in stories if p.behaviour == "stops:6"), None)
     while day.year == YEAR:
         _pay_due(session, maker, by_loan, day)
+        if mistaken is not None and day in (MISTAKE_DAY, MISTAKE_DAY + dt.timedelta(days=1)):
+            _mistaken_repayment(session, maker, checker, mistaken, day)
         for loan_id, kind in relief_days.get(day, []):
             _relief(session, maker, checker, loan_id, kind, day, people, by_loan)
         if day in month_ends:
@@ -401,6 +410,30 @@ def build(
     session.flush()
     progress(4, 4, "done")
     return {"loans": len(loan_of), "borrowers": len(people)}
+
+
+MISTAKE_DAY = dt.date(YEAR, 7, 20)
+
+
+def _mistaken_repayment(
+    session: Session, maker: Principal, checker: Principal, loan_id: int, day: dt.date
+) -> None:
+    """On 20 Jul the officer books another borrower's transfer on the June defaulter's loan;
+    the next day the checker reverses it (a compensating row, the schedule restored)."""
+    ref = f"demo:mistake:{loan_id}"
+    if day == MISTAKE_DAY:
+        loan = session.get(Loan, loan_id)
+        due = loans.quote(session, loan, day)["amount_due"]
+        if due > 0:
+            loans.record_repayment(session, maker, loan_id, min(due, Decimal("1000.00")), day, ref)
+        return
+    wrong = session.exec(
+        select(Repayment).where(Repayment.loan_id == loan_id, Repayment.reference == ref)
+    ).first()
+    if wrong is not None:
+        accounting.reverse_repayment(
+            session, checker, loan_id, wrong.id, "误将他人还款记入本笔贷款", on=day
+        )
 
 
 def _pay_due(session: Session, maker: Principal, by_loan: dict[int, Plan], day: dt.date) -> None:

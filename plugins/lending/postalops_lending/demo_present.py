@@ -34,6 +34,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from postalops import clock
 from postalops.context import Principal
 from postalops.db import in_scope_clause
@@ -44,10 +45,18 @@ from sqlmodel import Session, select
 from . import demo as article
 from . import permissions as p
 from .credit_line import TaxModePolicy
-from .models import Application, Borrower, Instalment, Loan, PortfolioSnapshot, Product
+from .models import (
+    Application,
+    Borrower,
+    Instalment,
+    Loan,
+    PortfolioSnapshot,
+    Product,
+    WriteOff,
+)
 from .product import DayCount, ProductTerms, RepaymentMethod
 from .schedule import add_months
-from .services import applications, borrowers, close_of_business, loans, products
+from .services import accounting, applications, borrowers, close_of_business, loans, products
 from .services.borrowers import BorrowerData, TaxMonthData
 
 SHANGHAI = article.SHANGHAI
@@ -78,6 +87,8 @@ def build_present(
                 )
         done["present_repayments"] += _repay(session, maker, city, today)
         _close_months(session, city, today)
+        if city.startswith(article.UNIT):
+            _write_off_story(session, maker, checker, city, today)
         session.commit()
         progress(n, len(cities), f"present {city}")
     _extend_tax(session, today)
@@ -365,6 +376,47 @@ def _close_months(session: Session, unit: str, today: dt.date) -> None:
         ).first()
         if closed is None:
             close_of_business.run(session, unit, day)
+
+
+def _write_off_story(
+    session: Session, maker: Principal, checker: Principal, unit: str, today: dt.date
+) -> None:
+    """Ili's oldest defaulter, classified 损失 at the last month end closed, is written off that
+    day (the officer asks, the approver decides) and 10 % of it recovered two weeks later (or
+    yesterday). Idempotent: one write-off per unit, the recovery keyed by its reference."""
+    done = session.exec(select(WriteOff).where(in_scope_clause(WriteOff.tenant_code, unit))).first()
+    if done is None:
+        closed = session.exec(
+            select(sa.func.max(PortfolioSnapshot.as_of)).where(
+                in_scope_clause(PortfolioSnapshot.tenant_code, unit),
+                PortfolioSnapshot.as_of < today,
+            )
+        ).one()
+        closed = closed[0] if isinstance(closed, tuple | sa.Row) else closed
+        loan = session.exec(
+            select(Loan)
+            .where(
+                in_scope_clause(Loan.tenant_code, unit),
+                Loan.status == "active",
+                Loan.category == "loss",
+            )
+            .order_by(Loan.disbursed_on, Loan.id)
+        ).first()
+        if loan is None or closed is None:
+            return
+        row = accounting.request_write_off(
+            session, maker, loan.id, "逾期超过一年，企业已停业，经诉讼无财产可供执行"
+        )
+        done = accounting.decide_write_off(
+            session, checker, row.id, approve=True, note="同意核销", on=closed
+        )
+    loan = session.get(Loan, done.loan_id)
+    if loan is None or loan.status != "written_off" or loan.closed_on is None:
+        return
+    on = min(loan.closed_on + dt.timedelta(days=14), today - dt.timedelta(days=1))
+    amount = (loan.written_off / 10 / 100).quantize(Decimal("1")) * 100
+    if on >= loan.closed_on and amount > 0:
+        accounting.record_recovery(session, maker, loan.id, amount, on, f"demo:recovery:{loan.id}")
 
 
 def _extend_tax(session: Session, today: dt.date) -> None:

@@ -283,9 +283,16 @@ def request_write_off(session: Session, actor: Principal, loan_id: int, reason: 
 
 
 def decide_write_off(
-    session: Session, actor: Principal, write_off_id: int, *, approve: bool, note: str = ""
+    session: Session,
+    actor: Principal,
+    write_off_id: int,
+    *,
+    approve: bool,
+    note: str = "",
+    on: dt.date | None = None,
 ) -> WriteOff:
-    """The checker approves (the loan is written off against its provision) or rejects."""
+    """The checker approves (the loan is written off against its provision on ``on``, default
+    today) or rejects."""
     row = get_or_404(session, WriteOff, write_off_id, "write_off_id", for_update=True)
     if row.status != "requested":
         raise Conflict(
@@ -321,7 +328,7 @@ def decide_write_off(
             code="not_loss",
             details=[{"field": "loan_id", "message": f"{loan.status}, {loan.category}"}],
         )
-    day = clock.today()
+    day = on or clock.today()
     interest, penalty = interest_receivable(session, loan)
     principal = loan.outstanding_principal
     before = {
@@ -441,7 +448,12 @@ def record_recovery(
 
 
 def reverse_repayment(
-    session: Session, actor: Principal, loan_id: int, repayment_id: int, reason: str
+    session: Session,
+    actor: Principal,
+    loan_id: int,
+    repayment_id: int,
+    reason: str,
+    on: dt.date | None = None,
 ) -> Repayment:
     """Reverse a repayment entered by mistake with a compensating row (negative amounts); the
     schedule as it stood before the repayment becomes a new schedule version, and the loan's
@@ -507,7 +519,7 @@ def reverse_repayment(
     loan.penalty_paid -= original.penalty
     if loan.status == "closed":
         loan.status, loan.closed_on = "active", None
-    today = clock.today()
+    today = on or clock.today()
     _reclassify(session, loan, today)
     row = Repayment(
         tenant_code=loan.tenant_code,
@@ -596,7 +608,7 @@ def _reclassify(session: Session, loan: Loan, as_of: dt.date) -> None:
 
 
 def reverse_disbursement(
-    session: Session, actor: Principal, loan_id: int, reason: str
+    session: Session, actor: Principal, loan_id: int, reason: str, on: dt.date | None = None
 ) -> LoanEvent:
     """Reverse a disbursement entered by mistake: a compensating event that takes the principal
     (and the fee withheld) back and the interest accrued on it out of income; the loan becomes
@@ -626,13 +638,14 @@ def reverse_disbursement(
             code="has_repayments",
             details=[{"field": "loan_id", "message": f"{n - m} repayments stand"}],
         )
+    day = on or clock.today()
     interest, penalty = interest_receivable(session, loan)
     before = {"status": loan.status, "outstanding_principal": loan.outstanding_principal}
     event = LoanEvent(
         tenant_code=loan.tenant_code,
         loan_id=loan.id,
         kind="disbursement_reversal",
-        event_date=clock.today(),
+        event_date=day,
         amount=loan.principal,
         principal=loan.principal,
         interest=interest,
@@ -643,7 +656,7 @@ def reverse_disbursement(
         recorded_by=actor.name,
     )
     loan.outstanding_principal = ZERO
-    loan.status, loan.closed_on = "reversed", clock.today()
+    loan.status, loan.closed_on = "reversed", day
     session.add_all([event, loan])
     session.flush()
     audit.record(
