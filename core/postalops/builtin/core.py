@@ -10,7 +10,13 @@ ROLES = [
     Role("ops", "运营人员", "Operations staff"),
     Role("viewer", "只读用户", "Read-only viewer"),
     # Finance staff read the journal (vouchers of every plugin) and keep their units' chart.
-    Role("finance", "财务人员", "Finance staff", demo_units=("cn.henan",)),
+    Role(
+        "finance",
+        "财务人员",
+        "Finance staff",
+        grants=("core.metrics.read",),
+        demo_units=("cn.henan",),
+    ),
 ]
 
 PERMISSIONS = [
