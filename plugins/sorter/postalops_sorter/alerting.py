@@ -375,7 +375,7 @@ def move(
         alert.snoozed_until = None
     elif target is AlertStatus.SNOOZED:
         alert.snoozed_until = snooze_end(now, snooze_minutes)
-        note = alert.snoozed_until.isoformat()
+        note = f"{snooze_minutes} min"
     else:
         alert.suppressed_until = suppression_end(now, suppress_until)
         alert.resolved_at, alert.resolved_by = now, who

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
-from postalops.db import UTCDateTime
+from postalops.db import SCOPE_INFO, UTCDateTime
 from postalops.models import TenantScoped, ts_field
 from sqlmodel import Column, Field, SQLModel
 
@@ -175,11 +175,14 @@ class AlarmRule(SQLModel, table=True):
     ratio (oee_below_target); ``minutes``: N (low_throughput), silence (silent), jam window.
 
     Configuration inherited downwards, like the core's plugin settings: keyed by ``unit_code``,
-    not tenant-scoped, so a station reads the rules of the units above it; the API writes only
-    at the caller's active unit (in scope)."""
+    scoped by the core on that column: read along the path (a station reads the rules of the
+    units above it), written only in the caller's subtree (row-level security on PostgreSQL)."""
 
     __tablename__ = "sorter_alarm_rule"
-    __table_args__ = (sa.UniqueConstraint("unit_code", "kind"),)
+    __table_args__ = (
+        sa.UniqueConstraint("unit_code", "kind"),
+        {"info": {SCOPE_INFO: {"column": "unit_code", "read": "path"}}},
+    )
     id: int | None = Field(default=None, primary_key=True)
     unit_code: str = Field(max_length=200, index=True)
     kind: str = Field(max_length=20)

@@ -142,6 +142,15 @@ def postalops_status_labels():
             "production_rejects": Status("生产废品损失", "Production rejects", "neutral"),
             "unassigned": Status("未归因", "Unassigned", "neutral"),
         },
+        "sorter.alert_action": {
+            "raised": Status("告警产生", "Raised", "danger"),
+            "acknowledged": Status("已确认", "Acknowledged", "warning"),
+            "escalated": Status("已升级", "Escalated", "danger"),
+            "snoozed": Status("暂缓", "Snoozed", "neutral"),
+            "woke": Status("暂缓结束", "Snooze ended", "info"),
+            "commented": Status("备注", "Comment", "info"),
+            "resolved": Status("已解除", "Resolved", "success"),
+        },
         "sorter.maintenance": {
             "planned": Status("计划维护", "Planned", "info"),
             "corrective": Status("故障维修", "Corrective", "warning"),

@@ -280,6 +280,8 @@ ALERTS = Listing(
         Alert.message,
         Alert.status,
         Alert.acknowledged_by,
+        Alert.severity,
+        Alert.escalate_to,
     ).join(Device, Device.id == Alert.device_id),
     [
         Column(
@@ -327,7 +329,18 @@ ALERTS = Listing(
             choices=[k.value for k in AlertStatus],
             expr=Alert.status,
         ),
+        Column(
+            "severity",
+            "级别",
+            "Severity",
+            kind="status",
+            domain="sorter.severity",
+            filter="choice",
+            choices=["info", "warning", "critical"],
+            expr=Alert.severity,
+        ),
         Column("acknowledged_by", "确认人", "Acknowledged by", show=False),
+        Column("escalate_to", "升级联系人", "Escalated to", show=False),
     ],
     default_sort="-raised_at",
     tiebreak=(Alert.id,),
@@ -350,7 +363,24 @@ def alerts() -> Any:
         if alert is None or not context.current().scope.allows(alert.tenant_code):
             raise NotFound(f"no alert {alert_id}")
         before = alert.status
-        alerting.move(s, alert_id, target, context.principal().name, utcnow())
+        from postalops import clock
+
+        minutes = request.form.get("minutes", type=int) if target is AlertStatus.SNOOZED else None
+        if target is AlertStatus.RESOLVED:
+            page = ui.confirm_first(
+                _("The alert will be closed; its kind stays quiet on this machine for an hour."),
+                _("Resolve"),
+            )
+            if page is not None:
+                return page
+        alerting.move(
+            s,
+            alert_id,
+            target,
+            context.principal().name,
+            clock.now().astimezone(dt.UTC),
+            snooze_minutes=minutes,
+        )
         audit.record(
             f"sorter.alert.{target.value}",
             target_type="sorter_alert",
@@ -365,3 +395,6 @@ def alerts() -> Any:
     if page.export:
         return page.export_response()
     return render_template("sorter/alerts.html", page=page)
+
+
+from . import views_losses  # noqa: E402,F401  (issue 20 pages on the same blueprint)
