@@ -86,7 +86,9 @@ class OutcallSettings(BaseModel):
         le=720,
         title="Service level: first call within (hours of approval)",
         json_schema_extra=label(
-            "服务水平：审批后多少小时内首呼", help_zh="统计符合条件办件在该时长内完成首呼的占比"
+            "服务水平：审批后多少小时内首呼",
+            help_zh="统计符合条件办件在该时长内完成首呼的占比",
+            help_en="The share of eligible cases first called within this many hours of approval",
         ),
     )
 
