@@ -7,7 +7,9 @@ import datetime as dt
 
 from postalops.testing import assert_readable, table_rows
 from postalops_lending.classification import Bands
+from postalops_lending.models import WriteOff
 from postalops_lending.services import close_of_business
+from sqlmodel import select
 
 from .conftest import YINING
 
@@ -48,8 +50,10 @@ def test_the_loan_page_shows_the_books_and_writes_off_after_a_question(
     assert done.status_code == 302
     page = approver.get(url).get_data(as_text=True)
     assert "待审批" in page and "批准核销" in page
+    with as_unit(None) as s:
+        wid = s.exec(select(WriteOff.id)).one()
     ok = approver.post(url, data={"csrf_token": approver.csrf, "form": "write_off_decision",
-                                  "write_off_id": "1", "decision": "approve",
+                                  "write_off_id": str(wid), "decision": "approve",
                                   "confirmed": "1"})  # fmt: skip
     assert ok.status_code == 302
     page = cm.get(url).get_data(as_text=True)
