@@ -156,7 +156,7 @@ def test_scenario_job_is_idempotent_and_refuses_bad_params(po_app, network, work
     assert scen.get_json()["result"]["lscp"]["site_count"] == 1
 
 
-def test_scenario_from_the_cli(po_app, network, monkeypatch):
+def test_scenario_from_the_cli(po_app, network, monkeypatch, workers):
     settings = po_app.extensions["postalops.settings"]
     monkeypatch.setenv("POSTALOPS_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("POSTALOPS_INSTANCE_PATH", str(settings.instance_path))
