@@ -316,15 +316,20 @@ def escalate_due(session: Session, now: dt.datetime) -> dict[str, int]:
     ).all():
         if not is_escalation_due(AlertStatus(a.status), a.escalate_due_at, now):
             continue
-        a.status, a.escalated_at = AlertStatus.ESCALATED.value, now
-        session.add(a)
-        record(session, a, SYSTEM, "escalated", now, a.escalate_to or "")
-        webhooks.emit(
-            session, a.tenant_code, ALERT_ESCALATED, payload(a, session.get(Device, a.device_id))
-        )
+        escalate(session, a, now)
         escalated += 1
     session.flush()
     return {"woke": woke, "escalated": escalated}
+
+
+def escalate(session: Session, a: Alert, now: dt.datetime) -> None:
+    """Pass one alert to its second contact: state, timeline, ``sorter.alert.escalated``."""
+    a.status, a.escalated_at = AlertStatus.ESCALATED.value, now
+    session.add(a)
+    record(session, a, SYSTEM, "escalated", now, a.escalate_to or "")
+    webhooks.emit(
+        session, a.tenant_code, ALERT_ESCALATED, payload(a, session.get(Device, a.device_id))
+    )
 
 
 def evaluate_all(

@@ -96,10 +96,13 @@ def postalops_dashboard_pages(dash_app):
 @hookimpl
 def postalops_demo(session, units, rng, progress):
     from .demo import build
+    from .demo_losses import build_losses, prepare  # calendars, reasons, alarms (issue 20 §1)
     from .demo_present import build_present  # the rolling present up to now (issue 16 §2)
 
     # the demo is seeded from station codes and dates, not from rng, so it is stable on its own
-    return build(session, units, progress) | build_present(session, units, progress)
+    prepare(session, units)  # calendars first: the rollups then carry their shift buckets
+    out = build(session, units, progress) | build_present(session, units, progress)
+    return out | build_losses(session, units, progress)
 
 
 @hookimpl
