@@ -27,11 +27,13 @@ import datetime as dt
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, create_model
+from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session, select
 
 from . import plugin_settings
@@ -100,11 +102,51 @@ ChartSettings = _chart_model()
 def chart_at(session: Session, unit: str) -> dict[str, Account]:
     """key -> :class:`Account` in force at ``unit`` (its own mapping, else inherited, else the
     default chart)."""
-    model = plugin_settings.values(session, SETTINGS_PLUGIN, unit, ChartSettings)
-    return {
-        key: Account(getattr(model, f"{key}_code"), getattr(model, f"{key}_name"), acc.name_en)
-        for key, acc in DEFAULT_CHART.items()
-    }
+    return charts_at(session, [unit])[unit]
+
+
+def charts_at(session: Session, units: Iterable[str]) -> dict[str, dict[str, Account]]:
+    """:func:`chart_at` for many units, reading the stored mappings once (a province's journal
+    has lines at hundreds of stations)."""
+    from .models import PluginSetting
+
+    rows = session.exec(
+        select(PluginSetting.unit_code, PluginSetting.values).where(
+            PluginSetting.plugin_key == SETTINGS_PLUGIN
+        )
+    ).all()
+    by_unit = {code: dict(values or {}) for code, values in rows}
+    out: dict[str, dict[str, Account]] = {}
+    by_chain: dict[tuple[str, ...], dict[str, Account]] = {}
+    for unit in units:
+        # the units above (and at) ``unit`` that set something, group first
+        chain = tuple(c for c in reversed(ancestors(unit)) if c in by_unit)
+        if chain not in by_chain:
+            merged: dict[str, Any] = {}
+            for code in chain:
+                merged.update(
+                    {k: v for k, v in by_unit[code].items() if k in ChartSettings.model_fields}
+                )
+            try:
+                model = ChartSettings.model_validate(merged)
+            except PydanticValidationError as exc:
+                # values a newer chart refuses: name them rather than guess
+                raise ValidationError(
+                    f"stored chart of accounts is no longer valid at {unit}",
+                    code="invalid_settings",
+                    details=[
+                        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                        for e in exc.errors()
+                    ],
+                ) from exc
+            by_chain[chain] = {
+                key: Account(
+                    getattr(model, f"{key}_code"), getattr(model, f"{key}_name"), acc.name_en
+                )
+                for key, acc in DEFAULT_CHART.items()
+            }
+        out[unit] = by_chain[chain]
+    return out
 
 
 # --- the journal -----------------------------------------------------------------------------
@@ -368,11 +410,9 @@ def collect(
                 tenant,
             )
 
-    charts: dict[str, dict[str, Account]] = {}
+    charts = charts_at(session, {ln.unit for lines in grouped.values() for ln in lines})
 
     def account(unit: str, key: str) -> Account:
-        if unit not in charts:
-            charts[unit] = chart_at(session, unit)
         return charts[unit][key]
 
     vouchers = []
