@@ -787,9 +787,10 @@ def prepare_statements(body: PeriodIn):
 def list_statements():
     from .statement_listing import STATEMENTS
 
-    page = STATEMENTS.run(context.session(), request.args)
-    if page.export:
-        return page.export_response()
+    if request.args.get("export"):
+        page = STATEMENTS.run(context.session(), request.args)
+        if page.export:
+            return page.export_response()
     stmt = select(Statement, Leader).join(Leader, Leader.id == Statement.leader_id)
     if request.args.get("period"):
         stmt = stmt.where(Statement.period == request.args["period"])

@@ -160,9 +160,9 @@ def postalops_health():
 @hookimpl
 def postalops_tasks(session, user, unit):
     """The workbench inbox: running campaigns' targets behind the plan's pace."""
-    from .tasks import plan_tasks
+    from .tasks import plan_tasks, statement_tasks
 
-    return plan_tasks(session, user, unit)
+    return plan_tasks(session, user, unit) + statement_tasks(session, user, unit)
 
 
 @hookimpl

@@ -78,3 +78,42 @@ def plan_tasks(session: Session, user: Any, unit: str) -> list[Task]:
             )
         )
     return tasks
+
+
+def statement_tasks(session: Session, user: Any, unit: str) -> list[Task]:
+    """Commission statements awaiting approval that this user may approve (not their own:
+    maker-checker), for holders of ``ecommerce.settle_approve``."""
+    if not user.can("ecommerce.settle_approve"):
+        return []
+    import sqlalchemy as sa
+    from postalops.db import in_scope_clause
+    from sqlmodel import select
+
+    from .models import Statement
+
+    name = getattr(user, "name", "")
+    n, oldest, total = session.exec(
+        select(
+            sa.func.count(), sa.func.min(Statement.prepared_at), sa.func.sum(Statement.payable)
+        ).where(
+            in_scope_clause(Statement.tenant_code, unit),
+            Statement.status == "pending",
+            Statement.prepared_by != name,
+        )
+    ).one()
+    if not n:
+        return []
+    amount = Decimal(str(total or 0)).quantize(Decimal("0.01"))
+    return [
+        Task(
+            "approve_statements",
+            "团长佣金结算单待审批",
+            "Leader commission statements to approve",
+            "/p/ecommerce/statements?status=pending",
+            count=int(n),
+            detail_zh=f"{int(n)} 张，应付合计 {formatting.money(amount, 'zh')}",
+            detail_en=f"{int(n)} statements, {formatting.money(amount, 'en')} payable in all",
+            since=oldest,
+            tone="info",
+        )
+    ]

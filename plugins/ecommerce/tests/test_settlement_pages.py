@@ -123,9 +123,13 @@ def test_rates_and_statements_from_the_portal_with_maker_checker(
         data={"csrf_token": maker.csrf, "action": "approve", "confirmed": "1"},
     )
     assert refused.status_code == 302
-    with po_app.app_context():
-        pass
     checker = login(make_user("hbchecker", "cn.hebei", "marketing"))
+    # the workbench: the statement waits for the checker, not for who drew it up
+    inbox = checker.get("/").get_data(as_text=True)
+    task = re.search(r'data-task="ecommerce:approve_statements">(.*?)</li>', inbox, re.S)[1]
+    assert "团长佣金结算单待审批" in task and "¥1.60" in task
+    assert 'href="/p/ecommerce/statements?status=pending"' in inbox
+    assert "approve_statements" not in maker.get("/").get_data(as_text=True)
     page = checker.get(f"/p/ecommerce/statements/{sid}").get_data(as_text=True)
     assert_readable(page)
     assert "批准" in page or "审批" in page
