@@ -300,16 +300,31 @@ def test_the_scope_and_its_postgres_expression_cut_the_same_codes():
 
 
 @pytest.mark.postgres
-def test_postgres_applies_the_same_regular_expression(po_app):
+def test_postgres_applies_the_same_cut(po_app):
+    """The tenant policy's condition (``RLS_POLICY``) under the settings a narrowed session
+    sets, against ``Scope.allows``."""
+    from postalops.db import RLS_POLICY
+
     db = po_app.extensions["postalops.db"]
     if not db.is_postgres:
         pytest.skip("PostgreSQL only")
     scope = Scope.unit(HN).for_plugin("p", (ZZ, JS + ".x"), (JS,))
-    codes = [HN, ZZ, ZZ + "2", ZZ + ".y", JS, JS + ".b", JS + ".x", JS + ".x.z", KF]
-    with db.engine.connect() as conn:
-        kept = [
-            c
-            for c in codes
-            if conn.execute(sa.text("SELECT :c !~ :r"), {"c": c, "r": scope.pg_off}).scalar()
-        ]
-    assert kept == [c for c in codes if scope.allows(c)]
+    codes = [HN, ZZ, ZZ + "2", ZZ + ".y", JS, JS + ".b", JS + ".x", JS + ".x.z", KF, "cn.hebei"]
+    values = ", ".join(f"('{c}')" for c in codes)
+    query = sa.text(
+        f"SELECT tenant_code FROM (VALUES {values}) AS v(tenant_code) WHERE {RLS_POLICY} "
+        "ORDER BY tenant_code"
+    )
+    settings = {
+        "postalops.scope": scope.pg_setting,
+        "postalops.off": scope.pg_off,
+        "postalops.off_like": scope.pg_off_like,
+    }
+    with db.engine.begin() as conn:
+        for name, value in settings.items():
+            conn.execute(sa.text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+        assert list(conn.execute(query).scalars()) == sorted(c for c in codes if scope.allows(c))
+        # nothing cut out: the empty settings let the whole subtree through
+        conn.execute(sa.text("SELECT set_config('postalops.off', '', true)"))
+        conn.execute(sa.text("SELECT set_config('postalops.off_like', '', true)"))
+        assert list(conn.execute(query).scalars()) == sorted(c for c in codes if c != "cn.hebei")

@@ -107,6 +107,16 @@ class Scope:
         return "*" if self.system else (self.code or "")
 
     @property
+    def pg_off_like(self) -> str:
+        """Value for ``postalops.off_like``: the ``LIKE`` patterns of the cut-out roots as an
+        array literal (``{a.b,a.b.%}``), or ``''``. The policy tries the regular expression of
+        :attr:`pg_off` only on rows these match, so rows outside every cut-out subtree cost a
+        ``LIKE`` or two, not a regular expression (unit codes hold no ``%``, ``_`` or commas)."""
+        if self.system or not self.off:
+            return ""
+        return "{" + ",".join(f"{root},{root}.%" for root in sorted(self.off)) + "}"
+
+    @property
     def pg_off(self) -> str:
         """Value for ``postalops.off`` in PostgreSQL: a regular expression matching the codes
         of the cut-out subtrees, or ``''`` (nothing cut out). For ``off=("a.b",)`` and
