@@ -559,18 +559,24 @@ def test_the_cli_refuses_bad_input_with_exit_2_and_json(po_app, books, cli, args
 def test_the_finance_page_shows_vouchers_totals_and_balance(po_app, po_db):
     from postalops.testing import assert_readable
 
-    app = make_app(po_app, Books(lines=BALANCED + UNBALANCED), Broken("broken"))
+    # a reference and a plugin key as plugins write them (snake_case): shown as code / by name
+    write_off = [
+        line("2022-09-20", "loan_loss_provision", "100.00", "0", ZZ, "books:write_off:7", "核销"),
+        line("2022-09-20", "loans", "0", "100.00", ZZ, "books:write_off:7", "核销"),
+    ]
+    app = make_app(po_app, Books(lines=BALANCED + UNBALANCED + write_off), Broken("broken_books"))
     c = portal(app, "fin", HENAN, "finance")
     home = c.get("/").get_data(as_text=True)
     assert 'href="/finance/journal"' in home  # the nav entry
     r = c.get("/finance/journal?month=2022-09")
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert html.count('class="po-voucher"') == 5
+    assert html.count('class="po-voucher"') == 6
     assert html.count('data-balanced="false"') == 2  # the unbalanced voucher and the period
-    assert "记-3" in html and "不平衡" in html and "已平衡" in html
-    assert "¥1,752,395.66" in html and "¥1,752,395.67" in html  # the period's two sides
-    assert 'data-degraded="broken"' in html
+    assert "记-3" in html and "记-4" in html and "不平衡" in html and "已平衡" in html
+    # the period's two sides: 1,752,395.66 + 100.00 and 1,752,395.67 + 100.00
+    assert "¥1,752,495.66" in html and "¥1,752,495.67" in html
+    assert 'data-degraded="broken_books"' in html and "broken_books插件" in html
     assert (
         "/api/v1/journal?tenant=cn.henan&amp;from=2022-09-01&amp;to=2022-09-30&amp;format=xlsx"
         in html

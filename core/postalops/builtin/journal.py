@@ -201,6 +201,17 @@ def _opening_month(unit: str) -> tuple[dt.date, dt.date, Journal]:
     return m_from, m_to, collect(_registry(), context.session(), unit, m_from, m_to)
 
 
+def _plugin_name(key: str) -> str:
+    """A plugin's display name in the page's language (its key when it has none)."""
+    from postalops.ui import locale
+
+    plugin = _registry().plugins.get(key)
+    info = getattr(plugin, "info", None)
+    if info is None:
+        return key
+    return info.name_zh if locale() == "zh" else info.name_en
+
+
 @bp.route("/finance/journal")
 def journal_page() -> Any:
     check_permission(READ)
@@ -252,6 +263,7 @@ def journal_page() -> Any:
             if frm and frm.year > 1
             else "",
             unit=unit,
+            plugin_name=_plugin_name,
         ),
         status,
     )
