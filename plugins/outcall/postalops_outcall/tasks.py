@@ -105,9 +105,14 @@ def agent_tasks(
     open_to_me = sa.or_(
         c.reserved_agent.is_(None), sa.and_(c.reserved_agent != agent, c.reserved_until <= now)
     )
+    # the queue's own fairness: no number on the do-not-call list or at its daily cap
+    from . import dnc
+    from .service import get_settings, policy_of
+
+    fair = dnc.claim_filters(session, unit, now, policy_of(get_settings(session, unit)))
     n, oldest, soonest = session.execute(
         sa.select(sa.func.count(), sa.func.min(c.next_call_at), sa.func.min(c.deadline)).where(
-            *queued, c.next_call_at <= now, c.deadline > now, free, open_to_me
+            *queued, c.next_call_at <= now, c.deadline > now, free, open_to_me, *fair
         )
     ).one()
     if n:

@@ -155,3 +155,42 @@ def test_the_do_not_call_page_lists_masked_numbers_and_adds_one(live, hall, logi
     bad = page.post("/p/outcall/dnc", data={"phone": "1", "reason": "opt_out"})
     assert bad.status_code == 422
     assert "is-invalid" in bad.get_data(as_text=True)
+
+
+def test_the_workbench_offers_the_opt_out_after_the_second_decline(
+    live, platform, login_as, po_app
+):
+    import re
+
+    _intake(platform, [live(1, phone=A), live(2, phone=A), live(3, phone=A)])
+    page = login_as("outcall_agent", GZ)
+    for _ in range(2):
+        page.post("/p/outcall/work", data={"action": "claim"})
+        html = page.get("/p/outcall/work").get_data(as_text=True)
+        case_id = re.search(r'action="/p/outcall/work/(\d+)/outcome"', html)[1]
+        done = page.post(f"/p/outcall/work/{case_id}/outcome", data={"outcome": "declined"})
+    assert done.status_code == 302 and f"opt_out={case_id}" in done.headers["Location"]
+    offer = page.get(done.headers["Location"]).get_data(as_text=True)
+    assert 'id="opt-out"' in offer and "两次拒绝" in offer
+    assert page.post(f"/p/outcall/work/{case_id}/opt-out").status_code == 302
+    assert count_rows(po_app, OutcallDoNotCall) == 1
+    page.post("/p/outcall/work", data={"action": "claim"})
+    assert 'id="active-call"' not in page.get("/p/outcall/work").get_data(as_text=True)
+
+
+def test_the_agents_inbox_does_not_count_blocked_numbers(live, hall, platform, supervisor):
+    from postalops_outcall.tasks import agent_tasks
+
+    class Agent:
+        name = "user:someone"
+
+        def can(self, permission):
+            return True
+
+    _intake(platform, [live(1, phone=A), live(2, phone=B)])
+    with hall() as s:
+        before = {t.key: t.count for t in agent_tasks(s, Agent(), GZ)}
+    supervisor.post("/api/v1/outcall/dnc", json={"phone": A, "reason": "opt_out"})
+    with hall() as s:
+        after = {t.key: t.count for t in agent_tasks(s, Agent(), GZ)}
+    assert (before["cases_to_call"], after["cases_to_call"]) == (2, 1)
