@@ -8,6 +8,7 @@ form is shown again with HTTP 422 and each error beside its field; nothing is wr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,6 +22,7 @@ from postalops.listing import Column, Listing
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
+from postalops_lending.accounting import AccountingTerms
 from postalops_lending.credit_line import TaxModePolicy
 from postalops_lending.models import Product
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
@@ -116,6 +118,7 @@ def product_list() -> Any:
 def _values(p: Product | None) -> dict[str, Any]:
     """The form's fields for ``p`` (a new product: the demo tax-mode defaults)."""
     policy = products.policy_of(p) if p is not None else TaxModePolicy()
+    books = AccountingTerms.from_json(p.accounting if p is not None else None)
     out: dict[str, Any] = {
         "code": p.code if p else "",
         "name_zh": p.name_zh if p else "",
@@ -127,6 +130,10 @@ def _values(p: Product | None) -> dict[str, Any]:
         "method": p.method if p else RepaymentMethod.EQUAL_INSTALMENTS.value,
         "allow_prepayment": p.allow_prepayment if p else False,
         "active": p.active if p else True,
+        "penalty_surcharge": _plain(books.penalty_surcharge * HUNDRED),
+        "compound_overdue_interest": books.compound_overdue_interest,
+        "allocation_order": ",".join(books.allocation_order),
+        "arrangement_fee_rate": _plain(books.arrangement_fee_rate * HUNDRED),
         "cap": _plain(policy.cap),
         "factor": _plain(policy.factor),
         "min_tax_paid": _plain(policy.min_tax_paid),
@@ -172,6 +179,41 @@ def _int(form: Mapping[str, str], name: str, errors: dict[str, str]) -> int | No
     return int(raw)
 
 
+ORDERS = tuple(",".join(o) for o in itertools.permutations(("penalty", "interest", "principal")))
+
+
+def _read_accounting(form: Mapping[str, str], got: dict[str, Any], errors: dict[str, str]) -> None:
+    """Penalty surcharge and fee in percent, compound interest, allocation order; a field left
+    blank (or absent) takes the default: 50 %, no fee, penalty → interest → principal."""
+    defaults = {"penalty_surcharge": "50", "arrangement_fee_rate": "0"}
+    rates = {}
+    for name, top in (
+        ("penalty_surcharge", Decimal("200")),
+        ("arrangement_fee_rate", Decimal("10")),
+    ):
+        if not (form.get(name) or "").strip():
+            rates[name] = Decimal(defaults[name]) / HUNDRED
+            continue
+        value = _decimal(form, name, errors)
+        if value is not None:
+            if not (0 <= value <= top) or (name == "arrangement_fee_rate" and value == top):
+                errors[name] = _("A percentage from 0 to %(top)s.", top=_plain(top))
+            else:
+                rates[name] = value / HUNDRED
+    order = form.get("allocation_order") or ORDERS[0]
+    if order not in ORDERS:
+        errors["allocation_order"] = _("Choose the order repayments are applied in.")
+    if not any(
+        k in errors for k in ("penalty_surcharge", "arrangement_fee_rate", "allocation_order")
+    ):
+        got["accounting"] = dict(
+            penalty_surcharge=rates["penalty_surcharge"],
+            compound_overdue_interest=form.get("compound_overdue_interest") == "1",
+            allocation_order=tuple(order.split(",")),
+            arrangement_fee_rate=rates["arrangement_fee_rate"],
+        )
+
+
 def _read(form: Mapping[str, str], code: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The product's terms and policy from the form, and ``{field: message}`` for each bad one."""
     errors: dict[str, str] = {}
@@ -202,6 +244,7 @@ def _read(form: Mapping[str, str], code: str) -> tuple[dict[str, Any], dict[str,
         errors["method"] = _("Choose a repayment method.")
     got["allow_prepayment"] = form.get("allow_prepayment") == "1"
     got["active"] = form.get("active") == "1"
+    _read_accounting(form, got, errors)
 
     amounts = {}
     for name in products.POLICY_FIELDS:
@@ -303,6 +346,10 @@ def _form_page(product: Product | None, values: dict[str, Any], errors: dict[str
         bands=BANDS,
         methods=[(m.value, ui.status_label(m.value, "lending.method")[0]) for m in RepaymentMethod],
         day_counts=[(d.value, ui.status_label(d.value, "lending.day_count")[0]) for d in DayCount],
+        orders=[
+            (o, " → ".join(ui.status_label(b, "lending.bucket")[0] for b in o.split(",")))
+            for o in ORDERS
+        ],
     ), (422 if errors else 200)
 
 
@@ -310,7 +357,7 @@ def _submitted(form: Mapping[str, str], base: dict[str, Any]) -> dict[str, Any]:
     """What the user typed, to show again on a refused form."""
     out = dict(base)
     for key in base:
-        if key in ("allow_prepayment", "active"):
+        if key in ("allow_prepayment", "active", "compound_overdue_interest"):
             out[key] = form.get(key) == "1"
         elif key in form:
             out[key] = form.get(key)
@@ -346,6 +393,7 @@ def product_new() -> Any:
                 terms=got["terms"],
                 policy=got["policy"],
                 tenant_code=unit,
+                accounting=AccountingTerms(**got["accounting"]),
             )
             s.commit()
         except PostalOpsError as exc:
@@ -380,6 +428,11 @@ def product_edit(product_id: int) -> Any:
                 policy=got["policy"],
                 active=got["active"],
             )
+            kept = AccountingTerms.from_json(row.accounting).provision  # set through the API
+            if products.set_accounting(
+                s, who, row, AccountingTerms(**got["accounting"], provision=kept)
+            ):
+                changed = [*changed, "accounting"]
             s.commit()
         except PostalOpsError as exc:
             s.rollback()

@@ -109,3 +109,29 @@ def test_the_application_form_says_which_borrowers_are_eligible_and_why(people, 
     assert "可申请，额度 ¥866,000.00" in text
     assert "不可申请：纳税信用等级准入" in text
     assert "纳税信用等级准入为 C，要求 A、B、M" in text
+
+
+def test_the_product_form_sets_penalty_fee_and_allocation_order(po_app, ili, make_user, login,
+                                                                 as_unit):  # fmt: skip
+    from postalops_lending.models import Product
+
+    from .test_lending_product_pages import form
+
+    pm = login(make_user("pm", "cn.xinjiang.ili", "loan_product_manager"))
+    page = pm.get("/p/lending/products/new").get_data(as_text=True)
+    assert "罚息上浮比例" in page and "罚息 → 利息 → 本金" in page and "手续费" in page
+    bad = pm.post("/p/lending/products/new", data=form(pm, penalty_surcharge="300"))
+    assert bad.status_code == 422 and "0 至 200 之间的百分数" in bad.get_data(as_text=True)
+    ok = pm.post("/p/lending/products/new", data=form(
+        pm, penalty_surcharge="100", arrangement_fee_rate="0.5",
+        allocation_order="principal,interest,penalty", compound_overdue_interest="1"))  # fmt: skip
+    assert ok.status_code == 302, ok.get_data(as_text=True)[:500]
+    with as_unit(None) as s:
+        row = s.exec(select(Product)).one()
+    # percent on the form, fractions stored: 100 % -> "1", 0.5 % -> "0.005"
+    assert row.accounting == {
+        "penalty_surcharge": "1",
+        "compound_overdue_interest": True,
+        "allocation_order": ["principal", "interest", "penalty"],
+        "arrangement_fee_rate": "0.005",
+    }
