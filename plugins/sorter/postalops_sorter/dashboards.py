@@ -108,11 +108,55 @@ def overview(ctx: Any) -> html.Div:
         title=t("每日分拣件数", "Items sorted per day"),
     )
     figures.format_values(trend_fig, "items", ctx.zh)
+    losses = pareto_frame(ctx)
+    pareto_fig = px.bar(
+        losses,
+        x="reason",
+        y="minutes",
+        color="loss",
+        labels={
+            "reason": t("原因", "Reason"),
+            "minutes": t("损失分钟数（分）", "Minutes lost"),
+            "loss": t("损失类别", "Loss"),
+        },
+        title=t("停机损失帕累托（从大到小）", "Loss Pareto (largest first)"),
+    )
+    figures.format_values(pareto_fig, "minutes", ctx.zh)
     return html.Div(
         [
             metric_cards(metrics, ctx.zh, "sorter"),
             chart(rate_fig, units, "sorter-units", zh=ctx.zh),
             chart(trend_fig, days, "sorter-daily", zh=ctx.zh),
+            chart(pareto_fig, losses, "sorter-pareto", zh=ctx.zh),
         ],
         id="sorter-dashboard",
     )
+
+
+def pareto_frame(ctx: Any) -> pd.DataFrame:
+    """The loss Pareto of the subtree and period (as on the losses page), reasons and losses in
+    the reader's language."""
+    from postalops.ui import status_label
+
+    from .losses import DEFAULT_REASONS
+    from .reasons import pareto_for
+
+    rows = pareto_for(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to)
+    lang = "zh" if ctx.zh else "en"
+    out = []
+    for r in rows:
+        if r.key in DEFAULT_REASONS:
+            zh, en, _ = DEFAULT_REASONS[r.key]
+            name = ctx.t(zh, en)
+        else:
+            name = status_label(r.key, "sorter.loss", lang)[0] if r.key == r.loss else r.key
+        out.append(
+            {
+                "reason": name,
+                "loss": status_label(r.loss, "sorter.loss", lang)[0],
+                "minutes": float(r.minutes),
+                "share": float(r.share or 0),
+                "cumulative": float(r.cumulative or 0),
+            }
+        )
+    return pd.DataFrame(out, columns=["reason", "loss", "minutes", "share", "cumulative"])

@@ -119,6 +119,14 @@ def test_an_unacknowledged_alarm_escalates_after_m_minutes(po_app, silent_machin
         (False, "resolved"),
     ]
     assert line[1]["note"] == CONTACT and line[3]["note"] == "已派人到场"
+    # the metrics: raised 10:00, acknowledged at the frozen 10:16 → 16.0 minutes to acknowledge
+    m = (
+        token_for("ops", "cn")
+        .get(f"/api/v1/metrics?tenant={JINSHUI}&from={DAY}&to={DAY}&plugin=sorter")
+        .get_json()["metrics"]["sorter"]
+    )
+    assert (m["alerts_raised"]["value"], m["alerts_escalated"]["value"]) == (1, 1)
+    assert str(m["alert_ack_minutes"]["value"]) == "16.0"
     assert events(po_app) == [
         "sorter.alert.raised",
         "sorter.alert.escalated",

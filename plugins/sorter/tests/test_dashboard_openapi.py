@@ -33,6 +33,10 @@ def test_dashboard_page_renders_kpis_and_charts(po_app, make_device, tel, as_uni
     assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
     units = charts["sorter-units"]
     assert not any(str(x).startswith("cn.") for x in units.data[0].x)  # units by name
+    # the loss Pareto (issue 20): reasons and losses in Chinese, never a snake_case code
+    pareto = charts["sorter-pareto"]
+    names = [str(x) for trace in pareto.data for x in trace.x]
+    assert "速度降低损失" in names and not any("_" in n for n in names)
     text = str(page)
     assert (
         "sorter.items_per_running_hour" in text
