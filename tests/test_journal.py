@@ -636,3 +636,18 @@ def test_finance_staff_keep_the_chart_on_the_settings_form(po_app, books):
         ln["code"] for v in body["items"] for ln in v["lines"] if ln["account"] == "payroll_payable"
     }
     assert codes == {"221101"}
+
+
+def test_the_journal_sends_what_the_openapi_document_says(po_app, po_db):
+    from tests.test_openapi_responses import check
+
+    app = make_app(po_app, Books(lines=BALANCED + UNBALANCED), Broken("broken"))
+    document = app.test_client().get("/api/v1/openapi.json").json
+    api = token(app, HENAN)
+    for path in (
+        f"/api/v1/journal?tenant={HENAN}&{SEP}",
+        f"/api/v1/journal?tenant={HENAN}&{SEP}&per_page=1&page=2",
+        f"/api/v1/journal?tenant={HENAN}&from=2030-01-01&to=2030-01-31",
+        "/api/v1/journal?from=2022-13-01",
+    ):
+        check(document, "get", path, api.get(path))
