@@ -419,7 +419,11 @@ def my_payslips() -> Any:
     page = listing.run(context.session(), request.args)
     if page.export:
         return page.export_response()
-    return render_template("payroll/my.html", page=page)
+    return render_template(
+        "payroll/my.html",
+        page=page,
+        month_texts={slip.id: _month_text(slip.month) for slip in page.rows},
+    )
 
 
 @bp.route("/rate-cards", methods=["GET", "POST"])

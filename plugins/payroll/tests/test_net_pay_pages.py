@@ -67,6 +67,7 @@ def test_a_courier_reads_their_net_pay_and_pdf_and_nobody_elses(
     # ZZ-0001, no scans: gross = base 3,000; base raised to the floor 3,500 -> 717.50 off;
     # no tax (under 5,000); net 2,282.50
     assert "实发工资" in html and "¥2,282.50" in html and "下载 PDF" in html
+    assert 'id="my-payslip-cards"' in html and "2022年9月" in html  # cards on a phone
     assert 'name="viewport"' in html  # the layout's phone viewport
     with as_unit(ZZ) as s:
         from postalops_payroll.models import PayrollPayslip
