@@ -21,6 +21,7 @@ from postalops.models import AuditRecord
 from postalops.testing import count_rows
 from postalops_pickup_points.distance import offset
 from postalops_pickup_points.models import PickupPlannedSite, PickupSitingScenario
+from sqlmodel import select
 
 ZZ, KF = "cn.henan.zhengzhou", "cn.henan.kaifeng"
 SEAT = (113.625, 34.746)
@@ -118,9 +119,9 @@ def test_scenario_through_the_job_api(po_app, network, make_token, workers, as_u
     assert r.get_json()["error"]["details"][0]["field"] == "sites[1]"
     assert count_rows(po_app, PickupPlannedSite) == 1
     with as_unit(ZZ) as s:
-        audits = [
-            a for a in s.query(AuditRecord).all() if a.action == "pickup_points.siting.accept"
-        ]
+        audits = s.exec(
+            select(AuditRecord).where(AuditRecord.action == "pickup_points.siting.accept")
+        ).all()
         assert len(audits) == 1 and audits[0].after == {"planned": ["C1"]}
 
     # Kaifeng cannot see Zhengzhou's scenario; a viewer may not start or accept one.
