@@ -188,3 +188,38 @@ def test_rules_are_per_unit_and_checked(token_for):
         .status_code
         == 403
     )
+
+
+def test_a_shift_under_its_oee_target_raises_once(po_app, make_device, tel, tick, token_for):
+    """Shift 1 08:00-09:00; DS01 (3,600 items/h) runs 08:00-08:30 sorting 30 items, then idles.
+    A = 30 / 60 = 0.5; P = 30 / (3,600 × 0.5) = 30 / 1,800; Q = 1 → OEE = 0.5 × 30/1,800 =
+    0.008333 → 0.0083 < target 0.5. Checked at the 09:10 tick (the shift ended ≥ 5 min ago)."""
+    station = token_for("ops", JINSHUI)
+    station.put(
+        "/api/v1/sorter/calendar/shifts", json=[{"number": 1, "start": "08:00", "end": "09:00"}]
+    )
+    r = station.put(
+        "/api/v1/sorter/alarm-rules",
+        json=[
+            {"kind": "oee_below_target", "threshold": "0.5"},
+            {"kind": "silent", "enabled": False},
+        ],
+    )
+    assert r.status_code == 200
+    device_id, client = make_device(JINSHUI, "DS01", rated=3600, low_minutes=30)
+    events = [tel.state(0, tel.at(8, 0, day=DAY), "running")]
+    events += [tel.item(k, tel.at(8, k - 1, 30, day=DAY)) for k in range(1, 31)]
+    events += [tel.state(31, tel.at(8, 30, day=DAY), "idle"), tel.beat(32, tel.at(9, 0, day=DAY))]
+    tel.post(client, device_id, events)
+    tel.rollup()
+    tick(9, 10)
+    tick(9, 11)
+    with context.activate(system_context(po_app)) as ctx:
+        got = [(a.kind, a.subject, a.message) for a in ctx.session.exec(select(Alert)).all()]
+    assert got == [
+        (
+            "oee_below_target",
+            f"{DAY.isoformat()}#1",
+            f"shift 1 of {DAY.isoformat()}: OEE 0.0083 under target 0.5000",
+        )
+    ]
