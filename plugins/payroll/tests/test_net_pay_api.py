@@ -253,6 +253,18 @@ def test_a_year_of_net_pay_reopen_recomputes_the_following_months(
     }
     assert credited == debited + D("32435.50")  # payroll payable clears once paid
 
+    # The same vouchers through the core's journal API, with the unit's account codes.
+    finance = make_token(ZZ, "core.journal.read")
+    body = finance.get(f"/api/v1/journal?tenant={ZZ}&from=2022-09-01&to=2022-09-30").get_json()
+    ours = [v for v in body["items"] if v["plugin"] == "payroll"]
+    assert {v["reference"].rsplit(":", 1)[-1] for v in ours} == {"accrual", "withholding"}
+    for voucher in ours:
+        lines = voucher["lines"]
+        assert sum(D(ln["debit"]) for ln in lines) == sum(D(ln["credit"]) for ln in lines)
+    assert sum(D(ln["credit"]) for v in ours for ln in v["lines"] if ln["code"] == "2211") == D(
+        "46154.50"
+    )  # 应付职工薪酬
+
     metrics = world.get(
         f"/api/v1/metrics?tenant={ZZ}&from=2022-09-01&to=2022-09-30&plugin=payroll"
     ).get_json()["metrics"]["payroll"]
