@@ -110,10 +110,13 @@ def code_for(session: Session, secret: str, order_no: str) -> dict[str, Any]:
     order = session.exec(select(Order).where(Order.order_no == order_no)).first()
     if order is None:
         raise NotFound("unknown order", details=[{"field": "order_no", "message": "unknown order"}])
+    done = session.exec(select(Pickup).where(Pickup.order_id == order.id)).first()
     return {
         "order_no": order.order_no,
         "pickup_point": order.pickup_point,
         "pickup_code": commission.pickup_code(secret, order.id, order.order_no),
+        "status": "picked_up" if done else "waiting",  # labels: ecommerce.pickup
+        "picked_up_on": done.day.isoformat() if done else None,
     }
 
 

@@ -69,6 +69,9 @@ def test_a_code_is_verified_once_at_its_own_point(po_app, world, ecom, make_toke
         "picked_up_on": "2022-09-02",
         "status": "picked_up",
     }
+    state = eshop.get("/api/v1/ecommerce/orders/A1/pickup-code").get_json()
+    assert (state["status"], state["picked_up_on"]) == ("picked_up", "2022-09-02")
+    assert eshop.get("/api/v1/ecommerce/orders/A2/pickup-code").get_json()["status"] == "waiting"
     again = staff.post(
         "/api/v1/ecommerce/pickups", json={"code": code.replace("-", ""), "pickup_point": "PP-1"}
     )
