@@ -340,6 +340,8 @@ class Database:
         change committed by this process (any session, Core statement or raw SQL, through any
         app on the same database) takes effect at the next request. Other processes are not
         seen: such a cache also expires after a bound of its own."""
+        if table in _WATCHED.get(self.url, ()):
+            return  # the request path asks on every request: no lock once watched
         with _GENERATIONS_LOCK:
             _GENERATIONS.setdefault((self.url, table), 0)
             if table not in _WATCHED.get(self.url, ()):

@@ -248,7 +248,8 @@ class PluginRegistry:
         self._failure_lock = threading.Lock()
         self._logged: set[tuple[str, str]] = set()
         # (generation, loaded at, rows, memo): see enabled_at(); the memo maps a unit to its
-        # effective set and a (unit, plugin) pair to its cut-out subtrees (plugin_scope_at())
+        # effective set and a (unit, plugin) pair to the unit's scope narrowed for the plugin
+        # (plugin_scope_at())
         self._enablement: tuple[int, float, list[tuple[str, str, bool]], dict[Any, Any]]
         self._enablement = (-1, 0.0, [], {})
         self.enablement_max_age = ENABLEMENT_MAX_AGE
@@ -577,11 +578,14 @@ class PluginRegistry:
             return scope
         self.enabled_at(db, scope.code)  # (re)loads the cache when stale
         _generation, _loaded, rows, memo = self._enablement
-        cut = memo.get((scope.code, key))
-        if cut is None:
+        plain = scope.plugin is None  # a plain unit scope: memoised by its code
+        narrowed = memo.get((scope.code, key)) if plain else None
+        if narrowed is None:
             mine = ((u, on) for u, k, on in rows if k == key)
-            cut = memo[(scope.code, key)] = plugin_exclusions(mine, scope.code)
-        return scope.for_plugin(key, *cut)
+            narrowed = scope.for_plugin(key, *plugin_exclusions(mine, scope.code))
+            if plain:
+                memo[(scope.code, key)] = narrowed
+        return narrowed
 
     def _effective_of(self, rows: Iterable[tuple[str, str, bool]], unit_code: str) -> set[str]:
         depth = {code: i for i, code in enumerate(ancestors(unit_code))}
