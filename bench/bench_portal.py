@@ -38,9 +38,7 @@ import http.client
 import json
 import os
 import re
-import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,7 +47,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchkit import ROOT, Server, alternate, fetch  # noqa: E402
+
 GZ = "cn.guangdong.guangzhou"
 LIST_URL = "/api/v1/outcall/cases?limit=50"
 TARGETS = {"healthz": 0.80, "list": 0.50}
@@ -159,70 +159,6 @@ def prepare(
     return url, viewer
 
 
-# --- servers ------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def procfile_web(port: int, app_spec: str) -> list[str]:
-    """The Procfile's ``web:`` command with its defaults filled in, bound to ``port``, serving
-    ``app_spec``: the references run under exactly the settings PostalOps runs under."""
-    line = next(
-        ln.split(":", 1)[1]
-        for ln in (ROOT / "Procfile").read_text().splitlines()
-        if ln.startswith("web:")
-    )
-    line = re.sub(r"\$\{PORT:-\d+\}", str(port), line)
-    line = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: os.environ.get(m[1], m[2]), line)
-    args = shlex.split(line)
-    args[0] = str(Path(sys.executable).parent / args[0])
-    args[-1] = app_spec
-    return args
-
-
-class Server:
-    def __init__(self, name: str, app_spec: str, env: dict[str, str], probe: str) -> None:
-        self.name, self.port = name, _free_port()
-        cmd = procfile_web(self.port, app_spec)
-        cmd[1:1] = ["--pythonpath", str(Path(__file__).parent)]
-        self.log = Path(env["POSTALOPS_INSTANCE_PATH"]) / f"bench-portal-{name}.log"
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=log)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                status, _ = fetch(self.port, probe, {})
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start; see {self.log}")
-            time.sleep(0.3)
-        self.settings = " ".join(cmd[cmd.index("--workers") : cmd.index("--timeout")])
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-def fetch(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", path, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
-
-
 # --- load ---------------------------------------------------------------------------------------
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -326,13 +262,18 @@ def main() -> None:
     if load is python_load:
         print("wrk not found (apt-get install -y wrk): using the Python load generator")
     env = _env(args.db, args.instance)
-    ours = Server("PostalOps", "postalops.app:create_app()", env, "/healthz")
-    ref = Server(
-        "reference",
-        "bench_portal_reference:create_app()",
-        {**env, "BENCH_REFERENCE_DB": db_url},
-        "/hello",
-    )
+    ours = Server("PostalOps", "postalops.app:create_app()", env, "/healthz", "bench-portal")
+    try:
+        ref = Server(
+            "reference",
+            "bench_portal_reference:create_app()",
+            {**env, "BENCH_REFERENCE_DB": db_url},
+            "/hello",
+            "bench-portal",
+        )
+    except BaseException:
+        ours.stop()
+        raise
     auth = {"Authorization": f"Bearer {token}"}
     figures = {
         "healthz": ((ours, "/healthz", {}), (ref, "/hello", {})),
@@ -342,26 +283,35 @@ def main() -> None:
     assert status == 200 and len(json.loads(body)["items"]) == 50, body[:300]
     status, body = fetch(ref.port, "/cases", {})
     assert status == 200 and len(json.loads(body)["items"]) == 50, body[:300]
-    results: dict[str, dict[str, list[dict]]] = {k: {"ours": [], "ref": []} for k in figures}
+    # (figure, side, server, path, headers) for each figure's PostalOps and reference sides
+    sides = [
+        (name, "ours" if srv is ours else "ref", srv, path, h)
+        for name, pair in figures.items()
+        for srv, path, h in pair
+    ]
+
+    def run(side: tuple, r: int) -> dict:
+        name, _, srv, path, h = side
+        fig = load(srv.port, path, h, args.duration, args.connections)
+        print(
+            f"  round {r + 1} {name:8} {srv.name:10} {fig['rps']:8.0f} req/s  "
+            f"p50 {fig['p50_ms']:7.1f} ms  p99 {fig['p99_ms']:7.1f} ms"
+            + (f"  ERRORS {fig['errors']}" if fig["errors"] else ""),
+            flush=True,
+        )
+        return fig
+
     try:
-        for srv, path, h in [f for pair in figures.values() for f in pair]:
+        for _, _, srv, path, h in sides:
             load(srv.port, path, h, 2, args.connections)  # warm every worker and pool
-        for r in range(args.rounds):
-            for name, pair in figures.items():
-                order = pair if r % 2 == 0 else pair[::-1]  # who goes first alternates
-                for srv, path, h in order:
-                    side = "ours" if srv is ours else "ref"
-                    fig = load(srv.port, path, h, args.duration, args.connections)
-                    results[name][side].append(fig)
-                    print(
-                        f"  round {r + 1} {name:8} {srv.name:10} {fig['rps']:8.0f} req/s  "
-                        f"p50 {fig['p50_ms']:7.1f} ms  p99 {fig['p99_ms']:7.1f} ms"
-                        + (f"  ERRORS {fig['errors']}" if fig["errors"] else ""),
-                        flush=True,
-                    )
+        # the order reverses every other round: who goes first alternates within each figure
+        by_side = alternate(args.rounds, sides, run, lambda side: f"{side[0]}:{side[1]}")
     finally:
         ours.stop()
         ref.stop()
+    results = {
+        name: {side: by_side[f"{name}:{side}"] for side in ("ours", "ref")} for name in figures
+    }
     report(results, backend, data, ours.settings, args, load is wrk)
 
 

@@ -12,11 +12,17 @@ query, serialisation), the median over ``--requests`` requests:
 
 The app has the six plugins installed. ``--synthetic 30`` maps 30 extra tenant models (as 30
 more plugins' tables would) before the app starts. The parent process runs a child with and a
-child without them, alternating for ``--rounds`` rounds, and reports how much the per-request
-time differs (target: within 5 %). Each figure is the best of the rounds, since load on a
-shared machine only ever adds time.
+child without them, alternating for ``--rounds`` rounds (bench/benchkit.py), and reports how
+much the per-request time differs (target: within 5 %). Each figure is the best of the rounds,
+since load on a shared machine only ever adds time.
 
-    .venv/bin/python bench/bench_request_path.py [--rounds 3] [--requests 300] [--json]
+``--cut`` also measures the list, in the same child and alternating with the plain list, with
+outcall switched off at a station of Guangzhou, so the city token's list runs in a scope
+narrowed for the plugin (``Scope.for_plugin``: one more ``NOT (...)`` criterion on each
+statement), and reports its cost against the plain list.
+
+    .venv/bin/python bench/bench_request_path.py [--rounds 3] [--requests 300] [--cut]
+        [--clock wall|cpu] [--json]
 """
 
 from __future__ import annotations
@@ -24,14 +30,21 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchkit import alternate, best, run_child  # noqa: E402
+
 GZ = "cn.guangdong.guangzhou"
+CUT_STATION = GZ + ".tianhe"
+# Wall time by default; ``--clock cpu`` times the requests by this thread's CPU time (the test
+# client, the app and SQLite all run in it), which other processes on a loaded machine barely
+# move, at the price of leaving out waits (none here but the SQLite file's page cache).
+CLOCK = time.perf_counter
 COLUMNS = (
     "id",
     "case_no",
@@ -66,9 +79,9 @@ def median_ms(client: Any, url: str, headers: dict[str, str], n: int) -> float:
         assert client.get(url, headers=headers).status_code == 200
     times = []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         resp = client.get(url, headers=headers)
-        times.append(time.perf_counter() - t0)
+        times.append(CLOCK() - t0)
         assert resp.status_code == 200, resp.get_data(as_text=True)[:200]
     return statistics.median(times) * 1000
 
@@ -103,8 +116,8 @@ def bare_app(db_url: str) -> Any:
     return app
 
 
-def measure(synthetic: int, requests: int) -> dict[str, Any]:
-    """One child's figures."""
+def measure(synthetic: int, requests: int, cut: bool = False) -> dict[str, Any]:
+    """One child's figures; with ``cut``, outcall is off at a station of Guangzhou."""
     extra = synthetic_models(synthetic)
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_outcall import rows
@@ -124,7 +137,21 @@ def measure(synthetic: int, requests: int) -> dict[str, Any]:
     import_all_models(app)
     db = app.extensions["postalops.db"]
     create_schema(db)
-    build_tree(app, tree=[("cn", None, "集团", "Group", "group"), *EXTRA_UNITS])
+    station = (CUT_STATION, GZ, "天河", "Tianhe", "station")
+    build_tree(app, tree=[("cn", None, "集团", "Group", "group"), *EXTRA_UNITS, station])
+    from postalops.models import PluginEnablement
+    from sqlmodel import select
+
+    def switch_station(on: bool) -> None:
+        """outcall on (a redundant row: no cut) or off (a cut) at the station below the city"""
+        with db.transaction(Scope.system_scope()) as s:
+            row = s.exec(
+                select(PluginEnablement).where(PluginEnablement.unit_code == CUT_STATION)
+            ).first() or PluginEnablement(unit_code=CUT_STATION, plugin_key="outcall", enabled=on)
+            row.enabled = on
+            s.add(row)
+
+    switch_station(True)
     if extra:
         from sqlmodel import SQLModel
 
@@ -164,13 +191,22 @@ def measure(synthetic: int, requests: int) -> dict[str, Any]:
         "tenant_classes": len(_tenant_classes()),
         "plugins": sorted(app.extensions["postalops.plugins"].plugins),
     }
+    figures = [
+        ("list_ms", client, "/api/v1/outcall/cases?limit=50", auth),
+        ("bare_list_ms", bare, "/cases", {}),
+        ("healthz_ms", client, "/healthz", {}),
+        ("bare_hello_ms", bare, "/hello", {}),
+    ]
+    if cut:
+        figures.insert(1, ("list_cut_ms", client, "/api/v1/outcall/cases?limit=50", auth))
+        switch_station(False)
+        registry = app.extensions["postalops.plugins"]
+        if hasattr(registry, "plugin_scope_at"):  # (a core before the cut measures no cut)
+            narrowed = registry.plugin_scope_at(db, Scope.unit(GZ), "outcall")
+            assert narrowed.off == (CUT_STATION,), narrowed
     for _ in range(2):  # alternate ours and the reference
-        for key, c, url, h in (
-            ("list_ms", client, "/api/v1/outcall/cases?limit=50", auth),
-            ("bare_list_ms", bare, "/cases", {}),
-            ("healthz_ms", client, "/healthz", {}),
-            ("bare_hello_ms", bare, "/hello", {}),
-        ):
+        for key, c, url, h in figures:
+            switch_station(key != "list_cut_ms")
             out.setdefault(key, []).append(median_ms(c, url, h, requests))
     assert len(client.get("/api/v1/outcall/cases?limit=50", headers=auth).json["items"]) == 50
     return {k: (min(v) if isinstance(v, list) and k.endswith("_ms") else v) for k, v in out.items()}
@@ -181,58 +217,75 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--synthetic", type=int, default=30)
+    ap.add_argument("--cut", action="store_true", help="also measure a plugin-narrowed scope")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-cut", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.clock == "cpu":
+        global CLOCK
+        CLOCK = time.thread_time
     if args.child is not None:
-        print(json.dumps(measure(args.child, args.requests)))
+        print(json.dumps(measure(args.child, args.requests, args.child_cut)))
         return
-    runs: dict[int, list[dict[str, Any]]] = {0: [], args.synthetic: []}
-    for _ in range(args.rounds):
-        for n in runs:
-            with tempfile.TemporaryDirectory() as tmp:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", str(n), "--requests", str(args.requests)],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                    cwd=tmp,
-                )
-            runs[n].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    # (name, synthetic models): the children the rounds alternate
+    children = [("base", 0), ("synthetic", args.synthetic)]
 
-    def med(n: int, key: str) -> float:
+    def child(spec: tuple[str, int], _round: int) -> dict[str, Any]:
+        extra = ("--clock", args.clock, *(("--child-cut",) if args.cut else ()))
+        return run_child(
+            __file__, "--child", str(spec[1]), "--requests", str(args.requests), *extra
+        )
+
+    runs = alternate(args.rounds, children, child, lambda spec: spec[0])
+
+    def med(name: str, key: str) -> float:
         # best of the rounds: the two cores are often shared, and load only ever adds time
-        return min(r[key] for r in runs[n])
+        return best(runs[name], key)
 
-    base, more = 0, args.synthetic
+    base, more = "base", "synthetic"
+    n = {"base": "0", "synthetic": str(args.synthetic)}
     result = {
+        "clock": args.clock,
         "rounds": args.rounds,
         "requests_per_figure": args.requests,
-        "tenant_classes": {str(n): runs[n][0]["tenant_classes"] for n in runs},
-        "list_ms": {str(n): round(med(n, "list_ms"), 2) for n in runs},
-        "bare_list_ms": {str(n): round(med(n, "bare_list_ms"), 2) for n in runs},
-        "healthz_ms": {str(n): round(med(n, "healthz_ms"), 3) for n in runs},
-        "bare_hello_ms": {str(n): round(med(n, "bare_hello_ms"), 3) for n in runs},
+        "tenant_classes": {n[c]: runs[c][0]["tenant_classes"] for c in n},
+        "list_ms": {n[c]: round(med(c, "list_ms"), 2) for c in n},
+        "bare_list_ms": {n[c]: round(med(c, "bare_list_ms"), 2) for c in n},
+        "healthz_ms": {n[c]: round(med(c, "healthz_ms"), 3) for c in n},
+        "bare_hello_ms": {n[c]: round(med(c, "bare_hello_ms"), 3) for c in n},
     }
     result["list_vs_bare"] = round(med(base, "bare_list_ms") / med(base, "list_ms"), 2)
     result["healthz_vs_hello"] = round(med(base, "bare_hello_ms") / med(base, "healthz_ms"), 2)
     result["list_growth_with_synthetic_pct"] = round(
         100 * (med(more, "list_ms") / med(base, "list_ms") - 1), 1
     )
+    if args.cut:
+        result["list_with_cut_ms"] = round(med(base, "list_cut_ms"), 2)
+        result["list_growth_with_cut_pct"] = round(
+            100 * (med(base, "list_cut_ms") / med(base, "list_ms") - 1), 1
+        )
     if args.json:
         print(json.dumps(result, indent=2))
         return
     tc = result["tenant_classes"]
-    print(f"tenant classes mapped: {tc[str(base)]} (six plugins), {tc[str(more)]} (+{more})")
+    b, m = n[base], n[more]
+    print(f"tenant classes mapped: {tc[b]} (six plugins), {tc[m]} (+{m})")
     print(
-        f"GET /api/v1/outcall/cases?limit=50: {result['list_ms'][str(base)]} ms "
-        f"(+{more} models: {result['list_ms'][str(more)]} ms, "
+        f"GET /api/v1/outcall/cases?limit=50: {result['list_ms'][b]} ms "
+        f"(+{m} models: {result['list_ms'][m]} ms, "
         f"{result['list_growth_with_synthetic_pct']:+.1f} %); bare Flask + Core "
-        f"{result['bare_list_ms'][str(base)]} ms -> {result['list_vs_bare']:.2f} of bare speed"
+        f"{result['bare_list_ms'][b]} ms -> {result['list_vs_bare']:.2f} of bare speed"
     )
+    if args.cut:
+        print(
+            f"  with outcall off at a station below the city (scope cut): "
+            f"{result['list_with_cut_ms']} ms ({result['list_growth_with_cut_pct']:+.1f} %)"
+        )
     print(
-        f"GET /healthz: {result['healthz_ms'][str(base)]} ms; bare hello "
-        f"{result['bare_hello_ms'][str(base)]} ms -> {result['healthz_vs_hello']:.2f} of bare speed"
+        f"GET /healthz: {result['healthz_ms'][b]} ms; bare hello "
+        f"{result['bare_hello_ms'][b]} ms -> {result['healthz_vs_hello']:.2f} of bare speed"
     )
 
 

@@ -6,6 +6,9 @@ upgrade`` installs), and times one ``GROUP BY`` over it:
 
 * as the superuser that owns it, to which no policy applies (the reference);
 * as the runtime role with a province scope, under the core's policy;
+* the same, with one of the 18 cities cut out for a plugin that is off there
+  (``Scope.for_plugin``: ``postalops.off`` / ``postalops.off_like``), the scope a province-wide
+  job of that plugin runs in;
 * the same, under a policy that calls ``postalops_in_scope(tenant_code)`` per row (the form
   the core used before; kept as the function for ad-hoc SQL).
 
@@ -25,6 +28,7 @@ import time
 import psycopg
 import sqlalchemy as sa
 from postalops.db import RLS_POLICY, ensure_row_level_security
+from postalops.tenancy import Scope
 
 QUERY = "SELECT courier_id, count(*) FROM rls_bench WHERE month = 202209 GROUP BY courier_id"
 
@@ -67,9 +71,17 @@ def main() -> None:
         "SET LOCAL ROLE postalops_runtime",
         "SELECT set_config('postalops.scope', 'cn.henan', true)",
     ]
+    cut = Scope.unit("cn.henan").for_plugin("bench", off=("cn.henan.c3",))
+    as_province_cut = [
+        *as_province,
+        f"SELECT set_config('postalops.off', '{cut.pg_off}', true)",
+        f"SELECT set_config('postalops.off_like', '{cut.pg_off_like}', true)",
+    ]
     with psycopg.connect(args.db) as conn:
         owner = best(conn, [])  # the benchmark connects as a superuser: no policy applies
         policy = best(conn, as_province)
+        policy_cut = best(conn, as_province_cut)
+        policy = min(policy, best(conn, as_province))  # again after the cut: alternating
         conn.execute("DROP POLICY tenant_scope ON rls_bench")
         conn.execute(
             "CREATE POLICY tenant_scope ON rls_bench USING (postalops_in_scope(tenant_code))"
@@ -82,6 +94,9 @@ def main() -> None:
     print(f"{args.rows:,} rows, GROUP BY courier_id, best of 3")
     print(f"  owner, no policy (reference):            {owner:.2f} s")
     print(f"  province scope, core policy:             {policy:.2f} s = {policy / owner:.2f}x")
+    print(
+        f"  the same, one city cut out for a plugin: {policy_cut:.2f} s = {policy_cut / owner:.2f}x"
+    )
     print(f"  province scope, per-row function policy: {per_row:.2f} s = {per_row / owner:.2f}x")
 
 
