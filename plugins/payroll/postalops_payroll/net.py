@@ -279,16 +279,49 @@ def compute_net(session: Session, run: PayrollRun, *, following: bool = False) -
                 "income_tax": income_tax,
                 "net_pay": net_pay(row.total, deductions, income_tax),
             }
-            if all(getattr(row, name) == values[name] for name in NET_COLUMNS):
+            if row.net_pay is not None and all(
+                getattr(row, name) == values[name] for name in NET_COLUMNS
+            ):
                 continue
             if row.month > key and row.net_pay is not None:
                 changed_months.add(row.month)
             updates.append({"id": row.id, **values})
             touched.add(row.run_id)
-    if updates:
-        session.execute(update(PayrollPayslip), updates)
+    _write(session, updates)
     _summarise_net(session, touched)
     return sorted(changed_months)
+
+
+COPY_ABOVE = 200  # slips; fewer are updated by primary key through the ORM
+
+
+def _write(session: Session, updates: list[dict[str, Any]]) -> None:
+    """Store the computed figures. On PostgreSQL a province run's 20,000 slips are copied into
+    a temporary table and written by one ``UPDATE … FROM`` (an ``executemany`` of 20,000
+    updates took 9 s of a 1 s run); elsewhere, or for a few slips, by primary key."""
+    if not updates:
+        return
+    if session.get_bind().dialect.name != "postgresql" or len(updates) < COPY_ABOVE:
+        session.execute(update(PayrollPayslip), updates)
+        return
+    session.flush()
+    columns = ", ".join(f"{name} numeric(18, 2)" for name in NET_COLUMNS)
+    assignments = ", ".join(f"{name} = n.{name}" for name in NET_COLUMNS)
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pr_net")
+        cursor.execute(
+            f"CREATE TEMP TABLE pr_net (id bigint PRIMARY KEY, {columns}) ON COMMIT DROP"
+        )
+        with cursor.copy(f"COPY pr_net (id, {', '.join(NET_COLUMNS)}) FROM STDIN") as copy:
+            for row in updates:
+                copy.write_row((row["id"], *(row[name] for name in NET_COLUMNS)))
+        # The caller's row-level security still applies to payroll_payslip.
+        cursor.execute(
+            f"UPDATE payroll_payslip AS p SET {assignments} FROM pr_net AS n WHERE p.id = n.id"
+        )
+        cursor.execute("DROP TABLE pr_net")
+    session.expire_all()  # slips loaded in this session carry the old figures
 
 
 def _summarise_net(session: Session, run_ids: set[int]) -> None:

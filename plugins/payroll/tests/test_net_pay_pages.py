@@ -145,3 +145,26 @@ def test_outsourced_couriers_get_no_deductions_and_are_not_payees(
     refused = api.get(f"/api/v1/payroll/exports/bank-file.csv?tenant={ZZ}&month=2022-09")
     assert refused.status_code == 422
     assert [d["courier"] for d in refused.get_json()["error"]["details"]] == ["ZZ-0001", "ZZ-0002"]
+
+
+def test_a_large_run_writes_the_same_figures_through_copy(
+    september_events, as_unit, make_token, monkeypatch
+):
+    """On PostgreSQL a run of 200 slips or more writes its net figures with COPY and one
+    UPDATE; lowered to one slip here, the figures are the hand-computed ones."""
+    from postalops_payroll import net
+
+    monkeypatch.setattr(net, "COPY_ABOVE", 1)
+    _approved_september(as_unit)
+    api = make_token(ZZ, "payroll.view")
+    slips = {
+        s["courier"]: s
+        for s in api.get(f"/api/v1/payroll/payslips?tenant={ZZ}&month=2022-09").get_json()["items"]
+    }
+    # ZZ-0002: 10 parcels at 1.00 × 0.9 (no collection: band ×0.9) = 9.00 + base 2,500
+    # = 2,509.00; base raised to the floor 3,500 -> 717.50 off, no tax; net 1,791.50
+    assert (slips["ZZ-0002"]["pension"], slips["ZZ-0002"]["net_pay"]) == ("280.00", "1791.50")
+    assert slips["ZZ-W01"]["net_pay"] == "22.00"
+    runs = api.get(f"/api/v1/payroll/runs?tenant={ZZ}&month=2022-09").get_json()["items"]
+    # own: 3,127.78 − 717.50 = 2,410.28 and 1,791.50
+    assert runs[0]["net_total"] == "4201.78"
