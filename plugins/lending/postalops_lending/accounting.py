@@ -207,13 +207,26 @@ def penalty_accrual(
     terms: AccountingTerms,
 ) -> Decimal:
     """Penalty and compound interest earned on the days after ``after`` through ``through``:
-    the sum of each day's amount, each rounded to the fen."""
+    the sum of each day's amount, each rounded to the fen. The overdue balance changes only the
+    day after a due date, so the days are taken in runs of equal amounts (one rounding a day, as
+    ``penalty_for_day`` gives, without a loop over every day)."""
+    if through <= after:
+        return ZERO
+    first = after + dt.timedelta(days=1)
+    # a run starts on the first day and the day after each due date inside the span
+    starts = sorted(
+        {first}
+        | {
+            x.due_date + dt.timedelta(days=1)
+            for x in lines
+            if first < x.due_date + dt.timedelta(days=1) <= through
+        }
+    )
     total = ZERO
-    day = after + dt.timedelta(days=1)
-    while day <= through:
-        penalty, compound = penalty_for_day(lines, day, annual_rate, day_count, terms)
-        total += penalty + compound
-        day += dt.timedelta(days=1)
+    for i, start in enumerate(starts):
+        end = starts[i + 1] - dt.timedelta(days=1) if i + 1 < len(starts) else through
+        penalty, compound = penalty_for_day(lines, start, annual_rate, day_count, terms)
+        total += (penalty + compound) * ((end - start).days + 1)
     return total
 
 

@@ -21,6 +21,14 @@ def money_field(nullable: bool = False, default: Any = Decimal("0.00")) -> Any:
     return Field(default=default, sa_column=Column(Money(), nullable=nullable))
 
 
+def book_field() -> Any:
+    """A money column added after the first release: zero by default in the database too, so
+    rows written by raw SQL (bulk loads, benchmarks) that do not name it stay valid."""
+    return Field(
+        default=Decimal("0.00"), sa_column=Column(Money(), nullable=False, server_default="0")
+    )
+
+
 def rate_field() -> Any:
     return Field(sa_column=Column(sa.Numeric(9, 6, asdecimal=True), nullable=False))
 
@@ -54,7 +62,9 @@ class Product(TenantScoped, table=True):
     active: bool = True
     # penalty surcharge, compound setting, allocation order, fee, provision rates
     # (``accounting.AccountingTerms``); empty: the defaults
-    accounting: dict = json_field(nullable=False, factory=dict)
+    accounting: dict = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class Borrower(TenantScoped, table=True):
@@ -154,14 +164,14 @@ class Loan(TenantScoped, table=True):
     category: str = Field(default="normal", max_length=20)
     # the loan book in accounting terms, kept by the close of business and the events
     # (``LoanEvent``) that change them; README "Loan accounting"
-    fee: Decimal = money_field()  # arrangement fee withheld at disbursement
+    fee: Decimal = book_field()  # arrangement fee withheld at disbursement
     accrued_through: dt.date | None = None  # last day interest and penalty were accrued
-    interest_accrued: Decimal = money_field()
-    penalty_accrued: Decimal = money_field()  # 罚息 and compound interest
-    penalty_paid: Decimal = money_field()
-    provision: Decimal = money_field()  # loan-loss provision held against this loan
-    written_off: Decimal = money_field()  # principal and interest written off (核销)
-    recovered: Decimal = money_field()  # recovered after the write-off
+    interest_accrued: Decimal = book_field()
+    penalty_accrued: Decimal = book_field()  # 罚息 and compound interest
+    penalty_paid: Decimal = book_field()
+    provision: Decimal = book_field()  # loan-loss provision held against this loan
+    written_off: Decimal = book_field()  # principal and interest written off (核销)
+    recovered: Decimal = book_field()  # recovered after the write-off
 
 
 class Instalment(TenantScoped, table=True):
@@ -200,7 +210,7 @@ class Repayment(TenantScoped, table=True):
     amount: Decimal = money_field()
     interest: Decimal = money_field()
     principal: Decimal = money_field()
-    penalty: Decimal = money_field()  # penalty interest paid (negative on a reversal)
+    penalty: Decimal = book_field()  # penalty interest paid (negative on a reversal)
     # repayment | renewal_settlement | reversal (a compensating row: negative amounts)
     kind: str = Field(default="repayment", max_length=20)
     reference: str = Field(max_length=60)  # the payer's reference: a retry is recognised
@@ -277,7 +287,7 @@ class LoanEvent(TenantScoped, table=True):
     principal: Decimal = money_field()
     interest: Decimal = money_field()
     penalty: Decimal = money_field()
-    fee: Decimal = money_field()
+    fee: Decimal = book_field()
     category: str = Field(default="", max_length=20)
     reference: str = Field(max_length=80)
     memo: str = Field(default="", max_length=200)
