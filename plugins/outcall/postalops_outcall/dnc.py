@@ -49,7 +49,8 @@ def day_start(now: dt.datetime, zone: str) -> dt.datetime:
 def capped_phones(
     session: Session, tenant: str, now: dt.datetime, policy: cp.CallPolicy
 ) -> list[str]:
-    """Numbers already called ``daily_calls_per_phone`` times today, over all the unit's cases."""
+    """Numbers already called ``daily_calls_per_phone`` times today, over all the unit's cases
+    (call-backs included: they count, though one the applicant asked for is still made)."""
     a, c = OutcallAttempt, OutcallCase
     start = day_start(now, policy.calling_hours.tz)
     return list(
@@ -75,7 +76,10 @@ def claim_filters(
     out: list[Any] = [~blocked]
     capped = capped_phones(session, tenant, now, policy)
     if capped:
-        out.append(OutcallCase.phone.not_in(capped))
+        # A call-back the applicant asked for is honoured even at the cap, as it is past
+        # max_attempts (call_policy): only the calls the centre starts are capped.
+        callback = OutcallCase.reserved_agent.is_not(None)
+        out.append(sa.or_(OutcallCase.phone.not_in(capped), callback))
     return out
 
 

@@ -194,3 +194,25 @@ def test_the_agents_inbox_does_not_count_blocked_numbers(live, hall, platform, s
     with hall() as s:
         after = {t.key: t.count for t in agent_tasks(s, Agent(), GZ)}
     assert (before["cases_to_call"], after["cases_to_call"]) == (2, 1)
+
+
+def test_a_call_back_the_applicant_asked_for_is_made_even_at_the_cap(
+    live, hall, platform, supervisor, agent
+):
+    supervisor.put(
+        f"/api/v1/settings/outcall?unit={GZ}",
+        json={
+            "values": {"calling_start": "00:00", "calling_end": "23:59", "daily_calls_per_phone": 2}
+        },
+    )
+    _intake(platform, [live(1, phone=A), live(2, phone=A), live(3, phone=A)])
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)).isoformat()
+    first = _claim(agent)
+    _call(agent, first, "callback", callback_at=soon)  # A's 1st call today: call me back
+    _call(agent, _claim(agent), "no_answer")  # A's 2nd call today: A is at its cap
+    with hall(None) as s:  # five minutes later: the call-back is due
+        case = s.exec(select(OutcallCase).where(OutcallCase.id == first["id"])).one()
+        case.next_call_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    assert _claim(agent)["id"] == first["id"]  # the applicant's call-back, a 3rd call
+    _call(agent, {"id": first["id"]}, "busy")
+    assert _claim(agent) is None  # case 3 is the centre's own call: capped
