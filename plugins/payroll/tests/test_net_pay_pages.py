@@ -168,3 +168,28 @@ def test_a_large_run_writes_the_same_figures_through_copy(
     runs = api.get(f"/api/v1/payroll/runs?tenant={ZZ}&month=2022-09").get_json()["items"]
     # own: 3,127.78 − 717.50 = 2,410.28 and 1,791.50
     assert runs[0]["net_total"] == "4201.78"
+
+
+def test_the_run_page_says_which_later_months_a_reapproval_recomputed(
+    payroll_world, as_unit, make_user, login
+):
+    from decimal import Decimal
+
+    from postalops_payroll.payroll_run import add_adjustment, get_run, reopen
+
+    _approved_september(as_unit)
+    with as_unit(ZZ) as s:
+        run_payroll(s, ZZ, Month(2022, 10), "hr.zhang")
+        approve(s, ZZ, Month(2022, 10), "hr.li")
+        reopen(s, ZZ, Month(2022, 9), "ops.wang", "季度奖漏发")
+        # 9,000 more in September: ZZ-0001's cumulative taxable turns positive, so October's
+        # withholding changes
+        add_adjustment(s, "ZZ-0001", Month(2022, 9), Decimal("9000.00"), "季度奖", "hr.zhang")
+        run_payroll(s, ZZ, Month(2022, 9), "hr.zhang")
+        run = approve(s, ZZ, Month(2022, 9), "hr.li")
+        s.commit()
+        assert run.net_notice["months"] == ["2022-10"]
+        run_id = get_run(s, ZZ, Month(2022, 9)).id
+    html = login(make_user("hr", ZZ, "payroll_hr")).get(f"/p/payroll/runs/{run_id}")
+    text = html.get_data(as_text=True)
+    assert 'id="net-recomputed"' in text and "2022年10月" in text
