@@ -6,9 +6,11 @@ catalogue; every reason belongs to one of the six big losses. A machine's own re
 default reason (jammed → ``jam``, fault → ``fault``, emergency stop → ``estop``); a station head
 corrects it afterwards.
 
-The loss Pareto adds, besides the stops, two losses that are not stops, as time equivalents at
-the device's rated rate: *reduced speed* = running time − inducted items ÷ rated rate, and
-*production rejects* = (rejected + no-read) ÷ rated rate. Rows are sorted by minutes lost,
+The loss Pareto adds, besides the stops, three losses that are not stops, as time equivalents
+at the device's rated rate: *reduced speed* = running time − inducted items ÷ rated rate;
+*startup rejects* = (rejected + no-read) in the first :data:`STARTUP_MINUTES` minutes of each
+start (a minute with running time whose previous minute had none) ÷ rated rate; *production
+rejects* = the other rejects and no-reads ÷ rated rate. Rows are sorted by minutes lost,
 largest first, with the cumulative share.
 """
 
@@ -33,6 +35,7 @@ class Loss(StrEnum):
     PRODUCTION_REJECTS = "production_rejects"
 
 
+STARTUP_MINUTES = 5
 STOP_STATES = frozenset({State.JAMMED, State.FAULT, State.EMERGENCY_STOP})
 UNASSIGNED = "unassigned"
 
@@ -90,6 +93,17 @@ def reject_loss_ms(rejects: int, rated_per_hour: int) -> Fraction:
     if rated_per_hour <= 0:
         return Fraction(0)
     return Fraction(rejects * HOUR_MS, rated_per_hour)
+
+
+def startup_window(running_minutes: Iterable[int]) -> set[int]:
+    """Minute starts (epoch ms) inside a startup window: each start (a minute with running
+    time whose previous minute had none) and the :data:`STARTUP_MINUTES` − 1 minutes after it."""
+    running = set(running_minutes)
+    out: set[int] = set()
+    for m in running:
+        if m - MINUTE_MS not in running:
+            out.update(m + i * MINUTE_MS for i in range(STARTUP_MINUTES))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,10 @@ from .losses import (
     pareto,
     reject_loss_ms,
     speed_loss_ms,
+    startup_window,
 )
 from .models import Device, Reason, Rollup, Stop
+from .timeline import to_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,17 +132,15 @@ def pareto_for(
         items.append((code, loss, int(ms or 0), int(n)))
     rt = Rollup.__table__
     dt_ = Device.__table__
-    rwhere = [
-        rt.c.grain == "day",
-        rt.c.day >= date_from,
-        rt.c.day <= date_to,
-        in_scope_clause(rt.c.tenant_code, tenant),
-    ]
+    base = [rt.c.day >= date_from, rt.c.day <= date_to, in_scope_clause(rt.c.tenant_code, tenant)]
     if device_id is not None:
-        rwhere.append(rt.c.device_id == device_id)
+        base.append(rt.c.device_id == device_id)
+    rwhere = [rt.c.grain == "day", *base]
     speed, rejects = Fraction(0), Fraction(0)
-    for running, inducted, bad, rated in session.connection().execute(
+    rated_of: dict[int, int] = {}
+    for device, running, inducted, bad, rated in session.connection().execute(
         sa.select(
+            rt.c.device_id,
             sa.func.sum(rt.c.running_ms),
             sa.func.sum(rt.c.sorted + rt.c.rejected + rt.c.no_read),
             sa.func.sum(rt.c.rejected + rt.c.no_read),
@@ -150,11 +150,43 @@ def pareto_for(
         .where(*rwhere)
         .group_by(rt.c.device_id, dt_.c.rated_per_hour)
     ):
+        rated_of[device] = rated
         speed += speed_loss_ms(int(running or 0), int(inducted or 0), rated)
         rejects += reject_loss_ms(int(bad or 0), rated)
+    startup = _startup_rejects_ms(session, base, rated_of)
+    items.append((Loss.STARTUP_REJECTS.value, Loss.STARTUP_REJECTS.value, startup, 0))
+    rejects -= startup
     items.append((Loss.REDUCED_SPEED.value, Loss.REDUCED_SPEED.value, speed, 0))
     items.append((Loss.PRODUCTION_REJECTS.value, Loss.PRODUCTION_REJECTS.value, rejects, 0))
     return pareto(items)
+
+
+def _startup_rejects_ms(session: Session, base: list, rated_of: dict[int, int]) -> Fraction:
+    """Rejects and no-reads in the startup windows of the devices' minute rollups, as rated
+    time (see :func:`~postalops_sorter.losses.startup_window`)."""
+    rt = Rollup.__table__
+    where = [
+        *base,
+        rt.c.grain == "minute",
+        rt.c.device_id.in_(list(rated_of)),
+        sa.or_(rt.c.running_ms > 0, rt.c.rejected + rt.c.no_read > 0),
+    ]
+    by_device: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    if not rated_of:
+        return Fraction(0)
+    for device, start, running, bad in session.connection().execute(
+        sa.select(
+            rt.c.device_id, rt.c.bucket_start, rt.c.running_ms, rt.c.rejected + rt.c.no_read
+        ).where(*where)
+    ):
+        at = start if start.tzinfo else start.replace(tzinfo=dt.UTC)
+        by_device[device].append((to_ms(at), int(running), int(bad)))
+    out = Fraction(0)
+    for device, minutes in by_device.items():
+        window = startup_window(m for m, running, _ in minutes if running > 0)
+        bad = sum(b for m, _, b in minutes if b and m in window)
+        out += reject_loss_ms(bad, rated_of[device])
+    return out
 
 
 def downtime_by_reason(

@@ -12,8 +12,11 @@ The Jinshui machine DS01 (rated 3,600 items/h = 1 item/s) on DAY, local time:
     stops: jam 2 min (08:10-08:12), fault 10 min (08:20-08:30), estop 3 min (08:40-08:43)
     reduced speed = 2,700,000 − 36 items × 3,600,000 / 3,600 = 2,700,000 − 36,000
                   = 2,664,000 ms = 44.4 min
-    production rejects = 6 × 1,000 ms = 6,000 ms = 0.1 min
-    total = 44.4 + 10 + 3 + 2 + 0.1 = 59.5 min = 3,570,000 ms
+    rejects (1 s each at the rated rate): at 08:01:50, 08:02:50, 08:03:50, 08:04:50 inside the
+    startup window of the 08:00 start (08:00-08:05, five minutes) → startup rejects 4,000 ms =
+    0.0667 → 0.1 min; at 08:05:50 and 08:06:50 → production rejects 2,000 ms = 0.0333 → 0.0 min
+    (the restarts at 08:12, 08:30 and 08:43 saw no rejects)
+    total = 2,664,000 + 600,000 + 180,000 + 120,000 + 4,000 + 2,000 = 3,570,000 ms
 """
 
 import datetime as dt
@@ -97,7 +100,8 @@ def test_the_pareto_follows_a_station_heads_corrections(make_device, tel, token_
         ("fault", "breakdown", Decimal("10.0"), 1),
         ("estop", "breakdown", Decimal("3.0"), 1),
         ("jam", "small_stops", Decimal("2.0"), 1),
-        ("production_rejects", "production_rejects", Decimal("0.1"), 0),
+        ("startup_rejects", "startup_rejects", Decimal("0.1"), 0),
+        ("production_rejects", "production_rejects", Decimal("0.0"), 0),
     ]
 
     # the station head: the fault was a worn belt, the emergency stop a chute changeover
@@ -118,26 +122,28 @@ def test_the_pareto_follows_a_station_heads_corrections(make_device, tel, token_
         ("belt", "breakdown", Decimal("10.0"), 1),
         ("changeover", "setup", Decimal("3.0"), 1),
         ("jam", "small_stops", Decimal("2.0"), 1),
-        ("production_rejects", "production_rejects", Decimal("0.1"), 0),
+        ("startup_rejects", "startup_rejects", Decimal("0.1"), 0),
+        ("production_rejects", "production_rejects", Decimal("0.0"), 0),
     ]
     # share = ms / 3,570,000; cumulative adds them up
     # 2,664,000 / 3,570,000 = 0.74622 ; 600,000 / 3,570,000 = 0.16807 (cum 3,264,000 = 0.91429)
     # 180,000 / .. = 0.05042 (cum 3,444,000 = 0.96471); 120,000 / .. = 0.03361 (cum 0.99832)
-    # 6,000 / .. = 0.00168 (cum 1)
+    # 4,000 / .. = 0.00112 (cum 3,568,000 = 0.99944); 2,000 / .. = 0.00056 (cum 1)
     assert shares(after) == [
         (Decimal("0.7462"), Decimal("0.7462")),
         (Decimal("0.1681"), Decimal("0.9143")),
         (Decimal("0.0504"), Decimal("0.9647")),
         (Decimal("0.0336"), Decimal("0.9983")),
-        (Decimal("0.0017"), Decimal("1.0000")),
+        (Decimal("0.0011"), Decimal("0.9994")),
+        (Decimal("0.0006"), Decimal("1.0000")),
     ]
     assert {k: str(v) for k, v in after["by_loss"].items()} == {
         "breakdown": "10.0",
         "setup": "3.0",
         "small_stops": "2.0",
         "reduced_speed": "44.4",
-        "startup_rejects": "0.0",
-        "production_rejects": "0.1",
+        "startup_rejects": "0.1",
+        "production_rejects": "0.0",
     }
     # station and city: the same machine only
     station = head.get(f"/api/v1/sorter/pareto?{q}").get_json()
@@ -152,7 +158,8 @@ def test_the_pareto_follows_a_station_heads_corrections(make_device, tel, token_
         ("fault", "breakdown", Decimal("5.0"), 1),
         ("changeover", "setup", Decimal("3.0"), 1),
         ("jam", "small_stops", Decimal("2.0"), 1),
-        ("production_rejects", "production_rejects", Decimal("0.1"), 0),
+        ("startup_rejects", "startup_rejects", Decimal("0.1"), 0),
+        ("production_rejects", "production_rejects", Decimal("0.0"), 0),
     ]
     # a recompute of the day (shifts changed: every day is rolled up again) keeps the reasons
     ops = token_for("ops", JINSHUI)
@@ -176,8 +183,8 @@ def test_the_pareto_follows_a_station_heads_corrections(make_device, tel, token_
         "loss_setup_minutes": "3.0",
         "loss_small_stops_minutes": "2.0",
         "loss_reduced_speed_minutes": "54.4",
-        "loss_startup_rejects_minutes": "0.0",
-        "loss_production_rejects_minutes": "0.1",
+        "loss_startup_rejects_minutes": "0.1",
+        "loss_production_rejects_minutes": "0.0",
     }
     assert (m["stops"]["value"], str(m["downtime_minutes"]["value"])) == (4, "20.0")
 
