@@ -1,7 +1,9 @@
 """Demo siting scenarios (issue 20 §3), so the siting pages show data: Zhengzhou's network
 re-planned from scratch (which of today's points and area locations are the fewest that cover
 every community, village and mailroom), and Zhoukou's gap filled with today's points kept.
-A few of Zhengzhou's chosen sites are accepted as planned points.
+Zhengzhou's new sites are given a small daily capacity (60 items), so the biggest
+communities overflow to their next nearest site; its three chosen sites reaching the most
+households are accepted as planned points.
 
 Idempotent: a scenario already done under its demo code is left as it is, and accepting a site
 twice adds nothing. Small scenarios (about 100 areas each): a second or so in all.
@@ -61,7 +63,9 @@ def build_siting(
             row = siting_store.run_scenario(session, unit, params, code, "demo")
             ran += 1
         if accept and row.result:
-            chosen = sorted(row.result["lscp"]["sites"])[:accept]
+            sites = row.result["sites"]
+            chosen = sorted(row.result["lscp"]["sites"], key=lambda c: (-sites[c]["households"], c))
+            chosen = chosen[:accept]
             if chosen:
                 siting_store.accept_sites(session, row, chosen, "demo")
     return ran
