@@ -18,11 +18,14 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from postalops import hookimpl
-from postalops.journal import JournalLine
+from postalops.journal import DEFAULT_CHART, JournalLine
 from postalops.money import ZERO
 from postalops.tenancy import Scope
 from postalops.testing import PASSWORD, ApiClient, PortalClient, build_tree
+from postalops.vouchers import number_vouchers
 
 from tests.fixtures.toy_plugins import Toy, toy_app
 
@@ -651,3 +654,60 @@ def test_the_journal_sends_what_the_openapi_document_says(po_app, po_db):
         "/api/v1/journal?from=2022-13-01",
     ):
         check(document, "get", path, api.get(path))
+
+
+# --- properties of the numbering (pure: no app) ----------------------------------------------
+
+
+UNITS = [ZZ, JINSHUI, KAIFENG]
+KEYS = sorted(DEFAULT_CHART)
+
+
+@st.composite
+def balanced_vouchers(draw):
+    """{(plugin, ref): lines}: each voucher one unit and day, its debits split over 1-3 lines
+    and the same total credited over 1-3 lines (so it balances by construction)."""
+    out = {}
+    for n in range(draw(st.integers(1, 12))):
+        plugin = draw(st.sampled_from(["books", "ledger"]))
+        ref = f"{plugin}:{draw(st.sampled_from(['pay', 'loan']))}:{n}"
+        day = dt.date(2022, draw(st.integers(8, 10)), draw(st.integers(1, 28)))
+        unit = draw(st.sampled_from(UNITS))
+        fen = draw(st.lists(st.integers(1, 10**9), min_size=1, max_size=3))
+        total = sum(fen)
+        cut = sorted(draw(st.lists(st.integers(1, max(1, total - 1)), max_size=2, unique=True)))
+        credits = [b - a for a, b in zip([0, *cut], [*cut, total], strict=True) if b > a]
+        lines = [
+            JournalLine(day, draw(st.sampled_from(KEYS)), D(f) / 100, ZERO, unit, ref, "借")
+            for f in fen
+        ] + [
+            JournalLine(day, draw(st.sampled_from(KEYS)), ZERO, D(c) / 100, unit, ref, "贷")
+            for c in credits
+        ]
+        out[(plugin, ref)] = lines
+    return out
+
+
+CHARTS = {u: dict(DEFAULT_CHART) for u in UNITS}
+
+
+@settings(max_examples=60, deadline=None)
+@given(balanced_vouchers(), st.randoms())
+def test_numbering_balances_and_does_not_depend_on_input_order(grouped, rnd):
+    vouchers = number_vouchers(grouped, CHARTS)
+    # every voucher and every month balance; no line is lost
+    assert all(v.balanced for v in vouchers)
+    assert sum(len(v.lines) for v in vouchers) == sum(len(ls) for ls in grouped.values())
+    for period in {v.period for v in vouchers}:
+        month = [v for v in vouchers if v.period == period]
+        assert sum((v.debit for v in month), ZERO) == sum((v.credit for v in month), ZERO)
+    # numbers run 1..n within each month and unit
+    for key in {(v.period, v.unit) for v in vouchers}:
+        numbers = [v.number for v in vouchers if (v.period, v.unit) == key]
+        assert sorted(numbers) == list(range(1, len(numbers) + 1))
+    # shuffled plugins' answers and lines give the same vouchers, numbers and line order
+    items = list(grouped.items())
+    rnd.shuffle(items)
+    shuffled = {k: rnd.sample(ls, len(ls)) for k, ls in items}
+    again = number_vouchers(shuffled, CHARTS)
+    assert [v.as_json() for v in again] == [v.as_json() for v in vouchers]

@@ -27,7 +27,7 @@ import datetime as dt
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -373,6 +373,62 @@ def _answers(
     return answered, degraded
 
 
+def number_vouchers(
+    grouped: Mapping[tuple[str, str], list[JournalLine]],
+    charts: Mapping[str, Mapping[str, Account]],
+) -> list[Voucher]:
+    """Vouchers of ``{(plugin, reference): lines}`` with each line's account mapped by
+    ``charts[unit][key]``, numbered from 1 per month and unit in the order (date, plugin,
+    reference with numbers compared as numbers); the result does not depend on the order of
+    ``grouped`` or of the lines (a pure function: no session, no plugin)."""
+    vouchers = []
+    for (key, ref), lines in grouped.items():
+        mapped = [(ln, charts[ln.unit][ln.account]) for ln in lines]
+        # debits first, then by code: the order finance reads (and stable whatever the plugin's)
+        mapped.sort(
+            key=lambda m: (
+                0 if m[0].debit else 1,
+                m[1].code,
+                m[0].unit,
+                m[0].memo,
+                -(m[0].debit + m[0].credit),
+                m[0].date,
+                m[0].account,
+            )
+        )
+        out_lines = [
+            VoucherLine(
+                i,
+                ln.date,
+                ln.account,
+                acc.code,
+                acc.name_zh,
+                to_fen(ln.debit),  # 0.00, not 0: every amount written to the fen
+                to_fen(ln.credit),
+                ln.unit,
+                ln.memo,
+            )
+            for i, (ln, acc) in enumerate(mapped, 1)
+        ]
+        vouchers.append(
+            Voucher(
+                plugin=key,
+                reference=ref,
+                date=min(ln.date for ln in lines),
+                unit=_common_unit(sorted({ln.unit for ln in lines})),
+                lines=out_lines,
+            )
+        )
+    vouchers.sort(
+        key=lambda v: (v.period, v.unit, v.date, v.plugin, _natural(v.reference), v.reference)
+    )
+    counters: dict[tuple[str, str], int] = defaultdict(int)
+    for v in vouchers:
+        counters[(v.period, v.unit)] += 1
+        v.number = counters[(v.period, v.unit)]
+    return vouchers
+
+
 def collect(
     registry: Any, session: Session, tenant: str, date_from: dt.date, date_to: dt.date
 ) -> Journal:
@@ -411,55 +467,7 @@ def collect(
             )
 
     charts = charts_at(session, {ln.unit for lines in grouped.values() for ln in lines})
-
-    def account(unit: str, key: str) -> Account:
-        return charts[unit][key]
-
-    vouchers = []
-    for (key, ref), lines in grouped.items():
-        mapped = []
-        for line in lines:
-            acc = account(line.unit, line.account)
-            mapped.append((line, acc))
-        # debits first, then by code: the order finance reads (and stable whatever the plugin's)
-        mapped.sort(
-            key=lambda m: (
-                0 if m[0].debit else 1,
-                m[1].code,
-                m[0].unit,
-                m[0].memo,
-                -(m[0].debit + m[0].credit),
-                m[0].date,
-            )
-        )
-        out_lines = [
-            VoucherLine(
-                i,
-                ln.date,
-                ln.account,
-                acc.code,
-                acc.name_zh,
-                to_fen(ln.debit),  # 0.00, not 0: every amount written to the fen
-                to_fen(ln.credit),
-                ln.unit,
-                ln.memo,
-            )
-            for i, (ln, acc) in enumerate(mapped, 1)
-        ]
-        vouchers.append(
-            Voucher(
-                plugin=key,
-                reference=ref,
-                date=min(ln.date for ln in lines),
-                unit=_common_unit(sorted({ln.unit for ln in lines})),
-                lines=out_lines,
-            )
-        )
-    vouchers.sort(key=lambda v: (v.period, v.unit, v.date, v.plugin, _natural(v.reference)))
-    counters: dict[tuple[str, str], int] = defaultdict(int)
-    for v in vouchers:
-        counters[(v.period, v.unit)] += 1
-        v.number = counters[(v.period, v.unit)]
+    vouchers = number_vouchers(grouped, charts)
     shown = [v for v in vouchers if date_from <= v.date <= date_to]
     shown.sort(key=lambda v: (v.date, v.unit, v.number))
     return Journal(tenant, date_from, date_to, shown, degraded)
