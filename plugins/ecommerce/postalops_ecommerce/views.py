@@ -589,6 +589,15 @@ def statement_page(statement_id: int) -> Any:
     if request.method == "POST":
         action = request.form.get("action")
         check_permission("ecommerce.settle" if action == "pay" else "ecommerce.settle_approve")
+        if action in ("approve", "reject"):  # asked first, also without JavaScript
+            ask = ui.confirm_first(
+                _("The statement will be approved and its commission booked as payable.")
+                if action == "approve"
+                else _("The statement will be rejected; its orders can go on a new statement."),
+                _("Approve the statement") if action == "approve" else _("Reject"),
+            )
+            if ask is not None:
+                return ask
         try:
             if action == "pay":
                 try:

@@ -133,6 +133,10 @@ def test_rates_and_statements_from_the_portal_with_maker_checker(
     page = checker.get(f"/p/ecommerce/statements/{sid}").get_data(as_text=True)
     assert_readable(page)
     assert "批准" in page or "审批" in page
+    ask = checker.post(
+        f"/p/ecommerce/statements/{sid}", data={"csrf_token": checker.csrf, "action": "approve"}
+    )
+    assert ask.status_code == 200 and "审批结算单" in ask.get_data(as_text=True)  # asked first
     approved = checker.post(
         f"/p/ecommerce/statements/{sid}",
         data={"csrf_token": checker.csrf, "action": "approve", "confirmed": "1"},
