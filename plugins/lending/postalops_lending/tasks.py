@@ -1,6 +1,6 @@
 """What waits for loan staff on the workbench (``postalops_tasks``): applications to review
 (customer manager), applications and relief requests to decide (credit approver: not the ones
-they prepared, maker-checker), and approved applications whose contract is to be signed. A few
+they prepared, maker-checker), write-offs to decide (not their own), and approved applications whose contract is to be signed. A few
 grouped queries; one item per kind, linking to the record when there is one, else to its list."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from postalops.plugins import Task
 from sqlmodel import Session
 
 from . import permissions as perm
-from .models import Application, Relief
+from .models import Application, Relief, WriteOff
 
 APPS = "/p/lending/applications"
 
@@ -98,6 +98,28 @@ def lending_tasks(session: Session, user: Any, unit: str) -> list[Task]:
                     unit="reliefs",
                     detail_zh="借新还旧、临时延期或续贷",
                     detail_en="Refinancing, temporary extension or renewal",
+                    since=oldest,
+                )
+            )
+        wo_unit = in_scope_clause(WriteOff.tenant_code, unit)
+        n, oldest, first_loan = session.execute(
+            sa.select(
+                sa.func.count(), sa.func.min(WriteOff.requested_at), sa.func.min(WriteOff.loan_id)
+            ).where(
+                wo_unit, WriteOff.status == "requested", _maker_free(uid, WriteOff.requested_by)
+            )
+        ).one()
+        if n:
+            tasks.append(
+                Task(
+                    "decide_write_offs",
+                    "待审批的贷款核销",
+                    "Loan write-offs to decide",
+                    f"/p/lending/loans/{first_loan}#books",
+                    count=int(n),
+                    unit="loans",
+                    detail_zh="损失类贷款，以贷款损失准备核销",
+                    detail_en="Loss loans, written off against their provision",
                     since=oldest,
                 )
             )

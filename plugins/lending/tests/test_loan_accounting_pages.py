@@ -50,6 +50,12 @@ def test_the_loan_page_shows_the_books_and_writes_off_after_a_question(
     assert done.status_code == 302
     page = approver.get(url).get_data(as_text=True)
     assert "待审批" in page and "批准核销" in page
+    # the approver's workbench asks for the decision; the maker's does not
+    from .test_tasks import tasks
+
+    inbox = tasks(approver.get("/").get_data(as_text=True))
+    assert "待审批的贷款核销 1 笔" in inbox["decide_write_offs"]
+    assert "decide_write_offs" not in tasks(cm.get("/").get_data(as_text=True))
     with as_unit(None) as s:
         wid = s.exec(select(WriteOff.id)).one()
     ok = approver.post(url, data={"csrf_token": approver.csrf, "form": "write_off_decision",
