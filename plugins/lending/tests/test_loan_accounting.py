@@ -265,6 +265,10 @@ def test_a_repayment_entered_by_mistake_is_reversed_by_a_new_row(
             select(AuditRecord).where(AuditRecord.action == "lending.repayment.reverse")
         ).one()
         assert audit.after["reverses_repayment_id"] == rid
+        # the entry shows the repayment reversed and its reversal
+        assert audit.before["repayment"]["amount"] == "3243.89"
+        assert audit.before["repayment"]["reference"] == "WRONG-LOAN"
+        assert audit.after["reversal_id"] == reps[1].id
         lines = accounting.journal_lines(s, YINING, dt.date(2022, 6, 1), dt.date(2022, 6, 30))
     assert balanced(lines)
     mine = sorted(

@@ -635,6 +635,14 @@ def reverse_repayment(
         "status": loan.status,
         "outstanding_principal": loan.outstanding_principal,
         "schedule_version": loan.schedule_version,
+        # the repayment reversed, as it was recorded: the audit entry shows both
+        "repayment": {
+            "id": original.id,
+            "paid_on": original.paid_on.isoformat(),
+            "amount": str(original.amount),
+            "reference": original.reference,
+            "recorded_by": original.recorded_by,
+        },
     }
     _restore_schedule(session, loan, int(original.allocation["version"]), snapshot)
     loan.outstanding_principal += original.principal
