@@ -28,9 +28,7 @@ from .views import LOCAL, _fail, _render, bp
 
 def _named(s: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row's agent by the name people know (``user:gz_agent_01`` → 陈晓燕)."""
-    from .dashboards import agent_names
-
-    names = agent_names(s, [r["agent"] for r in rows])
+    names = agent_names_of(s, [r["agent"] for r in rows])
     return [{**r, "name": n} for r, n in zip(rows, names, strict=True)]
 
 
