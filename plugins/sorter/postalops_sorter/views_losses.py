@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from postalops import clock, context, ui
@@ -35,7 +36,9 @@ from .api_losses import (
     write_maintenance,
 )
 from .calendar import Shift
-from .models import Alert, Device, Maintenance, Stop
+from .losses import DEFAULT_REASONS
+from .models import Alert, Device, Maintenance, Reason, Stop
+from .models import Shift as ShiftRow
 from .views import bp
 
 WEEKDAYS = "1234567"
@@ -62,8 +65,22 @@ def _devices() -> list[Device]:
     )
 
 
+def _reason_name(row: Any) -> str:
+    """The stop's reason in the reader's language: the station's own name for it, else the
+    built-in one, else the code (a reason since removed from the catalogue)."""
+    stop, zh, en = row[0], row[2], row[3]
+    if zh is None:
+        zh, en, _loss = DEFAULT_REASONS.get(stop.reason_code, (stop.reason_code,) * 3)
+    return zh if ui.locale() == "zh" else en
+
+
 STOPS = Listing(
-    select(Stop, Device.code.label("device")).join(Device, Device.id == Stop.device_id),
+    select(Stop, Device.code.label("device"), Reason.name_zh, Reason.name_en)
+    .join(Device, Device.id == Stop.device_id)
+    .outerjoin(
+        Reason,
+        sa.and_(Reason.tenant_code == Stop.tenant_code, Reason.code == Stop.reason_code),
+    ),
     [
         Column(
             "started_at",
@@ -108,7 +125,7 @@ STOPS = Listing(
             "Reason",
             filter="text",
             expr=Stop.reason_code,
-            value=lambda r: r[0].reason_code,
+            value=_reason_name,
         ),
         Column(
             "loss",
@@ -273,6 +290,11 @@ def calendar_page() -> Any:
             cal=calendar_json(station) if station else None,
             oee=shift_oee_json(context.tenant(), frm, to),
             devices={d.id: d for d in _devices()},
+            shift_names={
+                (sh.tenant_code, sh.number): sh.name
+                for sh in s.exec(select(ShiftRow)).all()
+                if sh.name
+            },
             date_from=frm,
             date_to=to,
             errors=errors,

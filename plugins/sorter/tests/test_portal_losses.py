@@ -171,3 +171,21 @@ def test_alert_timeline_comment_rules_and_maintenance_pages(
     html = head.get(f"/p/sorter/maintenance?from={tel.day}&to={tel.day}").get_data(as_text=True)
     text = assert_readable(html)
     assert "故障维修" in text and "MTBF" in text and "10" in text
+
+
+def test_the_stops_table_names_each_reason_in_the_readers_language(
+    make_user, login, make_device, tel
+):
+    """The stops table showed the reason's code (``fault``, ``belt``) in the Chinese UI."""
+    device_id, machine = make_device(rated=3600)
+    tel.post(machine, device_id, _day_events(tel))
+    tel.rollup()
+    client = login(make_user("head2", JINSHUI, "station_head"))
+    q = f"from={tel.day}&to={tel.day}"
+    html = client.get(f"/p/sorter/losses?{q}").get_data(as_text=True)
+    stops = html[html.index("<tbody", html.index('data-stop="') - 3000):]
+    cells = [visible(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", stops, re.S)]
+    assert "设备故障" in cells and "fault" not in cells
+    client.post("/lang", data={"csrf_token": client.csrf, "lang": "en"})
+    html = client.get(f"/p/sorter/losses?{q}").get_data(as_text=True)
+    assert "Machine fault" in visible(html)
