@@ -236,7 +236,7 @@ def evaluate_device(session: Session, device: Device, now: dt.datetime) -> dict[
         a = open_alerts[kind]
         a.status, a.resolved_at, a.resolved_by = AlertStatus.RESOLVED.value, now, "auto"
         session.add(a)
-        record(session, a, "auto", "resolved", now, "condition cleared")
+        record(session, a, SYSTEM, "resolved", now, "condition cleared")
         webhooks.emit(session, a.tenant_code, ALERT_RESOLVED, payload(a, device))
     raised += evaluate_shift_oee(session, device, now, unit[AlertKind.OEE_BELOW_TARGET])
     session.flush()

@@ -236,6 +236,7 @@ _MESSAGES = (
         "连续运行 {1} 分钟处理量低于 {0} 件/小时",
     ),
     (re.compile(r"(\d+) jams in (\d+) minutes"), "{1} 分钟内卡件 {0} 次"),
+    (re.compile(r"condition cleared"), "告警条件已消除"),
     (
         re.compile(r"shift (\d+) of (\S+): OEE (\S+) under target (\S+)"),
         "{1} 第 {0} 班 OEE {2} 低于目标 {3}",

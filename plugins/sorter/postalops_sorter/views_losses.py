@@ -338,6 +338,7 @@ def alert_page(alert_id: int) -> Any:
             device=device,
             message=message_in(alert.message, ui.locale()),
             timeline=alerting.timeline(s, alert_id),
+            system_note=lambda note: message_in(note, ui.locale()),
             errors=errors,
         ),
         422 if errors else 200,

@@ -141,6 +141,8 @@ def test_alert_timeline_comment_rules_and_maintenance_pages(
     assert c.status_code == 302
     detail = assert_readable(head.get(f"/p/sorter/alerts/{alert_id}").get_data(as_text=True))
     assert "已暂缓" in detail and "皮带已换" in detail and "告警产生" in detail
+    # the system's notes on the timeline read in the reader's language too
+    assert "5 分钟以上无数据上报" in detail and "no telemetry" not in detail
     ops = login(make_user("ops1", "cn.henan.zhengzhou", "ops"))
     rules = ops.get("/p/sorter/alarm-rules")
     assert rules.status_code == 200 and "班次OEE未达标" in visible(rules.get_data(as_text=True))
