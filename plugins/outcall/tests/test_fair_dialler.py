@@ -216,3 +216,8 @@ def test_a_call_back_the_applicant_asked_for_is_made_even_at_the_cap(
     assert _claim(agent)["id"] == first["id"]  # the applicant's call-back, a 3rd call
     _call(agent, {"id": first["id"]}, "busy")
     assert _claim(agent) is None  # case 3 is the centre's own call: capped
+
+
+def test_the_cap_and_the_service_level_hours_are_on_the_settings_page(hall, login_as):
+    html = login_as("outcall_supervisor", GZ).get("/admin/settings/outcall").get_data(as_text=True)
+    assert "每个号码每天最多外呼次数" in html and "服务水平：审批后多少小时内首呼" in html
