@@ -581,15 +581,24 @@ def to_csv(header: list[str], kinds: list[str], rows: list[list[Any]]) -> bytes:
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
 
 
-def to_xlsx(header: list[str], kinds: list[str], rows: list[list[Any]]) -> bytes:
+def to_xlsx(
+    header: list[str],
+    kinds: list[str],
+    rows: list[list[Any]],
+    *,
+    sheet: str | None = None,
+    formats: dict[str, str] | None = None,
+) -> bytes:
     """One sheet, bold frozen header, numbers stored as numbers with number formats (money as
-    ``¥#,##0.00``, rates as ``0.0%``), dates as dates."""
+    ``¥#,##0.00``, rates as ``0.0%``), dates as dates; ``formats`` replaces the number format
+    per kind (an import layout may want amounts without the currency sign)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
+    formats = XLSX_FORMATS if formats is None else formats
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet()
+    ws = wb.create_sheet(sheet)
     ws.freeze_panes = "A2"
     bold = Font(bold=True)
     head = []
@@ -602,7 +611,7 @@ def to_xlsx(header: list[str], kinds: list[str], rows: list[list[Any]]) -> bytes
         cells = []
         for v, kind in zip(row, kinds, strict=True):
             cell = WriteOnlyCell(ws, value=v)
-            fmt = XLSX_FORMATS.get(kind)
+            fmt = formats.get(kind)
             if fmt and v is not None:
                 cell.number_format = fmt
             cells.append(cell)

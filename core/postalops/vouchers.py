@@ -6,8 +6,10 @@ the finance page all call it, so a voucher has the same number and lines everywh
 - Each plugin enabled at the tenant answers ``postalops_journal_entries`` through the registry's
   guarded path; a plugin that raises, or answers anything but :class:`JournalLine` entries, is
   marked degraded, named in ``Journal.degraded`` and left out (never a 500).
-- Lines outside the tenant's subtree or the asked months, or at a unit where their plugin is
-  switched off, are dropped: a plugin cannot show a caller money of a unit it does not see.
+- Each plugin's hook runs under the caller's scope narrowed for it (``Scope.for_plugin``): its
+  queries see no row of a unit where it is switched off. Lines outside the tenant's subtree or
+  the asked months, or at a unit where their plugin is switched off, are still dropped: a plugin
+  cannot show a caller money of a unit it does not see.
 - Lines sharing a plugin and a ``reference`` are one voucher. Its date is its earliest line's,
   its unit the nearest unit holding all its lines (the 核算单位).
 - Vouchers are numbered 记-1, 记-2 … per month (会计期间) and unit, in the order (date, plugin,
@@ -350,7 +352,13 @@ def _answers(
     enabled = registry.effective(session, tenant)
     answered: dict[str, list[JournalLine]] = {}
     for key, answer in registry.call_each(
-        HOOK, only=enabled, session=session, tenant=tenant, date_from=span[0], date_to=span[1]
+        HOOK,
+        only=enabled,
+        scopes=registry.hook_scopes(session),  # each plugin cut where it is off
+        session=session,
+        tenant=tenant,
+        date_from=span[0],
+        date_to=span[1],
     ):
         if registry.is_builtin(key) or key not in enabled:
             continue
@@ -562,36 +570,17 @@ def export_bytes(session: Session, journal: Journal, fmt: str) -> tuple[bytes, s
 
 
 def _xlsx(header: list[str], kinds: list[str], rows: list[list[Any]]) -> bytes:
-    """Like :func:`postalops.listing.to_xlsx` (numbers as numbers), with amounts as plain
+    """:func:`postalops.listing.to_xlsx` (numbers as numbers), with amounts as plain
     ``#,##0.00`` (no currency sign: import tools read the cell's number either way)."""
-    import io
+    from .listing import to_xlsx
 
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    formats = {"amount": "#,##0.00", "count": "0", "date": "yyyy-mm-dd"}
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("记账凭证")
-    ws.freeze_panes = "A2"
-    bold = Font(bold=True)
-    head = []
-    for h in header:
-        cell = WriteOnlyCell(ws, value=h)
-        cell.font = bold
-        head.append(cell)
-    ws.append(head)
-    for row in rows:
-        cells = []
-        for v, kind in zip(row, kinds, strict=True):
-            cell = WriteOnlyCell(ws, value=v)
-            if kind in formats:
-                cell.number_format = formats[kind]
-            cells.append(cell)
-        ws.append(cells)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return to_xlsx(
+        header,
+        kinds,
+        rows,
+        sheet="记账凭证",
+        formats={"amount": "#,##0.00", "count": "0", "date": "yyyy-mm-dd"},
+    )
 
 
 def filename(journal: Journal, fmt: str) -> str:
