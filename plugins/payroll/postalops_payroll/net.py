@@ -34,7 +34,9 @@ from .models import (
 )
 from .money import ZERO, money_value, parse_decimal, sum_money
 from .net_pay import (
+    BASIC_DEDUCTION,
     RATE_FIELDS,
+    TAX_TABLE,
     DeductionRates,
     MonthIn,
     RateProblem,
@@ -193,6 +195,36 @@ class RatesResolver:
         return self._cache[(unit, key)]
 
 
+def rates_by_station(
+    session: Session, unit: str, key: int, stations: set[str]
+) -> list[tuple[Any, ...]]:
+    """``(station, *shares, base_floor, base_ceiling)`` of the rates in force in month ``key``
+    at each of ``stations`` that has any: what the run's SQL (``pricing_sql``) prices with."""
+    resolver = RatesResolver(session, unit)
+    rows = []
+    for station in sorted(stations):
+        rates = resolver.rates_for(station, key)
+        if rates is not None:
+            shares = (getattr(rates, name) for name in RATE_FIELDS)
+            rows.append((station, *shares, rates.base_floor, rates.base_ceiling))
+    return rows
+
+
+def annual_tax_sql(taxable: str) -> str:
+    """``net_pay.annual_tax`` as a SQL expression of the numeric expression ``taxable`` (the
+    same table; ``round(x, 2)`` is ``ROUND_HALF_UP`` for the positive amounts it rounds)."""
+    cases = [f"WHEN {taxable} <= 0 THEN 0"]
+    for upper, rate, quick in TAX_TABLE:
+        amount = f"round({taxable} * {rate} - {quick}, 2)"
+        cases.append(
+            f"ELSE {amount}" if upper is None else f"WHEN {taxable} <= {upper} THEN {amount}"
+        )
+    return f"(CASE {' '.join(cases)} END)"
+
+
+BASIC_DEDUCTION_SQL = str(BASIC_DEDUCTION)
+
+
 def compute_net(session: Session, run: PayrollRun, *, following: bool = False) -> list[int]:
     """Fill the net figures of ``run``'s slips (and, with ``following``, of the same couriers'
     later slips this year); returns the later months whose figures changed."""
@@ -288,7 +320,7 @@ def compute_net(session: Session, run: PayrollRun, *, following: bool = False) -
             updates.append({"id": row.id, **values})
             touched.add(row.run_id)
     _write(session, updates)
-    _summarise_net(session, touched)
+    summarise_net(session, touched)
     return sorted(changed_months)
 
 
@@ -324,7 +356,7 @@ def _write(session: Session, updates: list[dict[str, Any]]) -> None:
     session.expire_all()  # slips loaded in this session carry the old figures
 
 
-def _summarise_net(session: Session, run_ids: set[int]) -> None:
+def summarise_net(session: Session, run_ids: set[int]) -> None:
     """The net totals of ``run_ids``, summed from their own-staff slips."""
     slip = PayrollPayslip
     columns = ("pension", "medical", "unemployment", "housing_fund", "employer_costs")

@@ -41,7 +41,7 @@ from .models import (
     lines_as_json,
 )
 from .money import FEN, ZERO, money_value, sum_money
-from .net import compute_net
+from .net import compute_net, rates_by_station, summarise_net
 from .payslip import (
     OUTSOURCED,
     Adjustment,
@@ -178,14 +178,27 @@ def run_payroll(
         )
 
     assert run.id is not None
+    net_written = False
     if in_database:
-        price_in_database(
-            session, run_id=run.id, unit=unit, month=key, slated=slated, progress=report
+        # The net figures are priced with the slips, in the same statement, where the year's
+        # earlier slips allow it (a separate step cost a third of a province run).
+        stations = {courier.tenant_code for courier, _, _ in slated if courier.kind == "own"}
+        net_written = price_in_database(
+            session,
+            run_id=run.id,
+            unit=unit,
+            month=key,
+            slated=slated,
+            progress=report,
+            net_rates=rates_by_station(session, unit, key, stations),
         )
     else:
         _write(session, run.id, priced)
     _summarise(session, run)
-    compute_net(session, run)  # deductions, income tax and net pay of this month's slips
+    if net_written:
+        summarise_net(session, {run.id})
+    else:
+        compute_net(session, run)  # deductions, income tax and net pay of this month's slips
     run.status = "draft"
     run.job_id = job_id
     run.started_by = actor

@@ -103,7 +103,7 @@ GROUP BY 1, 2, 3, 4 HAVING sum(t.items) > 0
 
 # Every slip, with its lines at their positions gathered into one array; the texts some lines
 # carry (contract term, adjustment reason and author) go into its notes, keyed by position.
-_INSERT_SLIPS = f"""
+_LINES = f"""
 WITH item AS (
     SELECT courier_id, sum(n) AS delivered,
            coalesce(sum(n) FILTER (WHERE mode = 'pickup_point'), 0) AS pickup
@@ -166,7 +166,11 @@ WITH item AS (
     SELECT courier_id, position, json_build_object('reason', reason, 'author', author)
     FROM adjustment
 )
-INSERT INTO payroll_payslip
+"""
+
+_INSERT_SLIPS = (
+    _LINES
+    + """INSERT INTO payroll_payslip
     (tenant_code, run_id, month, courier_id, courier_code, kind, delivered_items,
      pickup_point_items, quota, collected_postage, quota_completion, quota_band,
      quota_multiplier, rate_card_version, agent_fees, total, lines, line_notes)
@@ -175,7 +179,7 @@ SELECT s.tenant_code, %(run)s, %(month)s, s.courier_id, s.courier_code, s.kind,
        CASE WHEN s.kind = 'own' THEN s.collected END,
        CASE WHEN s.kind = 'own' THEN s.collected / s.quota END,
        s.label, s.multiplier, s.version, coalesce(l.agent_fees, 0), coalesce(l.total, 0),
-       coalesce(l.lines, '{{}}'), n.notes
+       coalesce(l.lines, '{}'), n.notes
 FROM pr_slip s
 LEFT JOIN item i ON i.courier_id = s.courier_id
 LEFT JOIN (
@@ -188,6 +192,150 @@ LEFT JOIN (
     SELECT courier_id, json_object_agg(position, note) AS notes FROM note GROUP BY courier_id
 ) n ON n.courier_id = s.courier_id
 """
+)
+
+
+_SHARES = (
+    "pension",
+    "medical",
+    "unemployment",
+    "housing_fund",
+    "employer_pension",
+    "employer_medical",
+    "employer_unemployment",
+    "employer_housing_fund",
+)
+# The rates in force at each station of the run (``net.rates_by_station``).
+_NET_RATES = (
+    "station text PRIMARY KEY, "
+    + ", ".join(f"{name} numeric" for name in _SHARES)
+    + ", base_floor numeric, base_ceiling numeric"
+)
+
+# A slip's earlier months need their net figures and one slip per month for the figures of
+# this month to follow from them as ``net.compute_net`` reads them; otherwise (slips stored
+# before net pay existed, another run's slip of the same courier this month) the run leaves the
+# net figures to ``compute_net``.
+_NET_IN_SQL_CHECK = """
+SELECT EXISTS (
+    SELECT 1 FROM payroll_payslip p JOIN pr_slip s ON s.courier_id = p.courier_id
+    WHERE p.month >= %(year_first)s AND p.month <= %(month)s
+    GROUP BY p.courier_id
+    HAVING bool_or(p.net_pay IS NULL) OR bool_or(p.month = %(month)s)
+        OR count(*) <> count(DISTINCT p.month)
+)
+"""
+
+
+def _insert_slips_with_net() -> str:
+    """``_INSERT_SLIPS`` that also writes each slip's net figures by the rules of
+    ``net_pay.py``, as ``net.compute_net`` applies them to a run's month:
+
+    * deductions: the base is the gross clamped between the station's floor and ceiling, each
+      share of it rounded to the fen; none for outsourced couriers or without rates in force;
+    * the year's earlier own-staff months (``prior``, one aggregate over the slips) give the
+      cumulative gross, employee deductions and special deductions, their count, and the tax
+      already withheld: the highest cumulative tax of those months (each month withholds
+      ``max(cumulative - withheld, 0)``, so the withheld total is the running maximum);
+    * this month: cumulative taxable, its tax by the annual table, the withholding, net pay.
+    NUMERIC arithmetic is exact and every amount rounded is positive, where ``round`` is
+    ``ROUND_HALF_UP``.
+    """
+    from .net import BASIC_DEDUCTION_SQL as basic
+    from .net import annual_tax_sql
+
+    shares = "\n".join(
+        f"       coalesce(round(b.base * r.{name}, 2), 0) AS {name}," for name in _SHARES
+    )
+    prior = f"""
+, prior_month AS (
+    SELECT p.courier_id, p.month, p.id, p.total,
+           p.pension + p.medical + p.unemployment + p.housing_fund AS employee,
+           coalesce(p.special_deduction, 0) AS special
+    FROM payroll_payslip p JOIN pr_slip s ON s.courier_id = p.courier_id
+    WHERE p.kind = 'own' AND p.month >= %(year_first)s AND p.month < %(month)s
+), prior_running AS (
+    SELECT courier_id, total, employee, special,
+           greatest(sum(total) OVER w - {basic} * row_number() OVER w - sum(employee) OVER w
+                    - sum(special) OVER w, 0) AS taxable
+    FROM prior_month
+    WINDOW w AS (PARTITION BY courier_id ORDER BY month, id ROWS UNBOUNDED PRECEDING)
+), prior AS (
+    SELECT courier_id, count(*) AS months, sum(total) AS gross, sum(employee) AS employee,
+           sum(special) AS special, max({annual_tax_sql("round(taxable, 2)")}) AS withheld
+    FROM prior_running GROUP BY courier_id
+)
+"""
+    return (
+        _LINES
+        + prior
+        + """INSERT INTO payroll_payslip
+    (tenant_code, run_id, month, courier_id, courier_code, kind, delivered_items,
+     pickup_point_items, quota, collected_postage, quota_completion, quota_band,
+     quota_multiplier, rate_card_version, agent_fees, total, lines, line_notes,
+     contribution_base, pension, medical, unemployment, housing_fund, employer_costs,
+     special_deduction, ytd_taxable, ytd_tax, income_tax, net_pay)
+SELECT s.tenant_code, %(run)s, %(month)s, s.courier_id, s.courier_code, s.kind,
+       coalesce(i.delivered, 0), coalesce(i.pickup, 0), s.quota,
+       CASE WHEN s.kind = 'own' THEN s.collected END,
+       CASE WHEN s.kind = 'own' THEN s.collected / s.quota END,
+       s.label, s.multiplier, s.version, coalesce(l.agent_fees, 0), g.gross,
+       coalesce(l.lines, '{}'), n.notes,
+       d.base, d.pension, d.medical, d.unemployment, d.housing_fund, d.employer,
+       t.special, t.taxable, t.cumulative, t.tax, g.gross - d.employee - t.tax
+FROM pr_slip s
+LEFT JOIN item i ON i.courier_id = s.courier_id
+LEFT JOIN (
+    SELECT courier_id,
+           array_agg(ARRAY[position, quantity, unit_rate, amount, version]) AS lines,
+           sum(amount) AS total, -sum(amount) FILTER (WHERE kind = 'agent_fee') AS agent_fees
+    FROM line GROUP BY courier_id
+) l ON l.courier_id = s.courier_id
+LEFT JOIN (
+    SELECT courier_id, json_object_agg(position, note) AS notes FROM note GROUP BY courier_id
+) n ON n.courier_id = s.courier_id
+LEFT JOIN pr_net_rate r ON s.kind = 'own' AND r.station = s.tenant_code
+LEFT JOIN payroll_courier k ON k.id = s.courier_id
+LEFT JOIN prior p ON p.courier_id = s.courier_id
+CROSS JOIN LATERAL (SELECT coalesce(l.total, 0) AS gross) g
+CROSS JOIN LATERAL (
+    -- (greatest and least skip nulls: no rates, no base)
+    SELECT CASE WHEN r.station IS NOT NULL
+                THEN round(least(greatest(g.gross, r.base_floor), r.base_ceiling), 2) END AS base
+) b
+CROSS JOIN LATERAL (
+    SELECT coalesce(b.base, 0) AS base,
+"""
+        + shares
+        + """
+       CASE WHEN s.kind = 'own' THEN coalesce(k.special_deduction, 0) ELSE 0 END AS special
+) b2
+CROSS JOIN LATERAL (
+    SELECT b2.base, b2.pension, b2.medical, b2.unemployment, b2.housing_fund,
+           b2.employer_pension + b2.employer_medical + b2.employer_unemployment
+               + b2.employer_housing_fund AS employer,
+           b2.pension + b2.medical + b2.unemployment + b2.housing_fund AS employee
+) d
+CROSS JOIN LATERAL (
+    SELECT round(greatest(coalesce(p.gross, 0) + g.gross
+                          - """
+        + basic
+        + """ * (coalesce(p.months, 0) + 1)
+                          - coalesce(p.employee, 0) - d.employee
+                          - coalesce(p.special, 0) - b2.special, 0), 2) AS taxable
+) x
+CROSS JOIN LATERAL (SELECT """
+        + annual_tax_sql("x.taxable")
+        + """ AS cumulative) y
+CROSS JOIN LATERAL (
+    SELECT b2.special,
+           CASE WHEN s.kind = 'own' THEN x.taxable ELSE 0 END AS taxable,
+           CASE WHEN s.kind = 'own' THEN y.cumulative ELSE 0 END AS cumulative,
+           CASE WHEN s.kind = 'own' THEN greatest(y.cumulative - coalesce(p.withheld, 0), 0)
+                ELSE 0 END AS tax
+) t
+"""
+    )
 
 
 def price_in_database(
@@ -198,11 +346,16 @@ def price_in_database(
     month: int,
     slated: Sequence[Slated],
     progress: Callable[[int, int, str], None] | None = None,
-) -> None:
+    net_rates: Sequence[tuple] | None = None,
+) -> bool:
     """Write the slips and lines of ``slated`` for run ``run_id`` (its old ones are gone).
 
     ``progress(done, total, message)`` hears of each stage (a job's progress bar, and its
     chance to honour a cancellation) in slips out of ``len(slated)``.
+
+    With ``net_rates`` (``net.rates_by_station``) the same statement also writes each slip's
+    net figures where they follow from the year's earlier slips (``_NET_IN_SQL_CHECK``), and
+    returns True; False means the caller computes them (``net.compute_net``).
     """
     report = progress or (lambda done, total, message: None)
     total = len(slated)
@@ -233,6 +386,7 @@ def price_in_database(
         "month": month,
         "unit": unit,
         "below": unit + ".%",  # unit codes hold no LIKE wildcards (tenancy.CODE_RE)
+        "year_first": month // 100 * 100 + 1,
         # first positions of the line kinds (``payslip.FIRST``)
         **{kind: FIRST[kind] for kind in _BLOCKS},
     }
@@ -254,9 +408,19 @@ def price_in_database(
         # Estimates for the pricing statement's joins: without them it hashes the wrong side.
         for name in _DERIVED:
             cursor.execute(f"ANALYZE {name}")
+        with_net = False
+        if net_rates is not None:
+            cursor.execute("DROP TABLE IF EXISTS pr_net_rate")
+            cursor.execute(f"CREATE TEMP TABLE pr_net_rate ({_NET_RATES}) ON COMMIT DROP")
+            _copy(cursor, "pr_net_rate", list(net_rates))
+            with_net = not cursor.execute(_NET_IN_SQL_CHECK, params).fetchone()[0]
         report(total // 2, total, f"pricing and writing {total} payslips")
-        _execute(cursor, _INSERT_SLIPS, params)
+        _execute(cursor, _INSERT_SLIPS_NET if with_net else _INSERT_SLIPS, params)
         report(total, total, f"{total} payslips written")
+    return with_net
+
+
+_INSERT_SLIPS_NET = _insert_slips_with_net()
 
 
 def _execute(cursor: Any, statement: str, params: dict, **settings: str) -> None:
