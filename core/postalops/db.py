@@ -442,6 +442,27 @@ class Database:
         self.engine.dispose()
 
 
+def switch_scope(session: Session, scope: Scope) -> None:
+    """Run ``session``'s next statements under ``scope`` (a plugin's data hook under its cut,
+    see ``PluginRegistry.call_each``): the ORM criteria read it per statement; on PostgreSQL an
+    open transaction gets the new row-level-security settings in one ``set_config`` round
+    trip, and none when they are those already set (a transaction begun later sets them
+    itself). Call it outside a SAVEPOINT: rolling one back would undo the settings."""
+    old: Scope | None = session.info.get("scope")
+    session.info["scope"] = scope
+    if old == scope or not session.in_transaction():
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    new = (scope.pg_setting, scope.pg_off, scope.pg_off_like)
+    if old is not None and (old.pg_setting, old.pg_off, old.pg_off_like) == new:
+        return
+    _set_local(
+        session.connection(),
+        {"postalops.scope": new[0], "postalops.off": new[1], "postalops.off_like": new[2]},
+    )
+
+
 def _set_local(connection: sa.Connection, settings: dict[str, str]) -> None:
     """``set_config(name, value, true)`` for each setting, in one statement."""
     calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))

@@ -1,7 +1,8 @@
 """The metrics contract: every plugin's KPIs for a tenant scope and an inclusive date range.
 
 ``collect`` is the only reader: the API, the CLI and the dashboards all call it, so a KPI means
-the same thing everywhere.
+the same thing everywhere. Each plugin's hook runs under the caller's scope narrowed for that
+plugin (``Scope.for_plugin``): a province's figures leave out its cities where the plugin is off.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ def _answer(
         for key, kpis in registry.call_each(
             "postalops_metrics",
             only=missing,
+            scopes=_hook_scopes(registry, session, cache, versions, core_version),
             session=session,
             tenant=tenant,
             date_from=date_from,
@@ -187,6 +189,21 @@ def _answer(
         "as_of": as_of.isoformat(timespec="seconds"),
         "metrics": out,
     }
+
+
+def _hook_scopes(
+    registry: Any, session: Session, cache: Any, versions: dict[str, int] | None, core_version: int
+) -> Any:
+    """Each plugin's hook runs cut where the plugin is off (``PluginRegistry.hook_scopes``).
+    With the cache, from enablement rows kept per core version: the cut and the versions an
+    answer is stored under then agree (a switch bumps the core version)."""
+    scope = session.info.get("scope")
+    if scope is None or scope.system or scope.code is None:
+        return None
+    rows = None
+    if cache is not None and versions is not None:
+        rows = cache.enablement_rows(session, registry, scope.code, core_version)
+    return registry.hook_scopes(session, rows)
 
 
 def _builtin_answers(registry: Any) -> bool:

@@ -81,6 +81,7 @@ class MetricsCache:
             OrderedDict()
         )
         self._enabled: dict[str, tuple[int, frozenset[str]]] = {}
+        self._rows: dict[str, tuple[int, list[tuple[str, str, bool]]]] = {}
         self._inflight: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
         self._table_ok = False
@@ -212,6 +213,24 @@ class MetricsCache:
                 self._enabled.clear()
         return set(found)
 
+    def enablement_rows(
+        self, session: Session, registry: Any, code: str, core_version: int
+    ) -> list[tuple[str, str, bool]]:
+        """``registry.enablement_rows(session, code)`` (the rows each plugin's cut is computed
+        from, ``PluginRegistry.hook_scopes``), kept while the core version stands: a switch
+        bumps it in its own transaction, so an entry is never computed under an older cut than
+        the versions it is stored with."""
+        with self._lock:
+            hit = self._rows.get(code)
+        if hit is not None and hit[0] == core_version:
+            return hit[1]
+        rows = registry.enablement_rows(session, code)
+        with self._lock:
+            self._rows[code] = (core_version, rows)
+            if len(self._rows) > MAX_ENTRIES:
+                self._rows.clear()
+        return rows
+
     def lookup(self, key: tuple, version: tuple[int, int] | None) -> tuple[Any, dt.datetime] | None:
         """``(value, computed_at)`` of ``key`` if it was computed at ``version`` and at most
         ``max_age`` seconds ago; else ``None`` (always ``None`` without a version)."""
@@ -273,6 +292,7 @@ class MetricsCache:
         with self._lock:
             self._entries.clear()
             self._enabled.clear()
+            self._rows.clear()
 
 
 _CACHES: weakref.WeakKeyDictionary[sa.Engine, MetricsCache] = weakref.WeakKeyDictionary()

@@ -12,7 +12,7 @@ import importlib.metadata as md
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from packaging.version import Version
 from sqlmodel import Session, select
 
 from . import hookspecs
+from .db import switch_scope
 from .errors import Conflict, NotFound
 from .models import OrgUnit, PluginEnablement
 from .tenancy import Scope, ancestors, in_subtree, plugin_exclusions
@@ -231,6 +232,38 @@ class LoadedPlugin:
         return [f.as_dict() for f in sorted(self.failures.values(), key=lambda f: f.hook)]
 
 
+class HookScopes:
+    """The scope each plugin's data hook runs under at one caller unit (``base``): ``base``
+    narrowed for the plugin (``Scope.for_plugin``), cut wherever it is off at or below the
+    unit, from the enablement rows ``(unit, plugin, enabled)`` at, above and below it. A
+    unit is cut exactly when the plugin is off there, whichever caller above it asks, so an
+    answer computed under the cut is the same for every caller holding the tenant (the
+    metrics cache shares it). Built-in plugins run under ``base``. Memoised per plugin."""
+
+    def __init__(
+        self, registry: PluginRegistry, base: Scope, rows: list[tuple[str, str, bool]]
+    ) -> None:
+        self.registry, self.base, self.rows = registry, base, rows
+        self._memo: dict[str, Scope] = {}
+
+    def __call__(self, key: str) -> Scope:
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._narrow(key)
+        return found
+
+    def _narrow(self, key: str) -> Scope:
+        if self.registry.is_builtin(key) or self.base.code is None:
+            return self.base
+        code = self.base.code
+        mine = [(u, on) for u, k, on in self.rows if k == key]
+        depth = {c: i for i, c in enumerate(ancestors(code))}
+        here = [(depth[u], on) for u, on in mine if u in depth]
+        on_here = min(here)[1] if here else False  # the nearest row at or above wins
+        off, on = plugin_exclusions(mine, code, on_here)
+        return self.base.for_plugin(key, off, on)
+
+
 class PluginRegistry:
     """Loads plugins through pluggy and answers which are enabled where."""
 
@@ -396,7 +429,12 @@ class PluginRegistry:
         return sorted(p.key for p in self.loaded() if p.info and not p.info.builtin)
 
     def call_each(
-        self, hook: str, only: set[str] | None = None, boot: bool = False, **kwargs: Any
+        self,
+        hook: str,
+        only: set[str] | None = None,
+        boot: bool = False,
+        scopes: HookScopes | None = None,
+        **kwargs: Any,
     ) -> list[tuple[str, Any]]:
         """Call ``hook`` on each plugin separately, returning ``(plugin_key, result)`` pairs in
         plugin-key order (so output never depends on registration order).
@@ -411,33 +449,93 @@ class PluginRegistry:
         ``boot=True`` (blueprints, actors, dashboard pages) a plugin whose hook raises is
         marked failed and unregistered instead, since half a plugin cannot be served; a builtin
         failing at boot is a bug of the core and stops the app.
+
+        ``scopes`` (:meth:`hook_scopes`, for the data hooks called for a tenant: metrics,
+        journal entries, tasks) runs each plugin with the ``session`` narrowed for it
+        (``Scope.for_plugin``: nothing of the units where it is off), switched before its call
+        and the caller's scope restored after the last one (:func:`postalops.db.switch_scope`).
         """
         caller = getattr(self.pm.hook, hook)
         out = []
         impls = sorted(caller.get_hookimpls(), key=lambda i: self.pm.get_name(i.plugin))
         session = kwargs.get("session")
-        for impl in impls:
-            key = self.pm.get_name(impl.plugin)
-            if only is not None and key not in only and not self.is_builtin(key):
-                continue
-            args = {a: kwargs[a] for a in impl.argnames}
-            if boot and self.is_builtin(key):
-                result = impl.function(**args)
-            else:
-                try:
-                    with _savepoint(session if "session" in args else None):
-                        result = impl.function(**args)
-                except Exception as exc:  # noqa: BLE001 - isolate a broken plugin
-                    if boot:
-                        log.exception("plugin %s failed in %s", key, hook)
-                        self._fail(self.plugins[key], f"{hook} failed: {exc!r}")
-                    else:
-                        self.record_failure(key, hook, exc)
+        restore = session.info.get("scope") if scopes is not None and session is not None else None
+        try:
+            for impl in impls:
+                key = self.pm.get_name(impl.plugin)
+                if only is not None and key not in only and not self.is_builtin(key):
                     continue
-                self._recovered(key, hook)
-            if result is not None:
-                out.append((key, result))
+                args = {a: kwargs[a] for a in impl.argnames}
+                if restore is not None:  # builtins: the caller's own scope
+                    switch_scope(session, restore if self.is_builtin(key) else scopes(key))  # type: ignore[misc]
+                if boot and self.is_builtin(key):
+                    result = impl.function(**args)
+                else:
+                    try:
+                        with _savepoint(session if "session" in args else None):
+                            result = impl.function(**args)
+                    except Exception as exc:  # noqa: BLE001 - isolate a broken plugin
+                        if boot:
+                            log.exception("plugin %s failed in %s", key, hook)
+                            self._fail(self.plugins[key], f"{hook} failed: {exc!r}")
+                        else:
+                            self.record_failure(key, hook, exc)
+                        continue
+                    self._recovered(key, hook)
+                if result is not None:
+                    out.append((key, result))
+        finally:
+            if restore is not None:
+                switch_scope(session, restore)
         return out
+
+    def hook_scopes(
+        self, session: Session, rows: Iterable[tuple[str, str, bool]] | None = None
+    ) -> HookScopes | None:
+        """Each plugin's scope for a data hook called with ``session`` (``call_each(scopes=)``,
+        :meth:`running_as`): the session's unit scope narrowed for the plugin, cut exactly
+        where the plugin is off below and at that unit. ``rows`` are the enablement rows
+        ``(unit, plugin, enabled)`` at, above and below the unit (:meth:`enablement_rows`,
+        read from ``session`` when not given: one query). ``None`` for a system-scope or
+        unscoped session, which is not cut."""
+        scope: Scope | None = session.info.get("scope")
+        if scope is None or scope.system or scope.code is None:
+            return None
+        if rows is None:
+            rows = self.enablement_rows(session, scope.code)
+        return HookScopes(self, Scope.unit(scope.code), list(rows))
+
+    def enablement_rows(self, session: Session, code: str) -> list[tuple[str, str, bool]]:
+        """Every plugin's explicit enablement rows at ``code``, above it and below it."""
+        return [
+            (u, k, bool(on))
+            for u, k, on in session.execute(
+                select(
+                    PluginEnablement.unit_code,
+                    PluginEnablement.plugin_key,
+                    PluginEnablement.enabled,
+                ).where(
+                    PluginEnablement.unit_code.in_(ancestors(code))  # type: ignore[union-attr]
+                    | PluginEnablement.unit_code.like(code + ".%")  # type: ignore[union-attr]
+                )
+            )
+        ]
+
+    @contextlib.contextmanager
+    def running_as(self, session: Session, key: str) -> Iterator[Session]:
+        """``with registry.running_as(session, key):`` the block reads ``session`` narrowed for
+        plugin ``key`` (a dashboard page drawn by the plugin), the caller's scope restored
+        after it."""
+        scopes = None if self.is_builtin(key) else self.hook_scopes(session)
+        if scopes is None:
+            yield session
+            return
+        restore = session.info["scope"]
+        switch_scope(session, scopes(key))
+        try:
+            yield session
+        finally:
+            switch_scope(session, restore)
 
     def record_failure(self, key: str, hook: str, exc: BaseException) -> None:
         """Mark plugin ``key`` degraded because ``hook`` raised ``exc`` (or answered in a shape

@@ -151,17 +151,21 @@ def excluded_groups(off: tuple[str, ...], on: tuple[str, ...]) -> list[tuple[str
 
 
 def plugin_exclusions(
-    rows: Iterable[tuple[str, bool]], unit: str
+    rows: Iterable[tuple[str, bool]], unit: str, on_at_unit: bool = True
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(off, on)`` for :meth:`Scope.for_plugin` at ``unit``, where the plugin is on, from one
     plugin's explicit enablement rows ``(unit_code, enabled)`` (others are ignored): the units
     below ``unit`` where the plugin's effective state flips (nearest explicit row up the tree
-    wins), off and back on. Redundant rows (off below off) give nothing."""
+    wins), off and back on. Redundant rows (off below off) give nothing.
+
+    With ``on_at_unit=False`` (a caller above the units where the plugin is on: a group
+    admin's metrics of a province) ``unit`` itself is cut out and the units below where the
+    plugin is on are the holes: a code is then cut exactly where the plugin is off."""
     below = {code: on for code, on in rows if code.startswith(unit + ".")}
-    off: list[str] = []
+    off: list[str] = [] if on_at_unit else [unit]
     on: list[str] = []
     for code in sorted(below, key=lambda c: (c.count("."), c)):
-        parent_state = True  # the plugin is on at ``unit``
+        parent_state = on_at_unit  # the plugin's state at ``unit``
         for anc in ancestors(code)[1:]:
             if anc in below:
                 parent_state = below[anc]

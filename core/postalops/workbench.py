@@ -7,7 +7,8 @@ permission the user holds (the permission of the plugin's main nav entry):
   period the dashboards open on);
 - the inbox: what waits for this user, from every plugin's ``postalops_tasks`` hook, called
   through the guarded path (a plugin that raises or answers in a wrong shape is marked degraded
-  and left out; the others and the page keep working).
+  and left out; the others and the page keep working), each under the user's scope narrowed for
+  the plugin (``Scope.for_plugin``: no task counts rows of a unit where the plugin is off).
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def inbox(
     for key, answer in registry.call_each(
         "postalops_tasks",
         only=set(by_key),
+        scopes=registry.hook_scopes(session) if by_key else None,  # cut where each is off
         session=session,
         user=principal,
         unit=unit,

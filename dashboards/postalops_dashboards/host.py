@@ -463,7 +463,9 @@ def _render(app: Flask, pathname: str, unit: str | None, start: str | None, end:
         registry=app.extensions["postalops.plugins"],
     )
     try:
-        body = page.layout(view)
+        # the plugin's page reads its rows cut where the plugin is off below the unit
+        with view.registry.running_as(s, key):
+            body = page.layout(view)
     except Exception as exc:  # noqa: BLE001 - one page's bug must not answer 500 for the shell
         # the plugin is marked degraded with its error (``postalops plugins``, /healthz); the
         # viewer reads plain words, never the exception
