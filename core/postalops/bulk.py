@@ -9,7 +9,9 @@ is sent, as the session's insert hook does for one statement, then writes:
   the rows go through the policy in that one statement, under the runtime role, like any
   ``INSERT``; ``COPY`` costs a fraction of a statement per row (issue 17 §5: the demo spent most
   of its PostgreSQL time executing one ``INSERT`` per row, even through ``executemany``);
-* on SQLite, by one ``executemany`` per chunk (there a statement per row costs no round trip).
+* on SQLite, by one ``executemany`` per chunk (there a statement per row costs no round trip),
+  each value through its column type's bind processor, without Core's per-row parameter
+  dictionaries.
 
 Rows are dicts keyed by column name, all with the keys of the first row. Columns left out take
 their default (the model's Python default, or the database's).
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,6 +83,8 @@ def insert_rows(
     check_rows_in_scope(session, table, rows)
     if session.get_bind().dialect.name == "postgresql":
         return _copy_insert(session, table, rows, on_conflict_do_nothing, returning)
+    if not returning:
+        return _executemany(session, table, rows, on_conflict_do_nothing)
     statement: Any = sqlite.insert(table) if on_conflict_do_nothing else table.insert()
     if on_conflict_do_nothing:
         statement = statement.on_conflict_do_nothing()
@@ -94,6 +99,75 @@ def insert_rows(
         else:
             count += max(result.rowcount, 0)
     return out if returning else count
+
+
+def _executemany(
+    session: Session, table: sa.Table, rows: list[dict[str, Any]], on_conflict_do_nothing: bool
+) -> int:
+    """SQLite: one ``executemany`` of positional rows per chunk, each value through its column
+    type's bind processor, as a Core ``insert()`` does; without Core's per-row parameter
+    dictionaries (issue 17 §4: they cost more than the statement). Through the connection, so
+    the engine's listeners (the write lock, the caches' change counters) see it."""
+    given = list(rows[0])
+    defaults = _defaults(table, given)
+    names = given + [name for name, _ in defaults]
+    connection = session.connection()
+    dialect = connection.dialect
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    columns = ", ".join(f'"{name}"' for name in names)
+    marks = ", ".join("?" * len(names))
+    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
+    if on_conflict_do_nothing:
+        statement += " ON CONFLICT DO NOTHING"
+    count = 0
+    for start in range(0, len(rows), CHUNK):
+        params = _values(rows[start : start + CHUNK], given, defaults, processors)
+        result = connection.exec_driver_sql(statement, [tuple(v) for v in params])
+        count += max(result.rowcount, 0)
+    return count
+
+
+def _values(
+    rows: Sequence[dict[str, Any]],
+    given: list[str],
+    defaults: list[tuple[str, Callable[[], Any]]],
+    processors: list[Callable[[Any], Any] | None],
+) -> list[list[Any]]:
+    """Each row's values in column order (``given`` then the defaulted columns), each through
+    its column's processor (None: as it is). A processor runs once per distinct value object of
+    the batch, and not at all for None where it leaves None as it is: most of a batch's
+    timestamps are absent or one shared ``now`` (issue 17 §4)."""
+    steps = []
+    for i, fn in enumerate(processors):
+        if fn is None:
+            continue
+        try:
+            keeps_none = fn(None) is None
+        except (TypeError, ValueError, AttributeError):  # refuses None: it sees every value
+            keeps_none = False
+        steps.append((i, fn, keeps_none, {}))
+    pick = itemgetter(*given)
+    single = len(given) == 1
+    out = []
+    for row in rows:
+        try:
+            values = [pick(row)] if single else list(pick(row))
+        except KeyError:
+            values = [row.get(name) for name in given]
+        if defaults:
+            values.extend(make() for _, make in defaults)
+        for i, fn, keeps_none, done in steps:
+            value = values[i]
+            if value is None and keeps_none:
+                continue
+            hit = done.get(id(value))
+            if hit is not None and hit[0] is value:
+                values[i] = hit[1]
+                continue
+            values[i] = converted = fn(value)
+            done[id(value)] = (value, converted)
+        out.append(values)
+    return out
 
 
 def _defaults(table: sa.Table, given: Sequence[str]) -> list[tuple[str, Callable[[], Any]]]:
@@ -154,14 +228,9 @@ def _copy_insert(
             f'SELECT {columns} FROM "{table.name}" WITH NO DATA'
         )
         cursor.execute(f"DELETE FROM {stage}")  # a transaction may load several batches
-        converted = [(i, fn) for i, fn in enumerate(convert) if fn is not None]
         with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
             write = copy.write_row
-            for row in rows:
-                values = [row.get(name) for name in given]
-                values.extend(make() for _, make in defaults)
-                for i, fn in converted:
-                    values[i] = fn(values[i])
+            for values in _values(rows, given, defaults, convert):
                 write(values)
         cursor.execute(statement)
         # the driver's own cursor: the engine does not see this INSERT, so the cached metrics

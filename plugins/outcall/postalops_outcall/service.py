@@ -20,6 +20,7 @@ from postalops import audit, plugin_settings, webhooks
 from postalops.bulk import insert_rows
 from postalops.db import in_scope_clause, utcnow
 from postalops.errors import Conflict, NotFound, ValidationError
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from . import call_policy as cp
@@ -288,10 +289,9 @@ def intake_cases(
     # stored case too, so their contradictions come with their shape errors (issue 15 §5).
     partial = [(n, values) for n, values in errors.raw_rows() if values.get("case_no")]
     case_numbers = {r.case_no for _, r in records} | {v["case_no"] for _, v in partial}
-    stored_cases = {
-        c.case_no: c
-        for c in _chunked_in(session, OutcallCase, OutcallCase.case_no, list(case_numbers), tenant)
-    }
+    # The stored cases as plain rows of the columns compared and reported: a re-sent batch is
+    # mostly unchanged, and those rows need no ORM object (issue 17 §4).
+    stored_cases = {c.case_no: c for c in _stored_cases(session, tenant, list(case_numbers))}
     # The case as it stands before each row: stored, or as an earlier row of this batch left it.
     current: dict[str, CaseRecord] = {no: _record_of(c) for no, c in stored_cases.items()}
     plans: list[tuple[int, IntakeAction, CaseRecord]] = []
@@ -321,38 +321,66 @@ def intake_cases(
             code="invalid_batch",
             details=details,
         )
-    # New cases are inserted in one batched statement; known ones are updated as objects.
+    # Eligibility depends on the case's facts and the catalogue only: a batch has a few dozen
+    # distinct facts, so each is evaluated once.
+    verdicts: dict[tuple[Any, ...], tuple[bool, dict[str, bool], list[str]]] = {}
+
+    def verdict(record: CaseRecord) -> tuple[bool, dict[str, bool], list[str]]:
+        key = (
+            record.department,
+            record.service_item,
+            record.applicant_type,
+            record.approval_level,
+            record.issuing_method,
+            record.old_certificate_return,
+        )
+        found = verdicts.get(key)
+        if found is None:
+            result = evaluate(record.facts(), catalogue)
+            rules = result.as_dict()
+            found = verdicts[key] = (
+                result.eligible,
+                rules,
+                [k for k, ok in rules.items() if not ok],
+            )
+        return found
+
+    # Stored cases a row changes (or closes) are updated as ORM objects, loaded now; unchanged
+    # ones are left alone. New cases are inserted in one batched statement.
+    touched = [
+        merged.case_no
+        for _n, action, merged in plans
+        if merged.case_no in stored_cases
+        and (action != IntakeAction.UNCHANGED or merged.collected_at is not None)
+    ]
+    objects = _case_objects(session, [stored_cases[no].id for no in dict.fromkeys(touched)])
     new_rows: dict[str, dict[str, Any]] = {}
-    outcome: dict[str, tuple[bool, dict[str, bool], str]] = {}
+    outcome: dict[str, tuple[bool, list[str], str]] = {}
     for _n, action, merged in plans:
         stored = stored_cases.get(merged.case_no)
         if stored is None:
-            result = evaluate(merged.facts(), catalogue)
+            eligible, rules, failed = verdict(merged)
             state = (
                 cp.enqueue(merged.callable_from, policy)
-                if result.eligible
+                if eligible
                 else cp.QueueState(cp.CaseStatus.INELIGIBLE)
             )
             if merged.collected_at is not None:
                 state = cp.leave_on_collection(state)
-            new_rows[merged.case_no] = {
-                **_columns_of(merged),
-                "tenant_code": tenant,
-                "eligible": result.eligible,
-                "rules": result.as_dict(),
-                **_state_columns(state),
-                "created_at": now,
-                "updated_at": now,
-            }
-            outcome[merged.case_no] = (result.eligible, result.as_dict(), state.status.value)
+            new_rows[merged.case_no] = _new_row(merged, tenant, eligible, rules, state, now)
+            outcome[merged.case_no] = (eligible, failed, state.status.value)
             continue
-        case = stored
+        case = objects.get(stored.id)
+        if case is None:  # unchanged, not collected: nothing to write
+            failed = [k for k, ok in stored.rules.items() if not ok]
+            outcome[merged.case_no] = (stored.eligible, failed, stored.status)
+            continue
         _apply_record(case, merged)
         if action == IntakeAction.UPDATED and case.status in _REEVALUABLE:
-            result = evaluate(merged.facts(), catalogue)
-            case.eligible = result.eligible
-            case.rules = result.as_dict()
-            if not result.eligible:
+            eligible, rules, _failed = verdict(merged)
+            case.eligible = eligible
+            case.rules = dict(rules)
+            if not eligible:
                 _store_state(case, cp.QueueState(cp.CaseStatus.INELIGIBLE, attempts=case.attempts))
             elif case.status == cp.CaseStatus.INELIGIBLE.value:
                 state = cp.enqueue(merged.callable_from, policy)
@@ -364,15 +392,20 @@ def intake_cases(
         if action != IntakeAction.UNCHANGED:
             case.updated_at = now
             session.add(case)
-        outcome[merged.case_no] = (case.eligible, dict(case.rules), case.status)
+        outcome[merged.case_no] = (
+            case.eligible,
+            [k for k, ok in case.rules.items() if not ok],
+            case.status,
+        )
     # Through the core's bulk writer, not the ORM bulk path: that split the rows into one
     # statement per run of rows with the same None columns (~1 per 3 rows of a platform batch).
     # It checks every row's tenant against the scope; on PostgreSQL it COPYs.
     insert_rows(session, OutcallCase, list(new_rows.values()))
     session.flush()
     report = []
+    summary: dict[str, int] = {}
     for n, action, merged in plans:
-        eligible, rules, status = outcome[merged.case_no]
+        eligible, failed, status = outcome[merged.case_no]
         report.append(
             {
                 "row": n,
@@ -380,17 +413,25 @@ def intake_cases(
                 "key": merged.case_no,
                 "eligible": eligible,
                 "case_status": status,
-                "failed_rules": [k for k, ok in rules.items() if not ok],
+                "failed_rules": list(failed),
             }
         )
-    summary: dict[str, int] = {}
-    for r in report:
-        summary[r["status"]] = summary.get(r["status"], 0) + 1
+        summary[action.value] = summary.get(action.value, 0) + 1
     return {"summary": summary, "rows": report}
 
 
-def _columns_of(record: CaseRecord) -> dict[str, Any]:
+def _new_row(
+    record: CaseRecord,
+    tenant: str,
+    eligible: bool,
+    rules: dict[str, bool],
+    state: cp.QueueState,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """A new case's row for the bulk insert. A new case has no reservation, claim or call yet,
+    so those columns are left out (NULL): fewer values to convert per row."""
     return {
+        "tenant_code": tenant,
         "case_no": record.case_no,
         "department": record.department,
         "service_item": record.service_item,
@@ -404,21 +445,57 @@ def _columns_of(record: CaseRecord) -> dict[str, Any]:
         "old_certificate_return": record.old_certificate_return,
         "ready_at": record.ready_at,
         "collected_at": record.collected_at,
-    }
-
-
-def _state_columns(state: cp.QueueState) -> dict[str, Any]:
-    return {
+        "eligible": eligible,
+        "rules": rules,
         "status": state.status.value,
         "attempts": state.attempts,
         "next_call_at": state.next_call_at,
-        "reserved_agent": state.reserved_agent,
-        "reserved_until": state.reserved_until,
         "deadline": state.deadline,
-        "claimed_by": None,
-        "claim_expires_at": None,
-        "first_called_at": None,
+        "created_at": now,
+        "updated_at": now,
     }
+
+
+# The stored case's columns intake compares, merges and reports.
+_STORED_COLUMNS = (
+    "id",
+    "case_no",
+    "department",
+    "service_item",
+    "applicant_type",
+    "approval_level",
+    "applicant_name",
+    "phone",
+    "id_number",
+    "approved_at",
+    "issuing_method",
+    "old_certificate_return",
+    "ready_at",
+    "collected_at",
+    "eligible",
+    "rules",
+    "status",
+)
+
+
+def _stored_cases(session: Session, tenant: str, numbers: list[str]) -> list[Any]:
+    """The unit's stored cases of these case numbers, as rows of ``_STORED_COLUMNS``: one query
+    per 5,000 numbers on PostgreSQL (``= ANY`` of one array parameter, which keeps the unique
+    index), per 500 on SQLite (an ``IN`` list under its parameter limit)."""
+    columns = [getattr(OutcallCase, name) for name in _STORED_COLUMNS]
+    query = sa.select(*columns).where(OutcallCase.tenant_code == tenant)
+    out: list[Any] = []
+    if session.get_bind().dialect.name == "postgresql":
+        nos = sa.bindparam("nos", type_=postgresql.ARRAY(sa.String))
+        query = query.where(OutcallCase.case_no == sa.any_(nos))
+        for i in range(0, len(numbers), 5_000):
+            out.extend(session.execute(query, {"nos": numbers[i : i + 5_000]}).all())
+        return out
+    for i in range(0, len(numbers), 500):
+        out.extend(
+            session.execute(query.where(OutcallCase.case_no.in_(numbers[i : i + 500]))).all()
+        )
+    return out
 
 
 def _chunked_in(
@@ -431,6 +508,15 @@ def _chunked_in(
                 select(model).where(column.in_(values[i : i + 500]), model.tenant_code == tenant)
             ).all()
         )
+    return out
+
+
+def _case_objects(session: Session, ids: list[int]) -> dict[int, OutcallCase]:
+    """The cases of these ids as ORM objects (to update), by id."""
+    out: dict[int, OutcallCase] = {}
+    for i in range(0, len(ids), 500):
+        for case in session.exec(select(OutcallCase).where(OutcallCase.id.in_(ids[i : i + 500]))):
+            out[case.id] = case
     return out
 
 
