@@ -81,3 +81,40 @@ def test_several_batches_in_one_transaction_and_a_rollback_leave_nothing_behind(
         insert_rows(s, JobProbe, [{"tenant_code": KF, "job_id": "c", "step": 2}])
         s.commit()
     assert count_rows(po_app, JobProbe) == 2
+
+
+def test_the_bulk_writer_stores_what_the_orm_stores(tenants, as_unit, po_app):
+    """Values go through the columns' own conversions (issue 17 §4: on SQLite without Core's
+    per-row dictionaries, times in one step): the same values written by the ORM and by
+    insert_rows are stored alike: times as the same text in the database, JSON read back the
+    same."""
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    times = [
+        dt.datetime(2022, 9, 1, 10, 30, tzinfo=shanghai),
+        dt.datetime(2022, 9, 1, 2, 30, 0, 123456, tzinfo=dt.UTC),
+        dt.datetime(2022, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone(-dt.timedelta(hours=5))),
+    ]
+    values = [
+        {"at": at, "after": after}
+        for at in times
+        for after in ({"n": 1}, None, {"名": "郑州", "x": [1, 2.5]})
+    ]
+    common = {"tenant_code": ZZ, "action": "a", "target_type": "t"}
+    with as_unit(ZZ) as s:
+        for n, v in enumerate(values):
+            s.add(AuditRecord(actor="orm", target_id=str(n), **common, **v))
+        s.flush()
+        rows = [{**common, "actor": "bulk", "target_id": str(n), **v} for n, v in enumerate(values)]
+        insert_rows(s, AuditRecord, rows)
+        s.commit()
+    text = sa.text("SELECT actor, target_id, CAST(at AS TEXT) FROM core_audit ORDER BY actor, id")
+    with po_app.extensions["postalops.db"].engine.connect() as conn:
+        stored = conn.execute(text).all()
+    assert [r[1:] for r in stored if r[0] == "bulk"] == [r[1:] for r in stored if r[0] == "orm"]
+    with as_unit(None) as s:
+        read = s.exec(select(AuditRecord).order_by(AuditRecord.actor, AuditRecord.id)).all()
+    by_actor = {
+        actor: [(r.target_id, r.at, r.after) for r in read if r.actor == actor]
+        for actor in ("orm", "bulk")
+    }
+    assert len(by_actor["orm"]) == len(values) and by_actor["bulk"] == by_actor["orm"]

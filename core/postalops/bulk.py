@@ -19,6 +19,7 @@ their default (the model's Python default, or the database's).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -113,7 +114,7 @@ def _executemany(
     names = given + [name for name, _ in defaults]
     connection = session.connection()
     dialect = connection.dialect
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    processors = [_sqlite_processor(table.c[name].type, dialect) for name in names]
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" * len(names))
     statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
@@ -125,6 +126,46 @@ def _executemany(
         result = connection.exec_driver_sql(statement, [tuple(v) for v in params])
         count += max(result.rowcount, 0)
     return count
+
+
+def _sqlite_utc_text(value: dt.datetime | None) -> str | None:
+    """``UTCDateTime``'s value on SQLite (UTC, naive, SQLAlchemy's text form), in one step."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: PostalOps stores timezone-aware times only")
+    return value.astimezone(dt.UTC).isoformat(" ", "microseconds")[:26]
+
+
+def _sqlite_date_text(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+_SAMPLE_TIMES = (
+    dt.datetime(2022, 8, 17, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    dt.datetime(2022, 8, 17, 2, 30, 0, 123456, tzinfo=dt.UTC),
+    dt.datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC),
+)
+_SAMPLE_DATES = (dt.date(2022, 8, 17), dt.date(999, 1, 2))
+
+
+def _sqlite_processor(kind: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """The column type's bind processor on SQLite, or a one-step equivalent for the two kinds a
+    batch carries most (``UTCDateTime``, ``Date``: SQLAlchemy formats them through a dict), used
+    only when it gives the processor's very text for sample values."""
+    from .db import UTCDateTime
+
+    processor = kind._cached_bind_processor(dialect)
+    if processor is None:
+        return None
+    if isinstance(kind, UTCDateTime):
+        fast, samples = _sqlite_utc_text, _SAMPLE_TIMES
+    elif type(kind) is sa.Date:
+        fast, samples = _sqlite_date_text, _SAMPLE_DATES
+    else:
+        return processor
+    same = all(fast(sample) == processor(sample) for sample in (*samples, None))
+    return fast if same else processor
 
 
 def _values(

@@ -33,6 +33,13 @@ def fen(amount: Decimal) -> int:
     return int(amount / FEN)
 
 
+# A new order's refunded amount: one object for every row, so the bulk writer converts it once.
+NOTHING_REFUNDED = Decimal("0.00")
+# The order numbers of one look-up, as one array parameter (PostgreSQL).
+_NOS = sa.bindparam("nos", type_=postgresql.ARRAY(sa.String))
+_CODES = sa.bindparam("codes", type_=postgresql.ARRAY(sa.String))
+
+
 def _insert(session: Session, model, rows: list[dict]) -> None:
     """Batch insert through the core's bulk writer (executemany on SQLite, COPY and one
     policy-checked INSERT on PostgreSQL), not the ORM unit of work; it checks every row's unit
@@ -92,33 +99,29 @@ def ingest_orders(
     session_codes = {o.session for _, o in items if o.session}
     # Only the columns the checks read, as rows: building ORM objects for a batch's thousands
     # of leaders and sessions cost more than the rest of the checks (issue 17 §4).
-    leaders = (
-        {
-            ld.code: ld
-            for ld in session.execute(
-                select(Leader.code, Leader.id, Leader.tenant_code, Leader.pickup_point).where(
-                    Leader.code.in_(leader_codes)
-                )
-            ).all()
-        }
-        if leader_codes
-        else {}
-    )
-    sessions = (
-        {
-            s.code: s
-            for s in session.execute(
-                select(
-                    GroupSession.code,
-                    GroupSession.id,
-                    GroupSession.leader_id,
-                    GroupSession.campaign_id,
-                ).where(GroupSession.code.in_(session_codes))
-            ).all()
-        }
-        if session_codes
-        else {}
-    )
+    leaders = {
+        ld.code: ld
+        for ld in _by_code(
+            session,
+            select(Leader.code, Leader.id, Leader.tenant_code, Leader.pickup_point),
+            Leader.code,
+            leader_codes,
+        )
+    }
+    sessions = {
+        s.code: s
+        for s in _by_code(
+            session,
+            select(
+                GroupSession.code,
+                GroupSession.id,
+                GroupSession.leader_id,
+                GroupSession.campaign_id,
+            ),
+            GroupSession.code,
+            session_codes,
+        )
+    }
     campaigns = {c.id: c for c in session.exec(select(Campaign)).all()}
     retail_branches = {o.branch for _, o in items if o.branch and o.channel == "retail"}
     scope = session.info["scope"]
@@ -234,40 +237,45 @@ def ingest_orders(
     existing = set(_order_ids(session, numbers))
     rows, line_rows, deltas = [], [], {}
     fresh = []
+    places: dict[str, tuple[str, str]] = {}  # unit -> (province, city), once per unit
     for row, order, keys in prepared:
         if order.order_no in existing:
             report[row] = {"row": row, "order_no": order.order_no, "status": "duplicate"}
             continue
         report[row] = {"row": row, "order_no": order.order_no, "status": "created"}
+        tenant = keys["tenant_code"]
+        place = places.get(tenant)
+        if place is None:
+            place = places[tenant] = (province_of(tenant), city_of(tenant))
         amount = order.amount
+        amount_fen = fen(amount)
+        day = order.day
         rows.append(
             {
                 **keys,
                 "order_no": order.order_no,
                 "channel": order.channel,
                 "paid_at": order.paid_at,
-                "day": order.day,
+                "day": day,
                 "amount": amount,
-                "refunded": Decimal("0.00"),
+                "refunded": NOTHING_REFUNDED,
                 "cancelled": False,
-                "net_fen": fen(amount),
-                "province_code": province_of(keys["tenant_code"]),
-                "city_code": city_of(keys["tenant_code"]),
+                "net_fen": amount_fen,
+                "province_code": place[0],
+                "city_code": place[1],
             }
         )
         fresh.append((order, keys))
-        _add_delta(deltas, keys["tenant_code"], order.day, order.channel, keys, fen(amount), 1)
+        _add_delta(deltas, tenant, day, order.channel, keys, amount_fen, 1)
     if rows:
-        # A plain executemany, then the new ids by order number: RETURNING makes SQLAlchemy
-        # build multi-row VALUES statements in Python instead of the driver's executemany.
-        _insert(session, Order, rows)
-        ids = _order_ids(session, [r["order_no"] for r in rows])
+        ids = _insert_orders(session, rows)
         for order, keys in fresh:
             oid = ids[order.order_no]
+            tenant = keys["tenant_code"]
             for line in order.lines:
                 line_rows.append(
                     {
-                        "tenant_code": keys["tenant_code"],
+                        "tenant_code": tenant,
                         "order_id": oid,
                         "sku": line.sku,
                         "quantity": line.quantity,
@@ -276,8 +284,30 @@ def ingest_orders(
                     }
                 )
         _insert(session, OrderLine, line_rows)
-        _write_deltas(session, deltas)
+        _write_deltas(session, deltas, places)
     return [report[r] for r in sorted(report)]
+
+
+def _by_code(session: Session, query, column, codes: set[str]) -> list:
+    """The rows of ``query`` whose ``column`` is one of ``codes``, in one statement: on
+    PostgreSQL ``= ANY`` of one array parameter (a plan that keeps the index, whatever the
+    count), on SQLite an ``IN`` list."""
+    if not codes:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(query.where(column == sa.any_(_CODES)), {"codes": list(codes)}).all()
+    return session.execute(query.where(column.in_(codes))).all()
+
+
+def _insert_orders(session: Session, rows: list[dict]) -> dict[str, int]:
+    """Insert the new orders; their ids by order number. On PostgreSQL the one
+    ``INSERT … SELECT`` from the COPY returns them; on SQLite a plain executemany (``RETURNING``
+    would make SQLAlchemy build multi-row statements in Python), then one read of the ids."""
+    if session.get_bind().dialect.name == "postgresql":
+        returned = insert_rows(session, Order, rows, returning=("order_no", "id"))
+        return dict(returned)  # type: ignore[arg-type]
+    _insert(session, Order, rows)
+    return _order_ids(session, [r["order_no"] for r in rows])
 
 
 def _order_ids(session: Session, numbers: list[str]) -> dict[str, int]:
@@ -287,8 +317,7 @@ def _order_ids(session: Session, numbers: list[str]) -> dict[str, int]:
         # one array parameter: psycopg prepares a statement run five times, and the generic
         # plan of a 900-parameter IN list scanned the whole table (0.5 s a batch at 180,000
         # orders; the demo's 346,800 orders took over an hour); = ANY(array) keeps the index
-        nos = sa.bindparam("nos", type_=postgresql.ARRAY(sa.String))
-        query = sa.select(table.c.order_no, table.c.id).where(table.c.order_no == sa.any_(nos))
+        query = sa.select(table.c.order_no, table.c.id).where(table.c.order_no == sa.any_(_NOS))
         for start in range(0, len(numbers), 5_000):
             ids.update(session.execute(query, {"nos": numbers[start : start + 5_000]}).all())
         return ids
@@ -318,24 +347,32 @@ def _add_delta(
     acc[key] = (a + amount_fen, o + orders)
 
 
-def _write_deltas(session: Session, acc: dict) -> None:
-    rows = [
-        {
-            "tenant_code": t,
-            "day": d,
-            "channel": ch,
-            "campaign_id": c,
-            "leader_id": ld,
-            "session_id": s,
-            "pickup_point": p,
-            "province_code": province_of(t),
-            "city_code": city_of(t),
-            "amount_fen": a,
-            "orders": o,
-        }
-        for (t, d, ch, c, ld, s, p), (a, o) in acc.items()
-        if a or o
-    ]
+def _write_deltas(
+    session: Session, acc: dict, places: dict[str, tuple[str, str]] | None = None
+) -> None:
+    places = {} if places is None else places
+    rows = []
+    for (t, d, ch, c, ld, s, p), (a, o) in acc.items():
+        if not (a or o):
+            continue
+        place = places.get(t)
+        if place is None:
+            place = places[t] = (province_of(t), city_of(t))
+        rows.append(
+            {
+                "tenant_code": t,
+                "day": d,
+                "channel": ch,
+                "campaign_id": c,
+                "leader_id": ld,
+                "session_id": s,
+                "pickup_point": p,
+                "province_code": place[0],
+                "city_code": place[1],
+                "amount_fen": a,
+                "orders": o,
+            }
+        )
     if rows:
         _insert(session, PendingDelta, rows)
 
