@@ -423,6 +423,7 @@ class Database:
         s.info["scope"] = scope
         s.info["owner"] = owner
         s.info["lookups"] = dict(lookups or {})
+        s.info[DB_INFO] = self  # per-process caches keyed by database (PluginRegistry.hook_scopes)
         return s
 
     @contextlib.contextmanager
@@ -440,6 +441,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+DB_INFO = "postalops.database"
+"""``session.info`` key of the :class:`Database` that opened the session."""
 
 
 def switch_scope(session: Session, scope: Scope) -> None:

@@ -200,9 +200,10 @@ def _hook_scopes(
     scope = session.info.get("scope")
     if scope is None or scope.system or scope.code is None:
         return None
-    rows = None
     if cache is not None and versions is not None:
         rows = cache.enablement_rows(session, registry, scope.code, core_version)
+    else:  # no cache, or enablement written in this transaction: read it here
+        rows = registry.enablement_rows(session, scope.code)
     return registry.hook_scopes(session, rows)
 
 

@@ -22,7 +22,7 @@ from packaging.version import Version
 from sqlmodel import Session, select
 
 from . import hookspecs
-from .db import switch_scope
+from .db import DB_INFO, switch_scope
 from .errors import Conflict, NotFound
 from .models import OrgUnit, PluginEnablement
 from .tenancy import Scope, ancestors, in_subtree, plugin_exclusions
@@ -241,15 +241,20 @@ class HookScopes:
     metrics cache shares it). Built-in plugins run under ``base``. Memoised per plugin."""
 
     def __init__(
-        self, registry: PluginRegistry, base: Scope, rows: list[tuple[str, str, bool]]
+        self,
+        registry: PluginRegistry,
+        base: Scope,
+        rows: list[tuple[str, str, bool]],
+        memo: dict[Any, Any] | None = None,
     ) -> None:
         self.registry, self.base, self.rows = registry, base, rows
-        self._memo: dict[str, Scope] = {}
+        self._memo: dict[Any, Any] = {} if memo is None else memo
 
     def __call__(self, key: str) -> Scope:
-        found = self._memo.get(key)
+        memo_key = ("hook", self.base.code, key)
+        found = self._memo.get(memo_key)
         if found is None:
-            found = self._memo[key] = self._narrow(key)
+            found = self._memo[memo_key] = self._narrow(key)
         return found
 
     def _narrow(self, key: str) -> Scope:
@@ -495,15 +500,25 @@ class PluginRegistry:
         """Each plugin's scope for a data hook called with ``session`` (``call_each(scopes=)``,
         :meth:`running_as`): the session's unit scope narrowed for the plugin, cut exactly
         where the plugin is off below and at that unit. ``rows`` are the enablement rows
-        ``(unit, plugin, enabled)`` at, above and below the unit (:meth:`enablement_rows`,
-        read from ``session`` when not given: one query). ``None`` for a system-scope or
-        unscoped session, which is not cut."""
+        ``(unit, plugin, enabled)`` at, above and below the unit; when not given, the per-process
+        enablement cache of :meth:`enabled_at` (a switch reaches it within
+        :data:`ENABLEMENT_MAX_AGE`; the metrics cache passes rows kept per core version
+        instead, exact). ``None`` for a system-scope or unscoped session, which is not cut."""
         scope: Scope | None = session.info.get("scope")
         if scope is None or scope.system or scope.code is None:
             return None
-        if rows is None:
-            rows = self.enablement_rows(session, scope.code)
-        return HookScopes(self, Scope.unit(scope.code), list(rows))
+        if rows is not None:
+            return HookScopes(self, Scope.unit(scope.code), list(rows))
+        db = session.info.get(DB_INFO)
+        if db is None:
+            return HookScopes(
+                self, Scope.unit(scope.code), self.enablement_rows(session, scope.code)
+            )
+        # the request path's per-process cache (ENABLEMENT_MAX_AGE): no query once loaded, and
+        # each (unit, plugin) cut computed once per load
+        self.enabled_at(db, scope.code)
+        _generation, _loaded, all_rows, memo = self._enablement
+        return HookScopes(self, Scope.unit(scope.code), all_rows, memo)
 
     def enablement_rows(self, session: Session, code: str) -> list[tuple[str, str, bool]]:
         """Every plugin's explicit enablement rows at ``code``, above it and below it."""
