@@ -56,24 +56,28 @@ def simulate_run(run: Run, *, seed: str, first_seq: int = 0) -> list[dict[str, A
 
     def emit(at: datetime, **body: Any) -> None:
         nonlocal seq
-        events.append({"seq": seq, "ts": iso(at), **body})
+        # ``at`` is already in UTC (below): the same text as ``iso(at)``, without a conversion
+        events.append({"seq": seq, "ts": at.isoformat(timespec="milliseconds"), **body})
         seq += 1
 
-    at = run.start
+    # The run's clock in UTC: the same instants (Asia/Shanghai has no DST since 1991, and the
+    # demo's runs carry fixed offsets), one time-zone conversion per run instead of per event.
+    at = run.start.astimezone(UTC)
     emit(at, type="state", state="running")
     jam_after = sorted(
         rng.sample(range(1, max(run.items, 2)), min(run.jams, max(run.items - 1, 0)))
     )
-    next_beat = run.start + timedelta(minutes=1)
+    next_beat = at + timedelta(minutes=1)
     done = 0
     barcode_no = 0
+    prefix = f"{seed[-6:]}{run.start:%m%d}"  # the run's local month and day, as before
     while done < run.items:
         at += gap * rng.uniform(0.9, 1.1)
         while next_beat <= at:
             emit(next_beat, type="heartbeat")
             next_beat += timedelta(minutes=1)
         barcode_no += 1
-        barcode = f"{seed[-6:]}{run.start:%m%d}{barcode_no:07d}"
+        barcode = f"{prefix}{barcode_no:07d}"
         draw = rng.random()
         if draw < SHARE_RECIRCULATED:
             emit(
