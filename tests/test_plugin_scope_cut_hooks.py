@@ -29,7 +29,7 @@ from postalops.tenancy import Scope
 from postalops.testing import PASSWORD, ApiClient, PortalClient, system_scope
 from sqlmodel import func, select
 
-from tests.fixtures.toy_plugins import toy_app
+from tests.fixtures.toy_plugins import Toy, toy_app
 from tests.test_dashboards import dash_update
 from tests.test_plugin_scope_cut import Cutter
 
@@ -248,3 +248,39 @@ def test_the_plugins_dashboard_page_and_overview_count_no_kaifeng_row(hook_app):
         overview,
     )
     assert card is not None and card.group(1) == "3", overview
+
+
+class Breaker(Toy):
+    """A plugin whose metrics hook fails on a bad statement (PostgreSQL: an aborted SAVEPOINT),
+    answered before ``cutter`` (plugins answer in key order)."""
+
+    @hookimpl
+    def postalops_metrics(self, session, tenant, date_from, date_to):
+        session.execute(sa.text("SELECT * FROM no_such_table"))
+
+
+def test_a_failing_hook_under_its_cut_leaves_the_next_plugins_cut_and_the_callers_scope(
+    po_app, tenants
+):
+    from postalops import context
+    from postalops.context import CallContext, Principal
+    from postalops.metrics import collect
+
+    app = toy_app(po_app, Breaker("breaker"), CutterHooks())
+    db = app.extensions["postalops.db"]
+    with db.transaction(system_scope()) as s:
+        for key in ("breaker", "cutter"):
+            s.add(PluginEnablement(unit_code="cn", plugin_key=key, enabled=True))
+        s.add(PluginEnablement(unit_code=ZZ, plugin_key="breaker", enabled=False))
+        s.add(PluginEnablement(unit_code=KF, plugin_key="cutter", enabled=False))
+        for unit in (HN, ZZ, JS, KF):
+            s.add(JobProbe(job_id=f"seed:{unit}", step=1, tenant_code=unit))
+    ctx = CallContext(db=db, scope=Scope.unit(HN), principal=Principal.system("t"), unit=HN)
+    with context.activate(ctx) as c:
+        s = c.session
+        registry = app.extensions["postalops.plugins"]
+        out = collect(registry, s, HN, dt.date(2025, 3, 1), dt.date(2025, 3, 31))["metrics"]
+        assert "breaker" not in out and registry.plugins["breaker"].degraded
+        assert {k: v["value"] for k, v in out["cutter"].items()} == _n(app, 3)
+        assert s.info["scope"] == Scope.unit(HN)
+        assert _seen(s, HN) == (4, 4 if db.is_postgres else None)
