@@ -284,3 +284,54 @@ def test_a_failing_hook_under_its_cut_leaves_the_next_plugins_cut_and_the_caller
         assert {k: v["value"] for k, v in out["cutter"].items()} == _n(app, 3)
         assert s.info["scope"] == Scope.unit(HN)
         assert _seen(s, HN) == (4, 4 if db.is_postgres else None)
+
+
+def test_the_metrics_cli_at_a_province_leaves_out_the_city_where_a_plugin_is_off(
+    po_app, tenants, enable_plugin, monkeypatch
+):
+    """``postalops metrics`` (the same ``collect``, a Henan scope) with a business plugin:
+    pickup points' ``active_points`` counts one point in Zhengzhou and one in Kaifeng; with
+    pickup points off in Kaifeng, Henan's figure is 1."""
+    import json
+
+    from click.testing import CliRunner
+    from postalops.cli import main
+    from postalops_pickup_points.models import PickupPoint, PickupStatusChange
+
+    with po_app.extensions["postalops.db"].transaction(system_scope()) as s:
+        for n, unit in enumerate((ZZ, KF)):
+            point = PickupPoint(
+                tenant_code=unit,
+                code=f"P{n}",
+                name=f"点{n}",
+                point_type="own",
+                county="县",
+                lon=113.6,
+                lat=34.7,
+                opened_on=dt.date(2022, 1, 1),
+            )
+            s.add(point)
+            s.flush()
+            s.add(
+                PickupStatusChange(
+                    tenant_code=unit,
+                    point_id=point.id,
+                    effective=dt.date(2022, 1, 1),
+                    status="active",
+                    point_type="own",
+                )
+            )
+    settings = po_app.extensions["postalops.settings"]
+    monkeypatch.setenv("POSTALOPS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("POSTALOPS_INSTANCE_PATH", str(settings.instance_path))
+
+    def active_points() -> int:
+        args = ["metrics", "--tenant", HN, "--from", "2022-09-01", "--to", "2022-09-30"]
+        result = CliRunner().invoke(main, [*args, "--plugin", "pickup_points", "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["metrics"]["pickup_points"]["active_points"]["value"]
+
+    assert active_points() == 2
+    enable_plugin("ecommerce", KF, on=False)  # it requires pickup points
+    enable_plugin("pickup_points", KF, on=False)
+    assert active_points() == 1
