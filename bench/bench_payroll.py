@@ -382,7 +382,8 @@ def run(app: Any, memory: bool, owner: bool = False) -> tuple[float, Any, int]:
 
     ``owner=True`` runs it with system scope on the owner connection (no row-level security),
     which separates the plugin's own cost from the core's RLS policy cost. The summary carries
-    ``net_seconds``: the part of the run spent in the net-pay step (``compute_net``).
+    ``net_seconds``: the part of the run spent in a separate net-pay pass (``compute_net``: on
+    SQLite; on PostgreSQL only where the year's earlier slips lack net figures).
     """
     import postalops_payroll.payroll_run as run_module
     from postalops import context
@@ -581,7 +582,10 @@ def main() -> None:
             f"  => run {r['run_seconds']} s against a floor of {r['floor_seconds']} s: median "
             f"{r['ratio']}x the floor, worst pair {r['ratio_worst']}x (target <= 2x)  {r['run']}"
         )
-        print(f"  of which the net-pay step (compute_net), per pair: {r['net_seconds']} s")
+        print(
+            f"  of which a separate net-pay pass (compute_net; 0 where the pricing statement "
+            f"wrote the net figures), per pair: {r['net_seconds']} s"
+        )
         print(
             f"  re-run replacing the draft [floor s, run s]: {r['rerun_pair']} = {r['rerun_ratio']}x"
         )

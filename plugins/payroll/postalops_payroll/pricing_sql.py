@@ -212,18 +212,47 @@ _NET_RATES = (
     + ", base_floor numeric, base_ceiling numeric"
 )
 
-# A slip's earlier months need their net figures and one slip per month for the figures of
-# this month to follow from them as ``net.compute_net`` reads them; otherwise (slips stored
-# before net pay existed, another run's slip of the same courier this month) the run leaves the
-# net figures to ``compute_net``.
-_NET_IN_SQL_CHECK = """
-SELECT EXISTS (
-    SELECT 1 FROM payroll_payslip p JOIN pr_slip s ON s.courier_id = p.courier_id
+
+# The year's earlier months of the run's couriers, one row per courier who has any slip this
+# year: the cumulative inputs of this month's withholding (own-staff months only), and
+# ``unfit`` where they do not follow as ``net.compute_net`` reads them (a slip stored before
+# net pay existed, another run's slip of the same courier this month, two slips in one month):
+# then the run leaves the net figures to ``compute_net``. Each month withholds
+# ``max(cumulative tax - withheld, 0)``, so what the earlier months withheld is the highest
+# cumulative tax among them. Run with nested loops off: under row-level security the planner
+# expects a few hundred of the year's slips and would loop over 20,000 couriers for each.
+def _prior_sql() -> str:
+    from .net import BASIC_DEDUCTION_SQL as basic
+    from .net import annual_tax_sql
+
+    return f"""
+CREATE TEMP TABLE pr_prior ON COMMIT DROP AS
+WITH year_slip AS (
+    SELECT p.courier_id, p.month, p.id, p.kind, p.net_pay, p.total,
+           p.pension + p.medical + p.unemployment + p.housing_fund AS employee,
+           coalesce(p.special_deduction, 0) AS special
+    FROM payroll_payslip p JOIN pr_slip s ON s.courier_id = p.courier_id
     WHERE p.month >= %(year_first)s AND p.month <= %(month)s
-    GROUP BY p.courier_id
-    HAVING bool_or(p.net_pay IS NULL) OR bool_or(p.month = %(month)s)
-        OR count(*) <> count(DISTINCT p.month)
+), running AS (
+    SELECT courier_id, total, employee, special,
+           greatest(sum(total) OVER w - {basic} * row_number() OVER w - sum(employee) OVER w
+                    - sum(special) OVER w, 0) AS taxable
+    FROM year_slip
+    WHERE kind = 'own' AND month < %(month)s
+    WINDOW w AS (PARTITION BY courier_id ORDER BY month, id ROWS UNBOUNDED PRECEDING)
 )
+SELECT y.courier_id, y.unfit, r.months, r.gross, r.employee, r.special, r.withheld
+FROM (
+    SELECT courier_id,
+           bool_or(net_pay IS NULL) OR bool_or(month = %(month)s)
+               OR count(*) <> count(DISTINCT month) AS unfit
+    FROM year_slip GROUP BY courier_id
+) y
+LEFT JOIN (
+    SELECT courier_id, count(*) AS months, sum(total) AS gross, sum(employee) AS employee,
+           sum(special) AS special, max({annual_tax_sql("round(taxable, 2)")}) AS withheld
+    FROM running GROUP BY courier_id
+) r ON r.courier_id = y.courier_id
 """
 
 
@@ -233,10 +262,9 @@ def _insert_slips_with_net() -> str:
 
     * deductions: the base is the gross clamped between the station's floor and ceiling, each
       share of it rounded to the fen; none for outsourced couriers or without rates in force;
-    * the year's earlier own-staff months (``prior``, one aggregate over the slips) give the
-      cumulative gross, employee deductions and special deductions, their count, and the tax
-      already withheld: the highest cumulative tax of those months (each month withholds
-      ``max(cumulative - withheld, 0)``, so the withheld total is the running maximum);
+    * the year's earlier own-staff months (``pr_prior``, ``_prior_sql``) give the cumulative
+      gross, employee deductions and special deductions, their count, and the tax already
+      withheld;
     * this month: cumulative taxable, its tax by the annual table, the withholding, net pay.
     NUMERIC arithmetic is exact and every amount rounded is positive, where ``round`` is
     ``ROUND_HALF_UP``.
@@ -247,28 +275,8 @@ def _insert_slips_with_net() -> str:
     shares = "\n".join(
         f"       coalesce(round(b.base * r.{name}, 2), 0) AS {name}," for name in _SHARES
     )
-    prior = f"""
-, prior_month AS (
-    SELECT p.courier_id, p.month, p.id, p.total,
-           p.pension + p.medical + p.unemployment + p.housing_fund AS employee,
-           coalesce(p.special_deduction, 0) AS special
-    FROM payroll_payslip p JOIN pr_slip s ON s.courier_id = p.courier_id
-    WHERE p.kind = 'own' AND p.month >= %(year_first)s AND p.month < %(month)s
-), prior_running AS (
-    SELECT courier_id, total, employee, special,
-           greatest(sum(total) OVER w - {basic} * row_number() OVER w - sum(employee) OVER w
-                    - sum(special) OVER w, 0) AS taxable
-    FROM prior_month
-    WINDOW w AS (PARTITION BY courier_id ORDER BY month, id ROWS UNBOUNDED PRECEDING)
-), prior AS (
-    SELECT courier_id, count(*) AS months, sum(total) AS gross, sum(employee) AS employee,
-           sum(special) AS special, max({annual_tax_sql("round(taxable, 2)")}) AS withheld
-    FROM prior_running GROUP BY courier_id
-)
-"""
     return (
         _LINES
-        + prior
         + """INSERT INTO payroll_payslip
     (tenant_code, run_id, month, courier_id, courier_code, kind, delivered_items,
      pickup_point_items, quota, collected_postage, quota_completion, quota_band,
@@ -296,7 +304,7 @@ LEFT JOIN (
 ) n ON n.courier_id = s.courier_id
 LEFT JOIN pr_net_rate r ON s.kind = 'own' AND r.station = s.tenant_code
 LEFT JOIN payroll_courier k ON k.id = s.courier_id
-LEFT JOIN prior p ON p.courier_id = s.courier_id
+LEFT JOIN pr_prior p ON p.courier_id = s.courier_id
 CROSS JOIN LATERAL (SELECT coalesce(l.total, 0) AS gross) g
 CROSS JOIN LATERAL (
     -- (greatest and least skip nulls: no rates, no base)
@@ -354,7 +362,7 @@ def price_in_database(
     chance to honour a cancellation) in slips out of ``len(slated)``.
 
     With ``net_rates`` (``net.rates_by_station``) the same statement also writes each slip's
-    net figures where they follow from the year's earlier slips (``_NET_IN_SQL_CHECK``), and
+    net figures where they follow from the year's earlier slips (``_prior_sql``), and
     returns True; False means the caller computes them (``net.compute_net``).
     """
     report = progress or (lambda done, total, message: None)
@@ -411,9 +419,14 @@ def price_in_database(
         with_net = False
         if net_rates is not None:
             cursor.execute("DROP TABLE IF EXISTS pr_net_rate")
+            cursor.execute("DROP TABLE IF EXISTS pr_prior")
             cursor.execute(f"CREATE TEMP TABLE pr_net_rate ({_NET_RATES}) ON COMMIT DROP")
             _copy(cursor, "pr_net_rate", list(net_rates))
-            with_net = not cursor.execute(_NET_IN_SQL_CHECK, params).fetchone()[0]
+            _execute(cursor, _PRIOR, params, enable_nestloop="off")
+            cursor.execute("ANALYZE pr_prior")
+            with_net = not cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM pr_prior WHERE unfit)"
+            ).fetchone()[0]
         report(total // 2, total, f"pricing and writing {total} payslips")
         _execute(cursor, _INSERT_SLIPS_NET if with_net else _INSERT_SLIPS, params)
         report(total, total, f"{total} payslips written")
@@ -421,6 +434,7 @@ def price_in_database(
 
 
 _INSERT_SLIPS_NET = _insert_slips_with_net()
+_PRIOR = _prior_sql()
 
 
 def _execute(cursor: Any, statement: str, params: dict, **settings: str) -> None:

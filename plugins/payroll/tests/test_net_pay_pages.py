@@ -150,8 +150,10 @@ def test_outsourced_couriers_get_no_deductions_and_are_not_payees(
 def test_a_large_run_writes_the_same_figures_through_copy(
     september_events, as_unit, make_token, monkeypatch
 ):
-    """On PostgreSQL a run of 200 slips or more writes its net figures with COPY and one
-    UPDATE; lowered to one slip here, the figures are the hand-computed ones."""
+    """``compute_net`` writes 200 slips or more with COPY and one UPDATE on PostgreSQL (a run
+    there writes its figures in the pricing statement; approval recomputes with compute_net);
+    with the threshold lowered to one slip, the figures are the hand-computed ones. The COPY
+    path writing changed figures is exercised by ``test_net_in_sql.py``."""
     from postalops_payroll import net
 
     monkeypatch.setattr(net, "COPY_ABOVE", 1)
