@@ -7,9 +7,13 @@ and net pay computed by the rules of ``net_pay.py``.
 * ``compute_net(session, run)`` fills the run's slips: the rates in force at the slip's station
   (the nearest unit above it with a version effective on or before the month's 1st), the
   courier's special additional deduction, and the year's earlier slips of the same courier for
-  the cumulative figures. A run calls it for its own month; approval calls it with
-  ``following=True``, which also recomputes the later months of the year (a reopened month
-  approved again changes their cumulative tax) and returns which months changed.
+  the cumulative figures. A run calls it for its own month on SQLite (on PostgreSQL the pricing
+  statement writes the same figures, ``pricing_sql._insert_slips_with_net``, unless an earlier
+  slip of the year has none); approval calls it with ``following=True``, which also recomputes
+  the later months of the year (a reopened month approved again changes their cumulative tax)
+  and returns which months changed.
+* ``rates_by_station`` and ``annual_tax_sql`` give that statement the rates in force and the
+  annual table.
 """
 
 from __future__ import annotations
