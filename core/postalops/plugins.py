@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from . import hookspecs
 from .db import DB_INFO, switch_scope
@@ -464,15 +464,18 @@ class PluginRegistry:
         out = []
         impls = sorted(caller.get_hookimpls(), key=lambda i: self.pm.get_name(i.plugin))
         session = kwargs.get("session")
-        restore = session.info.get("scope") if scopes is not None and session is not None else None
+        switching: Session | None = session if scopes is not None else None
+        restore: Scope | None = switching.info.get("scope") if switching is not None else None
         try:
             for impl in impls:
                 key = self.pm.get_name(impl.plugin)
                 if only is not None and key not in only and not self.is_builtin(key):
                     continue
                 args = {a: kwargs[a] for a in impl.argnames}
-                if restore is not None:  # builtins: the caller's own scope
-                    switch_scope(session, restore if self.is_builtin(key) else scopes(key))  # type: ignore[misc]
+                if switching is not None and restore is not None and scopes is not None:
+                    # builtins run in the caller's own scope
+                    builtin = self.is_builtin(str(key))
+                    switch_scope(switching, restore if builtin else scopes(str(key)))
                 if boot and self.is_builtin(key):
                     result = impl.function(**args)
                 else:
@@ -490,8 +493,8 @@ class PluginRegistry:
                 if result is not None:
                     out.append((key, result))
         finally:
-            if restore is not None:
-                switch_scope(session, restore)
+            if switching is not None and restore is not None:
+                switch_scope(switching, restore)
         return out
 
     def hook_scopes(
@@ -522,17 +525,15 @@ class PluginRegistry:
 
     def enablement_rows(self, session: Session, code: str) -> list[tuple[str, str, bool]]:
         """Every plugin's explicit enablement rows at ``code``, above it and below it."""
+        unit = col(PluginEnablement.unit_code)
         return [
-            (u, k, bool(on))
+            (str(u), str(k), bool(on))
             for u, k, on in session.execute(
                 select(
                     PluginEnablement.unit_code,
                     PluginEnablement.plugin_key,
                     PluginEnablement.enabled,
-                ).where(
-                    PluginEnablement.unit_code.in_(ancestors(code))  # type: ignore[union-attr]
-                    | PluginEnablement.unit_code.like(code + ".%")  # type: ignore[union-attr]
-                )
+                ).where(unit.in_(ancestors(code)) | unit.like(code + ".%"))
             )
         ]
 
