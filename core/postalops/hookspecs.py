@@ -88,7 +88,8 @@ def postalops_migrations():
 @hookspec
 def postalops_metrics(session, tenant, date_from, date_to):
     """Called for ``GET /api/v1/metrics``, ``postalops metrics`` and dashboards, only when the
-    plugin is enabled for ``tenant`` (a unit code). ``session`` is scoped to the caller;
+    plugin is enabled for ``tenant`` (a unit code). ``session`` is scoped to the caller and
+    cut for your plugin (units below where it is off are out of reach);
     ``date_from``/``date_to`` are inclusive ``datetime.date``. Return
     ``{"<kpi>": {"value": <number or decimal string>, "unit": str, "label_zh": str,
     "label_en": str}}``; rates are fractions (0.54).
@@ -203,7 +204,8 @@ def postalops_tasks(session, user, unit):
     """Called for the workbench (工作台, the portal home ``/``) of ``user`` (a
     :class:`postalops.context.Principal`: ``name``, ``user_id``, ``roles``, ``can(perm)``) at the
     active ``unit`` (a unit code), only when the plugin is enabled there and the user holds its
-    view permission (the permission of its main nav entry). ``session`` is scoped to the user;
+    view permission (the permission of its main nav entry). ``session`` is scoped to the user
+    and cut for your plugin;
     on PostgreSQL each plugin runs in its own SAVEPOINT, and a plugin that raises is marked
     degraded and left out of the inbox. Return :class:`postalops.plugins.Task` entries for what
     waits for this user (check the permission of the action yourself), or nothing. Keep it to a
