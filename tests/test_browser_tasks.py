@@ -386,7 +386,11 @@ def test_loan_officer_applies_approver_approves_officer_contracts_and_disburses(
     assert "郑州市分公司" in products and "在售" in products  # offered in Zhengzhou
     officer.click("贷款申请", "main .nav, main nav")
     form = officer.page.locator("#application-form")
-    form.locator("#f-borrower_id").select_option(label=borrower)
+    # each choice carries today's pre-check in words ("name · 可申请，额度 …" or the rules that fail)
+    labels = form.locator("#f-borrower_id option").all_inner_texts()
+    label = next(t for t in labels if t.startswith(f"{borrower} · "))
+    assert "可申请" in label or "不可申请" in label, label
+    form.locator("#f-borrower_id").select_option(label=label)
     form.locator("#f-product_id").select_option(label="小微E贷(税务模式·等额本息)")
     form.locator("#f-requested_amount").fill("200000")
     officer.show("#new-application")

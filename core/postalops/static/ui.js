@@ -51,7 +51,7 @@
   "use strict";
   function mark() {
     document.querySelectorAll(".po-table-box, table.grid").forEach(function (el) {
-      var scrolls = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+      var scrolls = el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight;
       if (scrolls && !el.hasAttribute("tabindex")) {
         el.setAttribute("tabindex", "0");
         el.setAttribute("data-po-scroll", "1");
@@ -63,4 +63,13 @@
   }
   mark();
   window.addEventListener("resize", mark);
+  // the layout settles after the first paint (web fonts, charts, late content): look again then
+  window.addEventListener("load", mark);
+  if (window.ResizeObserver) {
+    var watcher = new ResizeObserver(mark);
+    document.querySelectorAll(".po-table-box, table.grid").forEach(function (el) {
+      watcher.observe(el);
+      if (el.firstElementChild) { watcher.observe(el.firstElementChild); }
+    });
+  }
 })();

@@ -143,11 +143,21 @@ def pareto_frame(ctx: Any) -> pd.DataFrame:
 
     rows = pareto_for(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to)
     lang = "zh" if ctx.zh else "en"
+    own = {}  # the stations' own reasons in the subtree (a station's code, named by it)
+    if any(r.key not in DEFAULT_REASONS and r.key != r.loss for r in rows):
+        from sqlmodel import select
+
+        from .models import Reason
+
+        for reason in ctx.session.exec(select(Reason)).all():
+            own.setdefault(reason.code, (reason.name_zh, reason.name_en))
     out = []
     for r in rows:
         if r.key in DEFAULT_REASONS:
             zh, en, _ = DEFAULT_REASONS[r.key]
             name = ctx.t(zh, en)
+        elif r.key in own:
+            name = ctx.t(*own[r.key])
         else:
             name = status_label(r.key, "sorter.loss", lang)[0] if r.key == r.loss else r.key
         out.append(
