@@ -164,3 +164,18 @@ def test_an_id_above_the_row_range_is_404_whatever_the_method(po_app, api):
     assert_error(resp, 404, "device_id")  # the largest id routes, and finds nothing
     resp = api.patch("/api/v1/sorter/devices/0012", json={"name": "x"})
     assert_error(resp, 404, "device_id")  # leading zeros still route (as werkzeug's int does)
+
+
+def test_an_audit_record_of_a_list_is_served_as_the_object_its_schema_says(po_app, api):
+    """A plugin audited a list (sorter's alarm rules); GET /api/v1/audit answered ``after`` as a
+    JSON array where its schema says object (a schemathesis ST108 finding)."""
+    from postalops import audit, context
+    from postalops.testing import system_context
+
+    with context.activate(system_context(po_app)) as ctx:
+        audit.record(
+            "test.list", target_type="t", target_id=1, tenant=CITY, before=[1], after=[{"a": 1}]
+        )
+        ctx.session.commit()
+    rows = api.get("/api/v1/audit?action=test.list").json["items"]
+    assert rows and rows[0]["after"] == {"items": [{"a": 1}]} and rows[0]["before"] == {"items": [1]}

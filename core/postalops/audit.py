@@ -60,8 +60,15 @@ def record(
         action=action,
         target_type=target_type,
         target_id=str(target_id),
-        before=_plain(before),
-        after=_plain(after),
+        before=_as_object(before),
+        after=_as_object(after),
     )
     session.add(rec)
     return rec
+
+
+def _as_object(value: Any) -> Any:
+    """A record's before/after is a JSON object or null (the API's schema); anything else (a
+    list of rules, a number) is kept under ``items``."""
+    plain = _plain(value)
+    return plain if plain is None or isinstance(plain, dict) else {"items": plain}
