@@ -137,18 +137,21 @@ class Line:
     interest: Decimal
     principal_unpaid: Decimal = ZERO
     interest_unpaid: Decimal = ZERO
+    carried_interest: Decimal = ZERO  # part of ``interest`` a relief carried over, accrued before
 
 
 def earned_by(
     line: Line, day: dt.date, annual_rate: Decimal, day_count: DayCount, anchor_day: int
 ) -> Decimal:
-    """Interest ``line`` has earned by the end of ``day`` (all of it from its due date)."""
+    """Interest ``line`` has earned by the end of ``day`` (all of it from its due date). The
+    interest a relief carried onto the line was earned on the old schedule, so it is left out."""
+    own = line.interest - line.carried_interest
     if day <= line.period_start:
         return ZERO
     if day >= line.due_date:
-        return line.interest
+        return own
     days = day_count_days(line.period_start, day, day_count, anchor_day)
-    return min(period_interest(line.opening_principal, annual_rate, days, day_count), line.interest)
+    return min(period_interest(line.opening_principal, annual_rate, days, day_count), own)
 
 
 def interest_accrual(

@@ -197,6 +197,10 @@ class Instalment(TenantScoped, table=True):
     principal_paid: Decimal = money_field()
     interest_paid: Decimal = money_field()
     paid_off: bool = False  # principal and interest fully paid
+    # interest carried onto this line by a relief (billed and unpaid, or accrued up to the
+    # relief date, on the old schedule): part of ``interest`` but already accrued there, so
+    # the close of business does not accrue it again
+    carried_interest: Decimal = book_field()
 
 
 class Repayment(TenantScoped, table=True):

@@ -267,6 +267,7 @@ def plan(
             opening_principal=first.opening_principal,
             principal=first.principal,
             interest=first.interest + loan.carried_interest,
+            carried_interest=loan.carried_interest,
         )
     return ReliefPlan(
         kind=request.kind,

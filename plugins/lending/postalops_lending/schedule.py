@@ -37,6 +37,7 @@ class Instalment:
     opening_principal: Decimal
     principal: Decimal
     interest: Decimal
+    carried_interest: Decimal = ZERO  # part of ``interest`` carried over by a relief
 
     @property
     def payment(self) -> Decimal:

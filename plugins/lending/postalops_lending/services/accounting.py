@@ -65,6 +65,7 @@ def accrual_lines(session: Session, loan_id: int) -> list[rules.Line]:
             x.interest,
             x.principal - x.principal_paid,
             x.interest - x.interest_paid,
+            x.carried_interest,
         )
         for x in rows
     ]
@@ -101,6 +102,35 @@ def interest_receivable(session: Session, loan: Loan) -> tuple[Decimal, Decimal]
         max(to_fen(loan.interest_accrued - interest_paid), ZERO),
         max(loan.penalty_accrued - loan.penalty_paid, ZERO),
     )
+
+
+def accrue_loan(session: Session, loan: Loan, through: dt.date, recorded_by: str) -> Decimal:
+    """Book what ``loan`` earned on its active schedule after its ``accrued_through`` up to the
+    end of ``through`` (interest and penalty, one accrual event), as the close of business
+    would; before a relief replaces the schedule, so the interest it carries over is accrued on
+    the old schedule, once. Returns the amount booked (nothing if already accrued through)."""
+    start = loan.accrued_through or loan.disbursed_on
+    if loan.status != "active" or through <= start:
+        return ZERO
+    terms = loan_terms(session, loan)
+    mine = accrual_lines(session, loan.id)
+    dc = DayCount(loan.day_count)
+    interest = rules.interest_accrual(mine, start, through, loan.annual_rate, dc, loan.anchor_day)
+    penalty = rules.penalty_accrual(mine, start, through, loan.annual_rate, dc, terms)
+    loan.accrued_through = through
+    if interest or penalty:
+        loan.interest_accrued += interest
+        loan.penalty_accrued += penalty
+        row = _event_row(
+            loan, "accrual", through, utcnow(),
+            amount=interest + penalty, interest=interest, penalty=penalty,
+            reference=f"accrual:{through.isoformat()}",
+            memo=f"计提利息 {start.isoformat()}~{through.isoformat()}",
+            recorded_by=recorded_by,
+        )  # fmt: skip
+        session.add(LoanEvent(**row))
+    session.add(loan)
+    return interest + penalty
 
 
 # --- close of business: accrual and provision --------------------------------------------------
@@ -159,6 +189,7 @@ def close_accounts(session: Session, unit: str, as_of: dt.date) -> dict[str, Any
                 line_t.c.principal_paid,
                 line_t.c.interest_paid,
                 line_t.c.paid_off,
+                line_t.c.carried_interest,
             ).where(
                 in_lines,
                 line_t.c.active,
@@ -181,6 +212,7 @@ def close_accounts(session: Session, unit: str, as_of: dt.date) -> dict[str, Any
                     row.interest,
                     row.principal - row.principal_paid,
                     row.interest - row.interest_paid,
+                    row.carried_interest,
                 )
             )
     products = {p.id: terms_of(p) for p in session.exec(select(Product)).all()}
@@ -717,6 +749,7 @@ def _restore_schedule(session: Session, loan: Loan, version: int, snapshot: list
                 "opening_principal": x.opening_principal,
                 "principal": x.principal,
                 "interest": x.interest,
+                "carried_interest": x.carried_interest,
                 "principal_paid": p,
                 "interest_paid": i,
                 "paid_off": off,

@@ -102,6 +102,7 @@ def store_schedule(
                 "opening_principal": x.opening_principal,
                 "principal": x.principal,
                 "interest": x.interest,
+                "carried_interest": x.carried_interest,
                 "principal_paid": ZERO,
                 "interest_paid": ZERO,
                 "paid_off": False,

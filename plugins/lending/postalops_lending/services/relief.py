@@ -18,7 +18,7 @@ from postalops_lending import application_flow as flow
 from postalops_lending import relief as rules
 from postalops_lending.models import Borrower, Instalment, Loan, Relief, Repayment
 from postalops_lending.product import DayCount, RepaymentMethod
-from postalops_lending.services import loans
+from postalops_lending.services import accounting, loans
 from postalops_lending.services.applications import _id, actor_permissions
 from postalops_lending.services.common import get_or_404, utcnow
 from postalops_lending.servicing import OpenInstalment, accrued_interest, days_past_due
@@ -189,6 +189,10 @@ def decide_relief(
         if row.params.get("annual_rate") is None
         else Decimal(row.params["annual_rate"]),
     )
+    if not plan_renews(row):
+        # the interest carried onto the new schedule is accrued on the old one, up to the
+        # relief date, once (the close of business may not have reached that day yet)
+        accounting.accrue_loan(session, loan, row.relief_date, actor.name)
     pos = position(session, loan, row.relief_date)
     plan = rules.plan(request, pos)  # eligibility checked again: the loan may have moved on
     row.outstanding_principal, row.carried_interest = plan.principal, plan.carried_interest
@@ -228,6 +232,11 @@ def decide_relief(
         actor=actor.name,
     )
     return row
+
+
+def plan_renews(row: Relief) -> bool:
+    """A renewal settles the old loan (its closes accrue it up to the relief date)."""
+    return row.kind == rules.ReliefKind.RENEWAL.value
 
 
 def _renew(
