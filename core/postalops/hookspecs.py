@@ -265,3 +265,16 @@ def postalops_journal_entries(session, tenant, date_from, date_to):
     Example: ``return [JournalLine(day, "selling_expenses", gross, ZERO, unit, ref, "9月工资"),
     JournalLine(day, "payroll_payable", ZERO, gross, unit, ref, "9月工资")]``
     """
+
+
+@hookspec
+def postalops_picked_up_items(session, tenant, date_from, date_to):
+    """Cross-plugin (implemented by ``ecommerce``, read by ``pickup_points`` for its agent fee
+    through :func:`postalops.plugins.picked_up_items`): items picked up at pickup points of
+    ``tenant``'s subtree on the inclusive local dates. Called only where the plugin is
+    enabled, with ``session`` cut for it like the other data hooks. Return a list of
+    ``{"pickup_point": code, "unit": unit_code, "day": datetime.date, "items": int}``, one per
+    point, unit and day (ecommerce: one item per verified group-buy order).
+
+    Example: ``return [{"pickup_point": "PP-1", "unit": branch, "day": day, "items": 3}]``
+    """

@@ -36,6 +36,8 @@ __all__ = [
     "DashboardPage",
     "SettingsSchema",
     "Task",
+    "PickedUpItems",
+    "picked_up_items",
 ]
 
 
@@ -801,3 +803,85 @@ def _savepoint(session: Session | None) -> Any:
         return
     with session.begin_nested():
         yield
+
+
+PICKED_UP_HOOK = "postalops_picked_up_items"
+
+
+@dataclass(frozen=True)
+class PickedUpItems:
+    """What :func:`picked_up_items` found: ``rows`` per answering plugin (each row
+    ``{"pickup_point": code, "unit": unit_code, "day": date, "items": int}``), and ``sources``:
+    every installed plugin implementing the hook with ``"counted"`` (it answered), ``"off"``
+    (disabled at the tenant) or ``"failed"`` (its hook raised or answered a wrong shape; it is
+    marked degraded)."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    sources: dict[str, str]
+
+    def total(self) -> int:
+        return sum(r["items"] for rows in self.rows.values() for r in rows)
+
+
+def _picked_up_row(row: Any) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        raise TypeError(f"{PICKED_UP_HOOK} rows are dicts, not {type(row).__name__}")
+    code, unit, day, items = (row.get(k) for k in ("pickup_point", "unit", "day", "items"))
+    if not isinstance(code, str) or not code or not isinstance(unit, str):
+        raise TypeError(f"{PICKED_UP_HOOK} row needs pickup_point and unit strings: {row!r}")
+    if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+        raise TypeError(f"{PICKED_UP_HOOK} row day must be a datetime.date: {row!r}")
+    if isinstance(items, bool) or not isinstance(items, int) or items < 0:
+        raise TypeError(f"{PICKED_UP_HOOK} row items must be a count >= 0: {row!r}")
+    return {"pickup_point": code, "unit": unit, "day": day, "items": items}
+
+
+def picked_up_items(
+    session: Session,
+    tenant: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    *,
+    registry: Any = None,
+) -> PickedUpItems:
+    """Items picked up at pickup points of ``tenant``'s subtree on the inclusive local dates, as
+    reported by the plugins implementing ``postalops_picked_up_items`` (ecommerce: verified
+    group-buy orders). Each plugin is asked only where it is enabled, with ``session`` cut for
+    it like the other data hooks (units below where it is off are out of its reach), and the
+    caller's scope is restored after. ``registry`` defaults to the current app's."""
+    if registry is None:
+        from flask import current_app
+
+        registry = current_app.extensions["postalops.plugins"]
+    enabled = registry.effective(session, tenant)
+    caller = getattr(registry.pm.hook, PICKED_UP_HOOK)
+    installed = sorted(
+        str(registry.pm.get_name(i.plugin))
+        for i in caller.get_hookimpls()
+        if not registry.is_builtin(str(registry.pm.get_name(i.plugin)))
+    )
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for key, answer in registry.call_each(
+        PICKED_UP_HOOK,
+        only=enabled,
+        scopes=registry.hook_scopes(session),  # each plugin cut where it is off
+        session=session,
+        tenant=tenant,
+        date_from=date_from,
+        date_to=date_to,
+    ):
+        if key not in enabled:
+            continue
+        try:
+            if not isinstance(answer, list | tuple):
+                raise TypeError(f"{PICKED_UP_HOOK} must return a list")
+            checked = [_picked_up_row(r) for r in answer]
+        except TypeError as exc:  # a malformed answer is a failure of the hook
+            registry.record_failure(key, PICKED_UP_HOOK, exc)
+            continue
+        rows[key] = [r for r in checked if date_from <= r["day"] <= date_to]
+    sources = {
+        key: "counted" if key in rows else "off" if key not in enabled else "failed"
+        for key in installed
+    }
+    return PickedUpItems(rows=rows, sources=sources)

@@ -239,3 +239,11 @@ def postalops_journal_entries(session, tenant, date_from, date_to):
     from .journal import journal_entries
 
     return journal_entries(session, tenant, date_from, date_to)
+
+
+@hookimpl
+def postalops_picked_up_items(session, tenant, date_from, date_to):
+    """Verified pickups (核销) per point, unit and day: what the points' agent fee counts."""
+    from .settlement import picked_up_items
+
+    return picked_up_items(session, tenant, date_from, date_to)

@@ -203,6 +203,24 @@ def verify_pickup(
     }
 
 
+def picked_up_items(
+    session: Session, tenant: str, date_from: dt.date, date_to: dt.date
+) -> list[dict[str, Any]]:
+    """Verified pickups of ``tenant``'s subtree on the inclusive local dates, counted per pickup
+    point, the order's unit and day: one item per group-buy order (its parcel), what the
+    ``postalops_picked_up_items`` hook answers for the pickup-point agent fee."""
+    rows = session.exec(
+        select(Pickup.pickup_point, Pickup.tenant_code, Pickup.day, sa.func.count())
+        .where(in_scope_clause(Pickup.tenant_code, tenant), Pickup.day.between(date_from, date_to))
+        .group_by(Pickup.pickup_point, Pickup.tenant_code, Pickup.day)
+        .order_by(Pickup.pickup_point, Pickup.tenant_code, Pickup.day)
+    ).all()
+    return [
+        {"pickup_point": code, "unit": unit, "day": day, "items": int(n)}
+        for code, unit, day, n in rows
+    ]
+
+
 # --- statements ------------------------------------------------------------------------------
 
 

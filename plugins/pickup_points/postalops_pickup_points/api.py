@@ -595,6 +595,32 @@ def direct_share():
     }
 
 
+# --- agent fees (代办费) -----------------------------------------------------------------------------
+
+
+@api.operation(
+    "/agent-fees",
+    summary="Each point's agent fee for a month (?month=YYYY-MM), or its export (&export=csv|xlsx)",
+    permission=VIEW,
+    tags=TAGS,
+)
+def agent_fees():
+    from . import agent_fees as fees_of
+
+    tenant = query_tenant()
+    month = request.args.get("month") or clock.today().strftime("%Y-%m")
+    fees = fees_of.month_fees(context.session(), tenant, month)
+    fmt = request.args.get("export")
+    if fmt is None:
+        return fees_of.as_json(fees)
+    if fmt not in ("csv", "xlsx"):
+        raise ValidationError(
+            "export is csv or xlsx",
+            details=[{"field": "query.export", "message": "csv or xlsx"}],
+        )
+    return fees_of.export_response(fees, fmt)
+
+
 # --- settings -----------------------------------------------------------------------------------
 
 

@@ -211,3 +211,11 @@ def postalops_settings_schema():
     from .settings import PickupRules
 
     return SettingsSchema(PickupRules, view_permission=VIEW, edit_permission=CONFIGURE)
+
+
+@hookimpl
+def postalops_journal_entries(session, tenant, date_from, date_to):
+    """Agent fees (代办费) accrued per point on each month's last day (agent_fees.py)."""
+    from .agent_fees import journal_entries
+
+    return journal_entries(session, tenant, date_from, date_to)
