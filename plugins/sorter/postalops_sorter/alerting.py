@@ -250,7 +250,9 @@ def evaluate_shift_oee(
     session: Session, device: Device, now: dt.datetime, rule: UnitRule
 ) -> list[str]:
     """``oee_below_target``: each of the device's planned shifts that ended in the last 24
-    hours (and at least 5 minutes ago, so late telemetry is in), once per shift."""
+    hours (and at least 5 minutes ago, so late telemetry is in), once per shift. A night shift
+    (22:00-06:00) is the shift of the day it started on and is checked after it ends, at 06:05
+    the next morning."""
     if not rule.enabled:
         return []
     from .shifts import shift_results
@@ -262,12 +264,13 @@ def evaluate_shift_oee(
     results = shift_results(
         session, device.tenant_code, today - dt.timedelta(days=1), today, settled, device.id
     )
-    from .calendar import Shift  # noqa: F401  (shift windows come with the results)
     from .recompute import station_shifts
+    from .timeline import from_ms
 
-    ends = {(s.number): s.end for s in station_shifts(session, device.tenant_code)}
+    by_number = {s.number: s for s in station_shifts(session, device.tenant_code)}
     for r in results:
-        end = dt.datetime.combine(r.day, ends[r.shift], tzinfo=LOCAL_TZ)
+        # a night shift ends the next morning: it is checked then
+        end = from_ms(by_number[r.shift].window(r.day)[1])
         if end > settled or end < now - dt.timedelta(hours=24):
             continue
         oee = r.kpis()["oee"]

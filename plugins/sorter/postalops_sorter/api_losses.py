@@ -216,8 +216,13 @@ class ShiftIn(BaseModel):
     number: int = Field(ge=1, le=9)
     name: str = Field(default="", max_length=40)
     start: dt.time
-    end: dt.time
-    weekdays: str = Field(default="1234567", max_length=7, description="ISO weekdays, 1 = Mon")
+    end: dt.time = Field(
+        description="local time; at or before start: a night shift ending on the next day "
+        "(22:00-06:00), counted on the day it starts; equal to start is refused"
+    )
+    weekdays: str = Field(
+        default="1234567", max_length=7, description="ISO weekdays (1 = Mon) the shift starts on"
+    )
 
 
 class EntryIn(BaseModel):
@@ -248,6 +253,8 @@ def calendar_json(station: str) -> dict[str, Any]:
                 "start": r.start.isoformat("minutes"),
                 "end": r.end.isoformat("minutes"),
                 "weekdays": r.weekdays,
+                # ends on the next day (22:00-06:00): the shift of the day it starts on
+                "overnight": r.end <= r.start,
             }
             for r in rows
         ],

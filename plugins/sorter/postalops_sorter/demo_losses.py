@@ -35,6 +35,9 @@ DEMO_SHIFTS = (
     Shift(1, "一频分拣", dt.time(8, 15), dt.time(8, 40)),
     Shift(2, "二频分拣", dt.time(12, 35), dt.time(12, 50)),
 )
+# one station also plans a night shift (Monday to Friday nights into the next morning): its
+# machine sorts no night mail in the demo, so the shift shows as down (availability 0)
+NIGHT_SHIFT = Shift(3, "夜班", dt.time(22, 0), dt.time(6, 0), "12345")
 OCTOBER_HOLIDAY = dt.date(2020, 10, 1)
 OCTOBER_MAINTENANCE = dt.date(2020, 10, 15)
 PROVINCE = "cn.henan"
@@ -55,10 +58,13 @@ def prepare(session: Session, units: dict[str, Any]) -> int:
     holidays = [OCTOBER_HOLIDAY] + [d for d in present if (d.month, d.day) == (10, 1)]
     maint_days = [OCTOBER_MAINTENANCE] + [d for d in present if d.day == 15]
     made = 0
-    for station in pick_stations(units):
+    stations = pick_stations(units)
+    night = night_station(stations)
+    for station in stations:
         if session.exec(select(ShiftRow.id).where(ShiftRow.tenant_code == station)).first():
             continue
-        shifts.replace_shifts(session, station, list(DEMO_SHIFTS))
+        extra = [NIGHT_SHIFT] if station == night else []
+        shifts.replace_shifts(session, station, [*DEMO_SHIFTS, *extra])
         for d in holidays:
             shifts.add_entry(session, station, "holiday", day=d, note="国庆节")
         for d in maint_days:
@@ -73,6 +79,11 @@ def prepare(session: Session, units: dict[str, Any]) -> int:
         made += 1
     session.commit()
     return made
+
+
+def night_station(stations: list[str]) -> str:
+    """The demo station with a night shift: Zhengzhou's first, else the first."""
+    return next((s for s in stations if ".zhengzhou." in s), stations[0] if stations else "")
 
 
 def build_losses(

@@ -219,23 +219,81 @@ def _bucket_rows(
         if t != Totals():
             rows.append(row("wave", ws, t, w.number))
     # Shift buckets (grain "shift", number in ``wave``) carry running time and counts inside
-    # the shift's window; the calendar's planned time is applied when they are read.
+    # the shift's window; the calendar's planned time is applied when they are read. A night
+    # shift belongs to the day it starts on and reads its window past midnight on its own.
     for sh in shifts or []:
         if not sh.works_on(day):
             continue
-        ss, se = sh.window(day)
-        in_window = {}
-        for m, c in counts.items():
-            if ss <= m < se:
-                for k, v in c.items():
-                    in_window[k] = in_window.get(k, 0) + v
-        t = window_totals(changes, prior, ss, se, rated, in_window, horizon=horizon)
+        if sh.overnight:
+            t = overnight_totals(conn, device, sh, day)
+        else:
+            ss, se = sh.window(day)
+            in_window = {}
+            for m, c in counts.items():
+                if ss <= m < se:
+                    for k, v in c.items():
+                        in_window[k] = in_window.get(k, 0) + v
+            t = window_totals(changes, prior, ss, se, rated, in_window, horizon=horizon)
         if t != Totals():
-            rows.append(row("shift", ss, t, sh.number))
+            rows.append(row("shift", sh.window(day)[0], t, sh.number))
     day_total = sum(hours.values(), Totals())
     if day_total != Totals():
         rows.append(row("day", local_day_start_ms(day), day_total))
     return rows
+
+
+def overnight_totals(conn: sa.Connection, device: Device, sh: Shift, day: dt.date) -> Totals:
+    """Totals of a device inside the night shift that starts on ``day`` (past midnight), read
+    from raw events over the shift's own window."""
+    ss, se = sh.window(day)
+    seen = last_seen(conn, device.id)
+    if seen is None:
+        return Totals()
+    prior, changes = state_changes(conn, device.id, from_ms(ss), from_ms(se))
+    counts: dict[str, int] = {}
+    for c in minute_counts(conn, device.id, from_ms(ss), from_ms(se)).values():
+        for k, v in c.items():
+            counts[k] = counts.get(k, 0) + v
+    horizon = max(ss, min(se, to_ms(seen)))
+    return window_totals(changes, prior, ss, se, device.rated_per_hour, counts, horizon=horizon)
+
+
+def _night_shift_rows(session: Session, device: Device, day: dt.date, shifts: list[Shift]) -> int:
+    """Redo the shift buckets of the night shifts that started the day before ``day`` and run
+    into it (they belong to that day, whose rollups are not otherwise touched)."""
+    before = day - dt.timedelta(days=1)
+    night = [sh for sh in shifts if sh.overnight and sh.works_on(before)]
+    if not night:
+        return 0
+    conn = session.connection()
+    t = Rollup.__table__
+    conn.execute(
+        sa.delete(t).where(
+            t.c.device_id == device.id,
+            t.c.grain == "shift",
+            t.c.day == before,
+            t.c.wave.in_([sh.number for sh in night]),
+        )
+    )
+    rows = []
+    for sh in night:
+        totals = overnight_totals(conn, device, sh, before)
+        if totals == Totals():
+            continue
+        rows.append(
+            {
+                "tenant_code": device.tenant_code,
+                "device_id": device.id,
+                "grain": "shift",
+                "bucket_start": from_ms(sh.window(before)[0]),
+                "day": before,
+                "wave": sh.number,
+                "computed_at": dt.datetime.now(dt.UTC),
+                **{f: getattr(totals, f) for f in Totals.__dataclass_fields__},
+            }
+        )
+    bulk.insert_rows(session, t, rows)
+    return len(rows)
 
 
 def recompute_device_day(
@@ -245,7 +303,8 @@ def recompute_device_day(
     waves: list[Wave],
     shifts: list[Shift] | None = None,
 ) -> int:
-    """Replace one device-day's rollups and stops; returns how many rollup rows were written."""
+    """Replace one device-day's rollups and stops, and the night shift of the day before that
+    runs into it; returns how many rollup rows were written."""
     conn = session.connection()
     if shifts is None:
         shifts = station_shifts(session, device.tenant_code)
@@ -255,8 +314,9 @@ def recompute_device_day(
     conn.execute(sa.delete(t).where(t.c.device_id == device.id, t.c.day == day))
     # the core's bulk writer: COPY through a staging table on PostgreSQL, executemany on SQLite
     bulk.insert_rows(session, t, rows)
+    written = len(rows) + _night_shift_rows(session, device, day, shifts)
     recompute_stops(session, device, day, inputs)
-    return len(rows)
+    return written
 
 
 def recompute_stops(session: Session, device: Device, day: dt.date, inputs: Any = None) -> int:

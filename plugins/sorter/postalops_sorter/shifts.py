@@ -1,6 +1,9 @@
 """Production calendars in the database: a station's shifts, holidays and planned maintenance;
 planned production time; availability and OEE per shift under the calendar.
 
+A night shift (end at or before start) runs into the next day and belongs to the day it starts
+on: its rows, holidays and weekdays are that day's.
+
 Running time and counts inside a shift come from the shift rollups (grain ``shift``, the shift
 number in ``wave``) that the rollup job writes next to the wave ones; running time inside a
 planned maintenance window is taken out (from the minute rollups), as its time is. Planned time
@@ -176,7 +179,8 @@ def shift_results(
         select(CalendarEntry).where(
             in_scope_clause(CalendarEntry.tenant_code, tenant),
             CalendarEntry.day >= date_from - dt.timedelta(days=7),
-            CalendarEntry.day <= date_to,
+            # a night shift of the last day runs into the next morning
+            CalendarEntry.day <= date_to + dt.timedelta(days=1),
         )
     ).all():
         if e.kind == "holiday":

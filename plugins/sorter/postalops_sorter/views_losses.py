@@ -203,6 +203,15 @@ def losses() -> Any:
     )
 
 
+def shift_window(start: dt.time | str, end: dt.time | str) -> str:
+    """``08:00–12:00``, or for a night shift ``22:00–次日06:00`` (en: ``22:00–06:00 next day``)."""
+    a = start if isinstance(start, str) else start.isoformat("minutes")
+    b = end if isinstance(end, str) else end.isoformat("minutes")
+    if b <= a:
+        return _("%(start)s–%(end)s next day", start=a, end=b)
+    return f"{a}–{b}"
+
+
 @bp.route("/calendar", methods=["GET", "POST"])
 @require_permission("sorter.view")
 def calendar_page() -> Any:
@@ -291,10 +300,14 @@ def calendar_page() -> Any:
             oee=shift_oee_json(context.tenant(), frm, to),
             devices={d.id: d for d in _devices()},
             shift_names={
-                (sh.tenant_code, sh.number): sh.name
-                for sh in s.exec(select(ShiftRow)).all()
-                if sh.name
+                (sh.tenant_code, sh.number): " ".join(
+                    (sh.name or _("Shift %(n)s", n=sh.number), shift_window(sh.start, sh.end))
+                )
+                for sh in s.exec(
+                    select(ShiftRow).where(in_scope_clause(ShiftRow.tenant_code, context.tenant()))
+                ).all()
             },
+            shift_window=shift_window,
             date_from=frm,
             date_to=to,
             errors=errors,

@@ -51,7 +51,11 @@ def test_the_demo_has_calendars_reasons_alarms_in_every_state_and_a_maintenance_
         assert states == sorted(
             ["raised", "acknowledged", "escalated", "snoozed", "resolved", "resolved"]
         )
-        assert s.exec(sa.select(sa.func.count()).select_from(Shift)).one()[0] == 58
+        # two shifts at each of the 29 stations, and one station's night shift
+        assert s.exec(sa.select(sa.func.count()).select_from(Shift)).one()[0] == 29 * 2 + 1
+        night = s.exec(sa.select(Shift).where(Shift.number == 3)).scalars().one()
+        assert (night.name, night.start, night.end) == ("夜班", dt.time(22), dt.time(6))
+        assert night.tenant_code.startswith("cn.henan.zhengzhou.")
         assert (
             s.exec(
                 sa.select(sa.func.count()).where(

@@ -294,7 +294,8 @@ def test_shifts_are_checked_and_nothing_half_written(make_device, token_for):
         "/api/v1/sorter/calendar/shifts",
         json=[
             {"number": 1, "start": "08:00", "end": "12:00"},
-            {"number": 2, "start": "11:00", "end": "10:00", "weekdays": "189"},
+            # an end equal to the start: 0 or 24 hours (an earlier end is a night shift)
+            {"number": 2, "start": "11:00", "end": "11:00", "weekdays": "189"},
         ],
     )
     assert r.status_code == 422
