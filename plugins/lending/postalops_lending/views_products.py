@@ -22,7 +22,7 @@ from postalops.listing import Column, Listing
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
-from postalops_lending.accounting import AccountingTerms
+from postalops_lending.accounting import PBOC_GENERAL, PBOC_SPECIAL, AccountingTerms, ProvisionRates
 from postalops_lending.credit_line import TaxModePolicy
 from postalops_lending.models import Product
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
@@ -33,6 +33,10 @@ from postalops_lending.views import bp
 GRADES = ("A", "B", "M")  # the tax grades a policy lends to (C and D are always declined)
 BANDS = 3  # tenure band rows on the form; blank rows are ignored
 HUNDRED = Decimal(100)
+# the five-category rates on the form, in percent: the general rate on every balance, then the
+# special rate of each class above 正常
+PROVISION_CLASSES = ("special_mention", "substandard", "doubtful", "loss")
+PROVISION_FIELDS = ("provision_general", *(f"provision_{c}" for c in PROVISION_CLASSES))
 
 
 def _name(p: Product) -> str:
@@ -134,12 +138,20 @@ def _values(p: Product | None) -> dict[str, Any]:
         "compound_overdue_interest": books.compound_overdue_interest,
         "allocation_order": ",".join(books.allocation_order),
         "arrangement_fee_rate": _plain(books.arrangement_fee_rate * HUNDRED),
+        # the product's own provision rates, else the PBoC guideline shown (1/2/25/50/100 %)
+        "provision_own": books.provision is not None,
+        "provision_general": _plain(
+            (books.provision.general if books.provision else PBOC_GENERAL) * HUNDRED
+        ),
         "cap": _plain(policy.cap),
         "factor": _plain(policy.factor),
         "min_tax_paid": _plain(policy.min_tax_paid),
         "min_line": _plain(policy.min_line),
         "line_unit": _plain(policy.line_unit),
     }
+    special = books.provision.special if books.provision else PBOC_SPECIAL
+    for c in PROVISION_CLASSES:
+        out[f"provision_{c}"] = _plain(special.get(c, PBOC_SPECIAL[c]) * HUNDRED)
     for g in GRADES:
         value = policy.grade_multipliers.get(g)
         out[f"grade_{g}"] = _plain(value) if value is not None else ""
@@ -203,15 +215,50 @@ def _read_accounting(form: Mapping[str, str], got: dict[str, Any], errors: dict[
     order = form.get("allocation_order") or ORDERS[0]
     if order not in ORDERS:
         errors["allocation_order"] = _("Choose the order repayments are applied in.")
+    provision = _read_provision(form, errors)
     if not any(
-        k in errors for k in ("penalty_surcharge", "arrangement_fee_rate", "allocation_order")
+        k in errors
+        for k in (
+            "penalty_surcharge",
+            "arrangement_fee_rate",
+            "allocation_order",
+            *PROVISION_FIELDS,
+        )
     ):
         got["accounting"] = dict(
             penalty_surcharge=rates["penalty_surcharge"],
             compound_overdue_interest=form.get("compound_overdue_interest") == "1",
             allocation_order=tuple(order.split(",")),
             arrangement_fee_rate=rates["arrangement_fee_rate"],
+            provision=provision,
         )
+
+
+def _read_provision(form: Mapping[str, str], errors: dict[str, str]) -> ProvisionRates | None:
+    """The product's own five-category provision rates (percent, 0 to 100, at most two
+    decimals) when ``provision_own`` is ticked; None (the unit's settings) otherwise. A rate left
+    blank takes the PBoC guideline's."""
+    if form.get("provision_own") != "1":
+        return None
+    read: dict[str, Decimal] = {}
+    defaults = {"provision_general": PBOC_GENERAL}
+    defaults.update({f"provision_{c}": PBOC_SPECIAL[c] for c in PROVISION_CLASSES})
+    for name in PROVISION_FIELDS:
+        if not (form.get(name) or "").strip():
+            read[name] = defaults[name]
+            continue
+        value = _decimal(form, name, errors)
+        if value is None:
+            continue
+        if not (0 <= value <= HUNDRED) or value != value.quantize(Decimal("0.01")):
+            errors[name] = _("A percentage from 0 to 100, at most two decimals.")
+        else:
+            read[name] = value / HUNDRED
+    if any(name in errors for name in PROVISION_FIELDS):
+        return None
+    special = dict(PBOC_SPECIAL)
+    special.update({c: read[f"provision_{c}"] for c in PROVISION_CLASSES})
+    return ProvisionRates(read["provision_general"], special)
 
 
 def _read(form: Mapping[str, str], code: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -357,7 +404,7 @@ def _submitted(form: Mapping[str, str], base: dict[str, Any]) -> dict[str, Any]:
     """What the user typed, to show again on a refused form."""
     out = dict(base)
     for key in base:
-        if key in ("allow_prepayment", "active", "compound_overdue_interest"):
+        if key in ("allow_prepayment", "active", "compound_overdue_interest", "provision_own"):
             out[key] = form.get(key) == "1"
         elif key in form:
             out[key] = form.get(key)
@@ -428,10 +475,7 @@ def product_edit(product_id: int) -> Any:
                 policy=got["policy"],
                 active=got["active"],
             )
-            kept = AccountingTerms.from_json(row.accounting).provision  # set through the API
-            if products.set_accounting(
-                s, who, row, AccountingTerms(**got["accounting"], provision=kept)
-            ):
+            if products.set_accounting(s, who, row, AccountingTerms(**got["accounting"])):
                 changed = [*changed, "accounting"]
             s.commit()
         except PostalOpsError as exc:

@@ -247,3 +247,79 @@ def test_band_limits_and_a_used_code_read_in_chinese_beside_the_field(po_app, pm
     assert pm.post("/p/lending/products/new", data=form(pm)).status_code == 302
     again = pm.post("/p/lending/products/new", data=form(pm)).get_data(as_text=True)
     assert "产品代码已被使用" in again and "already used" not in again
+
+
+PROVISION_FIELDS = (
+    "provision_general",
+    "provision_special_mention",
+    "provision_substandard",
+    "provision_doubtful",
+    "provision_loss",
+)
+
+
+def test_provision_rates_are_set_on_the_product_form_with_errors_beside_the_field(
+    po_app, pm, as_unit
+):
+    page = pm.get("/p/lending/products/new").get_data(as_text=True)
+    # the PBoC guideline shown by default, in percent: general 1, 关注 2, 次级 25, 可疑 50, 损失 100
+    for name, value in zip(PROVISION_FIELDS, ("1", "2", "25", "50", "100"), strict=True):
+        assert re.search(rf'name="{name}"[^>]*value="{value}"|value="{value}"[^>]*name="{name}"',
+                         page), name  # fmt: skip
+    assert "贷款损失准备" in page and "次级" in page and "损失" in page
+
+    # a rate above 100 % and one that is not a number: 422, each beside its field, nothing saved
+    bad = pm.post(
+        "/p/lending/products/new",
+        data=form(pm, provision_own="1", provision_substandard="120", provision_loss="全部"),
+    )
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert 'id="f-provision_substandard-error"' in html and 'id="f-provision_loss-error"' in html
+    assert 'id="f-provision_general-error"' not in html
+    assert 'value="120"' in html  # what was typed is kept
+    assert count_rows(po_app, Product) == 0
+
+    # the product's own rates: general 1.5 %, 次级 30 %, 损失 90 %, the others as shown
+    r = pm.post(
+        "/p/lending/products/new",
+        data=form(
+            pm,
+            provision_own="1",
+            provision_general="1.5",
+            provision_special_mention="2",
+            provision_substandard="30",
+            provision_doubtful="50",
+            provision_loss="90",
+        ),
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    with as_unit(None) as s:
+        p = s.exec(select(Product)).one()
+        pid = p.id
+        # 1.5 / 100 = 0.015; 30 / 100 = 0.3; 90 / 100 = 0.9
+        assert p.accounting["provision"] == {
+            "general": "0.015",
+            "special": {
+                "normal": "0",
+                "special_mention": "0.02",
+                "substandard": "0.3",
+                "doubtful": "0.5",
+                "loss": "0.9",
+            },
+        }
+    edit = pm.get(f"/p/lending/products/{pid}/edit").get_data(as_text=True)
+    assert re.search(r'name="provision_substandard"[^>]*value="30"', edit) or re.search(
+        r'value="30"[^>]*name="provision_substandard"', edit
+    )
+    # unticked: the product follows the unit's settings again
+    r = pm.post(f"/p/lending/products/{pid}/edit", data=form(pm, provision_own=""))
+    assert r.status_code == 302
+    with as_unit(None) as s:
+        assert "provision" not in s.get(Product, pid).accounting
+        rec = s.exec(
+            select(AuditRecord)
+            .where(AuditRecord.action == "lending.product.update")
+            .order_by(AuditRecord.id.desc())
+        ).first()
+    assert rec is not None and rec.before["accounting"]["provision"]["general"] == "0.015"
