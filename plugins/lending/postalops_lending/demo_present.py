@@ -65,6 +65,8 @@ ARTICLE_END = dt.date(2022, 12, 31)
 SIZE = {"cn.henan.zhengzhou": 1.6, "cn.xinjiang.ili": 0.8}
 DEFAULT_SIZE = 0.9
 WEEKDAY_LOAD = (1.4, 1.1, 1.0, 1.0, 0.7)
+# where a disbursement entered by mistake is reversed (the city the demo's loan officer works in)
+REVERSAL_CITY = "cn.henan.zhengzhou"
 MAKER_PERMS = {p.VIEW, p.APPLY, p.REVIEW, p.SERVICE, p.RELIEF, p.TAX_DATA}
 CHECKER_PERMS = {p.VIEW, p.APPROVE}
 
@@ -89,6 +91,8 @@ def build_present(
         _close_months(session, city, today)
         if city.startswith(article.UNIT):
             _write_off_story(session, maker, checker, city, today)
+        elif city == REVERSAL_CITY:
+            _reversal_story(session, maker, checker, city, prods, today)
         session.commit()
         progress(n, len(cities), f"present {city}")
     _extend_tax(session, today)
@@ -417,6 +421,81 @@ def _write_off_story(
     amount = (loan.written_off / 10 / 100).quantize(Decimal("1")) * 100
     if on >= loan.closed_on and amount > 0:
         accounting.record_recovery(session, maker, loan.id, amount, on, f"demo:recovery:{loan.id}")
+
+
+def _reversal_story(
+    session: Session,
+    maker: Principal,
+    checker: Principal,
+    unit: str,
+    prods: list[Product],
+    today: dt.date,
+) -> None:
+    """A disbursement entered by mistake: 14 days before the first build (moved back to a
+    working day) a 300,000.00 interest-only loan is disbursed to a borrower whose loan had not
+    been meant to go out, and the credit approver reverses it the next working day with a
+    compensating event (the loan becomes ``reversed``; loan history, audit log and journal show
+    both). Its borrower is the demo's own (credit code with the day part 000000, which no daily
+    application uses), so the daily draws and every other figure are unchanged. Idempotent: once
+    the borrower exists, nothing more is done."""
+    from stdnum.cn import uscc
+
+    body = f"91{zlib.crc32(unit.encode()) % 900000 + 100000}000000999"
+    credit_code = body + uscc.calc_check_digit(body)
+    if session.exec(
+        select(Borrower.id).where(Borrower.tenant_code == unit, Borrower.credit_code == credit_code)
+    ).first():
+        return
+    day = today - dt.timedelta(days=14)
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    undo = _next_working(day)
+    product = next((x for x in prods if x.code.startswith(article.PRODUCT_BULLET)), None)
+    if day <= ARTICLE_END or undo >= today or product is None:
+        return
+    borrower = borrowers.register_borrower(
+        session,
+        maker,
+        BorrowerData(
+            name="郑州诚信商贸有限公司",
+            credit_code=credit_code,
+            legal_rep_name="王建国",
+            legal_rep_id_number="11010519491231002X",
+            industry="批发零售",
+            established_on=day - dt.timedelta(days=6 * 365),
+            customer_manager=maker.name.split(":")[-1],
+            phone="13700000999",
+            tenant_code=unit,
+        ),
+        today=day,
+    )
+    # 6,000.00 of tax a month: 12 x 6,000 x 5 = 360,000 line, above the 300,000 asked
+    first = add_months(day.replace(day=1), -24)
+    borrowers.store_tax_months(
+        session,
+        borrower,
+        [
+            TaxMonthData(m, Decimal("6000.00"), Decimal("150000.00"), "A")
+            for m in article._months(first, add_months(day.replace(day=1), -1))
+        ],
+        "demo",
+    )
+    app = applications.submit(
+        session,
+        maker,
+        borrower_id=borrower.id,
+        product_id=product.id,
+        requested_amount=Decimal("300000.00"),
+        at=_at(day, 9.5),
+    )
+    applications.review(session, maker, app.id, accept=True, at=_at(day, 10))
+    applications.decide(session, checker, app.id, approve=True, at=_at(day, 11), note="demo")
+    applications.sign_contract(session, maker, app.id, at=_at(day, 14))
+    loan = applications.disburse(session, maker, app.id, at=_at(day, 15))
+    accounting.reverse_disbursement(
+        session, checker, loan.id, "放款录入错误：该笔贷款不应发放，按冲销交易冲回", on=undo
+    )
+    session.flush()
 
 
 def _extend_tax(session: Session, today: dt.date) -> None:

@@ -55,7 +55,9 @@ def test_a_second_demo_run_adds_nothing(po_app, ili, as_unit):
     ] == counts
 
 
-def test_the_present_up_to_a_frozen_today(po_app, ili, make_user, as_unit, frozen_today):
+def test_the_present_up_to_a_frozen_today(
+    po_app, ili, make_user, login, as_unit, frozen_today
+):
     """After the article, the present: Zhengzhou (where a loan officer works) gets products,
     borrowers and loans in every state, Ili's borrowers have tax data up to last month so a new
     application passes the pre-check, the default period has disbursements, and a same-day
@@ -94,6 +96,14 @@ def test_the_present_up_to_a_frozen_today(po_app, ili, make_user, as_unit, froze
     assert {"active", "closed"} <= loan_states, loan_states
     assert last == dt.date(2025, 2, 1)  # frozen today is 12 Mar 2025: up to last month
 
+    # loans in every state today: active and closed in Zhengzhou, renewed in Ili's 2022,
+    # written off in Ili's present, and a disbursement reversed in Zhengzhou's present
+    with as_unit(None) as s:
+        everywhere = set(s.exec(select(Loan.status)))
+    assert everywhere == {"active", "closed", "renewed", "written_off", "reversed"}, everywhere
+    assert "reversed" in loan_states
+    _the_reversed_disbursement(po_app, login, officer, as_unit, zz)
+
     for tenant in (zz, "cn.xinjiang.ili"):
         kpis = default_metrics(po_app, tenant, "lending")
         assert kpis["loans_disbursed"] > 0 and D(kpis["amount_disbursed"]) > 0, (tenant, kpis)
@@ -118,3 +128,53 @@ def test_the_present_up_to_a_frozen_today(po_app, ili, make_user, as_unit, froze
         )
         assert app.status == "prechecked", app.precheck
         s.rollback()
+
+
+def _the_reversed_disbursement(po_app, login, officer, as_unit, zz):
+    """Frozen today is Wed 12 Mar 2025: the story's loan is disbursed 14 days before, Wed
+    26 Feb, 300,000.00 (no fee), and reversed by the credit approver on Thu 27 Feb; no close
+    of business ran in between, so no interest is taken back."""
+    from postalops.journal import balanced
+    from postalops.models import AuditRecord
+    from postalops_lending.models import LoanEvent
+    from postalops_lending.services import accounting
+
+    with as_unit(None) as s:
+        loan = s.exec(select(Loan).where(Loan.tenant_code == zz, Loan.status == "reversed")).one()
+        assert (loan.disbursed_on, loan.principal, loan.closed_on) == (
+            dt.date(2025, 2, 26),
+            D("300000.00"),
+            dt.date(2025, 2, 27),
+        )
+        event = s.exec(select(LoanEvent).where(LoanEvent.loan_id == loan.id)).one()
+        assert (event.kind, event.event_date, event.principal, event.interest) == (
+            "disbursement_reversal",
+            dt.date(2025, 2, 27),
+            D("300000.00"),
+            D("0.00"),
+        )
+        audit = s.exec(
+            select(AuditRecord).where(
+                AuditRecord.action == "lending.loan.reverse_disbursement",
+                AuditRecord.target_id == str(loan.id),
+            )
+        ).one()
+        assert audit.before["status"] == "active" and audit.after["status"] == "reversed"
+        assert audit.actor == "user:credit_approver_city"
+        lines = accounting.journal_lines(s, zz, dt.date(2025, 2, 26), dt.date(2025, 2, 27))
+    mine = sorted(
+        (x.reference.split(":")[1], x.account, x.debit, x.credit)
+        for x in lines
+        if x.reference.endswith(f":{loan.id}") or x.reference.endswith(f":{event.id}")
+    )
+    # disbursed: Dr loans / Cr bank 300,000.00; reversed: Dr bank / Cr loans 300,000.00
+    assert mine == sorted([
+        ("disbursement", "loans", D("300000.00"), D("0")),
+        ("disbursement", "bank", D("0"), D("300000.00")),
+        ("disbursement_reversal", "bank", D("300000.00"), D("0")),
+        ("disbursement_reversal", "loans", D("0"), D("300000.00")),
+    ])  # fmt: skip
+    assert balanced(lines)
+    # the loan's page shows it: 已冲销 and the compensating event in its history
+    page = login(officer).get(f"/p/lending/loans/{loan.id}").get_data(as_text=True)
+    assert "冲销放款" in page and 'id="loan-events"' in page
