@@ -44,6 +44,8 @@ def _reason_dict(e: reasons.CatalogueEntry) -> dict[str, Any]:
         "loss": e.loss,
         "active": e.active,
         "builtin": e.builtin,
+        "unit": e.unit,
+        "inherited": e.inherited,
     }
 
 
@@ -51,12 +53,28 @@ def _reason_dict(e: reasons.CatalogueEntry) -> dict[str, Any]:
     "/reasons",
     permission="sorter.view",
     tags=TAGS,
-    summary="The active station's downtime reasons (built-in and its own), by big loss",
+    summary="The active unit's downtime reasons: built-in, inherited from the units above "
+    "(`inherited`, `unit`) and its own, by big loss",
 )
 def get_reasons() -> Any:
-    station = _station()
-    cat = reasons.catalogue(context.session(), station)
-    return {"unit": station, "reasons": [_reason_dict(e) for e in cat.values()]}
+    unit = context.tenant()
+    cat = reasons.catalogue(context.session(), unit)
+    return {"unit": unit, "reasons": [_reason_dict(e) for e in cat.values()]}
+
+
+def write_reasons(unit: str, rows: list[dict[str, Any]]) -> None:
+    """Shared by the API and the catalogue page: check, save, audit (not committed)."""
+    s = context.session()
+    before = [_reason_dict(e) for e in reasons.catalogue(s, unit).values() if e.unit == unit]
+    reasons.save_reasons(s, unit, rows)
+    audit.record(
+        "sorter.reasons.save",
+        target_type="sorter_reason",
+        target_id=unit,
+        tenant=unit,
+        before=before,
+        after=rows,
+    )
 
 
 @api.operation(
@@ -65,21 +83,12 @@ def get_reasons() -> Any:
     permission="sorter.manage",
     body=list[ReasonIn],
     tags=TAGS,
-    summary="Add or change reasons of the active station's catalogue (all rows or none)",
+    summary="Add or change the active unit's own reasons (all rows or none); the units below "
+    "inherit them, a station's own code overrides an inherited one",
 )
 def put_reasons(body: list[ReasonIn]) -> Any:
-    station = _station()
-    s = context.session()
-    rows = [r.model_dump(mode="json") for r in body]
-    reasons.save_reasons(s, station, rows)
-    audit.record(
-        "sorter.reasons.save",
-        target_type="sorter_reason",
-        target_id=station,
-        tenant=station,
-        after=rows,
-    )
-    s.commit()
+    write_reasons(context.tenant(), [r.model_dump(mode="json") for r in body])
+    context.session().commit()
     return get_reasons()
 
 

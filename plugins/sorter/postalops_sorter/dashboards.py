@@ -143,14 +143,11 @@ def pareto_frame(ctx: Any) -> pd.DataFrame:
 
     rows = pareto_for(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to)
     lang = "zh" if ctx.zh else "en"
-    own = {}  # the stations' own reasons in the subtree (a station's code, named by it)
+    own = {}  # reasons of the units on the path and in the subtree (nearest first)
     if any(r.key not in DEFAULT_REASONS and r.key != r.loss for r in rows):
-        from sqlmodel import select
+        from .reasons import names_in
 
-        from .models import Reason
-
-        for reason in ctx.session.exec(select(Reason)).all():
-            own.setdefault(reason.code, (reason.name_zh, reason.name_en))
+        own = names_in(ctx.session, ctx.tenant)
     out = []
     for r in rows:
         if r.key in DEFAULT_REASONS:

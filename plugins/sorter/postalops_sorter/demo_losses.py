@@ -92,6 +92,20 @@ def build_losses(
     stations = pick_stations(units)
     out = {"demo_reasons": 0, "demo_alarms": 0, "demo_maintenance": 0}
     _rules(session)
+    # a province reason every station inherits (继承自 河南), next to the built-in catalogue
+    if "net" not in {c for c, e in reasons.catalogue(session, PROVINCE).items() if not e.builtin}:
+        reasons.save_reasons(
+            session,
+            PROVINCE,
+            [
+                {
+                    "code": "net",
+                    "name_zh": "网络中断",
+                    "name_en": "Network down",
+                    "loss": "breakdown",
+                }
+            ],
+        )
     # a station's own reason, next to the built-in catalogue
     for station in stations[:3]:
         if "chute_full" not in {
@@ -154,7 +168,7 @@ def _rules(session: Session) -> None:
 
 
 CORRECTIONS = {
-    "fault": ("belt", "power"),
+    "fault": ("belt", "power", "net"),
     "jammed": ("jam", "jam", "scanner"),
     "emergency_stop": ("changeover",),
 }
@@ -162,7 +176,7 @@ CORRECTIONS = {
 
 def _reasons(session: Session, stations: list[str]) -> int:
     """A station head gives part of the machine-reported stops their real reason: faults
-    alternate worn belt / power cut, one jam in three was the scanner, emergency stops were
+    rotate worn belt / power cut / network down (the province's reason), one jam in three was the scanner, emergency stops were
     changeovers. Only stops nobody has touched yet."""
     changed = 0
     # counted over every stop, so a re-run picks the same ones whatever was assigned already

@@ -196,12 +196,21 @@ class AlarmRule(SQLModel, table=True):
     escalate_to: str | None = Field(default=None, max_length=120)
 
 
-class Reason(TenantScoped, table=True):
-    """A downtime reason of a unit's catalogue, in one of the six big losses."""
+class Reason(SQLModel, table=True):
+    """A downtime reason of a unit's catalogue, in one of the six big losses.
+
+    Inherited down the tree like the alarm rules: a reason of a province or city applies to
+    every station below it; a station's own reason with the same code overrides it there.
+    Keyed by ``unit_code`` and scoped by the core on that column (read along the path, written
+    in the caller's subtree)."""
 
     __tablename__ = "sorter_reason"
-    __table_args__ = (sa.UniqueConstraint("tenant_code", "code"),)
+    __table_args__ = (
+        sa.UniqueConstraint("unit_code", "code", name="uq_sorter_reason_unit_code"),
+        {"info": {SCOPE_INFO: {"column": "unit_code", "read": "path"}}},
+    )
     id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(max_length=200, index=True)
     code: str = Field(max_length=30)
     name_zh: str = Field(max_length=60)
     name_en: str = Field(max_length=60)

@@ -1,6 +1,7 @@
-"""Downtime reasons in the database: each station's catalogue (the built-in one, overridden and
-extended by the station's own rows), assigning a reason to a past stop, and the loss Pareto of
-a device, station, city or province over a period.
+"""Downtime reasons in the database: each unit's catalogue (the built-in one, then the reasons
+of the units above it, then its own, a nearer unit's code overriding a farther one's),
+assigning a reason to a past stop, and the loss Pareto of a device, station, city or province
+over a period.
 
 The Pareto is read from the stops as they are now, so a corrected reason moves the figures at
 once; the stops themselves are rebuilt by the rollup job, which keeps every reason a person gave.
@@ -41,16 +42,56 @@ class CatalogueEntry:
     loss: str
     active: bool = True
     builtin: bool = True
+    unit: str | None = None  # the unit that defines it (None: built in)
+    inherited: bool = False  # defined at a unit above the one asked about (read-only there)
 
 
-def catalogue(session: Session, station: str) -> dict[str, CatalogueEntry]:
-    """The station's reasons: the built-in ones, then the station's own rows over them."""
+def chain(code: str) -> list[str]:
+    """The unit and the units above it, top first: ``cn``, ``cn.henan``, ... ``code``."""
+    parts = code.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def catalogue(session: Session, unit: str) -> dict[str, CatalogueEntry]:
+    """A unit's reasons: the built-in ones, then those of the units above it (province, city),
+    then its own, each nearer unit's code overriding a farther one's."""
     out = {
         code: CatalogueEntry(code, zh, en, loss.value)
         for code, (zh, en, loss) in DEFAULT_REASONS.items()
     }
-    for r in session.exec(select(Reason).where(Reason.tenant_code == station)).all():
-        out[r.code] = CatalogueEntry(r.code, r.name_zh, r.name_en, r.loss, r.active, False)
+    path = chain(unit)
+    depth = {code: i for i, code in enumerate(path)}
+    rows = session.exec(
+        select(Reason).where(Reason.unit_code.in_(path))  # type: ignore[attr-defined]
+    ).all()
+    for r in sorted(rows, key=lambda r: (depth[r.unit_code], r.id or 0)):
+        out[r.code] = CatalogueEntry(
+            r.code,
+            r.name_zh,
+            r.name_en,
+            r.loss,
+            r.active,
+            False,
+            r.unit_code,
+            r.unit_code != unit,
+        )
+    return out
+
+
+def names_in(session: Session, tenant: str) -> dict[str, tuple[str, str]]:
+    """``code -> (name_zh, name_en)`` of the reasons defined on the tenant's path or in its
+    subtree (nearest the tenant first), for naming a subtree's Pareto rows."""
+    rows = session.exec(
+        select(Reason).where(
+            sa.or_(
+                Reason.unit_code.in_(chain(tenant)),  # type: ignore[attr-defined]
+                in_scope_clause(Reason.unit_code, tenant),
+            )
+        )
+    ).all()
+    out: dict[str, tuple[str, str]] = {}
+    for r in sorted(rows, key=lambda r: (-len(r.unit_code.split(".")), r.unit_code, r.id or 0)):
+        out.setdefault(r.code, (r.name_zh, r.name_en))
     return out
 
 
@@ -59,9 +100,10 @@ def loss_of(cat: dict[str, CatalogueEntry], code: str) -> str:
     return entry.loss if entry else UNASSIGNED
 
 
-def save_reasons(session: Session, station: str, rows: list[dict[str, Any]]) -> list[Reason]:
-    """Add or change the station's own reasons (``code, name_zh, name_en, loss, active``); all
-    rows are checked first, nothing is written if one is bad."""
+def save_reasons(session: Session, unit: str, rows: list[dict[str, Any]]) -> list[Reason]:
+    """Add or change the unit's own reasons (``code, name_zh, name_en, loss, active``); all
+    rows are checked first, nothing is written if one is bad. A code inherited from above is
+    overridden for this unit (and the units below it)."""
     details = []
     losses = {loss.value for loss in Loss}
     for i, r in enumerate(rows):
@@ -80,8 +122,8 @@ def save_reasons(session: Session, station: str, rows: list[dict[str, Any]]) -> 
     for r in rows:
         code = r["code"].strip()
         row = session.exec(
-            select(Reason).where(Reason.tenant_code == station, Reason.code == code)
-        ).first() or Reason(tenant_code=station, code=code, name_zh="", name_en="", loss="")
+            select(Reason).where(Reason.unit_code == unit, Reason.code == code)
+        ).first() or Reason(unit_code=unit, code=code, name_zh="", name_en="", loss="")
         row.name_zh = r["name_zh"].strip()
         row.name_en = str(r.get("name_en") or r["name_zh"]).strip()
         row.loss = r["loss"]

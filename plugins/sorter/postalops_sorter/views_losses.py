@@ -8,8 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from postalops import clock, context, ui
 from postalops.api import query_period
@@ -36,8 +35,8 @@ from .api_losses import (
     write_maintenance,
 )
 from .calendar import Shift
-from .losses import DEFAULT_REASONS
-from .models import Alert, Device, Maintenance, Reason, Stop
+from .losses import DEFAULT_REASONS, Loss
+from .models import Alert, Device, Maintenance, Stop
 from .models import Shift as ShiftRow
 from .views import bp
 
@@ -65,22 +64,29 @@ def _devices() -> list[Device]:
     )
 
 
+def station_catalogue(station: str) -> dict[str, reasons.CatalogueEntry]:
+    """The station's catalogue (built-in, inherited, own), read once per request."""
+    cache = g.setdefault("sorter_catalogues", {})
+    if station not in cache:
+        cache[station] = reasons.catalogue(context.session(), station)
+    return cache[station]
+
+
 def _reason_name(row: Any) -> str:
-    """The stop's reason in the reader's language: the station's own name for it, else the
-    built-in one, else the code (a reason since removed from the catalogue)."""
-    stop, zh, en = row[0], row[2], row[3]
-    if zh is None:
+    """The stop's reason in the reader's language: the name its station's catalogue gives it
+    (its own, or inherited from the city or province), else the built-in one, else the code (a
+    reason since removed from the catalogue)."""
+    stop = row[0]
+    entry = station_catalogue(stop.tenant_code).get(stop.reason_code)
+    if entry is not None:
+        zh, en = entry.name_zh, entry.name_en
+    else:
         zh, en, _loss = DEFAULT_REASONS.get(stop.reason_code, (stop.reason_code,) * 3)
     return zh if ui.locale() == "zh" else en
 
 
 STOPS = Listing(
-    select(Stop, Device.code.label("device"), Reason.name_zh, Reason.name_en)
-    .join(Device, Device.id == Stop.device_id)
-    .outerjoin(
-        Reason,
-        sa.and_(Reason.tenant_code == Stop.tenant_code, Reason.code == Stop.reason_code),
-    ),
+    select(Stop, Device.code.label("device")).join(Device, Device.id == Stop.device_id),
     [
         Column(
             "started_at",
@@ -182,7 +188,7 @@ def losses() -> Any:
     cats = {}
     for d in _devices():
         if d.tenant_code not in cats:
-            cats[d.tenant_code] = reasons.catalogue(s, d.tenant_code)
+            cats[d.tenant_code] = station_catalogue(d.tenant_code)
     stmt_page = STOPS.run(s, request.args)
     if stmt_page.export:
         return stmt_page.export_response()
@@ -505,6 +511,58 @@ def maintenance_page() -> Any:
             date_to=to,
             errors=errors,
             form=form,
+        ),
+        422 if errors else 200,
+    )
+
+
+@bp.route("/reasons", methods=["GET", "POST"])
+@require_permission("sorter.view")
+def reasons_page() -> Any:
+    """The active unit's reason catalogue: built-in reasons, those inherited from the units
+    above (marked, read-only here) and the unit's own, which those who manage it add or change
+    (a code inherited from above is overridden for this unit and below)."""
+    from .api_losses import ReasonIn, write_reasons
+
+    s = context.session()
+    unit = context.tenant()
+    errors: dict[str, str] = {}
+    form: dict[str, str] = {}
+    if request.method == "POST":
+        check_permission("sorter.manage")
+        form = request.form.to_dict()
+        try:
+            body = ReasonIn(
+                code=form.get("code", "").strip(),
+                name_zh=form.get("name_zh", "").strip(),
+                name_en=form.get("name_en", "").strip() or None,
+                loss=form.get("loss", ""),
+                active=bool(form.get("active")),
+            )
+            write_reasons(unit, [body.model_dump(mode="json")])
+            s.commit()
+            flash(_("Reason saved; the stations below use it."), "success")
+            return redirect(url_for("sorter.reasons_page"))
+        except PydanticError as exc:
+            s.rollback()
+            for e in exc.errors():
+                errors[str(e["loc"][0])] = _("Check this value.")
+        except ValidationError as exc:
+            s.rollback()
+            for d in exc.details or []:
+                errors[str(d.get("field", ""))] = d.get("message", "")
+    cat = reasons.catalogue(s, unit)
+    edit = form.get("code") or request.args.get("edit", "")
+    current = cat.get(edit) if edit else None
+    return (
+        render_template(
+            "sorter/reasons.html",
+            unit=unit,
+            entries=sorted(cat.values(), key=lambda e: (e.builtin, e.inherited, e.loss, e.code)),
+            loss_options=[(x.value, ui.status_label(x.value, "sorter.loss")[0]) for x in Loss],
+            errors=errors,
+            form=form,
+            current=current if current is not None and current.unit == unit else None,
         ),
         422 if errors else 200,
     )

@@ -14,6 +14,7 @@ from postalops_sorter.models import (
     AlertEvent,
     CalendarEntry,
     Maintenance,
+    Reason,
     Rollup,
     Shift,
     Stop,
@@ -69,10 +70,15 @@ def test_the_demo_has_calendars_reasons_alarms_in_every_state_and_a_maintenance_
             == out["demo_reasons"]
         )
         assert s.exec(sa.select(sa.func.count()).select_from(AlarmRule)).one()[0] == 4
+        # the province's reason, inherited by every station, is on some of their stops
+        assert s.exec(sa.select(Reason.unit_code).where(Reason.code == "net")).all() == [
+            ("cn.henan",)
+        ]
+        assert s.exec(sa.select(sa.func.count()).where(Stop.reason_code == "net")).one()[0] > 0
         assert (
             s.exec(sa.select(sa.func.count()).where(Maintenance.kind == "planned")).one()[0] >= 29
         )
-    tables = (Alert, AlertEvent, CalendarEntry, Maintenance, Shift, Stop, AlarmRule)
+    tables = (Alert, AlertEvent, CalendarEntry, Maintenance, Shift, Stop, AlarmRule, Reason)
     before = {m: count_rows(po_app, m) for m in tables}
     with as_unit(None) as s:
         assert prepare(s, units) == 0
