@@ -35,7 +35,7 @@ from .permissions import CONFIGURE, DIRECT, MANAGE, RECORD, VIEW
 from .points import AreaCategory, PointType
 from .service_quality import rollup_by_unit
 from .site_suggestion import Candidate
-from .siting_store import SitingParams
+from .siting_store import PromoteIn, SitingParams
 
 api = ApiBlueprint("pickup_points_api", __name__)
 TAGS = ["pickup_points"]
@@ -747,3 +747,37 @@ def accept_scenario_sites(scenario_id: int, body: AcceptIn):
         "added": [p.candidate_id for p in added],
         "planned": [p.candidate_id for p in siting_store.planned_sites(s, row.id)],
     }
+
+
+@api.operation(
+    "/siting/planned",
+    summary="Planned sites (accepted from siting scenarios) with the points they became "
+    "(paginated; ?scenario=)",
+    permission=VIEW,
+    tags=TAGS,
+)
+def list_planned_sites():
+    scenario = request.args.get("scenario")
+    if scenario is not None and not scenario.isdigit():
+        raise ValidationError(
+            "scenario must be an id", details=[{"field": "query.scenario", "message": "an id"}]
+        )
+    stmt = siting_store.planned_sites_stmt(query_tenant(), int(scenario) if scenario else None)
+    return paginate(context.session(), stmt, lambda r: siting_store.planned_site_out(r[0], r[1]))
+
+
+@api.operation(
+    "/siting/planned/<int:site_id>/promote",
+    methods=["POST"],
+    body=PromoteIn,
+    summary="Turn a planned site into a pickup point with status planned (筹建), at the site's "
+    "location (audited; 409 when already promoted)",
+    permission=MANAGE,
+    status=201,
+    tags=TAGS,
+)
+def promote_planned_site(site_id: int, body: PromoteIn):
+    s = context.session()
+    point = siting_store.promote_site(s, site_id, body, context.principal().name, _today())
+    s.commit()
+    return _point_out(point)

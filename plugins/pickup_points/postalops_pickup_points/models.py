@@ -177,7 +177,9 @@ class PickupSitingScenario(TenantScoped, table=True):
 
 
 class PickupPlannedSite(TenantScoped, table=True):
-    """A chosen site a planner accepted as a planned point (not yet open: covers nothing)."""
+    """A chosen site a planner accepted as a planned point (not yet open: covers nothing).
+    Promoting it creates a pickup point with status ``planned`` (筹建) at the site, linked by
+    ``point_id``; a site is promoted at most once."""
 
     __tablename__ = "pickup_points_planned_site"
     __table_args__ = (sa.UniqueConstraint("scenario_id", "candidate_id"),)
@@ -190,3 +192,6 @@ class PickupPlannedSite(TenantScoped, table=True):
     households: int = 0  # households the site would newly cover in its scenario
     accepted_by: str | None = Field(default=None, max_length=120)
     accepted_at: dt.datetime = ts_field()
+    point_id: int | None = Field(default=None, foreign_key="pickup_points_point.id", index=True)
+    promoted_by: str | None = Field(default=None, max_length=120)
+    promoted_at: dt.datetime | None = ts_field(nullable=True, default_now=False, default=None)

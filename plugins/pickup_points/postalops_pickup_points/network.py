@@ -37,17 +37,23 @@ def check_counties(session: Session, tenant: str, report: ImportReport) -> None:
     each row's county must be ``tenant`` itself (its last code segment) or a unit directly below
     it, the units coverage rolls up along (``coverage_store.county_path``). A row that also has
     shape errors is checked too, so the caller sees both at once. Marks bad rows in ``report``."""
-    own = tenant.rsplit(".", 1)[-1]
+    allowed = allowed_counties(session, tenant)
+    for row in report.rows:
+        county = row_county(row)
+        if county is None or county in allowed:
+            continue
+        row.errors["county"] = f"unknown county {county!r}: neither {tenant} nor a unit below it"
+        row.ok, row.value = False, None
+
+
+def allowed_counties(session: Session, tenant: str) -> set[str]:
+    """The counties a row of ``tenant`` may name: its own last code segment and those of the
+    units directly below it."""
     below = {
         code.rsplit(".", 1)[-1]
         for code in session.exec(select(OrgUnit.code).where(OrgUnit.parent_code == tenant)).all()
     }
-    for row in report.rows:
-        county = row_county(row)
-        if county is None or county == own or county in below:
-            continue
-        row.errors["county"] = f"unknown county {county!r}: neither {tenant} nor a unit below it"
-        row.ok, row.value = False, None
+    return below | {tenant.rsplit(".", 1)[-1]}
 
 
 def _refuse_invalid(session: Session, tenant: str, report: ImportReport) -> None:

@@ -154,6 +154,7 @@ def postalops_status_labels():
             str(k): Status(zh, en, "neutral") for k, (zh, en) in AREA_CATEGORY_LABELS.items()
         },
         "pickup_points.point_status": {
+            "planned": Status("筹建", "Planned (not yet open)", "info"),
             "active": Status("运营中", "Active", "success"),
             "suspended": Status("暂停", "Suspended", "warning"),
             "closed": Status("已关闭", "Closed", "neutral"),
@@ -181,9 +182,13 @@ def postalops_status_labels():
             "pickup_points.siting.accept": Status(
                 "采纳选址为规划点", "Sites accepted as planned", "success"
             ),
+            "pickup_points.siting.promote": Status(
+                "规划点开设为自提点（筹建）", "Planned site promoted to a point", "success"
+            ),
         },
         "audit.target": {
             "pickup_points.siting_scenario": Status("自提点选址方案", "Siting scenario", "neutral"),
+            "pickup_points.planned_site": Status("自提点规划点", "Planned site", "neutral"),
         },
         "pickup_points.covered": {
             "true": Status("已覆盖", "Covered", "success"),

@@ -41,6 +41,10 @@ POINT_TYPE_LABELS: dict[PointType, tuple[str, str]] = {
 
 
 class PointStatus(StrEnum):
+    """``planned`` (筹建): created from a planned site, not yet open; like suspended and closed
+    points it serves and covers nobody until set ``active``."""
+
+    PLANNED = "planned"
     ACTIVE = "active"
     SUSPENDED = "suspended"
     CLOSED = "closed"

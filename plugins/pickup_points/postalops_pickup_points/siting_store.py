@@ -14,15 +14,21 @@ from typing import Any, Literal
 
 from postalops import audit, clock
 from postalops.db import in_scope_clause, utcnow
-from postalops.errors import NotFound, ValidationError
+from postalops.errors import Conflict, NotFound, ValidationError
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from . import siting
 from .coverage import CoverageRules, compute_coverage
 from .coverage_store import load_network
-from .models import PickupArea, PickupPlannedSite, PickupSitingScenario
-from .points import AreaCategory
+from .models import (
+    PickupArea,
+    PickupPlannedSite,
+    PickupPoint,
+    PickupSitingScenario,
+    PickupStatusChange,
+)
+from .points import AreaCategory, PointStatus, PointType
 from .rules_store import rules_for
 from .site_suggestion import Candidate, reach
 
@@ -288,6 +294,163 @@ def accept_sites(
     return added
 
 
+# --- planned sites promoted to points ---------------------------------------------------------
+# Coverage decision: a promoted site becomes a point with status ``planned`` (筹建). Like a
+# suspended or closed point it covers nobody: coverage, the uncovered list and the KPIs count
+# active points only, so a plan never shows as service. It counts once a planner opens it
+# (status ``active``, POST /points/<id>/status), from that date on.
+
+
+class PromoteIn(BaseModel):
+    """What a planner fills in to turn a planned site into a pickup point."""
+
+    name: str = Field(min_length=1, max_length=200, description="the point's name")
+    point_type: PointType = Field(description="own, partner_shop, smart_locker, ...")
+    operator: str | None = Field(default=None, max_length=200, description="who runs it")
+    capacity: int = Field(ge=0, le=1_000_000, description="daily capacity (items a day)")
+    code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the point's code; default S<scenario id>-<candidate id>",
+    )
+    county: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=60,
+        description="the unit's own code segment (default) or a unit directly below it",
+    )
+
+
+def planned_site_out(site: PickupPlannedSite, point: PickupPoint | None) -> dict[str, Any]:
+    """A planned site as the API lists it, with the point it was promoted to (or None)."""
+    return {
+        "id": site.id,
+        "scenario_id": site.scenario_id,
+        "candidate_id": site.candidate_id,
+        "name": site.name,
+        "tenant": site.tenant_code,
+        "lon": site.lon,
+        "lat": site.lat,
+        "households": site.households,
+        "accepted_by": site.accepted_by,
+        "accepted_at": site.accepted_at.isoformat() if site.accepted_at else None,
+        "point": (
+            {"id": point.id, "code": point.code, "status": point.status}
+            if point is not None
+            else None
+        ),
+        "promoted_by": site.promoted_by,
+        "promoted_at": site.promoted_at.isoformat() if site.promoted_at else None,
+    }
+
+
+def planned_sites_stmt(tenant: str, scenario_id: int | None = None) -> Any:
+    """Planned sites under ``tenant`` (optionally one scenario's) with their points."""
+    stmt = (
+        select(PickupPlannedSite, PickupPoint)
+        .join(PickupPoint, PickupPoint.id == PickupPlannedSite.point_id, isouter=True)
+        .where(in_scope_clause(PickupPlannedSite.tenant_code, tenant))
+        .order_by(PickupPlannedSite.scenario_id.desc(), PickupPlannedSite.candidate_id)
+    )
+    if scenario_id is not None:
+        stmt = stmt.where(PickupPlannedSite.scenario_id == scenario_id)
+    return stmt
+
+
+def get_planned_site(session: Session, site_id: int) -> PickupPlannedSite:
+    """A planned site in the caller's scope (404 otherwise)."""
+    site = session.get(PickupPlannedSite, site_id)
+    if site is None:
+        raise NotFound(
+            f"no planned site {site_id}",
+            code="planned_site_not_found",
+            details=[{"field": "site", "message": "not found"}],
+        )
+    return site
+
+
+def promote_site(
+    session: Session, site_id: int, body: PromoteIn, actor: str | None, today: dt.date
+) -> PickupPoint:
+    """Create a pickup point with status ``planned`` at a planned site's location, in the
+    site's unit, and link the site to it (audited as ``pickup_points.siting.promote``).
+
+    A site already promoted: 409 ``already_promoted`` naming the site and its point. A code
+    already used in the unit or a county that is neither the unit nor a unit directly below it:
+    422 naming each field; nothing is written. The caller commits."""
+    from .network import allowed_counties
+
+    site = get_planned_site(session, site_id)
+    # Lock the site (PostgreSQL), so two planners promoting it at once make one point.
+    session.exec(
+        select(PickupPlannedSite.id).where(PickupPlannedSite.id == site.id).with_for_update()
+    ).first()
+    session.refresh(site)
+    if site.point_id is not None:
+        point = session.get(PickupPoint, site.point_id)
+        code = point.code if point is not None else str(site.point_id)
+        raise Conflict(
+            f"planned site {site.name} ({site.candidate_id}) is already promoted to point {code}",
+            code="already_promoted",
+            details=[{"field": "site", "message": f"{site.candidate_id}: already point {code}"}],
+        )
+    tenant = site.tenant_code
+    code = body.code or f"S{site.scenario_id}-{site.candidate_id}"[:64]
+    county = body.county or tenant.rsplit(".", 1)[-1]
+    errors = []
+    taken = session.exec(
+        select(PickupPoint.id).where(PickupPoint.tenant_code == tenant, PickupPoint.code == code)
+    ).first()
+    if taken is not None:
+        errors.append({"field": "code", "message": f"{code!r} is already a point of {tenant}"})
+    if county not in allowed_counties(session, tenant):
+        errors.append(
+            {"field": "county", "message": f"{county!r}: neither {tenant} nor a unit below it"}
+        )
+    if errors:
+        raise ValidationError("cannot promote the site", code="invalid_promotion", details=errors)
+    point = PickupPoint(
+        tenant_code=tenant,
+        code=code,
+        name=body.name,
+        point_type=body.point_type.value,
+        status=PointStatus.PLANNED.value,
+        county=county,
+        lon=site.lon,
+        lat=site.lat,
+        operator=body.operator or None,
+        capacity=body.capacity,
+        opened_on=today,
+    )
+    session.add(point)
+    session.flush()
+    session.add(
+        PickupStatusChange(
+            tenant_code=tenant,
+            point_id=point.id,
+            effective=today,
+            status=PointStatus.PLANNED.value,
+            point_type=point.point_type,
+            changed_by=actor,
+        )
+    )
+    site.point_id, site.promoted_by, site.promoted_at = point.id, actor, utcnow()
+    session.add(site)
+    audit.record(
+        "pickup_points.siting.promote",
+        target_type="pickup_points.planned_site",
+        target_id=site.id,
+        tenant=tenant,
+        before={"point": None},
+        after={"point": code, "status": PointStatus.PLANNED.value},
+        session=session,
+        actor=actor,
+    )
+    session.flush()
+    return point
+
+
 def scenario_summary(row: PickupSitingScenario) -> dict[str, Any]:
     """The scenario as the API returns it."""
     return {
@@ -375,3 +538,4 @@ def latest_done(session: Session, tenant: str, date_to: dt.date) -> PickupSiting
         )
         .order_by(PickupSitingScenario.finished_at.desc(), PickupSitingScenario.id.desc())
     ).first()
+

@@ -54,7 +54,7 @@ from .models import PickupArea, PickupPoint, PickupSitingScenario
 from .permissions import DIRECT, MANAGE, VIEW
 from .points import AREA_CATEGORY_LABELS, POINT_TYPE_LABELS, PointStatus
 from .site_suggestion import Candidate
-from .siting_store import SitingParams
+from .siting_store import PromoteIn, SitingParams
 
 bp = Blueprint("pickup_points", __name__, template_folder="templates")
 
@@ -635,7 +635,10 @@ def siting_scenario(scenario_id: int) -> Any:
     except PostalOpsError:
         abort(404)
     result = row.result or {}
-    planned = {p.candidate_id for p in siting_store.planned_sites(s, row.id)}
+    planned = {
+        site.candidate_id: (site, point)
+        for site, point in s.exec(siting_store.planned_sites_stmt(row.tenant_code, row.id)).all()
+    }
     sites = sorted(
         (dict(v, id=k) for k, v in (result.get("sites") or {}).items()),
         key=lambda v: (not v["lscp"], -v["households"], v["id"]),
@@ -690,3 +693,75 @@ def siting_accept(scenario_id: int) -> Any:
         return redirect(url_for("pickup_points.siting_scenario", scenario_id=scenario_id))
     flash(_("%(n)s sites accepted as planned points.", n=len(added)), "success")
     return redirect(url_for("pickup_points.siting_scenario", scenario_id=scenario_id))
+
+
+def _promote_messages() -> dict[str, str]:
+    return {
+        "name": _("Enter a name of at most 200 characters."),
+        "point_type": _("Choose a point type."),
+        "operator": _("At most 200 characters."),
+        "capacity": _("Enter a whole number of items a day from 0 to 1000000."),
+        "code": _("At most 64 characters."),
+        "county": _("At most 60 characters."),
+    }
+
+
+@bp.route("/siting/planned/<int:site_id>/promote", methods=["GET", "POST"])
+def siting_promote(site_id: int) -> Any:
+    """Turn a planned site into a pickup point with status planned (筹建) at its location."""
+    check_permission(MANAGE)
+    s = context.session()
+    try:
+        site = siting_store.get_planned_site(s, site_id)
+    except PostalOpsError:
+        abort(404)
+    point = s.get(PickupPoint, site.point_id) if site.point_id is not None else None
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST" and point is None:
+        form = {k: v.strip() for k, v in request.form.items() if k != "csrf_token" and v.strip()}
+        messages = _promote_messages()
+        try:
+            body = PromoteIn.model_validate(form)
+        except PydanticError as exc:
+            for e in exc.errors():
+                field = str(e["loc"][0]) if e.get("loc") else "name"
+                errors.setdefault(field, messages.get(field, _("Check this value.")))
+            body = None
+        if body is not None:
+            try:
+                made = siting_store.promote_site(
+                    s, site.id, body, context.principal().name, clock.today()
+                )
+                s.commit()
+                flash(_("Point %(code)s created with status planned.", code=made.code), "success")
+                return redirect(
+                    url_for("pickup_points.siting_scenario", scenario_id=site.scenario_id)
+                    + "#chosen"
+                )
+            except PostalOpsError as error:
+                s.rollback()
+                if error.status == 409:  # promoted meanwhile: the page names its point
+                    site = siting_store.get_planned_site(s, site_id)
+                    point = s.get(PickupPoint, site.point_id) if site.point_id else None
+                else:
+                    clash = {
+                        "code": _("This code is already used by a point of this unit."),
+                        "county": _("Neither this unit nor a unit directly below it."),
+                    }
+                    for d in error.details or []:
+                        field = str(d.get("field") or "name")
+                        errors.setdefault(field, clash.get(field, str(d.get("message"))))
+                    if not errors:
+                        flash(error.message, "error")
+        status = 422 if errors else 200
+    if request.method == "POST" and point is not None and not errors:
+        status = 409
+    return render_template(
+        "pickup_points/siting_promote.html",
+        site=site,
+        point=point,
+        errors=errors,
+        typed=request.form if request.method == "POST" else {},
+        point_types=[(str(k), zh if is_zh() else en) for k, (zh, en) in POINT_TYPE_LABELS.items()],
+    ), status

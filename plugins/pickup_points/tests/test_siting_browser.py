@@ -1,4 +1,4 @@
-"""The siting pages in headless Chromium at 390×844 and 1440×900, in zh: nothing wider than the
+"""The siting pages (list, scenario, promoting a planned site) in headless Chromium at 390×844 and 1440×900, in zh: nothing wider than the
 window on a phone, no snake_case token or raw unit code in the text, no console error, and no
 serious or critical axe-core violation (the checks of tests/test_browser_pages.py, on a small
 network served from this test's app)."""
@@ -40,7 +40,10 @@ def test_siting_pages_on_a_phone_and_a_laptop(po_app, make_user):
     # A finished scenario with sites, so every part of the page is drawn.
     with context.activate(system_context(po_app, ZZ)) as ctx:
         params = siting_store.SitingParams(k=1, candidates=_candidates(), time_limit_s=10)
-        sid = siting_store.run_scenario(ctx.session, ZZ, params, "browser", "test").id
+        row = siting_store.run_scenario(ctx.session, ZZ, params, "browser", "test")
+        sid = row.id
+        # C1 accepted as a planned site: its row shows the promote button, and its form page.
+        site_id = siting_store.accept_sites(ctx.session, row, ["C1"], "test")[0].id
     server = make_server("127.0.0.1", 0, po_app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
@@ -71,7 +74,11 @@ def test_siting_pages_on_a_phone_and_a_laptop(po_app, make_user):
                 page.fill("#password", PASSWORD)
                 page.click("#login-submit")
                 page.wait_for_url(base + "/")
-                for path in ("/p/pickup_points/siting", f"/p/pickup_points/siting/{sid}"):
+                for path in (
+                    "/p/pickup_points/siting",
+                    f"/p/pickup_points/siting/{sid}",
+                    f"/p/pickup_points/siting/planned/{site_id}/promote",
+                ):
                     page.goto(base + path)
                     page.wait_for_load_state("load")
                     for prob in check_page(page, width, errors, {"planner390"}):
