@@ -10,7 +10,7 @@ import plotly.express as px
 from dash import html
 from postalops.plugins import DashboardPage
 
-from . import coverage_store, direct_delivery_store
+from . import coverage_store, direct_delivery_store, siting_store
 from .figures import map_figure
 from .points import AREA_CATEGORY_LABELS
 
@@ -48,6 +48,7 @@ def _overview(ctx: Any) -> Any:
         labels={"city_name": ctx.t("地市", "City"), "points": ctx.t("直投自提点（个）", "Direct points")},
     )  # fmt: skip
     figures.format_values(fig_city, "points", ctx.zh)
+    fig_sites, df_sites, fig_cov, df_cov = _siting_figures(ctx)
     return html.Div(
         [
             html.P(
@@ -58,8 +59,68 @@ def _overview(ctx: Any) -> Any:
             chart(fig, df, "pickup_points_coverage", zh=ctx.zh),
             html.H3(ctx.t("各市串点直投自提点", "Direct-delivery points by city")),
             chart(fig_city, df_city, "pickup_points_direct_by_city", zh=ctx.zh),
+            html.H3(ctx.t("选址：最优解与贪心建议（各单位最新方案）",
+                          "Siting: optimal against the greedy suggestion (latest scenario per unit)")),
+            chart(fig_sites, df_sites, "pickup_points_siting_sites", zh=ctx.zh),
+            chart(fig_cov, df_cov, "pickup_points_siting_coverage", zh=ctx.zh),
         ]
+    )  # fmt: skip
+
+
+def _siting_figures(ctx: Any) -> tuple[Any, pd.DataFrame, Any, pd.DataFrame]:
+    """Per unit's latest finished scenario: sites for full coverage (LSCP against the greedy
+    until full) and coverage with K sites (MCLP against the greedy with the same K)."""
+    from postalops_dashboards import figures
+
+    rows = siting_store.siting_comparison(ctx.session, ctx.tenant, ctx.date_to)
+    lscp, full = (
+        ctx.t("最少选址（LSCP，全覆盖）", "Fewest sites (LSCP, full coverage)"),
+        ctx.t("贪心（直到全覆盖）", "Greedy (until full coverage)"),
     )
+    mclp, greedy = (
+        ctx.t("最大覆盖（MCLP，K 个点）", "Most covered (MCLP, K sites)"),
+        ctx.t("贪心（K 个点）", "Greedy (K sites)"),
+    )
+    unit, scenario = ctx.t("单位", "Unit"), ctx.t("方案", "Scenario")
+    sites_rows, cov_rows = [], []
+    for r in rows:
+        name = ctx.unit_name(r["unit"])
+        for model, value in ((lscp, r["lscp_sites"]), (full, r["greedy_full_sites"])):
+            sites_rows.append({unit: name, scenario: r["scenario"], "model": model, "v": value})
+        for model, value, hh in (
+            (mclp, r["mclp_coverage"], r["mclp_households"]),
+            (greedy, r["greedy_coverage"], r["greedy_households"]),
+        ):
+            cov_rows.append(
+                {unit: name, scenario: r["scenario"], "model": model, "k": r["k"],
+                 "v": None if value is None else float(value), "households": hh,
+                 "total": r["total_households"]}
+            )  # fmt: skip
+    df_sites = pd.DataFrame(sites_rows, columns=[unit, scenario, "model", "v"])
+    df_cov = pd.DataFrame(
+        cov_rows, columns=[unit, scenario, "model", "k", "v", "households", "total"]
+    )
+    model_label = ctx.t("模型", "Model")
+    fig_sites = px.bar(
+        df_sites, x=unit, y="v", color="model", barmode="group", hover_data=[scenario],
+        labels={"v": ctx.t("选址数（个）", "Sites"), "model": model_label},
+    )  # fmt: skip
+    figures.format_values(fig_sites, "points", ctx.zh)
+    fig_cov = px.bar(
+        df_cov, x=unit, y="v", color="model", barmode="group", hover_data=[scenario, "k"],
+        labels={"v": ctx.t("K 个点覆盖的户数占比", "Households covered with K sites"),
+                "model": model_label, "k": "K"},
+    )  # fmt: skip
+    figures.format_values(fig_cov, "ratio", ctx.zh)
+    fig_cov.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    # The downloads name their columns in the viewer's language.
+    df_sites = df_sites.rename(columns={"model": model_label, "v": ctx.t("选址数", "Sites")})
+    df_cov = df_cov.rename(
+        columns={"model": model_label, "v": ctx.t("覆盖率", "Coverage"),
+                 "households": ctx.t("覆盖户数", "Households covered"),
+                 "total": ctx.t("应覆盖户数", "Households to cover")}
+    )  # fmt: skip
+    return fig_sites, df_sites, fig_cov, df_cov
 
 
 def _map(ctx: Any) -> Any:

@@ -539,3 +539,49 @@ def latest_done(session: Session, tenant: str, date_to: dt.date) -> PickupSiting
         .order_by(PickupSitingScenario.finished_at.desc(), PickupSitingScenario.id.desc())
     ).first()
 
+
+def siting_comparison(session: Session, tenant: str, date_to: dt.date) -> list[dict[str, Any]]:
+    """Per unit at or below ``tenant``, its latest scenario finished on or before ``to`` (local
+    date; the rule of the ``siting_*`` KPIs): LSCP's sites for full coverage beside the greedy's
+    until full, and MCLP's coverage with K sites beside the greedy's with the same K. Sorted by
+    unit code; units without a finished scenario are left out."""
+    latest: dict[str, int] = {}
+    for sid, unit in session.exec(
+        select(PickupSitingScenario.id, PickupSitingScenario.tenant_code)
+        .where(
+            in_scope_clause(PickupSitingScenario.tenant_code, tenant),
+            PickupSitingScenario.status == "done",
+            PickupSitingScenario.finished_at < _local_end(date_to),
+        )
+        .order_by(PickupSitingScenario.finished_at.desc(), PickupSitingScenario.id.desc())
+    ).all():
+        latest.setdefault(unit, sid)
+    if not latest:
+        return []
+    rows = session.exec(
+        select(PickupSitingScenario).where(
+            PickupSitingScenario.id.in_(list(latest.values()))  # type: ignore[attr-defined]
+        )
+    ).all()
+    out = []
+    for row in sorted(rows, key=lambda r: r.tenant_code):
+        res = row.result or {}
+        lscp, full = res.get("lscp") or {}, res.get("greedy_full") or {}
+        mclp, greedy_k = res.get("mclp") or {}, res.get("greedy") or {}
+        out.append(
+            {
+                "unit": row.tenant_code,
+                "scenario": row.name,
+                "scenario_id": row.id,
+                "k": (row.params or {}).get("k"),
+                "lscp_sites": lscp.get("site_count"),
+                "lscp_status": lscp.get("status"),
+                "greedy_full_sites": full.get("site_count"),
+                "mclp_coverage": mclp.get("coverage"),
+                "greedy_coverage": greedy_k.get("coverage"),
+                "mclp_households": mclp.get("covered_households"),
+                "greedy_households": greedy_k.get("covered_households"),
+                "total_households": mclp.get("total_households"),
+            }
+        )
+    return out
