@@ -258,10 +258,19 @@ def overnight_totals(conn: sa.Connection, device: Device, sh: Shift, day: dt.dat
     return window_totals(changes, prior, ss, se, device.rated_per_hour, counts, horizon=horizon)
 
 
-def _night_shift_rows(session: Session, device: Device, day: dt.date, shifts: list[Shift]) -> int:
+def _night_shift_rows(
+    session: Session,
+    device: Device,
+    day: dt.date,
+    shifts: list[Shift],
+    keep_from: dt.date | None = None,
+) -> int:
     """Redo the shift buckets of the night shifts that started the day before ``day`` and run
-    into it (they belong to that day, whose rollups are not otherwise touched)."""
+    into it (they belong to that day, whose rollups are not otherwise touched). Not when that
+    day is past raw-event retention (``keep_from``): its evening's events may be gone."""
     before = day - dt.timedelta(days=1)
+    if keep_from is not None and before < keep_from:
+        return 0
     night = [sh for sh in shifts if sh.overnight and sh.works_on(before)]
     if not night:
         return 0
@@ -302,9 +311,11 @@ def recompute_device_day(
     day: dt.date,
     waves: list[Wave],
     shifts: list[Shift] | None = None,
+    keep_from: dt.date | None = None,
 ) -> int:
     """Replace one device-day's rollups and stops, and the night shift of the day before that
-    runs into it; returns how many rollup rows were written."""
+    runs into it (unless that day is before ``keep_from``, the retention horizon); returns how
+    many rollup rows were written."""
     conn = session.connection()
     if shifts is None:
         shifts = station_shifts(session, device.tenant_code)
@@ -314,7 +325,7 @@ def recompute_device_day(
     conn.execute(sa.delete(t).where(t.c.device_id == device.id, t.c.day == day))
     # the core's bulk writer: COPY through a staging table on PostgreSQL, executemany on SQLite
     bulk.insert_rows(session, t, rows)
-    written = len(rows) + _night_shift_rows(session, device, day, shifts)
+    written = len(rows) + _night_shift_rows(session, device, day, shifts, keep_from)
     recompute_stops(session, device, day, inputs)
     return written
 
@@ -518,6 +529,7 @@ def recompute_dirty(
                 mark.day,
                 waves_of[device.tenant_code],
                 shifts_of[device.tenant_code],
+                keep_from,
             )
             stations.add((device.tenant_code, mark.day))
         if progress and (i % 50 == 0 or i == len(dirty)):

@@ -25,6 +25,7 @@ days ago) and the morning after (NEXT), local time:
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 from postalops import context
 from postalops.jobs import wait_for
 from postalops.testing import jobs_of, scheduler_tick, system_context
@@ -284,3 +285,32 @@ def test_the_calendar_page_shows_a_night_shift_into_the_next_day(
     client.post("/lang", data={"csrf_token": client.csrf, "lang": "en"})
     en = page_text(client.get(f"/p/sorter/calendar?{q}").get_data(as_text=True))
     assert "21:00–05:00 next day" in en
+
+
+def test_a_night_shift_past_retention_keeps_its_bucket(po_app, make_device, tel, token_for):
+    """DAY's evening events purged (retention), then a late heartbeat on NEXT: NEXT is rolled up
+    again, but DAY's night shift, past the retention horizon, keeps its 400 running minutes
+    (re-read from what is left it would show 00:10-05:00 = 290)."""
+    from postalops.testing import system_context
+    from postalops_sorter.models import Event
+    from postalops_sorter.recompute import recompute_dirty
+
+    ops = token_for("ops", JINSHUI)
+    ops.put("/api/v1/sorter/calendar/shifts", json=[NIGHT])
+    ds01, machine = make_device(JINSHUI, "DS01", rated=3600)
+    tel.post(machine, ds01, evening(tel) + morning(tel))
+    tel.rollup()
+    q = f"from={DAY.isoformat()}&to={DAY.isoformat()}"
+    assert shift_rows(ops.get(f"/api/v1/sorter/shifts/oee?{q}").get_json())[0][3] == "400.00"
+    midnight = dt.datetime(NEXT.year, NEXT.month, NEXT.day, tzinfo=SH)
+    with context.activate(system_context(po_app)) as ctx:
+        ctx.session.exec(sa.delete(Event).where(Event.at < midnight))
+        ctx.session.commit()
+    tel.post(machine, ds01, [tel.beat(65, tel.at(6, 40, day=NEXT))])
+    # retention of one day at NEXT+1 12:00: the horizon is NEXT 12:00, so NEXT is the first
+    # day kept and DAY is past it
+    now = midnight + dt.timedelta(days=1, hours=12)
+    with context.activate(system_context(po_app)) as ctx:
+        assert recompute_dirty(ctx.session, now=now, retention_days=1)["device_days"] == 1
+        ctx.session.commit()
+    assert shift_rows(ops.get(f"/api/v1/sorter/shifts/oee?{q}").get_json())[0][3] == "400.00"
