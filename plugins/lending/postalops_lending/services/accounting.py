@@ -874,6 +874,11 @@ def journal_lines(
         sign = -1 if r.amount < 0 else 1
         memo = "冲销还款" if r.kind == "reversal" else "收回贷款本息"
         debits = [("bank", r.amount * sign)]
+        if r.kind == "renewal_settlement":
+            # no cash for the carried interest: it moves to the new loan's receivable (the
+            # new loan does not accrue it again); the principal nets with its disbursement
+            memo = "无还本续贷结清（利息转入新贷款）"
+            debits = [("bank", r.principal), ("interest_receivable", r.interest + r.penalty)]
         credits = [
             ("interest_receivable", (r.interest + r.penalty) * sign),
             ("loans", r.principal * sign),
