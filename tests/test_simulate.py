@@ -60,9 +60,9 @@ EXTRA_TREE = [
 def _lending_loan(s: Any) -> None:
     """A 100,000 loan at Jinshui disbursed 61 days before DAY: two instalments due."""
     from postalops.context import Principal
+    from postalops_lending import service
     from postalops_lending.credit_line import TaxModePolicy
     from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
-    from postalops_lending.services import applications, borrowers, products
 
     def person(uid: int, *perms: str) -> Principal:
         return Principal(
@@ -75,7 +75,7 @@ def _lending_loan(s: Any) -> None:
 
     cm = person(2, "lending.view", "lending.apply", "lending.review", "lending.service")
     approver = person(3, "lending.view", "lending.approve")
-    product = products.create_product(
+    product = service.create_product(
         s,
         cm,
         code="SIM-TAX",
@@ -86,10 +86,10 @@ def _lending_loan(s: Any) -> None:
         ),
         policy=TaxModePolicy(),
     )
-    b = borrowers.register_borrower(
+    b = service.register_borrower(
         s,
         cm,
-        borrowers.BorrowerData(
+        service.BorrowerData(
             name="郑州某粮油贸易有限公司",
             credit_code="91110000600037341L",
             legal_rep_name="王建国",
@@ -103,7 +103,7 @@ def _lending_loan(s: Any) -> None:
     applied = DISBURSED - dt.timedelta(days=2)
     first = applied.year * 12 + applied.month - 1 - 13  # the 13 months before the application
     months = [
-        borrowers.TaxMonthData(
+        service.TaxMonthData(
             dt.date((first + i) // 12, (first + i) % 12 + 1, 1),
             Decimal("14433.34"),
             Decimal("150000"),
@@ -111,16 +111,16 @@ def _lending_loan(s: Any) -> None:
         )
         for i in range(13)
     ]
-    borrowers.store_tax_months(s, b, months, "import")
+    service.store_tax_months(s, b, months, "import")
     sh = dt.timezone(dt.timedelta(hours=8))
     at = dt.datetime.combine(DISBURSED - dt.timedelta(days=2), dt.time(10), sh)
-    app = applications.submit(
+    app = service.submit_application(
         s, cm, borrower_id=b.id, product_id=product.id, requested_amount=Decimal("100000.00"), at=at
     )
-    applications.review(s, cm, app.id, accept=True, at=at + dt.timedelta(hours=1))
-    applications.decide(s, approver, app.id, approve=True, at=at + dt.timedelta(hours=3))
-    applications.sign_contract(s, cm, app.id, at=at + dt.timedelta(days=2))
-    applications.disburse(s, cm, app.id, at=at + dt.timedelta(days=2))
+    service.review_application(s, cm, app.id, accept=True, at=at + dt.timedelta(hours=1))
+    service.decide_application(s, approver, app.id, approve=True, at=at + dt.timedelta(hours=3))
+    service.sign_contract(s, cm, app.id, at=at + dt.timedelta(days=2))
+    service.disburse(s, cm, app.id, at=at + dt.timedelta(days=2))
 
 
 def build_dataset(app: Any) -> None:

@@ -15,10 +15,12 @@ from postalops.api import ApiBlueprint, paginate, query_period
 from postalops.errors import ValidationError
 from postalops.fields import parse_money
 from postalops.imports import check_rows, read_upload, row_report
+from postalops.money import ZERO, parse_amount
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
+from postalops_lending import service
 from postalops_lending.accounting import PBOC_SPECIAL, AccountingTerms, ProvisionRates
 from postalops_lending.classification import Bands
 from postalops_lending.credit_line import TaxModePolicy
@@ -32,18 +34,8 @@ from postalops_lending.models import (
     Relief,
     WriteOff,
 )
-from postalops_lending.money import parse_amount
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
-from postalops_lending.services import (
-    accounting,
-    applications,
-    borrowers,
-    loans,
-    outreach,
-    products,
-    relief,
-)
-from postalops_lending.services.common import get_or_404
+from postalops_lending.service import get_or_404
 
 api = ApiBlueprint("lending_api", __name__)
 
@@ -52,7 +44,7 @@ def _amount(value: Any) -> Decimal:
     # ValueError lets pydantic name the field (e.g. "requested_amount") in the 422 details.
     # The core's money check bounds the digits to the NUMERIC(18, 2) column ("1e30").
     try:
-        return parse_money(parse_amount(value, "amount"))
+        return parse_money(parse_amount(value, "amount", minimum=ZERO, allow_zero=False))
     except ValidationError as exc:
         raise ValueError(exc.details[0]["message"]) from None
     except ArithmeticError:  # more digits than a Decimal context holds
@@ -200,7 +192,7 @@ class ProductPatch(BaseModel):
 @api.operation("/products", summary="List loan products", permission=perm.VIEW, tags=["lending"])
 def list_products():
     s, _ = _ctx()
-    return {"items": [products.product_json(p) for p in s.exec(select(Product)).all()]}
+    return {"items": [service.product_json(p) for p in s.exec(select(Product)).all()]}
 
 
 @api.operation(
@@ -222,7 +214,7 @@ def create_product(body: ProductIn):
         body.method,
         body.allow_prepayment,
     )
-    row = products.create_product(
+    row = service.create_product(
         s,
         who,
         code=body.code,
@@ -234,7 +226,7 @@ def create_product(body: ProductIn):
         accounting=body.accounting.terms(),
     )
     s.commit()
-    return products.product_json(row), 201
+    return service.product_json(row), 201
 
 
 @api.operation(
@@ -249,7 +241,7 @@ def patch_product(product_id: int, body: ProductPatch):
     s, who = _ctx()
     row = get_or_404(s, Product, product_id, "product_id")
     given = body.model_dump(exclude_none=True)
-    current = products.terms_of(row)
+    current = service.product_terms(row)
     terms = ProductTerms(
         row.code,
         body.annual_rate if body.annual_rate is not None else current.annual_rate,
@@ -258,20 +250,20 @@ def patch_product(product_id: int, body: ProductPatch):
         body.method or current.method,
         body.allow_prepayment if body.allow_prepayment is not None else current.allow_prepayment,
     )
-    products.update_product(
+    service.update_product(
         s,
         who,
         row,
         name_zh=given.get("name_zh", row.name_zh),
         name_en=given.get("name_en", row.name_en),
         terms=terms,
-        policy=body.policy.policy() if body.policy is not None else products.policy_of(row),
+        policy=body.policy.policy() if body.policy is not None else service.policy_of(row),
         active=row.active if body.active is None else body.active,
     )
     if body.accounting is not None:
-        products.set_accounting(s, who, row, body.accounting.terms())
+        service.set_accounting(s, who, row, body.accounting.terms())
     s.commit()
-    return products.product_json(row)
+    return service.product_json(row)
 
 
 # --- borrowers and tax data ----------------------------------------------------------------------
@@ -288,8 +280,8 @@ class BorrowerIn(BaseModel):
     phone: OptionalText = Field(default="", max_length=30)
 
 
-def _borrower_data(b: BorrowerIn) -> borrowers.BorrowerData:
-    return borrowers.BorrowerData(**b.model_dump())
+def _borrower_data(b: BorrowerIn) -> service.BorrowerData:
+    return service.BorrowerData(**b.model_dump())
 
 
 @api.operation(
@@ -300,7 +292,7 @@ def _borrower_data(b: BorrowerIn) -> borrowers.BorrowerData:
 )
 def list_borrowers():
     s, _ = _ctx()
-    return paginate(s, select(Borrower).order_by(Borrower.id), borrowers.public_borrower)
+    return paginate(s, select(Borrower).order_by(Borrower.id), service.public_borrower)
 
 
 @api.operation(
@@ -314,9 +306,9 @@ def list_borrowers():
 )
 def create_borrower(body: BorrowerIn):
     s, who = _ctx()
-    row = borrowers.register_borrower(s, who, _borrower_data(body))
+    row = service.register_borrower(s, who, _borrower_data(body))
     s.commit()
-    return borrowers.public_borrower(row), 201
+    return service.public_borrower(row), 201
 
 
 @api.operation(
@@ -336,16 +328,16 @@ def import_borrowers():
     s, who = _ctx()
     rows, errors = check_rows(read_upload(), BorrowerIn)
     today = clock.today()
-    checked: list[tuple[int, borrowers.BorrowerData | None, str]] = []
+    checked: list[tuple[int, service.BorrowerData | None, str]] = []
     for row_no, item in rows:
         try:
-            clean = borrowers.check_borrower(_borrower_data(item), today)
+            clean = service.check_borrower(_borrower_data(item), today)
             checked.append((row_no, clean, clean.credit_code))
         except ValidationError as exc:
             errors.extend(row_no, exc.details)
             checked.append((row_no, None, str(item.credit_code).strip().upper()))
     for row_no, raw in errors.raw_rows():  # rows of the wrong shape: check what can be read
-        found = borrowers.check_raw_borrower(raw, today)
+        found = service.check_raw_borrower(raw, today)
         errors.extend(row_no, [d for d in found if not _named(errors, row_no, d["field"])])
         checked.append((row_no, None, str(raw.get("credit_code") or "").strip().upper()))
     seen: dict[str, int] = {}
@@ -363,9 +355,9 @@ def import_borrowers():
         assert clean is not None
         row = existing.get(clean.credit_code)
         if row is None:
-            row = borrowers.register_borrower(s, who, clean, today=today)
+            row = service.register_borrower(s, who, clean, today=today)
             results.append((row_no, "created", row.id))
-        elif borrowers.update_borrower(s, who, row, clean):
+        elif service.update_borrower(s, who, row, clean):
             results.append((row_no, "updated", row.id))
         else:
             results.append((row_no, "unchanged", row.id))
@@ -387,14 +379,14 @@ class TaxMonthIn(BaseModel):
     grade: Literal["A", "B", "M", "C", "D"]
 
 
-def _tax_data(item: TaxMonthIn) -> borrowers.TaxMonthData:
+def _tax_data(item: TaxMonthIn) -> service.TaxMonthData:
     try:
         period = dt.date.fromisoformat(item.period + "-01")
     except ValueError as exc:
         raise ValidationError(
             "bad period", details=[{"field": "period", "message": str(exc)}]
         ) from exc
-    return borrowers.TaxMonthData(period, item.tax_paid, item.sales, item.grade)
+    return service.TaxMonthData(period, item.tax_paid, item.sales, item.grade)
 
 
 @api.operation(
@@ -408,7 +400,7 @@ def _tax_data(item: TaxMonthIn) -> borrowers.TaxMonthData:
 def push_tax_months(borrower_id: int, body: list[TaxMonthIn]):
     s, _ = _ctx()
     b = get_or_404(s, Borrower, borrower_id, "borrower_id")
-    counts = borrowers.store_tax_months(s, b, [_tax_data(x) for x in body], "push")
+    counts = service.store_tax_months(s, b, [_tax_data(x) for x in body], "push")
     s.commit()
     return counts
 
@@ -440,7 +432,7 @@ def import_tax_months():
         if isinstance(code, str) and code.strip() and code.strip().upper() not in by_code:
             if not _named(errors, row_no, "credit_code"):
                 errors.add(row_no, "credit_code", unknown)
-    grouped: dict[int, list[tuple[int, borrowers.TaxMonthData]]] = {}
+    grouped: dict[int, list[tuple[int, service.TaxMonthData]]] = {}
     seen: dict[tuple[str, str], int] = {}
     for row_no, item in rows:
         code = item.credit_code.strip().upper()
@@ -449,7 +441,7 @@ def import_tax_months():
             errors.add(row_no, "credit_code", unknown)
         try:
             data = _tax_data(item)
-            borrowers.check_tax_months([data])
+            service.check_tax_months([data])
         except ValidationError as exc:
             errors.extend(
                 row_no, [{"field": d["field"], "message": d["message"]} for d in exc.details]
@@ -468,7 +460,7 @@ def import_tax_months():
     by_id = {b.id: b for b in by_code.values()}
     for borrower_id, items in grouped.items():
         b = by_id[borrower_id]
-        counts = borrowers.store_tax_months(s, b, [d for _, d in items], "import")
+        counts = service.store_tax_months(s, b, [d for _, d in items], "import")
         status = "created" if counts["created"] else "updated" if counts["updated"] else "unchanged"
         results += [(row_no, status, b.credit_code) for row_no, _ in items]
     s.commit()
@@ -497,7 +489,7 @@ class ReviewIn(BaseModel):
 
 def application_json(a: Application) -> dict[str, Any]:
     out = a.model_dump(mode="json")
-    out["hours_to_disbursement"] = applications.hours_to_disbursement(a)
+    out["hours_to_disbursement"] = service.hours_to_disbursement(a)
     return out
 
 
@@ -518,7 +510,7 @@ def list_applications():
 )
 def create_application(body: ApplicationIn):
     s, who = _ctx()
-    app = applications.submit(
+    app = service.submit_application(
         s,
         who,
         borrower_id=body.borrower_id,
@@ -552,7 +544,7 @@ def get_application(application_id: int):
 )
 def review_application(application_id: int, body: ReviewIn):
     s, who = _ctx()
-    app = applications.review(s, who, application_id, accept=body.accept, note=body.note)
+    app = service.review_application(s, who, application_id, accept=body.accept, note=body.note)
     s.commit()
     return application_json(app)
 
@@ -567,7 +559,7 @@ def review_application(application_id: int, body: ReviewIn):
 )
 def decide_application(application_id: int, body: DecisionIn):
     s, who = _ctx()
-    app = applications.decide(s, who, application_id, approve=body.approve, note=body.note)
+    app = service.decide_application(s, who, application_id, approve=body.approve, note=body.note)
     s.commit()
     return application_json(app)
 
@@ -581,7 +573,7 @@ def decide_application(application_id: int, body: DecisionIn):
 )
 def contract_application(application_id: int):
     s, who = _ctx()
-    app = applications.sign_contract(s, who, application_id)
+    app = service.sign_contract(s, who, application_id)
     s.commit()
     return application_json(app)
 
@@ -596,7 +588,7 @@ def contract_application(application_id: int):
 )
 def disburse_application(application_id: int):
     s, who = _ctx()
-    loan = applications.disburse(s, who, application_id)
+    loan = service.disburse(s, who, application_id)
     s.commit()
     return loan_json(loan), 201
 
@@ -672,7 +664,7 @@ def quote_loan(loan_id: int):
     s, _ = _ctx()
     loan = get_or_404(s, Loan, loan_id, "loan_id")
     on = _date_arg(request.args.get("on"), "on") or clock.today()
-    return loans.quote(s, loan, on)
+    return service.quote(s, loan, on)
 
 
 class RepaymentIn(BaseModel):
@@ -696,7 +688,7 @@ class RepaymentIn(BaseModel):
 )
 def record_repayment(loan_id: int, body: RepaymentIn):
     s, who = _ctx()
-    rep = loans.record_repayment(s, who, loan_id, body.amount, body.paid_on, body.reference)
+    rep = service.record_repayment(s, who, loan_id, body.amount, body.paid_on, body.reference)
     s.commit()
     return rep.model_dump(mode="json"), 201
 
@@ -719,7 +711,7 @@ class ReasonIn(BaseModel):
 )
 def reverse_repayment(loan_id: int, repayment_id: int, body: ReasonIn):
     s, who = _ctx()
-    row = accounting.reverse_repayment(s, who, loan_id, repayment_id, body.reason)
+    row = service.reverse_repayment(s, who, loan_id, repayment_id, body.reason)
     s.commit()
     return row.model_dump(mode="json"), 201
 
@@ -735,7 +727,7 @@ def reverse_repayment(loan_id: int, repayment_id: int, body: ReasonIn):
 )
 def reverse_disbursement(loan_id: int, body: ReasonIn):
     s, who = _ctx()
-    event = accounting.reverse_disbursement(s, who, loan_id, body.reason)
+    event = service.reverse_disbursement(s, who, loan_id, body.reason)
     s.commit()
     return event.model_dump(mode="json"), 201
 
@@ -751,7 +743,7 @@ def reverse_disbursement(loan_id: int, body: ReasonIn):
 )
 def request_write_off(loan_id: int, body: ReasonIn):
     s, who = _ctx()
-    row = accounting.request_write_off(s, who, loan_id, body.reason)
+    row = service.request_write_off(s, who, loan_id, body.reason)
     s.commit()
     return row.model_dump(mode="json"), 201
 
@@ -776,7 +768,7 @@ def list_write_offs():
 )
 def decide_write_off(write_off_id: int, body: DecisionIn):
     s, who = _ctx()
-    row = accounting.decide_write_off(s, who, write_off_id, approve=body.approve, note=body.note)
+    row = service.decide_write_off(s, who, write_off_id, approve=body.approve, note=body.note)
     s.commit()
     return row.model_dump(mode="json")
 
@@ -798,9 +790,7 @@ class RecoveryIn(BaseModel):
 )
 def record_recovery(loan_id: int, body: RecoveryIn):
     s, who = _ctx()
-    event = accounting.record_recovery(
-        s, who, loan_id, body.amount, body.recovered_on, body.reference
-    )
+    event = service.record_recovery(s, who, loan_id, body.amount, body.recovered_on, body.reference)
     s.commit()
     return event.model_dump(mode="json"), 201
 
@@ -847,7 +837,7 @@ class ReliefIn(BaseModel):
 def request_relief(loan_id: int, body: ReliefIn):
     s, who = _ctx()
     payload = body.model_dump(exclude_none=True)
-    row = relief.request_relief(s, who, loan_id, payload)
+    row = service.request_relief(s, who, loan_id, payload)
     s.commit()
     return row.model_dump(mode="json"), 201
 
@@ -870,7 +860,7 @@ def list_reliefs():
 )
 def decide_relief(relief_id: int, body: DecisionIn):
     s, who = _ctx()
-    row = relief.decide_relief(s, who, relief_id, approve=body.approve, note=body.note)
+    row = service.decide_relief(s, who, relief_id, approve=body.approve, note=body.note)
     s.commit()
     return row.model_dump(mode="json")
 
@@ -916,7 +906,7 @@ def phone_back():
 
     s, _ = _ctx()
     on = _date_arg(request.args.get("on"), "on") or clock.today()
-    return {"on": on, "items": outreach.phone_back_list(s, on, manager=request.args.get("manager"))}
+    return {"on": on, "items": service.phone_back_list(s, on, manager=request.args.get("manager"))}
 
 
 class CallIn(BaseModel):
@@ -938,7 +928,7 @@ class CallIn(BaseModel):
 )
 def record_call(body: CallIn):
     s, who = _ctx()
-    row = outreach.record_call(
+    row = service.record_call(
         s,
         who,
         borrower_id=body.borrower_id,
@@ -975,7 +965,7 @@ def time_to_disbursement():
             "loan_id": a.loan_id,
             "submitted_at": a.submitted_at,
             "disbursed_at": a.disbursed_at,
-            "hours": applications.hours_to_disbursement(a),
+            "hours": service.hours_to_disbursement(a),
         }
         for a in rows
     ]

@@ -26,22 +26,13 @@ from postalops.context import Principal
 from postalops.models import User
 from sqlmodel import Session, select
 
+from postalops_lending import service
 from postalops_lending.accounting import AccountingTerms
 from postalops_lending.credit_line import TaxModePolicy
 from postalops_lending.models import Instalment, Loan, Product, Repayment
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
 from postalops_lending.schedule import add_months
-from postalops_lending.services import (
-    accounting,
-    applications,
-    borrowers,
-    close_of_business,
-    loans,
-    outreach,
-    products,
-    relief,
-)
-from postalops_lending.services.borrowers import BorrowerData, TaxMonthData
+from postalops_lending.service import BorrowerData, TaxMonthData
 
 UNIT = "cn.xinjiang.ili"
 BRANCH = "cn.xinjiang.ili.yining"
@@ -282,7 +273,7 @@ def build(
     ):
         return {"skipped": "already built"}
     maker, checker = _actors(session)
-    bullet = products.create_product(
+    bullet = service.create_product(
         session,
         maker,
         code=PRODUCT_BULLET,
@@ -298,7 +289,7 @@ def build(
         policy=TaxModePolicy(),
         tenant_code=unit,
     )
-    equal = products.create_product(
+    equal = service.create_product(
         session,
         maker,
         code=PRODUCT_EQUAL,
@@ -325,7 +316,7 @@ def build(
     progress(0, 4, "borrowers")
     people: dict[str, int] = {}
     for n, plan in enumerate(stories):
-        b = borrowers.register_borrower(
+        b = service.register_borrower(
             session,
             maker,
             BorrowerData(
@@ -348,13 +339,13 @@ def build(
             if plan.sales_drop_from and m.year == YEAR and m.month >= plan.sales_drop_from:
                 sales = (sales * Decimal("0.45")).quantize(Decimal("0.01"))
             months.append(TaxMonthData(m, plan.monthly_tax, sales, plan.grade))
-        borrowers.store_tax_months(session, b, months, "demo")
+        service.store_tax_months(session, b, months, "demo")
     session.flush()
 
     progress(1, 4, "applications")
     loan_of: dict[str, int] = {}
     for plan in stories:
-        app = applications.submit(
+        app = service.submit_application(
             session,
             maker,
             borrower_id=people[plan.key],
@@ -366,10 +357,10 @@ def build(
         if app.status != "prechecked":
             continue
         step = [plan.submit_at + dt.timedelta(hours=h) for h in plan.hours]
-        applications.review(session, maker, app.id, accept=True, at=step[0])
-        applications.decide(session, checker, app.id, approve=True, at=step[1])
-        applications.sign_contract(session, maker, app.id, at=step[2])
-        loan = applications.disburse(session, maker, app.id, at=step[3])
+        service.review_application(session, maker, app.id, accept=True, at=step[0])
+        service.decide_application(session, checker, app.id, approve=True, at=step[1])
+        service.sign_contract(session, maker, app.id, at=step[2])
+        loan = service.disburse(session, maker, app.id, at=step[3])
         loan_of[plan.key] = loan.id
     session.flush()
 
@@ -390,14 +381,14 @@ def build(
         for loan_id, kind in relief_days.get(day, []):
             _relief(session, maker, checker, loan_id, kind, day, people, by_loan)
         if day in month_ends:
-            close_of_business.run(session, UNIT, day)
+            service.close_of_business(session, UNIT, day)
         day += dt.timedelta(days=1)
     session.flush()
 
     progress(3, 4, "phone-back calls")
-    listed = outreach.phone_back_list(session, dt.date(YEAR, 11, 15))
+    listed = service.phone_back_list(session, dt.date(YEAR, 11, 15))
     for i, row in enumerate(listed):
-        outreach.record_call(
+        service.record_call(
             session,
             maker,
             borrower_id=row["borrower_id"],
@@ -423,15 +414,17 @@ def _mistaken_repayment(
     ref = f"demo:mistake:{loan_id}"
     if day == MISTAKE_DAY:
         loan = session.get(Loan, loan_id)
-        due = loans.quote(session, loan, day)["amount_due"]
+        due = service.quote(session, loan, day)["amount_due"]
         if due > 0:
-            loans.record_repayment(session, maker, loan_id, min(due, Decimal("1000.00")), day, ref)
+            service.record_repayment(
+                session, maker, loan_id, min(due, Decimal("1000.00")), day, ref
+            )
         return
     wrong = session.exec(
         select(Repayment).where(Repayment.loan_id == loan_id, Repayment.reference == ref)
     ).first()
     if wrong is not None:
-        accounting.reverse_repayment(
+        service.reverse_repayment(
             session, checker, loan_id, wrong.id, "误将他人还款记入本笔贷款", on=day
         )
 
@@ -455,9 +448,9 @@ def _pay_due(session: Session, maker: Principal, by_loan: dict[int, Plan], day: 
         if plan is not None and plan.behaviour.startswith("stops:"):
             if day.month >= int(plan.behaviour.split(":")[1]):
                 continue
-        amount = loans.quote(session, loan, day)["amount_due"]
+        amount = service.quote(session, loan, day)["amount_due"]
         if amount > 0:
-            loans.record_repayment(
+            service.record_repayment(
                 session, maker, loan_id, amount, day, f"demo:{loan_id}:{day.isoformat()}"
             )
 
@@ -482,8 +475,8 @@ def _relief(
     else:
         params["term_months"] = 12 if kind == "renewal" else 24
     at = dt.datetime.combine(day, dt.time(10, 0), SHANGHAI)
-    row = relief.request_relief(session, maker, loan_id, params, at=at)
-    done = relief.decide_relief(
+    row = service.request_relief(session, maker, loan_id, params, at=at)
+    done = service.decide_relief(
         session, checker, row.id, approve=True, at=at + dt.timedelta(hours=3)
     )
     if done.new_loan_id:

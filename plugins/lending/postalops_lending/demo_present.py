@@ -44,6 +44,7 @@ from sqlmodel import Session, select
 
 from . import demo as article
 from . import permissions as p
+from . import service
 from .credit_line import TaxModePolicy
 from .models import (
     Application,
@@ -56,8 +57,7 @@ from .models import (
 )
 from .product import DayCount, ProductTerms, RepaymentMethod
 from .schedule import add_months
-from .services import accounting, applications, borrowers, close_of_business, loans, products
-from .services.borrowers import BorrowerData, TaxMonthData
+from .service import BorrowerData, TaxMonthData
 
 SHANGHAI = article.SHANGHAI
 ARTICLE_END = dt.date(2022, 12, 31)
@@ -159,7 +159,7 @@ def _products(session: Session, maker: Principal, unit: str) -> list[Product]:
         ),
     ):
         made.append(
-            products.create_product(
+            service.create_product(
                 session,
                 maker,
                 code=f"{code}-{unit.split('.')[-1].upper()}"[:40],
@@ -258,7 +258,7 @@ def _one(
             + birth.strftime("%Y%m%d")
             + f"{rng.randrange(0, 999):03d}"
         )
-        borrower = borrowers.register_borrower(
+        borrower = service.register_borrower(
             session,
             maker,
             BorrowerData(
@@ -277,7 +277,7 @@ def _one(
         )
         grade = "A" if rng.random() < 0.7 else "B"
         first = add_months(day.replace(day=1), -24)
-        borrowers.store_tax_months(
+        service.store_tax_months(
             session,
             borrower,
             [
@@ -286,7 +286,7 @@ def _one(
             ],
             "demo",
         )
-        app = applications.submit(
+        app = service.submit_application(
             session,
             maker,
             borrower_id=borrower.id,
@@ -312,15 +312,15 @@ def _one(
             continue
         at = _at(when, at_hours)
         if action == "review":
-            applications.review(session, maker, app.id, accept=True, at=at)
+            service.review_application(session, maker, app.id, accept=True, at=at)
         elif action in ("approve", "reject"):
-            applications.decide(
+            service.decide_application(
                 session, checker, app.id, approve=action == "approve", at=at, note="demo"
             )
         elif action == "contract":
-            applications.sign_contract(session, maker, app.id, at=at)
+            service.sign_contract(session, maker, app.id, at=at)
         else:
-            applications.disburse(session, maker, app.id, at=at)
+            service.disburse(session, maker, app.id, at=at)
         session.flush()
     return made
 
@@ -358,10 +358,10 @@ def _repay(session: Session, maker: Principal, unit: str, today: dt.date) -> int
         day = due_date + dt.timedelta(days=lag if fate == "late" else 0)
         if fate == "stops" or day >= today:
             continue
-        quote = loans.quote(session, loan, day)
+        quote = service.quote(session, loan, day)
         amount = quote["payoff"] if fate == "prepays" else quote["amount_due"]
         if amount > 0:
-            loans.record_repayment(
+            service.record_repayment(
                 session, maker, loan_id, amount, day, f"demo:{loan_id}:{day.isoformat()}"
             )
             paid += 1
@@ -379,7 +379,7 @@ def _close_months(session: Session, unit: str, today: dt.date) -> None:
             )
         ).first()
         if closed is None:
-            close_of_business.run(session, unit, day)
+            service.close_of_business(session, unit, day)
 
 
 def _write_off_story(
@@ -408,10 +408,10 @@ def _write_off_story(
         ).first()
         if loan is None or closed is None:
             return
-        row = accounting.request_write_off(
+        row = service.request_write_off(
             session, maker, loan.id, "逾期超过一年，企业已停业，经诉讼无财产可供执行"
         )
-        done = accounting.decide_write_off(
+        done = service.decide_write_off(
             session, checker, row.id, approve=True, note="同意核销", on=closed
         )
     loan = session.get(Loan, done.loan_id)
@@ -420,7 +420,7 @@ def _write_off_story(
     on = min(loan.closed_on + dt.timedelta(days=14), today - dt.timedelta(days=1))
     amount = (loan.written_off / 10 / 100).quantize(Decimal("1")) * 100
     if on >= loan.closed_on and amount > 0:
-        accounting.record_recovery(session, maker, loan.id, amount, on, f"demo:recovery:{loan.id}")
+        service.record_recovery(session, maker, loan.id, amount, on, f"demo:recovery:{loan.id}")
 
 
 def _reversal_story(
@@ -453,7 +453,7 @@ def _reversal_story(
     product = next((x for x in prods if x.code.startswith(article.PRODUCT_BULLET)), None)
     if day <= ARTICLE_END or undo >= today or product is None:
         return
-    borrower = borrowers.register_borrower(
+    borrower = service.register_borrower(
         session,
         maker,
         BorrowerData(
@@ -471,7 +471,7 @@ def _reversal_story(
     )
     # 6,000.00 of tax a month: 12 x 6,000 x 5 = 360,000 line, above the 300,000 asked
     first = add_months(day.replace(day=1), -24)
-    borrowers.store_tax_months(
+    service.store_tax_months(
         session,
         borrower,
         [
@@ -480,7 +480,7 @@ def _reversal_story(
         ],
         "demo",
     )
-    app = applications.submit(
+    app = service.submit_application(
         session,
         maker,
         borrower_id=borrower.id,
@@ -488,11 +488,11 @@ def _reversal_story(
         requested_amount=Decimal("300000.00"),
         at=_at(day, 9.5),
     )
-    applications.review(session, maker, app.id, accept=True, at=_at(day, 10))
-    applications.decide(session, checker, app.id, approve=True, at=_at(day, 11), note="demo")
-    applications.sign_contract(session, maker, app.id, at=_at(day, 14))
-    loan = applications.disburse(session, maker, app.id, at=_at(day, 15))
-    accounting.reverse_disbursement(
+    service.review_application(session, maker, app.id, accept=True, at=_at(day, 10))
+    service.decide_application(session, checker, app.id, approve=True, at=_at(day, 11), note="demo")
+    service.sign_contract(session, maker, app.id, at=_at(day, 14))
+    loan = service.disburse(session, maker, app.id, at=_at(day, 15))
+    service.reverse_disbursement(
         session, checker, loan.id, "放款录入错误：该笔贷款不应发放，按冲销交易冲回", on=undo
     )
     session.flush()
@@ -511,7 +511,7 @@ def _extend_tax(session: Session, today: dt.date) -> None:
             continue
         borrower = session.get(Borrower, borrower_id)
         first = max(add_months(row.period, 1), add_months(last, -23))
-        borrowers.store_tax_months(
+        service.store_tax_months(
             session,
             borrower,
             [

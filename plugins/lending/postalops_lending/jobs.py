@@ -8,8 +8,8 @@ from typing import Any
 from postalops import clock
 from postalops.jobs import JobContext, job
 
+from postalops_lending import service
 from postalops_lending.classification import Bands
-from postalops_lending.services import close_of_business as cob
 
 
 @job(
@@ -30,7 +30,9 @@ def close_of_business(
     """
     day = dt.date.fromisoformat(as_of) if as_of else clock.today()
     ctx.progress(0, 1, f"close of business {day}")
-    result = cob.run(ctx.session, ctx.tenant, day, Bands(*bands) if bands else Bands())
+    result = service.close_of_business(
+        ctx.session, ctx.tenant, day, Bands(*bands) if bands else Bands()
+    )
     ctx.session.commit()
     ctx.progress(1, 1, f"{result['loans']} loans classified")
     return result

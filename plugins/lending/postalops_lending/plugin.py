@@ -22,6 +22,7 @@ def postalops_plugin_info():
         name_zh="小微E贷",
         name_en="Micro-business loans",
         version=__version__,
+        demo_weight=0.5,  # relative cost of its demo build (postalops demo --jobs)
         description="Tax-based micro-business loans, one-day approval, schedules and relief",
     )
 
@@ -122,7 +123,7 @@ def postalops_journal_entries(session, tenant, date_from, date_to):
     """Balanced vouchers of the loan book: disbursements (with the fee), repayments and their
     reversals, daily accruals, provision changes, write-offs, recoveries, disbursement
     reversals (README, "Loan accounting")."""
-    from postalops_lending.services.accounting import journal_lines
+    from postalops_lending.service import journal_lines
 
     return journal_lines(session, tenant, date_from, date_to)
 

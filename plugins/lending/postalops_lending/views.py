@@ -21,10 +21,11 @@ from postalops import clock, context, formatting, ui
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError
 from postalops.listing import Column, Listing, ListPage
+from postalops.money import ZERO, parse_amount
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
-from postalops_lending import views_accounting
+from postalops_lending import service, views_accounting
 from postalops_lending.application_flow import Status as AppStatus
 from postalops_lending.classification import Category
 from postalops_lending.identity import mask_id_number
@@ -39,11 +40,9 @@ from postalops_lending.models import (
     Relief,
     Repayment,
 )
-from postalops_lending.money import parse_amount
 from postalops_lending.outreach import CallOutcome, Reason
 from postalops_lending.relief import ReliefKind
-from postalops_lending.services import applications, borrowers, loans, outreach, relief
-from postalops_lending.services.common import get_or_404
+from postalops_lending.service import get_or_404
 
 bp = Blueprint("lending", __name__, url_prefix="/p/lending", template_folder="templates")
 
@@ -169,10 +168,10 @@ def borrower_list() -> Any:
             errors["established_on"] = _("Enter a date, e.g. 2015-06-18.")
             established = clock.today()
         try:
-            row = borrowers.register_borrower(
+            row = service.register_borrower(
                 s,
                 who,
-                borrowers.BorrowerData(
+                service.BorrowerData(
                     **{k: form[k] for k in BORROWER_FIELDS if k != "established_on"},
                     established_on=established,
                 ),
@@ -350,12 +349,17 @@ def application_list() -> Any:
         if product_id is None:
             errors["product_id"] = _("Choose a product offered in your units.")
         try:
-            amount = parse_amount(form["requested_amount"].replace(",", ""), "requested_amount")
+            amount = parse_amount(
+                form["requested_amount"].replace(",", ""),
+                "requested_amount",
+                minimum=ZERO,
+                allow_zero=False,
+            )
         except PostalOpsError as exc:
             errors.update(_application_errors(exc))
         if not errors:
             try:
-                app = applications.submit(
+                app = service.submit_application(
                     s,
                     who,
                     borrower_id=borrower_id,
@@ -401,8 +405,7 @@ def _eligibility(s: Any, people: Sequence[Borrower], product: Product | None) ->
     """Per borrower, today's pre-check against ``product``'s policy, in words: eligible with
     the credit line, or the rules that fail (so the officer picks an eligible borrower)."""
     from postalops_lending.credit_line import pre_check
-    from postalops_lending.services.borrowers import months_in_business, tax_record
-    from postalops_lending.services.products import policy_of
+    from postalops_lending.service import months_in_business, policy_of, tax_record
 
     out: dict[int, dict] = {}
     if product is None:
@@ -498,22 +501,22 @@ def _steps(s: Any, app: Application, note: str) -> dict[str, tuple[str, Callable
     return {
         "review": (
             perm.REVIEW,
-            lambda w: applications.review(s, w, app_id, accept=True, note=note),
+            lambda w: service.review_application(s, w, app_id, accept=True, note=note),
         ),
         "review_reject": (
             perm.REVIEW,
-            lambda w: applications.review(s, w, app_id, accept=False, note=note),
+            lambda w: service.review_application(s, w, app_id, accept=False, note=note),
         ),
         "approve": (
             perm.APPROVE,
-            lambda w: applications.decide(s, w, app_id, approve=True, note=note),
+            lambda w: service.decide_application(s, w, app_id, approve=True, note=note),
         ),
         "reject": (
             perm.APPROVE,
-            lambda w: applications.decide(s, w, app_id, approve=False, note=note),
+            lambda w: service.decide_application(s, w, app_id, approve=False, note=note),
         ),
-        "contract": (perm.APPLY, lambda w: applications.sign_contract(s, w, app_id)),
-        "disburse": (perm.SERVICE, lambda w: applications.disburse(s, w, app_id)),
+        "contract": (perm.APPLY, lambda w: service.sign_contract(s, w, app_id)),
+        "disburse": (perm.SERVICE, lambda w: service.disburse(s, w, app_id)),
     }
 
 
@@ -604,7 +607,7 @@ def application_detail(app_id: int) -> Any:
         app=app,
         borrower=borrower,
         product=product,
-        hours=applications.hours_to_disbursement(app),
+        hours=service.hours_to_disbursement(app),
         confirm={k: _confirm_text(k, app, borrower) for k in STEPS},
         step_label=_step_label,
     )
@@ -848,7 +851,9 @@ def loan_detail(loan_id: int) -> Any:
             repay = {k: (f.get(k) or "").strip() for k in REPAYMENT_FIELDS}
             amount = paid_on = None
             try:
-                amount = parse_amount(repay["amount"].replace(",", ""), "amount")
+                amount = parse_amount(
+                    repay["amount"].replace(",", ""), "amount", minimum=ZERO, allow_zero=False
+                )
             except PostalOpsError:
                 errors["amount"] = _("Enter an amount in yuan above zero, at most two decimals.")
             try:
@@ -859,7 +864,7 @@ def loan_detail(loan_id: int) -> Any:
                 errors["reference"] = _("Required.")
             if not errors:
                 try:
-                    row = loans.record_repayment(
+                    row = service.record_repayment(
                         s, who, loan_id, amount, paid_on, repay["reference"]
                     )
                     s.commit()
@@ -884,7 +889,7 @@ def loan_detail(loan_id: int) -> Any:
             payload = _relief_payload(ask, errors)
             if not errors:
                 try:
-                    relief.request_relief(s, who, loan_id, payload)
+                    service.request_relief(s, who, loan_id, payload)
                     s.commit()
                 except PostalOpsError as exc:
                     s.rollback()
@@ -926,7 +931,7 @@ def loan_detail(loan_id: int) -> Any:
         borrower=s.get(Borrower, loan.borrower_id),
         product=s.get(Product, loan.product_id),
         versions=versions,
-        quote=loans.quote(s, loan, today) if loan.status == "active" else {},
+        quote=service.quote(s, loan, today) if loan.status == "active" else {},
         repayments=ListPage(
             s.exec(
                 select(Repayment)
@@ -1071,7 +1076,7 @@ def relief_list() -> Any:
         if page is not None:
             return page
         try:
-            relief.decide_relief(s, who, rid, approve=approve, note=request.form.get("note", ""))
+            service.decide_relief(s, who, rid, approve=approve, note=request.form.get("note", ""))
             s.commit()
         except PostalOpsError as exc:
             s.rollback()
@@ -1230,7 +1235,7 @@ def outreach_list() -> Any:
         who = check_permission(perm.RELIEF)
         failed = {k: (request.form.get(k) or "").strip() for k in CALL_FIELDS}
         try:
-            outreach.record_call(
+            service.record_call(
                 s,
                 who,
                 borrower_id=_id(failed["borrower_id"]) or 0,
@@ -1253,7 +1258,7 @@ def outreach_list() -> Any:
             return redirect(url_for("lending.outreach_list", **request.args))
     manager = request.args.get("manager", "").strip()
     reason = request.args.get("reason", "").strip()
-    rows = outreach.phone_back_list(s, on, manager=manager or None)
+    rows = service.phone_back_list(s, on, manager=manager or None)
     if reason in {r.value for r in Reason}:
         rows = [r for r in rows if reason in r["reasons"]]
     else:

@@ -14,12 +14,12 @@ from flask_babel import gettext as _
 from postalops import clock, formatting, ui
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError
+from postalops.money import ZERO, parse_amount
 from sqlmodel import Session, select
 
 from postalops_lending import permissions as perm
+from postalops_lending import service
 from postalops_lending.models import Loan, LoanEvent, Repayment, WriteOff
-from postalops_lending.money import parse_amount
-from postalops_lending.services import accounting
 
 FORMS = (
     "write_off",
@@ -65,7 +65,7 @@ def handle(s: Session, loan: Loan, which: str, form: Any) -> tuple[dict[str, str
             return {}, page
         return _run(
             s,
-            lambda: accounting.request_write_off(s, who, loan.id, reason),
+            lambda: service.request_write_off(s, who, loan.id, reason),
             "wo_reason",
             _("Write-off requested; it awaits approval by another user."),
         )
@@ -81,7 +81,7 @@ def handle(s: Session, loan: Loan, which: str, form: Any) -> tuple[dict[str, str
             return {}, page
         return _run(
             s,
-            lambda: accounting.decide_write_off(s, who, wid, approve=approve, note=reason),
+            lambda: service.decide_write_off(s, who, wid, approve=approve, note=reason),
             "wo_decision",
             _("Write-off approved: the loan is written off against its provision.")
             if approve
@@ -92,7 +92,12 @@ def handle(s: Session, loan: Loan, which: str, form: Any) -> tuple[dict[str, str
         errors: dict[str, str] = {}
         amount = on = None
         try:
-            amount = parse_amount((form.get("amount") or "").replace(",", ""), "amount")
+            amount = parse_amount(
+                (form.get("amount") or "").replace(",", ""),
+                "amount",
+                minimum=ZERO,
+                allow_zero=False,
+            )
         except PostalOpsError:
             errors["rec_amount"] = _("Enter an amount in yuan above zero, at most two decimals.")
         try:
@@ -106,7 +111,7 @@ def handle(s: Session, loan: Loan, which: str, form: Any) -> tuple[dict[str, str
             return errors, None
         field = {"amount": "rec_amount", "recovered_on": "rec_on", "reference": "rec_reference"}
         try:
-            accounting.record_recovery(s, who, loan.id, amount, on, ref)
+            service.record_recovery(s, who, loan.id, amount, on, ref)
             s.commit()
         except PostalOpsError as exc:
             s.rollback()
@@ -128,7 +133,7 @@ def handle(s: Session, loan: Loan, which: str, form: Any) -> tuple[dict[str, str
             return {}, page
         return _run(
             s,
-            lambda: accounting.reverse_repayment(s, who, loan.id, rid, reason),
+            lambda: service.reverse_repayment(s, who, loan.id, rid, reason),
             "rv_reason",
             _("Repayment reversed by a compensating entry; the schedule was recomputed."),
         )
@@ -139,7 +144,7 @@ def handle(s: Session, loan: Loan, which: str, form: Any) -> tuple[dict[str, str
         return {}, page
     return _run(
         s,
-        lambda: accounting.reverse_disbursement(s, who, loan.id, reason),
+        lambda: service.reverse_disbursement(s, who, loan.id, reason),
         "rd_reason",
         _("Disbursement reversed by a compensating entry."),
     )
@@ -195,8 +200,8 @@ def page_context(s: Session, loan: Loan) -> dict[str, Any]:
     ).all()
     reversed_ids = {int(r.reference.split(":", 1)[1]) for r in reps if r.kind == "reversal"}
     standing = [r for r in reps if r.kind == "repayment" and r.id not in reversed_ids]
-    interest, penalty = accounting.interest_receivable(s, loan)
-    terms = accounting.loan_terms(s, loan)
+    interest, penalty = service.interest_receivable(s, loan)
+    terms = service.loan_terms(s, loan)
     return {
         "events": events[:100],
         "events_total": len(events),

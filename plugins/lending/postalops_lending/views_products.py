@@ -22,12 +22,12 @@ from postalops.listing import Column, Listing
 from sqlmodel import select
 
 from postalops_lending import permissions as perm
+from postalops_lending import service
 from postalops_lending.accounting import PBOC_GENERAL, PBOC_SPECIAL, AccountingTerms, ProvisionRates
 from postalops_lending.credit_line import TaxModePolicy
 from postalops_lending.models import Product
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
-from postalops_lending.services import products
-from postalops_lending.services.common import get_or_404
+from postalops_lending.service import get_or_404
 from postalops_lending.views import bp
 
 GRADES = ("A", "B", "M")  # the tax grades a policy lends to (C and D are always declined)
@@ -87,7 +87,7 @@ PRODUCTS = Listing(
             "单户最高额度",
             "Line cap",
             kind="money",
-            value=lambda p: products.policy_of(p).cap,
+            value=lambda p: service.policy_of(p).cap,
             export=True,
         ),
         Column("allow_prepayment", "可提前还款", "Prepayment", kind="status", domain="bool"),
@@ -121,7 +121,7 @@ def product_list() -> Any:
 
 def _values(p: Product | None) -> dict[str, Any]:
     """The form's fields for ``p`` (a new product: the demo tax-mode defaults)."""
-    policy = products.policy_of(p) if p is not None else TaxModePolicy()
+    policy = service.policy_of(p) if p is not None else TaxModePolicy()
     books = AccountingTerms.from_json(p.accounting if p is not None else None)
     out: dict[str, Any] = {
         "code": p.code if p else "",
@@ -294,7 +294,7 @@ def _read(form: Mapping[str, str], code: str) -> tuple[dict[str, Any], dict[str,
     _read_accounting(form, got, errors)
 
     amounts = {}
-    for name in products.POLICY_FIELDS:
+    for name in service.POLICY_FIELDS:
         value = _decimal(form, name, errors)
         if value is not None:
             if value <= 0 or value != value.quantize(Decimal("0.01")):
@@ -431,7 +431,7 @@ def product_new() -> Any:
     s = context.session()
     if not errors:
         try:
-            row = products.create_product(
+            row = service.create_product(
                 s,
                 who,
                 code=code,
@@ -465,7 +465,7 @@ def product_edit(product_id: int) -> Any:
     got, errors = _read(f, row.code)
     if not errors:
         try:
-            changed = products.update_product(
+            changed = service.update_product(
                 s,
                 who,
                 row,
@@ -475,7 +475,7 @@ def product_edit(product_id: int) -> Any:
                 policy=got["policy"],
                 active=got["active"],
             )
-            if products.set_accounting(s, who, row, AccountingTerms(**got["accounting"])):
+            if service.set_accounting(s, who, row, AccountingTerms(**got["accounting"])):
                 changed = [*changed, "accounting"]
             s.commit()
         except PostalOpsError as exc:

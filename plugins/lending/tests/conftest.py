@@ -10,9 +10,9 @@ from postalops import clock
 from postalops.context import Principal
 from postalops.tenancy import Scope
 from postalops.testing import build_tree
+from postalops_lending import service
 from postalops_lending.credit_line import TaxModePolicy
 from postalops_lending.product import DayCount, ProductTerms, RepaymentMethod
-from postalops_lending.services import applications, borrowers, products
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 YINING = "cn.xinjiang.ili.yining"
@@ -81,7 +81,7 @@ def tax_months(monthly: str, start=dt.date(2021, 4, 1), n=13, grade="A", sales="
     out = []
     y, m = start.year, start.month
     for _ in range(n):
-        out.append(borrowers.TaxMonthData(dt.date(y, m, 1), D(monthly), D(sales), grade))
+        out.append(service.TaxMonthData(dt.date(y, m, 1), D(monthly), D(sales), grade))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out
 
@@ -90,7 +90,7 @@ def tax_months(monthly: str, start=dt.date(2021, 4, 1), n=13, grade="A", sales="
 def oil_seed(scoped, staff):
     """The article's oil-seed trader in Yining with a 12-month interest-only product."""
     s = scoped(YINING)
-    product = products.create_product(
+    product = service.create_product(
         s,
         staff["cm"],
         code="XWED-TAX",
@@ -101,10 +101,10 @@ def oil_seed(scoped, staff):
         ),
         policy=TaxModePolicy(),
     )
-    b = borrowers.register_borrower(
+    b = service.register_borrower(
         s,
         staff["cm"],
-        borrowers.BorrowerData(
+        service.BorrowerData(
             name="伊犁某油料贸易有限公司",
             credit_code="91110000600037341L",
             legal_rep_name="阿力木",
@@ -116,7 +116,7 @@ def oil_seed(scoped, staff):
         today=dt.date(2022, 5, 9),
     )
     # 12 x 14,433.34 = 173,200.08 -> x5 = 866,000.40 -> line 866,000
-    borrowers.store_tax_months(s, b, tax_months("14433.34"), "import")
+    service.store_tax_months(s, b, tax_months("14433.34"), "import")
     s.commit()
     return {"session": s, "product": product, "borrower": b}
 
@@ -196,7 +196,7 @@ def at(y, m, d, h=10):
 def loan(oil_seed, staff):
     """866,000 at 4.35 % ACT/360, interest monthly, principal at maturity, from 10 May 2022."""
     s, product, b = oil_seed["session"], oil_seed["product"], oil_seed["borrower"]
-    app = applications.submit(
+    app = service.submit_application(
         s,
         staff["cm"],
         borrower_id=b.id,
@@ -204,10 +204,10 @@ def loan(oil_seed, staff):
         requested_amount=D("866000.00"),
         at=at(2022, 5, 9),
     )
-    applications.review(s, staff["cm"], app.id, accept=True, at=at(2022, 5, 9, 11))
-    applications.decide(s, staff["approver"], app.id, approve=True, at=at(2022, 5, 9, 14))
-    applications.sign_contract(s, staff["cm"], app.id, at=at(2022, 5, 10, 9))
-    row = applications.disburse(s, staff["cm"], app.id, at=at(2022, 5, 10, 9))
+    service.review_application(s, staff["cm"], app.id, accept=True, at=at(2022, 5, 9, 11))
+    service.decide_application(s, staff["approver"], app.id, approve=True, at=at(2022, 5, 9, 14))
+    service.sign_contract(s, staff["cm"], app.id, at=at(2022, 5, 10, 9))
+    row = service.disburse(s, staff["cm"], app.id, at=at(2022, 5, 10, 9))
     s.commit()
     return row
 

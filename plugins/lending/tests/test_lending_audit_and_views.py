@@ -10,8 +10,7 @@ from postalops import clock
 from postalops.models import AuditRecord, OrgUnit
 from postalops_dashboards import ViewContext
 from postalops_dashboards.figures import figures_of, has_data, raw_titles
-from postalops_lending import dashboards, demo
-from postalops_lending.services import applications, relief
+from postalops_lending import dashboards, demo, service
 from sqlmodel import select
 
 from .conftest import BASE, SHANGHAI, YINING
@@ -28,7 +27,7 @@ def actions(s, target_type):
 def test_rejections_are_decisions_and_are_audited(oil_seed, staff, loan):
     s, product, b = oil_seed["session"], oil_seed["product"], oil_seed["borrower"]
     at = dt.datetime(2022, 5, 20, 10, tzinfo=SHANGHAI)
-    first = applications.submit(
+    first = service.submit_application(
         s,
         staff["cm"],
         borrower_id=b.id,
@@ -36,8 +35,8 @@ def test_rejections_are_decisions_and_are_audited(oil_seed, staff, loan):
         requested_amount=D("50000.00"),
         at=at,
     )
-    applications.review(s, staff["cm"], first.id, accept=False, note="资料不全", at=at)
-    second = applications.submit(
+    service.review_application(s, staff["cm"], first.id, accept=False, note="资料不全", at=at)
+    second = service.submit_application(
         s,
         staff["cm"],
         borrower_id=b.id,
@@ -45,15 +44,17 @@ def test_rejections_are_decisions_and_are_audited(oil_seed, staff, loan):
         requested_amount=D("60000.00"),
         at=at,
     )
-    applications.review(s, staff["cm"], second.id, accept=True, at=at)
-    applications.decide(s, staff["approver"], second.id, approve=False, note="负债偏高", at=at)
-    req = relief.request_relief(
+    service.review_application(s, staff["cm"], second.id, accept=True, at=at)
+    service.decide_application(
+        s, staff["approver"], second.id, approve=False, note="负债偏高", at=at
+    )
+    req = service.request_relief(
         s,
         staff["cm"],
         loan.id,
         {"kind": "extension", "relief_date": "2022-05-25", "extension_months": 2},
     )
-    relief.decide_relief(s, staff["approver"], req.id, approve=False, note="不符合")
+    service.decide_relief(s, staff["approver"], req.id, approve=False, note="不符合")
     s.commit()
     assert "lending.application.reject" in actions(s, "lending_application")
     rows = s.exec(

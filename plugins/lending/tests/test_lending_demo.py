@@ -55,19 +55,16 @@ def test_a_second_demo_run_adds_nothing(po_app, ili, as_unit):
     ] == counts
 
 
-def test_the_present_up_to_a_frozen_today(
-    po_app, ili, make_user, login, as_unit, frozen_today
-):
+def test_the_present_up_to_a_frozen_today(po_app, ili, make_user, login, as_unit, frozen_today):
     """After the article, the present: Zhengzhou (where a loan officer works) gets products,
     borrowers and loans in every state, Ili's borrowers have tax data up to last month so a new
     application passes the pre-check, the default period has disbursements, and a same-day
     re-run adds nothing."""
     from postalops.context import Principal
     from postalops.testing import default_metrics
-    from postalops_lending import demo_present
+    from postalops_lending import demo_present, service
     from postalops_lending import permissions as p
     from postalops_lending.models import Product, TaxMonth
-    from postalops_lending.services import applications
 
     zz = "cn.henan.zhengzhou"
     officer = make_user("loan_officer_city", zz, "loan_officer")
@@ -123,7 +120,7 @@ def test_the_present_up_to_a_frozen_today(
             permissions=frozenset({p.VIEW, p.APPLY}),
             user_id=officer.id,
         )
-        app = applications.submit(
+        app = service.submit_application(
             s, maker, borrower_id=borrower.id, product_id=product.id, requested_amount=D("50000")
         )
         assert app.status == "prechecked", app.precheck
@@ -136,8 +133,8 @@ def _the_reversed_disbursement(po_app, login, officer, as_unit, zz):
     of business ran in between, so no interest is taken back."""
     from postalops.journal import balanced
     from postalops.models import AuditRecord
+    from postalops_lending import service
     from postalops_lending.models import LoanEvent
-    from postalops_lending.services import accounting
 
     with as_unit(None) as s:
         loan = s.exec(select(Loan).where(Loan.tenant_code == zz, Loan.status == "reversed")).one()
@@ -161,7 +158,7 @@ def _the_reversed_disbursement(po_app, login, officer, as_unit, zz):
         ).one()
         assert audit.before["status"] == "active" and audit.after["status"] == "reversed"
         assert audit.actor == "user:credit_approver_city"
-        lines = accounting.journal_lines(s, zz, dt.date(2025, 2, 26), dt.date(2025, 2, 27))
+        lines = service.journal_lines(s, zz, dt.date(2025, 2, 26), dt.date(2025, 2, 27))
     mine = sorted(
         (x.reference.split(":")[1], x.account, x.debit, x.credit)
         for x in lines

@@ -6,8 +6,8 @@ from decimal import Decimal as D
 import pytest
 from postalops.errors import Conflict, Forbidden
 from postalops.models import AuditRecord
+from postalops_lending import service
 from postalops_lending.models import Application, Instalment, Loan
-from postalops_lending.services import applications
 from sqlmodel import select
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -19,7 +19,7 @@ def at(day, hour, minute=0):
 
 def test_the_866000_loan_goes_from_application_to_money_in_under_a_day(oil_seed, staff):
     s, product, b = oil_seed["session"], oil_seed["product"], oil_seed["borrower"]
-    app = applications.submit(
+    app = service.submit_application(
         s,
         staff["cm"],
         borrower_id=b.id,
@@ -31,13 +31,13 @@ def test_the_866000_loan_goes_from_application_to_money_in_under_a_day(oil_seed,
     assert app.status == "prechecked"
     assert app.credit_line == D("866000.00") and app.granted_amount == D("866000.00")
     assert all(o["passed"] for o in app.precheck) and len(app.precheck) == 6
-    applications.review(s, staff["cm"], app.id, accept=True, at=at(9, 15))
-    applications.decide(s, staff["approver"], app.id, approve=True, at=at(9, 17, 30))
-    applications.sign_contract(s, staff["cm"], app.id, at=at(10, 9))
-    loan = applications.disburse(s, staff["cm"], app.id, at=at(10, 9, 40))
+    service.review_application(s, staff["cm"], app.id, accept=True, at=at(9, 15))
+    service.decide_application(s, staff["approver"], app.id, approve=True, at=at(9, 17, 30))
+    service.sign_contract(s, staff["cm"], app.id, at=at(10, 9))
+    loan = service.disburse(s, staff["cm"], app.id, at=at(10, 9, 40))
     s.commit()
     # 9 May 10:12 -> 10 May 09:40 = 23 h 28 min = 23.47 h
-    assert applications.hours_to_disbursement(app) == D("23.47")
+    assert service.hours_to_disbursement(app) == D("23.47")
     assert loan.principal == D("866000.00") and loan.disbursed_on == dt.date(2022, 5, 10)
     lines = s.exec(select(Instalment).where(Instalment.loan_id == loan.id)).all()
     assert len(lines) == 12 and sum(x.principal for x in lines) == D("866000.00")
@@ -60,7 +60,7 @@ def test_the_866000_loan_goes_from_application_to_money_in_under_a_day(oil_seed,
 
 def submitted_and_reviewed(oil_seed, staff):
     s, product, b = oil_seed["session"], oil_seed["product"], oil_seed["borrower"]
-    app = applications.submit(
+    app = service.submit_application(
         s,
         staff["cm"],
         borrower_id=b.id,
@@ -68,7 +68,7 @@ def submitted_and_reviewed(oil_seed, staff):
         requested_amount=D("500000.00"),
         at=at(9, 10),
     )
-    applications.review(s, staff["cm"], app.id, accept=True, at=at(9, 11))
+    service.review_application(s, staff["cm"], app.id, accept=True, at=at(9, 11))
     s.commit()
     return s, app
 
@@ -80,7 +80,7 @@ def test_the_maker_cannot_approve_and_nothing_is_written(oil_seed, staff):
         **{**staff["cm"].__dict__, "permissions": frozenset({"lending.approve"})}
     )
     with pytest.raises(Forbidden) as err:
-        applications.decide(s, maker_with_approve, app.id, approve=True)
+        service.decide_application(s, maker_with_approve, app.id, approve=True)
     assert err.value.code == "maker_cannot_check"
     s.rollback()
     fresh = s.get(Application, app.id)
@@ -95,14 +95,14 @@ def test_approval_needs_the_permission(oil_seed, staff):
         **{**staff["approver"].__dict__, "permissions": frozenset({"lending.review"})}
     )
     with pytest.raises(Forbidden):
-        applications.decide(s, reviewer_only, app.id, approve=True)
+        service.decide_application(s, reviewer_only, app.id, approve=True)
 
 
 def test_no_disbursement_before_contract(oil_seed, staff):
     s, app = submitted_and_reviewed(oil_seed, staff)
-    applications.decide(s, staff["approver"], app.id, approve=True)
+    service.decide_application(s, staff["approver"], app.id, approve=True)
     with pytest.raises(Conflict):
-        applications.disburse(s, staff["cm"], app.id)
+        service.disburse(s, staff["cm"], app.id)
     assert s.exec(select(Loan)).all() == []
 
 
@@ -110,7 +110,7 @@ def test_a_declined_precheck_records_the_failed_rule(oil_seed, staff):
     s, product, b = oil_seed["session"], oil_seed["product"], oil_seed["borrower"]
     b.operating = False
     s.add(b)
-    app = applications.submit(
+    app = service.submit_application(
         s,
         staff["cm"],
         borrower_id=b.id,
@@ -121,4 +121,4 @@ def test_a_declined_precheck_records_the_failed_rule(oil_seed, staff):
     assert app.status == "declined"
     assert [o["rule"] for o in app.precheck if not o["passed"]] == ["business_operating"]
     with pytest.raises(Conflict):
-        applications.review(s, staff["cm"], app.id, accept=True)
+        service.review_application(s, staff["cm"], app.id, accept=True)

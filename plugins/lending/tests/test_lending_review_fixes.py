@@ -86,11 +86,11 @@ def test_relief_eligibility_counts_days_past_due_on_the_relief_date(
 ):
     """Disbursed 12 Mar 2025, first interest due 12 Apr, unpaid. The close of business of
     10 Apr said 0 days past due; on 22 May the loan is 40 days past due."""
-    from postalops_lending.services import close_of_business
+    from postalops_lending import service
 
     cm, loan_id = people["cm"], disbursed["id"]
     with as_unit(None) as s:
-        close_of_business.run(s, "cn", dt.date(2025, 4, 10))
+        service.close_of_business(s, "cn", dt.date(2025, 4, 10))
         s.commit()
     frozen_today.set("2025-05-22")
     op = {"kind": "extension", "relief_date": "2025-05-22", "extension_months": 3}

@@ -8,8 +8,8 @@ from decimal import Decimal as D
 import pytest
 from postalops.errors import Conflict, Forbidden, ValidationError
 from postalops.models import AuditRecord
+from postalops_lending import service
 from postalops_lending.models import Instalment, Loan, PortfolioSnapshot, Relief, Repayment
-from postalops_lending.services import close_of_business, loans, relief
 from sqlmodel import select
 
 from .conftest import HUOCHENG, YINING, person
@@ -26,14 +26,16 @@ def lines(s, loan_id, active=True):
 def test_repayment_pays_interest_then_principal_and_a_retry_is_recognised(oil_seed, staff, loan):
     s = oil_seed["session"]
     # 10 Jun: interest 866000 x 0.0435 x 31/360 = 3243.89 due, nothing of principal
-    rep = loans.record_repayment(s, staff["cm"], loan.id, D("3243.89"), dt.date(2022, 6, 10), "r1")
+    rep = service.record_repayment(
+        s, staff["cm"], loan.id, D("3243.89"), dt.date(2022, 6, 10), "r1"
+    )
     assert (rep.interest, rep.principal) == (D("3243.89"), D("0.00"))
-    again = loans.record_repayment(
+    again = service.record_repayment(
         s, staff["cm"], loan.id, D("3243.89"), dt.date(2022, 6, 10), "r1"
     )
     assert again.id == rep.id
     with pytest.raises(Conflict):
-        loans.record_repayment(s, staff["cm"], loan.id, D("1.00"), dt.date(2022, 6, 10), "r1")
+        service.record_repayment(s, staff["cm"], loan.id, D("1.00"), dt.date(2022, 6, 10), "r1")
     s.commit()
     assert lines(s, loan.id)[0].paid_off
     assert len(s.exec(select(Repayment)).all()) == 1
@@ -41,7 +43,7 @@ def test_repayment_pays_interest_then_principal_and_a_retry_is_recognised(oil_se
 
 def test_no_prepayment_on_a_product_without_it(oil_seed, staff, loan):
     with pytest.raises(ValidationError) as err:
-        loans.record_repayment(
+        service.record_repayment(
             oil_seed["session"], staff["cm"], loan.id, D("5000.00"), dt.date(2022, 6, 10), "r2"
         )
     assert err.value.code == "prepayment_not_allowed"
@@ -50,7 +52,7 @@ def test_no_prepayment_on_a_product_without_it(oil_seed, staff, loan):
 def test_close_of_business_classifies_by_days_past_due_and_is_idempotent(oil_seed, staff, loan):
     s = oil_seed["session"]
     # unpaid since the 10 Jun instalment: 10 Sep - 10 Jun = 92 days -> 次级 (91-180)
-    result = close_of_business.run(s, YINING, dt.date(2022, 9, 10))
+    result = service.close_of_business(s, YINING, dt.date(2022, 9, 10))
     s.commit()
     s.refresh(loan)
     assert (loan.days_past_due, loan.category) == (92, "substandard")
@@ -60,13 +62,13 @@ def test_close_of_business_classifies_by_days_past_due_and_is_idempotent(oil_see
         ("substandard", 1, D("866000.00"))
     ]
     # a second run for the same date changes nothing
-    close_of_business.run(s, YINING, dt.date(2022, 9, 10))
+    service.close_of_business(s, YINING, dt.date(2022, 9, 10))
     s.commit()
     s.refresh(loan)
     assert (loan.days_past_due, loan.category) == (92, "substandard")
     assert len(s.exec(select(PortfolioSnapshot)).all()) == 1
     # on 10 Jul (30 days) it is only 关注
-    close_of_business.run(s, YINING, dt.date(2022, 7, 10))
+    service.close_of_business(s, YINING, dt.date(2022, 7, 10))
     s.commit()
     s.refresh(loan)
     assert (loan.days_past_due, loan.category) == (30, "special_mention")
@@ -74,7 +76,7 @@ def test_close_of_business_classifies_by_days_past_due_and_is_idempotent(oil_see
 
 def test_close_of_business_of_one_branch_leaves_the_other_alone(oil_seed, staff, loan, scoped):
     s = oil_seed["session"]
-    close_of_business.run(scoped(HUOCHENG), HUOCHENG, dt.date(2022, 9, 10))
+    service.close_of_business(scoped(HUOCHENG), HUOCHENG, dt.date(2022, 9, 10))
     s.refresh(loan)
     assert (loan.days_past_due, loan.category) == (0, "normal")
 
@@ -86,16 +88,16 @@ def test_extension_regenerates_from_the_relief_date_and_keeps_the_old_schedule(
     # Jun: 31 days = 3243.89; Jul: 866000 x 0.0435 x 30/360 = 3139.25
     paid = [(dt.date(2022, 6, 10), D("3243.89")), (dt.date(2022, 7, 10), D("3139.25"))]
     for day, amount in paid:
-        loans.record_repayment(s, staff["cm"], loan.id, amount, day, f"p{day}")
-    request = relief.request_relief(
+        service.record_repayment(s, staff["cm"], loan.id, amount, day, f"p{day}")
+    request = service.request_relief(
         s,
         staff["cm"],
         loan.id,
         {"kind": "extension", "relief_date": "2022-07-20", "extension_months": 6},
     )
     with pytest.raises(Forbidden):  # the requester cannot approve it
-        relief.decide_relief(s, person(2, "lending.approve"), request.id, approve=True)
-    done = relief.decide_relief(s, staff["approver"], request.id, approve=True)
+        service.decide_relief(s, person(2, "lending.approve"), request.id, approve=True)
+    done = service.decide_relief(s, staff["approver"], request.id, approve=True)
     s.commit()
     s.refresh(loan)
     new = lines(s, loan.id)
@@ -117,11 +119,11 @@ def test_renewal_settles_the_old_loan_with_a_linked_new_one(oil_seed, staff, loa
     s = oil_seed["session"]
     # pay every instalment up to 10 Apr 2023, then renew on 20 Apr (20 days before maturity)
     for x in lines(s, loan.id)[:11]:
-        loans.record_repayment(s, staff["cm"], loan.id, x.interest, x.due_date, f"p{x.number}")
-    req = relief.request_relief(
+        service.record_repayment(s, staff["cm"], loan.id, x.interest, x.due_date, f"p{x.number}")
+    req = service.request_relief(
         s, staff["cm"], loan.id, {"kind": "renewal", "relief_date": "2023-04-20", "term_months": 12}
     )
-    done = relief.decide_relief(s, staff["approver"], req.id, approve=True)
+    done = service.decide_relief(s, staff["approver"], req.id, approve=True)
     s.commit()
     s.refresh(loan)
     new = s.get(Loan, done.new_loan_id)
@@ -131,14 +133,14 @@ def test_renewal_settles_the_old_loan_with_a_linked_new_one(oil_seed, staff, loa
     settlement = s.exec(select(Repayment).where(Repayment.kind == "renewal_settlement")).one()
     assert settlement.principal == D("866000.00")
     with pytest.raises(Conflict):  # the old loan is closed to repayments
-        loans.record_repayment(s, staff["cm"], loan.id, D("1.00"), dt.date(2023, 4, 21), "late")
+        service.record_repayment(s, staff["cm"], loan.id, D("1.00"), dt.date(2023, 4, 21), "late")
 
 
 def test_ineligible_relief_writes_nothing(oil_seed, staff, loan):
     s = oil_seed["session"]
     # nothing paid since 10 Jun: on 15 Jul the loan is 35 days past due
     with pytest.raises(ValidationError) as err:
-        relief.request_relief(
+        service.request_relief(
             s,
             staff["cm"],
             loan.id,

@@ -17,8 +17,8 @@ from postalops.jobs import wait_for
 from postalops.journal import balanced, unbalanced_vouchers
 from postalops.models import AuditRecord
 from postalops.testing import jobs_of, scheduler_tick
+from postalops_lending import service
 from postalops_lending.models import Loan, LoanEvent, Repayment
-from postalops_lending.services import accounting, close_of_business
 from sqlmodel import select
 
 from .conftest import BASE, YINING
@@ -61,7 +61,7 @@ def test_close_of_business_from_the_scheduler_accrues_daily_and_books_the_provis
         po_app, dt.datetime(2022, 5, 12, 23, 30, 6, tzinfo=dt.UTC)
     )
     with as_unit(YINING) as s:
-        again = close_of_business.run(s, YINING, dt.date(2022, 5, 12))
+        again = service.close_of_business(s, YINING, dt.date(2022, 5, 12))
         s.commit()
     assert again["interest_accrued"] == "0.00" and again["provision_change"] == "0.00"
     # next day: earned by 13 May 313.925 -> 313.93, so 313.93 - 209.28 = 104.65
@@ -84,9 +84,9 @@ def test_close_of_business_from_the_scheduler_accrues_daily_and_books_the_provis
 
 def test_the_provision_change_follows_the_class_at_each_close(po_app, ili, loan, as_unit):
     with as_unit(YINING) as s:
-        close_of_business.run(s, YINING, dt.date(2022, 5, 31))
+        service.close_of_business(s, YINING, dt.date(2022, 5, 31))
         # 10 Sep 2022: line 1's interest unpaid since 10 Jun, 92 days past due: 次级
-        r = close_of_business.run(s, YINING, dt.date(2022, 9, 10))
+        r = service.close_of_business(s, YINING, dt.date(2022, 9, 10))
         s.commit()
     assert r["categories"] == {"substandard": 1}
     # required 866,000 x (1 % + 25 %) = 8,660 + 216,500 = 225,160.00; held 8,660.00;
@@ -136,7 +136,7 @@ def _to_loss(as_unit, day=dt.date(2022, 6, 14)):
     from postalops_lending.classification import Bands
 
     with as_unit(YINING) as s:
-        r = close_of_business.run(s, YINING, day, Bands(1, 2, 3, 4))
+        r = service.close_of_business(s, YINING, day, Bands(1, 2, 3, 4))
         s.commit()
     return r
 
@@ -175,7 +175,7 @@ def test_write_off_by_maker_checker_then_a_recovery(
             D("869662.46"),
         )
     with as_unit(YINING) as s:
-        r = close_of_business.run(s, YINING, dt.date(2022, 6, 15))
+        r = service.close_of_business(s, YINING, dt.date(2022, 6, 15))
         s.commit()
     assert r["provision_change"] == "-8660.00"
     assert r["interest_accrued"] == "0.00"  # a written-off loan accrues nothing
@@ -188,7 +188,7 @@ def test_write_off_by_maker_checker_then_a_recovery(
     assert over.status_code == 422
     assert over.get_json()["error"]["details"][0]["field"] == "amount"
     with as_unit(YINING) as s:
-        lines = accounting.journal_lines(s, YINING, dt.date(2022, 5, 1), dt.date(2022, 6, 30))
+        lines = service.journal_lines(s, YINING, dt.date(2022, 5, 1), dt.date(2022, 6, 30))
     assert balanced(lines) and unbalanced_vouchers(lines) == {}
     by_ref: dict[str, list] = {}
     for x in lines:
@@ -269,7 +269,7 @@ def test_a_repayment_entered_by_mistake_is_reversed_by_a_new_row(
         assert audit.before["repayment"]["amount"] == "3243.89"
         assert audit.before["repayment"]["reference"] == "WRONG-LOAN"
         assert audit.after["reversal_id"] == reps[1].id
-        lines = accounting.journal_lines(s, YINING, dt.date(2022, 6, 1), dt.date(2022, 6, 30))
+        lines = service.journal_lines(s, YINING, dt.date(2022, 6, 1), dt.date(2022, 6, 30))
     assert balanced(lines)
     mine = sorted(
         (x.account, x.debit, x.credit) for x in lines if x.reference.startswith("lending:repayment")
@@ -288,7 +288,7 @@ def test_a_disbursement_entered_by_mistake_is_reversed(
 ):
     frozen_today.set("2022-05-13")
     with as_unit(YINING) as s:
-        close_of_business.run(s, YINING, dt.date(2022, 5, 12))  # accrues 209.28
+        service.close_of_business(s, YINING, dt.date(2022, 5, 12))  # accrues 209.28
         s.commit()
     checker = token_for("credit_approver", YINING)
     rv = checker.post(f"{BASE}/loans/{loan.id}/disbursement-reversal", json={"reason": "重复放款"})
@@ -297,10 +297,10 @@ def test_a_disbursement_entered_by_mistake_is_reversed(
                         json={"reason": "x"}).status_code == 409  # fmt: skip
     with as_unit(YINING) as s:
         assert s.get(Loan, loan.id).status == "reversed"
-        r = close_of_business.run(s, YINING, dt.date(2022, 5, 13))
+        r = service.close_of_business(s, YINING, dt.date(2022, 5, 13))
         s.commit()
         assert r["provision_change"] == "-8660.00"  # the general provision is released
-        lines = accounting.journal_lines(s, YINING, dt.date(2022, 5, 1), dt.date(2022, 5, 31))
+        lines = service.journal_lines(s, YINING, dt.date(2022, 5, 1), dt.date(2022, 5, 31))
     assert balanced(lines)
     rev = sorted(
         (x.account, x.debit, x.credit)
@@ -334,7 +334,7 @@ def test_the_arrangement_fee_is_withheld_and_booked(people, product_id, token_fo
     assert loan["fee"] == "500.00"
     day = dt.date.fromisoformat(loan["disbursed_on"])
     with as_unit(YINING) as s:
-        lines = accounting.journal_lines(s, YINING, day, day)
+        lines = service.journal_lines(s, YINING, day, day)
     assert sorted((x.account, x.debit, x.credit) for x in lines) == sorted([
         ("loans", D("100000.00"), D("0")),
         ("bank", D("0"), D("99500.00")),

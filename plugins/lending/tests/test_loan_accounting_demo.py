@@ -10,9 +10,8 @@ import random
 from postalops.journal import balanced
 from postalops.models import OrgUnit
 from postalops.testing import count_rows
-from postalops_lending import demo, demo_present
+from postalops_lending import demo, demo_present, service
 from postalops_lending.models import LoanEvent, Repayment, WriteOff
-from postalops_lending.services import accounting
 from sqlmodel import select
 
 
@@ -43,9 +42,9 @@ def test_the_demo_books_accruals_provisions_a_reversal_and_a_write_off_with_reco
         assert write_off.status == "approved"
         kinds = {e.kind for e in events if e.loan_id == write_off.loan_id}
         assert {"write_off", "recovery"} <= kinds
-        lines_2022 = accounting.journal_lines(s, "cn.xinjiang.ili", dt.date(2022, 1, 1),
+        lines_2022 = service.journal_lines(s, "cn.xinjiang.ili", dt.date(2022, 1, 1),
                                               dt.date(2022, 12, 31))  # fmt: skip
-        lines_now = accounting.journal_lines(s, "cn.xinjiang.ili", dt.date(2024, 12, 1),
+        lines_now = service.journal_lines(s, "cn.xinjiang.ili", dt.date(2024, 12, 1),
                                              dt.date(2025, 3, 12))  # fmt: skip
     assert balanced(lines_2022) and balanced(lines_now)
     assert any(x.account == "fee_income" for x in lines_2022)

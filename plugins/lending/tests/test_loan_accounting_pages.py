@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from postalops.testing import assert_readable, table_rows
+from postalops_lending import service
 from postalops_lending.classification import Bands
 from postalops_lending.models import WriteOff
-from postalops_lending.services import close_of_business
 from sqlmodel import select
 
 from .conftest import YINING
@@ -16,7 +16,7 @@ from .conftest import YINING
 
 def _loss(as_unit):
     with as_unit(YINING) as s:
-        close_of_business.run(s, YINING, dt.date(2022, 6, 14), Bands(1, 2, 3, 4))
+        service.close_of_business(s, YINING, dt.date(2022, 6, 14), Bands(1, 2, 3, 4))
         s.commit()
 
 

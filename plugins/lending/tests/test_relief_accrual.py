@@ -20,7 +20,7 @@ from decimal import Decimal as D
 
 import pytest
 from postalops.journal import balanced, unbalanced_vouchers
-from postalops_lending.services import accounting, close_of_business
+from postalops_lending import service
 from postalops_lending.models import Loan, LoanEvent
 from sqlmodel import select
 
@@ -29,7 +29,7 @@ from .conftest import BASE, YINING
 
 def _close(as_unit, day):
     with as_unit(YINING) as s:
-        r = close_of_business.run(s, YINING, day)
+        r = service.close_of_business(s, YINING, day)
         s.commit()
     return r
 
@@ -85,7 +85,7 @@ def test_refinancing_accrues_the_carried_interest_once(
     assert paid.status_code == 201, paid.get_json()
     assert paid.get_json()["interest"] == "4290.31"
     with as_unit(YINING) as s:
-        lines = accounting.journal_lines(s, YINING, dt.date(2022, 5, 1), dt.date(2022, 6, 30))
+        lines = service.journal_lines(s, YINING, dt.date(2022, 5, 1), dt.date(2022, 6, 30))
     assert balanced(lines) and unbalanced_vouchers(lines) == {}
     income = sum(x.credit - x.debit for x in lines if x.account == "interest_income")
     receivable = sum(x.debit - x.credit for x in lines if x.account == "interest_receivable")
@@ -144,7 +144,7 @@ def test_renewal_moves_the_carried_interest_to_the_new_loan_once(
     )
     assert r.status_code == 201 and r.get_json()["interest"] == "3976.39", r.get_json()
     with as_unit(YINING) as s:
-        lines = accounting.journal_lines(s, YINING, dt.date(2022, 5, 1), dt.date(2023, 3, 31))
+        lines = service.journal_lines(s, YINING, dt.date(2022, 5, 1), dt.date(2023, 3, 31))
     assert balanced(lines) and unbalanced_vouchers(lines) == {}
     settlement = sorted(
         (x.account, x.debit, x.credit)
