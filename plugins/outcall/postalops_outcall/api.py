@@ -21,7 +21,7 @@ from postalops.models import WebhookDelivery
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from . import call_script
+from . import call_script, masking
 from . import service as services
 from .metrics import breakdown, daily
 from .models import (
@@ -169,7 +169,7 @@ def list_cases() -> Any:
     if request.args.get("case_no"):
         stmt = stmt.where(OutcallCase.case_no == request.args["case_no"])
     stmt = stmt.order_by(OutcallCase.approved_at.desc(), OutcallCase.id.desc())
-    return paginate(context.session(), stmt, services.masked_case, plain=True)
+    return paginate(context.session(), stmt, masking.masked_case, plain=True)
 
 
 @api.operation(
@@ -185,7 +185,7 @@ def get_case(case_id: int) -> Any:
         select(OutcallAttempt).where(OutcallAttempt.case_id == case.id).order_by(OutcallAttempt.at)
     ).all()
     order = s.exec(select(OutcallOrder).where(OutcallOrder.case_id == case.id)).first()
-    out = services.masked_case(case)
+    out = masking.masked_case(case)
     out["attempts_log"] = [
         {
             "at": a.at,
@@ -216,7 +216,7 @@ def reveal(case_id: int, body: RevealIn) -> Any:
 
 def _active_call(case: OutcallCase) -> dict[str, Any]:
     """What the agent sees on the active call: full numbers, the call script, the rules."""
-    out = services.masked_case(case, full=True)
+    out = masking.masked_case(case, full=True)
     out["script"] = call_script.for_case(context.session(), case)
     return out
 
@@ -268,7 +268,7 @@ def outcome(case_id: int, body: OutcomeIn) -> Any:
     s.commit()
     case, order = done.case, done.order
     result: dict[str, Any] = {
-        "case": services.masked_case(case),
+        "case": masking.masked_case(case),
         "order": None,
         "offer_opt_out": done.offer_opt_out,
     }
@@ -446,7 +446,7 @@ def export_csv() -> Any:
         .order_by(OutcallCase.id)
     )
     return Response(
-        services.export_cases_csv(rows),
+        masking.export_cases_csv(rows),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f"attachment; filename=outcall-{tenant}-{utcnow():%Y%m%d}.csv"

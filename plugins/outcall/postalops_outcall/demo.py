@@ -19,6 +19,7 @@ from postalops.db import UTCDateTime, in_scope_clause
 from sqlmodel import Session, select
 
 from . import demo_plan as plan
+from . import rules
 from . import service as services
 from .call_policy import CaseStatus, Outcome
 from .models import OutcallAttempt, OutcallCase
@@ -36,7 +37,7 @@ class DatabaseQueue:
     def __init__(self, session: Session, tenant: str) -> None:
         self.session = session
         self.tenant = tenant
-        self.policy = services.policy_of(services.get_settings(session, tenant))
+        self.policy = rules.policy_of(services.get_settings(session, tenant))
 
     def claim_next(self, agent: str, now: dt.datetime) -> str | None:
         case = services.claim_next(

@@ -130,7 +130,7 @@ def facts(session: Session, tenant: str, start: dt.datetime, end: dt.datetime) -
 
 
 def period_stats(session: Session, tenant: str, date_from: dt.date, date_to: dt.date) -> dict:
-    from .service import _period_bounds
+    from .rules import period_bounds as _period_bounds
 
     start, end = _period_bounds(date_from, date_to)
     return {"from": date_from, "to": date_to, **stats(facts(session, tenant, start, end))}

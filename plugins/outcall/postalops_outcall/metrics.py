@@ -17,7 +17,7 @@ from sqlmodel import Session
 from .call_policy import REACHED_OUTCOMES, Outcome
 from .kpis import KpiCounts, kpi_values, ratio
 from .models import OutcallAttempt, OutcallCase, OutcallCatalogueItem
-from .service import _period_bounds
+from .rules import period_bounds as _period_bounds
 
 _REACHED = [o.value for o in REACHED_OUTCOMES]
 

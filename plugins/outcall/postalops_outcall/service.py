@@ -8,11 +8,8 @@ transaction, so a refused request writes nothing.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,20 +21,14 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from . import call_policy as cp
-from . import dnc
+from . import dnc, rules
 from . import settings as settings_schema
 from .address import DeliveryAddress, validate_address
-from .eligibility import Catalogue, CatalogueEntry, evaluate
+from .eligibility import Catalogue, CatalogueEntry
 from .intake import (
-    LOCAL_TZ,
-    CaseRecord,
     IntakeAction,
     check_batch,
-    classify,
-    immutable_values,
-    read_contradictions,
 )
-from .masking import mask_id_number, mask_name, mask_phone
 from .models import (
     OutcallAttempt,
     OutcallCase,
@@ -67,19 +58,6 @@ def get_settings(session: Session, tenant: str) -> OutcallSettings:
     return cache[tenant]
 
 
-def policy_of(settings: OutcallSettings) -> cp.CallPolicy:
-    """The pure queue policy for the settings (validates it too)."""
-    return cp.CallPolicy(
-        retry_delay=dt.timedelta(minutes=settings.retry_delay_minutes),
-        max_attempts=settings.max_attempts,
-        claim_ttl=dt.timedelta(minutes=settings.claim_minutes),
-        calling_hours=cp.CallingHours(settings.start(), settings.end(), settings.timezone),
-        queue_days=settings.queue_days,
-        callback_hold=dt.timedelta(minutes=settings.callback_hold_minutes),
-        daily_calls_per_phone=settings.daily_calls_per_phone,
-    )
-
-
 def settings_view(session: Session, tenant: str) -> dict[str, Any]:
     """The settings in force plus the platform webhook URL (the deprecated API's answer)."""
     values = get_settings(session, tenant).model_dump()
@@ -106,7 +84,7 @@ def update_settings(
             session, OutcallSettings, "outcall", tenant, {**own, **values}, actor=actor
         )
         session.info.setdefault("outcall_settings", {}).pop(tenant, None)
-        policy_of(get_settings(session, tenant))
+        rules.policy_of(get_settings(session, tenant))
     if "webhook_url" in changes:
         url = changes["webhook_url"]
         webhooks.set_plugin_endpoint(
@@ -144,13 +122,7 @@ def save_catalogue_entries(
     details = []
     changes = []
     for n, e in enumerate(entries):
-        if isinstance(e, CatalogueEntry):
-            dept, item, on, script = e.department, e.item, e.participating, None
-        else:
-            dept = str(e.get("department") or "").strip()
-            item = str(e.get("item") or "").strip()
-            on = bool(e.get("participating", True))
-            script = e.get("script")
+        dept, item, on, script = rules.read_catalogue_entry(e)
         if not dept or not item:
             details.append(
                 {"row": n, "field": "department" if not dept else "item", "message": "required"}
@@ -195,69 +167,6 @@ def save_catalogue_entries(
 # --- intake -----------------------------------------------------------------------------------
 
 
-def _record_of(case: OutcallCase) -> CaseRecord:
-    from .eligibility import ApplicantType, ApprovalLevel, IssuingMethod
-
-    return CaseRecord(
-        case_no=case.case_no,
-        department=case.department,
-        service_item=case.service_item,
-        applicant_type=ApplicantType(case.applicant_type),
-        approval_level=ApprovalLevel(case.approval_level),
-        applicant_name=case.applicant_name,
-        phone=case.phone,
-        id_number=case.id_number,
-        approved_at=case.approved_at,
-        issuing_method=IssuingMethod(case.issuing_method),
-        old_certificate_return=case.old_certificate_return,
-        ready_at=case.ready_at,
-        collected_at=case.collected_at,
-    )
-
-
-def _apply_record(case: OutcallCase, record: CaseRecord) -> None:
-    for f in (
-        "case_no",
-        "department",
-        "service_item",
-        "applicant_name",
-        "phone",
-        "id_number",
-        "approved_at",
-        "old_certificate_return",
-        "ready_at",
-        "collected_at",
-    ):
-        setattr(case, f, getattr(record, f))
-    case.applicant_type = record.applicant_type.value
-    case.approval_level = record.approval_level.value
-    case.issuing_method = record.issuing_method.value
-
-
-def _queue_state(case: OutcallCase) -> cp.QueueState:
-    return cp.QueueState(
-        status=cp.CaseStatus(case.status),
-        attempts=case.attempts,
-        next_call_at=case.next_call_at,
-        reserved_agent=case.reserved_agent,
-        reserved_until=case.reserved_until,
-        deadline=case.deadline,
-    )
-
-
-def _store_state(case: OutcallCase, state: cp.QueueState) -> None:
-    case.status = state.status.value
-    case.attempts = state.attempts
-    case.next_call_at = state.next_call_at
-    case.reserved_agent = state.reserved_agent
-    case.reserved_until = state.reserved_until
-    case.deadline = state.deadline
-
-
-# Cases not yet called may be re-evaluated when the platform changes them.
-_REEVALUABLE = {cp.CaseStatus.QUEUED.value, cp.CaseStatus.INELIGIBLE.value}
-
-
 def intake_cases(
     session: Session,
     tenant: str,
@@ -274,11 +183,23 @@ def intake_cases(
     """
     now = now or utcnow()
     catalogue = load_catalogue(session, tenant)
-    policy = policy_of(get_settings(session, tenant))
+    policy = rules.policy_of(get_settings(session, tenant))
     if not rows:
         raise ValidationError(
             "没有数据行 / the batch has no rows", code="empty_batch", details=[{"field": "body"}]
         )
+    plans, stored_cases = _checked_plans(session, tenant, rows, catalogue)
+    outcome = _write_plans(
+        session, tenant, plans, stored_cases, rules.Verdicts(catalogue), policy, now
+    )
+    return rules.intake_report(plans, outcome)
+
+
+def _checked_plans(
+    session: Session, tenant: str, rows: list[tuple[int, Mapping[str, Any]]], catalogue: Catalogue
+) -> tuple[list[rules.Plan], dict[str, Any]]:
+    """Each row's plan, with the stored cases the rows name (by case number); refuses the whole
+    batch when any row has an error."""
     numbers = [n for n, _ in rows]
     # One pass: each row's shape and catalogue errors, contradictions within the batch, and
     # contradictions with stored cases are all collected before anything is answered.
@@ -292,59 +213,24 @@ def intake_cases(
     # The stored cases as plain rows of the columns compared and reported: a re-sent batch is
     # mostly unchanged, and those rows need no ORM object (issue 17 §4).
     stored_cases = {c.case_no: c for c in _stored_cases(session, tenant, list(case_numbers))}
-    # The case as it stands before each row: stored, or as an earlier row of this batch left it.
-    current: dict[str, CaseRecord] = {no: _record_of(c) for no, c in stored_cases.items()}
-    plans: list[tuple[int, IntakeAction, CaseRecord]] = []
-    for n, rec in records:
-        try:
-            action, merged = classify(current.get(rec.case_no), rec)
-        except Conflict as exc:
-            errors.extend(n, exc.details)
-            continue
-        current[rec.case_no] = merged
-        plans.append((n, action, merged))
-    for n, values in partial:
-        if values["case_no"] in stored_cases:
-            stored = immutable_values(_record_of(stored_cases[values["case_no"]]))
-            for f in read_contradictions(stored, values):
-                errors.add(n, f, "immutable")
-    if errors:
-        details = errors.details()
-        if only_conflicts:
-            raise Conflict(
-                "办件编号重复提交且不可变字段矛盾 / case re-sent with contradicting immutable fields",
-                code="case_conflict",
-                details=details,
-            )
-        raise ValidationError(
-            f"批量导入被拒绝，共 {len(details)} 行有误 / batch refused: rows with errors",
-            code="invalid_batch",
-            details=details,
-        )
-    # Eligibility depends on the case's facts and the catalogue only: a batch has a few dozen
-    # distinct facts, so each is evaluated once.
-    verdicts: dict[tuple[Any, ...], tuple[bool, dict[str, bool], list[str]]] = {}
+    stored = {no: rules.record_of(c) for no, c in stored_cases.items()}
+    plans = rules.plan_rows(records, dict(stored), errors)
+    rules.partial_contradictions(partial, stored, errors)
+    rules.raise_intake_errors(errors, only_conflicts)
+    return plans, stored_cases
 
-    def verdict(record: CaseRecord) -> tuple[bool, dict[str, bool], list[str]]:
-        key = (
-            record.department,
-            record.service_item,
-            record.applicant_type,
-            record.approval_level,
-            record.issuing_method,
-            record.old_certificate_return,
-        )
-        found = verdicts.get(key)
-        if found is None:
-            result = evaluate(record.facts(), catalogue)
-            rules = result.as_dict()
-            found = verdicts[key] = (
-                result.eligible,
-                rules,
-                [k for k, ok in rules.items() if not ok],
-            )
-        return found
 
+def _write_plans(
+    session: Session,
+    tenant: str,
+    plans: list[rules.Plan],
+    stored_cases: Mapping[str, Any],
+    verdict: rules.Verdicts,
+    policy: cp.CallPolicy,
+    now: dt.datetime,
+) -> dict[str, tuple[bool, list[str], str]]:
+    """Insert the new cases, update the stored ones a row changes or closes; returns each
+    case's (eligible, failed rules, status) after the batch."""
     # Stored cases a row changes (or closes) are updated as ORM objects, loaded now; unchanged
     # ones are left alone. New cases are inserted in one batched statement.
     touched = [
@@ -359,101 +245,30 @@ def intake_cases(
     for _n, action, merged in plans:
         stored = stored_cases.get(merged.case_no)
         if stored is None:
-            eligible, rules, failed = verdict(merged)
-            state = (
-                cp.enqueue(merged.callable_from, policy)
-                if eligible
-                else cp.QueueState(cp.CaseStatus.INELIGIBLE)
-            )
-            if merged.collected_at is not None:
-                state = cp.leave_on_collection(state)
-            new_rows[merged.case_no] = _new_row(merged, tenant, eligible, rules, state, now)
+            eligible, checks, failed = verdict(merged)
+            state = rules.new_case_state(merged, eligible, policy)
+            new_rows[merged.case_no] = rules.new_row(merged, tenant, eligible, checks, state, now)
             outcome[merged.case_no] = (eligible, failed, state.status.value)
             continue
         case = objects.get(stored.id)
         if case is None:  # unchanged, not collected: nothing to write
-            failed = [k for k, ok in stored.rules.items() if not ok]
-            outcome[merged.case_no] = (stored.eligible, failed, stored.status)
+            outcome[merged.case_no] = (
+                stored.eligible,
+                rules.failed_rules(stored.rules),
+                stored.status,
+            )
             continue
-        _apply_record(case, merged)
-        if action == IntakeAction.UPDATED and case.status in _REEVALUABLE:
-            eligible, rules, _failed = verdict(merged)
-            case.eligible = eligible
-            case.rules = dict(rules)
-            if not eligible:
-                _store_state(case, cp.QueueState(cp.CaseStatus.INELIGIBLE, attempts=case.attempts))
-            elif case.status == cp.CaseStatus.INELIGIBLE.value:
-                state = cp.enqueue(merged.callable_from, policy)
-                _store_state(case, replace(state, attempts=case.attempts))
-        if merged.collected_at is not None:
-            _store_state(case, cp.leave_on_collection(_queue_state(case)))
-            case.claimed_by = None
-            case.claim_expires_at = None
+        rules.update_case(case, action, merged, verdict, policy)
         if action != IntakeAction.UNCHANGED:
             case.updated_at = now
             session.add(case)
-        outcome[merged.case_no] = (
-            case.eligible,
-            [k for k, ok in case.rules.items() if not ok],
-            case.status,
-        )
+        outcome[merged.case_no] = (case.eligible, rules.failed_rules(case.rules), case.status)
     # Through the core's bulk writer, not the ORM bulk path: that split the rows into one
     # statement per run of rows with the same None columns (~1 per 3 rows of a platform batch).
     # It checks every row's tenant against the scope; on PostgreSQL it COPYs.
     insert_rows(session, OutcallCase, list(new_rows.values()))
     session.flush()
-    report = []
-    summary: dict[str, int] = {}
-    for n, action, merged in plans:
-        eligible, failed, status = outcome[merged.case_no]
-        report.append(
-            {
-                "row": n,
-                "status": action.value,
-                "key": merged.case_no,
-                "eligible": eligible,
-                "case_status": status,
-                "failed_rules": list(failed),
-            }
-        )
-        summary[action.value] = summary.get(action.value, 0) + 1
-    return {"summary": summary, "rows": report}
-
-
-def _new_row(
-    record: CaseRecord,
-    tenant: str,
-    eligible: bool,
-    rules: dict[str, bool],
-    state: cp.QueueState,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    """A new case's row for the bulk insert. A new case has no reservation, claim or call yet,
-    so those columns are left out (NULL): fewer values to convert per row."""
-    return {
-        "tenant_code": tenant,
-        "case_no": record.case_no,
-        "department": record.department,
-        "service_item": record.service_item,
-        "applicant_type": record.applicant_type.value,
-        "approval_level": record.approval_level.value,
-        "applicant_name": record.applicant_name,
-        "phone": record.phone,
-        "id_number": record.id_number,
-        "approved_at": record.approved_at,
-        "issuing_method": record.issuing_method.value,
-        "old_certificate_return": record.old_certificate_return,
-        "ready_at": record.ready_at,
-        "collected_at": record.collected_at,
-        "eligible": eligible,
-        "rules": rules,
-        "status": state.status.value,
-        "attempts": state.attempts,
-        "next_call_at": state.next_call_at,
-        "deadline": state.deadline,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return outcome
 
 
 # The stored case's columns intake compares, merges and reports.
@@ -569,7 +384,7 @@ def claim_next(
     looking for a claim the agent already holds (the demo's agents never hold one here).
     """
     now = now or utcnow()
-    policy = policy or policy_of(get_settings(session, tenant))
+    policy = policy or rules.policy_of(get_settings(session, tenant))
     if resume:
         held = active_claim(session, tenant, agent, now)
         if held is not None:
@@ -644,28 +459,9 @@ def get_case(session: Session, tenant: str, case_id: int) -> OutcallCase:
 def _claimed_case(
     session: Session, tenant: str, case_id: int, agent: str, now: dt.datetime
 ) -> OutcallCase:
+    """The case the agent holds a live claim on (409 otherwise: ``rules.check_claim``)."""
     case = get_case(session, tenant, case_id)
-    if case.collected_at is not None:
-        # intake closed the case (and dropped the claim) when the platform reported collection
-        day = case.collected_at.astimezone(LOCAL_TZ).date().isoformat()
-        raise Conflict(
-            f"申请人已于 {day} 在窗口领取 / the applicant collected the document at the window"
-            f" on {day}; no call outcome can be recorded",
-            code="collected_at_window",
-            details=[{"field": "case_id", "message": f"collected at the window on {day}"}],
-        )
-    if case.claimed_by != agent:
-        raise Conflict(
-            "该办件未由你领取 / you have not claimed this case",
-            code="not_claimed",
-            details=[{"field": "case_id", "message": "claim it first"}],
-        )
-    if case.claim_expires_at is None or case.claim_expires_at <= now:
-        raise Conflict(
-            "领取已过期 / your claim on this case has expired",
-            code="claim_expired",
-            details=[{"field": "case_id", "message": "claim again"}],
-        )
+    rules.check_claim(case.collected_at, case.claimed_by, case.claim_expires_at, agent, now)
     return case
 
 
@@ -691,41 +487,26 @@ def record_outcome(
     see ``call_flow``).
     """
     now = now or utcnow()
-    try:
-        outcome = cp.Outcome(outcome)
-    except ValueError:
-        raise ValidationError(
-            "未知外呼结果 / unknown outcome",
-            code="invalid_outcome",
-            details=[{"field": "outcome", "message": "/".join(o.value for o in cp.Outcome)}],
-        ) from None
+    called = rules.read_outcome(outcome)
     case = _claimed_case(session, tenant, case_id, agent, now)
-    policy = policy or policy_of(get_settings(session, case.tenant_code))
-    checked_address: DeliveryAddress | None = None
-    if outcome == cp.Outcome.ACCEPTED:
-        if address is None:
-            raise ValidationError(
-                "同意改邮寄须填写收件地址 / an accepted call needs the delivery address",
-                code="invalid_address",
-                details=[{"field": "address", "message": "required"}],
-            )
-        checked_address = validate_address(address)
+    policy = policy or rules.policy_of(get_settings(session, case.tenant_code))
+    checked_address = rules.delivery_address(called, address)
     state = cp.after_outcome(
-        _queue_state(case), outcome, at=now, agent=agent, policy=policy, callback_at=callback_at
+        rules.queue_state(case), called, at=now, agent=agent, policy=policy, callback_at=callback_at
     )
     session.add(
         OutcallAttempt(
             tenant_code=case.tenant_code,
             case_id=case.id,
             agent=agent,
-            outcome=outcome.value,
+            outcome=called.value,
             at=now,
-            callback_at=callback_at if outcome == cp.Outcome.CALLBACK else None,
+            callback_at=callback_at if called == cp.Outcome.CALLBACK else None,
             note=note[:500],
             **dict(details or {}),
         )
     )
-    _store_state(case, state)
+    rules.store_state(case, state)
     case.claimed_by = None
     case.claim_expires_at = None
     if case.first_called_at is None:
@@ -734,50 +515,37 @@ def record_outcome(
     session.add(case)
     order = None
     if checked_address is not None:
-        case.issuing_method = "mail"
-        order = create_orders(
-            session,
-            case.tenant_code,
-            [
-                {
-                    "source": "outcall",
-                    "source_ref": case.case_no,
-                    "case_id": case.id,
-                    "item": case.service_item,
-                    "sender": case.department,
-                    "address": checked_address,
-                    "created_at": now,
-                }
-            ],
-            actor=agent,
-        )[0]
-        # The platform is told through the core's webhook outbox, in this transaction.
-        webhooks.emit(
-            session, case.tenant_code, ISSUING_METHOD_CHANGED, notification_payload(case, order)
-        )
+        order = _mail_order(session, case, checked_address, agent, now)
     session.flush()
     return case, order
 
 
-def notification_payload(case: OutcallCase, order: OutcallOrder) -> dict[str, Any]:
-    """What the government platform receives: the issuing method changed to mail."""
-    return {
-        "event": "issuing_method_changed",
-        "case_no": case.case_no,
-        "issuing_method": "mail",
-        "waybill_no": order.waybill_no,
-        "address": {
-            "province": order.province,
-            "city": order.city,
-            "district": order.district,
-            "detail": order.detail,
-            "recipient": order.recipient,
-            "phone": order.phone,
-        },
-        "changed_at": order.created_at.isoformat(),
-        # The platform de-duplicates on this key, so a retried delivery is harmless.
-        "idempotency_key": f"outcall:{case.tenant_code}:{case.case_no}",
-    }
+def _mail_order(
+    session: Session, case: OutcallCase, address: DeliveryAddress, agent: str, now: dt.datetime
+) -> OutcallOrder:
+    """The accepted case goes by mail: its delivery order, and the platform told through the
+    core's webhook outbox, in this transaction."""
+    case.issuing_method = "mail"
+    order = create_orders(
+        session,
+        case.tenant_code,
+        [
+            {
+                "source": "outcall",
+                "source_ref": case.case_no,
+                "case_id": case.id,
+                "item": case.service_item,
+                "sender": case.department,
+                "address": address,
+                "created_at": now,
+            }
+        ],
+        actor=agent,
+    )[0]
+    webhooks.emit(
+        session, case.tenant_code, ISSUING_METHOD_CHANGED, rules.notification_payload(case, order)
+    )
+    return order
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -878,7 +646,7 @@ def mail_volume(
 ) -> dict[str, Any]:
     """Government-mail orders created in the subtree of ``tenant`` in the period (for other
     plugins, through the ``postalops_government_mail`` hook): counts by source and unit."""
-    start, end = _period_bounds(date_from, date_to)
+    start, end = rules.period_bounds(date_from, date_to)
     rows = session.execute(
         sa.select(OutcallOrder.tenant_code, OutcallOrder.source, sa.func.count())
         .where(
@@ -894,49 +662,7 @@ def mail_volume(
     return {"orders": sum(sum(v.values()) for v in by_unit.values()), "by_unit": by_unit}
 
 
-def _period_bounds(
-    date_from: dt.date, date_to: dt.date, tz: str = "Asia/Shanghai"
-) -> tuple[dt.datetime, dt.datetime]:
-    """UTC instants bounding local dates ``date_from``..``date_to`` inclusive."""
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(tz)
-    start = dt.datetime.combine(date_from, dt.time(0), zone).astimezone(dt.UTC)
-    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(0), zone).astimezone(dt.UTC)
-    return start, end
-
-
 # --- privacy ----------------------------------------------------------------------------------
-
-
-def masked_case(case: OutcallCase, *, full: bool = False) -> dict[str, Any]:
-    """A case as lists, detail pages and exports show it: phone and ID masked unless ``full``."""
-    return {
-        "id": case.id,
-        "tenant": case.tenant_code,
-        "case_no": case.case_no,
-        "department": case.department,
-        "service_item": case.service_item,
-        "applicant_type": case.applicant_type,
-        "approval_level": case.approval_level,
-        "applicant_name": case.applicant_name,
-        "phone": case.phone if full else mask_phone(case.phone),
-        "id_number": case.id_number if full else mask_id_number(case.id_number),
-        "approved_at": case.approved_at,
-        "issuing_method": case.issuing_method,
-        "old_certificate_return": case.old_certificate_return,
-        "ready_at": case.ready_at,
-        "collected_at": case.collected_at,
-        "eligible": case.eligible,
-        "rules": case.rules,
-        "status": case.status,
-        "attempts": case.attempts,
-        "next_call_at": case.next_call_at,
-        "deadline": case.deadline,
-        "claimed_by": case.claimed_by,
-        "claim_expires_at": case.claim_expires_at,
-        "reserved_agent": case.reserved_agent,
-    }
 
 
 def reveal(
@@ -956,41 +682,3 @@ def reveal(
     )
     session.flush()
     return {"case_no": case.case_no, "phone": case.phone, "id_number": case.id_number}
-
-
-EXPORT_COLUMNS = (
-    "case_no",
-    "department",
-    "service_item",
-    "applicant_name",
-    "phone",
-    "id_number",
-    "approved_at",
-    "eligible",
-    "status",
-    "attempts",
-)
-
-
-def export_cases_csv(cases: Iterable[OutcallCase]) -> str:
-    """CSV of cases with name, phone and ID masked (UTF-8 with BOM so Excel opens it)."""
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    writer = csv.writer(buf)
-    writer.writerow(EXPORT_COLUMNS)
-    for c in cases:
-        writer.writerow(
-            [
-                c.case_no,
-                c.department,
-                c.service_item,
-                mask_name(c.applicant_name),
-                mask_phone(c.phone),
-                mask_id_number(c.id_number),
-                c.approved_at.isoformat(),
-                "Y" if c.eligible else "N",
-                c.status,
-                c.attempts,
-            ]
-        )
-    return buf.getvalue()

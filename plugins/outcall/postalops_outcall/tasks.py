@@ -107,7 +107,8 @@ def agent_tasks(
     )
     # the queue's own fairness: no number on the do-not-call list or at its daily cap
     from . import dnc
-    from .service import get_settings, policy_of
+    from .rules import policy_of
+    from .service import get_settings
 
     fair = dnc.claim_filters(session, unit, now, policy_of(get_settings(session, unit)))
     n, oldest, soonest = session.execute(

@@ -19,7 +19,7 @@ from postalops.listing import Column, Listing
 from postalops.models import WebhookDelivery
 from sqlmodel import select
 
-from . import call_script
+from . import call_script, masking, rules
 from . import service as services
 from .call_policy import Outcome
 from .eligibility import RULE_LABELS
@@ -218,7 +218,7 @@ def case_detail(case_id: int) -> Any:
     ).all()
     order = s.exec(select(OutcallOrder).where(OutcallOrder.case_id == case.id)).first()
     return _render(
-        "case.html", case=services.masked_case(case), attempts=attempts, order=order, revealed=None
+        "case.html", case=masking.masked_case(case), attempts=attempts, order=order, revealed=None
     )
 
 
@@ -237,7 +237,7 @@ def case_reveal(case_id: int) -> Any:
     order = s.exec(select(OutcallOrder).where(OutcallOrder.case_id == case.id)).first()
     return _render(
         "case.html",
-        case=services.masked_case(case),
+        case=masking.masked_case(case),
         attempts=attempts,
         order=order,
         revealed=revealed,
@@ -266,8 +266,8 @@ def _render_work(
 
     case = services.active_claim(s, tenant, agent, now)
     script = call_script.for_case(s, case) if case is not None else None
-    policy = services.policy_of(services.get_settings(s, tenant))
-    shown = services.masked_case(case, full=True) if case else None
+    policy = rules.policy_of(services.get_settings(s, tenant))
+    shown = masking.masked_case(case, full=True) if case else None
     extra = workbench_context(s, tenant, agent, shown, now)
     s.commit()  # a new agent's state row
     opt_out = request.args.get("opt_out", type=int)
