@@ -91,8 +91,9 @@ def test_the_demo_reproduces_the_outsourced_unit_price_and_is_idempotent(henan, 
     with as_unit("cn.henan") as s:
         runs = s.exec(select(PayrollRun)).all()
     assert len(runs) == 18 * 9
-    assert {r.status for r in runs if r.month < 202209} == {"approved"}
-    assert {r.status for r in runs if r.month == 202209} == {"draft"}
+    # every article month is approved, September too, so finance's journal for September
+    # 2022 carries its payroll accrual (issue 19)
+    assert {r.status for r in runs} == {"approved"}
     assert {tuple(r.rate_card_versions) for r in runs} == {(1,), (2,)}  # July's version took over
     counts = [count_rows(po_app, m) for m in (PayrollDelivery, PayrollCollection, PayrollPayslip)]
     _build(as_unit)
@@ -190,9 +191,9 @@ def test_the_demo_pays_net_and_its_journal_balances(henan, as_unit, po_app):
     journal balances with payroll payable credited exactly the approved runs' net plus what
     was withheld and contributed, summed here from the slips themselves."""
     from postalops.journal import balanced
+    from postalops.money import ZERO
     from postalops_payroll.demo_net import build_rates, settle
     from postalops_payroll.journal import journal_lines
-    from postalops_payroll.money import ZERO
 
     with as_unit(None) as s:
         units = {u.code: u for u in s.exec(select(OrgUnit))}
@@ -201,7 +202,8 @@ def test_the_demo_pays_net_and_its_journal_balances(henan, as_unit, po_app):
     _build(as_unit)
     with as_unit(None) as s:
         paid = settle(s, dt.date(2025, 3, 12))
-    assert paid == {"net_backfilled": 0, "paid": 18 * 8}  # January .. August
+    # January .. September, each paid on the 10th of the next month (by 10 October 2022)
+    assert paid == {"net_backfilled": 0, "paid": 18 * 9}
     with as_unit(None) as s:
         assert settle(s, dt.date(2025, 3, 12)) == {"net_backfilled": 0, "paid": 0}
         assert build_rates(s, units, dt.date(2025, 3, 12)) == 0
@@ -228,6 +230,29 @@ def test_the_demo_pays_net_and_its_journal_balances(henan, as_unit, po_app):
     credited = sum(ln.credit for ln in august if ln.account == "payroll_payable")
     assert credited == net + withheld + employer
     assert credited == sum((slip.total for slip in slips), ZERO) + employer  # gross + employer
+    # September is approved too: its accrual credits payroll payable its own net + withheld +
+    # employer, and August's payment (10 September) is the only debit for the bank.
+    with as_unit("cn.henan") as s:
+        sept_slips = s.exec(
+            select(PayrollPayslip).where(
+                PayrollPayslip.month == 202209, PayrollPayslip.kind == "own"
+            )
+        ).all()
+    sept_owed = sum(
+        (
+            slip.net_pay
+            + slip.pension
+            + slip.medical
+            + slip.unemployment
+            + slip.housing_fund
+            + slip.income_tax
+            + slip.employer_costs
+            for slip in sept_slips
+        ),
+        ZERO,
+    )
+    assert len(sept_slips) == 18 * 3 and sept_owed > 0
+    assert sum(ln.credit for ln in september if ln.account == "payroll_payable") == sept_owed
     # August is paid on 10 September: the bank is credited its net in September's journal.
     bank = [ln for ln in september if ln.account == "bank"]
     assert {ln.date for ln in bank} == {dt.date(2022, 9, 10)}
