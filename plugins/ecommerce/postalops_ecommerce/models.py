@@ -261,8 +261,8 @@ class Statement(TenantScoped, table=True):
     """A leader's commission statement (佣金结算单) for one month, approved by maker-checker.
 
     ``earned`` is the commission of orders picked up and not yet settled, ``clawback`` (≤ 0)
-    takes back what refunds after settlement removed, ``carried`` (≤ 0) is a previous
-    statement's negative balance, ``payable = earned + clawback + carried``; paid out only when
+    takes back what refunds after settlement removed, ``carried`` (≤ 0) is the leader's previous
+    statement's negative balance (whatever its approval state), ``payable = earned + clawback + carried``; paid out only when
     positive."""
 
     __tablename__ = "ecommerce_statement"

@@ -323,13 +323,10 @@ def generate(session: Session, tenant: str, period: str, *, by: str) -> dict[str
             )
             .order_by(Statement.period.desc(), Statement.id.desc())
         ).first()
-        carried = (
-            previous.payable
-            if previous is not None
-            and previous.status in ("approved", "paid")
-            and previous.payable < 0
-            else ZERO
-        )
+        # a negative balance carries until offset, whatever its statement's approval state;
+        # only the latest statement's balance is carried (it already holds the earlier ones),
+        # so approving a carried statement later counts nothing twice
+        carried = previous.payable if previous is not None and previous.payable < 0 else ZERO
         if not lines and not carried:
             continue
         sums = commission.totals(lines, carried)
@@ -399,6 +396,22 @@ def decide(
             code="maker_checker",
             details=[{"field": "decided_by", "message": "prepared by the same person"}],
         )
+    if not approve and st.payable < 0:
+        later = session.exec(
+            select(Statement.id, Statement.period).where(
+                Statement.leader_id == st.leader_id,
+                Statement.period > st.period,
+                Statement.status != "rejected",
+            )
+        ).first()
+        if later is not None:
+            raise Conflict(
+                f"statement {st.id}'s balance {st.payable} was carried into the {later.period} "
+                f"statement {later.id}: reject that one first",
+                code="statement_carried",
+                details=[{"field": "status", "message": "carried into a later statement",
+                          "statement": later.id, "period": later.period}],
+            )  # fmt: skip
     before = st.status
     st.status = "approved" if approve else "rejected"
     st.decided_by, st.decided_at, st.decided_on = by, utcnow(), on

@@ -627,6 +627,12 @@ def statement_page(statement_id: int) -> Any:
                     _("Nothing to pay: the negative balance is carried into the next statement."),
                     "error",
                 )
+            elif exc.code == "statement_carried":
+                flash(
+                    _("Its negative balance was carried into a later statement: reject that "
+                      "one first."),
+                    "error",
+                )  # fmt: skip
             else:
                 flash(_("This statement can no longer be changed this way."), "error")
             return redirect(url_for("ecommerce.statement_page", statement_id=st.id))

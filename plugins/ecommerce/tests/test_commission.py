@@ -275,3 +275,116 @@ def test_the_payouts_reach_finance_through_the_core_journal(po_app, world, make_
         ("2241.01", "5.00", "0.00"), ("1002", "0.00", "5.00"),
     ]  # fmt: skip
     assert body["totals"]["balanced"] and body["degraded"] == []
+
+
+# --- issue 19 §3 leftovers ---------------------------------------------------------------------
+# Issue 19 §3 leftovers, through the API with tokens (rates and orders as in
+# test_commission.py: product P1 8 % from 2022-09-01, so a 10.00 line earns 0.80):
+#
+# (a) a negative leader balance carries into the next statement until it is offset, whatever the
+#     approval state of the statement it came from, and is not counted twice once that statement
+#     is approved; a statement whose balance a later one carried cannot be rejected under it;
+# (b) the commission accrual (and a clawback) is dated the statement period's last day, the payout
+#     its paid day, so a month's journal holds that month's commission.
+DEC = "2022-12-02T10:00:00+08:00"
+
+
+def settle(planner, period):
+    resp = planner.post("/api/v1/ecommerce/statements", json={"period": period})
+    assert resp.status_code in (200, 201), resp.get_json()
+    return statements(planner, period)
+
+
+def figures(st):
+    return (st["earned"], st["clawback"], st["carried"], st["payable"], st["status"])
+
+
+def hb_l2_paid_in_september(make_token):
+    planner = setup_catalogue_and_rates(make_token)
+    checker = make_token("cn.hebei", "ecommerce.settle_approve", "ecommerce.view")
+    eshop = make_token("cn.hebei", "ecommerce.ingest")
+    pp2 = make_token("cn.hebei", "ecommerce.pickup", subject="pickup_point:PP-2")
+    b1 = order("B1", [("P1", 1, "10.00")], leader="HB-L2", session="HB-S2")  # 0.80
+    assert eshop.post("/api/v1/ecommerce/orders", json=[b1]).status_code == 200
+    pick_up(pp2, eshop, "B1", "2022-09-06T10:00:00+08:00")
+    sep = settle(planner, "2022-09")["HB-L2"]
+    assert checker.post(f"/api/v1/ecommerce/statements/{sep['id']}/approve").status_code == 200
+    paid = planner.post(
+        f"/api/v1/ecommerce/statements/{sep['id']}/pay", json={"paid_on": "2022-10-08"}
+    )
+    assert paid.status_code == 200
+    # October: B1 cancelled after settlement: clawback −0.80, payable −0.80
+    cancel = [{"type": "cancel", "order_no": "B1", "at": OCT}]
+    assert eshop.post("/api/v1/ecommerce/events", json=cancel).status_code == 200
+    return planner, checker, eshop, pp2, sep
+
+
+def test_a_pending_negative_balance_carries_until_offset_and_only_once(po_app, world, make_token):
+    planner, checker, eshop, pp2, _sep = hb_l2_paid_in_september(make_token)
+    octo = settle(planner, "2022-10")["HB-L2"]
+    assert figures(octo) == ("0.00", "-0.80", "0.00", "-0.80", "pending")
+
+    # November, October still pending: B2 P1 2 x 10.00 = 20.00 x 8 % = 1.60; carried −0.80
+    # from the pending October statement; payable 1.60 − 0.80 = 0.80
+    b2 = order("B2", [("P1", 2, "10.00")], leader="HB-L2", session="HB-S2", paid_at=NOV)
+    assert eshop.post("/api/v1/ecommerce/orders", json=[b2]).status_code == 200
+    pick_up(pp2, eshop, "B2", "2022-11-03T10:00:00+08:00")
+    nov = settle(planner, "2022-11")["HB-L2"]
+    assert figures(nov) == ("1.60", "0.00", "-0.80", "0.80", "pending")
+
+    # October's balance is carried: rejecting October under November is refused (it would be
+    # drawn up again and counted twice); approving it changes nothing already carried
+    refused = checker.post(f"/api/v1/ecommerce/statements/{octo['id']}/reject")
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "statement_carried"
+    assert checker.post(f"/api/v1/ecommerce/statements/{octo['id']}/approve").status_code == 200
+    assert figures(settle(planner, "2022-11")["HB-L2"]) == ("1.60", "0.00", "-0.80", "0.80",
+                                                            "pending")  # fmt: skip
+
+    # December: B3 P1 10.00 x 8 % = 0.80. November (still pending) is positive: nothing carried,
+    # and October's −0.80 is not carried a second time: payable 0.80
+    b3 = order("B3", [("P1", 1, "10.00")], leader="HB-L2", session="HB-S2", paid_at=DEC)
+    assert eshop.post("/api/v1/ecommerce/orders", json=[b3]).status_code == 200
+    pick_up(pp2, eshop, "B3", "2022-12-05T10:00:00+08:00")
+    dec = settle(planner, "2022-12")["HB-L2"]
+    assert figures(dec) == ("0.80", "0.00", "0.00", "0.80", "pending")
+
+
+def test_a_negative_balance_keeps_carrying_through_a_pending_chain(po_app, world, make_token):
+    planner, _checker, eshop, pp2, _sep = hb_l2_paid_in_september(make_token)
+    settle(planner, "2022-10")  # −0.80, pending
+    # November: B2 P1 0.50 x 8 % = 0.04; carried −0.80; payable −0.76 (pending too)
+    b2 = order("B2", [("P1", 1, "0.50")], leader="HB-L2", session="HB-S2", paid_at=NOV)
+    assert eshop.post("/api/v1/ecommerce/orders", json=[b2]).status_code == 200
+    pick_up(pp2, eshop, "B2", "2022-11-03T10:00:00+08:00")
+    assert figures(settle(planner, "2022-11")["HB-L2"]) == ("0.04", "0.00", "-0.80", "-0.76",
+                                                            "pending")  # fmt: skip
+    # December, nothing new earned: the −0.76 alone still makes a statement, carried
+    assert figures(settle(planner, "2022-12")["HB-L2"]) == ("0.00", "0.00", "-0.76", "-0.76",
+                                                            "pending")  # fmt: skip
+
+
+def test_commission_is_accrued_in_its_own_month_and_paid_on_the_paid_day(po_app, world, make_token):
+    planner, checker, _eshop, _pp2, sep = hb_l2_paid_in_september(make_token)
+    octo = settle(planner, "2022-10")["HB-L2"]
+    assert checker.post(f"/api/v1/ecommerce/statements/{octo['id']}/approve").status_code == 200
+    finance = make_token("cn.hebei", "core.journal.read")
+
+    def vouchers(frm, to):
+        body = finance.get(f"/api/v1/journal?tenant=cn.hebei&from={frm}&to={to}").get_json()
+        return sorted(
+            (v["reference"].rsplit(":", 1)[0], v["date"], v["debit"], v["balanced"])
+            for v in body["items"]
+            if v["plugin"] == "ecommerce"
+        )
+
+    # September's statement was approved today (years later), yet September holds its accrual
+    # of 0.80 on 30 Sep; October holds its payout (8 Oct) and October's clawback (31 Oct)
+    assert vouchers("2022-09-01", "2022-09-30") == [
+        ("ecommerce:commission", "2022-09-30", "0.80", True)
+    ]
+    assert vouchers("2022-10-01", "2022-10-31") == [
+        ("ecommerce:clawback", "2022-10-31", "0.80", True),
+        ("ecommerce:payout", "2022-10-08", "0.80", True),
+    ]
+    assert sep["period"] == "2022-09"
