@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "RowErrors",
     "parse_csv",
     "parse_xlsx",
+    "read_rows",
 ]
 
 
@@ -132,6 +134,66 @@ def parse_json_rows(data: bytes) -> list[tuple[int, dict[str, Any]]]:
             )
         out.append((i, item))
     return out
+
+
+def _geojson_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Feature or FeatureCollection: each feature's properties, its geometry under
+    ``__geometry__``."""
+    features = doc["features"] if doc.get("type") == "FeatureCollection" else [doc]
+    rows = []
+    for feature in features:
+        row = dict(feature.get("properties") or {})
+        geometry = feature.get("geometry")
+        if geometry is not None:
+            row["__geometry__"] = geometry
+        rows.append(row)
+    return rows
+
+
+def read_rows(data: Any, fmt: str, *, max_rows: int = MAX_ROWS) -> list[tuple[int, dict[str, Any]]]:
+    """``[(row number, {column: value})]`` of a file in ``fmt``: ``"csv"`` and ``"xlsx"``
+    (:func:`parse_csv`, :func:`parse_xlsx`: spreadsheet row numbers, the header is row 1),
+    ``"json"`` or ``"geojson"`` (a list of objects, ``{"items": [...]}`` or ``{"rows": [...]}``,
+    or a GeoJSON Feature/FeatureCollection whose features' properties are the rows, the geometry
+    under ``__geometry__``; numbered by position from 0; ``data`` may be parsed already).
+    A file that cannot be read is a 400: the CSV/XLSX readers' own codes (``bad_encoding``,
+    ``bad_xlsx``, ``no_header``), ``unreadable_file`` for JSON that is not a list of objects,
+    ``unsupported_format`` for another format, ``too_many_rows`` above ``max_rows``."""
+    fmt = fmt.lower().lstrip(".")
+    try:
+        if fmt == "csv":
+            rows = parse_csv(data if isinstance(data, bytes) else str(data).encode())
+        elif fmt == "xlsx":
+            rows = parse_xlsx(data if isinstance(data, bytes) else str(data).encode())
+        elif fmt in ("geojson", "json"):
+            doc = json.loads(data) if isinstance(data, str | bytes) else data
+            if isinstance(doc, dict) and doc.get("type") in ("FeatureCollection", "Feature"):
+                found = _geojson_rows(doc)
+            else:
+                items = doc.get("items", doc.get("rows")) if isinstance(doc, dict) else doc
+                if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
+                    raise ValueError('expected a list of objects or {"items": [...]}')
+                found = [dict(r) for r in items]
+            rows = list(enumerate(found))
+        else:
+            raise BadRequest(
+                f"unsupported format {fmt!r}",
+                code="unsupported_format",
+                details=[{"field": "format", "message": "use csv, xlsx, geojson or json"}],
+            )
+    except (UnicodeError, csv.Error, ValueError, KeyError, TypeError) as exc:
+        raise BadRequest(
+            f"cannot read the {fmt} file: {exc}",
+            code="unreadable_file",
+            details=[{"field": "file", "message": str(exc)}],
+        ) from exc
+    if len(rows) > max_rows:
+        raise BadRequest(
+            "too many rows",
+            code="too_many_rows",
+            details=[{"field": "file", "message": f"at most {max_rows} rows per import"}],
+        )
+    return rows
 
 
 def read_upload(field: str = "file") -> list[tuple[int, dict[str, Any]]]:

@@ -466,6 +466,8 @@ class PluginRegistry:
         out = []
         impls = sorted(caller.get_hookimpls(), key=lambda i: self.pm.get_name(i.plugin))
         session = kwargs.get("session")
+        if session is not None:  # a hook reading another plugin's data finds the registry
+            session.info[REGISTRY_INFO] = self
         switching: Session | None = session if scopes is not None else None
         restore: Scope | None = switching.info.get("scope") if switching is not None else None
         try:
@@ -806,6 +808,8 @@ def _savepoint(session: Session | None) -> Any:
 
 
 PICKED_UP_HOOK = "postalops_picked_up_items"
+REGISTRY_INFO = "postalops.registry"
+"""``session.info`` key of the registry that called a hook with that session (call_each)."""
 
 
 @dataclass(frozen=True)
@@ -848,7 +852,10 @@ def picked_up_items(
     reported by the plugins implementing ``postalops_picked_up_items`` (ecommerce: verified
     group-buy orders). Each plugin is asked only where it is enabled, with ``session`` cut for
     it like the other data hooks (units below where it is off are out of its reach), and the
-    caller's scope is restored after. ``registry`` defaults to the current app's."""
+    caller's scope is restored after. ``registry`` defaults to the one that called the hook
+    ``session`` came with, or else the current Flask app's."""
+    if registry is None:
+        registry = session.info.get(REGISTRY_INFO)
     if registry is None:
         from flask import current_app
 

@@ -8,10 +8,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 from postalops.db import check_in_scope, in_scope_clause
 from postalops.errors import Conflict, ValidationError
+from postalops.money import parse_amount
 from sqlmodel import Session, select
 
 from .models import Listing, Merchant, Pavilion, Product, Rollup
-from .money import to_money
+from .order_rows import AMOUNT_RULES
 from .readiness import Readiness, three_has
 from .units import city_of
 
@@ -34,7 +35,7 @@ def product_errors(category: str, agreed_price: object) -> list[dict]:
     if category not in CATEGORIES:
         errors.append({"field": "category", "message": f"one of {', '.join(CATEGORIES)}"})
     try:
-        if to_money(agreed_price, field="agreed_price") <= 0:
+        if parse_amount(agreed_price, "agreed_price", **AMOUNT_RULES) <= 0:
             errors.append({"field": "agreed_price", "message": "must be positive"})
     except ValidationError as exc:
         errors.extend(exc.details or [{"field": "agreed_price", "message": exc.message}])
@@ -46,7 +47,7 @@ def product_price(category: str, agreed_price: object) -> Decimal:
     errors = product_errors(category, agreed_price)
     if errors:
         raise ValidationError("invalid product", details=errors)
-    return to_money(agreed_price, field="agreed_price")
+    return parse_amount(agreed_price, "agreed_price", **AMOUNT_RULES)
 
 
 def add_product(

@@ -1,5 +1,5 @@
 """The order import's refused rows in the user's language: each file column's label, each row
-message's msgid (the English messages of order_rows.py, money.py and ingest.py, their values as
+message's msgid (the English messages of order_rows.py and ingest.py, their values as
 ``%(name)s``), and an order line's path (``lines[0].unit_price``) read as "第1行商品 单价", for
 ``postalops.i18n.row_problems``."""
 

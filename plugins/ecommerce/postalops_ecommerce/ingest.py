@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from postalops.bulk import insert_rows
 from postalops.errors import PostalOpsError, ValidationError
 from postalops.models import OrgUnit
+from postalops.money import FEN
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from .models import Campaign, GroupSession, Leader, Order, OrderLine, PendingDelta, Refund
-from .money import FEN
 from .order_events import OrderState, apply_cancel, apply_refund, delta
 from .order_rows import EventIn, OrderIn
 from .units import city_of, province_of
@@ -78,27 +80,21 @@ def applicable_campaigns(session: Session, unit_code: str) -> list[Campaign]:
     )
 
 
-def ingest_orders(
-    session: Session,
-    items: Iterable[tuple[int, OrderIn]],
-    *,
-    point_check: PointCheck | None = None,
-    write: bool = True,
-) -> list[dict]:
-    """Store new orders and their figure deltas; report ``created``/``duplicate`` per row.
+@dataclass
+class _References:
+    """What a batch's orders name, read once: leaders and sessions by code (only the columns
+    the checks read, as rows: ORM objects for thousands of them cost more than the rest of the
+    checks, issue 17 §4), every campaign by id, and the retail branches in the caller's scope."""
 
-    ``items`` are (row number, validated order). The session's scope limits which leaders,
-    sessions and branches can be named. The caller commits. With ``write=False`` ``items`` may
-    also hold the readable part of rows that failed their shape check (``complete=False``, in
-    row order with the others): only the codes they name are checked (issue 15 §5).
-    """
-    items = list(items)
-    _only_checked(items, write)
-    errors: list[dict] = []
+    leaders: dict[str, Any]
+    sessions: dict[str, Any]
+    campaigns: dict[int, Campaign]
+    known_units: set[str]
+
+
+def _references(session: Session, items: list[tuple[int, OrderIn]]) -> _References:
     leader_codes = {o.leader for _, o in items if o.leader}
     session_codes = {o.session for _, o in items if o.session}
-    # Only the columns the checks read, as rows: building ORM objects for a batch's thousands
-    # of leaders and sessions cost more than the rest of the checks (issue 17 §4).
     leaders = {
         ld.code: ld
         for ld in _by_code(
@@ -136,103 +132,79 @@ def ingest_orders(
         if retail_branches
         else set()
     )
+    return _References(leaders, sessions, campaigns, known_units)
 
-    prepared: list[tuple[int, OrderIn, dict]] = []
-    seen: set[str] = set()
-    report: dict[int, dict] = {}
-    for row, order in items:
-        row_errors: list[dict] = []
-        if order.order_no in seen:
-            report[row] = {"row": row, "order_no": order.order_no, "status": "duplicate"}
+
+def _groupbuy_keys(order: OrderIn, refs: _References, keys: dict, errors: list[dict]) -> None:
+    """A group-buy order's branch, leader, session, campaign and point, from its leader and
+    session; a row of unreadable channel is checked for the leader and session it names."""
+    leader = refs.leaders.get(order.leader or "")
+    gs = refs.sessions.get(order.session or "")
+    if leader is None and order.leader is not None:
+        errors.append({"field": "leader", "message": "unknown leader (or outside your scope)"})
+    if gs is None and order.session is not None:
+        errors.append({"field": "session", "message": "unknown session (or outside your scope)"})
+    if leader is not None and gs is not None and gs.leader_id != leader.id:
+        errors.append({"field": "session", "message": "session belongs to another leader"})
+    if leader is not None:
+        keys["tenant_code"] = branch = leader.tenant_code
+        if order.branch and order.branch != branch:
+            errors.append({"field": "branch", "message": f"leader's branch is {branch}"})
+        keys["leader_id"] = leader.id
+        keys["pickup_point"] = keys["pickup_point"] or leader.pickup_point
+    if gs is not None:
+        keys["session_id"], keys["campaign_id"] = gs.id, gs.campaign_id
+        campaign = refs.campaigns.get(gs.campaign_id)
+        if order.campaign and campaign and order.campaign != campaign.code:
+            errors.append({"field": "campaign", "message": "differs from the session's campaign"})
+
+
+def _retail_keys(order: OrderIn, refs: _References, keys: dict, errors: list[dict]) -> None:
+    """A retail order's branch (named, in scope) and campaign: the one named, or else the first
+    of the branch's campaigns running on the day paid."""
+    keys["tenant_code"] = branch = order.branch or ""
+    if order.branch is not None and branch not in refs.known_units:
+        errors.append({"field": "branch", "message": "unknown unit (or outside your scope)"})
+    for c in refs.campaigns.values():
+        if not (branch == c.owner_code or branch.startswith(c.owner_code + ".")):
             continue
-        if order.order_no is not None:
-            seen.add(order.order_no)
-        leader_id = session_id = campaign_id = 0
-        branch = None
-        point = order.pickup_point or ""
-        # A row of unreadable channel is checked for the leader and session it names, if any.
-        if order.channel == "groupbuy" or order.channel not in ("retail", "groupbuy"):
-            leader = leaders.get(order.leader or "")
-            gs = sessions.get(order.session or "")
-            if leader is None and order.leader is not None:
-                row_errors.append(
-                    {"field": "leader", "message": "unknown leader (or outside your scope)"}
-                )
-            if gs is None and order.session is not None:
-                row_errors.append(
-                    {"field": "session", "message": "unknown session (or outside your scope)"}
-                )
-            if leader is not None and gs is not None and gs.leader_id != leader.id:
-                row_errors.append(
-                    {"field": "session", "message": "session belongs to another leader"}
-                )
-            if leader is not None:
-                branch = leader.tenant_code
-                if order.branch and order.branch != branch:
-                    row_errors.append(
-                        {"field": "branch", "message": f"leader's branch is {branch}"}
-                    )
-                leader_id = leader.id
-                point = point or leader.pickup_point
-            if gs is not None:
-                session_id, campaign_id = gs.id, gs.campaign_id
-                campaign = campaigns.get(gs.campaign_id)
-                if order.campaign and campaign and order.campaign != campaign.code:
-                    row_errors.append(
-                        {"field": "campaign", "message": "differs from the session's campaign"}
-                    )
-        else:
-            branch = order.branch or ""
-            if order.branch is not None and branch not in known_units:
-                row_errors.append(
-                    {"field": "branch", "message": "unknown unit (or outside your scope)"}
-                )
-            for c in campaigns.values():
-                if not (branch == c.owner_code or branch.startswith(c.owner_code + ".")):
-                    continue
-                if order.campaign:
-                    matches = c.code == order.campaign
-                else:  # by the day paid, if it could be read
-                    matches = order.paid_at is not None and c.starts_on <= order.day <= c.ends_on
-                if matches:
-                    campaign_id = c.id
-                    break
-            if order.campaign and not campaign_id:
-                row_errors.append(
-                    {"field": "campaign", "message": "unknown campaign for this branch"}
-                )
-        if (
-            point
-            and branch
-            and point_check is not None
-            and not row_errors
-            and not point_check(branch, point)
-        ):
-            row_errors.append(
+        if order.campaign:
+            matches = c.code == order.campaign
+        else:  # by the day paid, if it could be read
+            matches = order.paid_at is not None and c.starts_on <= order.day <= c.ends_on
+        if matches:
+            keys["campaign_id"] = c.id
+            break
+    if order.campaign and not keys["campaign_id"]:
+        errors.append({"field": "campaign", "message": "unknown campaign for this branch"})
+
+
+def _order_keys(
+    order: OrderIn, refs: _References, point_check: PointCheck | None
+) -> tuple[dict, list[dict]]:
+    """The order's rollup keys (branch, leader, session, campaign, pickup point) and the
+    reference errors of its row."""
+    errors: list[dict] = []
+    keys: dict = {"tenant_code": None, "leader_id": 0, "session_id": 0, "campaign_id": 0,
+                  "pickup_point": order.pickup_point or ""}  # fmt: skip
+    if order.channel == "groupbuy" or order.channel not in ("retail", "groupbuy"):
+        _groupbuy_keys(order, refs, keys, errors)
+    else:
+        _retail_keys(order, refs, keys, errors)
+    point, branch = keys["pickup_point"], keys["tenant_code"]
+    if point and branch and point_check is not None and not errors:
+        if not point_check(branch, point):
+            errors.append(
                 {"field": "pickup_point", "message": "not an active pickup point of this unit"}
             )
-        if row_errors:
-            errors.append({"row": row, "errors": [{"row": row, **e} for e in row_errors]})
-            continue
-        if not order.complete:  # its shape errors are the caller's; nothing to write
-            continue
-        prepared.append(
-            (
-                row,
-                order,
-                {
-                    "tenant_code": branch,
-                    "leader_id": leader_id,
-                    "session_id": session_id,
-                    "campaign_id": campaign_id,
-                    "pickup_point": point,
-                },
-            )
-        )
-    _fail(errors)
-    if not write:
-        return []
+    return keys, errors
 
+
+def _write_orders(
+    session: Session, prepared: list[tuple[int, OrderIn, dict]], report: dict[int, dict]
+) -> None:
+    """Insert the orders not received before (the others are reported ``duplicate``), their
+    lines and their figure deltas."""
     numbers = [o.order_no for _, o, _ in prepared]
     existing = set(_order_ids(session, numbers))
     rows, line_rows, deltas = [], [], {}
@@ -267,24 +239,63 @@ def ingest_orders(
         )
         fresh.append((order, keys))
         _add_delta(deltas, tenant, day, order.channel, keys, amount_fen, 1)
-    if rows:
-        ids = _insert_orders(session, rows)
-        for order, keys in fresh:
-            oid = ids[order.order_no]
-            tenant = keys["tenant_code"]
-            for line in order.lines:
-                line_rows.append(
-                    {
-                        "tenant_code": tenant,
-                        "order_id": oid,
-                        "sku": line.sku,
-                        "quantity": line.quantity,
-                        "unit_price": line.unit_price,
-                        "amount": line.amount,
-                    }
-                )
-        _insert(session, OrderLine, line_rows)
-        _write_deltas(session, deltas, places)
+    if not rows:
+        return
+    ids = _insert_orders(session, rows)
+    for order, keys in fresh:
+        oid = ids[order.order_no]
+        tenant = keys["tenant_code"]
+        for line in order.lines:
+            line_rows.append(
+                {
+                    "tenant_code": tenant,
+                    "order_id": oid,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "amount": line.amount,
+                }
+            )
+    _insert(session, OrderLine, line_rows)
+    _write_deltas(session, deltas, places)
+
+
+def ingest_orders(
+    session: Session,
+    items: Iterable[tuple[int, OrderIn]],
+    *,
+    point_check: PointCheck | None = None,
+    write: bool = True,
+) -> list[dict]:
+    """Store new orders and their figure deltas; report ``created``/``duplicate`` per row.
+
+    ``items`` are (row number, validated order). The session's scope limits which leaders,
+    sessions and branches can be named. The caller commits. With ``write=False`` ``items`` may
+    also hold the readable part of rows that failed their shape check (``complete=False``, in
+    row order with the others): only the codes they name are checked (issue 15 §5).
+    """
+    items = list(items)
+    _only_checked(items, write)
+    refs = _references(session, items)
+    errors: list[dict] = []
+    prepared: list[tuple[int, OrderIn, dict]] = []
+    seen: set[str] = set()
+    report: dict[int, dict] = {}
+    for row, order in items:
+        if order.order_no in seen:
+            report[row] = {"row": row, "order_no": order.order_no, "status": "duplicate"}
+            continue
+        if order.order_no is not None:
+            seen.add(order.order_no)
+        keys, row_errors = _order_keys(order, refs, point_check)
+        if row_errors:
+            errors.append({"row": row, "errors": [{"row": row, **e} for e in row_errors]})
+        elif order.complete:  # an incomplete row's shape errors are the caller's
+            prepared.append((row, order, keys))
+    _fail(errors)
+    if not write:
+        return []
+    _write_orders(session, prepared, report)
     return [report[r] for r in sorted(report)]
 
 

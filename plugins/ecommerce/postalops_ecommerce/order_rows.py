@@ -7,8 +7,6 @@ session or pickup point and idempotency on the order number are the service's jo
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,11 +16,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from postalops.errors import PostalOpsError
-from postalops.money import line_amount, sum_lines
-
-from .money import FEN, to_money
+from postalops.imports import parse_csv
+from postalops.money import FEN, line_amount, parse_amount, sum_lines
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+AMOUNT_RULES: dict[str, Any] = {
+    "extra_places": "round",
+    "code": "money_invalid",
+    "float_code": "money_not_decimal",
+}
+"""How ecommerce reads a client's amount with the core's ``parse_amount``: str, int or Decimal
+(never float: 422 ``money_not_decimal``) to the fen half up, else 422 ``money_invalid``."""
 CHANNELS = ("retail", "groupbuy")
 MAX_CODE = 64
 CSV_COLUMNS = (
@@ -178,7 +182,7 @@ def _good_code(value: object) -> str | None:
 
 
 def _good_money(value: object) -> Decimal | None:
-    """A positive decimal string, to the fen half up (as ``to_money``); else None."""
+    """A positive decimal string, to the fen half up (as ``parse_amount`` with ``AMOUNT_RULES``); else None."""
     if type(value) is not str:
         return None
     try:
@@ -295,7 +299,9 @@ def _parse_each(raw: object, row: int) -> OrderIn:
                 )
                 continue
             try:
-                price = to_money(raw_line.get("unit_price"), field=f"{where}.unit_price")
+                price = parse_amount(
+                    raw_line.get("unit_price"), f"{where}.unit_price", **AMOUNT_RULES
+                )
             except PostalOpsError as exc:
                 errors.append({"row": row, "field": f"{where}.unit_price", "message": exc.message})
                 continue
@@ -323,7 +329,7 @@ def _parse_each(raw: object, row: int) -> OrderIn:
         raise RowErrors(f"row {row} is invalid", details=errors, partial=order)
     if "amount" in raw and raw["amount"] is not None:
         try:
-            declared = to_money(raw["amount"])
+            declared = parse_amount(raw["amount"], "amount", **AMOUNT_RULES)
         except PostalOpsError as exc:
             raise RowErrors(
                 f"row {row} is invalid",
@@ -364,7 +370,7 @@ def parse_event(raw: object, row: int) -> EventIn:
     amount = None
     if kind == "refund":
         try:
-            amount = to_money(raw.get("amount"))
+            amount = parse_amount(raw.get("amount"), "amount", **AMOUNT_RULES)
             if amount <= 0:
                 errors.append({"row": row, "field": "amount", "message": "must be positive"})
                 amount = None
@@ -413,9 +419,9 @@ def parse_numbered(
 
 def orders_from_csv(text: str) -> tuple[list[tuple[int, dict]], list[dict]]:
     """Group CSV text (one row per order line, ``CSV_COLUMNS``) into order objects; see
-    :func:`group_line_rows`. Row numbers count the header as row 1, as a spreadsheet shows them."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    return group_line_rows(list(enumerate(reader, start=2)), reader.fieldnames or [])
+    :func:`group_line_rows`. Read by the core's ``postalops.imports.parse_csv`` as every upload
+    is: row numbers count the header as row 1, as a spreadsheet shows them."""
+    return group_line_rows(parse_csv(text.encode("utf-8")))
 
 
 def group_line_rows(

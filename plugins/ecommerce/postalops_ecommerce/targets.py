@@ -12,8 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from postalops.errors import ValidationError
+from postalops.money import parse_amount
 
-from .money import to_money
+from .order_rows import AMOUNT_RULES
 
 MONEY_KINDS = ("retail_turnover", "groupbuy_turnover")
 COUNT_KINDS = ("valid_sessions", "active_leaders", "orders")
@@ -31,7 +32,7 @@ def parse_target_value(kind: str, raw: object, *, field: str = "value") -> Value
             details=[{"field": "kind", "message": f"one of {', '.join(KINDS)}"}],
         )
     if kind in MONEY_KINDS:
-        value: Value = to_money(raw, field=field)
+        value: Value = parse_amount(raw, field, **AMOUNT_RULES)
     else:
         if isinstance(raw, bool) or not (
             isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit())

@@ -13,9 +13,7 @@ nothing.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
-from postalops.errors import BadRequest, ValidationError
+from postalops import imports
+from postalops.errors import ValidationError
 from shapely import wkt as shapely_wkt
 from shapely.errors import GEOSException
 
@@ -67,94 +66,10 @@ class ImportReport:
         }
 
 
-def _decode(data: bytes | str) -> str:
-    if isinstance(data, str):
-        return data
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Excel in China saves CSV as GB18030 by default.
-        return data.decode("gb18030")
-
-
 def read_rows(data: bytes | str | list | dict, fmt: str) -> list[tuple[int, dict[str, Any]]]:
-    """``[(row number, {column: value})]`` from ``fmt`` in {"csv", "xlsx", "geojson", "json"}."""
-    fmt = fmt.lower().lstrip(".")
-    try:
-        if fmt == "csv":
-            reader = csv.DictReader(io.StringIO(_decode(data)))
-            rows = [
-                (n, {k.strip(): v for k, v in raw.items() if k})
-                for n, raw in enumerate(reader, start=2)
-                if any((v or "").strip() for v in raw.values() if isinstance(v, str))
-            ]
-        elif fmt == "xlsx":
-            rows = _xlsx_rows(data if isinstance(data, bytes) else str(data).encode())
-        elif fmt in ("geojson", "json"):
-            doc = json.loads(data) if isinstance(data, str | bytes) else data
-            found = _geojson_rows(doc) if _is_geojson(doc) else _json_rows(doc)
-            rows = list(enumerate(found))
-        else:
-            raise BadRequest(
-                f"unsupported format {fmt!r}",
-                code="unsupported_format",
-                details=[{"field": "format", "message": "use csv, xlsx, geojson or json"}],
-            )
-    except (UnicodeError, csv.Error, ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, BadRequest):
-            raise
-        raise BadRequest(
-            f"cannot read the {fmt} file: {exc}",
-            code="unreadable_file",
-            details=[{"field": "file", "message": str(exc)}],
-        ) from exc
-    if len(rows) > MAX_ROWS:
-        raise BadRequest(
-            "too many rows",
-            code="too_many_rows",
-            details=[{"field": "file", "message": f"at most {MAX_ROWS} rows per import"}],
-        )
-    return rows
-
-
-def _xlsx_rows(data: bytes) -> list[tuple[int, dict[str, Any]]]:
-    from openpyxl import load_workbook  # loaded only for XLSX imports
-
-    try:
-        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
-    except Exception as exc:  # openpyxl raises many kinds for a non-workbook
-        raise ValueError(f"not an XLSX workbook ({type(exc).__name__})") from exc
-    it = sheet.iter_rows(values_only=True)
-    header = [str(h).strip() if h is not None else "" for h in next(it, [])]
-    rows = []
-    for n, values in enumerate(it, start=2):
-        if values is None or all(v is None for v in values):
-            continue
-        rows.append((n, {h: v for h, v in zip(header, values, strict=False) if h}))
-    return rows
-
-
-def _is_geojson(doc: Any) -> bool:
-    return isinstance(doc, Mapping) and doc.get("type") in ("FeatureCollection", "Feature")
-
-
-def _geojson_rows(doc: Mapping) -> list[dict[str, Any]]:
-    features = doc["features"] if doc.get("type") == "FeatureCollection" else [doc]
-    rows = []
-    for feature in features:
-        row = dict(feature.get("properties") or {})
-        geometry = feature.get("geometry")
-        if geometry is not None:
-            row["__geometry__"] = geometry
-        rows.append(row)
-    return rows
-
-
-def _json_rows(doc: Any) -> list[dict[str, Any]]:
-    items = doc.get("items", doc.get("rows")) if isinstance(doc, Mapping) else doc
-    if not isinstance(items, list) or not all(isinstance(r, Mapping) for r in items):
-        raise ValueError('expected a list of objects or {"items": [...]}')
-    return [dict(r) for r in items]
+    """``[(row number, {column: value})]`` from ``fmt`` in {"csv", "xlsx", "geojson", "json"}:
+    the core's reader (``postalops.imports.read_rows``), up to ``MAX_ROWS`` rows."""
+    return imports.read_rows(data, fmt, max_rows=MAX_ROWS)
 
 
 def _text(row, key, errors, required=True, max_len=200):

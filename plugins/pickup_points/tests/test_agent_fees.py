@@ -116,3 +116,36 @@ def test_agent_fee_month_is_checked(make_token):
     r = api.get("/api/v1/pickup_points/agent-fees?month=2022-09&export=pdf")
     assert r.status_code == 422
     assert r.get_json()["error"]["details"][0]["field"] == "query.export"
+
+
+def test_the_journal_export_outside_a_request_counts_the_fee_too(
+    po_app, make_token, enable_plugin, frozen_today
+):
+    """``postalops journal export`` and jobs run without a Flask app context: the agent fee
+    finds the registry through the session the core called it with."""
+    from flask import has_app_context
+    from postalops import context, vouchers
+    from postalops.testing import system_context
+
+    enable_plugin("ecommerce", "cn.henan", on=False)
+    api = make_token(ZZ, *ALL)
+    frozen_today.set("2022-09-01")
+    import_network(api)
+    items = [item("P2", "W1", "2022-09-02"), item("P2", "W2", "2022-09-03")]
+    assert api.post("/api/v1/pickup_points/items", json=items).status_code == 200
+    assert not has_app_context()
+    with context.activate(system_context(po_app, ZZ)) as ctx:
+        journal = vouchers.collect(
+            po_app.extensions["postalops.plugins"],
+            ctx.session,
+            ZZ,
+            dt.date(2022, 9, 1),
+            dt.date(2022, 9, 30),
+        )
+    assert journal.degraded == []
+    # 2 items x 0.30 = 0.60 on 30 Sep
+    assert [
+        (v.plugin, v.date.isoformat(), str(v.debit), v.balanced)
+        for v in journal.vouchers
+        if v.plugin == "pickup_points"
+    ] == [("pickup_points", "2022-09-30", "0.60", True)]
