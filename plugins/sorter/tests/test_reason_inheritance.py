@@ -211,8 +211,13 @@ def test_the_catalogue_page_marks_inherited_reasons_read_only_at_the_station(
 
 
 def test_sorter_0005_moves_a_stations_reasons_to_its_unit(po_app, empty_db):
+    from alembic import command
+
     registry = po_app.extensions["postalops.plugins"]
-    migrate.upgrade(empty_db, registry, target="sorter_0004")
+    # migrations only up to sorter_0004: the row-level-security step of `migrate.upgrade` is
+    # built from today's models (unit_code), which that schema does not have yet
+    with empty_db.engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(registry, conn), "sorter_0004")
     with empty_db.engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -228,3 +233,9 @@ def test_sorter_0005_moves_a_stations_reasons_to_its_unit(po_app, empty_db):
     with empty_db.engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT unit_code, code, loss FROM sorter_reason")).all()
     assert [tuple(r) for r in rows] == [(JINSHUI, "chute_full", "small_stops")]
+    if empty_db.engine.dialect.name == "postgresql":  # inherited configuration's policies
+        with empty_db.engine.connect() as conn:
+            policies = conn.execute(
+                sa.text("SELECT policyname FROM pg_policies WHERE tablename = 'sorter_reason'")
+            ).scalars()
+            assert sorted(policies) == ["unit_scope", "unit_scope_read"]
