@@ -124,7 +124,7 @@ def end_to_end(areas, sites, assignments) -> dict:
     from postalops.context import CallContext, Principal
     from postalops.models import OrgUnit
     from postalops.tenancy import Scope
-    from postalops_pickup_points import coverage_store
+    from postalops_pickup_points import service
     from postalops_pickup_points.models import (
         PickupArea,
         PickupAssignment,
@@ -168,7 +168,7 @@ def end_to_end(areas, sites, assignments) -> dict:
                        unit="cn.henan")  # fmt: skip
     with context.activate(call) as ctx:
         t0 = time.perf_counter()
-        result = coverage_store.recompute_and_store(ctx.session, "cn.henan", dt.date(2022, 9, 30))
+        result = service.recompute_and_store(ctx.session, "cn.henan", dt.date(2022, 9, 30))
         ctx.session.commit()
         seconds = time.perf_counter() - t0
     return {"db_recompute_seconds": round(seconds, 3), "db_covered_areas": result["covered"]}

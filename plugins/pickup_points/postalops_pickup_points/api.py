@@ -20,22 +20,15 @@ from postalops.errors import BadRequest, NotFound, ValidationError
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from . import (
-    coverage_store,
-    direct_delivery_store,
-    item_flow,
-    network,
-    rules_store,
-    siting_store,
-)
+from . import service
 from .area_import import read_rows, validate_area_row, validate_point_row, validate_rows
 from .counter_handover import handover_share, trend
 from .models import PickupArea, PickupPoint, PickupSitingScenario
 from .permissions import CONFIGURE, DIRECT, MANAGE, RECORD, VIEW
 from .points import AreaCategory, PointType
+from .service import PromoteIn, SitingParams
 from .service_quality import rollup_by_unit
 from .site_suggestion import Candidate
-from .siting_store import PromoteIn, SitingParams
 
 api = ApiBlueprint("pickup_points_api", __name__)
 TAGS = ["pickup_points"]
@@ -129,10 +122,10 @@ def import_areas():
     """All-or-nothing: any bad row → 422 naming each row and field; ``?dry_run=1`` only checks."""
     report = validate_rows(_upload_rows(), validate_area_row)
     s = context.session()
-    network.check_counties(s, context.tenant(), report)  # reported with the shape errors
+    service.check_counties(s, context.tenant(), report)  # reported with the shape errors
     if _dry_run():
         return report.to_dict()
-    result = network.import_areas(s, context.tenant(), report)
+    result = service.import_areas(s, context.tenant(), report)
     s.commit()
     return {
         "summary": {"created": result["created"], "updated": result["updated"]},
@@ -189,11 +182,11 @@ def import_points():
     """All-or-nothing; a changed status or type is written to the point's history."""
     report = validate_rows(_upload_rows(), validate_point_row)
     s = context.session()
-    network.check_counties(s, context.tenant(), report)  # reported with the shape errors
+    service.check_counties(s, context.tenant(), report)  # reported with the shape errors
     if _dry_run():
         return report.to_dict()
     who = context.principal().name
-    result = network.import_points(s, context.tenant(), report, who, _today())
+    result = service.import_points(s, context.tenant(), report, who, _today())
     s.commit()
     return {
         "summary": {"created": result["created"], "updated": result["updated"]},
@@ -216,7 +209,7 @@ class StatusIn(BaseModel):
 )
 def set_status(point_id: int, body: StatusIn):
     s = context.session()
-    point = network.set_status(
+    point = service.set_status(
         s, point_id, body.status, body.effective or _today(), context.principal().name
     )
     s.commit()
@@ -230,7 +223,7 @@ def set_status(point_id: int, body: StatusIn):
     tags=TAGS,
 )
 def point_state(code: str):
-    state = network.point_state(context.session(), query_tenant(), code, _day_arg())
+    state = service.point_state(context.session(), query_tenant(), code, _day_arg())
     if state is None:
         raise NotFound(f"no pickup point {code!r} on that day", details=[{"field": "code"}])
     return state
@@ -240,7 +233,7 @@ def point_state(code: str):
     "/active-points", summary="Active points on a date (?day=)", permission=VIEW, tags=TAGS
 )
 def active_points():
-    return {"items": network.active_points(context.session(), query_tenant(), _day_arg())}
+    return {"items": service.active_points(context.session(), query_tenant(), _day_arg())}
 
 
 class AssignmentIn(BaseModel):
@@ -259,7 +252,7 @@ class AssignmentIn(BaseModel):
 )
 def assign(body: AssignmentIn):
     s = context.session()
-    row = network.assign(s, body.area_id, body.point_id)
+    row = service.assign(s, body.area_id, body.point_id)
     s.commit()
     return {"id": row.id, "area_id": row.area_id, "point_id": row.point_id}
 
@@ -274,7 +267,7 @@ def coverage():
     tenant = query_tenant()
     return {
         "tenant": tenant,
-        "items": coverage_store.coverage_table(context.session(), tenant, _day_arg()),
+        "items": service.coverage_table(context.session(), tenant, _day_arg()),
     }
 
 
@@ -289,7 +282,7 @@ def uncovered():
     if not k.isdigit() or not 1 <= int(k) <= 10:
         raise ValidationError("k must be 1..10", details=[{"field": "query.k", "message": "1..10"}])
     tenant = query_tenant()
-    return {"items": coverage_store.uncovered_list(context.session(), tenant, _day_arg(), int(k))}
+    return {"items": service.uncovered_list(context.session(), tenant, _day_arg(), int(k))}
 
 
 class CandidateIn(BaseModel):
@@ -315,7 +308,7 @@ class SuggestIn(BaseModel):
 def suggest(body: SuggestIn):
     tenant = query_tenant()
     candidates = [Candidate(c.id, c.lon, c.lat) for c in body.candidates]
-    picked = coverage_store.suggest(
+    picked = service.suggest(
         context.session(), tenant, body.day or _today(), candidates, body.limit
     )
     return {"items": picked}
@@ -353,7 +346,7 @@ def recompute(body: DayIn):
 )
 def record_items():
     s = context.session()
-    result = item_flow.record_items(s, context.tenant(), _upload_rows())
+    result = service.record_items(s, context.tenant(), _upload_rows())
     s.commit()
     return result
 
@@ -368,7 +361,7 @@ def record_items():
 )
 def record_volumes():
     s = context.session()
-    result = item_flow.record_daily_volumes(s, context.tenant(), _upload_rows())
+    result = service.record_daily_volumes(s, context.tenant(), _upload_rows())
     s.commit()
     return result
 
@@ -383,7 +376,7 @@ def record_volumes():
 )
 def record_city_volumes():
     s = context.session()
-    result = item_flow.record_city_volumes(s, context.tenant(), _upload_rows())
+    result = service.record_city_volumes(s, context.tenant(), _upload_rows())
     s.commit()
     return result
 
@@ -405,7 +398,7 @@ class ComplaintIn(BaseModel):
 )
 def complaint(body: ComplaintIn):
     s = context.session()
-    item_flow.record_complaint(s, network.get_point(s, body.point_id), body.day, body.note)
+    service.record_complaint(s, service.get_point(s, body.point_id), body.day, body.note)
     s.commit()
     return {"ok": True}
 
@@ -420,7 +413,7 @@ def quality():
     tenant = query_tenant()
     frm, to = query_period()
     s = context.session()
-    per_point = item_flow.quality_by_point(s, tenant, frm, to)
+    per_point = service.quality_by_point(s, tenant, frm, to)
     units = dict(
         s.exec(
             select(PickupPoint.id, PickupPoint.tenant_code).where(
@@ -472,8 +465,8 @@ def counter_handover():
     tenant = query_tenant()
     frm, to = query_period()
     s = context.session()
-    months = item_flow.counter_handover_monthly(s, tenant, frm, to)
-    branches = item_flow.counter_handover_by_point(s, tenant, frm, to)
+    months = service.counter_handover_monthly(s, tenant, frm, to)
+    branches = service.counter_handover_by_point(s, tenant, frm, to)
     return {
         "branches": [
             {
@@ -511,7 +504,7 @@ def counter_handover():
 def proposals():
     tenant = query_tenant()
     end = _day_arg("window_end")
-    found, rules = direct_delivery_store.proposals(context.session(), tenant, end)
+    found, rules = service.proposals(context.session(), tenant, end)
     start, stop = rules.window(end)
     return {
         "window": [start.isoformat(), stop.isoformat()],
@@ -543,9 +536,7 @@ class SwitchIn(BaseModel):
 )
 def switch(body: SwitchIn):
     s = context.session()
-    row = direct_delivery_store.record_switch(
-        s, body.point_id, body.effective, context.principal().name
-    )
+    row = service.record_switch(s, body.point_id, body.effective, context.principal().name)
     s.commit()
     return {"id": row.id, "point_id": row.point_id, "effective": row.effective.isoformat()}
 
@@ -588,10 +579,10 @@ def direct_share():
     frm, to = query_period()
     s = context.session()
     return {
-        "diverted_items": direct_delivery_store.diverted(s, tenant, frm, to),
-        "city_delivery_items": direct_delivery_store.city_delivery(s, tenant, frm, to),
-        "share": _s(direct_delivery_store.share(s, tenant, frm, to)),
-        "points_by_city": direct_delivery_store.direct_points_by_city(s, tenant, to),
+        "diverted_items": service.diverted(s, tenant, frm, to),
+        "city_delivery_items": service.city_delivery(s, tenant, frm, to),
+        "share": _s(service.share(s, tenant, frm, to)),
+        "points_by_city": service.direct_points_by_city(s, tenant, to),
     }
 
 
@@ -644,7 +635,7 @@ def _deprecated(body: dict) -> Any:
     tags=TAGS,
 )
 def get_settings():
-    rules = rules_store.rules_for(context.session(), context.tenant())
+    rules = service.rules_for(context.session(), context.tenant())
     values = json.loads(json.dumps(rules.values, default=str))
     return _deprecated({"unit": context.tenant(), "values": values})
 
@@ -673,7 +664,7 @@ class SettingsIn(BaseModel):
 def put_settings(body: SettingsIn):
     s = context.session()
     values = body.model_dump(exclude_none=True)
-    rules = rules_store.save_rules(s, context.tenant(), values, context.principal().name)
+    rules = service.save_rules(s, context.tenant(), values, context.principal().name)
     s.commit()
     values = json.loads(json.dumps(rules.values, default=str))
     return _deprecated({"unit": context.tenant(), "values": values})
@@ -701,7 +692,7 @@ def list_scenarios():
         .where(in_scope_clause(PickupSitingScenario.tenant_code, tenant))
         .order_by(PickupSitingScenario.created_at.desc(), PickupSitingScenario.id.desc())
     )
-    return paginate(context.session(), stmt, siting_store.scenario_summary)
+    return paginate(context.session(), stmt, service.scenario_summary)
 
 
 @api.operation(
@@ -725,9 +716,9 @@ def start_scenario(body: SitingParams):
     tags=TAGS,
 )
 def get_scenario(scenario_id: int):
-    row = siting_store.get_scenario(context.session(), scenario_id)
-    out = siting_store.scenario_summary(row)
-    out["planned"] = [p.candidate_id for p in siting_store.planned_sites(context.session(), row.id)]
+    row = service.get_scenario(context.session(), scenario_id)
+    out = service.scenario_summary(row)
+    out["planned"] = [p.candidate_id for p in service.planned_sites(context.session(), row.id)]
     return out
 
 
@@ -741,11 +732,11 @@ def get_scenario(scenario_id: int):
 )
 def accept_scenario_sites(scenario_id: int, body: AcceptIn):
     s = context.session()
-    row = siting_store.get_scenario(s, scenario_id)
-    added = siting_store.accept_sites(s, row, body.sites, context.principal().name)
+    row = service.get_scenario(s, scenario_id)
+    added = service.accept_sites(s, row, body.sites, context.principal().name)
     return {
         "added": [p.candidate_id for p in added],
-        "planned": [p.candidate_id for p in siting_store.planned_sites(s, row.id)],
+        "planned": [p.candidate_id for p in service.planned_sites(s, row.id)],
     }
 
 
@@ -762,8 +753,8 @@ def list_planned_sites():
         raise ValidationError(
             "scenario must be an id", details=[{"field": "query.scenario", "message": "an id"}]
         )
-    stmt = siting_store.planned_sites_stmt(query_tenant(), int(scenario) if scenario else None)
-    return paginate(context.session(), stmt, lambda r: siting_store.planned_site_out(r[0], r[1]))
+    stmt = service.planned_sites_stmt(query_tenant(), int(scenario) if scenario else None)
+    return paginate(context.session(), stmt, lambda r: service.planned_site_out(r[0], r[1]))
 
 
 @api.operation(
@@ -778,6 +769,6 @@ def list_planned_sites():
 )
 def promote_planned_site(site_id: int, body: PromoteIn):
     s = context.session()
-    point = siting_store.promote_site(s, site_id, body, context.principal().name, _today())
+    point = service.promote_site(s, site_id, body, context.principal().name, _today())
     s.commit()
     return _point_out(point)

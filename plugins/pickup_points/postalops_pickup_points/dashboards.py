@@ -10,7 +10,7 @@ import plotly.express as px
 from dash import html
 from postalops.plugins import DashboardPage
 
-from . import coverage_store, direct_delivery_store, siting_store
+from . import service
 from .figures import map_figure
 from .points import AREA_CATEGORY_LABELS
 
@@ -19,7 +19,7 @@ def _overview(ctx: Any) -> Any:
     from postalops_dashboards import chart, figures, metric_cards
 
     metrics = ctx.metrics("pickup_points").get("pickup_points", {})
-    rows = coverage_store.coverage_table(ctx.session, ctx.tenant, ctx.date_to)
+    rows = service.coverage_table(ctx.session, ctx.tenant, ctx.date_to)
     depth = ctx.tenant.count(".") + 1
     df = pd.DataFrame(
         [r for r in rows if r["unit"].count(".") == depth and r["rate"] is not None]
@@ -38,7 +38,7 @@ def _overview(ctx: Any) -> Any:
     )  # fmt: skip
     figures.format_values(fig, "ratio", ctx.zh)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    by_city = direct_delivery_store.direct_points_by_city(ctx.session, ctx.tenant, ctx.date_to)
+    by_city = service.direct_points_by_city(ctx.session, ctx.tenant, ctx.date_to)
     df_city = pd.DataFrame(
         sorted(by_city.items(), key=lambda kv: -kv[1]), columns=["city", "points"]
     )
@@ -72,7 +72,7 @@ def _siting_figures(ctx: Any) -> tuple[Any, pd.DataFrame, Any, pd.DataFrame]:
     until full) and coverage with K sites (MCLP against the greedy with the same K)."""
     from postalops_dashboards import figures
 
-    rows = siting_store.siting_comparison(ctx.session, ctx.tenant, ctx.date_to)
+    rows = service.siting_comparison(ctx.session, ctx.tenant, ctx.date_to)
     lscp, full = (
         ctx.t("最少选址（LSCP，全覆盖）", "Fewest sites (LSCP, full coverage)"),
         ctx.t("贪心（直到全覆盖）", "Greedy (until full coverage)"),
@@ -127,7 +127,7 @@ def _map(ctx: Any) -> Any:
     from postalops_dashboards import chart
 
     fig = map_figure(ctx.session, ctx.tenant, ctx.date_to, ctx.zh)
-    uncovered = coverage_store.uncovered_list(ctx.session, ctx.tenant, ctx.date_to, k=3)
+    uncovered = service.uncovered_list(ctx.session, ctx.tenant, ctx.date_to, k=3)
     df = pd.DataFrame(
         [
             {

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from . import direct_delivery_store, item_flow, network
+from . import service
 from .area_import import validate_area_row, validate_point_row, validate_rows
 from .coverage import Area, CoverageRules, Site, compute_coverage
 from .distance import bearing, offset
@@ -290,7 +290,7 @@ def build_hebei_points(session: Session, units: dict[str, Any]) -> int:
     plans = plan_hebei_points(units)
     for branch, rows in plans.items():
         report = validate_rows(list(enumerate(rows)), validate_point_row)
-        network.import_points(session, branch, report, "demo", OPENED)
+        service.import_points(session, branch, report, "demo", OPENED)
     return sum(len(rows) for rows in plans.values())
 
 
@@ -357,8 +357,8 @@ def build_demo(
         for station, plan in plans.items():
             areas = validate_rows(list(enumerate(plan["areas"])), validate_area_row)
             points = validate_rows(list(enumerate(plan["points"])), validate_point_row)
-            network.import_areas(session, station, areas)
-            network.import_points(session, station, points, "demo", OPENED)
+            service.import_areas(session, station, areas)
+            service.import_points(session, station, points, "demo", OPENED)
             codes_by_station[station] = [(p["code"], p["point_type"]) for p in plan["points"]]
             summary["areas"] += len(plan["areas"])
             summary["points"] += len(plan["points"])
@@ -367,7 +367,7 @@ def build_demo(
         _volumes(session, city, codes_by_station)
         session.commit()
         progress(ci, len(cities) + 2, f"{city}")
-    direct_delivery_store.switch_proposed(session, "cn.henan", WINDOW_END, SWITCH_ON, "demo")
+    service.switch_proposed(session, "cn.henan", WINDOW_END, SWITCH_ON, "demo")
     session.commit()
     progress(len(cities) + 1, len(cities) + 2, "items")
     for city in cities:
@@ -398,7 +398,7 @@ def _assign_mailrooms(session: Session, stations: list[str]) -> None:
             )
         ).first()
         if area is not None and point is not None:
-            network.assign(session, area.id, point.id)
+            service.assign(session, area.id, point.id)
 
 
 URBAN_TYPES = ("own", "partner_shop", "smart_locker")
@@ -451,10 +451,10 @@ def _volumes(
                 )
                 if f"{station}/{code}" in direct:
                     city_daily[day] += inbound
-        item_flow.record_daily_volumes(session, station, rows)
+        service.record_daily_volumes(session, station, rows)
     rng = random.Random(f"pickup_points:city:{city}")
     factor = rng.uniform(9.2, 10.8)  # the direct points carry about a tenth of city delivery
-    item_flow.record_city_volumes(
+    service.record_city_volumes(
         session,
         f"cn.henan.{city}",
         [
@@ -506,4 +506,4 @@ def _items(session: Session, city: str) -> None:
                 "returned_at": returned,
             }))  # fmt: skip
     for station, rows in by_station.items():
-        item_flow.record_items(session, station, rows)
+        service.record_items(session, station, rows)

@@ -7,7 +7,7 @@ for tracked items (the service-quality page's month and the metrics' 30 days, pl
 an item may wait before it is returned). Every draw comes from an rng seeded by point and day,
 so a day's records are the same whichever day the demo runs on. Records go through the plugin's
 own services (``record_daily_volumes``, ``record_city_volumes``, ``record_items``); the
-direct-delivery candidates are whatever ``direct_delivery_store.proposals`` finds on them.
+direct-delivery candidates are whatever ``service.proposals`` finds on them.
 
 - The 137 points switched in the article (direct since 1 Sep 2022) keep 46–85 items a day, and
   each city's delivery volume stays about ten times theirs (the share diverted near 10 %).
@@ -38,7 +38,7 @@ from postalops import clock
 from postalops.demo import PRESENT_DAYS, day_rng, present_days, scaled
 from sqlmodel import Session, select
 
-from . import item_flow
+from . import service
 from .demo import CITY_SEATS, SH, SWITCH_ON, URBAN_TYPES, VOLUME_TO
 from .models import PickupDailyVolume, PickupItem, PickupPoint
 
@@ -170,13 +170,13 @@ def build_present(
                             )
                         )
             if rows:
-                result = item_flow.record_daily_volumes(session, station, rows)
+                result = service.record_daily_volumes(session, station, rows)
                 out["present_volume_days"] += result["created"]
             done, changed = _items(session, station, pts, roles, item_days, now)
             out["present_items"] += done
             out["present_item_updates"] += changed
         factor = random.Random(f"pickup_points:city:{city}").uniform(9.2, 10.8)
-        item_flow.record_city_volumes(
+        service.record_city_volumes(
             session,
             tenant,
             [
@@ -223,7 +223,7 @@ def _items(
                 rows.append((len(rows), row))
     if not rows:
         return 0, 0
-    result = item_flow.record_items(session, station, rows)
+    result = service.record_items(session, station, rows)
     return result["created"], result["updated"]
 
 

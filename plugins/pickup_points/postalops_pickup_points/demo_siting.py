@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from . import siting_store
+from . import service
 from .models import PickupSitingScenario
-from .siting_store import SitingParams
+from .service import SitingParams
 
 DAY = dt.date(2022, 9, 30)
 SCENARIOS = [
@@ -61,12 +61,12 @@ def build_siting(
             )
         ).first()
         if row is None or row.status != "done":
-            row = siting_store.run_scenario(session, unit, params, code, "demo")
+            row = service.run_scenario(session, unit, params, code, "demo")
             ran += 1
         if accept and row.result:
             sites = row.result["sites"]
             chosen = sorted(row.result["lscp"]["sites"], key=lambda c: (-sites[c]["households"], c))
             chosen = chosen[:accept]
             if chosen:
-                siting_store.accept_sites(session, row, chosen, "demo")
+                service.accept_sites(session, row, chosen, "demo")
     return ran

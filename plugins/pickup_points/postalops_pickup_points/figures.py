@@ -12,7 +12,7 @@ import math
 import plotly.graph_objects as go
 from sqlmodel import Session
 
-from . import coverage_store, network
+from . import service
 from .points import POINT_TYPE_LABELS, PointStatus, PointType
 
 TYPE_COLOURS = {
@@ -32,8 +32,8 @@ def map_figure(
     ``tiles=True`` draws the same traces over OpenStreetMap tiles instead, for viewers who are
     online; the default needs nothing from the internet.
     """
-    points = network.points_on(session, unit, day)
-    uncovered = coverage_store.uncovered_list(session, unit, day, k=1)
+    points = service.points_on(session, unit, day)
+    uncovered = service.uncovered_list(session, unit, day, k=1)
     fig = go.Figure()
     trace = go.Scattermap if tiles else go.Scatter
     xy = ("lon", "lat") if tiles else ("x", "y")
@@ -129,7 +129,7 @@ def siting_figure(session: Session, scenario: object, zh: bool = True) -> go.Fig
         "无候选点可达的区域" if zh else "Area no candidate reaches",
         {"size": 11, "color": "#d62728", "symbol": "x"})  # fmt: skip
     if params.get("existing", "keep") == "keep":
-        pts = [p for p, st in network.points_on(session, tenant, day)
+        pts = [p for p, st in service.points_on(session, tenant, day)
                if st.status is PointStatus.ACTIVE]  # fmt: skip
         add([p.lon for p in pts], [p.lat for p in pts], [f"{p.code} {p.name}" for p in pts],
             "现有自提点" if zh else "Existing point", {"size": 6, "color": "#1b7a3e"})  # fmt: skip

@@ -1,5 +1,5 @@
 """The import page in the user's language: each file column's label and each row message's
-msgid (area_import.py, network.py, agent_fee.py and opening_hours.py, their values as
+msgid (area_import.py, service.py, agent_fee.py and opening_hours.py, their values as
 ``%(name)s``), for ``postalops.i18n.row_problems``."""
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from postalops import clock
 from postalops.jobs import JobContext, job
 from pydantic import BaseModel, Field
 
-from . import coverage_store, direct_delivery_store, siting_store
+from . import service
 from .permissions import MANAGE
-from .siting_store import SitingParams
+from .service import SitingParams
 
 
 class CoverageParams(BaseModel):
@@ -35,7 +35,7 @@ def recompute_coverage_job(ctx: JobContext, day: str | None = None) -> dict:
     """Recompute coverage of every area in the job's unit on ``day`` (default today)."""
     when = dt.date.fromisoformat(day) if day else clock.today()
     ctx.progress(0, 1, "loading network")
-    result = coverage_store.recompute_and_store(ctx.session, ctx.tenant, when, ctx.progress)
+    result = service.recompute_and_store(ctx.session, ctx.tenant, when, ctx.progress)
     ctx.session.commit()
     return result
 
@@ -52,10 +52,10 @@ def propose_direct_delivery_job(
     """Points averaging at least the threshold over the window; with ``switch``, record them."""
     end = dt.date.fromisoformat(window_end)
     ctx.progress(0, 1, "summing volumes")
-    found, rules = direct_delivery_store.proposals(ctx.session, ctx.tenant, end)
+    found, rules = service.proposals(ctx.session, ctx.tenant, end)
     if switch:
         for i, p in enumerate(found, 1):
-            direct_delivery_store.record_switch(
+            service.record_switch(
                 ctx.session,
                 p.point_id,
                 dt.date.fromisoformat(effective),
@@ -97,12 +97,10 @@ def siting_job(ctx: JobContext, **params: object) -> dict:
     parsed = SitingParams.model_validate(params)
     actor = getattr(getattr(ctx.call, "principal", None), "name", None)
     try:
-        row = siting_store.run_scenario(
-            ctx.session, ctx.tenant, parsed, ctx.id, actor, ctx.progress
-        )
+        row = service.run_scenario(ctx.session, ctx.tenant, parsed, ctx.id, actor, ctx.progress)
     except Exception as error:
         ctx.session.rollback()
-        siting_store.mark_failed(ctx.session, ctx.tenant, ctx.id, str(error))
+        service.mark_failed(ctx.session, ctx.tenant, ctx.id, str(error))
         raise
     result = row.result or {}
     return {

@@ -14,12 +14,19 @@ from postalops.metrics import kpi
 from sqlmodel import Session
 
 from .counter_handover import handover_share
-from .coverage_store import category_rates, coverage_on
-from .direct_delivery_store import direct_point_count, share
-from .item_flow import counter_handover_totals, quality_total
-from .network import active_points
 from .points import AreaCategory
-from .siting_store import capacity_figures, latest_done, planned_count
+from .service import (
+    active_points,
+    capacity_figures,
+    category_rates,
+    counter_handover_totals,
+    coverage_on,
+    direct_point_count,
+    latest_done,
+    planned_count,
+    quality_total,
+    share,
+)
 
 RATIO = "ratio"
 

@@ -112,7 +112,7 @@ def postalops_demo(session, units, rng, progress):
 @hookimpl
 def postalops_active_pickup_points(session, tenant):
     """Active points of ``tenant``'s subtree today (code, name, kind, tenant_code, lat, lon)."""
-    from .network import active_points
+    from .service import active_points
 
     return active_points(session, tenant, clock.today())
 
@@ -120,7 +120,7 @@ def postalops_active_pickup_points(session, tenant):
 @hookimpl
 def postalops_pickup_point_state(session, tenant, code, day):
     """A point's type and status on ``day`` (None if it did not exist then in the subtree)."""
-    from .network import point_state
+    from .service import point_state
 
     return point_state(session, tenant, code, day)
 

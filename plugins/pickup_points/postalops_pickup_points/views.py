@@ -38,14 +38,7 @@ from postalops.models import Job
 from pydantic import ValidationError as PydanticError
 from sqlmodel import select
 
-from . import (
-    coverage_store,
-    direct_delivery_store,
-    import_labels,
-    item_flow,
-    network,
-    siting_store,
-)
+from . import import_labels, service
 from .area_import import read_rows, validate_area_row, validate_point_row, validate_rows
 from .counter_handover import handover_share, trend
 from .figures import map_figure, siting_figure
@@ -53,8 +46,8 @@ from .metrics import kpis
 from .models import PickupArea, PickupPoint, PickupSitingScenario
 from .permissions import DIRECT, MANAGE, VIEW
 from .points import AREA_CATEGORY_LABELS, POINT_TYPE_LABELS, PointStatus
+from .service import PromoteIn, SitingParams
 from .site_suggestion import Candidate
-from .siting_store import PromoteIn, SitingParams
 
 bp = Blueprint("pickup_points", __name__, template_folder="templates")
 
@@ -110,10 +103,10 @@ def _coverage_page(day: dt.date, suggest_errors: dict[str, str] | None = None) -
     from postalops.ui import unit_name
 
     rows = sorted(  # by the unit's name, as the reader looks for it, then the category
-        coverage_store.coverage_table(s, unit, day),
+        service.coverage_table(s, unit, day),
         key=lambda r: (r["unit"].count("."), unit_name(r["unit"]), r["category"]),
     )
-    uncovered = coverage_store.uncovered_list(s, unit, day, k=3)
+    uncovered = service.uncovered_list(s, unit, day, k=3)
     return render_template(
         "pickup_points/coverage.html",
         unit=unit,
@@ -149,9 +142,9 @@ def suggest() -> Any:
         else:
             candidates = [
                 Candidate(u["name"] or str(u["area_id"]), u["lon"], u["lat"])
-                for u in coverage_store.uncovered_list(s, unit, day, k=1)
+                for u in service.uncovered_list(s, unit, day, k=1)
             ]
-        picked = coverage_store.suggest(s, unit, day, candidates, limit) if candidates else []
+        picked = service.suggest(s, unit, day, candidates, limit) if candidates else []
     except (KeyError, ValueError, TypeError):
         return _coverage_page(
             day, {"file": _("Candidates need id, lon and lat columns, lon and lat as numbers.")}
@@ -165,7 +158,7 @@ def suggest() -> Any:
 def coverage_csv() -> Any:
     check_permission(VIEW)
     day = _day()
-    rows = coverage_store.coverage_table(context.session(), context.tenant(), day)
+    rows = service.coverage_table(context.session(), context.tenant(), day)
     buf = io.StringIO()
     writer = csv.DictWriter(
         buf,
@@ -273,14 +266,14 @@ def import_page() -> Any:
             rows = read_rows(f.read(), fmt)
             validator = validate_point_row if kind == "points" else validate_area_row
             report = validate_rows(rows, validator)
-            network.check_counties(s, context.tenant(), report)  # with the shape errors
+            service.check_counties(s, context.tenant(), report)  # with the shape errors
             if report.ok:
                 if kind == "points":
-                    result = network.import_points(
+                    result = service.import_points(
                         s, context.tenant(), report, context.principal().name, clock.today()
                     )
                 else:
-                    result = network.import_areas(s, context.tenant(), report)
+                    result = service.import_areas(s, context.tenant(), report)
                 s.commit()
                 flash(_("Imported: %(created)s new, %(updated)s updated.", **result), "ok")
             else:
@@ -312,7 +305,7 @@ def quality() -> Any:
     frm, to = _period()
     unit = context.tenant()
     s = context.session()
-    per_point = item_flow.quality_by_point(s, unit, frm, to)
+    per_point = service.quality_by_point(s, unit, frm, to)
     points = {
         p.id: p
         for p in s.exec(
@@ -341,14 +334,14 @@ def _direct_page(switch_errors: dict[int, str] | None = None) -> Any:
     window_end = _day("window_end", to)
     unit = context.tenant()
     s = context.session()
-    found, rules = direct_delivery_store.proposals(s, unit, window_end)
+    found, rules = service.proposals(s, unit, window_end)
     names = {
         p.id: p
         for p in s.exec(
             select(PickupPoint).where(in_scope_clause(PickupPoint.tenant_code, unit))
         ).all()
     }
-    months = item_flow.counter_handover_monthly(
+    months = service.counter_handover_monthly(
         s, unit, frm.replace(day=1) - dt.timedelta(days=62), to
     )
     return render_template(
@@ -359,18 +352,16 @@ def _direct_page(switch_errors: dict[int, str] | None = None) -> Any:
         window=rules.window(window_end),
         threshold=rules.threshold_per_day,
         proposals=ListPage([(names.get(p.point_id), p) for p in found], request.args, "p_"),
-        switched=ListPage(
-            sorted(direct_delivery_store.direct_on(s, unit, to).items()), request.args, "s_"
-        ),
+        switched=ListPage(sorted(service.direct_on(s, unit, to).items()), request.args, "s_"),
         names=names,
-        diverted=direct_delivery_store.diverted(s, unit, frm, to),
-        city=direct_delivery_store.city_delivery(s, unit, frm, to),
-        share=direct_delivery_store.share(s, unit, frm, to),
+        diverted=service.diverted(s, unit, frm, to),
+        city=service.city_delivery(s, unit, frm, to),
+        share=service.share(s, unit, frm, to),
         handover=trend(months),
         branches=ListPage(
             [
                 (code, unit, c, i, handover_share(c, i))
-                for _, code, unit, c, i in item_flow.counter_handover_by_point(s, unit, frm, to)
+                for _, code, unit, c, i in service.counter_handover_by_point(s, unit, frm, to)
             ],
             request.args,
             "b_",
@@ -410,7 +401,7 @@ def direct_switch() -> Any:
     if confirm is not None:
         return confirm
     try:
-        direct_delivery_store.record_switch(s, point_id, effective, context.principal().name)
+        service.record_switch(s, point_id, effective, context.principal().name)
         s.commit()
         flash(_("Switch recorded."), "ok")
     except PostalOpsError as error:
@@ -534,7 +525,7 @@ def point_status(point_id: int) -> Any:
     check_permission(MANAGE)
     s = context.session()
     try:
-        network.set_status(
+        service.set_status(
             s, point_id, request.form.get("status", ""), clock.today(), context.principal().name
         )
         s.commit()
@@ -631,13 +622,13 @@ def siting_scenario(scenario_id: int) -> Any:
     check_permission(VIEW)
     s = context.session()
     try:
-        row = siting_store.get_scenario(s, scenario_id)
+        row = service.get_scenario(s, scenario_id)
     except PostalOpsError:
         abort(404)
     result = row.result or {}
     planned = {
         site.candidate_id: (site, point)
-        for site, point in s.exec(siting_store.planned_sites_stmt(row.tenant_code, row.id)).all()
+        for site, point in s.exec(service.planned_sites_stmt(row.tenant_code, row.id)).all()
     }
     sites = sorted(
         (dict(v, id=k) for k, v in (result.get("sites") or {}).items()),
@@ -672,7 +663,7 @@ def siting_accept(scenario_id: int) -> Any:
 
     s = context.session()
     try:
-        row = siting_store.get_scenario(s, scenario_id)
+        row = service.get_scenario(s, scenario_id)
     except PostalOpsError:
         abort(404)
     chosen = request.form.getlist("site")
@@ -686,7 +677,7 @@ def siting_accept(scenario_id: int) -> Any:
     if page is not None:
         return page
     try:
-        added = siting_store.accept_sites(s, row, chosen, context.principal().name)
+        added = service.accept_sites(s, row, chosen, context.principal().name)
     except PostalOpsError as error:
         s.rollback()
         flash(error.message, "error")
@@ -712,7 +703,7 @@ def siting_promote(site_id: int) -> Any:
     check_permission(MANAGE)
     s = context.session()
     try:
-        site = siting_store.get_planned_site(s, site_id)
+        site = service.get_planned_site(s, site_id)
     except PostalOpsError:
         abort(404)
     point = s.get(PickupPoint, site.point_id) if site.point_id is not None else None
@@ -730,7 +721,7 @@ def siting_promote(site_id: int) -> Any:
             body = None
         if body is not None:
             try:
-                made = siting_store.promote_site(
+                made = service.promote_site(
                     s, site.id, body, context.principal().name, clock.today()
                 )
                 s.commit()
@@ -742,7 +733,7 @@ def siting_promote(site_id: int) -> Any:
             except PostalOpsError as error:
                 s.rollback()
                 if error.status == 409:  # promoted meanwhile: the page names its point
-                    site = siting_store.get_planned_site(s, site_id)
+                    site = service.get_planned_site(s, site_id)
                     point = s.get(PickupPoint, site.point_id) if site.point_id else None
                 else:
                     clash = {

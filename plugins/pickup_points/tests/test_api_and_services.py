@@ -14,7 +14,7 @@ import pytest
 from postalops import clock
 from postalops.jobs import wait_for
 from postalops.testing import count_rows
-from postalops_pickup_points import direct_delivery_store, item_flow, network
+from postalops_pickup_points import service
 from postalops_pickup_points.area_import import validate_area_row, validate_point_row, validate_rows
 from postalops_pickup_points.distance import offset
 from postalops_pickup_points.metrics import kpis
@@ -454,7 +454,7 @@ def test_demo_reproduces_domain_figures_and_is_idempotent(henan_tree, as_unit):
         s.commit()
     assert {m: count_rows(henan_tree, m) for m in (PickupArea, PickupPoint, PickupItem)} == before
     with as_unit("cn.henan") as s:
-        assert direct_delivery_store.direct_point_count(s, "cn.henan", dt.date(2022, 9, 30)) == 137
+        assert service.direct_point_count(s, "cn.henan", dt.date(2022, 9, 30)) == 137
 
 
 def test_demo_present_up_to_today(henan_tree, as_unit, frozen_today):
@@ -493,8 +493,8 @@ def test_demo_present_up_to_today(henan_tree, as_unit, frozen_today):
     assert 0.4 < float(now["counter_handover_share"]) < 0.9, now
     today = frozen_today.day
     with as_unit("cn.henan") as s:
-        found, rules = direct_delivery_store.proposals(s, "cn.henan", today)
-        switched = direct_delivery_store.direct_on(s, "cn.henan", today)
+        found, rules = service.proposals(s, "cn.henan", today)
+        switched = service.direct_on(s, "cn.henan", today)
         today_items = s.exec(select(PickupItem).where(PickupItem.arrival_day == today)).all()
     # this month's candidates: grown past 40 a day over the 30 days to today, not yet direct
     assert 5 <= len(found) <= 18, len(found)
@@ -536,9 +536,9 @@ def test_services_refuse_writes_outside_the_callers_unit(as_unit, tenants):
         validate_area_row,
     )  # fmt: skip
     with as_unit(KF) as s, pytest.raises(ScopeError):
-        network.import_areas(s, ZZ, report)
+        service.import_areas(s, ZZ, report)
     with as_unit(KF) as s, pytest.raises(ScopeError):
-        item_flow.record_city_volumes(s, ZZ, [(0, {"day": "2022-09-01", "delivery_items": 1})])
+        service.record_city_volumes(s, ZZ, [(0, {"day": "2022-09-01", "delivery_items": 1})])
     assert validate_point_row  # imported for symmetry with areas
 
 

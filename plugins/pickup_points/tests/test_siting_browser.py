@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from postalops import context
 from postalops.testing import PASSWORD, system_context
-from postalops_pickup_points import siting_store
+from postalops_pickup_points import service
 from werkzeug.serving import make_server
 
 # The portal's own browser checks (tests/test_browser_pages.py), not copies; the repository's
@@ -39,11 +39,11 @@ def test_siting_pages_on_a_phone_and_a_laptop(po_app, make_user):
     make_user("planner390", ZZ, "pickup_planner", "ops")
     # A finished scenario with sites, so every part of the page is drawn.
     with context.activate(system_context(po_app, ZZ)) as ctx:
-        params = siting_store.SitingParams(k=1, candidates=_candidates(), time_limit_s=10)
-        row = siting_store.run_scenario(ctx.session, ZZ, params, "browser", "test")
+        params = service.SitingParams(k=1, candidates=_candidates(), time_limit_s=10)
+        row = service.run_scenario(ctx.session, ZZ, params, "browser", "test")
         sid = row.id
         # C1 accepted as a planned site: its row shows the promote button, and its form page.
-        site_id = siting_store.accept_sites(ctx.session, row, ["C1"], "test")[0].id
+        site_id = service.accept_sites(ctx.session, row, ["C1"], "test")[0].id
     server = make_server("127.0.0.1", 0, po_app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"

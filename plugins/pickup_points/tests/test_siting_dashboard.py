@@ -18,7 +18,7 @@ import datetime as dt
 import pytest
 from postalops import clock, context
 from postalops.testing import system_context
-from postalops_pickup_points import siting_store
+from postalops_pickup_points import service
 
 STEP = 0.005
 ZZ, KF, HENAN = "cn.henan.zhengzhou", "cn.henan.kaifeng", "cn.henan"
@@ -45,9 +45,9 @@ def _import(make_token, unit: str) -> None:
 
 
 def _run(po_app, unit: str, code: str, k: int) -> None:
-    params = siting_store.SitingParams(k=k, candidates=CANDIDATES, time_limit_s=10)
+    params = service.SitingParams(k=k, candidates=CANDIDATES, time_limit_s=10)
     with context.activate(system_context(po_app, unit)) as ctx:
-        siting_store.run_scenario(ctx.session, unit, params, code, "test")
+        service.run_scenario(ctx.session, unit, params, code, "test")
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def _overview(po_app, as_unit, unit: str, date_to: dt.date):
             unit, date_to.replace(day=1), date_to, s, True, po_app.extensions["postalops.plugins"]
         )
         charts = dict(figures_of(overview.layout(ctx)))
-        rows = siting_store.siting_comparison(s, unit, date_to)
+        rows = service.siting_comparison(s, unit, date_to)
     assert {n: raw_titles(f) for n, f in charts.items() if raw_titles(f)} == {}
     return charts, rows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from postalops import clock
 from postalops.testing import count_rows, system_scope
-from postalops_pickup_points import siting_store
+from postalops_pickup_points import service
 from postalops_pickup_points.demo_siting import build_siting
 from postalops_pickup_points.models import PickupPlannedSite, PickupSitingScenario
 
@@ -24,7 +24,7 @@ def test_demo_scenario_is_saved_once(po_app, network):  # noqa: F811
         assert row.result["lscp"]["site_count"] == 3
         # The dashboard's siting chart has it at Henan for a period ending today: 3 sites by
         # LSCP and by the greedy; K = 20 covers all 100 + 300 + 60 = 460 households both ways.
-        got = siting_store.siting_comparison(s, "cn.henan", clock.today())
+        got = service.siting_comparison(s, "cn.henan", clock.today())
         assert [(r["unit"], r["lscp_sites"], r["greedy_full_sites"], r["mclp_coverage"],
                  r["greedy_coverage"], r["total_households"]) for r in got] == [
             (ZZ, 3, 3, "1.0000", "1.0000", 460)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from postalops import clock
-from postalops_pickup_points import coverage_store
+from postalops_pickup_points import service
 
 from .test_api_and_services import ALL, ZZ, import_network
 
@@ -27,7 +27,7 @@ def test_a_planner_sees_the_coverage_gaps(make_token, make_user, login, as_unit)
     assert list(got) == ["coverage_unknown"] and "3 个" in got["coverage_unknown"]
 
     with as_unit(ZZ) as s:
-        coverage_store.recompute_and_store(s, ZZ, clock.today(), lambda *a: None)
+        service.recompute_and_store(s, ZZ, clock.today(), lambda *a: None)
         s.commit()
     html = planner.get("/").get_data(as_text=True)
     got = tasks(html)
