@@ -1,5 +1,5 @@
-"""Outcall's dashboard page: KPI cards, the call funnel, the daily trend and breakdowns by
-department, service item and agent. KPIs come from the metrics contract; the breakdowns are
+"""Outcall's dashboard page: KPI cards, the call funnel, the daily trend, conversion by hour of
+day and breakdowns by department, service item and agent. KPIs come from the metrics contract; the breakdowns are
 this plugin's own queries, run with the viewer's scoped session."""
 
 from __future__ import annotations
@@ -26,6 +26,43 @@ def agent_names(session: Any, agents: list[str]) -> list[str]:
     ).all()
     names = {u: d for u, d in rows if d}
     return [names.get(login, login) for login in logins]
+
+
+def by_hour_chart(ctx: Any) -> tuple[pd.DataFrame, go.Figure]:
+    """Conversion by local hour of day (handle_time.by_hour): attempts per hour as bars, their
+    conversion rate (accepted attempts ÷ attempts) as a line on a percent axis at the right."""
+    from postalops_dashboards import figures
+
+    from .handle_time import period_stats
+
+    t = ctx.t
+    rows = period_stats(ctx.session, ctx.tenant, ctx.date_from, ctx.date_to)["by_hour"]
+    df = pd.DataFrame(rows, columns=["hour", "calls", "accepted", "rate"])
+    fig = go.Figure()
+    if not df.empty:
+        df["rate"] = df["rate"].astype(float)  # display only; the CSV keeps the same 4 places
+        hours = [f"{h:02d}:00" for h in df["hour"]]
+        fig.add_bar(x=hours, y=list(df["calls"]), name=t("外呼次数", "Calls"))
+        fig.add_scatter(
+            x=hours, y=list(df["rate"]), name=t("成功率", "Conversion rate"), yaxis="y2"
+        )
+        figures.format_values(fig, "calls", ctx.zh)
+        line = fig.data[1]
+        line.customdata = [figures.format_value(v, "ratio", ctx.zh) for v in line.y]
+    fig.update_layout(
+        title=t("按时段成功率", "Conversion by hour of day"),
+        xaxis_title=t("通话开始时段", "Hour the call started"),
+        yaxis_title=t("次数", "Calls"),
+        yaxis2={
+            "title": t("成功率", "Conversion rate"),
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ".0%",
+            "rangemode": "tozero",
+        },
+        legend={"orientation": "h"},
+    )
+    return df, fig
 
 
 def pages(dash_app: Any) -> list[DashboardPage]:
@@ -78,10 +115,12 @@ def layout(ctx: Any) -> Any:
     )
     figures.format_values(trend, "calls", ctx.zh)
 
+    hours_df, hours = by_hour_chart(ctx)
     parts = [
         metric_cards(kpis, ctx.zh, "outcall"),
         chart(funnel, funnel_df, "outcall_funnel", zh=ctx.zh),
         chart(trend, trend_df, "outcall_daily", zh=ctx.zh),
+        chart(hours, hours_df, "outcall_by_hour", zh=ctx.zh),
     ]
     for by, zh, en, axis_zh, axis_en in (
         ("department", "按部门", "By department", "部门", "Department"),

@@ -1,4 +1,5 @@
-"""The dashboard page draws the funnel, the daily trend and the three breakdowns."""
+"""The dashboard page draws the funnel, the daily trend, conversion by hour of day and the three
+breakdowns."""
 
 import datetime as dt
 
@@ -55,6 +56,7 @@ def test_the_page_has_funnel_trend_and_breakdowns(po_app, intake, hall, as_unit)
     assert names == [
         "outcall_funnel",
         "outcall_daily",
+        "outcall_by_hour",
         "outcall_by_department",
         "outcall_by_service_item",
         "outcall_by_agent",
@@ -67,3 +69,42 @@ def test_the_page_has_funnel_trend_and_breakdowns(po_app, intake, hall, as_unit)
     assert sorted(charts["outcall_by_agent"].data[0].y) == ["a2", "王小明"]
     text = str(page.to_plotly_json())
     assert "外呼成功率" in text and "50.0%" in text  # 1 accepted ÷ 2 calls
+
+
+def test_conversion_by_hour_of_day(po_app, intake, hall, as_unit):
+    """Attempts per local hour (bars) and their conversion rate (a line on a % axis), from the
+    handle-time statistics (issue 20 §2)."""
+    intake([case_row(1), case_row(2), case_row(3)])
+    # agent, outcome, claimed at, recorded at (Guangzhou time, 17 August 2022)
+    calls = (
+        ("a1", "accepted", sh(17, 10), sh(17, 10, 1)),
+        ("a2", "declined", sh(17, 10, 5), sh(17, 10, 6)),
+        ("a1", "accepted", sh(17, 15), sh(17, 15, 1)),
+    )
+    for agent, what, claimed, recorded in calls:
+        with hall() as s:
+            case = service.claim_next(s, GZ, agent, now=claimed)
+            kw = {"address": ADDRESS} if what == "accepted" else {}
+            service.record_outcome(s, GZ, case.id, agent, what, now=recorded, **kw)
+    with as_unit(GZ) as s:
+        ctx = ViewContext(
+            GZ,
+            dt.date(2022, 8, 17),
+            dt.date(2022, 8, 31),
+            s,
+            True,
+            po_app.extensions["postalops.plugins"],
+        )
+        page = layout(ctx)
+    fig = dict(figures_of(page))["outcall_by_hour"]
+    bars, line = fig.data
+    # 10h: 2 calls, 1 accepted → 1 ÷ 2 = 0.5; 15h: 1 call, 1 accepted → 1 ÷ 1 = 1.0
+    assert list(bars.x) == ["10:00", "15:00"]
+    assert list(bars.y) == [2, 1]
+    assert list(line.x) == ["10:00", "15:00"]
+    assert list(line.y) == [0.5, 1.0]
+    assert line.yaxis == "y2" and fig.layout.yaxis2.tickformat == ".0%"
+    assert list(line.customdata) == ["50.0%", "100.0%"]
+    assert bars.name == "外呼次数" and line.name == "成功率"
+    assert fig.layout.title.text == "按时段成功率"
+    assert raw_titles(fig) == []
