@@ -11,7 +11,12 @@ meant to carry)::
 
 :func:`parse_amount` reads a value sent by a client (JSON, CSV, a form) and raises
 ``ValidationError`` (422) naming the field; ``postalops.fields.Money`` is the pydantic field type
-for request bodies.
+for request bodies. :func:`parse_decimal` reads a value that is not an amount (a rate, a
+fraction) at its own precision; :func:`to_ratio` rounds a ratio or per-item figure for
+reporting. :func:`sum_money` sums a money column exactly in SQL on either backend (SQLite sums
+integer fen) and :func:`money_value` reads the result back::
+
+    total = money_value(session, session.exec(select(sum_money(session, Slip.total))).one())
 """
 
 from __future__ import annotations
@@ -20,16 +25,24 @@ from collections.abc import Iterable
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+import sqlalchemy as sa
+
 from .errors import ValidationError
 
 __all__ = [
     "FEN",
     "ZERO",
+    "RATIO_PLACES",
     "to_fen",
+    "to_ratio",
     "floor_to",
     "line_amount",
     "sum_lines",
     "parse_amount",
+    "parse_decimal",
+    "fen_of",
+    "sum_money",
+    "money_value",
 ]
 
 FEN = Decimal("0.01")
@@ -39,9 +52,18 @@ ZERO = Decimal("0.00")
 """Zero yuan, to the fen (the start of a sum)."""
 
 
+RATIO_PLACES = Decimal("0.0001")
+"""Four decimal places, what a ratio or per-item figure is reported to."""
+
+
 def to_fen(value: Decimal) -> Decimal:
     """Round to the fen, half up: the only rounding an amount or a line gets."""
     return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def to_ratio(value: Decimal) -> Decimal:
+    """Round a ratio or per-item figure half up to four places, for reporting."""
+    return value.quantize(RATIO_PLACES, rounding=ROUND_HALF_UP)
 
 
 def floor_to(value: Decimal, unit: Decimal) -> Decimal:
@@ -104,3 +126,82 @@ def parse_amount(
     if amount == 0 and not allow_zero:
         raise refuse(f"{field} must be positive", "must be > 0")
     return amount.quantize(FEN)
+
+
+def parse_decimal(
+    value: Any,
+    field: str,
+    *,
+    minimum: Decimal | None = Decimal("0"),
+    allow_none: bool = False,
+) -> Decimal | None:
+    """A client's decimal that is not an amount (a rate, a fraction, a quota) at its own
+    precision, from JSON, CSV or a form.
+
+    A float is read through its shortest ``repr`` (``1.1`` -> ``Decimal("1.1")``), so a JSON
+    number brings no binary noise. Refused with ``ValidationError`` naming ``field``: empty
+    (``required``, unless ``allow_none``: then ``None``), a bool or anything not a finite
+    number (``not_a_number``), below ``minimum`` (``out_of_range``; ``None``: no minimum).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if allow_none:
+            return None
+        raise ValidationError(
+            f"{field} is required",
+            code="required",
+            details=[{"field": field, "message": "required"}],
+        )
+
+    def not_a_number() -> ValidationError:
+        return ValidationError(
+            f"{field} is not a number",
+            code="not_a_number",
+            details=[{"field": field, "message": "not a number", "value": str(value)}],
+        )
+
+    if isinstance(value, bool):
+        raise not_a_number()
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise not_a_number() from None
+    if not number.is_finite():
+        raise not_a_number()
+    if minimum is not None and number < minimum:
+        raise ValidationError(
+            f"{field} must be at least {minimum}",
+            code="out_of_range",
+            details=[{"field": field, "message": f"must be >= {minimum}", "value": str(value)}],
+        )
+    return number
+
+
+# --- money in SQL -------------------------------------------------------------------------------
+# SUM over NUMERIC is exact on PostgreSQL; SQLite keeps money as exact text (``db.Money``), so
+# there every sum is taken over whole fen, an integer, and no float ever touches money.
+
+
+def _on_sqlite(session: Any) -> bool:
+    return bool(session.get_bind().dialect.name == "sqlite")
+
+
+def fen_of(session: Any, column: Any) -> Any:
+    """SQL for a money column in whole fen (an integer) on either backend."""
+    if _on_sqlite(session):
+        return sa.cast(sa.func.round(sa.cast(column, sa.Numeric) * 100), sa.Integer)
+    return sa.cast(sa.func.round(column * 100), sa.BigInteger)
+
+
+def sum_money(session: Any, column: Any) -> Any:
+    """SQL: the SUM of a money column, exact on both backends (SQLite sums integer fen); 0 when
+    there are no rows. Read the result with :func:`money_value`."""
+    if _on_sqlite(session):
+        return sa.func.coalesce(sa.func.sum(fen_of(session, column)), 0)
+    return sa.func.coalesce(sa.func.sum(column), 0)
+
+
+def money_value(session: Any, value: Any) -> Decimal:
+    """The ``Decimal`` yuan of a :func:`sum_money` result, to the fen."""
+    if _on_sqlite(session):
+        return (Decimal(int(value or 0)) / 100).quantize(FEN)
+    return Decimal(str(value or 0)).quantize(FEN)

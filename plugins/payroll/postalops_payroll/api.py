@@ -17,6 +17,7 @@ from postalops.db import in_scope_clause
 from postalops.errors import Forbidden, NotFound, ValidationError
 from postalops.imports import read_upload
 from postalops.jobs import submit
+from postalops.money import parse_decimal
 from pydantic import BaseModel, Field, StrictBool
 from sqlmodel import select
 
@@ -30,7 +31,6 @@ from .models import (
     PayrollRateCard,
     PayrollRun,
 )
-from .money import parse_decimal
 from .net import publish_rates, rates_dict, rates_from_payload
 from .payroll_run import (
     add_adjustment,

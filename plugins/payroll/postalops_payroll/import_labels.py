@@ -1,5 +1,5 @@
 """The import page in the user's language: each file column's label and each row message's
-msgid (the English messages of roster.py, work_events.py, money.py, period.py and
+msgid (the English messages of roster.py, work_events.py, postalops.money, period.py and
 dimensions.py, with their values as ``%(name)s``), for ``postalops.i18n.row_problems``."""
 
 from __future__ import annotations

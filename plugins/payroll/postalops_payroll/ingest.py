@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from postalops.bulk import insert_rows
 from postalops.db import check_in_scope, in_scope_clause
 from postalops.errors import ValidationError
+from postalops.money import fen_of
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -26,7 +27,6 @@ from .models import (
     PayrollDelivery,
     PayrollDeliveryTally,
 )
-from .money import fen_of
 from .period import Month
 from .rate_card_store import locked_months
 from .work_events import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from .money import to_ratio
+from postalops.money import to_ratio
 
 
 def ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:

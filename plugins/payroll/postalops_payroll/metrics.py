@@ -14,13 +14,17 @@ from typing import Any
 import sqlalchemy as sa
 from postalops.db import in_scope_clause
 from postalops.metrics import kpi
+from postalops.money import money_value, sum_money
 from sqlmodel import Session, func, select
 
 from .kpi import median, ratio
 from .models import PayrollDelivery, PayrollPayslip
-from .money import ZERO, money_value, sum_money
 from .payslip import OUTSOURCED, OWN
 from .period import SHANGHAI, months_between
+
+# An exact zero starts the sums: an empty one reads 0, as the API and KPIs have always shown
+# it (the core's ZERO is 0.00).
+NIL = Decimal(0)
 
 
 def period_bounds(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -65,9 +69,7 @@ NET_SUMS = ("pension", "medical", "unemployment", "housing_fund", "income_tax", 
 
 
 def _empty() -> dict[str, Any]:
-    return {"items": 0, "total": ZERO, "agent_fees": ZERO, "slips": 0} | dict.fromkeys(
-        NET_SUMS, ZERO
-    )
+    return {"items": 0, "total": NIL, "agent_fees": NIL, "slips": 0} | dict.fromkeys(NET_SUMS, NIL)
 
 
 def payroll_metrics(

@@ -26,6 +26,7 @@ from typing import Any
 from postalops import audit
 from postalops.db import check_in_scope, in_scope_clause, utcnow
 from postalops.errors import Conflict, PostalOpsError, ValidationError
+from postalops.money import money_value, parse_decimal, sum_money
 from postalops.tenancy import ancestors
 from sqlmodel import Session, select, update
 
@@ -36,7 +37,6 @@ from .models import (
     PayrollPayslip,
     PayrollRun,
 )
-from .money import ZERO, money_value, parse_decimal, sum_money
 from .net_pay import (
     BASIC_DEDUCTION,
     RATE_FIELDS,
@@ -52,6 +52,10 @@ from .net_pay import (
 )
 from .period import Month
 from .rate_card_store import reading_above, split_by_scope
+
+# An exact zero starts the sums: an empty one reads 0, as the API and KPIs have always shown
+# it (the core's ZERO is 0.00).
+NIL = Decimal(0)
 
 NET_COLUMNS = (
     "contribution_base",
@@ -277,19 +281,19 @@ def compute_net(session: Session, run: PayrollRun, *, following: bool = False) -
             redo = recompute_from <= row.month <= last
             if row.kind == "outsourced":
                 deductions = statutory_deductions(row.total, None, outsourced=True)
-                special = ZERO
+                special = NIL
             elif redo:
                 deductions = statutory_deductions(
                     row.total, resolver.rates_for(row.tenant_code, row.month)
                 )
-                special = specials.get(courier_id) or ZERO
+                special = specials.get(courier_id) or NIL
             else:
                 deductions = None
-                special = row.special_deduction or ZERO
+                special = row.special_deduction or NIL
             employee = (
                 deductions.employee
                 if deductions is not None
-                else sum((row.pension, row.medical, row.unemployment, row.housing_fund), ZERO)
+                else sum((row.pension, row.medical, row.unemployment, row.housing_fund), NIL)
             )
             # Only own-staff months count for the tax year (an outsourced month is not
             # this employer's wage and brings no 5,000 basic deduction).
@@ -301,7 +305,7 @@ def compute_net(session: Session, run: PayrollRun, *, following: bool = False) -
             tax = None if row.kind == "outsourced" else next(taxes)
             if not redo or deductions is None:
                 continue
-            income_tax = ZERO if tax is None else tax.tax
+            income_tax = NIL if tax is None else tax.tax
             values = {
                 "contribution_base": deductions.base,
                 "pension": deductions.pension,
@@ -310,8 +314,8 @@ def compute_net(session: Session, run: PayrollRun, *, following: bool = False) -
                 "housing_fund": deductions.housing_fund,
                 "employer_costs": deductions.employer,
                 "special_deduction": special,
-                "ytd_taxable": ZERO if tax is None else tax.ytd_taxable,
-                "ytd_tax": ZERO if tax is None else tax.ytd_tax,
+                "ytd_taxable": NIL if tax is None else tax.ytd_taxable,
+                "ytd_tax": NIL if tax is None else tax.ytd_tax,
                 "income_tax": income_tax,
                 "net_pay": net_pay(row.total, deductions, income_tax),
             }
@@ -381,14 +385,14 @@ def summarise_net(session: Session, run_ids: set[int]) -> None:
             continue
         found.add(run_id)
         amounts = [money_value(session, v) for v in values]
-        run.deductions_total = sum(amounts[:4], ZERO)
+        run.deductions_total = sum(amounts[:4], NIL)
         run.employer_total, run.income_tax_total, run.net_total = amounts[4:]
         session.add(run)
     for run_id in run_ids - found:  # a run without own staff
         run = session.get(PayrollRun, run_id)
         if run is not None:
-            run.deductions_total = run.employer_total = run.income_tax_total = ZERO
-            run.net_total = ZERO
+            run.deductions_total = run.employer_total = run.income_tax_total = NIL
+            run.net_total = NIL
             session.add(run)
     session.flush()
 
@@ -403,7 +407,7 @@ def rates_from_payload(data: dict[str, Any]) -> DeductionRates:
             values[name] = parse_decimal(data.get(name), name)
         except PostalOpsError as error:
             problems.extend(error.details or [{"field": name, "message": error.message}])
-            values[name] = ZERO
+            values[name] = NIL
     raw = data.get("effective_from")
     try:
         values["effective_from"] = dt.date.fromisoformat(str(raw))

@@ -15,8 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from postalops.errors import ValidationError
-
-from .money import ZERO, to_ratio
+from postalops.money import ZERO, to_ratio
 
 WARNING_SHARE = Decimal("0.9")
 EXHAUSTED_SHARE = Decimal("1")

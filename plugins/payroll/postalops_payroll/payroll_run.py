@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from postalops import audit
 from postalops.db import check_in_scope, in_scope_clause, utcnow
 from postalops.errors import Conflict, NotFound, ValidationError
+from postalops.money import FEN, money_value, sum_money
 from postalops.tenancy import ancestors
 from sqlmodel import Session, delete, func, select
 
@@ -40,7 +41,6 @@ from .models import (
     PayrollRun,
     lines_as_json,
 )
-from .money import FEN, ZERO, money_value, sum_money
 from .net import compute_net, rates_by_station, summarise_net
 from .payslip import (
     OUTSOURCED,
@@ -59,6 +59,10 @@ from .pricing_sql import price_in_database
 from .rate_card import RateCard
 from .rate_card_store import CardResolver, locked_in_subtree
 from .run_inputs import ensure_not_stale, run_inputs
+
+# An exact zero starts the sums: an empty one reads 0, as the API and KPIs have always shown
+# it (the core's ZERO is 0.00).
+NIL = Decimal(0)
 
 Progress = Callable[[int, int, str], None]
 BATCH = 1000
@@ -330,9 +334,9 @@ def _summarise(session: Session, run: PayrollRun) -> None:
     run.own_items, run.outsourced_items = own[1], outsourced[1]
     run.pickup_point_items = own[2] + outsourced[2]
     money = _money_sums(session, run.id)
-    run.own_total = money.get(("own", "total"), ZERO)
-    run.agent_fees = money.get(("own", "agent_fees"), ZERO)
-    run.outsourced_total = money.get((OUTSOURCED, "total"), ZERO)
+    run.own_total = money.get(("own", "total"), NIL)
+    run.agent_fees = money.get(("own", "agent_fees"), NIL)
+    run.outsourced_total = money.get((OUTSOURCED, "total"), NIL)
     run.payroll_total = run.own_total + run.outsourced_total
     run.rate_card_versions = sorted(
         v

@@ -17,10 +17,14 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from postalops.errors import ValidationError
+from postalops.money import to_fen
 
 from .dimensions import Category, Mode, Tier
-from .money import ZERO, to_fen
 from .rate_card import Cell, RateCard
+
+# An exact zero starts the sums: an empty one reads 0, as the API and KPIs have always shown
+# it (the core's ZERO is 0.00).
+NIL = Decimal(0)
 
 OWN = "own"
 OUTSOURCED = "outsourced"
@@ -96,12 +100,12 @@ class Payslip:
     @property
     def total(self) -> Decimal:
         """What the courier (or, for outsourced work, the contractor) is owed: sum of lines."""
-        return sum((line.amount for line in self.lines), ZERO)
+        return sum((line.amount for line in self.lines), NIL)
 
     @property
     def agent_fees(self) -> Decimal:
         """Agent fees the company pays pickup points on this courier's behalf (positive)."""
-        return -sum((line.amount for line in self.lines if line.kind == "agent_fee"), ZERO)
+        return -sum((line.amount for line in self.lines if line.kind == "agent_fee"), NIL)
 
     @property
     def company_cost(self) -> Decimal:
@@ -123,7 +127,7 @@ def price_own_courier(work: CourierMonth, card: RateCard) -> Payslip:
     fees (negative), manual adjustments.
     """
     quota = card.quota_for(work.grade)
-    collected = sum(work.postage.values(), ZERO)
+    collected = sum(work.postage.values(), NIL)
     completion = quota_completion(collected, quota)
     band = card.band_for(completion)
     multiplier = band.multiplier
@@ -211,7 +215,7 @@ def _commission_lines(work: CourierMonth, card: RateCard) -> list[PayLine]:
     lines = []
     for category in sorted(work.postage):
         postage = work.postage[category]
-        if postage == ZERO:
+        if postage == NIL:
             continue
         share = card.commission_rates[category]
         lines.append(

@@ -25,12 +25,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from postalops.errors import PostalOpsError, ValidationError
+from postalops.money import ZERO, parse_decimal
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
 from .dimensions import Category, Mode, Tier
-from .money import ZERO, parse_decimal
 from .period import Month
 
 Cell = tuple[Category, Mode, Tier]

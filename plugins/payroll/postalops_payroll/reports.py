@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 from postalops.db import in_scope_clause
+from postalops.money import money_value, sum_money
 from sqlmodel import Session, func, select
 
 from .kpi import ratio
 from .models import PayrollBudget, PayrollCourier, PayrollDelivery, PayrollPayslip
-from .money import ZERO, money_value, sum_money
 from .outsourcing import budget_status
 from .payslip import OUTSOURCED
 from .period import Month, months_between
 from .rate_card import market_gap_report
 from .rate_card_store import CardResolver
+
+# An exact zero starts the sums: an empty one reads 0, as the API and KPIs have always shown
+# it (the core's ZERO is 0.00).
+NIL = Decimal(0)
 
 CITY_DEPTH = 3  # cn.henan.zhengzhou
 
@@ -58,7 +63,7 @@ def unit_cost_report(
         .group_by(PayrollPayslip.tenant_code, PayrollPayslip.month, PayrollPayslip.kind)
     )
     cells: dict[tuple[str, int], dict[str, Any]] = defaultdict(
-        lambda: {"own_items": 0, "own_cost": ZERO, "outsourced_items": 0, "outsourced_cost": ZERO}
+        lambda: {"own_items": 0, "own_cost": NIL, "outsourced_items": 0, "outsourced_cost": NIL}
     )
     for code, month, kind, items, total, fees in session.exec(statement):
         cell = cells[(city_of(code, tenant), month)]

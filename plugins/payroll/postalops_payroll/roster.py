@@ -22,12 +22,12 @@ from postalops.db import in_scope_clause, scope_of
 from postalops.errors import PostalOpsError, ValidationError
 from postalops.imports import RowErrors, check_rows
 from postalops.models import OrgUnit
+from postalops.money import parse_decimal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from pydantic_core import PydanticCustomError
 from sqlmodel import Session, select
 
 from .models import PayrollBudget, PayrollContractor, PayrollContractTerm, PayrollCourier
-from .money import parse_decimal
 from .outsourcing import ContractTerm
 from .payslip import OUTSOURCED, OWN
 from .period import Month

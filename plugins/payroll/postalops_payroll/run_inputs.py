@@ -22,6 +22,7 @@ from typing import Any
 
 from postalops.db import in_scope_clause
 from postalops.errors import Conflict
+from postalops.money import money_value, sum_money
 from postalops.tenancy import ancestors
 from sqlmodel import Session, func, select
 
@@ -33,7 +34,6 @@ from .models import (
     PayrollRateCard,
     PayrollRun,
 )
-from .money import money_value, sum_money
 from .period import Month
 from .rate_card_store import reading_above, split_by_scope
 

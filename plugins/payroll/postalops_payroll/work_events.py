@@ -21,9 +21,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from postalops.errors import PostalOpsError
+from postalops.money import parse_decimal
 
 from .dimensions import Category, Mode, Tier, parse_enum
-from .money import parse_decimal
 from .period import Month, month_of, parse_timestamp
 
 T = TypeVar("T")
