@@ -249,9 +249,17 @@ def db_revision(owner: str, message: str) -> None:
     type=click.IntRange(min=1),
     help="N x the rolling present's volume (benchmarks; the article's period is unchanged)",
 )
+@click.option(
+    "--jobs",
+    default=None,
+    type=click.IntRange(min=1),
+    help="worker processes for the plugins' demo data [default: the CPU count, at most 3]",
+)
 @handle_errors
-def demo(seed: int, if_empty: bool, skip_plugins: bool, scale: int) -> None:
+def demo(seed: int, if_empty: bool, skip_plugins: bool, scale: int, jobs: int | None) -> None:
     """Build the demo network (idempotent): tree, users, then every plugin's demo data."""
+    import os
+
     import sqlalchemy as sa
 
     from . import migrate
@@ -273,11 +281,15 @@ def demo(seed: int, if_empty: bool, skip_plugins: bool, scale: int) -> None:
     def progress(done: int, total: int, message: str = "") -> None:
         width = 30
         filled = int(width * done / total) if total else width
-        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {message[:50]:<50}"
+        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {message[:70]:<70}"
         click.echo(line, nl=False, err=True)
         state["label"] = message
 
-    summary = build(app, seed=seed, progress=progress, plugins=not skip_plugins, scale=scale)
+    if jobs is None:
+        jobs = min(os.cpu_count() or 1, 3)
+    summary = build(
+        app, seed=seed, progress=progress, plugins=not skip_plugins, scale=scale, jobs=jobs
+    )
 
     click.echo("", err=True)
     click.echo(

@@ -208,33 +208,72 @@ def build(
     progress: Callable[[int, int, str], None] | None = None,
     plugins: bool = True,
     scale: int = 1,
+    jobs: int = 1,
+    app_factory: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Build (or complete) the demo network; a second run adds nothing.
 
     ``scale`` multiplies the rolling present's volume (:func:`scale`); days already built are
-    not rebuilt, so give it on a fresh database."""
+    not rebuilt, so give it on a fresh database.
+
+    ``jobs`` > 1 builds the plugins' demo data in that many worker processes (each plugin's
+    build is unchanged and runs whole in one of them, its random numbers seeded by its key, so
+    the data are the same as with one process). The workers create their app with
+    ``app_factory`` (a picklable callable; by default ``create_app()`` from the environment, as
+    the CLI does); on SQLite they take turns at the write lock and compute while the other
+    writes."""
     if scale < 1:
         raise ValueError("scale must be at least 1")
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
+    progress = progress or (lambda done, total, message="": None)
     token = _SCALE.set(scale)
     try:
-        return _build(app, seed=seed, progress=progress, plugins=plugins)
+        summary = _build_core(app, plugins=plugins, progress=progress)
+        keys: list[str] = summary["plugins"]
+        total = 2 + len(keys)
+        if jobs > 1 and len(keys) > 1:
+            _build_plugins_parallel(
+                app,
+                keys,
+                seed=seed,
+                scale=scale,
+                jobs=jobs,
+                progress=progress,
+                total=total,
+                app_factory=app_factory,
+            )
+        else:
+            for i, key in enumerate(keys, start=2):
+                progress(i, total, f"plugin {key}")
+
+                def sub_progress(
+                    done: int, sub_total: int, message: str = "", _k: str = key, _i: int = i
+                ) -> None:
+                    progress(_i, total, f"{_k}: {message} {done}/{sub_total}")
+
+                build_plugin(app, key, seed=seed, progress=sub_progress)
+        progress(total, total, "done")
+        return summary
     finally:
         _SCALE.reset(token)
 
 
-def _build(
-    app: Any,
-    *,
-    seed: int,
-    progress: Callable[[int, int, str], None] | None,
-    plugins: bool,
-) -> dict[str, Any]:
-    progress = progress or (lambda done, total, message="": None)
-    reg = app.extensions["postalops.plugins"]
-    db = app.extensions["postalops.db"]
-    ctx = CallContext(
-        db=db, scope=Scope.system_scope(), principal=Principal.system("demo"), unit=None
+def _demo_context(app: Any) -> CallContext:
+    return CallContext(
+        db=app.extensions["postalops.db"],
+        scope=Scope.system_scope(),
+        principal=Principal.system("demo"),
+        unit=None,
     )
+
+
+def _build_core(
+    app: Any, *, plugins: bool, progress: Callable[[int, int, str], None]
+) -> dict[str, Any]:
+    """The org tree, the demo users and the group's enablement; committed."""
+    reg = app.extensions["postalops.plugins"]
+    ctx = _demo_context(app)
     plugin_keys = reg.business_keys()
     demo_plugins = list(plugin_keys) if plugins else []
 
@@ -288,26 +327,162 @@ def _build(
 
         s.commit()
         summary["users_added"] = added
-        units = {u.code: u for u in s.exec(select(OrgUnit)).all()}
-        for i, key in enumerate(demo_plugins, start=2):
-            progress(i, total, f"plugin {key}")
-            rng = random.Random(f"{seed}:{key}")
-
-            def sub_progress(
-                done: int, sub_total: int, message: str = "", _k: str = key, _i: int = i
-            ) -> None:
-                progress(_i, total, f"{_k}: {message} {done}/{sub_total}")
-
-            for impl in reg.pm.hook.postalops_demo.get_hookimpls():
-                if reg.pm.get_name(impl.plugin) == key:
-                    args = {"session": s, "units": units, "rng": rng, "progress": sub_progress}
-                    impl.function(**{a: args[a] for a in impl.argnames})
-                    s.commit()
-        progress(total, total, "done")
     summary["plugins"] = demo_plugins
     summary["enabled"] = needed
     summary["left_off"] = [k for k in plugin_keys if k not in needed]
     return summary
+
+
+def build_plugin(
+    app: Any, key: str, *, seed: int, progress: Callable[[int, int, str], None]
+) -> None:
+    """One plugin's ``postalops_demo`` hook, in its own session, committed; its random numbers
+    come from ``seed`` and the key alone, so the result does not depend on what ran before."""
+    reg = app.extensions["postalops.plugins"]
+    ctx = _demo_context(app)
+    with context.activate(ctx):
+        s = ctx.session
+        units = {u.code: u for u in s.exec(select(OrgUnit)).all()}
+        rng = random.Random(f"{seed}:{key}")
+        for impl in reg.pm.hook.postalops_demo.get_hookimpls():
+            if reg.pm.get_name(impl.plugin) == key:
+                args = {"session": s, "units": units, "rng": rng, "progress": progress}
+                impl.function(**{a: args[a] for a in impl.argnames})
+                s.commit()
+
+
+def demo_weight(reg: Any, key: str) -> float:
+    """A plugin's declared relative cost of its demo build (``PluginInfo.demo_weight``)."""
+    info = reg.plugins[key].info if key in reg.plugins else None
+    return float(getattr(info, "demo_weight", 1.0) or 1.0)
+
+
+def _build_plugins_parallel(
+    app: Any,
+    keys: list[str],
+    *,
+    seed: int,
+    scale: int,
+    jobs: int,
+    progress: Callable[[int, int, str], None],
+    total: int,
+    app_factory: Callable[[], Any] | None,
+) -> None:
+    """Each plugin's demo in one of ``jobs`` worker processes, the heaviest first (longest
+    processing time first keeps the two halves even); the first failure stops the others and
+    is raised here."""
+    import multiprocessing as mp
+    import queue as queue_mod
+
+    reg = app.extensions["postalops.plugins"]
+    order = sorted(keys, key=lambda k: (-demo_weight(reg, k), k))
+    mp_ctx = mp.get_context("spawn")
+    todo = mp_ctx.Queue()
+    events = mp_ctx.Queue()
+    for key in order:
+        todo.put(key)
+    workers = min(jobs, len(order))
+    for _ in range(workers):
+        todo.put(None)
+    procs = [
+        mp_ctx.Process(
+            target=_plugin_worker,
+            args=(todo, events, seed, scale, app_factory),
+            daemon=True,
+        )
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    done = 2
+    running: dict[str, str] = {}
+    failure: tuple[str, Any, str] | None = None
+    finished = 0
+    try:
+        while finished < workers:
+            try:
+                event = events.get(timeout=1.0)
+            except queue_mod.Empty:
+                if not any(p.is_alive() for p in procs):
+                    break
+                continue
+            kind = event[0]
+            if kind == "start":
+                running[event[1]] = "start"
+            elif kind == "progress":
+                _, key, sub_done, sub_total, message = event
+                running[key] = f"{message} {sub_done}/{sub_total}"
+            elif kind == "done":
+                running.pop(event[1], None)
+                done += 1
+            elif kind == "error":
+                failure = (event[1], event[2], event[3])
+                break
+            elif kind == "exit":
+                finished += 1
+                continue
+            progress(done, total, " · ".join(f"{k}: {m}" for k, m in running.items()))
+    finally:
+        if failure is not None:
+            for proc in procs:
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=60)
+    if failure is not None:
+        key, exc, trace = failure
+        if isinstance(exc, BaseException):
+            raise exc
+        raise RuntimeError(f"the demo of {key} failed:\n{trace}")
+    bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+    if bad or done < total:
+        raise RuntimeError(f"a demo worker stopped early (exit codes {bad})")
+
+
+def _plugin_worker(
+    todo: Any, events: Any, seed: int, scale: int, app_factory: Callable[[], Any] | None
+) -> None:
+    """A worker process of :func:`_build_plugins_parallel`: its own app from the environment;
+    on SQLite it waits its turn at the write lock for as long as the other worker holds it."""
+    import pickle
+    import traceback
+
+    import sqlalchemy as sa
+
+    from .app import create_app
+
+    app = app_factory() if app_factory is not None else create_app()
+    engine = app.extensions["postalops.db"].engine
+    if engine.dialect.name == "sqlite":
+
+        def patient(dbapi_conn: Any, record: Any) -> None:
+            dbapi_conn.execute("PRAGMA busy_timeout=3600000")
+
+        sa.event.listen(engine, "connect", patient)
+        engine.dispose()
+    _SCALE.set(scale)
+    try:
+        while True:
+            key = todo.get()
+            if key is None:
+                break
+            events.put(("start", key))
+
+            def sub_progress(done: int, sub_total: int, message: str = "", _k: str = key) -> None:
+                events.put(("progress", _k, done, sub_total, message))
+
+            try:
+                build_plugin(app, key, seed=seed, progress=sub_progress)
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+                try:
+                    pickle.dumps(exc)
+                    sent: Any = exc
+                except Exception:  # noqa: BLE001 - not picklable: the text is sent instead
+                    sent = None
+                events.put(("error", key, sent, traceback.format_exc()))
+                return
+            events.put(("done", key))
+    finally:
+        events.put(("exit",))
 
 
 def demo_plugins_needed(reg: Any) -> list[str]:

@@ -58,6 +58,8 @@ class PluginInfo:
 
     ``requires`` maps other plugin keys to a version specifier (``{"pickup_points": ">=0.1"}``).
     ``builtin`` marks the core's own features, which are always on.
+    ``demo_weight`` is the relative cost of the plugin's ``postalops_demo`` build (1 = a small
+    one); ``postalops demo --jobs N`` starts the heaviest first so the workers finish together.
     """
 
     key: str
@@ -67,6 +69,7 @@ class PluginInfo:
     requires: dict[str, str] = field(default_factory=dict)
     description: str = ""
     builtin: bool = False
+    demo_weight: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ def postalops_plugin_info():
         name_zh="电商节",
         name_en="E-commerce festival",
         version=__version__,
+        demo_weight=1.4,  # relative cost of its demo build (postalops demo --jobs)
         description="Campaigns, featured products, community group-buy, attainment",
     )
 

@@ -76,6 +76,7 @@ def postalops_plugin_info():
         name_zh="出件外呼",
         name_en="Outcall for issued documents",
         version=__version__,
+        demo_weight=5,  # relative cost of its demo build (postalops demo --jobs)
         description="Call applicants whose documents wait at the window; convert to government mail.",
     )
 

@@ -20,6 +20,7 @@ def postalops_plugin_info():
         name_zh="计件工资",
         name_en="Piece-rate pay",
         version=__version__,
+        demo_weight=2,  # relative cost of its demo build (postalops demo --jobs)
         description="Piece-rate pay for collect-and-deliver couriers, pickup-point agent fees, outsourcing budgets",
     )
 

@@ -20,6 +20,7 @@ def postalops_plugin_info():
         name_zh="自提点",
         name_en="Pickup points",
         version=__version__,
+        demo_weight=1.3,  # relative cost of its demo build (postalops demo --jobs)
         description="Pickup-point coverage (三覆盖), feedback and service quality (两确保), "
         "direct delivery and counter handover",
     )

@@ -27,6 +27,7 @@ def postalops_plugin_info():
         name_zh="圆盘分拣机",
         name_en="Disc sorters",
         version=__version__,
+        demo_weight=5,  # relative cost of its demo build (postalops demo --jobs)
         description="Telemetry, throughput, OEE and alerts for station sorting machines",
     )
 
