@@ -23,7 +23,6 @@ def postalops_plugin_info():
         name_en="Micro-business loans",
         version=__version__,
         demo_weight=0.5,  # relative cost of its demo build (postalops demo --jobs)
-        demo_weight=0.5,  # relative cost of its demo build (postalops demo --jobs)
         description="Tax-based micro-business loans, one-day approval, schedules and relief",
     )
 
