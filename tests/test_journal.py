@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -711,3 +712,25 @@ def test_numbering_balances_and_does_not_depend_on_input_order(grouped, rnd):
     shuffled = {k: rnd.sample(ls, len(ls)) for k, ls in items}
     again = number_vouchers(shuffled, CHARTS)
     assert [v.as_json() for v in again] == [v.as_json() for v in vouchers]
+
+
+def test_the_finance_page_windows_its_pages_so_a_phone_does_not_scroll_sideways(po_app, po_db):
+    # 17 pages of vouchers (50 a page): 820 one-line-pair vouchers of 1.00 on 2022-09-10. The
+    # pager shows 1 … around the current page … 17 (what ui.pagination does for every listing),
+    # not 17 links in a row, which pushed a 390 px page to 496 px; each link keeps the period.
+    many = []
+    for n in range(820):
+        ref = f"books:fee:{n}"
+        many.append(line("2022-09-10", "selling_expenses", "1.00", "0", ZZ, ref, "代办费"))
+        many.append(line("2022-09-10", "other_payable", "0", "1.00", ZZ, ref, "代办费"))
+    app = make_app(po_app, Books(lines=many))
+    c = portal(app, "fin", HENAN, "finance")
+    html = c.get("/finance/journal?month=2022-09&page=9").get_data(as_text=True)
+    pager = html[html.index('class="pagination') :]
+    pager = pager[: pager.index("</ul>")]
+    shown = re.findall(r'class="page-link"[^>]*>(\d+)</a>', pager)
+    assert shown == ["1", "7", "8", "9", "10", "11", "17"]
+    assert pager.count("…") == 2
+    assert 'aria-current="page">9<' in pager
+    assert "tenant=cn.henan&amp;from=2022-09-01&amp;to=2022-09-30&amp;page=10" in pager
+    assert html.count('class="po-voucher"') == 50

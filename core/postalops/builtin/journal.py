@@ -15,6 +15,7 @@ from postalops import clock, context
 from postalops.api import ApiBlueprint, query_tenant
 from postalops.auth import check_permission
 from postalops.errors import PostalOpsError, ValidationError
+from postalops.listing import ListPage
 from postalops.ui import Status
 from postalops.vouchers import Journal, check_range, collect, export_bytes, filename
 
@@ -235,23 +236,17 @@ def journal_page() -> Any:
         status = 422
         frm = to = None
         out = None
-    page = 1
-    try:
-        page = max(1, int(args.get("page", "1")))
-    except ValueError:
-        page = 1
-    vouchers = out.vouchers if out else []
-    pages = max(1, (len(vouchers) + PER_PAGE - 1) // PER_PAGE)
-    page = min(page, pages)
-    shown = vouchers[(page - 1) * PER_PAGE : page * PER_PAGE]
     query = {"tenant": unit, "from": frm.isoformat(), "to": to.isoformat()} if frm and to else {}
+    # ui.pagination's pager (1 … around the page … last), its links keeping the period
+    listing = ListPage(
+        out.vouchers if out else [], {**query, "page": args.get("page", "1")}, per_page=PER_PAGE
+    )
     return (
         render_template(
             "postalops/finance_journal.html",
             journal=out,
-            vouchers=shown,
-            page=page,
-            pages=pages,
+            vouchers=listing.rows,
+            listing=listing,
             date_from=frm,
             date_to=to,
             month=args.get("month") or (f"{frm:%Y-%m}" if frm else ""),
