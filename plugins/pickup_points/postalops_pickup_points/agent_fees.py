@@ -15,9 +15,9 @@ when unset); items handed over before it, or at a point without one (the company
 earn nothing and are shown as ``items_without_agreement``. A reported item whose point code is
 not a point of the tenant's subtree is listed under ``unmatched`` and earns nothing.
 
-The month's fees are accrued on its last day: one voucher per point,
-Dr 销售费用 (``selling_expenses``) / Cr 其他应付款 (``other_payable``),
-reference ``pickup_points:agent_fee:<YYYY-MM>:<point id>``.
+The month's fees are accrued on its last day: one voucher per city, Dr 销售费用
+(``selling_expenses``) the city's total / Cr 其他应付款 (``other_payable``) each point's fee,
+reference ``pickup_points:agent_fee:<YYYY-MM>:<city>``.
 """
 
 from __future__ import annotations
@@ -268,21 +268,26 @@ def export_response(fees: MonthFees, fmt: str) -> Any:
 def journal_entries(
     session: Session, tenant: str, date_from: dt.date, date_to: dt.date
 ) -> list[JournalLine]:
-    """The accrual of each month whose last day lies in ``date_from``..``date_to``."""
+    """The accrual of each month whose last day lies in ``date_from``..``date_to``: one voucher
+    per city and month (reference ``pickup_points:agent_fee:<YYYY-MM>:<city>``), Dr 销售费用 the
+    city's total and Cr 其他应付款 each point's fee, the point named in its line's memo."""
     lines: list[JournalLine] = []
     month = date_from.replace(day=1)
     while month <= date_to:
         tag = f"{month.year:04d}-{month.month:02d}"
         last = month_span(tag)[1]
         if date_from <= last <= date_to:
+            by_city: dict[str, list[PointFee]] = defaultdict(list)
             for p in month_fees(session, tenant, tag).points:
-                if p.fee <= 0:
-                    continue
-                ref = f"pickup_points:agent_fee:{tag}:{p.point_id}"
-                memo = f"计提自提点代办费 {p.name}（{p.code}）{tag}"
-                lines += [
-                    JournalLine(last, "selling_expenses", p.fee, ZERO, p.unit, ref, memo),
-                    JournalLine(last, "other_payable", ZERO, p.fee, p.unit, ref, memo),
-                ]
+                if p.fee > 0:
+                    by_city[".".join(p.unit.split(".")[:3])].append(p)
+            for city, points in sorted(by_city.items()):
+                ref = f"pickup_points:agent_fee:{tag}:{city}"
+                total = sum_lines(p.fee for p in points)
+                memo = f"计提{tag}自提点代办费（{len(points)}个自提点）"
+                lines.append(JournalLine(last, "selling_expenses", total, ZERO, city, ref, memo))
+                for p in sorted(points, key=lambda p: p.code):
+                    memo = f"计提自提点代办费 {p.name}（{p.code}）{tag}"
+                    lines.append(JournalLine(last, "other_payable", ZERO, p.fee, city, ref, memo))
         month = last + dt.timedelta(days=1)
     return lines

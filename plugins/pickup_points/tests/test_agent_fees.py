@@ -149,3 +149,37 @@ def test_the_journal_export_outside_a_request_counts_the_fee_too(
         for v in journal.vouchers
         if v.plugin == "pickup_points"
     ] == [("pickup_points", "2022-09-30", "0.60", True)]
+
+
+def test_a_city_books_one_voucher_a_month_with_a_credit_per_point(
+    po_app, make_token, enable_plugin, frozen_today
+):
+    """Henan's September 2022 had one agent-fee voucher per point (805 vouchers of a few yuan in
+    the demo's journal). Finance books the month's accrual once per city: Dr 6601 the city's
+    total, Cr 2241 each point's fee, the point named in the line's memo."""
+    enable_plugin("ecommerce", "cn.henan", on=False)
+    api = make_token(ZZ, *ALL, "core.journal.read")
+    frozen_today.set("2022-09-01")
+    p3 = {"code": "P3", "name": "金水社区驿站", "point_type": "partner_shop", "lon": 113.66,
+          "lat": 34.78, "county": "jinshui", "agent_fee": "0.50", "opened_on": "2022-06-01"}  # fmt: skip
+    r = api.post("/api/v1/pickup_points/points/import", json=[*POINTS, p3])
+    assert r.status_code == 200, r.get_json()
+    frozen_today.set("2022-10-05")
+    rows = [
+        item("P2", "W1", "2022-09-05"),
+        item("P2", "W2", "2022-09-06"),
+        item("P3", "W3", "2022-09-07"),
+    ]
+    assert api.post("/api/v1/pickup_points/items", json=rows).status_code == 200
+    j = api.get(f"/api/v1/journal?tenant={ZZ}&from=2022-09-01&to=2022-09-30").get_json()
+    mine = [v for v in j["items"] if v["plugin"] == "pickup_points"]
+    # P2: 2 x 0.30 = 0.60; P3 (Jinshui, a station of Zhengzhou): 1 x 0.50 = 0.50; total 1.10
+    assert len(mine) == 1 and mine[0]["balanced"] is True
+    assert mine[0]["reference"] == "pickup_points:agent_fee:2022-09:cn.henan.zhengzhou"
+    assert [(ln["code"], ln["debit"], ln["credit"]) for ln in mine[0]["lines"]] == [
+        ("6601", "1.10", "0.00"),
+        ("2241", "0.00", "0.60"),
+        ("2241", "0.00", "0.50"),
+    ]
+    memos = [ln["memo"] for ln in mine[0]["lines"]]
+    assert "P2" in memos[1] and "李庄邮乐购" in memos[1] and "P3" in memos[2]
