@@ -377,11 +377,15 @@ def claim_next(
 ) -> OutcallCase | None:
     """Claim the next callable case for ``agent`` (or return the one they already hold).
 
-    Two agents never get the same case: the claim is a compare-and-set UPDATE that only succeeds
+    Two agents never get the same case. On PostgreSQL the claim is one statement: an UPDATE of
+    the first callable case, picked by a sub-select ``FOR UPDATE SKIP LOCKED`` (a case another
+    agent is claiming is skipped, not waited for), returning the claimed case. On SQLite, which
+    has no row locks, it is a compare-and-set UPDATE of each candidate in turn that only succeeds
     while nobody else holds a live claim, so a racing agent falls through to the next candidate.
-    Returns None outside calling hours or when nothing is due. The caller commits. ``policy``
-    may be passed by callers that already hold the unit's settings, and ``resume=False`` skips
-    looking for a claim the agent already holds (the demo's agents never hold one here).
+    Both pick by the same rules (``_callable``). Returns None outside calling hours or when
+    nothing is due. The caller commits. ``policy`` may be passed by callers that already hold
+    the unit's settings, and ``resume=False`` skips looking for a claim the agent already holds
+    (the demo's agents never hold one here).
     """
     now = now or utcnow()
     policy = policy or rules.policy_of(get_settings(session, tenant))
@@ -391,7 +395,21 @@ def claim_next(
             return held
     if not policy.calling_hours.contains(now):
         return None
-    free = sa.or_(OutcallCase.claimed_by.is_(None), OutcallCase.claim_expires_at <= now)
+    if session.get_bind().dialect.name == "postgresql":
+        return _claim_in_one_statement(session, tenant, agent, now, policy)
+    return _claim_compare_and_set(session, tenant, agent, now, policy)
+
+
+def _free(now: dt.datetime) -> Any:
+    """SQL: nobody holds a live claim on the case."""
+    return sa.or_(OutcallCase.claimed_by.is_(None), OutcallCase.claim_expires_at <= now)
+
+
+def _callable(
+    session: Session, tenant: str, agent: str, now: dt.datetime, policy: cp.CallPolicy
+) -> Any:
+    """The ids of the cases ``agent`` may claim at ``now``, in the order they are offered: the
+    agent's own call-backs first, then by due time, then by id."""
     not_held_for_other = sa.or_(
         OutcallCase.reserved_agent.is_(None),
         OutcallCase.reserved_agent == agent,
@@ -400,21 +418,50 @@ def claim_next(
     own_first = sa.case((OutcallCase.reserved_agent == agent, 0), else_=1)
     # never a number on the do-not-call list, nor one called its daily cap already (dnc.py)
     fair = dnc.claim_filters(session, tenant, now, policy)
+    return (
+        select(OutcallCase.id)
+        .where(
+            in_scope_clause(OutcallCase.tenant_code, tenant),
+            OutcallCase.status == cp.CaseStatus.QUEUED.value,
+            OutcallCase.next_call_at <= now,
+            OutcallCase.deadline > now,
+            _free(now),
+            not_held_for_other,
+            *fair,
+        )
+        .order_by(own_first, OutcallCase.next_call_at, OutcallCase.id)
+    )
+
+
+def _claim_in_one_statement(
+    session: Session, tenant: str, agent: str, now: dt.datetime, policy: cp.CallPolicy
+) -> OutcallCase | None:
+    """PostgreSQL: ``UPDATE … WHERE id = (SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING
+    …``, one round trip (issue 17 §5). The sub-select stands alone (not correlated with the
+    UPDATE's table) and locks only the case rows."""
+    first = (
+        _callable(session, tenant, agent, now, policy)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=OutcallCase)
+        .scalar_subquery()
+        .correlate(None)
+    )
+    return session.execute(
+        sa.update(OutcallCase)
+        .where(OutcallCase.id == first)
+        .values(claimed_by=agent, claim_expires_at=now + policy.claim_ttl)
+        .returning(OutcallCase)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _claim_compare_and_set(
+    session: Session, tenant: str, agent: str, now: dt.datetime, policy: cp.CallPolicy
+) -> OutcallCase | None:
+    """SQLite: up to 8 candidates, then a compare-and-set UPDATE of each until one is won."""
+    candidates_of = _callable(session, tenant, agent, now, policy).limit(8)
     for _ in range(5):
-        candidates = session.exec(
-            select(OutcallCase.id)
-            .where(
-                in_scope_clause(OutcallCase.tenant_code, tenant),
-                OutcallCase.status == cp.CaseStatus.QUEUED.value,
-                OutcallCase.next_call_at <= now,
-                OutcallCase.deadline > now,
-                free,
-                not_held_for_other,
-                *fair,
-            )
-            .order_by(own_first, OutcallCase.next_call_at, OutcallCase.id)
-            .limit(8)
-        ).all()
+        candidates = session.exec(candidates_of).all()
         if not candidates:
             return None
         for case_id in candidates:
@@ -423,7 +470,7 @@ def claim_next(
                 .where(
                     OutcallCase.id == case_id,
                     OutcallCase.status == cp.CaseStatus.QUEUED.value,
-                    free,
+                    _free(now),
                 )
                 .values(claimed_by=agent, claim_expires_at=now + policy.claim_ttl)
                 .execution_options(synchronize_session=False)

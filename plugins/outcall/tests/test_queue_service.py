@@ -5,7 +5,7 @@ import threading
 import pytest
 from postalops.errors import Conflict, ValidationError
 from postalops.testing import count_rows
-from postalops_outcall import service
+from postalops_outcall import rules, service
 from postalops_outcall.models import OutcallAttempt, OutcallCase, OutcallOrder
 from postalops_outcall.testing import ADDRESS, GZ, case_row, sh
 
@@ -163,3 +163,38 @@ def test_the_same_new_case_twice_in_one_batch_is_created_once_then_updated(po_ap
     report = intake([case_row(1), case_row(1, phone="13900001111")])
     assert [r["status"] for r in report["rows"]] == ["created", "updated"]
     assert count_rows(po_app, OutcallCase) == 1
+
+
+def test_on_postgresql_a_claim_is_one_statement(po_app, intake, hall):
+    """Issue 17 §5: on PostgreSQL the claim is one round trip (UPDATE … WHERE id = (SELECT …
+    FOR UPDATE OF outcall_case SKIP LOCKED) RETURNING …, the do-not-call and daily-cap
+    exclusions inside); an empty queue is answered by the same one statement."""
+    import sqlalchemy as sa
+
+    db = po_app.extensions["postalops.db"]
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps its candidates + compare-and-set path")
+    intake([case_row(1), case_row(2)])
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with hall() as s:
+        s.connection()  # the scope's SET statements are not the claim's
+        # the unit's settings, read once as the demo's agents do
+        policy = rules.policy_of(service.get_settings(s, GZ))
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            first = service.claim_next(s, GZ, "a1", now=sh(17, 10), policy=policy, resume=False)
+            second = service.claim_next(s, GZ, "a2", now=sh(17, 10), policy=policy, resume=False)
+            none = service.claim_next(s, GZ, "a3", now=sh(17, 10), policy=policy, resume=False)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        # the two cases, oldest first (case_row 1 was approved first), then nothing: 3 claims,
+        # 1 statement each
+        assert (first.claimed_by, second.claimed_by, none) == ("a1", "a2", None)
+        assert first.claim_expires_at == sh(17, 10, 10)  # the 10-minute claim
+        assert first.case_no < second.case_no
+    assert len(seen) == 3, seen
+    assert all("FOR UPDATE OF outcall_case SKIP LOCKED" in q and "RETURNING" in q for q in seen)
