@@ -3,11 +3,13 @@ overview, drawn for the viewer's unit and period."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pandas as pd
 import plotly.express as px
 from dash import html
+from postalops import clock
 from postalops.plugins import DashboardPage
 
 from . import service
@@ -72,7 +74,13 @@ def _siting_figures(ctx: Any) -> tuple[Any, pd.DataFrame, Any, pd.DataFrame]:
     until full) and coverage with K sites (MCLP against the greedy with the same K)."""
     from postalops_dashboards import figures
 
-    rows = service.siting_comparison(ctx.session, ctx.tenant, ctx.date_to)
+    # A scenario is a plan, not a figure of the period: on a view reaching the last complete
+    # day (the default), one finished today counts too; an earlier period shows what was known
+    # by its end.
+    as_of = ctx.date_to
+    if as_of >= clock.today() - dt.timedelta(days=1):
+        as_of = max(as_of, clock.today())
+    rows = service.siting_comparison(ctx.session, ctx.tenant, as_of)
     lscp, full = (
         ctx.t("最少选址（LSCP，全覆盖）", "Fewest sites (LSCP, full coverage)"),
         ctx.t("贪心（直到全覆盖）", "Greedy (until full coverage)"),

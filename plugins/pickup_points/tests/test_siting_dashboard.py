@@ -112,3 +112,18 @@ def test_siting_chart_scope_and_period(po_app, as_unit):
     assert rows == []
     assert charts["pickup_points_siting_sites"].data == ()
     assert charts["pickup_points_siting_coverage"].data == ()
+
+
+@pytest.mark.usefixtures("scenarios")
+def test_siting_chart_on_the_default_period_shows_a_scenario_finished_today(po_app, as_unit):
+    # The dashboards open on the last complete day (yesterday). A scenario is a plan, not a
+    # figure of the period: one finished today (the demo's, or a planner's just now) is shown
+    # on that default view; a period that ended earlier still shows what was known by then.
+    yesterday = clock.today() - dt.timedelta(days=1)
+    charts, _ = _overview(po_app, as_unit, HENAN, yesterday)
+    assert _series(charts["pickup_points_siting_sites"]) == {
+        "最少选址（LSCP，全覆盖）": {"开封": 3, "郑州": 3},
+        "贪心（直到全覆盖）": {"开封": 4, "郑州": 4},
+    }
+    charts, _ = _overview(po_app, as_unit, HENAN, clock.today() - dt.timedelta(days=2))
+    assert charts["pickup_points_siting_sites"].data == ()
