@@ -1008,7 +1008,8 @@ def active_lines(session: Session, loan_id: int) -> list[Instalment]:
 
 
 def open_view(lines: Sequence[Instalment]) -> list[OpenInstalment]:
-    """Active lines with what is still unpaid, as the servicing rules take them."""
+    """Active lines with what is still unpaid, as the servicing rules take them (interest paid
+    on a line goes to the interest a relief carried onto it first)."""
     return [
         OpenInstalment(
             x.number,
@@ -1016,6 +1017,8 @@ def open_view(lines: Sequence[Instalment]) -> list[OpenInstalment]:
             x.due_date,
             x.principal - x.principal_paid,
             x.interest - x.interest_paid,
+            carried_due=max(x.carried_interest - x.interest_paid, ZERO),
+            own_paid=max(x.interest_paid - x.carried_interest, ZERO),
         )
         for x in lines
         if not x.paid_off
@@ -1068,6 +1071,12 @@ def record_repayment(
     before_status = loan.status
     snapshot = _reversal_snapshot(loan, lines)  # taken before the lines change
     loan.penalty_paid += result.penalty
+    if result.prepaid_principal > 0 and not result.closes_loan:
+        # the schedule is regenerated from paid_on: the old one is accrued up to that day
+        # first, once (penalty up to the day before, on the balances before this payment)
+        accrue_loan(
+            session, loan, paid_on, actor.name, penalty_through=paid_on - dt.timedelta(days=1)
+        )
     _apply_allocation(session, loan, lines, result, paid_on)
     repayment = _repayment_record(actor, loan, amount, paid_on, reference, result)
     repayment.allocation = {**repayment.allocation, **snapshot}
@@ -1149,7 +1158,11 @@ def _earlier_repayment(
 
 
 def _apply_allocation(
-    session: Session, loan: Loan, lines: Sequence[Instalment], result: Allocation, paid_on: dt.date
+    session: Session,
+    loan: Loan,
+    lines: Sequence[Instalment],
+    result: Allocation,
+    paid_on: dt.date,
 ) -> None:
     """Book the allocation on the instalments and the loan: each line's share, the outstanding
     principal, then the payoff (closing the loan) or the reschedule after a prepayment."""
@@ -1179,6 +1192,13 @@ def _apply_allocation(
                 session.add(line)
     elif result.prepaid_principal > 0:
         _reschedule_after_prepayment(session, loan, lines, paid_on)
+    elif result.accrued_interest > 0:
+        # interest of the current period paid early, no principal: the line bills the rest
+        current = [x for x in lines if x.period_start <= paid_on < x.due_date and not x.paid_off]
+        if current:
+            line = min(current, key=lambda x: x.due_date)
+            line.interest_paid += result.accrued_interest
+            session.add(line)
 
 
 def _repayment_record(
@@ -1238,8 +1258,9 @@ def _reschedule_after_prepayment(
 ) -> None:
     """Same due dates, lower payments: the rest is re-amortised from the payment date.
 
-    Interest accrued before the payment was paid with it, so the first new line charges only
-    from ``paid_on``.
+    Interest accrued before the payment (with any interest a relief carried onto the current
+    line) was paid with it, so the first new line charges only from ``paid_on`` (the old
+    schedule was accrued up to that day before the payment, see ``record_repayment``).
     """
     remaining_dates = [x.due_date for x in lines if x.due_date > paid_on and not x.paid_off]
     first_number = min(x.number for x in lines if x.due_date > paid_on)
@@ -1329,24 +1350,45 @@ def penalty_due(
 
 
 def interest_receivable(session: Session, loan: Loan) -> tuple[Decimal, Decimal]:
-    """(interest, penalty) accrued and not yet paid on ``loan``."""
+    """(interest, penalty) accrued and not yet paid on ``loan``. A renewed loan also owes the
+    interest its renewal carried over: accrued on the old loan, whose settlement moved it to
+    this loan's receivable (paid here, not there)."""
     paid = session.exec(
         select(sa.func.coalesce(sa.func.sum(Repayment.interest), 0)).where(
             Repayment.loan_id == loan.id
         )
     ).one()
     interest_paid = Decimal(str(paid[0] if isinstance(paid, tuple | sa.Row) else paid))
+    carried_in = ZERO
+    if loan.renewed_from_id is not None:
+        moved = session.exec(
+            select(sa.func.coalesce(sa.func.sum(Repayment.interest), 0)).where(
+                Repayment.loan_id == loan.renewed_from_id,
+                Repayment.kind == "renewal_settlement",
+                Repayment.reference == f"renewal:{loan.id}",
+            )
+        ).one()
+        carried_in = Decimal(str(moved[0] if isinstance(moved, tuple | sa.Row) else moved))
     return (
-        max(to_fen(loan.interest_accrued - interest_paid), ZERO),
+        max(to_fen(loan.interest_accrued + carried_in - interest_paid), ZERO),
         max(loan.penalty_accrued - loan.penalty_paid, ZERO),
     )
 
 
-def accrue_loan(session: Session, loan: Loan, through: dt.date, recorded_by: str) -> Decimal:
+def accrue_loan(
+    session: Session,
+    loan: Loan,
+    through: dt.date,
+    recorded_by: str,
+    penalty_through: dt.date | None = None,
+) -> Decimal:
     """Book what ``loan`` earned on its active schedule after its ``accrued_through`` up to the
     end of ``through`` (interest and penalty, one accrual event), as the close of business
     would; before a relief replaces the schedule, so the interest it carries over is accrued on
-    the old schedule, once. Returns the amount booked (nothing if already accrued through)."""
+    the old schedule, once, and before a prepayment regenerates it. ``penalty_through`` (default
+    ``through``) stops the penalty a day earlier when a repayment will pay what is overdue on
+    ``through`` (that day's penalty is on the balance left after it, which is nil). Returns the
+    amount booked (nothing if already accrued through)."""
     start = loan.accrued_through or loan.disbursed_on
     if loan.status != "active" or through <= start:
         return ZERO
@@ -1356,7 +1398,9 @@ def accrue_loan(session: Session, loan: Loan, through: dt.date, recorded_by: str
     interest = accounting_rules.interest_accrual(
         mine, start, through, loan.annual_rate, dc, loan.anchor_day
     )
-    penalty = accounting_rules.penalty_accrual(mine, start, through, loan.annual_rate, dc, terms)
+    penalty = accounting_rules.penalty_accrual(
+        mine, start, penalty_through or through, loan.annual_rate, dc, terms
+    )
     loan.accrued_through = through
     if interest or penalty:
         loan.interest_accrued += interest

@@ -35,6 +35,10 @@ class OpenInstalment:
     due_date: date
     principal_due: Decimal
     interest_due: Decimal
+    # interest a relief carried onto the line (earned on the old schedule) still unpaid: owed in
+    # full from the line's start, and paid before the line's own interest
+    carried_due: Decimal = ZERO
+    own_paid: Decimal = ZERO  # the line's own interest already paid (early)
 
     @property
     def amount_due(self) -> Decimal:
@@ -84,10 +88,11 @@ def accrued_interest(
     day_count: DayCount,
     anchor_day: int,
 ) -> Decimal:
-    """Interest accrued in the current (unbilled) period from its start to ``as_of``.
+    """Interest accrued and unpaid in the current (unbilled) period up to ``as_of``.
 
-    Charged on the principal still outstanding on unbilled lines, never more than that
-    period's scheduled interest.
+    The interest a relief carried onto the period (still unpaid) is owed in full; the period's
+    own interest is charged from its start on the principal still outstanding on unbilled
+    lines, never more than the period's own scheduled interest, less what was paid early.
     """
     current = [i for i in instalments if i.period_start <= as_of < i.due_date]
     if not current:
@@ -95,7 +100,11 @@ def accrued_interest(
     line = min(current, key=lambda i: i.due_date)
     unbilled_principal = sum((i.principal_due for i in instalments if i.due_date > as_of), ZERO)
     days = day_count_days(line.period_start, as_of, day_count, anchor_day)
-    return min(period_interest(unbilled_principal, annual_rate, days, day_count), line.interest_due)
+    own_due = line.interest_due - line.carried_due
+    earned = min(
+        period_interest(unbilled_principal, annual_rate, days, day_count), own_due + line.own_paid
+    )
+    return line.carried_due + min(max(earned - line.own_paid, ZERO), own_due)
 
 
 def payoff_amount(
