@@ -756,3 +756,58 @@ def siting_promote(site_id: int) -> Any:
         typed=request.form if request.method == "POST" else {},
         point_types=[(str(k), zh if is_zh() else en) for k, (zh, en) in POINT_TYPE_LABELS.items()],
     ), status
+
+
+# --- agent fees (代办费结算) ----------------------------------------------------------------------
+
+
+def _last_month(today: dt.date) -> str:
+    prev = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{prev.year:04d}-{prev.month:02d}"
+
+
+def _month_choices(today: dt.date, n: int = 24) -> list[str]:
+    """The current month and the ``n - 1`` before it, newest first (``YYYY-MM``)."""
+    out, y, m = [], today.year, today.month
+    for _i in range(n):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    return out
+
+
+@bp.route("/agent-fees")
+def agent_fees_page() -> Any:
+    """代办费结算: each point's agent fee for a month (last month unless ``?month=YYYY-MM``),
+    the same figures and permission as ``GET /api/v1/pickup_points/agent-fees``."""
+    from postalops.errors import ValidationError as MonthError
+
+    from . import agent_fees as fees_of
+
+    check_permission(VIEW)
+    today = clock.today()
+    month = request.args.get("month") or _last_month(today)
+    unit = context.tenant()
+    try:
+        fees = fees_of.month_fees(context.session(), unit, month)
+    except MonthError:
+        abort(400)
+    months = _month_choices(today)
+    if month not in months:
+        months.append(month)
+    first = fees.date_from
+    prev_m = _last_month(first)
+    nxt = first.replace(day=28) + dt.timedelta(days=4)
+    next_m = f"{nxt.year:04d}-{nxt.month:02d}" if nxt <= today else None
+    zh = is_zh()
+    return render_template(
+        "pickup_points/agent_fees.html",
+        unit=unit,
+        month=month,
+        months=months,
+        prev_month=prev_m,
+        next_month=next_m,
+        fees=fees,
+        items_total=sum(p.items_total for p in fees.points),
+        notes=[n["zh" if zh else "en"] for n in fees_of.notes(fees)],
+        group_buy_on=fees.sources.get("ecommerce") == "counted",
+    )
