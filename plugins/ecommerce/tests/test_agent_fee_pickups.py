@@ -101,7 +101,7 @@ def test_the_hook_runs_under_ecommerce_s_cut_and_says_when_ecommerce_is_off(
     body = fees(picked_up)
     assert body["sources"] == {"pickup_points": "counted", "ecommerce": "off"}
     assert [n["zh"] for n in body["notes"]] == [
-        "ecommerce 插件在本单位未启用：其自提核销的订单未计入代办费。"
+        "电商节插件在本单位未启用：其自提核销的订单未计入代办费。"
     ]
     assert body["total"]["fee"] == "0.00"
     # back on: the three pickups count again (nothing was lost)

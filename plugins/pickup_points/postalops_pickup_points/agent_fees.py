@@ -88,6 +88,7 @@ class MonthFees:
     points: list[PointFee]
     sources: dict[str, str]
     unmatched: list[dict[str, Any]]
+    source_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # key: (zh, en)
 
     @property
     def fee_total(self) -> Decimal:
@@ -163,7 +164,27 @@ def month_fees(session: Session, tenant: str, month: str, *, registry: Any = Non
             pf.items = dict(sorted(pf.items.items()))
             out.append(pf)
     sources = {OWN: "counted", **{k: v for k, v in found.sources.items() if k != OWN}}
-    return MonthFees(month, first, last, out, sources, unmatched)
+    return MonthFees(
+        month, first, last, out, sources, unmatched, _names(session, registry, sources)
+    )
+
+
+def _names(session: Session, registry: Any, keys: Any) -> dict[str, tuple[str, str]]:
+    """Each source plugin's name (zh, en), for the notes: users read 电商节, not ``ecommerce``."""
+    if registry is None:
+        from postalops.plugins import REGISTRY_INFO
+
+        registry = session.info.get(REGISTRY_INFO)
+    if registry is None:
+        from flask import current_app, has_app_context
+
+        registry = current_app.extensions["postalops.plugins"] if has_app_context() else None
+    out: dict[str, tuple[str, str]] = {}
+    for key in keys:
+        plugin = registry.plugins.get(key) if registry is not None else None
+        info = getattr(plugin, "info", None)
+        out[key] = (info.name_zh, info.name_en) if info else (key, key)
+    return out
 
 
 def notes(fees: MonthFees) -> list[dict[str, str]]:
@@ -175,13 +196,14 @@ def notes(fees: MonthFees) -> list[dict[str, str]]:
                        "the fee counts the points' own handed-over items only."}]  # fmt: skip
     out = []
     for key, state in others.items():
+        zh, en = fees.source_names.get(key, (key, key))
         if state == "off":
-            out.append({"zh": f"{key} 插件在本单位未启用：其自提核销的订单未计入代办费。",
-                        "en": f"The {key} plugin is off here: its picked-up orders are not "
+            out.append({"zh": f"{zh}插件在本单位未启用：其自提核销的订单未计入代办费。",
+                        "en": f"The {en} plugin is off here: its picked-up orders are not "
                               "counted in the fee."})  # fmt: skip
         elif state == "failed":
-            out.append({"zh": f"{key} 插件未能报告自提核销：其订单未计入代办费。",
-                        "en": f"The {key} plugin failed to report picked-up orders: they are "
+            out.append({"zh": f"{zh}插件未能报告自提核销：其订单未计入代办费。",
+                        "en": f"The {en} plugin failed to report picked-up orders: they are "
                               "not counted in the fee."})  # fmt: skip
     return out
 

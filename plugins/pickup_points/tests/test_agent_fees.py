@@ -74,7 +74,8 @@ def test_agent_fee_of_a_month_counts_own_items_from_the_agreement_on(
     # ecommerce is off here: its picked-up orders are not counted, and the answer says so
     assert body["sources"] == {"pickup_points": "counted", "ecommerce": "off"}
     assert [n["en"] for n in body["notes"]] == [
-        "The ecommerce plugin is off here: its picked-up orders are not counted in the fee."
+        "The E-commerce festival plugin is off here: its picked-up orders are not counted in "
+        "the fee."
     ]
     # October: W6 only, 1 x 0.30 = 0.30
     octo = api.get("/api/v1/pickup_points/agent-fees?month=2022-10").get_json()

@@ -92,7 +92,7 @@ def test_agent_fee_page_opens_on_last_month_with_hand_computed_figures(
     assert "¥2.55" in kpis
     assert "合计" in text and "¥2.55" in visible(table.split("<tfoot>")[1])
     # ecommerce is off here: the page says group-buy orders are not counted
-    assert "ecommerce 插件在本单位未启用：其自提核销的订单未计入代办费。" in text
+    assert "电商节插件在本单位未启用：其自提核销的订单未计入代办费。" in text
     # the downloads are the API's export of the same month, through the portal session
     assert "/api/v1/pickup_points/agent-fees?month=2022-09&amp;export=csv" in html
     csv_resp = client.get("/api/v1/pickup_points/agent-fees?month=2022-09&export=csv")
@@ -118,7 +118,7 @@ def test_agent_fee_page_opens_on_last_month_with_hand_computed_figures(
     en = visible(client.get(PAGE).get_data(as_text=True))
     assert "Agent fees" in en and "Sep 2022" in en and "¥2.55" in en
     assert "Own items handed over" in en and "Items without agreement" in en
-    assert "The ecommerce plugin is off here" in en and "代办费" not in en
+    assert "The E-commerce festival plugin is off here" in en and "代办费" not in en
 
 
 def test_agent_fee_page_needs_the_view_permission(make_user, login, tenants):
