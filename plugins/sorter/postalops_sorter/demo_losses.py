@@ -36,7 +36,8 @@ DEMO_SHIFTS = (
     Shift(2, "二频分拣", dt.time(12, 35), dt.time(12, 50)),
 )
 # one station also plans a night shift (Monday to Friday nights into the next morning): its
-# machine sorts no night mail in the demo, so the shift shows as down (availability 0)
+# machine sorts the night's mail over the present's last 14 days (demo_present.night_runs);
+# shifts have no effective-from date, so its earlier nights read as down (availability 0)
 NIGHT_SHIFT = Shift(3, "夜班", dt.time(22, 0), dt.time(6, 0), "12345")
 OCTOBER_HOLIDAY = dt.date(2020, 10, 1)
 OCTOBER_MAINTENANCE = dt.date(2020, 10, 15)

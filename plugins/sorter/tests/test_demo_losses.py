@@ -85,3 +85,34 @@ def test_the_demo_has_calendars_reasons_alarms_in_every_state_and_a_maintenance_
         again = build_losses(s, units)
     assert again == {"demo_reasons": 0, "demo_alarms": 0, "demo_maintenance": 0}
     assert {m: count_rows(po_app, m) for m in tables} == before
+
+
+def test_the_demo_night_shift_is_worked_with_a_plausible_oee(
+    po_app, tenants, as_unit, frozen_today, token_for
+):
+    """The demo station's 夜班 (22:00-06:00, Monday to Friday nights) has night telemetry, so
+    its OEE per shift is not a machine down all night. Today is frozen at Wednesday 12 March
+    2025 10:30; two present days (11 and 12 March) hold Tuesday 11 March's night, ended by 06:00
+    on the 12th. By demo_present.night_runs: 3.2-3.4 + 2.8-3.0 running hours of the 8 planned
+    (480 min) -> availability 6.0/8 = 0.75 .. 6.4/8 = 0.80 (item jitter and recirculations a
+    little either side), at 86-92 % of a 3,150-3,450 items/h machine -> performance
+    2,709/3,500 = 0.77 .. 3,174/3,500 = 0.91, quality about 0.99 -> OEE 0.75 x 0.77 x 0.98 =
+    0.57 .. 0.80 x 0.91 = 0.73."""
+    units = demo_units()
+    with as_unit(None) as s:
+        prepare(s, units)
+        build(s, units, days=1)
+        s.commit()
+        build_present(s, units, days=2)
+    ops = token_for("ops", "cn.henan")
+    body = ops.get("/api/v1/sorter/shifts/oee?tenant=cn.henan&from=2025-03-11&to=2025-03-11")
+    assert body.status_code == 200, body.get_json()
+    nights = [r for r in body.get_json()["rows"] if r["shift"] == 3]
+    assert [(r["unit"].split(".")[2], r["day"]) for r in nights] == [("zhengzhou", "2025-03-11")]
+    night = nights[0]
+    assert float(night["planned_minutes"]) == 480  # 22:00 to 06:00 next morning
+    assert 0.74 <= float(night["availability"]) <= 0.81, night
+    assert 0.76 <= float(night["performance"]) <= 0.91, night
+    assert 0.55 <= float(night["oee"]) <= 0.75, night
+    # and the day shifts of that station are still there, worked by the two waves
+    assert {r["shift"] for r in body.get_json()["rows"] if r["unit"] == night["unit"]} == {1, 2, 3}
