@@ -402,6 +402,21 @@ def ingest_events(
     """
     items = list(items)
     _only_checked(items, write)
+    orders, known_refunds = _event_targets(session, items)
+    states = {no: OrderState(o.amount, o.refunded, o.cancelled) for no, o in orders.items()}
+    start = dict(states)
+    report, refunds = _apply_events(items, orders, known_refunds, states)
+    if not write:
+        return []
+    _write_events(session, orders, start, states, refunds)
+    return sorted(report, key=lambda r: r["row"])
+
+
+def _event_targets(
+    session: Session, items: list[tuple[int, EventIn]]
+) -> tuple[dict[str, Order], set[str]]:
+    """The orders the events name (within the caller's scope) and which of their refund
+    numbers are already stored."""
     numbers = {e.order_no for _, e in items if e.order_no is not None}
     orders = (
         {
@@ -419,9 +434,21 @@ def ingest_events(
         if refund_numbers
         else set()
     )
-    states = {no: OrderState(o.amount, o.refunded, o.cancelled) for no, o in orders.items()}
-    start = dict(states)
-    errors, report, refunds, deltas = [], [], [], {}
+    return orders, known_refunds
+
+
+def _apply_events(
+    items: list[tuple[int, EventIn]],
+    orders: dict[str, Order],
+    known_refunds: set[str],
+    states: dict[str, OrderState],
+) -> tuple[list[dict], list[tuple[EventIn, Order]]]:
+    """Each event applied in row order to ``states`` (the orders' refunded/cancelled state):
+    the per-row report and the new refunds; any row that cannot apply fails the batch (422)
+    with every such row named."""
+    errors: list[dict] = []
+    report: list[dict] = []
+    refunds: list[tuple[EventIn, Order]] = []
     for row, ev in items:
         if ev.order_no is None:  # its shape error says so
             continue
@@ -471,9 +498,18 @@ def ingest_events(
             }
         )
     _fail(errors)
-    if not write:
-        return []
+    return report, refunds
 
+
+def _write_events(
+    session: Session,
+    orders: dict[str, Order],
+    start: dict[str, OrderState],
+    states: dict[str, OrderState],
+    refunds: list[tuple[EventIn, Order]],
+) -> None:
+    """Store the orders' new state, the refunds, and the figures' deltas."""
+    deltas: dict = {}
     for no, after in states.items():
         if after == start[no]:
             continue
@@ -505,4 +541,3 @@ def ingest_events(
         )
     session.flush()
     _write_deltas(session, deltas)
-    return sorted(report, key=lambda r: r["row"])
