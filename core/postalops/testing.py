@@ -50,6 +50,7 @@ __all__ = [
     "build_tree",
     "default_metrics",
     "page_text",
+    "live_server",
     "assert_readable",
     "table_rows",
     "scheduler_tick",
@@ -591,6 +592,22 @@ SNAKE_CASE = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
 UNIT_CODE = re.compile(r"(?<![\w.])cn(?:\.[a-z][a-z0-9_]*)+(?![\w])")
 # an unformatted or over-long decimal; a price per item (¥0.585) keeps its own digits
 LONG_DECIMAL = re.compile(r"(?<![¥\d.,])[\d,]+\.\d{3,}")
+
+
+@contextlib.contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """Serve ``app`` over HTTP on a free 127.0.0.1 port, in a thread, for a browser test;
+    yields the base URL and stops the server afterwards."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
 
 
 def page_text(html: str, skip: tuple[str, ...] = ("script", "style", "textarea", "code")) -> str:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from postalops import context
-from postalops.testing import PASSWORD, system_context
+from postalops.testing import PASSWORD, live_server, system_context
 from postalops_pickup_points import service
-from werkzeug.serving import make_server
 
 # The portal's own browser checks (tests/test_browser_pages.py), not copies; the repository's
 # tests package is importable from the checkout's root.
@@ -44,50 +42,44 @@ def test_siting_pages_on_a_phone_and_a_laptop(po_app, make_user):
         sid = row.id
         # C1 accepted as a planned site: its row shows the promote button, and its form page.
         site_id = service.accept_sites(ctx.session, row, ["C1"], "test")[0].id
-    server = make_server("127.0.0.1", 0, po_app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
     axe = Axe()
     problems: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+    with live_server(po_app) as base, sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        for width, height in ((390, 844), (1440, 900)):
+            ctx = browser.new_context(
+                locale="zh-CN",
+                viewport={"width": width, "height": height},
+                is_mobile=width < 768,
+                has_touch=width < 768,
             )
-            for width, height in ((390, 844), (1440, 900)):
-                ctx = browser.new_context(
-                    locale="zh-CN",
-                    viewport={"width": width, "height": height},
-                    is_mobile=width < 768,
-                    has_touch=width < 768,
-                )
-                page = ctx.new_page()
-                errors: list[str] = []
+            page = ctx.new_page()
+            errors: list[str] = []
 
-                def on_console(m, errors=errors):
-                    if m.type == "error":
-                        errors.append(m.text)
+            def on_console(m, errors=errors):
+                if m.type == "error":
+                    errors.append(m.text)
 
-                page.on("console", on_console)
-                page.goto(base + "/login")
-                page.fill("#username", "planner390")
-                page.fill("#password", PASSWORD)
-                page.click("#login-submit")
-                page.wait_for_url(base + "/")
-                for path in (
-                    "/p/pickup_points/siting",
-                    f"/p/pickup_points/siting/{sid}",
-                    f"/p/pickup_points/siting/planned/{site_id}/promote",
-                ):
-                    page.goto(base + path)
-                    page.wait_for_load_state("load")
-                    for prob in check_page(page, width, errors, {"planner390"}):
-                        problems.append(f"{width} {path}: {prob}")
-                    for prob in axe_problems(axe, page):
-                        problems.append(f"{width} {path}: {prob}")
-                    errors.clear()
-                ctx.close()
-            browser.close()
-    finally:
-        server.shutdown()
+            page.on("console", on_console)
+            page.goto(base + "/login")
+            page.fill("#username", "planner390")
+            page.fill("#password", PASSWORD)
+            page.click("#login-submit")
+            page.wait_for_url(base + "/")
+            for path in (
+                "/p/pickup_points/siting",
+                f"/p/pickup_points/siting/{sid}",
+                f"/p/pickup_points/siting/planned/{site_id}/promote",
+            ):
+                page.goto(base + path)
+                page.wait_for_load_state("load")
+                for prob in check_page(page, width, errors, {"planner390"}):
+                    problems.append(f"{width} {path}: {prob}")
+                for prob in axe_problems(axe, page):
+                    problems.append(f"{width} {path}: {prob}")
+                errors.clear()
+            ctx.close()
+        browser.close()
     assert problems == []
