@@ -821,10 +821,12 @@ class PickedUpItems:
     ``{"pickup_point": code, "unit": unit_code, "day": date, "items": int}``), and ``sources``:
     every installed plugin implementing the hook with ``"counted"`` (it answered), ``"off"``
     (disabled at the tenant) or ``"failed"`` (its hook raised or answered a wrong shape; it is
-    marked degraded)."""
+    marked degraded); ``names``: each of those plugins' display name as ``(zh, en)``, for
+    saying which one was not counted."""
 
     rows: dict[str, list[dict[str, Any]]]
     sources: dict[str, str]
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def total(self) -> int:
         return sum(r["items"] for rows in self.rows.values() for r in rows)
@@ -894,4 +896,8 @@ def picked_up_items(
         key: "counted" if key in rows else "off" if key not in enabled else "failed"
         for key in installed
     }
-    return PickedUpItems(rows=rows, sources=sources)
+    names = {}
+    for key in installed:
+        info = registry.plugins[key].info if key in registry.plugins else None
+        names[key] = (info.name_zh, info.name_en) if info else (key, key)
+    return PickedUpItems(rows=rows, sources=sources, names=names)

@@ -164,27 +164,7 @@ def month_fees(session: Session, tenant: str, month: str, *, registry: Any = Non
             pf.items = dict(sorted(pf.items.items()))
             out.append(pf)
     sources = {OWN: "counted", **{k: v for k, v in found.sources.items() if k != OWN}}
-    return MonthFees(
-        month, first, last, out, sources, unmatched, _names(session, registry, sources)
-    )
-
-
-def _names(session: Session, registry: Any, keys: Any) -> dict[str, tuple[str, str]]:
-    """Each source plugin's name (zh, en), for the notes: users read 电商节, not ``ecommerce``."""
-    if registry is None:
-        from postalops.plugins import REGISTRY_INFO
-
-        registry = session.info.get(REGISTRY_INFO)
-    if registry is None:
-        from flask import current_app, has_app_context
-
-        registry = current_app.extensions["postalops.plugins"] if has_app_context() else None
-    out: dict[str, tuple[str, str]] = {}
-    for key in keys:
-        plugin = registry.plugins.get(key) if registry is not None else None
-        info = getattr(plugin, "info", None)
-        out[key] = (info.name_zh, info.name_en) if info else (key, key)
-    return out
+    return MonthFees(month, first, last, out, sources, unmatched, found.names)
 
 
 def notes(fees: MonthFees) -> list[dict[str, str]]:
