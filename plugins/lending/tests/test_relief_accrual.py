@@ -34,6 +34,19 @@ def _close(as_unit, day):
     return r
 
 
+def _relieve(officer, checker, loan_id, day, kind="refinancing"):
+    """The officer asks for a relief of ``kind`` on ``day`` over 12 months and the approver
+    approves it; the decision's body."""
+    r = officer.post(
+        f"{BASE}/loans/{loan_id}/reliefs",
+        json={"kind": kind, "relief_date": day, "term_months": 12},
+    )
+    assert r.status_code == 201, r.get_json()
+    d = checker.post(f"{BASE}/reliefs/{r.get_json()['id']}/decision", json={"approve": True})
+    assert d.status_code == 200, d.get_json()
+    return d.get_json()
+
+
 @pytest.mark.parametrize("closed_on_relief_day", [True, False])
 def test_refinancing_accrues_the_carried_interest_once(
     po_app, ili, loan, token_for, as_unit, frozen_today, closed_on_relief_day
@@ -44,14 +57,7 @@ def test_refinancing_accrues_the_carried_interest_once(
         assert _close(as_unit, dt.date(2022, 5, 20))["interest_accrued"] == "1046.42"
     officer = token_for("loan_officer", YINING)
     checker = token_for("credit_approver", YINING)
-    r = officer.post(
-        f"{BASE}/loans/{loan.id}/reliefs",
-        json={"kind": "refinancing", "relief_date": "2022-05-20", "term_months": 12},
-    )
-    assert r.status_code == 201, r.get_json()
-    d = checker.post(f"{BASE}/reliefs/{r.get_json()['id']}/decision", json={"approve": True})
-    assert d.status_code == 200, d.get_json()
-    assert d.get_json()["carried_interest"] == "1046.42"
+    assert _relieve(officer, checker, loan.id, "2022-05-20")["carried_interest"] == "1046.42"
     line1 = [
         x
         for x in officer.get(f"{BASE}/loans/{loan.id}").get_json()["schedule"]
@@ -121,15 +127,9 @@ def test_renewal_moves_the_carried_interest_to_the_new_loan_once(
         assert r.status_code == 201, r.get_json()
         paid += D(r.get_json()["interest"])
     assert paid == D("28881.09")
-    r = officer.post(
-        f"{BASE}/loans/{loan.id}/reliefs",
-        json={"kind": "renewal", "relief_date": "2023-02-20", "term_months": 12},
-    )
-    assert r.status_code == 201, r.get_json()
-    d = checker.post(f"{BASE}/reliefs/{r.get_json()['id']}/decision", json={"approve": True})
-    assert d.status_code == 200, d.get_json()
-    assert d.get_json()["carried_interest"] == "1046.42"
-    new_id = d.get_json()["new_loan_id"]
+    d = _relieve(officer, checker, loan.id, "2023-02-20", kind="renewal")
+    assert d["carried_interest"] == "1046.42"
+    new_id = d["new_loan_id"]
     line1 = [
         x for x in officer.get(f"{BASE}/loans/{new_id}").get_json()["schedule"] if x["number"] == 1
     ][0]
@@ -166,17 +166,6 @@ def test_renewal_moves_the_carried_interest_to_the_new_loan_once(
     assert bank == D("-866000.00") + D("28881.09") + D("3976.39")
 
 
-def _refinance(officer, checker, loan_id, day):
-    r = officer.post(
-        f"{BASE}/loans/{loan_id}/reliefs",
-        json={"kind": "refinancing", "relief_date": day, "term_months": 12},
-    )
-    assert r.status_code == 201, r.get_json()
-    d = checker.post(f"{BASE}/reliefs/{r.get_json()['id']}/decision", json={"approve": True})
-    assert d.status_code == 200, d.get_json()
-    return d.get_json()
-
-
 def test_prepayment_after_a_refinancing_keeps_the_carried_interest_owed(
     po_app, ili, loan, token_for, as_unit, frozen_today
 ):
@@ -195,7 +184,7 @@ def test_prepayment_after_a_refinancing_keeps_the_carried_interest_owed(
         s.add(row)
         s.commit()
     frozen_today.set("2022-05-20")
-    assert _refinance(officer, checker, loan.id, "2022-05-20")["carried_interest"] == "1046.42"
+    assert _relieve(officer, checker, loan.id, "2022-05-20")["carried_interest"] == "1046.42"
 
     frozen_today.set("2022-06-05")
     q = officer.get(f"{BASE}/loans/{loan.id}/quote?on=2022-06-05").get_json()
@@ -261,7 +250,7 @@ def test_part_of_the_accrued_interest_paid_early_is_not_billed_again(
         s.add(row)
         s.commit()
     frozen_today.set("2022-05-20")
-    _refinance(officer, checker, loan.id, "2022-05-20")
+    _relieve(officer, checker, loan.id, "2022-05-20")
     frozen_today.set("2022-06-05")
     r = officer.post(
         f"{BASE}/loans/{loan.id}/repayments",
@@ -303,14 +292,9 @@ def test_write_off_of_a_renewed_loan_books_the_carried_interest_it_still_owes(
             json={"amount": q["amount_due"], "paid_on": day.isoformat(), "reference": f"I{day}"},
         )
         assert r.status_code == 201, r.get_json()
-    r = officer.post(
-        f"{BASE}/loans/{loan.id}/reliefs",
-        json={"kind": "renewal", "relief_date": "2023-02-20", "term_months": 12},
-    )
-    assert r.status_code == 201, r.get_json()
-    d = checker.post(f"{BASE}/reliefs/{r.get_json()['id']}/decision", json={"approve": True})
-    assert d.status_code == 200 and d.get_json()["carried_interest"] == "1046.42", d.get_json()
-    new_id = d.get_json()["new_loan_id"]
+    d = _relieve(officer, checker, loan.id, "2023-02-20", kind="renewal")
+    assert d["carried_interest"] == "1046.42", d
+    new_id = d["new_loan_id"]
     assert _close(as_unit, dt.date(2023, 2, 20))["interest_accrued"] == "29927.51"
     frozen_today.set("2023-03-24")
     with as_unit(YINING) as s:
